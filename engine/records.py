@@ -1,0 +1,104 @@
+"""The named records every op shares: its specification, its step records, its errors.
+
+An op is a pure forward/backward pair living in one module of this package. The
+registry (``engine.registry``) describes each op with an :class:`OpSpec` so that the
+JSON API, the pages and the tests run it through one path and get back the named
+arrays of CONVENTIONS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Arrays = dict[str, np.ndarray]
+Index = tuple[int, ...]
+
+
+class OpInputError(ValueError):
+    """Bad input to an op: names the field (``inputs.x``, ``params.stride``) and the problem."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scalar parameter of an op (stride, eps, mode, ...)."""
+
+    name: str
+    kind: type  # int, float, str or bool
+    default: Any
+    lo: float | None = None  # inclusive bounds for numbers
+    hi: float | None = None
+    choices: tuple[str, ...] | None = None  # allowed values for strings
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Input:
+    """One array input of an op."""
+
+    name: str
+    ndims: tuple[int, ...]  # allowed numbers of dimensions
+    required: bool = True  # a missing optional input gets a default from the op
+    grad: bool = True  # the op returns d<name>, so it is gradient-checked
+    integer: bool = False  # labels: whole numbers only
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named sub-step of a forward, backward or update pass, for step-by-step views.
+
+    ``arrays`` are exactly the arrays the math produced at this step (copies of what the
+    forward/backward records hold, never recomputed); ``latex`` is the formula.
+    """
+
+    phase: str  # "forward" | "backward" | "update"
+    name: str  # short machine name: "pad", "im2col", "dx_hat", ...
+    title: str  # what a person reads: "Pad the input with zeros"
+    latex: str
+    arrays: Arrays = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What the registry knows of one op.
+
+    run(inputs, params) -> every named array of CONVENTIONS.md for this op (inputs echoed).
+    check(shapes, params) -> None, or raises OpInputError for shapes that do not fit
+        (called before run, with every input's shape, defaults already filled in).
+    defaults(shapes, params, dtype) -> arrays for optional inputs that are missing
+        (``dout`` of ones, running statistics, ...).
+    steps(inputs, params) -> the ordered Step records of forward then backward.
+    provenance(inputs, params, array, index) -> {array name: [index, ...]}: the elements
+        of other arrays that element ``index`` of ``array`` was computed from.
+    example(rng) -> (inputs, params): a small random call, for generic tests and defaults.
+    objective: the output whose upstream gradient is ``dout`` (or the scalar loss);
+        the gradient check differentiates sum(objective * dout).
+    """
+
+    name: str
+    title: str
+    inputs: tuple[Input, ...]
+    params: tuple[Param, ...]
+    arrays: tuple[str, ...]
+    run: Callable[[Arrays, dict[str, Any]], Arrays]
+    check: Callable[[dict[str, tuple[int, ...]], dict[str, Any]], None]
+    defaults: Callable[[dict[str, tuple[int, ...]], dict[str, Any], Any], Arrays]
+    objective: str = "out"
+    steps: Callable[[Arrays, dict[str, Any]], list[Step]] | None = None
+    provenance: Callable[[Arrays, dict[str, Any], str, Index], dict[str, list[Index]]] | None = None
+    example: Callable[[np.random.Generator], tuple[dict[str, Any], dict[str, Any]]] | None = None
+
+    def input(self, name: str) -> Input:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)

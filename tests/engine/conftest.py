@@ -1,0 +1,21 @@
+"""Shared assertions for engine tests."""
+
+import numpy as np
+import pytest
+
+from engine.gradcheck import check_op
+
+
+def assert_gradcheck(name, inputs, params=None, tol=1e-7, case="", **kw):
+    """Every gradient op ``name`` returns matches central differences within ``tol``."""
+    report = check_op(name, inputs, params, **kw)
+    assert report.worst < tol, (
+        f"{name} {case}: worst relative error {report.worst:.3e} at {report.where} "
+        f"(per input {report.per_input}; params {params})"
+    )
+    return report
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
