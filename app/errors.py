@@ -1,0 +1,82 @@
+"""One error format for every client: ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``.
+
+That is FastAPI's own shape for request validation errors; the engine's
+:class:`~engine.records.OpInputError` (field ``inputs.x`` -> loc ``["body", "inputs", "x"]``),
+unknown ops (404) and unexpected errors (500) use it too. A 500 never carries a traceback:
+the server logs it, the client reads that it is a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from engine.records import OpInputError
+
+log = logging.getLogger("backprop_lens")
+
+
+def error_item(loc: Sequence[str | int], msg: str, type_: str) -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg, "type": type_}
+
+
+def error_response(status: int, loc: Sequence[str | int], msg: str, type_: str) -> JSONResponse:
+    return JSONResponse({"detail": [error_item(loc, msg, type_)]}, status_code=status)
+
+
+def field_loc(field: str) -> list[str | int]:
+    """The engine's field name as a FastAPI loc: ``"inputs.x"`` -> ``["body", "inputs", "x"]``,
+    ``"grads[0].w"`` -> ``["body", "grads", 0, "w"]``.
+
+    Only the first dot splits: what follows is one name, which may hold dots itself (network
+    parameters are named ``"4.0.w"``).
+    """
+    m = re.fullmatch(r"([^.\[]+)((?:\[\d+\])*)(?:\.(.+))?", field)
+    if m is None:
+        return ["body", field]
+    head, indices, rest = m.groups()
+    loc: list[str | int] = ["body", head, *(int(i) for i in re.findall(r"\d+", indices))]
+    if rest is not None:
+        loc.append(rest)
+    return loc
+
+
+async def op_input_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OpInputError)
+    return error_response(422, field_loc(exc.field), exc.message, "value_error")
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, without echoing the input back (it can be a 4096-number array)."""
+    assert isinstance(exc, RequestValidationError)
+    items = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid value"))
+        loc = list(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            msg = f"the body is not valid JSON: {err.get('ctx', {}).get('error', msg)}"
+        items.append(error_item(loc, msg, str(err.get("type", "value_error"))))
+    return JSONResponse({"detail": items}, status_code=422)
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this response, so the server logs the full traceback.
+    return error_response(
+        500,
+        [],
+        f"internal error ({type(exc).__name__}) while handling {request.method} {request.url.path}; "
+        "this is a bug in Backprop Lens, not in your input — please report it",
+        "internal_error",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(OpInputError, op_input_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, internal_error)

@@ -1,0 +1,102 @@
+"""Figures as plain data: heatmap grids for the templates and plotly-schema dicts for plots.
+
+Pure functions from engine arrays to dicts — no plotly.graph_objects on request paths
+(it costs milliseconds a figure); templates and static/js/lens.js draw them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+# A colour-blind-safe diverging scale (blue for negative, orange for positive, after
+# ColorBrewer's PuOr/RdBu family), centred on zero: white means exactly 0.
+NEGATIVE = (33, 102, 172)
+ZERO = (247, 247, 247)
+POSITIVE = (191, 91, 23)
+DIVERGING_PLOTLY = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(191,91,23)"]]
+
+
+def format_value(v: float) -> str:
+    """Short text for a cell: up to 4 significant digits, no ``-0``."""
+    if v == 0 or not math.isfinite(v):
+        return "0" if v == 0 else str(v)
+    text = f"{v:.4g}"
+    return text.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+
+
+def colour(v: float, vmax: float) -> tuple[str, str]:
+    """(background, text colour) of value ``v`` on the diverging scale of half-range ``vmax``."""
+    t = 0.0 if vmax <= 0 else max(-1.0, min(1.0, v / vmax))
+    end = POSITIVE if t > 0 else NEGATIVE
+    a = abs(t)
+    rgb = tuple(round(z + (e - z) * a) for z, e in zip(ZERO, end, strict=True))
+    luminance = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", ("#111" if luminance > 140 else "#fff")
+
+
+def scale_max(*arrays: np.ndarray) -> float:
+    """One symmetric half-range for arrays that should share a colour scale."""
+    m = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    return m if m > 0 else 1.0
+
+
+def grid(values: np.ndarray, array: str, prefix: Sequence[int] = (), vmax: float | None = None,
+         row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+         mark: np.ndarray | None = None) -> dict:
+    """A 2-D heatmap as rows of cells; each cell knows its array and full index for hovering.
+
+    ``prefix`` is the leading index of this plane in ``array`` (e.g. (n, c) for an NCHW plane).
+    ``mark`` is an optional boolean mask of cells to draw as dropped/padding.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    vmax = scale_max(values) if vmax is None else vmax
+    rows = []
+    for i in range(values.shape[0]):
+        cells = []
+        for j in range(values.shape[1]):
+            v = float(values[i, j])
+            bg, fg = colour(v, vmax)
+            cells.append({"text": format_value(v), "title": repr(v), "bg": bg, "fg": fg,
+                          "idx": ",".join(str(int(k)) for k in (*prefix, i, j)),
+                          "mark": bool(mark[i, j]) if mark is not None else False})
+        rows.append(cells)
+    return {"array": array, "rows": rows, "vmax": vmax, "vmax_text": format_value(vmax),
+            "row_labels": list(row_labels or []), "col_labels": list(col_labels or [])}
+
+
+def planes(values: np.ndarray, array: str, names: tuple[str, str], vmax: float | None = None,
+           mark: np.ndarray | None = None) -> list[dict]:
+    """Every 2-D plane of an (A, B, H, W) array as a titled grid, sharing one colour scale."""
+    vmax = scale_max(values) if vmax is None else vmax
+    out = []
+    for a in range(values.shape[0]):
+        for b in range(values.shape[1]):
+            g = grid(values[a, b], array, (a, b), vmax, mark=mark)
+            g["title"] = f"{names[0]}={a}, {names[1]}={b}"
+            out.append(g)
+    return out
+
+
+def gradcheck_scatter(analytic: dict[str, np.ndarray], numeric: dict[str, np.ndarray]) -> dict:
+    """Analytic against numeric gradient, one point per checked element, on the line y = x."""
+    colours = ["rgb(33,102,172)", "rgb(191,91,23)", "rgb(90,90,90)", "rgb(120,60,160)"]
+    data, lo, hi = [], 0.0, 0.0
+    for i, (name, a) in enumerate(analytic.items()):
+        n = numeric[name]
+        lo, hi = min(lo, float(a.min()), float(n.min())), max(hi, float(a.max()), float(n.max()))
+        data.append({"type": "scatter", "mode": "markers", "name": name, "x": n.ravel().tolist(),
+                     "y": a.ravel().tolist(), "marker": {"size": 7, "color": colours[i % 4], "opacity": 0.8},
+                     "hovertemplate": f"{name}<br>numeric %{{x:.6g}}<br>analytic %{{y:.6g}}<extra></extra>"})
+    pad = 0.05 * (hi - lo or 1.0)
+    line = [lo - pad, hi + pad]
+    data.insert(0, {"type": "scatter", "mode": "lines", "x": line, "y": line, "name": "y = x",
+                    "line": {"color": "rgba(0,0,0,0.35)", "dash": "dot"}, "hoverinfo": "skip"})
+    layout = {"height": 260, "margin": {"l": 56, "r": 12, "t": 8, "b": 44},
+              "xaxis": {"title": {"text": "numeric (central differences)"}, "zeroline": False},
+              "yaxis": {"title": {"text": "analytic (backward)"}, "zeroline": False},
+              "legend": {"orientation": "h", "y": 1.12}, "paper_bgcolor": "rgba(0,0,0,0)",
+              "plot_bgcolor": "rgba(0,0,0,0)", "font": {"size": 13}}
+    return {"data": data, "layout": layout, "config": {"displayModeBar": False, "responsive": True}}

@@ -1,0 +1,142 @@
+"""Links that hold a lab's whole state: a versioned, strictly validated query string.
+
+Short states stay readable (``?v=1&x=1x1x3x3:1,0,0,0,1,0,0,0,1&stride=1``); long ones are
+the same query string deflated into one ``z`` parameter (base64url), so a link never
+outgrows what a server accepts. Decoding is as strict as a form: every problem raises
+:class:`LinkError` naming the parameter, and nothing is clamped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import zlib
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, quote, urlencode
+
+import numpy as np
+
+VERSION = "1"
+READABLE_LIMIT = 1800  # characters of query string kept readable; longer ones are deflated
+MAX_LINK_BYTES = 200_000  # inflated size we accept from a compact link
+
+
+class LinkError(ValueError):
+    """A field of a link or form that does not parse: names the field and the problem."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back to the same float64 (``2`` not ``2.0``)."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def parse_number(field: str, text: str) -> float:
+    text = text.strip()
+    if not text:
+        raise LinkError(field, "is empty; type a number")
+    try:
+        value = float(text.replace("−", "-"))
+    except ValueError:
+        raise LinkError(field, f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise LinkError(field, f"{text!r} is not a finite number")
+    return value
+
+
+def parse_int(field: str, text: str, lo: int, hi: int) -> int:
+    value = parse_number(field, text)
+    if not value.is_integer():
+        raise LinkError(field, f"must be a whole number, got {text.strip()}")
+    if not lo <= value <= hi:
+        raise LinkError(field, f"must be between {lo} and {hi}, got {int(value)}")
+    return int(value)
+
+
+def encode_array(arr: np.ndarray) -> str:
+    """``1x2x3:1,2,3,4,5,6`` — the shape, then the values in row-major order."""
+    shape = "x".join(str(d) for d in arr.shape)
+    return shape + ":" + ",".join(format_number(v) for v in np.asarray(arr, np.float64).ravel())
+
+
+def decode_array(field: str, text: str, ndim: int, max_dims: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`encode_array`; the shape must have ``ndim`` sizes within ``max_dims``."""
+    shape_text, sep, values_text = text.partition(":")
+    if not sep:
+        raise LinkError(field, "must look like SHAPE:VALUES, e.g. 1x1x3x3:1,2,3,…")
+    try:
+        shape = tuple(int(s) for s in shape_text.split("x"))
+    except ValueError:
+        raise LinkError(field, f"shape {shape_text!r} must be sizes joined by x, e.g. 1x1x3x3") from None
+    if len(shape) != ndim:
+        raise LinkError(field, f"shape {shape_text!r} must have {ndim} sizes")
+    for size, limit in zip(shape, max_dims, strict=True):
+        if not 1 <= size <= limit:
+            raise LinkError(field, f"shape {shape_text!r}: each size must be between 1 and its limit {list(max_dims)}")
+    parts = values_text.split(",") if values_text else []
+    expected = math.prod(shape)
+    if len(parts) != expected:
+        raise LinkError(field, f"shape {shape_text} needs {expected} values, the link has {len(parts)}")
+    values = [parse_number(f"{field}[{i}]", p) for i, p in enumerate(parts)]
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
+def to_query(fields: Mapping[str, str]) -> str:
+    """The link's query string: readable when short, deflated into ``z`` when long."""
+    readable = urlencode({"v": VERSION, **fields}, safe=":,x-.", quote_via=quote)
+    if len(readable) <= READABLE_LIMIT:
+        return readable
+    packed = base64.urlsafe_b64encode(zlib.compress(readable.encode(), 9)).decode().rstrip("=")
+    return urlencode({"v": VERSION, "z": packed})
+
+
+def from_query(query: str) -> dict[str, str]:
+    """Parse a link's query string (either form) into its fields; strict about duplicates and version."""
+    fields = _pairs(query)
+    if "z" in fields:
+        if set(fields) - {"z", "v"}:
+            raise LinkError("z", "a compact link carries nothing but v and z")
+        fields = _pairs(_inflate(fields["z"]))
+    version = fields.pop("v", None)
+    if version is None:
+        raise LinkError("v", "the link has no version (v=1)")
+    if version != VERSION:
+        raise LinkError("v", f"links of version {version!r} are not known; this app reads version {VERSION}")
+    return fields
+
+
+def _pairs(query: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query), max_num_fields=64)
+    except ValueError as exc:
+        raise LinkError("link", f"the query string does not parse ({exc})") from None
+    for key, value in pairs:
+        if key in fields:
+            raise LinkError(key, "appears twice in the link")
+        fields[key] = value
+    return fields
+
+
+def _inflate(packed: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(raw, MAX_LINK_BYTES)
+        if inflater.unconsumed_tail:
+            raise LinkError("z", "the compact link is larger than this app accepts")
+        return text.decode("ascii")
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, LinkError):
+            raise
+        raise LinkError("z", "the compact link is damaged (it does not decode); it may have been cut short") from None

@@ -1,0 +1,76 @@
+"""The app factory: ``uvicorn app.main:create_app --factory`` (or ``backprop-lens serve``)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+
+from . import api, errors
+from .middleware import BodyLimitMiddleware, HeadersMiddleware
+from .pages import assets, conv, home
+from .paths import STATIC
+from .settings import Settings, get_settings
+from .templating import render
+
+DESCRIPTION = """\
+Every number of a small CNN's forward pass, backward pass and optimizer update, computed
+live by a NumPy engine. The conventions (layouts, im2col ordering, tie rules, array names)
+are in [CONVENTIONS.md](/conventions).
+
+Errors share one shape, `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`:
+**422** for bad input (the message names the field), **404** for an unknown op or optimizer
+in the path (the message lists the known ones), **413** for a body over the size limit,
+**500** only for a bug in Backprop Lens.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app. ``settings`` replaces :func:`get_settings` everywhere (middleware included)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Backprop Lens",
+        version=version("backprop-lens"),
+        description=DESCRIPTION,
+        docs_url=None,  # our own /docs (app/pages/home.py) serves Swagger UI locally, CSP-clean
+        redoc_url=None,
+        openapi_tags=[
+            {"name": "ops", "description": "One op forward and backward: every named array."},
+            {"name": "optimizers", "description": "Optimizer updates step by step, with their state."},
+            {"name": "health", "description": "For load balancers and tests."},
+        ],
+    )
+    app.dependency_overrides[get_settings] = lambda: settings
+
+    errors.install(app)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+    app.include_router(assets.router)  # before the /static mount, which would shadow it
+    app.include_router(api.router)
+    app.include_router(home.router)
+    app.include_router(conv.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # The last added runs first: limit the body, then compress, then set headers.
+    app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(("/api/", "/static/"))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A person who follows a dead link gets a page; an API client gets JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and _wants_html(request):
+        return render(request, "404.html", {"path": request.url.path}, status_code=404)
+    return await http_exception_handler(request, exc)

@@ -1,0 +1,191 @@
+"""The convolution lab at /conv: the page, its htmx fragments, and its link state.
+
+GET /conv?<state> renders the whole page from a link. The page's form posts to the
+fragment routes, which answer only what changed and put the canonical link in
+``HX-Replace-Url`` so the address bar always holds the whole state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from app import figures
+from app.linkstate import LinkError, parse_int
+from app.pages import conv_view
+from app.pages.conv_presets import DEFAULT, PRESETS
+from app.pages.conv_state import ConvState, from_form, from_link
+from app.settings import Settings, get_settings
+from app.templating import render, templates
+from engine.gradcheck import check_op
+from engine.records import OpInputError
+from engine.registry import op_provenance
+
+router = APIRouter(tags=["pages"])
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+GRADCHECK_SAMPLE = 40  # entries checked per input; all of them when an input is smaller
+GRADCHECK_STEP = 1e-3  # conv is linear in each input: central differences have no truncation error
+PROVENANCE_ARRAYS = {"x", "w", "b", "x_padded", "x_col", "w_row", "wx_row", "out", "dout", "dout_row",
+                     "dw", "db", "dx_col", "dx", "dx_full_conv"}
+
+
+def canonical(state: ConvState) -> str:
+    return f"/conv?{state.to_query()}"
+
+
+def _context(view: dict, **extra) -> dict:
+    return {"view": view, "presets": PRESETS.values(), "link": canonical(view["state"]), **extra}
+
+
+def _status(view: dict) -> int:
+    return 422 if "error" in view else 200
+
+
+@router.get("/conv")
+def conv_page(request: Request, settings: SettingsDep) -> Response:
+    query = request.url.query
+    if not query:
+        return RedirectResponse(canonical(PRESETS[DEFAULT].make(0)), status_code=303)
+    try:
+        state = from_link(query, settings)
+    except LinkError as exc:
+        ctx = {"link_error": exc, "default_link": canonical(PRESETS[DEFAULT].make(0)), "query": query}
+        return render(request, "conv_broken.html", ctx, status_code=422)
+    view = conv_view.build(state)
+    return render(request, "conv.html", _context(view), status_code=_status(view))
+
+
+@router.get("/conv/preset/{key}")
+def conv_preset(key: str, seed: str = "0") -> Response:
+    if key not in PRESETS:
+        known = ", ".join(PRESETS)
+        return JSONResponse({"detail": [{"loc": ["path", "key"], "msg": f"no preset {key!r}; presets: {known}",
+                                         "type": "value_error"}]}, status_code=404)
+    try:
+        value = parse_int("seed", seed, 0, 2**31 - 1)
+    except LinkError as exc:
+        return JSONResponse({"detail": [{"loc": ["query", "seed"], "msg": exc.message, "type": "value_error"}]},
+                            status_code=422)
+    return RedirectResponse(canonical(PRESETS[key].make(value)), status_code=303)
+
+
+async def _form_state(request: Request, settings: Settings):
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        fields.setdefault(key, []).append(value if isinstance(value, str) else "")
+    return from_form(fields, settings)
+
+
+def _form_errors(request: Request, errors: list[LinkError]) -> Response:
+    """422 with only an out-of-band message: the last valid results stay, dimmed, and the cells as typed."""
+    response = templates.TemplateResponse(request, "partials/conv_results.html", {"form_errors": errors},
+                                          status_code=422)
+    response.headers["HX-Reswap"] = "none"
+    return response
+
+
+def _with_url(response: Response, state: ConvState) -> Response:
+    response.headers["HX-Replace-Url"] = canonical(state)
+    return response
+
+
+@router.post("/conv/results")
+async def conv_results(request: Request, settings: SettingsDep) -> Response:
+    """The results after an edit of any cell (the inputs themselves are not swapped)."""
+    state, errors = await _form_state(request, settings)
+    if errors:
+        return _form_errors(request, errors)
+    view = conv_view.build(state)
+    response = templates.TemplateResponse(request, "partials/conv_results.html", _context(view),
+                                          status_code=_status(view))
+    return _with_url(response, view["state"])
+
+
+@router.post("/conv/lab")
+async def conv_lab(request: Request, settings: SettingsDep) -> Response:
+    """The inputs and results after a change of shape, stride, padding or dout mode."""
+    state, errors = await _form_state(request, settings)
+    if errors:
+        return _form_errors(request, errors)
+    view = conv_view.build(state)
+    response = templates.TemplateResponse(request, "partials/conv_lab.html", _context(view),
+                                          status_code=_status(view))
+    return _with_url(response, view["state"])
+
+
+@router.post("/conv/gradcheck")
+async def conv_gradcheck(request: Request, settings: SettingsDep) -> Response:
+    """The numeric gradient check of the current inputs: the worst relative error and a scatter."""
+    state, errors = await _form_state(request, settings)
+    if errors:
+        return _form_errors(request, errors)
+    shape = conv_view.out_shape(state)
+    try:
+        report = check_op("conv2d", state.inputs(shape), {"stride": state.stride, "pad": state.pad},
+                          h=GRADCHECK_STEP, max_per_input=GRADCHECK_SAMPLE)
+    except OpInputError:
+        return templates.TemplateResponse(request, "partials/conv_gradcheck.html", {"report": None})
+    ctx = {"report": report, "worst": figures.format_value(report.worst),
+           "figure": figures.gradcheck_scatter(report.analytic, report.numeric)}
+    return templates.TemplateResponse(request, "partials/conv_gradcheck.html", ctx)
+
+
+def _index(text: str) -> tuple[int, ...]:
+    return tuple(int(i) for i in text.split(","))
+
+
+@router.post("/conv/provenance")
+async def conv_provenance(request: Request, settings: SettingsDep) -> Response:
+    """Which cells a hovered cell was computed from: ``{"cells": {array: ["n,c,h,w", ...]}}``."""
+    form = await request.form()
+    array, index_text = str(form.get("array", "")), str(form.get("index", ""))
+    if array not in PROVENANCE_ARRAYS:
+        return JSONResponse({"detail": [{"loc": ["body", "array"], "msg": f"no provenance for {array!r}",
+                                         "type": "value_error"}]}, status_code=422)
+    state, errors = await _form_state(request, settings)
+    if errors:
+        return JSONResponse({"detail": [{"loc": ["body", e.field], "msg": e.message, "type": "value_error"}
+                                        for e in errors]}, status_code=422)
+    try:
+        index = _index(index_text)
+        inputs, params = state.inputs(conv_view.out_shape(state)), {"stride": state.stride, "pad": state.pad}
+        sources = op_provenance("conv2d", inputs, params, array, index)
+        if array == "x_col":  # a column is a whole window: add the window and the output cells it makes
+            _, _, oh_count, ow_count = conv_view.out_shape(state)
+            n, oh, ow = np.unravel_index(index[1], (state.x.shape[0], oh_count, ow_count))
+            window = op_provenance("conv2d", inputs, params, "out", (int(n), 0, int(oh), int(ow)))
+            sources = {**sources, "x_padded": window.get("x_padded", []),
+                       "out": [(int(n), f, int(oh), int(ow)) for f in range(state.w.shape[0])]}
+    except (ValueError, OpInputError) as exc:
+        msg = exc.message if isinstance(exc, OpInputError) else f"index {index_text!r} is not a cell of {array}"
+        return JSONResponse({"detail": [{"loc": ["body", "index"], "msg": msg, "type": "value_error"}]},
+                            status_code=422)
+    cells = {name: [",".join(str(int(i)) for i in idx) for idx in idxs] for name, idxs in sources.items()}
+    return JSONResponse({"array": array, "index": index_text, "cells": cells})
+
+
+@router.post("/conv/window")
+async def conv_window(request: Request, settings: SettingsDep) -> Response:
+    """The sliding window moved by ``step_delta`` output positions (wrapping around)."""
+    state, errors = await _form_state(request, settings)
+    form = await request.form()
+    try:
+        delta = parse_int("step_delta", str(form.get("step_delta", "0")), -(10**6), 10**6)
+    except LinkError as exc:
+        errors = [*errors, exc]
+    if errors:
+        return _form_errors(request, errors)
+    shape = conv_view.out_shape(state)
+    if shape is None:
+        return Response(status_code=204)
+    state = replace(state, step=(state.step + delta) % int(np.prod(shape)))
+    view = conv_view.build(state)
+    response = templates.TemplateResponse(request, "partials/conv_window.html", _context(view),
+                                          status_code=_status(view))
+    return _with_url(response, state)

@@ -1,0 +1,186 @@
+"""The convolution lab's whole state, and its two ways in: a link and the page's form.
+
+Both are validated as strictly as each other; problems are collected as
+:class:`LinkError` values naming the field (``x[0, 1, 2, 3]``, ``stride``), never clamped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from app.linkstate import LinkError, decode_array, encode_array, from_query, parse_int, parse_number, to_query
+from app.settings import Settings
+
+DOUT_MODES = ("ones", "random", "typed")
+DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
+
+
+@dataclass(frozen=True)
+class ConvState:
+    x: np.ndarray  # (N, C, H, W)
+    w: np.ndarray  # (F, C, KH, KW)
+    b: np.ndarray  # (F,)
+    stride: int = 1
+    pad: int = 0
+    dout_mode: str = "ones"  # "ones" | "random" (seeded) | "typed"
+    dout_seed: int = 0
+    dout_typed: np.ndarray | None = None  # (N, F, OH, OW) when dout_mode == "typed"
+    step: int = 0  # the sliding window's position: flat index into out (n, f, oh, ow)
+
+    def to_query(self) -> str:
+        fields = {"x": encode_array(self.x), "w": encode_array(self.w), "b": encode_array(self.b),
+                  "stride": str(self.stride), "pad": str(self.pad), "dout": self._dout_field()}
+        if self.step:
+            fields["step"] = str(self.step)
+        return to_query(fields)
+
+    def _dout_field(self) -> str:
+        if self.dout_mode == "random":
+            return f"random:{self.dout_seed}"
+        if self.dout_mode == "typed" and self.dout_typed is not None:
+            return encode_array(self.dout_typed)
+        return "ones"
+
+    def inputs(self, out_shape: tuple[int, ...] | None) -> dict[str, np.ndarray]:
+        """The op's inputs; ``dout`` made for ``out_shape`` (None: let the op default to ones)."""
+        arrays = {"x": self.x, "w": self.w, "b": self.b}
+        if out_shape is not None and self.dout_mode == "random":
+            rng = np.random.default_rng([self.dout_seed, DOUT_STREAM])  # not the stream presets draw x from
+            arrays["dout"] = np.round(rng.standard_normal(out_shape), 1)
+        elif self.dout_mode == "typed" and self.dout_typed is not None:
+            arrays["dout"] = self.dout_typed
+        return arrays
+
+
+def limits(settings: Settings) -> dict[str, tuple[int, ...]]:
+    n, c, s = settings.max_batch, settings.max_channels, settings.max_spatial
+    f, k = settings.max_filters, settings.max_kernel
+    return {"x": (n, c, s, s), "w": (f, c, k, k), "b": (f,), "dout": (n, f, s + 6, s + 6)}
+
+
+def _check_shapes(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
+    if w.shape[1] != x.shape[1]:
+        raise LinkError("w", f"has {w.shape[1]} channels but x has {x.shape[1]}; they must match")
+    if b.shape[0] != w.shape[0]:
+        raise LinkError("b", f"has {b.shape[0]} values but there are {w.shape[0]} filters")
+
+
+def from_link(query: str, settings: Settings) -> ConvState:
+    """A state from a link's query string; raises LinkError naming the bad parameter."""
+    fields = from_query(query)
+    lim = limits(settings)
+    known = {"x", "w", "b", "stride", "pad", "dout", "step"}
+    for key in fields:
+        if key not in known:
+            raise LinkError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
+    for key in ("x", "w", "b"):
+        if key not in fields:
+            raise LinkError(key, "is missing from the link")
+    x = decode_array("x", fields["x"], 4, lim["x"])
+    w = decode_array("w", fields["w"], 4, lim["w"])
+    b = decode_array("b", fields["b"], 1, lim["b"])
+    _check_shapes(x, w, b)
+    state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, 3),
+                      pad=parse_int("pad", fields.get("pad", "0"), 0, 3),
+                      step=parse_int("step", fields.get("step", "0"), 0, 10**6))
+    return _with_dout(state, fields.get("dout", "ones"), lim)
+
+
+def _with_dout(state: ConvState, text: str, lim) -> ConvState:
+    if text == "ones":
+        return state
+    if text.startswith("random:"):
+        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, 2**31 - 1))
+    return replace(state, dout_mode="typed", dout_typed=decode_array("dout", text, 4, lim["dout"]))
+
+
+def _cells(form: Mapping[str, list[str]], name: str, shape: tuple[int, ...], errors: list[LinkError]) -> np.ndarray:
+    """The grid cells ``name`` posted in row-major order, as an array of ``shape``."""
+    texts = form.get(name, [])
+    size = int(np.prod(shape))
+    if len(texts) != size:
+        errors.append(LinkError(name, f"expected {size} cells for shape {list(shape)}, got {len(texts)}"))
+        return np.zeros(shape)
+    values = np.zeros(size)
+    for flat, text in enumerate(texts):
+        try:
+            values[flat] = parse_number(cell_label(name, np.unravel_index(flat, shape)), text)
+        except LinkError as exc:
+            errors.append(exc)
+    return values.reshape(shape)
+
+
+def cell_label(name: str, index) -> str:
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
+
+
+def _shape(form, name: str, ndim: int, errors: list[LinkError]) -> tuple[int, ...] | None:
+    text = (form.get(name) or [""])[0]
+    try:
+        shape = tuple(int(s) for s in text.split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != ndim or min(shape) < 1:
+        errors.append(LinkError(name, f"is not a shape of {ndim} sizes: {text!r}"))
+        return None
+    return shape
+
+
+def _resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
+    """An array of ``shape`` holding the values of ``values`` that still fit; new cells ``fill``."""
+    out = np.full(shape, fill)
+    common = tuple(slice(0, min(a, b)) for a, b in zip(values.shape, shape, strict=True))
+    out[common] = values[common]
+    return out
+
+
+def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvState | None, list[LinkError]]:
+    """A state from the lab's form: the posted cells, resized to the requested dimensions.
+
+    Returns (state, []) or (None, every problem found), so the page can flag each bad cell.
+    """
+    errors: list[LinkError] = []
+    lim = limits(settings)
+    dims = {}
+    bounds = {"N": lim["x"][0], "C": lim["x"][1], "H": lim["x"][2], "W": lim["x"][3],
+              "F": lim["w"][0], "KH": lim["w"][2], "KW": lim["w"][3]}
+    for key, hi in bounds.items():
+        try:
+            dims[key] = parse_int(key, (form.get(key) or [""])[0], 1, hi)
+        except LinkError as exc:
+            errors.append(exc)
+    params = {}
+    for key, lo, hi in (("stride", 1, 3), ("pad", 0, 3), ("dout_seed", 0, 2**31 - 1), ("step", 0, 10**6)):
+        try:
+            params[key] = parse_int(key, (form.get(key) or ["0"])[0], lo, hi)
+        except LinkError as exc:
+            errors.append(exc)
+    mode = (form.get("dout_mode") or ["ones"])[0]
+    if mode not in DOUT_MODES:
+        errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
+    shapes = {name: _shape(form, f"{name}_shape", nd, errors) for name, nd in (("x", 4), ("w", 4), ("b", 1))}
+    posted = {name: _cells(form, name, shape, errors) for name, shape in shapes.items() if shape}
+    dout_typed = None
+    if mode == "typed" and form.get("dout_shape"):  # no shape yet: fit_dout starts from ones
+        dshape = _shape(form, "dout_shape", 4, errors)
+        if dshape:
+            dout_typed = _cells(form, "dout", dshape, errors)
+    if errors:
+        return None, errors
+    x = _resize(posted["x"], (dims["N"], dims["C"], dims["H"], dims["W"]))
+    w = _resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
+    b = _resize(posted["b"], (dims["F"],))
+    return ConvState(x, w, b, stride=params["stride"], pad=params["pad"], dout_mode=mode,
+                     dout_seed=params["dout_seed"], dout_typed=dout_typed, step=params["step"]), []
+
+
+def fit_dout(state: ConvState, out_shape: tuple[int, ...]) -> ConvState:
+    """Typed dout resized to the current output shape (new cells 1), so resizing keeps what fits."""
+    if state.dout_mode != "typed" or (state.dout_typed is not None and state.dout_typed.shape == out_shape):
+        return state
+    if state.dout_typed is None:
+        return replace(state, dout_typed=np.ones(out_shape))
+    return replace(state, dout_typed=_resize(state.dout_typed, out_shape, fill=1.0))

@@ -1,0 +1,129 @@
+/* Backprop Lens: the one page script (no framework; CSP-safe, no inline code).
+ *
+ * After the first load and after every htmx swap it renders, inside the new content:
+ *   [data-figure]  a JSON plotly-schema dict {data, layout, config} -> Plotly.react(el, ...)
+ *   [data-latex]   KaTeX source -> katex.render (display mode when data-display is present)
+ * Plots that a swap took out of the page are purged right after it (Plotly.purge frees their
+ * listeners and data). Sweeping what actually left the DOM, rather than purging the swap target
+ * in htmx:beforeSwap, is right for every swap style (beforeend, oob, SSE swaps) and never purges
+ * a plot that stays because the swap was cancelled.
+ * [data-copy-link] buttons copy the page URL (the URL holds the whole state).
+ *
+ * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.renderFigure(el),
+ * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text).
+ */
+(function () {
+  "use strict";
+
+  var PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+  function within(root, selector) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(selector));
+    if (root.matches && root.matches(selector)) found.unshift(root);
+    return found;
+  }
+
+  var plotted = new Set(); // plot elements drawn so far, swept when they leave the page
+
+  function renderFigure(el) {
+    if (!window.Plotly) {
+      console.warn("Lens: plotly.js is not loaded on this page; cannot draw", el);
+      return;
+    }
+    var spec;
+    try {
+      spec = JSON.parse(el.getAttribute("data-figure"));
+    } catch (err) {
+      console.error("Lens: data-figure is not valid JSON", err, el);
+      return;
+    }
+    var config = Object.assign({}, PLOT_CONFIG, spec.config || {});
+    window.Plotly.react(el, spec.data || [], spec.layout || {}, config);
+    plotted.add(el);
+  }
+
+  function renderMath(el) {
+    if (!window.katex) return;
+    window.katex.render(el.getAttribute("data-latex"), el, {
+      displayMode: el.hasAttribute("data-display"),
+      throwOnError: false,
+      output: "htmlAndMathml",
+    });
+    el.classList.add("is-rendered");
+  }
+
+  function renderWithin(root) {
+    root = root || document.body;
+    within(root, "[data-latex]").forEach(renderMath);
+    within(root, "[data-figure]").forEach(renderFigure);
+  }
+
+  function purge(el) {
+    if (window.Plotly) window.Plotly.purge(el);
+    plotted.delete(el);
+  }
+
+  function purgeWithin(root) {
+    if (root) within(root, ".js-plotly-plot").forEach(purge);
+  }
+
+  function sweep() {
+    plotted.forEach(function (el) {
+      if (!el.isConnected) purge(el);
+    });
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    try {
+      document.execCommand("copy");
+    } finally {
+      document.body.removeChild(area);
+    }
+    return Promise.resolve();
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-link]");
+    if (!button) return;
+    event.preventDefault();
+    var label = button.textContent;
+    copyText(window.location.href).then(function () {
+      button.textContent = "Link copied";
+      button.setAttribute("data-copied", "");
+      setTimeout(function () {
+        button.textContent = label;
+        button.removeAttribute("data-copied");
+      }, 1800);
+    });
+  });
+
+  ["htmx:afterSwap", "htmx:oobAfterSwap", "htmx:afterSettle", "htmx:sseMessage"].forEach(function (name) {
+    document.addEventListener(name, sweep);
+  });
+
+  if (window.htmx) {
+    // htmx.onLoad runs for document.body once htmx is ready, then for each piece of swapped-in content.
+    window.htmx.onLoad(renderWithin);
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { renderWithin(document.body); });
+  } else {
+    renderWithin(document.body);
+  }
+
+  window.Lens = {
+    renderWithin: renderWithin,
+    renderFigure: renderFigure,
+    renderMath: renderMath,
+    purgeWithin: purgeWithin,
+    sweep: sweep,
+    copyText: copyText,
+  };
+})();

@@ -1,0 +1,185 @@
+"""The convolution lab in real Chromium, driven the way a person uses it: keys, hover, links.
+
+Expected numbers are worked by hand from the notes' example (002: x = [[1, 2, 4], [3, 2, 1],
+[5, 2, 1]], w = [[1, −1], [2, 1]] → out = [[7, 3], [13, 6]]), not recomputed by the engine.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+NOTES = "/conv/preset/notes-7-3-13-6"
+
+
+def grid_text(page, array: str, plane: str = "0,0") -> list[list[str]]:
+    """The numbers shown in the (first) heatmap of ``array`` for one plane, row by row."""
+    return page.evaluate(
+        """([array, plane]) => {
+            const table = [...document.querySelectorAll(`#results table[data-arr="${array}"]`)]
+                .find(t => t.querySelector(`td[data-idx^="${plane},"]`));
+            return [...table.querySelectorAll('tr')].map(tr =>
+                [...tr.querySelectorAll('td[data-idx]')].map(td => td.textContent.trim()))
+                .filter(r => r.length);
+        }""",
+        [array, plane],
+    )
+
+
+def type_into(page, selector: str, text: str) -> None:
+    """Click the cell, select all, type, Tab — as a person does (fill() may skip htmx's trigger)."""
+    page.click(selector)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Tab")
+
+
+def wait_for_grid(page, array: str, expected: list[list[str]], plane: str = "0,0") -> None:
+    page.wait_for_function(
+        """([array, plane, expected]) => {
+            const table = [...document.querySelectorAll(`#results table[data-arr="${array}"]`)]
+                .find(t => t.querySelector(`td[data-idx^="${plane},"]`));
+            if (!table) return false;
+            const rows = [...table.querySelectorAll('tr')].map(tr =>
+                [...tr.querySelectorAll('td[data-idx]')].map(td => td.textContent.trim())).filter(r => r.length);
+            return JSON.stringify(rows) === JSON.stringify(expected);
+        }""",
+        arg=[array, plane, expected],
+        timeout=5000,
+    )
+
+
+def open_lab(page, base: str, path: str = NOTES) -> None:
+    page.goto(base + path)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#gradcheck .badge--ok")
+
+
+def test_the_notes_example_opens_with_its_answer(page, live_server, page_errors):
+    open_lab(page, live_server)
+    assert grid_text(page, "out") == [["7", "3"], ["13", "6"]]
+    # dout all ones: dx[i, j] sums the weights whose window covers (i, j)
+    assert grid_text(page, "dx") == [["1", "0", "-1"], ["3", "3", "0"], ["2", "3", "1"]]
+    assert "v=1" in page.url and "w=1x1x2x2:1,-1,2,1" in page.url
+    assert page.locator(".katex-error").count() == 0
+    assert not page_errors, page_errors
+
+
+def test_editing_a_weight_updates_out_dx_and_the_link(page, live_server, page_errors):
+    open_lab(page, live_server)
+    type_into(page, "#w-0-0-0-0", "3")
+    # out gains 2·(top-left of each window); dx is the sum of covering weights of [[3, −1], [2, 1]]
+    wait_for_grid(page, "out", [["9", "7"], ["19", "10"]])
+    wait_for_grid(page, "dx", [["3", "2", "-1"], ["5", "5", "0"], ["2", "3", "1"]])
+    page.wait_for_function("() => location.search.includes('w=1x1x2x2:3,-1,2,1')")
+    assert page.input_value("#w-0-0-0-0") == "3"
+    assert not page_errors, page_errors
+
+
+def test_every_keystroke_recomputes_and_focus_stays(page, live_server):
+    open_lab(page, live_server)
+    page.click("#x-0-0-0-0")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1")
+    page.keyboard.type("1")  # x00 = 11: the first window gains 10·w00 = 10
+    wait_for_grid(page, "out", [["17", "3"], ["13", "6"]])
+    assert page.evaluate("() => document.activeElement.id") == "x-0-0-0-0"
+    assert page.evaluate("() => document.activeElement.selectionStart") == 2
+
+
+def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
+    open_lab(page, live_server)
+    type_into(page, "#x-0-0-1-2", "abc")
+    message = page.locator("#form-message")
+    message.wait_for(state="visible")
+    assert "x[0, 0, 1, 2]" in message.inner_text()
+    assert "'abc' is not a number" in message.inner_text()
+    assert page.input_value("#x-0-0-1-2") == "abc"
+    assert page.get_attribute("#x-0-0-1-2", "aria-invalid") == "true"
+    assert grid_text(page, "out") == [["7", "3"], ["13", "6"]], "the last valid results stay"
+    type_into(page, "#x-0-0-1-2", "2")  # x12 = 1 → 2: window (0, 1) gains w11 = +1, window (1, 1) gains w01 = −1
+    wait_for_grid(page, "out", [["7", "4"], ["13", "5"]])
+    assert page.get_attribute("#x-0-0-1-2", "aria-invalid") is None
+
+
+def test_hovering_dx_and_dw_outlines_their_sources(page, live_server):
+    open_lab(page, live_server)
+
+    def outlined():
+        return sorted(page.evaluate(
+            "() => [...document.querySelectorAll('td.prov')].map(td => td.closest('table').dataset.arr"
+            " + '[' + td.dataset.idx + ']')"))
+
+    # dx[0,0,1,1] (the centre) is reached by all four dout cells, each through a different weight
+    page.hover('#results table[data-arr="dx"] td[data-idx="0,0,1,1"]')
+    page.wait_for_function("() => document.querySelectorAll('td.prov').length > 0")
+    cells = set(outlined())
+    assert {f"dout[0,0,{i},{j}]" for i in range(2) for j in range(2)} <= cells
+    assert {f"w[0,0,{i},{j}]" for i in range(2) for j in range(2)} <= cells
+    assert not any(c.startswith("x[") for c in cells)
+    # dw[0,0,0,0] sums x over the top-left of each window, times dout
+    page.hover('#results table[data-arr="dw"] td[data-idx="0,0,0,0"]')
+    page.wait_for_function("() => [...document.querySelectorAll('td.prov')].some(td => "
+                           "td.closest('table').dataset.arr === 'x')")
+    cells = set(outlined())
+    assert {"x[0,0,0,0]", "x[0,0,0,1]", "x[0,0,1,0]", "x[0,0,1,1]"} <= cells
+    assert "x[0,0,2,2]" not in cells
+
+
+def test_a_copied_link_reopens_identical_numbers(page, live_server, context):
+    open_lab(page, live_server)
+    type_into(page, "#b-0", "0.5")
+    wait_for_grid(page, "out", [["7.5", "3.5"], ["13.5", "6.5"]])
+    page.wait_for_function("() => location.search.includes('b=1:0.5')")
+    link = page.url
+    fresh = context.new_page()
+    fresh.goto(link)
+    fresh.wait_for_load_state("networkidle")
+    for array in ("out", "dx"):
+        assert grid_text(fresh, array) == grid_text(page, array), array
+    assert fresh.input_value("#b-0") == "0.5"
+
+
+def test_the_sliding_window_steps_with_buttons_and_keys(page, live_server):
+    open_lab(page, live_server)
+    assert "out[0, 0, 0, 0]" in page.inner_text(".window__pos")
+    page.click('[data-step="next"]')
+    page.wait_for_function("() => document.querySelector('.window__pos').textContent.includes('out[0, 0, 0, 1]')")
+    page.keyboard.press("ArrowRight")  # focus is on the button; arrows step too
+    page.wait_for_function("() => document.querySelector('.window__pos').textContent.includes('out[0, 0, 1, 0]')")
+    # the notes' third window: 3·1 + 2·(−1) + 5·2 + 2·1 = 13
+    page.wait_for_selector(".window__sum.is-rendered")
+    formula = page.inner_text(".window__sum")
+    assert "13" in formula
+    assert re.search(r"step=2", page.url)
+
+
+def test_an_impossible_kernel_says_why_and_keeps_the_inputs(page, live_server):
+    open_lab(page, live_server)
+    type_into(page, "#dim-KH", "5")
+    page.wait_for_selector(".error-box")
+    text = page.inner_text(".error-box")
+    assert "No output" in text
+    assert page.input_value("#dim-KH") == "5"
+    assert page.input_value("#x-0-0-0-0") == "1"
+
+
+def test_resizing_keeps_the_values_that_fit(page, live_server):
+    open_lab(page, live_server)
+    type_into(page, "#dim-W", "4")
+    page.wait_for_selector("#x-0-0-0-3")
+    assert [page.input_value(f"#x-0-0-0-{j}") for j in range(4)] == ["1", "2", "4", "0"]
+    assert page.input_value("#w-0-0-1-0") == "2"
+
+
+def test_a_broken_link_explains_and_offers_the_default(page, live_server):
+    response = page.goto(live_server + "/conv?v=1&x=2x2:1,2,3&w=1x1x1x1:1&b=1:0")
+    assert response.status == 422
+    assert "does not open" in page.inner_text("h1")
+    assert "x" in page.inner_text(".error-box")
+    page.click("text=Open the default example")
+    page.wait_for_load_state("networkidle")
+    assert page.locator('#results table[data-arr="out"]').count() >= 1
