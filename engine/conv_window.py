@@ -35,7 +35,7 @@ def _num(v: float) -> str:
 
 
 def window_terms(x_padded: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
-                 n: int, f: int, oh: int, ow: int, max_terms: int = 18) -> WindowTerms:
+                 n: int, f: int, oh: int, ow: int, max_terms: int = 9) -> WindowTerms:
     """The window of output (n, f, oh, ow). Writes every term in the formula up to ``max_terms``."""
     N, C, Hp, Wp = x_padded.shape
     F, _, KH, KW = w.shape
@@ -50,7 +50,7 @@ def window_terms(x_padded: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int
     out = total + bias
     pairs = [rf"{_num(xv)}\cdot{_num(kv)}" for xv, kv in zip(x_window.ravel(), kernel.ravel(), strict=True)]
     if len(pairs) > max_terms:
-        pairs = [*pairs[:max_terms // 2], r"\cdots", *pairs[-2:]]
+        pairs = [*pairs[:max_terms - 3], r"\cdots", *pairs[-2:]]
     lhs = rf"\text{{out}}[{n}, {f}, {oh}, {ow}]"
     latex = (rf"{lhs} = \underbrace{{{' + '.join(pairs)}}}_{{\sum x \odot w\; =\; {total:.4g}}}"
              rf" + \underbrace{{{_num(bias)}}}_{{b_{{{f}}}}} = {out:.6g}")
