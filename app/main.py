@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from . import api, errors
 from .middleware import BodyLimitMiddleware, HeadersMiddleware
-from .pages import assets, conv, home
+from .pages import assets, conv, home, network, norm, optim, pool, softmax
 from .paths import STATIC
 from .settings import Settings, get_settings
 from .templating import render
@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assets.router)  # before the /static mount, which would shadow it
     app.include_router(api.router)
     app.include_router(home.router)
-    app.include_router(conv.router)
+    for lab in (conv, pool, norm, softmax, optim, network):
+        app.include_router(lab.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # The last added runs first: limit the body, then compress, then set headers.

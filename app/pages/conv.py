@@ -19,6 +19,7 @@ from app.linkstate import LinkError, parse_int
 from app.pages import conv_view
 from app.pages.conv_presets import DEFAULT, PRESETS
 from app.pages.conv_state import ConvState, from_form, from_link
+from app.pages.labkit import form_errors, form_fields, fragment
 from app.settings import Settings, get_settings
 from app.templating import render, templates
 from engine.gradcheck import check_op
@@ -57,7 +58,7 @@ def conv_page(request: Request, settings: SettingsDep) -> Response:
         ctx = {"link_error": exc, "default_link": canonical(PRESETS[DEFAULT].make(0)), "query": query}
         return render(request, "conv_broken.html", ctx, status_code=422)
     view = conv_view.build(state)
-    return render(request, "conv.html", _context(view), status_code=_status(view))
+    return render(request, "conv.html", _context(view), partial="partials/conv_lab.html", status_code=_status(view))
 
 
 @router.get("/conv/preset/{key}")
@@ -75,24 +76,7 @@ def conv_preset(key: str, seed: str = "0") -> Response:
 
 
 async def _form_state(request: Request, settings: Settings):
-    form = await request.form()
-    fields: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        fields.setdefault(key, []).append(value if isinstance(value, str) else "")
-    return from_form(fields, settings)
-
-
-def _form_errors(request: Request, errors: list[LinkError]) -> Response:
-    """422 with only an out-of-band message: the last valid results stay, dimmed, and the cells as typed."""
-    response = templates.TemplateResponse(request, "partials/conv_results.html", {"form_errors": errors},
-                                          status_code=422)
-    response.headers["HX-Reswap"] = "none"
-    return response
-
-
-def _with_url(response: Response, state: ConvState) -> Response:
-    response.headers["HX-Replace-Url"] = canonical(state)
-    return response
+    return from_form(await form_fields(request), settings)
 
 
 @router.post("/conv/results")
@@ -100,11 +84,9 @@ async def conv_results(request: Request, settings: SettingsDep) -> Response:
     """The results after an edit of any cell (the inputs themselves are not swapped)."""
     state, errors = await _form_state(request, settings)
     if errors:
-        return _form_errors(request, errors)
+        return form_errors(request, errors)
     view = conv_view.build(state)
-    response = templates.TemplateResponse(request, "partials/conv_results.html", _context(view),
-                                          status_code=_status(view))
-    return _with_url(response, view["state"])
+    return fragment(request, "partials/conv_results.html", _context(view), canonical(view["state"]), _status(view))
 
 
 @router.post("/conv/lab")
@@ -112,11 +94,9 @@ async def conv_lab(request: Request, settings: SettingsDep) -> Response:
     """The inputs and results after a change of shape, stride, padding or dout mode."""
     state, errors = await _form_state(request, settings)
     if errors:
-        return _form_errors(request, errors)
+        return form_errors(request, errors)
     view = conv_view.build(state)
-    response = templates.TemplateResponse(request, "partials/conv_lab.html", _context(view),
-                                          status_code=_status(view))
-    return _with_url(response, view["state"])
+    return fragment(request, "partials/conv_lab.html", _context(view), canonical(view["state"]), _status(view))
 
 
 @router.post("/conv/gradcheck")
@@ -124,7 +104,7 @@ async def conv_gradcheck(request: Request, settings: SettingsDep) -> Response:
     """The numeric gradient check of the current inputs: the worst relative error and a scatter."""
     state, errors = await _form_state(request, settings)
     if errors:
-        return _form_errors(request, errors)
+        return form_errors(request, errors)
     shape = conv_view.out_shape(state)
     try:
         report = check_op("conv2d", state.inputs(shape), {"stride": state.stride, "pad": state.pad},
@@ -180,12 +160,10 @@ async def conv_window(request: Request, settings: SettingsDep) -> Response:
     except LinkError as exc:
         errors = [*errors, exc]
     if errors:
-        return _form_errors(request, errors)
+        return form_errors(request, errors)
     shape = conv_view.out_shape(state)
     if shape is None:
         return Response(status_code=204)
     state = replace(state, step=(state.step + delta) % int(np.prod(shape)))
     view = conv_view.build(state)
-    response = templates.TemplateResponse(request, "partials/conv_window.html", _context(view),
-                                          status_code=_status(view))
-    return _with_url(response, state)
+    return fragment(request, "partials/conv_window.html", _context(view), canonical(state), _status(view))

@@ -127,8 +127,9 @@
     if (td && td === hovered && !td.contains(ev.relatedTarget)) { hovered = null; clearProvenance(); }
   });
 
-  // After every swap: new numbers, so forget cached provenance, re-mark bad cells, keep playing.
-  document.addEventListener("htmx:afterSettle", function (ev) {
+  // After every swap (at once, not after settling): new numbers, so forget cached provenance,
+  // re-mark bad cells, keep playing.
+  document.addEventListener("htmx:afterSwap", function (ev) {
     version += 1;
     cache.clear();
     markInvalid(ev.detail.elt || document.body);

@@ -1,0 +1,54 @@
+"""What every lab page shares: reading its form, answering bad input, keeping the URL current.
+
+A lab's form posts on every edit; the route turns the fields into the lab's state (strictly,
+collecting every problem as a LinkError), and answers either the fragment that changed with
+``HX-Replace-Url`` set to the canonical link, or a 422 that swaps nothing but an out-of-band
+message naming each bad field (so the last valid results stay on screen, dimmed, and what
+the user typed stays in the cells).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from app.linkstate import LinkError, parse_int
+from app.templating import templates
+
+
+async def form_fields(request: Request) -> dict[str, list[str]]:
+    """The posted form as {name: [values in order]} (grid cells repeat their name)."""
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        fields.setdefault(key, []).append(value if isinstance(value, str) else "")
+    return fields
+
+
+def first(fields: dict[str, list[str]], name: str, default: str = "") -> str:
+    values = fields.get(name)
+    return values[0] if values else default
+
+
+def int_field(fields, name: str, lo: int, hi: int, errors: list[LinkError], default: str = "0") -> int:
+    """An integer form field; a problem is appended to ``errors`` and ``lo`` returned."""
+    try:
+        return parse_int(name, first(fields, name, default), lo, hi)
+    except LinkError as exc:
+        errors.append(exc)
+        return lo
+
+
+def form_errors(request: Request, errors: list[LinkError]) -> Response:
+    """422 carrying only the out-of-band #form-message: nothing else is swapped."""
+    response = templates.TemplateResponse(request, "partials/form_errors.html", {"form_errors": errors},
+                                          status_code=422)
+    response.headers["HX-Reswap"] = "none"
+    return response
+
+
+def fragment(request: Request, template: str, context: dict, url: str, status_code: int = 200) -> Response:
+    """A fragment for htmx with the canonical link of the new state in ``HX-Replace-Url``."""
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["HX-Replace-Url"] = url
+    return response

@@ -1,0 +1,5 @@
+"""The network lab (being built): its routes land here."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["pages"])
