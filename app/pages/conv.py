@@ -18,7 +18,7 @@ from app import figures
 from app.linkstate import LinkError, parse_int
 from app.pages import conv_view
 from app.pages.conv_presets import DEFAULT, PRESETS
-from app.pages.conv_state import ConvState, from_form, from_link
+from app.pages.conv_state import ConvState, from_form, from_link, out_shape
 from app.pages.labkit import form_errors, form_fields, fragment
 from app.settings import Settings, get_settings
 from app.templating import render, templates
@@ -105,7 +105,7 @@ async def conv_gradcheck(request: Request, settings: SettingsDep) -> Response:
     state, errors = await _form_state(request, settings)
     if errors:
         return form_errors(request, errors)
-    shape = conv_view.out_shape(state)
+    shape = out_shape(state)
     try:
         report = check_op("conv2d", state.inputs(shape), {"stride": state.stride, "pad": state.pad},
                           h=GRADCHECK_STEP, max_per_input=GRADCHECK_SAMPLE)
@@ -134,10 +134,10 @@ async def conv_provenance(request: Request, settings: SettingsDep) -> Response:
                                         for e in errors]}, status_code=422)
     try:
         index = _index(index_text)
-        inputs, params = state.inputs(conv_view.out_shape(state)), {"stride": state.stride, "pad": state.pad}
+        inputs, params = state.inputs(out_shape(state)), {"stride": state.stride, "pad": state.pad}
         sources = op_provenance("conv2d", inputs, params, array, index)
         if array == "x_col":  # a column is a whole window: add the window and the output cells it makes
-            _, _, oh_count, ow_count = conv_view.out_shape(state)
+            _, _, oh_count, ow_count = out_shape(state)
             n, oh, ow = np.unravel_index(index[1], (state.x.shape[0], oh_count, ow_count))
             window = op_provenance("conv2d", inputs, params, "out", (int(n), 0, int(oh), int(ow)))
             sources = {**sources, "x_padded": window.get("x_padded", []),
@@ -161,7 +161,7 @@ async def conv_window(request: Request, settings: SettingsDep) -> Response:
         errors = [*errors, exc]
     if errors:
         return form_errors(request, errors)
-    shape = conv_view.out_shape(state)
+    shape = out_shape(state)
     if shape is None:
         return Response(status_code=204)
     state = replace(state, step=(state.step + delta) % int(np.prod(shape)))

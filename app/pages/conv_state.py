@@ -13,6 +13,7 @@ import numpy as np
 
 from app.linkstate import LinkError, decode_array, encode_array, from_query, parse_int, parse_number, to_query
 from app.settings import Settings
+from engine.conv import conv_output_size
 
 DOUT_MODES = ("ones", "random", "typed")
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
@@ -86,7 +87,26 @@ def from_link(query: str, settings: Settings) -> ConvState:
     state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, 3),
                       pad=parse_int("pad", fields.get("pad", "0"), 0, 3),
                       step=parse_int("step", fields.get("step", "0"), 0, 10**6))
-    return _with_dout(state, fields.get("dout", "ones"), lim)
+    state = _with_dout(state, fields.get("dout", "ones"), lim)
+    count = output_count(state)
+    if state.step and state.step >= count:
+        raise LinkError("step", f"is {state.step}, but there are only {count} output positions (0 to {count - 1})")
+    return state
+
+
+def out_shape(state: ConvState) -> tuple[int, int, int, int] | None:
+    """The output shape, or None when no window fits (the engine's check then says why)."""
+    N, _, H, W = state.x.shape
+    F, _, KH, KW = state.w.shape
+    oh = conv_output_size(H, KH, state.stride, state.pad)
+    ow = conv_output_size(W, KW, state.stride, state.pad)
+    return (N, F, oh, ow) if oh >= 1 and ow >= 1 else None
+
+
+def output_count(state: ConvState) -> int:
+    """N·F·OH·OW: how many positions the sliding window has (0 when no window fits)."""
+    shape = out_shape(state)
+    return int(np.prod(shape)) if shape else 0
 
 
 def _with_dout(state: ConvState, text: str, lim) -> ConvState:
@@ -173,8 +193,11 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvSt
     x = _resize(posted["x"], (dims["N"], dims["C"], dims["H"], dims["W"]))
     w = _resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
     b = _resize(posted["b"], (dims["F"],))
-    return ConvState(x, w, b, stride=params["stride"], pad=params["pad"], dout_mode=mode,
-                     dout_seed=params["dout_seed"], dout_typed=dout_typed, step=params["step"]), []
+    state = ConvState(x, w, b, stride=params["stride"], pad=params["pad"], dout_mode=mode,
+                      dout_seed=params["dout_seed"], dout_typed=dout_typed, step=params["step"])
+    if state.step >= output_count(state):  # the shape changed under the window: start it over
+        state = replace(state, step=0)
+    return state, []
 
 
 def fit_dout(state: ConvState, out_shape: tuple[int, ...]) -> ConvState:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from app import figures
-from app.pages.conv_state import ConvState, fit_dout
-from engine import conv
+from app.pages.conv_state import ConvState, fit_dout, out_shape
 from engine.conv_window import window_terms
 from engine.records import OpInputError
 from engine.registry import prepare
@@ -20,15 +19,6 @@ MAX_ROWS, MAX_COLS = 36, 40  # matrices larger than this are shown cut, and say 
 
 def _params(state: ConvState) -> dict:
     return {"stride": state.stride, "pad": state.pad}
-
-
-def out_shape(state: ConvState) -> tuple[int, int, int, int] | None:
-    """The output shape, or None when no window fits (the engine's check then says why)."""
-    N, C, H, W = state.x.shape
-    F, _, KH, KW = state.w.shape
-    oh = conv.conv_output_size(H, KH, state.stride, state.pad)
-    ow = conv.conv_output_size(W, KW, state.stride, state.pad)
-    return (N, F, oh, ow) if oh >= 1 and ow >= 1 else None
 
 
 def compute(state: ConvState):
