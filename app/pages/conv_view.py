@@ -35,12 +35,10 @@ def compute(state: ConvState):
 def _matrix(values: np.ndarray, array: str, row_labels, col_labels, vmax=None) -> dict:
     """A 2-D matrix grid, cut to MAX_ROWS × MAX_COLS with a note of what is hidden."""
     rows, cols = values.shape
-    shown = values[:MAX_ROWS, :MAX_COLS]
-    g = figures.grid(shown, array, (), figures.scale_max(values) if vmax is None else vmax,
-                     row_labels=row_labels[:MAX_ROWS], col_labels=col_labels[:MAX_COLS])
-    g["hidden_rows"], g["hidden_cols"] = max(0, rows - MAX_ROWS), max(0, cols - MAX_COLS)
-    g["shape"] = f"{rows} × {cols}"
-    return g
+    return figures.grid(values[:MAX_ROWS, :MAX_COLS], array, (), figures.scale_max(values) if vmax is None else vmax,
+                        row_labels=row_labels[:MAX_ROWS], col_labels=col_labels[:MAX_COLS],
+                        hidden_rows=max(0, rows - MAX_ROWS), hidden_cols=max(0, cols - MAX_COLS),
+                        shape_text=f"{rows} × {cols}")
 
 
 def output_size_latex(state: ConvState, oh: int | None, ow: int | None) -> list[str]:
@@ -69,9 +67,8 @@ def window(result: dict, step: int) -> dict:
     vmax = figures.scale_max(padded)
     planes = []
     for c in range(C):
-        g = figures.grid(padded[n, c], "x_padded", (n, c), vmax, mark=_padding_mask(result))
+        g = figures.grid(padded[n, c], "x_padded", (n, c), vmax, mark=_padding_mask(result), window=in_window)
         g["title"] = f"x_padded, n={n}, c={c}"
-        g["window"] = [[bool(v) for v in row] for row in in_window]
         planes.append(g)
     prod_vmax = figures.scale_max(terms.products)
     products = []

@@ -10,7 +10,8 @@
  * [data-copy-link] buttons copy the page URL (the URL holds the whole state).
  *
  * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.renderFigure(el),
- * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text).
+ * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text),
+ * Lens.ensurePlotly() (a promise: plotly.js loaded on demand).
  */
 (function () {
   "use strict";
@@ -25,9 +26,31 @@
 
   var plotted = new Set(); // plot elements drawn so far, swept when they leave the page
 
+  // plotly.js (1.5 MB gzipped) loads only when a figure is first drawn: pages whose figures sit
+  // in a closed <details> never pay for it until it opens. Its URL is in <meta name="plotly-src">.
+  var plotlyLoading = null;
+  function ensurePlotly() {
+    if (window.Plotly) return Promise.resolve();
+    if (!plotlyLoading) {
+      var meta = document.querySelector('meta[name="plotly-src"]');
+      plotlyLoading = new Promise(function (resolve, reject) {
+        if (!meta) { reject(new Error("no plotly-src")); return; }
+        var script = document.createElement("script");
+        script.src = meta.getAttribute("content");
+        script.onload = function () { resolve(); };
+        script.onerror = function () { reject(new Error("plotly.js did not load")); };
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyLoading;
+  }
+
   function renderFigure(el) {
+    var closed = el.closest && el.closest("details:not([open])");
+    if (closed) return; // drawn when it opens (see the toggle listener)
     if (!window.Plotly) {
-      console.warn("Lens: plotly.js is not loaded on this page; cannot draw", el);
+      ensurePlotly().then(function () { if (el.isConnected) renderFigure(el); },
+        function (err) { console.error("Lens: cannot draw", err, el); });
       return;
     }
     var spec;
@@ -105,6 +128,10 @@
     });
   });
 
+  document.addEventListener("toggle", function (event) {
+    if (event.target.open) within(event.target, "[data-figure]").forEach(renderFigure);
+  }, true);
+
   ["htmx:afterSwap", "htmx:oobAfterSwap", "htmx:afterSettle", "htmx:sseMessage"].forEach(function (name) {
     document.addEventListener(name, sweep);
   });
@@ -125,5 +152,6 @@
     purgeWithin: purgeWithin,
     sweep: sweep,
     copyText: copyText,
+    ensurePlotly: ensurePlotly,
   };
 })();
