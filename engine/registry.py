@@ -89,6 +89,8 @@ def as_array(field: str, value: Any, dtype=np.float64, integer: bool = False,
     if integer:
         if not np.all(arr == np.round(arr)):
             raise OpInputError(field, "must hold whole numbers")
+        if np.any(np.abs(arr) > 2**53):  # beyond exact integers in float64; also keeps the int64 cast honest
+            raise OpInputError(field, f"holds {float(np.max(np.abs(arr))):g}, too large for an index")
         return arr.astype(np.int64)
     return arr.astype(dtype, copy=True)
 
