@@ -124,7 +124,9 @@ def test_every_asset_of_the_landing_page_is_served_and_cached_long(client):
 
 
 def test_plotly_only_where_asked(client):
-    assert "plotly" not in client.get("/").text
+    home = client.get("/").text
+    assert f'<script src="{templating.PLOTLY_URL}"' not in home  # not loaded eagerly...
+    assert f'<meta name="plotly-src" content="{templating.PLOTLY_URL}">' in home  # ...lens.js loads it on demand
     r = templating.templates.get_template("base.html").render(plotly=True, request=None, active=None)
     assert templating.PLOTLY_URL in r
 
