@@ -236,8 +236,8 @@ def test_minimd_escapes_html():
 
 
 def test_unknown_html_page_is_a_friendly_404(client):
-    r = client.get("/pool", headers={"accept": "text/html"})
-    assert r.status_code == 404 and "<html" in r.text and "/pool" in r.text
+    r = client.get("/no-such-lab", headers={"accept": "text/html"})
+    assert r.status_code == 404 and "<html" in r.text and "/no-such-lab" in r.text
     r = client.get("/api/v1/nothing", headers={"accept": "text/html"})
     assert r.status_code == 404 and r.headers["content-type"] == "application/json"
 
