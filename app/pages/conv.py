@@ -22,6 +22,7 @@ from app.pages.conv_state import ConvState, from_form, from_link, out_shape
 from app.pages.labkit import form_errors, form_fields, fragment
 from app.settings import Settings, get_settings
 from app.templating import render, templates
+from engine.conv import row_to_offset
 from engine.gradcheck import check_op
 from engine.records import OpInputError
 from engine.registry import op_provenance
@@ -136,12 +137,15 @@ async def conv_provenance(request: Request, settings: SettingsDep) -> Response:
         index = _index(index_text)
         inputs, params = state.inputs(out_shape(state)), {"stride": state.stride, "pad": state.pad}
         sources = op_provenance("conv2d", inputs, params, array, index)
-        if array == "x_col":  # a column is a whole window: add the window and the output cells it makes
+        if array == "x_col":  # a cell's column is a window, its row a kernel offset: outline both
             _, _, oh_count, ow_count = out_shape(state)
             n, oh, ow = np.unravel_index(index[1], (state.x.shape[0], oh_count, ow_count))
             window = op_provenance("conv2d", inputs, params, "out", (int(n), 0, int(oh), int(ow)))
+            F, C, KH, KW = state.w.shape
+            c, kh, kw = row_to_offset(index[0], C, KH, KW)  # a row is one kernel offset of every filter
             sources = {**sources, "x_padded": window.get("x_padded", []),
-                       "out": [(int(n), f, int(oh), int(ow)) for f in range(state.w.shape[0])]}
+                       "out": [(int(n), f, int(oh), int(ow)) for f in range(F)],
+                       "w": [(f, c, kh, kw) for f in range(F)], "w_row": [(f, index[0]) for f in range(F)]}
     except (ValueError, OpInputError) as exc:
         msg = exc.message if isinstance(exc, OpInputError) else f"index {index_text!r} is not a cell of {array}"
         return JSONResponse({"detail": [{"loc": ["body", "index"], "msg": msg, "type": "value_error"}]},

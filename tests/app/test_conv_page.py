@@ -202,12 +202,13 @@ def test_provenance_of_a_dx_cell(client):
     assert sorted(zip(got["dout"], got["w"], strict=True)) == [("0,0,0,0", "0,0,0,1"), ("0,0,0,1", "0,0,0,0")]
 
 
-def test_provenance_of_an_x_col_column_is_its_window(client):
+def test_provenance_of_an_x_col_cell_is_its_window_and_kernel_offset(client):
     state = from_link(STORED_LINK.split("?", 1)[1], Settings())
     r = client.post("/conv/provenance", data={**form_for(state), "array": "x_col", "index": "0,3"})
     got = r.json()["cells"]
     assert sorted(got["x_padded"]) == ["0,0,1,1", "0,0,1,2", "0,0,2,1", "0,0,2,2"]
     assert got["out"] == ["0,0,1,1"]
+    assert got["w"] == ["0,0,0,0"] and got["w_row"] == ["0,0"]  # row 0: channel 0 at kernel offset (0, 0)
 
 
 @pytest.mark.parametrize("array,index", [("secrets", "0"), ("dx", "9,9,9,9"), ("dx", "a,b")])
