@@ -4,9 +4,11 @@ conv2d (the lean path: ``conv2d_forward`` + ``conv2d_backward``, none of the reg
 extras) is compared with its floor — the three matrix products it cannot avoid, on arrays of
 the same shapes, into preallocated outputs — and with PyTorch. maxpool, batchnorm (train)
 and softmax cross-entropy are compared with the same math written as straight-line NumPy
-and with PyTorch. Inputs are standard C-contiguous NCHW arrays, the upstream gradient too
-(the general case: a gradient made elementwise from conv's own output would be F-major,
-which makes conv backward's ``dout_row`` free).
+and with PyTorch, on their lean paths too: no display extras (maxpool ``keep_windows=False``,
+batchnorm ``staged=False`` forward and backward, softmax-CE backward ``jacobian=False``).
+Inputs are standard C-contiguous NCHW arrays, the upstream gradient too (the general case:
+a gradient made elementwise from conv's own output would be F-major, which makes conv
+backward's ``dout_row`` free).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def maxpool_case(shape: tuple[int, int, int, int], dtype: Any, torch: Any = None
     dout = rng.standard_normal((n, c, oh, ow)).astype(dtype)
 
     def candidate() -> object:
-        _, cache = maxpool2d_forward(x, k, k)
+        _, cache = maxpool2d_forward(x, k, k, keep_windows=False)  # windows: a display extra
         return maxpool2d_backward(dout, cache)
 
     def numpy_ref() -> object:
@@ -151,8 +153,9 @@ def batchnorm_case(shape: tuple[int, int, int, int], dtype: Any, torch: Any = No
     count = n * h * w
 
     def candidate() -> object:
-        _, cache = batchnorm_forward(x, gamma, beta, rm, rv, eps=eps, momentum=momentum, mode="train")
-        return batchnorm_backward(dout, cache)
+        # the lean path: no copy of x or x − μ kept, the compact dx only (the staged route is for display)
+        _, cache = batchnorm_forward(x, gamma, beta, rm, rv, eps=eps, momentum=momentum, mode="train", staged=False)
+        return batchnorm_backward(dout, cache, staged=False)
 
     def numpy_ref() -> object:
         """The same math, straight-line: batch statistics, x̂, out, running stats, the compact dx."""
@@ -200,7 +203,7 @@ def softmax_case(shape: tuple[int, int], dtype: Any, torch: Any = None, seed: in
 
     def candidate() -> object:
         _, cache = softmax_cross_entropy_forward(logits, labels)
-        return softmax_cross_entropy_backward(cache)
+        return softmax_cross_entropy_backward(cache, jacobian=False)  # the Jacobian route is for display
 
     rows = np.arange(n)
 

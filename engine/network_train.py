@@ -182,15 +182,20 @@ class _Lean:
         c, n, h, w = x.shape
         oh, ow = (h - k) // s + 1, (w - k) // s + 1
         out = self.buf(path, "out", (c, n, oh, ow))
-        arg = self.buf(path, "window_argmax", out.shape, dtype=np.int8)
+        idx = np.int8 if k * k <= 127 else np.int16
+        arg = self.buf(path, "window_argmax", out.shape, dtype=idx)
         upd = self.buf(path, "upd", out.shape, dtype=bool)
+        step = self.buf(path, "step", out.shape, dtype=idx)
+        upd_int = upd.view(np.int8) if idx == np.int8 else upd
         out[...] = _slice(x, 0, 0, s, oh, ow)
         arg.fill(0)
-        for o in range(1, k * k):
+        for o in range(1, k * k):  # branch-free running max (masked copies are far slower)
             v = _slice(x, o // k, o % k, s, oh, ow)
             np.greater(v, out, out=upd)  # strictly greater: the first maximum keeps ties
-            np.copyto(out, v, where=upd)
-            np.copyto(arg, o, where=upd)
+            np.maximum(out, v, out=out)
+            np.subtract(idx(o), arg, out=step)  # arg += upd·(o − arg)
+            np.multiply(step, upd_int, out=step)
+            arg += step
         self.ctx[path] = (arg, x.shape)
         return out
 
@@ -205,8 +210,12 @@ class _Lean:
         share = self.buf(path, "share", arg.shape)
         for o in range(k * k):
             np.equal(arg, o, out=hit)
-            np.multiply(dout, hit, out=share)
-            _slice(dx, o // k, o % k, s, oh, ow)[...] += share  # overlapping windows add
+            target = _slice(dx, o // k, o % k, s, oh, ow)
+            if s >= k:  # windows do not overlap: each cell belongs to one window, so write it
+                np.multiply(dout, hit, out=target)
+            else:
+                np.multiply(dout, hit, out=share)
+                target += share  # overlapping windows add
         return dx
 
     def f_avgpool2d(self, layer: AvgPool2d, path: str, x: np.ndarray) -> np.ndarray:
@@ -262,15 +271,16 @@ class _Lean:
     def b_batchnorm(self, layer: BatchNorm, path: str, dout: np.ndarray, need_dx: bool) -> np.ndarray | None:
         x_hat, std, n, axes, shape = self.ctx[path]
         dbeta = dout.sum(axis=axes)
-        dgamma = (dout * x_hat).sum(axis=axes)
+        dgamma = np.einsum("cnhw,cnhw->c" if len(axes) == 3 else "nd,nd->d", dout, x_hat)  # no dout·x̂ temporary
         self.grads[path + ".gamma"], self.grads[path + ".beta"] = dgamma, dbeta
         if not need_dx:
             return None
         gamma = self.params[path + ".gamma"]
-        dx = np.multiply(dout, n, out=self.buf(path, "dx", dout.shape))  # γ/(n·std)·(n·dout − Σdout − x̂·Σdout·x̂)
-        dx -= dbeta.reshape(shape)
-        dx -= x_hat * dgamma.reshape(shape)
-        dx *= (gamma / (n * std)).reshape(shape)
+        # γ/(n·std)·(n·dout − Σdout − x̂·Σdout·x̂) = γ/std·(dout − x̂·(Σdout·x̂)/n − (Σdout)/n), in place
+        dx = np.multiply(x_hat, (dgamma / n).reshape(shape), out=self.buf(path, "dx", dout.shape))
+        dx += (dbeta / n).reshape(shape)
+        np.subtract(dout, dx, out=dx)
+        dx *= (gamma / std).reshape(shape)
         return dx
 
     def f_dropout(self, layer: Dropout, path: str, x: np.ndarray) -> np.ndarray:

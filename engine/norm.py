@@ -46,6 +46,35 @@ def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _channel_row(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A (C,) vector laid out to broadcast against ``shape`` = (N, D) or (N, C, H, W).
+
+    For images it is materialised as one (1, C, H, W) sample (a few KB), so an elementwise
+    op with a whole batch runs one contiguous inner loop per sample instead of one per
+    (sample, channel) pair with a broadcast scalar: about 1.7× faster here.
+    """
+    if len(shape) == 2:
+        return v.reshape(1, -1)
+    c, h, w = shape[1:]
+    return np.repeat(v, h * w).reshape(1, c, h, w)
+
+
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Σ over every axis but the channel axis 1 (batch norm's reduction), (C,)."""
+    if a.ndim == 2:
+        return a.sum(axis=0)
+    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    return (a3 @ np.ones(a3.shape[2], a3.dtype)).sum(axis=0)  # a BLAS product: faster than add.reduce
+
+
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ a·b over every axis but the channel axis 1, (C,), without an a·b temporary."""
+    if a.ndim == 2:
+        return np.einsum("nd,nd->d", a, b)
+    n, c = a.shape[:2]
+    return np.vecdot(a.reshape(n, c, -1), b.reshape(n, c, -1)).sum(axis=0)
+
+
 def _per_sample(v: np.ndarray, ndim: int) -> np.ndarray:
     """An (N,) vector shaped to broadcast against (N, ...)."""
     return v.reshape((-1,) + (1,) * (ndim - 1))
@@ -105,7 +134,7 @@ def _resolve_momentum(momentum: float | None, convention: str) -> float:
 class BatchNormCache:
     """What batch-norm backward reads (and the step views show)."""
 
-    x: np.ndarray  # input, (N, D) or (N, C, H, W) (a copy)
+    x: np.ndarray | None  # input, (N, D) or (N, C, H, W) (a copy); None from a lean forward (staged=False)
     gamma: np.ndarray  # scale γ, one per feature / channel
     beta: np.ndarray  # shift β, one per feature / channel
     eps: float  # ε inside the square root
@@ -116,7 +145,7 @@ class BatchNormCache:
     mean: np.ndarray  # μ the input was normalised with: batch mean (train) or running mean (eval), (C,)
     var: np.ndarray  # σ² likewise: biased batch variance (train) or running variance (eval), (C,)
     std: np.ndarray  # √(σ² + ε), (C,)
-    x_mu: np.ndarray  # x − μ, x's shape
+    x_mu: np.ndarray | None  # x − μ, x's shape; None from a lean forward (staged=False)
     x_hat: np.ndarray  # (x − μ)/std, x's shape
     var_unbiased: np.ndarray | None  # n/(n − 1)·σ², what pytorch's running_var averages (train + pytorch only)
     running_mean_before: np.ndarray  # running mean as it came in
@@ -129,10 +158,10 @@ class BatchNormCache:
 class BatchNormGrads:
     """Batch-norm gradients: the notes' staged intermediates and the compact formula."""
 
-    dx_hat: np.ndarray  # ∂L/∂x̂ = dout·γ
-    dvar: np.ndarray  # ∂L/∂σ² (0 in eval: the running variance is a constant), (C,)
-    dmean: np.ndarray  # ∂L/∂μ (0 in eval), (C,)
-    dx: np.ndarray  # staged: dx̂/std + dvar·2(x − μ)/n + dmean/n
+    dx_hat: np.ndarray | None  # ∂L/∂x̂ = dout·γ (None when backward ran with staged=False)
+    dvar: np.ndarray | None  # ∂L/∂σ² (0 in eval: the running variance is a constant), (C,); None likewise
+    dmean: np.ndarray | None  # ∂L/∂μ (0 in eval), (C,); None likewise
+    dx: np.ndarray  # staged: dx̂/std + dvar·2(x − μ)/n + dmean/n (staged=False: the compact one)
     dx_compact: np.ndarray  # one line: γ/(n·std)·(n·dout − Σdout − x̂·Σ dout·x̂)
     dgamma: np.ndarray  # Σ dout·x̂
     dbeta: np.ndarray  # Σ dout
@@ -171,15 +200,17 @@ def _bn_check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> Non
 def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                       running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
                       eps: float = 1e-5, momentum: float | None = None, mode: str = "train",
-                      convention: str = "pytorch") -> tuple[np.ndarray, BatchNormCache]:
+                      convention: str = "pytorch", staged: bool = True) -> tuple[np.ndarray, BatchNormCache]:
     """y = γ·(x − μ)/√(σ² + ε) + β per feature/channel, and the updated running statistics.
 
     ``running_mean``/``running_var`` default to zeros/ones; they are never modified: the
     updated values are new arrays in the cache. ``momentum=None``: 0.1 (pytorch), 0.9 (cs231n).
+    ``staged=False`` (the lean path) keeps only what the compact backward reads: the cache's
+    ``x`` (a copy of the input) and ``x_mu`` are None, and x̂ is computed in place.
     """
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    x = np.array(x, dtype=dtype, copy=True)
+    x = np.array(x, dtype=dtype, copy=True) if staged else x.astype(dtype, copy=False)  # lean: read, never kept
     c = x.shape[1] if x.ndim >= 2 else 0
     if running_mean is None:
         running_mean = np.zeros(c, dtype)
@@ -195,13 +226,13 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
         bad = int(np.argmax(rv0 < 0))
         raise OpInputError("inputs.running_var", f"is a variance and must be ≥ 0; element [{bad}] is {rv0[bad]:g}")
 
-    axes, nd = _channel_axes(x.ndim), x.ndim
+    shape = x.shape
     n = x.size // c
     var_unbiased = None
     if mode == "train":
-        mean = x.mean(axis=axes)
-        x_mu = x - _per_channel(mean, nd)
-        var = (x_mu * x_mu).mean(axis=axes)  # biased: divides by n
+        mean = _channel_sum(x) / n
+        x_mu = np.subtract(x, _channel_row(mean, shape))
+        var = _channel_dot(x_mu, x_mu) / n  # biased: divides by n
         if convention == "pytorch":
             var_unbiased = var * (n / (n - 1))
             rm = (1 - m) * rm0 + m * mean
@@ -211,11 +242,15 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
             rv = m * rv0 + (1 - m) * var
     else:
         mean, var = rm0.copy(), rv0.copy()
-        x_mu = x - _per_channel(mean, nd)
+        x_mu = np.subtract(x, _channel_row(mean, shape))
         rm, rv = rm0.copy(), rv0.copy()
     std = np.sqrt(var + eps)
-    x_hat = x_mu / _per_channel(std, nd)
-    out = _per_channel(gamma, nd) * x_hat + _per_channel(beta, nd)
+    if staged:
+        x_hat = np.divide(x_mu, _channel_row(std, shape))
+    else:  # x̂ overwrites x − μ: the same values, one array fewer
+        x_hat, x, x_mu = np.divide(x_mu, _channel_row(std, shape), out=x_mu), None, None
+    out = np.multiply(x_hat, _channel_row(gamma, shape))  # γ·x̂ + β, in place
+    out += _channel_row(beta, shape)
     cache = BatchNormCache(
         x=x, gamma=gamma, beta=beta, eps=float(eps), momentum=m, mode=mode, convention=convention, n=n,
         mean=mean, var=var, std=std, x_mu=x_mu, x_hat=x_hat, var_unbiased=var_unbiased,
@@ -224,30 +259,53 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
     return out, cache
 
 
-def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> BatchNormGrads:
-    """The notes' staged backward (dx̂ → dσ² → dμ → dx) and the compact one-line dx."""
+def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache, staged: bool | None = None) -> BatchNormGrads:
+    """The notes' staged backward (dx̂ → dσ² → dμ → dx) and the compact one-line dx.
+
+    ``staged=False`` (the lean path) computes only the compact formula: ``dx`` and
+    ``dx_compact`` are then the same array, and the staged intermediates ``dx_hat``,
+    ``dvar`` and ``dmean`` are None. ``staged=None`` (default): staged unless the cache came
+    from a lean forward, which keeps no x − μ for the staged route.
+    """
     dout = np.asarray(dout)
     c = cache
-    nd, axes, n = c.x.ndim, _channel_axes(c.x.ndim), c.n
-    if dout.shape != c.x.shape:
-        raise OpInputError("inputs.dout", f"must have the shape of out {_shape_text(c.x.shape)}, "
+    shape, n = c.x_hat.shape, c.n
+    if staged is None:
+        staged = c.x_mu is not None
+    elif staged and c.x_mu is None:
+        raise ValueError("the staged backward needs x − μ, which a lean forward (staged=False) does not keep")
+    if dout.shape != shape:
+        raise OpInputError("inputs.dout", f"must have the shape of out {_shape_text(shape)}, "
                            f"got {_shape_text(dout.shape)}")
-    std_b = _per_channel(c.std, nd)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * c.x_hat).sum(axis=axes)
-    dx_hat = dout * _per_channel(c.gamma, nd)
+    dtype = np.result_type(dout, c.x_hat)
+    dbeta = _channel_sum(dout)
+    dgamma = _channel_dot(dout, c.x_hat)
     if c.mode == "train":
-        dvar = (dx_hat * c.x_mu).sum(axis=axes) * -0.5 * (c.var + c.eps) ** -1.5
-        dmean = (-dx_hat / std_b).sum(axis=axes) + dvar * (-2 * c.x_mu).sum(axis=axes) / n
-        dx = dx_hat / std_b + _per_channel(dvar, nd) * 2 * c.x_mu / n + _per_channel(dmean, nd) / n
-        dx_compact = _per_channel(c.gamma / (n * c.std), nd) * (
-            n * dout - _per_channel(dbeta, nd) - c.x_hat * _per_channel(dgamma, nd))
+        # γ/(n·std)·(n·dout − Σdout − x̂·Σ dout·x̂) = γ/std·(dout − x̂·(Σ dout·x̂)/n − (Σdout)/n):
+        # four passes over one new array (the 1/n rides on the per-channel sums)
+        dx_compact = np.multiply(c.x_hat, _channel_row(dgamma / n, shape), dtype=dtype)
+        dx_compact += _channel_row(dbeta / n, shape)
+        np.subtract(dout, dx_compact, out=dx_compact)
+        dx_compact *= _channel_row(c.gamma / c.std, shape)
     else:
         # the running statistics are constants here: nothing flows back through μ and σ²
+        dx_compact = np.multiply(dout, _channel_row(c.gamma / c.std, shape), dtype=dtype)
+    if not staged:
+        return BatchNormGrads(dx_hat=None, dvar=None, dmean=None, dx=dx_compact, dx_compact=dx_compact,
+                              dgamma=dgamma, dbeta=dbeta)
+    std_row = _channel_row(c.std, shape)
+    dx_hat = np.multiply(dout, _channel_row(c.gamma, shape), dtype=dtype)
+    dx = np.divide(dx_hat, std_row)  # dx̂/std: the first path, and (negated, summed) dmean's first term
+    if c.mode == "train":
+        dvar = _channel_dot(dx_hat, c.x_mu) * -0.5 * (c.var + c.eps) ** -1.5
+        dmean = -_channel_sum(dx) + dvar * (-2 * _channel_sum(c.x_mu)) / n
+        second = np.multiply(c.x_mu, _channel_row(dvar * 2, shape), dtype=dtype)  # dvar·2(x − μ)/n
+        second /= n
+        dx += second
+        dx += _channel_row(dmean / n, shape)
+    else:
         dvar = np.zeros_like(c.var)
         dmean = np.zeros_like(c.mean)
-        dx = dx_hat / std_b
-        dx_compact = dout * _per_channel(c.gamma / c.std, nd)
     return BatchNormGrads(dx_hat=dx_hat, dvar=dvar, dmean=dmean, dx=dx, dx_compact=dx_compact,
                           dgamma=dgamma, dbeta=dbeta)
 

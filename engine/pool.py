@@ -30,7 +30,8 @@ class MaxPoolCache:
     x_shape: tuple[int, ...]  # (N, C, H, W) of the input
     size: int  # window side k
     stride: int  # step s between window origins
-    windows: np.ndarray  # (N, C, OH, OW, k, k): the input cells each output looks at (a copy)
+    windows: np.ndarray | None  # (N, C, OH, OW, k, k): the input cells each output looks at (a copy); None if
+    # forward was asked not to keep them (keep_windows=False: the lean path)
     window_argmax: np.ndarray  # (N, C, OH, OW): row-major index kh·k + kw of the max inside its window
     argmax: np.ndarray  # (N, C, OH, OW): flat index h·W + w of the max inside its input plane
     dropped_rows: int  # bottom rows of x no window reaches
@@ -113,18 +114,46 @@ def _windows(x: np.ndarray, size: int, stride: int, oh: int, ow: int) -> np.ndar
 # ---------------------------------------------------------------- max pooling
 
 
-def maxpool2d_forward(x: np.ndarray, size: int = 2, stride: int | None = None) -> tuple[np.ndarray, MaxPoolCache]:
-    """Max over each window; remembers where the max was (first one in row-major order on ties)."""
+def _running_max(x: np.ndarray, size: int, stride: int, oh: int, ow: int) -> tuple[np.ndarray, np.ndarray]:
+    """(out, window_argmax as int8/int16): a branch-free running max over the k·k kernel offsets.
+
+    Offsets are visited in row-major window order and a later offset wins only if it is
+    strictly greater, so ties keep the first maximum (np.argmax's rule, and PyTorch's).
+    """
+    h_span, w_span = stride * (oh - 1) + 1, stride * (ow - 1) + 1
+    out = np.array(x[:, :, :h_span:stride, :w_span:stride], order="C")  # offset 0: a contiguous copy
+    index_dtype = np.int8 if size * size <= 127 else np.int16
+    window_argmax = np.zeros(out.shape, index_dtype)
+    upd = np.empty(out.shape, bool)
+    step = np.empty(out.shape, index_dtype)
+    upd_int = upd.view(np.int8) if index_dtype == np.int8 else upd
+    for o in range(1, size * size):
+        kh, kw = divmod(o, size)
+        v = x[:, :, kh : kh + h_span : stride, kw : kw + w_span : stride]
+        np.greater(v, out, out=upd)  # strictly greater: the first maximum keeps ties
+        np.maximum(out, v, out=out)
+        np.subtract(index_dtype(o), window_argmax, out=step)  # window_argmax += upd·(o − window_argmax)
+        np.multiply(step, upd_int, out=step)
+        window_argmax += step
+    return out, window_argmax
+
+
+def maxpool2d_forward(x: np.ndarray, size: int = 2, stride: int | None = None, *,
+                      keep_windows: bool = True) -> tuple[np.ndarray, MaxPoolCache]:
+    """Max over each window; remembers where the max was (first one in row-major order on ties).
+
+    ``keep_windows=False`` skips the (N, C, OH, OW, k, k) copy of every window (a display
+    extra that backward never reads): the cache's ``windows`` is then None.
+    """
     oh, ow = check_pool(x.shape, size, stride)
     stride = resolve_stride(size, stride)
     h, w = x.shape[2:]
-    windows = _windows(x, size, stride, oh, ow)
-    flat = windows.reshape(*windows.shape[:4], size * size)
-    window_argmax = flat.argmax(axis=-1)  # np.argmax returns the first maximum: the tie rule
-    out = np.take_along_axis(flat, window_argmax[..., None], axis=-1)[..., 0]
-    rows = np.arange(oh).reshape(oh, 1) * stride + window_argmax // size
-    cols = np.arange(ow).reshape(1, ow) * stride + window_argmax % size
-    argmax = (rows * w + cols).astype(np.int64)
+    windows = _windows(x, size, stride, oh, ow) if keep_windows else None
+    out, window_argmax = _running_max(x, size, stride, oh, ow)
+    # argmax = (oh·s + kh)·W + ow·s + kw: the window origin plus the offset's flat step
+    offset_lut = np.array([(o // size) * w + o % size for o in range(size * size)], dtype=np.int64)
+    argmax = offset_lut.take(window_argmax)
+    argmax += (np.arange(oh, dtype=np.int64) * (stride * w)).reshape(oh, 1) + np.arange(ow, dtype=np.int64) * stride
     cache = MaxPoolCache(
         x_shape=tuple(x.shape), size=size, stride=stride, windows=windows,
         window_argmax=window_argmax.astype(np.int64), argmax=argmax,
@@ -137,9 +166,8 @@ def maxpool2d_backward(dout: np.ndarray, cache: MaxPoolCache) -> PoolGrads:
     """Route each dout to its window's argmax; overlapping windows add (one bincount, no add.at)."""
     n, c, h, w = cache.x_shape
     _check_dout(dout.shape, cache.argmax.shape)
-    plane_start = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-    flat_index = (cache.argmax + plane_start).ravel()
-    dx = np.bincount(flat_index, weights=dout.ravel().astype(np.float64), minlength=n * c * h * w)
+    flat_index = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1) + cache.argmax
+    dx = np.bincount(flat_index.ravel(), weights=dout.ravel(), minlength=n * c * h * w)  # sums in float64
     return PoolGrads(dx=dx.reshape(cache.x_shape).astype(dout.dtype, copy=False))
 
 

@@ -65,10 +65,11 @@ class SoftmaxCECache:
 class SoftmaxCEGrads:
     p_minus_y: np.ndarray  # (N, K) probs − onehot
     dlogits: np.ndarray  # (N, K) fused: dloss·(p − y)/(N·T)
-    dprobs: np.ndarray  # (N, K) dL/dp = −onehot/(N·p); 0 where that is not representable
-    dprobs_defined: np.ndarray  # (N,) 1 where the row's dL/dp could be represented, else 0
-    jacobian: np.ndarray  # (N, K, K) diag(p) − p·pᵀ per row
-    dlogits_via_jacobian: np.ndarray  # (N, K) Jᵀ·dprobs / T per row; equals dlogits where dprobs_defined
+    # the display-only Jacobian route: None when backward ran with jacobian=False (the lean path)
+    dprobs: np.ndarray | None  # (N, K) dL/dp = −onehot/(N·p); 0 where that is not representable
+    dprobs_defined: np.ndarray | None  # (N,) 1 where the row's dL/dp could be represented, else 0
+    jacobian: np.ndarray | None  # (N, K, K) diag(p) − p·pᵀ per row
+    dlogits_via_jacobian: np.ndarray | None  # (N, K) Jᵀ·dprobs / T per row; equals dlogits where dprobs_defined
 
 
 def clean_labels(labels: Any, n: int, k: int) -> np.ndarray:
@@ -102,16 +103,16 @@ def softmax_cross_entropy_forward(logits: np.ndarray, labels: Any,
         raise OpInputError("params.temperature", f"must be positive, got {temperature!r}")
     n, k = logits.shape
     labels = clean_labels(labels, n, k)
-    rows = np.arange(n)
+    at_label = np.arange(0, n * k, k) + labels  # flat index of each row's label: faster than [rows, labels]
     scaled = logits / temperature
     shifted = scaled - scaled.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     sum_exp = exp.sum(axis=1)
     probs = exp / sum_exp[:, None]
     log_probs = shifted - np.log(sum_exp)[:, None]
-    onehot = np.zeros_like(logits)
-    onehot[rows, labels] = 1
-    nll = -log_probs[rows, labels]
+    onehot = np.zeros(logits.shape, logits.dtype)  # C order, so ravel() is a view to write through
+    onehot.ravel()[at_label] = 1
+    nll = -log_probs.ravel()[at_label]
     loss = np.asarray(nll.mean(), dtype=logits.dtype)
     cache = SoftmaxCECache(
         logits=logits.copy(), labels=labels, temperature=float(temperature), scaled=scaled, shifted=shifted,
@@ -120,23 +121,34 @@ def softmax_cross_entropy_forward(logits: np.ndarray, labels: Any,
     return loss, cache
 
 
-def softmax_cross_entropy_backward(cache: SoftmaxCECache, dloss: float = 1.0) -> SoftmaxCEGrads:
-    """dL/dlogits by the fused formula and, for display, through the full softmax Jacobian."""
+def softmax_cross_entropy_backward(cache: SoftmaxCECache, dloss: float = 1.0,
+                                   jacobian: bool = True) -> SoftmaxCEGrads:
+    """dL/dlogits by the fused formula and, for display, through the full softmax Jacobian.
+
+    ``jacobian=False`` (the lean path) skips the display route: ``dprobs``, ``dprobs_defined``,
+    ``jacobian`` and ``dlogits_via_jacobian`` are then None.
+    """
     probs, onehot, t = cache.probs, cache.onehot, cache.temperature
-    n = probs.shape[0]
+    n, k = probs.shape
     p_minus_y = probs - onehot
     dlogits = p_minus_y * (dloss / (n * t))
+    if not jacobian:
+        return SoftmaxCEGrads(p_minus_y=p_minus_y, dlogits=dlogits, dprobs=None, dprobs_defined=None,
+                              jacobian=None, dlogits_via_jacobian=None)
     # dL/dp: only the label's entry of each row is nonzero; 1/p must be representable.
     rows = np.arange(n)
     p_label = probs[rows, cache.labels]
     defined = p_label >= np.finfo(probs.dtype).tiny
     dprobs = np.zeros_like(probs)
     dprobs[rows[defined], cache.labels[defined]] = -dloss / (n * p_label[defined])
-    jacobian = probs[:, :, None] * np.eye(probs.shape[1], dtype=probs.dtype) - probs[:, :, None] * probs[:, None, :]
-    dlogits_via_jacobian = np.einsum("nij,ni->nj", jacobian, dprobs) / t
+    # J = diag(p) − p·pᵀ, built in place: −p·pᵀ, then p added along each row's diagonal
+    jac = np.multiply(probs[:, :, None], -probs[:, None, :], out=np.empty((n, k, k), probs.dtype))
+    jac.reshape(n, k * k)[:, :: k + 1] += probs  # a C-order array: the reshape is a view
+    dlogits_via_jacobian = np.matmul(dprobs[:, None, :], jac)[:, 0, :]  # Jᵀ·dprobs, row by row
+    dlogits_via_jacobian /= t
     return SoftmaxCEGrads(
         p_minus_y=p_minus_y, dlogits=dlogits, dprobs=dprobs, dprobs_defined=defined.astype(probs.dtype),
-        jacobian=jacobian, dlogits_via_jacobian=dlogits_via_jacobian,
+        jacobian=jac, dlogits_via_jacobian=dlogits_via_jacobian,
     )
 
 
