@@ -10,6 +10,7 @@ import numpy as np
 
 from app import figures
 from app.pages.conv_state import ConvState, fit_dout, out_shape
+from engine.conv import conv_output_size
 from engine.conv_window import window_terms
 from engine.records import OpInputError
 from engine.registry import prepare
@@ -41,13 +42,15 @@ def _matrix(values: np.ndarray, array: str, row_labels, col_labels, vmax=None) -
                         shape_text=f"{rows} × {cols}")
 
 
-def output_size_latex(state: ConvState, oh: int | None, ow: int | None) -> list[str]:
+def output_size_latex(state: ConvState) -> list[str]:
+    """The output-size formula of each axis with the numbers in; each axis on its own."""
     _, _, H, W = state.x.shape
     _, _, KH, KW = state.w.shape
     s, p = state.stride, state.pad
     lines = []
-    for axis, size, k, o in (("H", H, KH, oh), ("W", W, KW, ow)):
-        result = str(o) if o is not None and o >= 1 else r"\text{none: no window fits}"
+    for axis, size, k in (("H", H, KH), ("W", W, KW)):
+        o = conv_output_size(size, k, s, p)
+        result = str(o) if o >= 1 else rf"{o} < 1\text{{: no window fits}}"
         lines.append(rf"O_{axis} = \left\lfloor \frac{{{axis} + 2p - K_{axis}}}{{s}} \right\rfloor + 1"
                      rf" = \left\lfloor \frac{{{size} + 2\cdot{p} - {k}}}{{{s}}} \right\rfloor + 1 = {result}")
     return lines
@@ -116,8 +119,7 @@ def build(state: ConvState) -> dict:
     N, C, H, W = state.x.shape
     F, _, KH, KW = state.w.shape
     view = {"state": state, "dims": {"N": N, "C": C, "H": H, "W": W, "F": F, "KH": KH, "KW": KW}}
-    shape = out_shape(state)
-    view["size_latex"] = output_size_latex(state, shape[2] if shape else None, shape[3] if shape else None)
+    view["size_latex"] = output_size_latex(state)
     try:
         state, result, steps = compute(state)
     except OpInputError as exc:

@@ -179,7 +179,7 @@ def test_a_broken_link_explains_and_offers_the_default(page, live_server):
     response = page.goto(live_server + "/conv?v=1&x=2x2:1,2,3&w=1x1x1x1:1&b=1:0")
     assert response.status == 422
     assert "does not open" in page.inner_text("h1")
-    assert "x" in page.inner_text(".error-box")
+    assert "x" in page.inner_text("[role=alert]")
     page.click("text=Open the default example")
     page.wait_for_load_state("networkidle")
     assert page.locator('#results table[data-arr="out"]').count() >= 1
