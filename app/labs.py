@@ -50,6 +50,7 @@ LABS: tuple[Lab, ...] = (
             r"\hat{x} = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}",
             r"y = \gamma\,\hat{x} + \beta",
         ),
+        available=True,
     ),
     Lab(
         "softmax",
