@@ -61,6 +61,7 @@ LABS: tuple[Lab, ...] = (
             r"p_k = \frac{e^{z_k - \max_j z_j}}{\sum_j e^{z_j - \max_j z_j}}",
             r"\frac{\partial L}{\partial z} = \frac{p - y}{N}",
         ),
+        available=True,
     ),
     Lab(
         "optim",

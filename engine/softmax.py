@@ -104,7 +104,12 @@ def softmax_cross_entropy_forward(logits: np.ndarray, labels: Any,
     n, k = logits.shape
     labels = clean_labels(labels, n, k)
     at_label = np.arange(0, n * k, k) + labels  # flat index of each row's label: faster than [rows, labels]
-    scaled = logits / temperature
+    with np.errstate(over="ignore"):
+        scaled = logits / temperature
+    if not np.all(np.isfinite(scaled)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(scaled))[0])
+        raise OpInputError("inputs.logits", f"logit {logits[bad]:g} at {list(bad)} divided by the temperature "
+                           f"{temperature:g} overflows {logits.dtype}; use smaller logits or a higher temperature")
     shifted = scaled - scaled.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     sum_exp = exp.sum(axis=1)

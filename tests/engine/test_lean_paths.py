@@ -55,3 +55,12 @@ def test_softmax_backward_without_jacobian_matches():
     lean = softmax_cross_entropy_backward(cache, jacobian=False)
     np.testing.assert_array_equal(lean.dlogits, full.dlogits)
     np.testing.assert_allclose(full.dlogits_via_jacobian, full.dlogits, atol=1e-15)
+
+
+def test_logits_that_overflow_when_scaled_are_refused():
+    from engine.records import OpInputError
+    from engine.registry import run_op
+
+    with pytest.raises(OpInputError) as err:
+        run_op("softmax_cross_entropy", {"logits": [[1e308, 0.0]], "labels": [0]}, {"temperature": 0.05})
+    assert err.value.field == "inputs.logits" and "overflows" in err.value.message
