@@ -72,6 +72,7 @@ LABS: tuple[Lab, ...] = (
             r"m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t",
             r"\theta_t = \theta_{t-1} - \eta\, \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}",
         ),
+        available=True,
     ),
     Lab(
         "network",
