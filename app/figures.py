@@ -40,13 +40,17 @@ def colour(v: float, vmax: float) -> tuple[str, str]:
 
 def scale_max(*arrays: np.ndarray) -> float:
     """One symmetric half-range for arrays that should share a colour scale."""
-    m = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    finite = [np.abs(a)[np.isfinite(a)] for a in (np.asarray(x, np.float64) for x in arrays)]
+    m = max((float(f.max()) for f in finite if f.size), default=0.0)
     return m if m > 0 else 1.0
 
 
 def colours(values: np.ndarray, vmax: float) -> tuple[np.ndarray, np.ndarray]:
     """Background and text colour of every value (vectorised :func:`colour`): two arrays of str."""
-    t = np.clip(values / vmax, -1.0, 1.0) if vmax > 0 else np.zeros_like(values)
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        t = np.clip(np.where(finite, values, 0.0) / vmax, -1.0, 1.0) if vmax > 0 else np.zeros_like(values)
+    t = np.where(np.isinf(values), np.sign(values), t)  # ±inf at the ends of the scale; NaN drawn dark below
     end = np.where((t > 0)[..., None], np.array(POSITIVE, float), np.array(NEGATIVE, float))
     rgb = np.rint(np.array(ZERO, float) + (end - np.array(ZERO, float)) * np.abs(t)[..., None]).astype(int)
     luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])
@@ -54,6 +58,8 @@ def colours(values: np.ndarray, vmax: float) -> tuple[np.ndarray, np.ndarray]:
                                                  np.char.add(np.char.add(rgb[..., 1].astype(str), ","),
                                                              rgb[..., 2].astype(str)))), ")")
     fg = np.where(luminance > 140, "#111", "#fff")
+    bg = np.where(np.isnan(values), "rgb(60,60,60)", bg)
+    fg = np.where(np.isnan(values), "#fff", fg)
     return bg, fg
 
 
