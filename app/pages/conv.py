@@ -19,7 +19,7 @@ from app.linkstate import LinkError, parse_int
 from app.pages import conv_view
 from app.pages.conv_presets import DEFAULT, PRESETS
 from app.pages.conv_state import ConvState, from_form, from_link, out_shape
-from app.pages.labkit import form_errors, form_fields, fragment
+from app.pages.labkit import broken_link, form_errors, form_fields, fragment, preset_redirect
 from app.settings import Settings, get_settings
 from app.templating import render, templates
 from engine.conv import row_to_offset
@@ -56,24 +56,14 @@ def conv_page(request: Request, settings: SettingsDep) -> Response:
     try:
         state = from_link(query, settings)
     except LinkError as exc:
-        ctx = {"link_error": exc, "default_link": canonical(PRESETS[DEFAULT].make(0)), "query": query}
-        return render(request, "conv_broken.html", ctx, status_code=422)
+        return broken_link(request, "conv", "convolution", exc, canonical(PRESETS[DEFAULT].make(0)), query)
     view = conv_view.build(state)
     return render(request, "conv.html", _context(view), partial="partials/conv_lab.html", status_code=_status(view))
 
 
 @router.get("/conv/preset/{key}")
 def conv_preset(key: str, seed: str = "0") -> Response:
-    if key not in PRESETS:
-        known = ", ".join(PRESETS)
-        return JSONResponse({"detail": [{"loc": ["path", "key"], "msg": f"no preset {key!r}; presets: {known}",
-                                         "type": "value_error"}]}, status_code=404)
-    try:
-        value = parse_int("seed", seed, 0, 2**31 - 1)
-    except LinkError as exc:
-        return JSONResponse({"detail": [{"loc": ["query", "seed"], "msg": exc.message, "type": "value_error"}]},
-                            status_code=422)
-    return RedirectResponse(canonical(PRESETS[key].make(value)), status_code=303)
+    return preset_redirect(PRESETS, key, seed, canonical)
 
 
 async def _form_state(request: Request, settings: Settings):

@@ -9,7 +9,11 @@ the user typed stays in the cells).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from fastapi import Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from app.linkstate import LinkError, parse_int
@@ -52,3 +56,22 @@ def fragment(request: Request, template: str, context: dict, url: str, status_co
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     response.headers["HX-Replace-Url"] = url
     return response
+
+
+def preset_redirect(presets: Mapping, key: str, seed: str, canonical: Callable[[Any], str]) -> Response:
+    """``GET /<lab>/preset/{key}?seed=``: 303 to the preset's canonical link (404 / 422 naming what is wrong)."""
+    if key not in presets:
+        return JSONResponse({"detail": [{"loc": ["path", "key"], "msg": f"no preset {key!r}; presets: "
+                                         f"{', '.join(presets)}", "type": "value_error"}]}, status_code=404)
+    try:
+        value = parse_int("seed", seed, 0, 2**31 - 1)
+    except LinkError as exc:
+        return JSONResponse({"detail": [{"loc": ["query", "seed"], "msg": exc.message, "type": "value_error"}]},
+                            status_code=422)
+    return RedirectResponse(canonical(presets[key].make(value)), status_code=303)
+
+
+def broken_link(request: Request, slug: str, noun: str, error: LinkError, default_link: str, query: str) -> Response:
+    """A link that does not open: 422, what is wrong with which parameter, and the way back to a default."""
+    ctx = {"active": slug, "noun": noun, "link_error": error, "default_link": default_link, "query": query}
+    return templates.TemplateResponse(request, "lab_broken.html", ctx, status_code=422)

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app import figures
-from app.linkstate import LinkError, parse_int
+from app.linkstate import LinkError
 from app.pages import norm_view
-from app.pages.labkit import form_errors, form_fields, fragment
+from app.pages.labkit import broken_link, form_errors, form_fields, fragment, preset_redirect
 from app.pages.norm_presets import DEFAULT, PRESETS
 from app.pages.norm_state import TAB_TITLES, NormState, from_form, from_link
 from app.settings import Settings, get_settings
@@ -68,24 +68,14 @@ def norm_page(request: Request, settings: SettingsDep) -> Response:
     try:
         state = from_link(query, settings)
     except LinkError as exc:
-        ctx = {"link_error": exc, "default_link": _default_link(), "query": query}
-        return render(request, "norm_broken.html", ctx, status_code=422)
+        return broken_link(request, "norm", "normalization", exc, _default_link(), query)
     view = norm_view.build(state)
     return render(request, "norm.html", _context(view), partial="partials/norm_lab.html", status_code=_status(view))
 
 
 @router.get("/norm/preset/{key}")
 def norm_preset(key: str, seed: str = "0") -> Response:
-    if key not in PRESETS:
-        known = ", ".join(PRESETS)
-        return JSONResponse({"detail": [{"loc": ["path", "key"], "msg": f"no preset {key!r}; presets: {known}",
-                                         "type": "value_error"}]}, status_code=404)
-    try:
-        value = parse_int("seed", seed, 0, 2**31 - 1)
-    except LinkError as exc:
-        return JSONResponse({"detail": [{"loc": ["query", "seed"], "msg": exc.message, "type": "value_error"}]},
-                            status_code=422)
-    return RedirectResponse(canonical(PRESETS[key].make(value)), status_code=303)
+    return preset_redirect(PRESETS, key, seed, canonical)
 
 
 async def _form_state(request: Request, settings: Settings):

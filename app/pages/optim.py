@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from app import figures
 from app.linkstate import LinkError, parse_int
 from app.pages import optim_stream, optim_view
-from app.pages.labkit import first, form_errors, form_fields, fragment
+from app.pages.labkit import broken_link, first, form_errors, form_fields, fragment, preset_redirect
 from app.pages.optim_presets import DEFAULT, PRESETS
 from app.pages.optim_state import OptimState, from_form, from_link
 from app.settings import Settings, get_settings
@@ -63,23 +63,13 @@ def optim_page(request: Request) -> Response:
     try:
         state = from_link(query)
     except LinkError as exc:
-        ctx = {"link_error": exc, "default_link": canonical(_default()), "query": query}
-        return render(request, "optim_broken.html", ctx, status_code=422)
+        return broken_link(request, "optim", "optimizer", exc, canonical(_default()), query)
     return render(request, "optim.html", _context(state), partial="partials/optim_lab.html")
 
 
 @router.get("/optim/preset/{key}")
 def optim_preset(key: str, seed: str = "0") -> Response:
-    if key not in PRESETS:
-        known = ", ".join(PRESETS)
-        return JSONResponse({"detail": [{"loc": ["path", "key"], "msg": f"no preset {key!r}; presets: {known}",
-                                         "type": "value_error"}]}, status_code=404)
-    try:
-        value = parse_int("seed", seed, 0, 2**31 - 1)
-    except LinkError as exc:
-        return JSONResponse({"detail": [{"loc": ["query", "seed"], "msg": exc.message, "type": "value_error"}]},
-                            status_code=422)
-    return RedirectResponse(canonical(PRESETS[key].make(value)), status_code=303)
+    return preset_redirect(PRESETS, key, seed, canonical)
 
 
 async def _form(request: Request) -> tuple[dict[str, list[str]], OptimState | None, list[LinkError]]:

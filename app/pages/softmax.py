@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app import figures
-from app.linkstate import LinkError, parse_int
+from app.linkstate import LinkError
 from app.pages import softmax_view
-from app.pages.labkit import form_errors, form_fields, fragment
+from app.pages.labkit import broken_link, form_errors, form_fields, fragment, preset_redirect
 from app.pages.softmax_presets import DEFAULT, PRESETS
 from app.pages.softmax_state import OP, SoftmaxState, from_form, from_link, limits
 from app.settings import Settings, get_settings
@@ -53,21 +53,14 @@ def softmax_page(request: Request, settings: SettingsDep) -> Response:
     try:
         state = from_link(query, settings)
     except LinkError as exc:
-        ctx = {"link_error": exc, "default_link": default_link, "query": query}
-        return render(request, "softmax_broken.html", ctx, status_code=422)
+        return broken_link(request, "softmax", "softmax", exc, default_link, query)
     view = softmax_view.build(state)
     return render(request, "softmax.html", _context(view, settings), partial="partials/softmax_lab.html")
 
 
 @router.get("/softmax/preset/{key}")
 def softmax_preset(key: str, seed: str = "0") -> Response:
-    if key not in PRESETS:
-        return _error(["path", "key"], f"no preset {key!r}; presets: {', '.join(PRESETS)}", 404)
-    try:
-        value = parse_int("seed", seed, 0, 2**31 - 1)
-    except LinkError as exc:
-        return _error(["query", "seed"], exc.message)
-    return RedirectResponse(canonical(PRESETS[key].make(value)), status_code=303)
+    return preset_redirect(PRESETS, key, seed, canonical)
 
 
 async def _form_state(request: Request, settings: Settings):
