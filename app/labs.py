@@ -40,6 +40,7 @@ LABS: tuple[Lab, ...] = (
             r"y = \max_{(i,j) \in \text{window}} x_{ij}",
             r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,[x > 0]",
         ),
+        available=True,
     ),
     Lab(
         "norm",
