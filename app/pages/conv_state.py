@@ -16,6 +16,7 @@ from app.settings import Settings
 from engine.conv import conv_output_size
 
 DOUT_MODES = ("ones", "random", "typed")
+VIEWS = ("window", "im2col", "backward")
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
 
 
@@ -30,12 +31,15 @@ class ConvState:
     dout_seed: int = 0
     dout_typed: np.ndarray | None = None  # (N, F, OH, OW) when dout_mode == "typed"
     step: int = 0  # the sliding window's position: flat index into out (n, f, oh, ow)
+    view: str = "window"  # the open section: "window" | "im2col" | "backward"
 
     def to_query(self) -> str:
         fields = {"x": encode_array(self.x), "w": encode_array(self.w), "b": encode_array(self.b),
                   "stride": str(self.stride), "pad": str(self.pad), "dout": self._dout_field()}
         if self.step:
             fields["step"] = str(self.step)
+        if self.view != "window":
+            fields["view"] = self.view
         return to_query(fields)
 
     def _dout_field(self) -> str:
@@ -73,7 +77,7 @@ def from_link(query: str, settings: Settings) -> ConvState:
     """A state from a link's query string; raises LinkError naming the bad parameter."""
     fields = from_query(query)
     lim = limits(settings)
-    known = {"x", "w", "b", "stride", "pad", "dout", "step"}
+    known = {"x", "w", "b", "stride", "pad", "dout", "step", "view"}
     for key in fields:
         if key not in known:
             raise LinkError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
@@ -86,7 +90,8 @@ def from_link(query: str, settings: Settings) -> ConvState:
     _check_shapes(x, w, b)
     state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, 3),
                       pad=parse_int("pad", fields.get("pad", "0"), 0, 3),
-                      step=parse_int("step", fields.get("step", "0"), 0, 10**6))
+                      step=parse_int("step", fields.get("step", "0"), 0, 10**6),
+                      view=_view(fields.get("view", "window")))
     state = _with_dout(state, fields.get("dout", "ones"), lim)
     count = output_count(state)
     if state.step and state.step >= count:
@@ -101,6 +106,12 @@ def out_shape(state: ConvState) -> tuple[int, int, int, int] | None:
     oh = conv_output_size(H, KH, state.stride, state.pad)
     ow = conv_output_size(W, KW, state.stride, state.pad)
     return (N, F, oh, ow) if oh >= 1 and ow >= 1 else None
+
+
+def _view(text: str) -> str:
+    if text not in VIEWS:
+        raise LinkError("view", f"must be one of {', '.join(VIEWS)}; got {text!r}")
+    return text
 
 
 def output_count(state: ConvState) -> int:
@@ -178,6 +189,10 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvSt
             params[key] = parse_int(key, (form.get(key) or ["0"])[0], lo, hi)
         except LinkError as exc:
             errors.append(exc)
+    try:
+        view = _view((form.get("view") or ["window"])[-1])  # a tab's hx-vals comes after the hidden field
+    except LinkError as exc:
+        errors.append(exc)
     mode = (form.get("dout_mode") or ["ones"])[0]
     if mode not in DOUT_MODES:
         errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
@@ -194,7 +209,7 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvSt
     w = _resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
     b = _resize(posted["b"], (dims["F"],))
     state = ConvState(x, w, b, stride=params["stride"], pad=params["pad"], dout_mode=mode,
-                      dout_seed=params["dout_seed"], dout_typed=dout_typed, step=params["step"])
+                      dout_seed=params["dout_seed"], dout_typed=dout_typed, step=params["step"], view=view)
     if state.step >= output_count(state):  # the shape changed under the window: start it over
         state = replace(state, step=0)
     return state, []

@@ -128,9 +128,16 @@ def build(state: ConvState) -> dict:
     result = {**result, "stride": state.stride, "pad": state.pad}
     view["state"] = state
     _, _, OH, OW = result["out"].shape
-    view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
-    view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW))
-    view["window"] = window(result, state.step)
+    # the summary always; of the three sections only the open one (an edit re-renders just these)
+    view["out"] = figures.planes(result["out"], "out", ("n", "f"))
+    view["dout"] = figures.planes(result["dout"], "dout", ("n", "f"))
+    view["dx"] = figures.planes(result["dx"], "dx", ("n", "c"), figures.scale_max(result["dx"], result["dx_full_conv"]))
+    if state.view == "im2col":
+        view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
+    elif state.view == "backward":
+        view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW))
+    else:
+        view["window"] = window(result, state.step)
     view["dropped"] = {"rows": int(result["dropped_rows"]), "cols": int(result["dropped_cols"])}
     return view
 

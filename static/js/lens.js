@@ -65,13 +65,23 @@
     plotted.add(el);
   }
 
+  // Typeset HTML by source: an edit re-renders a fragment whose formulas are mostly unchanged,
+  // and KaTeX costs milliseconds a formula. Bounded, oldest out first.
+  var mathCache = new Map();
+  var MATH_CACHE_SIZE = 400;
+
   function renderMath(el) {
     if (!window.katex) return;
-    window.katex.render(el.getAttribute("data-latex"), el, {
-      displayMode: el.hasAttribute("data-display"),
-      throwOnError: false,
-      output: "htmlAndMathml",
-    });
+    var source = el.getAttribute("data-latex");
+    var display = el.hasAttribute("data-display");
+    var key = (display ? "D" : "I") + source;
+    var html = mathCache.get(key);
+    if (html === undefined) {
+      html = window.katex.renderToString(source, { displayMode: display, throwOnError: false, output: "htmlAndMathml" });
+      if (mathCache.size >= MATH_CACHE_SIZE) mathCache.delete(mathCache.keys().next().value);
+      mathCache.set(key, html);
+    }
+    el.innerHTML = html;
     el.classList.add("is-rendered");
   }
 

@@ -119,6 +119,7 @@ BROKEN = {
     "dout=2x2:1,2,3,4": "dout",
     "dout=random:-1": "dout",
     "colour=red": "colour",
+    "view=everything": "view",
 }
 BASE = {"x": "1x1x3x3:1,2,4,3,2,1,5,2,1", "w": "1x1x2x2:1,-1,2,1", "b": "1:0"}
 

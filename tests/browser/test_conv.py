@@ -120,7 +120,9 @@ def test_hovering_dx_and_dw_outlines_their_sources(page, live_server):
     assert {f"dout[0,0,{i},{j}]" for i in range(2) for j in range(2)} <= cells
     assert {f"w[0,0,{i},{j}]" for i in range(2) for j in range(2)} <= cells
     assert not any(c.startswith("x[") for c in cells)
-    # dw[0,0,0,0] sums x over the top-left of each window, times dout
+    # dw[0,0,0,0] sums x over the top-left of each window, times dout (on the Backward tab)
+    page.click("#tab-backward")
+    page.wait_for_selector('#results table[data-arr="dw"]')
     page.hover('#results table[data-arr="dw"] td[data-idx="0,0,0,0"]')
     page.wait_for_function("() => [...document.querySelectorAll('td.prov')].some(td => "
                            "td.closest('table').dataset.arr === 'x')")
@@ -183,3 +185,19 @@ def test_a_broken_link_explains_and_offers_the_default(page, live_server):
     page.click("text=Open the default example")
     page.wait_for_load_state("networkidle")
     assert page.locator('#results table[data-arr="out"]').count() >= 1
+
+
+def test_tabs_show_one_section_and_are_part_of_the_link(page, live_server):
+    open_lab(page, live_server)
+    assert page.locator("#section-window").count() == 1 and page.locator("#section-im2col").count() == 0
+    page.click("#tab-im2col")
+    page.wait_for_selector("#section-im2col")
+    page.wait_for_function("() => location.search.includes('view=im2col')")
+    # row 0 of x_col is each window's top-left: 1 2 3 2 for the notes' x
+    row0 = page.evaluate("""() => [...document.querySelectorAll('#section-im2col table[data-arr="x_col"] tbody tr')[0]
+        .querySelectorAll('td[data-idx]')].map(td => td.textContent)""")
+    assert row0 == ["1", "2", "3", "2"]
+    type_into(page, "#x-0-0-0-0", "5")  # an edit keeps the tab open
+    wait_for_grid(page, "out", [["11", "3"], ["13", "6"]])
+    assert page.locator("#section-im2col").count() == 1
+    assert page.get_attribute("#tab-im2col", "aria-selected") == "true"
