@@ -84,5 +84,6 @@ LABS: tuple[Lab, ...] = (
             r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,\frac{\partial y}{\partial x}",
             r"y = x + f(x)",
         ),
+        available=True,
     ),
 )

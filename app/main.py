@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "ops", "description": "One op forward and backward: every named array."},
             {"name": "optimizers", "description": "Optimizer updates step by step, with their state."},
+            {"name": "networks", "description": "One training step of a whole network, traced layer by layer."},
             {"name": "health", "description": "For load balancers and tests."},
         ],
     )

@@ -247,8 +247,11 @@ def test_docs_and_openapi_list_every_api_route(app, client):
 
     schema = client.get("/openapi.json").json()
     # every route of every API router, as mounted under /api/v1
+    from app.pages import network_api
+
     api_routes = {api.router.prefix + r.path for sub in (api.ops.router, api.optimizers.router) for r in sub.routes}
-    assert api_routes == {"/api/v1/ops/{op}", "/api/v1/optimizers/{name}"}
+    api_routes |= {r.path for r in network_api.router.routes}  # its router carries the /api/v1 prefix itself
+    assert api_routes == {"/api/v1/ops/{op}", "/api/v1/optimizers/{name}", "/api/v1/networks/trace"}
     assert api_routes == {p for p in schema["paths"] if p.startswith("/api/")}
     assert "/healthz" in schema["paths"]
     op_param = schema["paths"]["/api/v1/ops/{op}"]["post"]["parameters"][0]
