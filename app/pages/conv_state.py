@@ -11,7 +11,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.linkstate import LinkError, decode_array, encode_array, from_query, parse_int, parse_number, to_query
+from app.linkstate import LinkError, decode_array, encode_array, from_query, parse_int, to_query
+from app.pages.labkit import grid_cells as _cells
+from app.pages.labkit import resize as _resize
+from app.pages.labkit import shape_field
 from app.settings import Settings
 from engine.conv import conv_output_size
 
@@ -128,44 +131,12 @@ def _with_dout(state: ConvState, text: str, lim) -> ConvState:
     return replace(state, dout_mode="typed", dout_typed=decode_array("dout", text, 4, lim["dout"]))
 
 
-def _cells(form: Mapping[str, list[str]], name: str, shape: tuple[int, ...], errors: list[LinkError]) -> np.ndarray:
-    """The grid cells ``name`` posted in row-major order, as an array of ``shape``."""
-    texts = form.get(name, [])
-    size = int(np.prod(shape))
-    if len(texts) != size:
-        errors.append(LinkError(name, f"expected {size} cells for shape {list(shape)}, got {len(texts)}"))
-        return np.zeros(shape)
-    values = np.zeros(size)
-    for flat, text in enumerate(texts):
-        try:
-            values[flat] = parse_number(cell_label(name, np.unravel_index(flat, shape)), text)
-        except LinkError as exc:
-            errors.append(exc)
-    return values.reshape(shape)
 
 
-def cell_label(name: str, index) -> str:
-    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
-def _shape(form, name: str, ndim: int, errors: list[LinkError]) -> tuple[int, ...] | None:
-    text = (form.get(name) or [""])[0]
-    try:
-        shape = tuple(int(s) for s in text.split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) != ndim or min(shape) < 1:
-        errors.append(LinkError(name, f"is not a shape of {ndim} sizes: {text!r}"))
-        return None
-    return shape
 
 
-def _resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
-    """An array of ``shape`` holding the values of ``values`` that still fit; new cells ``fill``."""
-    out = np.full(shape, fill)
-    common = tuple(slice(0, min(a, b)) for a, b in zip(values.shape, shape, strict=True))
-    out[common] = values[common]
-    return out
 
 
 def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvState | None, list[LinkError]]:
@@ -196,11 +167,11 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvSt
     mode = (form.get("dout_mode") or ["ones"])[0]
     if mode not in DOUT_MODES:
         errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
-    shapes = {name: _shape(form, f"{name}_shape", nd, errors) for name, nd in (("x", 4), ("w", 4), ("b", 1))}
+    shapes = {name: shape_field(form, f"{name}_shape", errors, ndim=nd) for name, nd in (("x", 4), ("w", 4), ("b", 1))}
     posted = {name: _cells(form, name, shape, errors) for name, shape in shapes.items() if shape}
     dout_typed = None
     if mode == "typed" and form.get("dout_shape"):  # no shape yet: fit_dout starts from ones
-        dshape = _shape(form, "dout_shape", 4, errors)
+        dshape = shape_field(form, "dout_shape", errors, ndim=4)
         if dshape:
             dout_typed = _cells(form, "dout", dshape, errors)
     if errors:

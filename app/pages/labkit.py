@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
-from app.linkstate import LinkError, parse_int
+from app.linkstate import LinkError, parse_int, parse_number
 from app.templating import templates
 
 
@@ -75,3 +76,47 @@ def broken_link(request: Request, slug: str, noun: str, error: LinkError, defaul
     """A link that does not open: 422, what is wrong with which parameter, and the way back to a default."""
     ctx = {"active": slug, "noun": noun, "link_error": error, "default_link": default_link, "query": query}
     return templates.TemplateResponse(request, "lab_broken.html", ctx, status_code=422)
+
+
+def cell_label(name: str, index) -> str:
+    """How a page names one cell, e.g. ``x[0, 1, 2, 3]`` (the cell's ``data-label``)."""
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
+
+
+def grid_cells(form: Mapping[str, list[str]], name: str, shape: tuple[int, ...],
+               errors: list[LinkError]) -> np.ndarray:
+    """The grid cells ``name`` posted in row-major order, as an array of ``shape``; each bad cell named."""
+    texts = form.get(name, [])
+    size = int(np.prod(shape))
+    if len(texts) != size:
+        errors.append(LinkError(name, f"expected {size} cells for shape {list(shape)}, got {len(texts)}"))
+        return np.zeros(shape)
+    values = np.zeros(size)
+    for flat, text in enumerate(texts):
+        try:
+            values[flat] = parse_number(cell_label(name, np.unravel_index(flat, shape)), text)
+        except LinkError as exc:
+            errors.append(exc)
+    return values.reshape(shape)
+
+
+def shape_field(form: Mapping[str, list[str]], name: str, errors: list[LinkError],
+                ndim: int | None = None) -> tuple[int, ...] | None:
+    """A posted shape like ``1x2x5x5`` (``ndim`` sizes when given, else 1 to 4), or None with the error noted."""
+    text = first(form, name)
+    try:
+        shape = tuple(int(s) for s in text.split("x"))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1 or (len(shape) != ndim if ndim else len(shape) > 4):
+        errors.append(LinkError(name, f"is not a shape{f' of {ndim} sizes' if ndim else ''}: {text!r}"))
+        return None
+    return shape
+
+
+def resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
+    """An array of ``shape`` holding the values of ``values`` that still fit; new cells ``fill``."""
+    out = np.full(shape, fill, dtype=np.float64)
+    common = tuple(slice(0, min(a, b)) for a, b in zip(values.shape, shape, strict=True))
+    out[common] = values[common]
+    return out

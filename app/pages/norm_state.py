@@ -17,6 +17,9 @@ import numpy as np
 
 from app.linkstate import LinkError, decode_array, encode_array, format_number, from_query, parse_int, parse_number
 from app.linkstate import to_query as link_query
+from app.pages.labkit import cell_label, shape_field
+from app.pages.labkit import grid_cells as _cells
+from app.pages.labkit import resize as _resize
 from app.settings import Settings
 
 TABS = ("bn", "running", "ln", "dropout")
@@ -262,44 +265,12 @@ def _with_dout(state: NormState, text: str, settings: Settings) -> NormState:
 # --------------------------------------------------------------------------- the form
 
 
-def cell_label(name: str, index) -> str:
-    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
-def _cells(form: Mapping[str, list[str]], name: str, shape: tuple[int, ...], errors: list[LinkError]) -> np.ndarray:
-    """The cells ``name`` posted in row-major order, as an array of ``shape``."""
-    texts = form.get(name, [])
-    size = int(np.prod(shape))
-    if len(texts) != size:
-        errors.append(LinkError(name, f"expected {size} cells for shape {list(shape)}, got {len(texts)}"))
-        return np.zeros(shape)
-    values = np.zeros(size)
-    for flat, text in enumerate(texts):
-        try:
-            values[flat] = parse_number(cell_label(name, np.unravel_index(flat, shape)), text)
-        except LinkError as exc:
-            errors.append(exc)
-    return values.reshape(shape)
 
 
-def _shape(form, name: str, errors: list[LinkError]) -> tuple[int, ...] | None:
-    text = (form.get(name) or [""])[0]
-    try:
-        shape = tuple(int(s) for s in text.split("x"))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1 or len(shape) > 4:
-        errors.append(LinkError(name, f"is not a shape: {text!r}"))
-        return None
-    return shape
 
 
-def _resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
-    """An array of ``shape`` holding the values that still fit; new cells ``fill``."""
-    out = np.full(shape, fill)
-    common = tuple(slice(0, min(a, b)) for a, b in zip(values.shape, shape, strict=True))
-    out[common] = values[common]
-    return out
 
 
 def relayout(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
@@ -338,7 +309,7 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[NormSt
     layout = _collect(errors, _choice, "layout", _field(form, "layout", "nd"), LAYOUTS) or "nd"
     ndim = 2 if layout == "nd" else 4
     lim = x_limits(settings, ndim)
-    x_shape = _shape(form, "x_shape", errors)
+    x_shape = shape_field(form, "x_shape", errors)
     # switching layout: the features become channels (and back), as many as the new limit allows
     posted_c = str(min(x_shape[1], lim[1])) if x_shape and len(x_shape) > 1 else "1"
     n = _collect(errors, parse_int, "N", _field(form, "N", "1"), 1, lim[0])
@@ -365,7 +336,7 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[NormSt
     p = _collect(errors, parse_p, _field(form, "p", "0.25"), choices["p_means"] or "drop")
 
     posted_x = _cells(form, "x", x_shape, errors) if x_shape else None
-    c_shape = _shape(form, "c_shape", errors)
+    c_shape = shape_field(form, "c_shape", errors)
     vectors = {}
     for name in ("gamma", "beta", "running_mean", "running_var"):
         vectors[name] = _cells(form, name, c_shape, errors) if c_shape else None
@@ -374,7 +345,7 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[NormSt
             errors.append(LinkError(cell_label("running_var", (i,)), "is a variance and must be ≥ 0"))
     dout_typed = None
     if choices["dout_mode"] == "typed" and form.get("dout_shape"):  # no shape yet: start from ones
-        dshape = _shape(form, "dout_shape", errors)
+        dshape = shape_field(form, "dout_shape", errors)
         if dshape:
             dout_typed = _cells(form, "dout", dshape, errors)
     if errors:

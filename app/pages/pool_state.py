@@ -14,7 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.linkstate import LinkError, decode_array, encode_array, from_query, parse_int, parse_number, to_query
+from app.linkstate import LinkError, decode_array, encode_array, from_query, parse_int, to_query
+from app.pages.labkit import grid_cells as _cells
+from app.pages.labkit import resize, shape_field
 from app.settings import Settings
 from engine.pool import pool_output_size
 
@@ -96,8 +98,6 @@ def limits(settings: Settings) -> tuple[int, int, int, int]:
     return settings.max_batch, settings.max_channels, settings.max_spatial, settings.max_spatial
 
 
-def cell_label(name: str, index) -> str:
-    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
 def from_link(query: str, settings: Settings) -> PoolState:
@@ -160,40 +160,10 @@ def _int(form, name: str, lo: int, hi: int, errors: list[LinkError], default: st
         return lo
 
 
-def _shape(form, name: str, errors: list[LinkError]) -> tuple[int, ...] | None:
-    text = _field(form, name)
-    try:
-        shape = tuple(int(s) for s in text.split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) != 4 or min(shape) < 1 or max(shape) > 16:
-        errors.append(LinkError(name, f"is not a shape of 4 sizes: {text!r}"))
-        return None
-    return shape
 
 
-def _cells(form, name: str, shape: tuple[int, ...], errors: list[LinkError]) -> np.ndarray:
-    """The grid cells ``name`` posted in row-major order, as an array of ``shape``."""
-    texts = form.get(name, [])
-    size = int(np.prod(shape))
-    if len(texts) != size:
-        errors.append(LinkError(name, f"expected {size} cells for shape {list(shape)}, got {len(texts)}"))
-        return np.zeros(shape)
-    values = np.zeros(size)
-    for flat, text in enumerate(texts):
-        try:
-            values[flat] = parse_number(cell_label(name, np.unravel_index(flat, shape)), text)
-        except LinkError as exc:
-            errors.append(exc)
-    return values.reshape(shape)
 
 
-def resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
-    """An array of ``shape`` holding the values of ``values`` that still fit; new cells ``fill``."""
-    out = np.full(shape, fill, dtype=np.float64)
-    common = tuple(slice(0, min(a, b)) for a, b in zip(values.shape, shape, strict=True))
-    out[common] = values[common]
-    return out
 
 
 def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[PoolState | None, list[LinkError]]:
@@ -213,15 +183,15 @@ def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[PoolSt
     mode = _field(form, "dout_mode", "ones")
     if mode not in DOUT_MODES:
         errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
-    x_shape = _shape(form, "x_shape", errors)
+    x_shape = shape_field(form, "x_shape", errors)
     x_posted = _cells(form, "x", x_shape, errors) if x_shape else None
     dout_posted = relu_posted = None
     if mode == "typed":
         if form.get("dout_shape"):
-            shape = _shape(form, "dout_shape", errors)
+            shape = shape_field(form, "dout_shape", errors)
             dout_posted = _cells(form, "dout", shape, errors) if shape else None
         if form.get("relu_dout_shape"):
-            shape = _shape(form, "relu_dout_shape", errors)
+            shape = shape_field(form, "relu_dout_shape", errors)
             relu_posted = _cells(form, "relu_dout", shape, errors) if shape else None
     if errors:
         return None, errors
