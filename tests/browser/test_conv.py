@@ -10,46 +10,17 @@ import re
 
 import pytest
 
+from tests.browser.grids import grid_text, type_into, wait_for_grid
+
 pytestmark = pytest.mark.browser
 
 NOTES = "/conv/preset/notes-7-3-13-6"
 
 
-def grid_text(page, array: str, plane: str = "0,0") -> list[list[str]]:
-    """The numbers shown in the (first) heatmap of ``array`` for one plane, row by row."""
-    return page.evaluate(
-        """([array, plane]) => {
-            const table = [...document.querySelectorAll(`#results table[data-arr="${array}"]`)]
-                .find(t => t.querySelector(`td[data-idx^="${plane},"]`));
-            return [...table.querySelectorAll('tr')].map(tr =>
-                [...tr.querySelectorAll('td[data-idx]')].map(td => td.textContent.trim()))
-                .filter(r => r.length);
-        }""",
-        [array, plane],
-    )
 
 
-def type_into(page, selector: str, text: str) -> None:
-    """Click the cell, select all, type, Tab — as a person does (fill() may skip htmx's trigger)."""
-    page.click(selector)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.keyboard.press("Tab")
 
 
-def wait_for_grid(page, array: str, expected: list[list[str]], plane: str = "0,0") -> None:
-    page.wait_for_function(
-        """([array, plane, expected]) => {
-            const table = [...document.querySelectorAll(`#results table[data-arr="${array}"]`)]
-                .find(t => t.querySelector(`td[data-idx^="${plane},"]`));
-            if (!table) return false;
-            const rows = [...table.querySelectorAll('tr')].map(tr =>
-                [...tr.querySelectorAll('td[data-idx]')].map(td => td.textContent.trim())).filter(r => r.length);
-            return JSON.stringify(rows) === JSON.stringify(expected);
-        }""",
-        arg=[array, plane, expected],
-        timeout=5000,
-    )
 
 
 def open_lab(page, base: str, path: str = NOTES) -> None:

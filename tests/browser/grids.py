@@ -1,0 +1,31 @@
+"""What browser tests of the labs share: read a heatmap as a person sees it, and type like one."""
+
+from __future__ import annotations
+
+READ_GRID = """([array, plane]) => {
+    const table = [...document.querySelectorAll(`#results table[data-arr="${array}"]`)]
+        .find(t => t.querySelector(`td[data-idx^="${plane},"]`));
+    if (!table) return null;
+    return [...table.querySelectorAll('tr')].map(tr =>
+        [...tr.querySelectorAll('td[data-idx]')].map(td => td.firstChild.textContent.trim()))
+        .filter(r => r.length);
+}"""
+
+
+def grid_text(page, array: str, plane: str = "0,0") -> list[list[str]] | None:
+    """The numbers shown in the first heatmap of ``array`` for one plane, row by row (subscripts left out)."""
+    return page.evaluate(READ_GRID, [array, plane])
+
+
+def wait_for_grid(page, array: str, expected: list[list[str]], plane: str = "0,0", timeout: int = 5000) -> None:
+    """Wait until that heatmap shows ``expected``."""
+    page.wait_for_function(f"([array, plane, expected]) => JSON.stringify(({READ_GRID})([array, plane])) "
+                           "=== JSON.stringify(expected)", arg=[array, plane, expected], timeout=timeout)
+
+
+def type_into(page, selector: str, text: str) -> None:
+    """Click the cell, select all, type, Tab — as a person does (fill() may skip htmx's trigger)."""
+    page.click(selector)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Tab")
