@@ -53,13 +53,35 @@
     }
     const which = ev.key === "ArrowLeft" ? "prev" : ev.key === "ArrowRight" ? "next" : null;
     if (which) {
-      const btn = document.querySelector('[data-step="' + which + '"]');
-      if (btn) { ev.preventDefault(); btn.click(); }
+      ev.preventDefault();
+      step(which);
     } else if (ev.key === " " && t.tagName !== "BUTTON") {
       const play = document.querySelector("[data-play]");
       if (play) { ev.preventDefault(); play.click(); }
     }
   });
+
+  // A step key pressed while htmx is swapping would click a button htmx has not wired up yet
+  // (it does so when the swap settles): keep the last such key and replay it after settling.
+  let swapping = false;
+  let queued = null;
+  function step(which) {
+    if (swapping) { queued = which; return; }
+    const btn = document.querySelector('[data-step="' + which + '"]');
+    if (btn) btn.click();
+  }
+  let release = null;
+  function settled() {
+    swapping = false;
+    clearTimeout(release);
+    if (queued) { const which = queued; queued = null; step(which); }
+  }
+  document.addEventListener("htmx:beforeSwap", function () {
+    swapping = true;
+    clearTimeout(release);
+    release = setTimeout(settled, 200); // a swap that never settles (HX-Reswap: none) releases keys anyway
+  });
+  document.addEventListener("htmx:afterSettle", settled);
 
   // --- sliding window autoplay: clicks Next on a timer until pressed again or hidden ---
   let playTimer = null;
