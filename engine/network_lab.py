@@ -43,12 +43,12 @@ from .network_model import (
     Residual,
     _infer,
     _int,
-    _parse_layers,
     check_seed,
     complete_params,
     infer_shapes,
     iter_layers,
     layer_field,
+    parse_structure,
 )
 from .network_train import _Lean, _workspace, train_step
 from .records import OpInputError, Step
@@ -59,31 +59,6 @@ EVAL_SAMPLE = 359  # training images scored for "train accuracy": a fixed sample
 
 
 # --- the builder's model --------------------------------------------------------------------
-
-
-def parse_structure(model_json: Any) -> Model:
-    """The model JSON as a :class:`Model`, every setting validated, shapes NOT checked."""
-    if isinstance(model_json, Model):
-        return model_json
-    if not isinstance(model_json, dict):
-        raise OpInputError("model", f"must be an object, got {type(model_json).__name__}")
-    for key in model_json:
-        if key not in ("input_shape", "layers", "loss"):
-            raise OpInputError(f"model.{key}", f"unknown key {key!r} (allowed: input_shape, layers, loss)")
-    for key in ("input_shape", "layers"):
-        if key not in model_json:
-            raise OpInputError(f"model.{key}", "is required")
-    from .network_model import LOSSES, MAX_CHANNELS, MAX_FEATURES, MAX_SIDE
-
-    raw = model_json["input_shape"]
-    if not isinstance(raw, (list, tuple)) or len(raw) not in (1, 3):
-        raise OpInputError("model.input_shape", f"must be [C, H, W] (an image) or [D] (features), got {raw!r}")
-    limits = (MAX_CHANNELS, MAX_SIDE, MAX_SIDE) if len(raw) == 3 else (MAX_FEATURES,)
-    shape = tuple(_int(f"model.input_shape[{i}]", v, 1, hi) for i, (v, hi) in enumerate(zip(raw, limits, strict=True)))
-    loss = model_json.get("loss", "softmax_cross_entropy")
-    if loss not in LOSSES:
-        raise OpInputError("model.loss", f"must be one of {', '.join(LOSSES)}; got {loss!r}")
-    return Model(shape, _parse_layers("model.layers", model_json["layers"], 0), loss)
 
 
 @dataclass(frozen=True)

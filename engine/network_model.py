@@ -225,10 +225,9 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
     return Relu() if kind == "relu" else Flatten()
 
 
-def parse_model(model_json: Any) -> Model:
-    """The model JSON as a :class:`Model`, validated strictly and shape-checked."""
+def parse_structure(model_json: Any) -> Model:
+    """The model JSON as a :class:`Model`, every setting validated, shapes NOT checked (the builder's view)."""
     if isinstance(model_json, Model):
-        infer_shapes(model_json)
         return model_json
     if not isinstance(model_json, dict):
         raise OpInputError("model", f"must be an object, got {type(model_json).__name__}")
@@ -241,16 +240,18 @@ def parse_model(model_json: Any) -> Model:
     raw = model_json["input_shape"]
     if not isinstance(raw, (list, tuple)) or len(raw) not in (1, 3):
         raise OpInputError("model.input_shape", f"must be [C, H, W] (an image) or [D] (features), got {raw!r}")
-    if len(raw) == 3:
-        limits = (MAX_CHANNELS, MAX_SIDE, MAX_SIDE)
-    else:
-        limits = (MAX_FEATURES,)
+    limits = (MAX_CHANNELS, MAX_SIDE, MAX_SIDE) if len(raw) == 3 else (MAX_FEATURES,)
     input_shape = tuple(_int(f"model.input_shape[{i}]", v, 1, hi)
                         for i, (v, hi) in enumerate(zip(raw, limits, strict=True)))
     loss = model_json.get("loss", "softmax_cross_entropy")
     if loss not in LOSSES:
         raise OpInputError("model.loss", f"must be one of {', '.join(LOSSES)}; got {loss!r}")
-    model = Model(input_shape, _parse_layers("model.layers", model_json["layers"], 0), loss)
+    return Model(input_shape, _parse_layers("model.layers", model_json["layers"], 0), loss)
+
+
+def parse_model(model_json: Any) -> Model:
+    """The model JSON as a :class:`Model`, validated strictly and shape-checked."""
+    model = parse_structure(model_json)
     infer_shapes(model)
     return model
 
