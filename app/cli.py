@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .paths import ROOT
+from app.paths import ROOT
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,12 +11,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
-from . import api, errors
-from .middleware import BodyLimitMiddleware, HeadersMiddleware
-from .pages import assets, conv, home, network, norm, optim, pool, softmax
-from .paths import STATIC
-from .settings import Settings, get_settings
-from .templating import render
+from app import errors
+from app.api import v1 as api
+from app.middleware import BodyLimitMiddleware, HeadersMiddleware
+from app.paths import STATIC
+from app.settings import Settings, get_settings
+from app.web.labs.conv import routes as conv
+from app.web.labs.network import routes as network
+from app.web.labs.norm import routes as norm
+from app.web.labs.optim import routes as optim
+from app.web.labs.pool import routes as pool
+from app.web.labs.softmax import routes as softmax
+from app.web.pages import assets, home
+from app.web.render.templating import render
 
 DESCRIPTION = """\
 Every number of a small CNN's forward pass, backward pass and optimizer update, computed

@@ -13,7 +13,7 @@ import platform
 import sys
 import time
 
-from . import env
+from bench import env
 
 SECTIONS = ("ops", "lecture", "tiny_cnn")
 
@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from . import lecture, ops, tiny_cnn, torchref
-    from .report import Table
-    from .timing import FULL, QUICK
+    from bench import lecture, ops, tiny_cnn, torchref
+    from bench.report import Table
+    from bench.timing import FULL, QUICK
 
     settings = QUICK if args.quick else FULL
     torch = torchref.load(args.threads)

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import Row, Table
+from bench.timing import Settings, interleaved
 from engine import registry
-
-from .report import Row, Table
-from .timing import Settings, interleaved
 
 TARGET_S = 1e-3
 

@@ -19,13 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.conv import conv2d_backward, conv2d_forward
-from engine.norm import batchnorm_backward, batchnorm_forward
-from engine.pool import maxpool2d_backward, maxpool2d_forward
-from engine.softmax import softmax_cross_entropy_backward, softmax_cross_entropy_forward
-
-from .report import Row, Table, ratio_row
-from .timing import Settings, interleaved
+from bench.report import Row, Table, ratio_row
+from bench.timing import Settings, interleaved
+from engine.ops.conv import conv2d_backward, conv2d_forward
+from engine.ops.norm import batchnorm_backward, batchnorm_forward
+from engine.ops.pool import maxpool2d_backward, maxpool2d_forward
+from engine.ops.softmax import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 Fn = Callable[[], object]
 

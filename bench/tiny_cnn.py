@@ -1,4 +1,4 @@
-"""The tiny CNN's training step: steps per second of ``engine.network.train_step`` with Adam.
+"""The tiny CNN's training step: steps per second of ``engine.network.trace.train_step`` with Adam.
 
 batch 32 of 1×8×8 → conv 1→8 3×3 pad 1 → relu → maxpool 2 → flatten → linear → 10 →
 softmax-CE, float64. References, timed interleaved: the same step in PyTorch (when it is
@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from engine import network, optim
-from engine.network_model import init_params, parse_model
-
-from .report import Row, Table, ratio_row
-from .timing import Settings, interleaved
+from bench.report import Row, Table, ratio_row
+from bench.timing import Settings, interleaved
+from engine.network import trace as network
+from engine.network.model import init_params, parse_model
+from engine.optim import rules as optim
 
 MODEL = {
     "input_shape": [1, 8, 8],

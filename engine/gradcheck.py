@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .records import Arrays
+from engine.records import Arrays
 
 
 def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6,
@@ -66,7 +66,7 @@ def check_op(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = 
     ``max_per_input`` checks that many entries of each input, drawn with ``seed``
     (all of them when None), so a page can check large inputs quickly and say so.
     """
-    from .registry import prepare  # local: registry imports the op modules
+    from engine.registry import prepare
 
     op, arrays, clean = prepare(name, inputs, params)
     arrays = {k: v.astype(np.float64) for k, v in arrays.items()}

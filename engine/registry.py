@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, conv, dropout, linear, norm, pool, softmax
-from .records import Arrays, Index, OpInputError, OpSpec, Step
+from engine.ops import activations, conv, dropout, linear, norm, pool, softmax
+from engine.records import Arrays, Index, OpInputError, OpSpec, Step
 
 _MODULES = (conv, pool, activations, linear, softmax, norm, dropout)
 OPS: dict[str, OpSpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}

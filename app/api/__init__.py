@@ -1,11 +1,1 @@
-"""The JSON API, versioned under /api/v1 (see docs/CONVENTIONS.md, "The JSON API")."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-from . import ops, optimizers
-
-router = APIRouter(prefix="/api/v1")
-router.include_router(ops.router)
-router.include_router(optimizers.router)
+"""The JSON API: one package per version (v1 under /api/v1)."""

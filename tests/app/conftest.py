@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.jsonarrays import to_json
+from app.api.v1.jsonarrays import to_json
 from app.main import create_app
 from engine import registry
 

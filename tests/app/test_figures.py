@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from app import figures
+from app.web.render import figures
 
 
 def test_colours_are_centred_on_zero_and_saturate_at_vmax():

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from app import cli, templating
-from app.labs import LABS
+from app import cli
 from app.main import create_app
 from app.middleware import CSP
 from app.paths import ROOT, STATIC
 from app.settings import Settings
-from engine import optim, registry
+from app.web.nav import LABS
+from app.web.render import templating
+from engine import registry
+from engine.optim import rules as optim
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -228,7 +230,7 @@ def test_conventions_page_renders_the_repos_copy(client):
 
 
 def test_minimd_escapes_html():
-    from app.minimd import to_html
+    from app.web.render.markdown import to_html
 
     html = to_html("# T <b>\n\n- a `<x>` **b** [l](http://e.org)\n\n| a | b |\n|---|---|\n| <i> | `c` |\n")
     assert "<b>" not in html and "<i>" not in html
@@ -243,11 +245,11 @@ def test_unknown_html_page_is_a_friendly_404(client):
 
 
 def test_docs_and_openapi_list_every_api_route(app, client):
-    from app import api
+    from app.api import v1 as api
 
     schema = client.get("/openapi.json").json()
     # every route of every API router, as mounted under /api/v1
-    from app.pages import network_api
+    from app.api.v1 import networks as network_api
 
     api_routes = {api.router.prefix + r.path for sub in (api.ops.router, api.optimizers.router) for r in sub.routes}
     api_routes |= {r.path for r in network_api.router.routes}  # its router carries the /api/v1 prefix itself

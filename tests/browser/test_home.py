@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.labs import LABS
+from app.web.nav import LABS
 
 pytestmark = pytest.mark.browser
 

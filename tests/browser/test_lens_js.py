@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.templating import PLOTLY_URL
+from app.web.render.templating import PLOTLY_URL
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.app.test_network_page import LENET_STEP_40
+from tests.app.labs.test_network_page import LENET_STEP_40
 
 pytestmark = pytest.mark.browser
 

@@ -17,9 +17,9 @@ import time
 import httpx
 import pytest
 
-from app.pages import network_presets
-from engine import network
-from engine import network_lab as nl
+from app.web.labs.network import presets as network_presets
+from engine.network import runs as nl
+from engine.network import trace as network
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.environ.get("BACKPROP_LENS_BENCH"),
                                                      reason="a benchmark: set BACKPROP_LENS_BENCH=1")]

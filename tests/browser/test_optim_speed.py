@@ -20,8 +20,8 @@ import time
 import httpx
 import pytest
 
-from app.pages.optim_presets import PRESETS
-from tests.app.test_optim_page import form_for
+from app.web.labs.optim.presets import PRESETS
+from tests.app.labs.test_optim_page import form_for
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(os.environ.get("BACKPROP_LENS_BENCH") != "1", reason="set BACKPROP_LENS_BENCH=1")]

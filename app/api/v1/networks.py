@@ -1,0 +1,162 @@
+"""``POST /api/v1/networks/trace``: one training step of a network, every layer's arrays (CONVENTIONS.md).
+
+Limits: the array-size limit of :class:`app.settings.Settings` (``max_elements``) applies to x
+and to each given parameter; this module adds the network's own bounds (below), checked
+before anything is computed except the answer's size, which is checked once the trace is
+made. Every problem answers 422 with the field's location (``["body", "model", "layers", 3,
+"kernel"]``, ``["body", "params", "4.0.w"]``) — never a 500, never a clamp.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Body, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.v1.common import ERROR_RESPONSES
+from app.api.v1.jsonarrays import to_json
+from app.settings import Settings, get_settings
+from engine import registry
+from engine.network import trace as network
+from engine.network.model import infer_shapes, param_shapes, parse_model
+from engine.records import OpInputError
+
+router = APIRouter(prefix="/api/v1", tags=["networks"])
+
+MAX_TRACE_BATCH = 64  # examples in x
+MAX_TRACE_PARAMS = 50_000  # learnable numbers in the model
+MAX_TRACE_ACTIVATION = 262_144  # numbers one layer outputs for the whole batch
+MAX_TRACE_NUMBERS = 3_000_000  # numbers in the whole answer (every array of every layer)
+
+EXAMPLE_MODEL = {
+    "input_shape": [1, 4, 4],
+    "layers": [{"type": "conv2d", "filters": 2, "kernel": 3}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
+               {"type": "flatten"}],
+    "loss": "softmax_cross_entropy",
+}
+EXAMPLE = {
+    "model": EXAMPLE_MODEL,
+    "params": {"0.w": [[[[1, 0, -1], [1, 0, -1], [1, 0, -1]]], [[[1, 1, 1], [0, 0, 0], [-1, -1, -1]]]],
+               "0.b": [0, 0]},
+    "x": [[[[3, 1, 0, 2], [2, 0, 1, 3], [1, 2, 0, 1], [0, 3, 2, 1]]]],
+    "labels": [1],
+    "mode": "train",
+    "optimizer": {"name": "sgd", "hyperparams": {"lr": 0.1}},
+    "seed": 0,
+}
+
+
+class TraceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Any = Field(description="The network: input_shape, layers, loss (CONVENTIONS.md, \"Networks\").")
+    params: Any = Field(None, description="Parameters and buffers by name (`0.w`, `4.1.gamma`, "
+                                          "`4.1.running_mean`); missing ones are initialised from `seed`.")
+    x: Any = Field(description="The batch, (N, C, H, W) for an image model or (N, D) for a feature model.")
+    labels: Any = Field(description="One class index per example.")
+    mode: Any = Field("train", description="`train` (batch statistics, dropout on) or `eval`.")
+    optimizer: Any = Field(None, description="Optional `{\"name\": \"adam\", \"hyperparams\": {...}}`: one update "
+                                             "from zero optimizer state (t = 1).")
+    seed: Any = Field(0, description="Initialises missing parameters and fixes dropout masks.")
+
+
+class TraceLayer(BaseModel):
+    path: str = Field(description="The layer's index, dotted inside a residual block (`4.0`).")
+    type: str
+    out_shape: list[int]
+    forward: dict[str, Any] = Field(description="The op's forward arrays (CONVENTIONS.md's table), inputs echoed.")
+    backward: dict[str, Any] = Field(description="The op's backward arrays: dout and every gradient.")
+
+
+class TraceResponse(BaseModel):
+    layers: list[TraceLayer] = Field(description="Every layer in pre-order (a residual block, then its layers).")
+    loss: float | None
+    probs: Any
+    grads: dict[str, Any] = Field(description="dL/dparam for every learnable parameter.")
+    update: dict[str, Any] | None = Field(description="`{\"t\", \"params\", \"state\"}` when an optimizer was given.")
+
+
+def loc(field: str) -> list[str | int]:
+    """The engine's field as a FastAPI loc: ``model.layers[3].kernel`` -> ["body", "model", "layers", 3, "kernel"];
+    a parameter keeps its dotted name: ``params.4.0.w`` -> ["body", "params", "4.0.w"]."""
+    head, _, rest = field.partition(".")
+    if head in ("params", "grads") and rest:
+        return ["body", head, rest]
+    out: list[str | int] = ["body"]
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return out
+
+
+def _error(field: str, message: str) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc(field), "msg": message, "type": "value_error"}]}, status_code=422)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_count(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_count(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.size
+    return 1
+
+
+def check_limits(body: TraceRequest, settings: Settings) -> tuple[Any, np.ndarray, dict[str, Any] | None]:
+    """(the parsed model, x as an array, the given params) within this API's limits, or OpInputError."""
+    model = parse_model(body.model)
+    x = registry.as_array("x", body.x, max_elements=settings.max_elements)
+    if x.ndim >= 1 and x.shape[0] > MAX_TRACE_BATCH:
+        raise OpInputError("x", f"holds {x.shape[0]} examples; the limit is {MAX_TRACE_BATCH}")
+    total = sum(math.prod(s) for s in param_shapes(model).values())
+    if total > MAX_TRACE_PARAMS:
+        raise OpInputError("model", f"has {total:,} learnable numbers; the limit is {MAX_TRACE_PARAMS:,}")
+    n = x.shape[0] if x.ndim else 1
+    for info in infer_shapes(model):
+        size = n * math.prod(info.out_shape)
+        if size > MAX_TRACE_ACTIVATION:
+            raise OpInputError(info.field, f"{info.type} would output {size:,} numbers for {n} examples; "
+                                           f"the limit is {MAX_TRACE_ACTIVATION:,} (use fewer examples)")
+    params = body.params
+    if params is not None:
+        if not isinstance(params, dict):
+            raise OpInputError("params", f"must be an object of arrays by name, got {type(params).__name__}")
+        params = {name: registry.as_array(f"params.{name}", value, max_elements=settings.max_elements)
+                  if isinstance(value, (list, int, float)) and not isinstance(value, bool) else value
+                  for name, value in params.items()}
+    return model, x, params
+
+
+@router.post(
+    "/networks/trace",
+    response_model=TraceResponse,
+    responses=ERROR_RESPONSES,
+    summary="Trace one training step of a network",
+    description="Runs the model forward on x, the softmax cross-entropy loss against labels, backward through "
+    "every layer and, with `optimizer`, one update; answers every layer's forward and backward arrays under the "
+    "op's own names ([CONVENTIONS.md](/conventions), \"Networks\"). Limits: x and each parameter at most "
+    "`max_elements` numbers; at most "
+    f"{MAX_TRACE_BATCH} examples, {MAX_TRACE_PARAMS:,} learnable numbers, {MAX_TRACE_ACTIVATION:,} numbers out of "
+    f"any layer for the batch, and {MAX_TRACE_NUMBERS:,} numbers in the answer.",
+)
+def trace_network(
+    body: Annotated[TraceRequest, Body(openapi_examples={"notes": {"summary": "Notes 004: conv → ReLU → max-pool "
+                                                                              "→ loss, one SGD step",
+                                                                   "value": EXAMPLE}})],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> JSONResponse:
+    try:
+        model, x, params = check_limits(body, settings)
+        answer = network.trace(model, params, x, body.labels, body.mode, body.optimizer, body.seed)
+    except OpInputError as err:
+        return _error(err.field, err.message)
+    numbers = _count(answer)
+    if numbers > MAX_TRACE_NUMBERS:
+        return _error("x", f"the trace would hold {numbers:,} numbers; the limit is {MAX_TRACE_NUMBERS:,} "
+                           "(use fewer examples or a smaller network)")
+    return JSONResponse(to_json(answer))

@@ -1,1 +1,0 @@
-"""HTML pages: one module per area, each with its own APIRouter."""

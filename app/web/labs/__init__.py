@@ -1,0 +1,1 @@
+"""app/web/labs"""

@@ -1,0 +1,180 @@
+"""The convolution lab's view: engine arrays for a state, laid out for the templates.
+
+Every number shown comes from one registry call (``conv2d``: run + step records); this
+module only arranges them into grids and labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.web.labs.conv.state import ConvState, fit_dout, out_shape
+from app.web.render import figures
+from engine.explain.conv import window_terms
+from engine.ops.conv import conv_output_size
+from engine.records import OpInputError
+from engine.registry import prepare
+
+MAX_ROWS, MAX_COLS = 36, 40  # matrices larger than this are shown cut, and say so
+
+
+def _params(state: ConvState) -> dict:
+    return {"stride": state.stride, "pad": state.pad}
+
+
+def compute(state: ConvState):
+    """(state with dout fitted, arrays, steps by name) — raises OpInputError for impossible settings."""
+    shape = out_shape(state)
+    if shape is not None:
+        state = fit_dout(state, shape)
+    op, arrays, params = prepare("conv2d", state.inputs(shape), _params(state))
+    result = op.run(arrays, params)
+    steps = {s.name: s for s in op.steps(arrays, params)}
+    return state, result, steps
+
+
+def _matrix(values: np.ndarray, array: str, row_labels, col_labels, vmax=None) -> dict:
+    """A 2-D matrix grid, cut to MAX_ROWS × MAX_COLS with a note of what is hidden."""
+    rows, cols = values.shape
+    return figures.grid(values[:MAX_ROWS, :MAX_COLS], array, (), figures.scale_max(values) if vmax is None else vmax,
+                        row_labels=row_labels[:MAX_ROWS], col_labels=col_labels[:MAX_COLS],
+                        hidden_rows=max(0, rows - MAX_ROWS), hidden_cols=max(0, cols - MAX_COLS),
+                        shape_text=f"{rows} × {cols}")
+
+
+def output_size_latex(state: ConvState) -> list[str]:
+    """The output-size formula of each axis with the numbers in; each axis on its own."""
+    _, _, H, W = state.x.shape
+    _, _, KH, KW = state.w.shape
+    s, p = state.stride, state.pad
+    lines = []
+    for axis, size, k in (("H", H, KH), ("W", W, KW)):
+        o = conv_output_size(size, k, s, p)
+        result = str(o) if o >= 1 else rf"{o} < 1\text{{: no window fits}}"
+        lines.append(rf"O_{axis} = \left\lfloor \frac{{{axis} + 2p - K_{axis}}}{{s}} \right\rfloor + 1"
+                     rf" = \left\lfloor \frac{{{size} + 2\cdot{p} - {k}}}{{{s}}} \right\rfloor + 1 = {result}")
+    return lines
+
+
+def window(result: dict, step: int) -> dict:
+    """The sliding window at output position ``step`` (flat index into out), with its terms."""
+    out = result["out"]
+    N, F, OH, OW = out.shape
+    n, f, oh, ow = (int(i) for i in np.unravel_index(step % out.size, out.shape))
+    terms = window_terms(result["x_padded"], result["w"], result["b"], int(result["stride"]), n, f, oh, ow)
+    C, KH, KW = terms.products.shape
+    padded = result["x_padded"]
+    s = int(result["stride"])
+    in_window = np.zeros(padded.shape[2:], dtype=bool)
+    in_window[oh * s:oh * s + KH, ow * s:ow * s + KW] = True
+    vmax = figures.scale_max(padded)
+    planes = []
+    for c in range(C):
+        g = figures.grid(padded[n, c], "x_padded", (n, c), vmax, mark=_padding_mask(result), window=in_window)
+        g["title"] = f"x_padded, n={n}, c={c}"
+        planes.append(g)
+    prod_vmax = figures.scale_max(terms.products)
+    products = []
+    for c in range(C):
+        g = figures.grid(terms.products[c], "products", (c,), prod_vmax)
+        g["title"] = f"x ⊙ w, c={c}"
+        products.append(g)
+    win_vmax = figures.scale_max(terms.x_window)
+    x_window = []
+    for c in range(C):
+        g = figures.grid(terms.x_window[c], "x_window", (c,), win_vmax)
+        g["title"] = f"window, c={c}"
+        x_window.append(g)
+    kernel = []
+    for c in range(C):
+        g = figures.grid(result["w"][f, c], "w", (f, c), figures.scale_max(result["w"]))
+        g["title"] = f"w, f={f}, c={c}"
+        kernel.append(g)
+    return {"step": step % out.size, "count": out.size, "n": n, "f": f, "oh": oh, "ow": ow,
+            "rows": (oh * s, oh * s + KH - 1), "cols": (ow * s, ow * s + KW - 1), "x_window": x_window,
+            "planes": planes, "kernel": kernel, "products": products, "latex": terms.latex,
+            "total": figures.format_value(terms.total), "bias": figures.format_value(terms.bias),
+            "out": figures.format_value(terms.out)}
+
+
+def _padding_mask(result: dict) -> np.ndarray:
+    """True where x_padded holds padding or rows/columns no window reaches."""
+    padded = result["x_padded"]
+    Hp, Wp = padded.shape[2:]
+    p = int(result["pad"]) if "pad" in result else 0
+    mask = np.zeros((Hp, Wp), dtype=bool)
+    if p:
+        mask[:p, :] = mask[-p:, :] = True
+        mask[:, :p] = mask[:, -p:] = True
+    dr, dc = int(result["dropped_rows"]), int(result["dropped_cols"])
+    if dr:
+        mask[Hp - dr:, :] = True
+    if dc:
+        mask[:, Wp - dc:] = True
+    return mask
+
+
+def build(state: ConvState) -> dict:
+    """Everything the results partial draws; ``error`` set when the engine refuses the setting."""
+    N, C, H, W = state.x.shape
+    F, _, KH, KW = state.w.shape
+    view = {"state": state, "dims": {"N": N, "C": C, "H": H, "W": W, "F": F, "KH": KH, "KW": KW}}
+    view["size_latex"] = output_size_latex(state)
+    try:
+        state, result, steps = compute(state)
+    except OpInputError as exc:
+        view["error"] = {"field": exc.field, "message": exc.message}
+        return view
+    result = {**result, "stride": state.stride, "pad": state.pad}
+    view["state"] = state
+    _, _, OH, OW = result["out"].shape
+    # the summary always; of the three sections only the open one (an edit re-renders just these)
+    view["out"] = figures.planes(result["out"], "out", ("n", "f"))
+    view["dout"] = figures.planes(result["dout"], "dout", ("n", "f"))
+    view["dx"] = figures.planes(result["dx"], "dx", ("n", "c"), figures.scale_max(result["dx"], result["dx_full_conv"]))
+    if state.view == "im2col":
+        view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
+    elif state.view == "backward":
+        view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW))
+    else:
+        view["window"] = window(result, state.step)
+    view["dropped"] = {"rows": int(result["dropped_rows"]), "cols": int(result["dropped_cols"])}
+    return view
+
+
+def _labels(N, C, F, KH, KW, OH, OW):
+    rows = [f"c{c} ({kh},{kw})" for c in range(C) for kh in range(KH) for kw in range(KW)]
+    cols = [f"n{n} ({oh},{ow})" for n in range(N) for oh in range(OH) for ow in range(OW)]
+    return rows, cols, [f"f{f}" for f in range(F)]
+
+
+def _forward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
+    rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
+    out_vmax = figures.scale_max(result["out"])
+    return {
+        "x_padded": figures.planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result)),
+        "out": figures.planes(result["out"], "out", ("n", "f"), out_vmax),
+        "x_col": _matrix(result["x_col"], "x_col", rows, cols),
+        "w_row": _matrix(result["w_row"], "w_row", filters, rows),
+        "wx_row": _matrix(result["wx_row"], "wx_row", filters, cols),
+        "bias": figures.grid(result["b"][:, None], "b", (), row_labels=filters),
+        "forward_steps": [steps[k] for k in ("pad", "im2col", "matmul", "bias")],
+    }
+
+
+def _backward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
+    rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
+    dx_vmax = figures.scale_max(result["dx"], result["dx_full_conv"])
+    diff = float(np.max(np.abs(result["dx"] - result["dx_full_conv"])))
+    return {
+        "dout": figures.planes(result["dout"], "dout", ("n", "f")),
+        "dout_row": _matrix(result["dout_row"], "dout_row", filters, cols),
+        "dw": figures.planes(result["dw"], "dw", ("f", "c")),
+        "db": figures.grid(result["db"][:, None], "db", (), row_labels=filters),
+        "dx_col": _matrix(result["dx_col"], "dx_col", rows, cols),
+        "dx": figures.planes(result["dx"], "dx", ("n", "c"), dx_vmax),
+        "dx_full_conv": figures.planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax),
+        "w_rot": figures.planes(result["w_rot"], "w_rot", ("c", "f")),
+        "dx_agree": {"max_diff": figures.format_value(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax)},
+        "backward_steps": [steps[k] for k in ("dout_row", "dw", "db", "dx_col", "col2im", "full_conv")],
+    }

@@ -1,0 +1,169 @@
+""""Open in its lab": one operation of the traced step carried into its own lab by link.
+
+Each function takes the layer's forward and backward arrays (exactly what the step computed) and
+answers ``{"lab", "href", "note"}``: the lab's own state (``app.pages.<lab>_state``) made from those
+tensors, its canonical link, and a note of anything the lab's size limits cut (the first items that
+fit are taken, and the note says what that changes). A lab that cannot take the tensors answers
+``href`` None and says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.settings import get_settings
+from app.web.kit.link import LinkError
+from engine.records import OpInputError
+
+LINK_ERRORS = (LinkError, OpInputError, ValueError, KeyError, TypeError)
+
+
+def carry(fn, *args) -> dict[str, Any] | None:
+    """``fn(*args)``, or None while that lab's state module is not there (the labs land one by one)."""
+    try:
+        return fn(*args)
+    except ImportError:
+        return None
+
+
+def _cut(what: list[str]) -> str:
+    return "Carries " + "; ".join(what) + " — the lab's size limits." if what else ""
+
+
+def _first(arr: np.ndarray, limits: tuple[int, ...]) -> np.ndarray:
+    return np.array(arr[tuple(slice(0, lim) for lim in limits)])
+
+
+def _parts(shape: tuple[int, ...], limits: tuple[int, ...], names: tuple[str, ...]) -> list[str]:
+    out = []
+    for size, lim, name in zip(shape, limits, names, strict=True):
+        if size > lim:
+            out.append(f"the first {lim} of {size} {name}")
+    return out
+
+
+def _failed(lab: str, exc: Exception) -> dict[str, Any]:
+    message = getattr(exc, "message", str(exc))
+    return {"lab": lab, "href": None, "note": f"The {lab} lab cannot take these tensors: {message}"}
+
+
+def pool_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
+    """A max/avg-pooling layer into /pool (x and the pooling's dout; the lab's ReLU gets dout of ones)."""
+    from app.web.labs.pool.state import PoolState, from_link, limits
+
+    try:
+        x, dout = fwd["x"], bwd["dout"]
+        lim = limits(get_settings())
+        xs = _first(x, lim)
+        k, s = layer.size, layer.stride
+        oh, ow = (xs.shape[2] - k) // s + 1, (xs.shape[3] - k) // s + 1
+        ds = np.array(dout[:xs.shape[0], :xs.shape[1], :oh, :ow])
+        state = PoolState(xs, "max" if layer.type == "maxpool2d" else "avg", k, s, dout_mode="typed", dout_typed=ds,
+                          relu_dout_typed=np.ones(xs.shape))
+        from_link(state.to_query(), get_settings())  # the lab must open it
+    except LINK_ERRORS as exc:
+        return _failed("pooling", exc)
+    cut = _parts(x.shape, lim, ("examples", "channels", "rows", "columns"))
+    note = _cut(cut) or "Carries this layer's exact x and dout."
+    return {"lab": "pooling", "href": f"/pool?{state.to_query()}", "note": note}
+
+
+def relu_link(fwd: dict, bwd: dict) -> dict[str, Any] | None:
+    """A ReLU on images into /pool, whose ReLU gets this layer's x and dout (its pooling: 2×2 windows, dout ones)."""
+    from app.web.labs.pool.state import PoolState, from_link, limits
+
+    x, dout = fwd["x"], bwd["dout"]
+    if x.ndim != 4:
+        return None
+    try:
+        lim = limits(get_settings())
+        xs = _first(x, lim)
+        k = min(2, xs.shape[2], xs.shape[3])
+        out = (xs.shape[0], xs.shape[1], (xs.shape[2] - k) // k + 1, (xs.shape[3] - k) // k + 1)
+        state = PoolState(xs, "max", k, k, dout_mode="typed", dout_typed=np.ones(out),
+                          relu_dout_typed=_first(dout, lim))
+        from_link(state.to_query(), get_settings())
+    except LINK_ERRORS as exc:
+        return _failed("pooling & ReLU", exc)
+    note = _cut(_parts(x.shape, lim, ("examples", "channels", "rows", "columns"))) or \
+        "Carries this layer's exact x and dout (to the lab's ReLU)."
+    return {"lab": "pooling & ReLU", "href": f"/pool?{state.to_query()}", "note": note}
+
+
+def norm_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
+    """A batch norm layer into /norm: x, γ, β, the running statistics it started from, and dout."""
+    from app.web.labs.norm.state import NormState, from_link, x_limits
+
+    x = fwd["x"]
+    try:
+        lim = x_limits(get_settings(), x.ndim)
+        xs = _first(x, lim)
+        c = xs.shape[1]
+        state = NormState(xs, np.array(fwd["gamma"][:c]), np.array(fwd["beta"][:c]),
+                          np.array(fwd["running_mean_before"][:c]), np.array(fwd["running_var_before"][:c]),
+                          tab="bn", mode="train", eps=layer.eps, momentum=layer.momentum,
+                          convention=layer.convention, dout_mode="typed", dout_typed=_first(bwd["dout"], lim))
+        from_link(state.to_query(), get_settings())
+    except LINK_ERRORS as exc:
+        return _failed("normalization", exc)
+    names = ("examples", "features") if x.ndim == 2 else ("examples", "channels", "rows", "columns")
+    cut = _parts(x.shape, lim, names)
+    note = _cut(cut)
+    if cut and (xs.shape[0] < x.shape[0] or (x.ndim == 4 and xs.shape[2:] != x.shape[2:])):
+        note += " The batch statistics there are those of what it carries, so its numbers differ from these."
+    return {"lab": "normalization", "href": f"/norm?{state.to_query()}",
+            "note": note or "Carries this layer's exact x, γ, β, running statistics and dout."}
+
+
+def softmax_link(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """The loss into /softmax: logits and labels (the loss there is the mean over what it carries)."""
+    from app.web.labs.softmax.state import SoftmaxState, from_link, limits
+
+    try:
+        n_max, k_max = limits(get_settings())
+        if logits.shape[1] > k_max:
+            raise LinkError("logits", f"it takes at most {k_max} classes; this network has {logits.shape[1]}")
+        state = SoftmaxState(np.array(logits[:n_max]), np.asarray(labels[:n_max], np.int64), 1.0)
+        from_link(state.to_query(), get_settings())
+    except LINK_ERRORS as exc:
+        return _failed("softmax", exc)
+    n = logits.shape[0]
+    note = (f"Carries the first {n_max} of {n} examples — the lab's size limit; its loss is their mean, "
+            "so it differs from this batch's." if n > n_max else "Carries these exact logits and labels.")
+    return {"lab": "softmax", "href": f"/softmax?{state.to_query()}", "note": note}
+
+
+def optim_link(spec, name: str, t: int) -> dict[str, Any]:
+    """One parameter's update into /optim: its first entries' θ before step 1 and their gradient at every step
+    up to this one, so the lab redoes the run's updates from zero state and lands on this step's."""
+    from app.web.labs.optim.state import MAX_PARAMS, MAX_STEPS, OptimState, OptSpec, from_link
+    from engine.network.runs import gradient_history
+
+    steps = t + 1
+    if steps > MAX_STEPS:
+        return {"lab": "optimizer", "href": None,
+                "note": f"The optimizer lab replays at most {MAX_STEPS} steps from zero state; this is step {steps} "
+                        "(open an earlier step to carry it)."}
+    try:
+        theta0, grads = gradient_history(spec, steps, name, MAX_PARAMS)
+        short = name.rsplit(".", 1)[1]
+        names = tuple(f"{short}{i}" for i in range(theta0.size))
+        opt = OptSpec.make(spec.optimizer, dict(spec.hyperparams))
+        state = OptimState(opt=opt, names=names, theta=theta0, gmode="typed", grads=grads, steps=steps, k=steps, j=0,
+                           runs=(opt,))
+        from_link(state.to_query())
+    except LINK_ERRORS as exc:
+        return _failed("optimizer", exc)
+    size = int(np.prod(spec_param_shape(spec, name)))
+    what = f"the first {theta0.size} of {size} entries of {name}" if theta0.size < size else f"every entry of {name}"
+    return {"lab": "optimizer", "href": f"/optim?{state.to_query()}",
+            "note": f"Carries {what}: θ before step 1 and the gradient of all {steps} step{'s' if steps > 1 else ''} "
+                    "so far, so the lab redoes this run's updates from zero state and lands on this one."}
+
+
+def spec_param_shape(spec, name: str) -> tuple[int, ...]:
+    from engine.network.model import param_shapes
+
+    return param_shapes(spec.model)[name]

@@ -1,0 +1,216 @@
+"""Training runs for the network lab: checkpoints by replay, and the SSE stream of training steps.
+
+The server keeps no per-user state. A run is fully determined by its :class:`RunSpec`
+(model, data, seed, optimizer, batch, typed initial parameters), so the parameters after
+step t are recomputed from the seed (:func:`engine.network.trace.runs.replay`). To make that cheap,
+checkpoints are cached — keyed by the run's full fingerprint and t, bounded, shared by every
+request — which is a cache of pure results, never state a request depends on: an evicted
+checkpoint is just recomputed, bit for bit.
+
+The stream (:func:`train_events`) sends, per chunk of steps, one ``steps`` event whose id is
+the last step it holds, so a reconnect with ``Last-Event-ID: t`` continues at step t + 1 with
+no duplicates and no gaps; evaluations and snapshots ride in the same event as the step they
+belong to. It ends with a ``done`` event (finished, diverged, or failed). Closing the
+connection cancels the generator at its next await: the work stops.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import numpy as np
+from fastapi.sse import ServerSentEvent
+
+from engine.data import digits
+from engine.network import runs as nl
+from engine.records import OpInputError
+
+CHECKPOINT_EVERY = 50  # replay stores a checkpoint every this many steps
+_MAX_RUNS, _MAX_PER_RUN = 24, 80
+_lock = threading.Lock()
+_cache: OrderedDict[tuple, OrderedDict[int, nl.Checkpoint]] = OrderedDict()
+
+CHUNK_SECONDS = 0.025  # at most this much computing per event: ~40 events a second at full speed
+SPEEDS = (0, 10, 30, 100, 300, 1000)  # steps per second; 0 = as fast as the server can
+_limiter = anyio.CapacityLimiter(2)  # training threads at once, across all streams
+
+
+def remember(spec: nl.RunSpec, ck: nl.Checkpoint) -> None:
+    with _lock:
+        run = _cache.get(spec.key)
+        if run is None:
+            run = _cache[spec.key] = OrderedDict()
+            while len(_cache) > _MAX_RUNS:
+                _cache.popitem(last=False)
+        else:
+            _cache.move_to_end(spec.key)
+        run[ck.t] = ck
+        run.move_to_end(ck.t)
+        while len(run) > _MAX_PER_RUN:
+            run.popitem(last=False)
+
+
+def nearest(spec: nl.RunSpec, t: int) -> nl.Checkpoint | None:
+    """The cached checkpoint of this run closest at or before step ``t``."""
+    with _lock:
+        run = _cache.get(spec.key)
+        if not run:
+            return None
+        best = max((s for s in run if s <= t), default=None)
+        return None if best is None else run[best]
+
+
+def checkpoint(spec: nl.RunSpec, t: int) -> nl.Checkpoint:
+    """The parameters and optimizer state after ``t`` steps (replayed; cached along the way).
+
+    Raises OpInputError("step", ...) when the run diverges before step ``t``.
+    """
+    at = nearest(spec, t) or nl.start(spec)
+    if at.t == 0:
+        remember(spec, at)
+    while at.t < t:
+        n = min(t - at.t, CHECKPOINT_EVERY - at.t % CHECKPOINT_EVERY)
+        at, rep = nl.run_steps(spec, at, n, report=False)
+        if rep.divergence is not None:
+            raise OpInputError("step", f"this run diverges before step {t}: {rep.divergence.message}")
+        if at.t % CHECKPOINT_EVERY == 0 or at.t == t:
+            remember(spec, at)
+    return at
+
+
+def eval_every(until: int) -> int:
+    """Evaluate (loss and accuracy on the train sample and the test split) every this many steps."""
+    return max(1, min(50, until // 12))
+
+
+@dataclass
+class Chunk:
+    """What one event carries."""
+
+    t0: int  # steps done before it
+    report: nl.Report
+    evals: list[nl.Scores]
+    snap: nl.Snapshot | None
+    seconds: float
+
+
+def _snapshot_image(spec: nl.RunSpec) -> np.ndarray:
+    if spec.data == "typed":
+        return spec.x[0]
+    return digits.split(nl.DIGITS_SPLIT_SEED).x_test[0]
+
+
+def run_chunk(spec: nl.RunSpec, at: nl.Checkpoint, n: int, every: int, until: int
+              ) -> tuple[nl.Checkpoint, Chunk]:
+    """Up to ``n`` steps from ``at`` (a worker thread's job), evaluating at multiples of ``every`` and at ``until``."""
+    started = time.perf_counter()
+    t0 = at.t
+    evals: list[nl.Scores] = []
+    snap = None
+    if t0 == 0:
+        evals.append(nl.score(spec, at))
+        snap = nl.snapshot(spec.model, at.params, _snapshot_image(spec))
+    total = nl.Report(grad_norm={}, update_ratio={})
+    end = min(until, t0 + n)
+    while at.t < end:
+        boundary = min(end, (at.t // every + 1) * every)
+        at, rep = nl.run_steps(spec, at, boundary - at.t)
+        total.steps += rep.steps
+        total.loss += rep.loss
+        for path, values in rep.grad_norm.items():
+            total.grad_norm.setdefault(path, []).extend(values)
+        for path, values in rep.update_ratio.items():
+            total.update_ratio.setdefault(path, []).extend(values)
+        if rep.divergence is not None:
+            total.divergence = rep.divergence
+            break
+        if at.t % every == 0 or at.t == until:
+            evals.append(nl.score(spec, at))
+            snap = nl.snapshot(spec.model, at.params, _snapshot_image(spec))
+            if at.t % CHECKPOINT_EVERY == 0:
+                remember(spec, at)
+    return at, Chunk(t0, total, evals, snap, time.perf_counter() - started)
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _round(values: list[float]) -> list[float | None]:
+    return [_finite(float(f"{v:.6g}")) for v in values]
+
+
+def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+    rep = chunk.report
+    out: dict[str, Any] = {"t0": chunk.t0, "t": rep.steps, "loss": _round(rep.loss),
+                           "gnorm": {p: _round(v) for p, v in rep.grad_norm.items()},
+                           "ratio": {p: _round(v) for p, v in rep.update_ratio.items()},
+                           "evals": [{"t": e.t, "train_loss": _finite(e.train_loss), "train_acc": e.train_accuracy,
+                                      "test_loss": _finite(e.test_loss), "test_acc": e.test_accuracy}
+                                     for e in chunk.evals],
+                           "ms": round(chunk.seconds * 1000, 2)}
+    if chunk.snap is not None and chunk.snap.filters is not None:
+        s = chunk.snap
+        from app.web.labs.network.view import tile
+
+        out["snap"] = {"t": chunk.evals[-1].t if chunk.evals else None, "conv": s.conv_path, "maps_of": s.maps_path,
+                       "filters": tile(s.filters), "maps": tile(s.maps)}
+    return out
+
+
+def divergence_path(d: nl.Divergence) -> str | None:
+    """The layer path a divergence points at (a layer field or a parameter name), if any."""
+    if d.field.startswith("model.layers"):
+        return nl.error_path(OpInputError(d.field, ""))
+    if d.field.startswith("model"):
+        return None
+    return d.field.rsplit(".", 1)[0]
+
+
+def _event(name: str, data: Any, t: int | None = None) -> ServerSentEvent:
+    return ServerSentEvent(event=name, data=data, id=None if t is None else str(t))
+
+
+async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int) -> AsyncIterator[ServerSentEvent]:
+    """The SSE events of a run from step ``start`` (steps done) to ``until``."""
+    every = eval_every(until)
+    yield ServerSentEvent(event="run", data={"from": start, "until": until, "eval_every": every, "speed": speed},
+                          retry=1000)
+    if start >= until:
+        yield _event("done", {"t": start, "reason": "finished", "message": f"Trained {until} steps."}, start)
+        return
+    try:
+        at = await anyio.to_thread.run_sync(checkpoint, spec, start, limiter=_limiter)
+    except OpInputError as err:
+        yield _event("done", {"t": start, "reason": "diverged", "message": err.message}, start)
+        return
+    n = max(1, round(speed * CHUNK_SECONDS)) if speed else 8
+    began, done_at_start = time.perf_counter(), at.t
+    while at.t < until:
+        at, chunk = await anyio.to_thread.run_sync(run_chunk, spec, at, n, every, until, limiter=_limiter)
+        last = chunk.report.steps[-1] if chunk.report.steps else at.t
+        yield _event("steps", chunk_payload(chunk), last)
+        if chunk.report.divergence is not None:
+            d = chunk.report.divergence
+            yield _event("done", {"t": last, "reason": "diverged", "message": d.message, "phase": d.phase,
+                                  "where": d.where, "field": d.field, "path": divergence_path(d),
+                                  "step": d.step + 1}, last)
+            return
+        if speed:
+            ahead = (at.t - done_at_start) / speed - (time.perf_counter() - began)
+            if ahead > 0:
+                await anyio.sleep(ahead)
+        else:  # as fast as possible: size chunks to about CHUNK_SECONDS of work
+            per_step = chunk.seconds / max(1, len(chunk.report.steps))
+            n = max(1, min(2000, int(CHUNK_SECONDS / max(per_step, 1e-5))))
+            await anyio.sleep(0)
+    rate = (at.t - done_at_start) / max(1e-9, time.perf_counter() - began)
+    yield _event("done", {"t": at.t, "reason": "finished", "message": f"Trained {until} steps.",
+                          "steps_per_s": round(rate, 1)}, at.t)

@@ -1,0 +1,216 @@
+"""The pooling lab's whole state, and its two ways in: a link and the page's form.
+
+Both are validated as strictly as each other; problems are collected as :class:`LinkError`
+values naming the field (``x[0, 1, 2, 3]``, ``stride``), never clamped. A link is
+``/pool?v=1&x=1x1x4x4:2,1,…&pool=max&size=2&stride=2&dout=ones`` (``dout`` may be
+``random:SEED`` or a typed array; with a typed dout, ``relu_dout`` holds ReLU's typed upstream
+gradient, the shape of x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from app.settings import Settings
+from app.web.kit.lab import grid_cells as _cells
+from app.web.kit.lab import resize, shape_field
+from app.web.kit.link import LinkError, decode_array, encode_array, from_query, parse_int, to_query
+from engine.ops.pool import pool_output_size
+
+POOLS = ("max", "avg")
+OPS = {"max": "maxpool2d", "avg": "avgpool2d"}
+DOUT_MODES = ("ones", "random", "typed")
+SIZE_RANGE = (1, 4)  # window side k
+STRIDE_RANGE = (1, 4)  # stride < size: windows overlap
+DOUT_STREAM = 0xD0  # random dout of the pooling draws from its own stream of the seed
+RELU_DOUT_STREAM = 0xD1  # and ReLU's from another
+KNOWN = ("x", "pool", "size", "stride", "dout", "relu_dout", "step")
+
+
+@dataclass(frozen=True)
+class PoolState:
+    x: np.ndarray  # (N, C, H, W)
+    pool: str = "max"  # "max" | "avg"
+    size: int = 2  # window side k
+    stride: int = 2
+    dout_mode: str = "ones"  # "ones" | "random" (seeded) | "typed"
+    dout_seed: int = 0
+    dout_typed: np.ndarray | None = None  # (N, C, OH, OW): the pooling's typed dout
+    relu_dout_typed: np.ndarray | None = None  # (N, C, H, W): ReLU's typed dout
+    step: int = 0  # the window stepper's position: flat index into out (n, c, oh, ow)
+
+    @property
+    def op(self) -> str:
+        return OPS[self.pool]
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {"size": self.size, "stride": self.stride}
+
+    def out_shape(self) -> tuple[int, int, int, int] | None:
+        """The pooling's output shape, or None when the window does not fit (the engine then says why)."""
+        n, c, h, w = self.x.shape
+        if self.size > h or self.size > w:
+            return None
+        return n, c, pool_output_size(h, self.size, self.stride), pool_output_size(w, self.size, self.stride)
+
+    def to_query(self) -> str:
+        fields = {"x": encode_array(self.x), "pool": self.pool, "size": str(self.size), "stride": str(self.stride),
+                  "dout": self._dout_field()}
+        if self.dout_mode == "typed" and self.relu_dout_typed is not None:
+            fields["relu_dout"] = encode_array(self.relu_dout_typed)
+        if self.step:
+            fields["step"] = str(self.step)
+        return to_query(fields)
+
+    def _dout_field(self) -> str:
+        if self.dout_mode == "random":
+            return f"random:{self.dout_seed}"
+        if self.dout_mode == "typed" and self.dout_typed is not None:
+            return encode_array(self.dout_typed)
+        return "ones"
+
+    def pool_inputs(self) -> dict[str, np.ndarray]:
+        """The pooling op's inputs; without dout (ones) when there is no output shape or dout is all ones."""
+        arrays = {"x": self.x}
+        shape = self.out_shape()
+        if shape is not None and self.dout_mode == "random":
+            rng = np.random.default_rng([self.dout_seed, DOUT_STREAM])
+            arrays["dout"] = np.round(rng.standard_normal(shape), 1)
+        elif self.dout_mode == "typed" and self.dout_typed is not None:
+            arrays["dout"] = self.dout_typed
+        return arrays
+
+    def relu_inputs(self) -> dict[str, np.ndarray]:
+        arrays = {"x": self.x}
+        if self.dout_mode == "random":
+            rng = np.random.default_rng([self.dout_seed, RELU_DOUT_STREAM])
+            arrays["dout"] = np.round(rng.standard_normal(self.x.shape), 1)
+        elif self.dout_mode == "typed" and self.relu_dout_typed is not None:
+            arrays["dout"] = self.relu_dout_typed
+        return arrays
+
+
+def limits(settings: Settings) -> tuple[int, int, int, int]:
+    return settings.max_batch, settings.max_channels, settings.max_spatial, settings.max_spatial
+
+
+
+
+def from_link(query: str, settings: Settings) -> PoolState:
+    """A state from a link's query string; raises LinkError naming the bad parameter."""
+    fields = from_query(query)
+    for key in fields:
+        if key not in KNOWN:
+            raise LinkError(key, f"is not a setting of the pooling lab (known: {', '.join(sorted(KNOWN))})")
+    if "x" not in fields:
+        raise LinkError("x", "is missing from the link")
+    x = decode_array("x", fields["x"], 4, limits(settings))
+    pool = fields.get("pool", "max")
+    if pool not in POOLS:
+        raise LinkError("pool", f"must be max or avg, got {pool!r}")
+    size = parse_int("size", fields.get("size", "2"), *SIZE_RANGE)
+    stride = parse_int("stride", fields.get("stride", str(size)), *STRIDE_RANGE)
+    state = PoolState(x, pool, size, stride, step=parse_int("step", fields.get("step", "0"), 0, 10**6))
+    shape = state.out_shape()
+    count = int(np.prod(shape)) if shape is not None else 0
+    if state.step and state.step >= count:
+        raise LinkError("step", f"is {state.step}, but there are only {count} windows (0 to {count - 1})"
+                        if count else f"is {state.step}, but no window fits")
+    dout = fields.get("dout", "ones")
+    if dout == "ones":
+        if "relu_dout" in fields:
+            raise LinkError("relu_dout", "is only read with a typed dout")
+        return state
+    if dout.startswith("random:"):
+        if "relu_dout" in fields:
+            raise LinkError("relu_dout", "is only read with a typed dout")
+        return replace(state, dout_mode="random", dout_seed=parse_int("dout", dout[7:], 0, 2**31 - 1))
+    typed = decode_array("dout", dout, 4, (*limits(settings)[:2], 16, 16))
+    if shape is not None and typed.shape != shape:
+        raise LinkError("dout", f"has shape {_dims(typed.shape)} but the output has shape {_dims(shape)}")
+    relu_dout = np.ones(x.shape)
+    if "relu_dout" in fields:
+        relu_dout = decode_array("relu_dout", fields["relu_dout"], 4, limits(settings))
+        if relu_dout.shape != x.shape:
+            raise LinkError("relu_dout", f"has shape {_dims(relu_dout.shape)} but x has shape {_dims(x.shape)}")
+    return replace(state, dout_mode="typed", dout_typed=typed, relu_dout_typed=relu_dout)
+
+
+def _dims(shape) -> str:
+    return " × ".join(str(int(s)) for s in shape)
+
+
+# ---------------------------------------------------------------- the form
+
+
+def _field(form: Mapping[str, list[str]], name: str, default: str = "") -> str:
+    values = form.get(name)
+    return values[0] if values else default
+
+
+def _int(form, name: str, lo: int, hi: int, errors: list[LinkError], default: str) -> int:
+    try:
+        return parse_int(name, _field(form, name, default), lo, hi)
+    except LinkError as exc:
+        errors.append(exc)
+        return lo
+
+
+
+
+
+
+
+
+def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[PoolState | None, list[LinkError]]:
+    """A state from the lab's form: the posted cells, resized to the requested dimensions.
+
+    Returns (state, []) or (None, every problem found), so the page can flag each bad cell.
+    """
+    errors: list[LinkError] = []
+    dims = tuple(_int(form, key, 1, hi, errors, "1") for key, hi in zip("NCHW", limits(settings), strict=True))
+    pool = _field(form, "pool", "max")
+    if pool not in POOLS:
+        errors.append(LinkError("pool", "must be max or avg"))
+    size = _int(form, "size", *SIZE_RANGE, errors, "2")
+    stride = _int(form, "stride", *STRIDE_RANGE, errors, "2")
+    seed = _int(form, "dout_seed", 0, 2**31 - 1, errors, "0")
+    step = _int(form, "step", 0, 10**6, errors, "0")
+    mode = _field(form, "dout_mode", "ones")
+    if mode not in DOUT_MODES:
+        errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
+    x_shape = shape_field(form, "x_shape", errors)
+    x_posted = _cells(form, "x", x_shape, errors) if x_shape else None
+    dout_posted = relu_posted = None
+    if mode == "typed":
+        if form.get("dout_shape"):
+            shape = shape_field(form, "dout_shape", errors)
+            dout_posted = _cells(form, "dout", shape, errors) if shape else None
+        if form.get("relu_dout_shape"):
+            shape = shape_field(form, "relu_dout_shape", errors)
+            relu_posted = _cells(form, "relu_dout", shape, errors) if shape else None
+    if errors:
+        return None, errors
+    x = resize(x_posted, dims)
+    state = PoolState(x, pool, size, stride, dout_mode=mode, dout_seed=seed, step=step)
+    if mode == "typed":
+        state = fit_typed(replace(state, dout_typed=dout_posted, relu_dout_typed=relu_posted))
+    return state, []
+
+
+def fit_typed(state: PoolState) -> PoolState:
+    """Typed douts resized to the current shapes (new cells 1), so resizing keeps what fits."""
+    if state.dout_mode != "typed":
+        return state
+    shape = state.out_shape()
+    dout = state.dout_typed
+    if shape is not None:
+        dout = np.ones(shape) if dout is None else (dout if dout.shape == shape else resize(dout, shape, 1.0))
+    relu = state.relu_dout_typed
+    relu = np.ones(state.x.shape) if relu is None else (
+        relu if relu.shape == state.x.shape else resize(relu, state.x.shape, 1.0))
+    return replace(state, dout_typed=dout, relu_dout_typed=relu)

@@ -1,0 +1,309 @@
+"""The pooling lab's view: engine arrays for a state, laid out for the templates.
+
+Every number shown comes from the engine: one registry call for the pooling op and one for
+ReLU (``prepare`` → ``run`` + ``steps``), and ``engine.explain.pool`` for the window terms, the
+routes of dout into dx and the ties. This module only arranges them into grids, labels and
+the routing drawing's coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from app.web.labs.pool.figures import colour_lists, lab_grid, lab_planes
+from app.web.labs.pool.state import PoolState, fit_typed
+from app.web.render import figures
+from engine.explain import pool as pool_lab
+from engine.records import OpInputError
+from engine.registry import prepare
+
+DETAIL_CELLS = 512  # above this many cells of x, the detail sections draw only the stepper's plane
+MAX_ROUTES = 48  # lines of "dx[...] = dout[...] + …" listed; hovering shows any other cell
+INDEX_BG, INDEX_FG = "#fff", "#111"  # index grids are labels, not values: no colour scale
+
+
+def compute(state: PoolState):
+    """(state with typed douts fitted, pool arrays, pool steps by name, relu arrays, relu steps by name).
+
+    Raises OpInputError when the pooling cannot run (a window larger than the input).
+    """
+    state = fit_typed(state)
+    op, arrays, params = prepare(state.op, state.pool_inputs(), state.params)
+    result = op.run(arrays, params)
+    steps = {s.name: s for s in op.steps(arrays, params)}
+    rop, rarrays, rparams = prepare("relu", state.relu_inputs(), {})
+    relu = rop.run(rarrays, rparams)
+    relu_steps = {s.name: s for s in rop.steps(rarrays, rparams)}
+    return state, result, steps, relu, relu_steps
+
+
+def _idx(index) -> str:
+    return ",".join(str(int(i)) for i in index)
+
+
+def _dropped_mask(shape: tuple[int, int], dropped_rows: int, dropped_cols: int) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    if dropped_rows:
+        mask[shape[0] - dropped_rows:, :] = True
+    if dropped_cols:
+        mask[:, shape[1] - dropped_cols:] = True
+    return mask
+
+
+def _x_planes(result: dict, state: PoolState, vmax: float, ties: np.ndarray | None, colours,
+              only: tuple[int, int] | None) -> list[dict]:
+    """x with every window's winner flagged (max pooling), tied losers dashed, unreached cells hatched."""
+    x = result["x"]
+    N, C, H, W = x.shape
+    mask = _dropped_mask((H, W), int(result["dropped_rows"]), int(result["dropped_cols"]))
+    classes: dict = {}
+    attrs: dict = {}
+    titles: dict = {}
+    if "argmax" in result:
+        argmax, windows, out = result["argmax"], result["windows"], result["out"]
+        s = state.stride
+        won: dict[tuple[int, int, int, int], list[str]] = {}
+        for n, c, r, q in np.ndindex(argmax.shape):
+            if only is not None and (n, c) != only:
+                continue
+            h, w = divmod(int(argmax[n, c, r, q]), W)
+            won.setdefault((n, c, h, w), []).append(f"{n},{c},{r},{q}")
+            if ties is not None and ties[n, c, r, q] >= 2:
+                for kh, kw in np.argwhere(windows[n, c, r, q] == out[n, c, r, q]):
+                    classes.setdefault((n, c), {})[(r * s + int(kh), q * s + int(kw))] = "tie-loser"
+        for (n, c, h, w), outs in won.items():
+            classes.setdefault((n, c), {})[(h, w)] = "winner"
+            attrs.setdefault((n, c), {})[(h, w)] = f'data-wins="{" ".join(outs)}"'
+            titles.setdefault((n, c), {})[(h, w)] = f" — wins out[{'], out['.join(outs)}]"
+    return lab_planes(x, "x", vmax, "x", mark=mask, classes=classes, attrs=attrs, titles=titles, colours=colours,
+                      only=only)
+
+
+def _out_planes(result: dict, vmax: float) -> list[dict]:
+    attrs: dict = {}
+    if "argmax" in result:
+        W = result["x"].shape[3]
+        for n, c, r, q in np.ndindex(result["out"].shape):
+            h, w = divmod(int(result["argmax"][n, c, r, q]), W)
+            attrs.setdefault((n, c), {})[(r, q)] = f'data-winner="{n},{c},{h},{w}"'
+    return lab_planes(result["out"], "out", vmax, "out", attrs=attrs)
+
+
+def size_latex(state: PoolState) -> list[str]:
+    """Output size lines for when the engine refuses the setting (it then has no steps to give)."""
+    _, _, H, W = state.x.shape
+    k, s = state.size, state.stride
+    return [rf"O_{axis} = \left\lfloor \frac{{{axis} - k}}{{s}} \right\rfloor + 1 = \left\lfloor \frac{{{n} - {k}}}"
+            rf"{{{s}}} \right\rfloor + 1" for axis, n in (("H", H), ("W", W))]
+
+
+def split_size_latex(latex: str) -> list[str]:
+    """The engine's window-and-size formula as lines that fit a laptop: the window, OH, OW."""
+    head, sep, tail = latex.partition(r"\quad")
+    if not sep:
+        return [latex]
+    oh, sep, ow = tail.partition(r",\ OW")
+    return [head, oh.strip(), "OW" + ow] if sep else [head, tail.strip()]
+
+
+def build(state: PoolState) -> dict:
+    """Everything the results partial draws; ``error`` set when the engine refuses the setting."""
+    N, C, H, W = state.x.shape
+    is_max = state.pool == "max"
+    view: dict = {"state": fit_typed(state), "dims": {"N": N, "C": C, "H": H, "W": W}, "is_max": is_max,
+                  "op_title": "Max pooling" if is_max else "Average pooling"}
+    try:
+        state, result, steps, relu, relu_steps = compute(state)
+    except OpInputError as exc:
+        view["error"] = {"field": exc.field, "message": exc.message}
+        view["size_latex"] = size_latex(state)
+        return view
+    out = result["out"]
+    state = replace(state, step=state.step % out.size)
+    view["state"] = state
+    step_plane = tuple(int(i) for i in np.unravel_index(state.step, out.shape)[:2])
+    only = step_plane if state.x.size > DETAIL_CELLS else None  # large inputs: details for one plane
+    ties = pool_lab.tie_counts(result) if is_max else None
+    xvmax = figures.scale_max(result["x"])
+    gvmax = figures.scale_max(result["dout"], result["dx"])
+    xcol = colour_lists(result["x"], xvmax)  # x is drawn up to four times: colour it once
+    view.update({
+        "size_step": steps["windows"],
+        "size_lines": split_size_latex(steps["windows"].latex),
+        "forward_step": steps["max" if is_max else "mean"],
+        "backward_step": steps["route" if is_max else "spread"],
+        "dropped": {"rows": int(result["dropped_rows"]), "cols": int(result["dropped_cols"])},
+        "only": only,
+        "x": _x_planes(result, state, xvmax, ties, xcol, only),
+        "out": _out_planes(result, xvmax),  # out holds values of x: one colour scale for both
+        "dout": lab_planes(result["dout"], "dout", gvmax, "dout", only=only),
+        "dx": lab_planes(result["dx"], "dx", gvmax, "dx"),
+        "xvmax": figures.format_value(xvmax), "gvmax": figures.format_value(gvmax),
+    })
+    if is_max:
+        view["window_argmax"] = lab_planes(result["window_argmax"], "window_argmax", 1.0, "window_argmax", index=True)
+        view["argmax"] = lab_planes(result["argmax"], "argmax", 1.0, "argmax", index=True, only=only)
+        view["ties"] = _ties(result, ties, state)
+    for name in ("out", "dx", "window_argmax"):  # the detail sections reuse the summary's grids
+        if name in view:
+            view[name + "_detail"] = view[name] if only is None else [view[name][only[0] * C + only[1]]]
+    view["routes"], view["routes_hidden"], view["routes_adding"] = _routes(state, result)
+    view["window"] = window(state, result, xcol)
+    view["relu"] = _relu(relu, relu_steps, *step_plane, xcol, only)
+    return view
+
+
+def _ties(result: dict, ties: np.ndarray, state: PoolState) -> dict:
+    """The windows whose maximum is shared, each with the cells that tie and the one that wins."""
+    listed = []
+    W = result["x"].shape[3]
+    k, s = state.size, state.stride
+    tied = np.argwhere(ties >= 2)
+    for n, c, r, q in tied[:12]:
+        win = result["windows"][n, c, r, q]
+        cells = [(int(r * s + i), int(q * s + j)) for i, j in np.argwhere(win == result["out"][n, c, r, q])]
+        h, w = divmod(int(result["argmax"][n, c, r, q]), W)
+        listed.append({"out": f"{n},{c},{r},{q}", "value": figures.format_value(float(result["out"][n, c, r, q])),
+                       "cells": [f"({a}, {b})" for a, b in cells], "winner": f"({h}, {w})",
+                       "window_argmax": int(result["window_argmax"][n, c, r, q]), "k": k})
+    return {"count": len(tied), "windows": listed, "hidden": max(0, len(tied) - 12)}
+
+
+def _routes(state: PoolState, result: dict) -> tuple[list[dict], int, int]:
+    """The first MAX_ROUTES "dx[…] = dout[…] + …" lines, how many more there are, how many cells add up."""
+    lines, total, adding = [], 0, 0
+    N, C = result["x"].shape[:2]
+    for n in range(N):
+        for c in range(C):
+            sources = pool_lab.route_sources(state.op, result, state.size, state.stride, (n, c))
+            total += len(sources)
+            adding += sum(len(s) > 1 for s in sources.values())
+            if len(lines) < MAX_ROUTES:
+                for r in pool_lab.routes(state.op, result, state.size, state.stride, (n, c), MAX_ROUTES - len(lines)):
+                    lines.append({"text": r.text, "adds": len(r.sources) > 1, "idx": _idx(r.dx_index),
+                                  "sources": " ".join(_idx(s) for s in r.sources)})
+    return lines, total - len(lines), adding
+
+
+# ---------------------------------------------------------------- the window stepper and the routing drawing
+
+CELL, GAP, PAD = 60, 6, 16  # routing drawing: cell side, gap, outer padding (px)
+
+
+def window(state: PoolState, result: dict, xcol: tuple[list, list] | None = None) -> dict:
+    """The window at output position ``state.step`` (flat index into out), term by term, and the routing drawing."""
+    out = result["out"]
+    index = tuple(int(i) for i in np.unravel_index(state.step % out.size, out.shape))
+    win = pool_lab.pool_window(state.op, result, state.size, state.stride, index)
+    n, c, oh, ow = index
+    H, W = result["x"].shape[2:]
+    k = state.size
+    in_window = np.zeros((H, W), dtype=bool)
+    in_window[win.rows[0]:win.rows[1] + 1, win.cols[0]:win.cols[1] + 1] = True
+    xvmax = figures.scale_max(result["x"])
+    tied = set(win.tied) if len(win.tied) > 1 else set()
+    plane_cls = {} if win.winner_x is None else {tuple(win.winner_x[2:]): "winner"}
+    plane = lab_grid(result["x"][n, c], "x", (n, c), xvmax, window=in_window, classes=plane_cls,
+                     colours=(xcol[0][n][c], xcol[1][n][c]) if xcol else None,
+                     mark=_dropped_mask((H, W), int(result["dropped_rows"]), int(result["dropped_cols"])),
+                     title=f"x, n={n}, c={c}")
+    value_cls = {cell: "tie-loser" for cell in tied}
+    if win.winner is not None:
+        value_cls[win.winner] = "winner"
+    subs = {(i, j): str(i * k + j) for i in range(k) for j in range(k)}  # the row-major index window_argmax counts
+    values = lab_grid(win.values, "windows", (n, c, oh, ow), xvmax, classes=value_cls, subs=subs,
+                      title=f"window of out[{n}, {c}, {oh}, {ow}]")
+    return {"step": state.step % out.size, "count": out.size, "n": n, "c": c, "oh": oh, "ow": ow,
+            "rows": win.rows, "cols": win.cols, "plane": plane, "window_grid": values, "latex": win.latex,
+            "backward_latex": win.backward_latex, "winner": win.winner, "winner_x": win.winner_x,
+            "window_argmax": None if win.winner is None else win.winner[0] * k + win.winner[1],
+            "argmax": win.argmax, "tied": sorted(tied), "is_tie": bool(tied), "k": k,
+            "out": figures.format_value(win.out), "dout": figures.format_value(win.dout),
+            "drawing": _drawing(state, result, index)}
+
+
+def _centre(h: float, w: float) -> tuple[float, float]:
+    return PAD + w * (CELL + GAP) + CELL / 2, PAD + h * (CELL + GAP) + CELL / 2
+
+
+def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int]) -> dict:
+    """Coordinates of the routing drawing for plane (n, c): dx's cells, and one token per dout cell
+    at the centre of its window with arrows to the dx cells it is added into (the engine's routes)."""
+    n, c = current[:2]
+    H, W = result["x"].shape[2:]
+    OH, OW = result["out"].shape[2:]
+    k, s = state.size, state.stride
+    dx, dout = result["dx"][n, c], result["dout"][n, c]
+    gvmax = figures.scale_max(result["dout"], result["dx"])
+    incoming: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for target, sources in pool_lab.route_sources(state.op, result, k, s, (n, c)).items():
+        incoming[target[2:]] = [src[2:] for src in sources]
+    cells = []
+    for h in range(H):
+        for w in range(W):
+            bg, fg = figures.colour(float(dx[h, w]), gvmax)
+            x0, y0 = _centre(h, w)
+            count = len(incoming.get((h, w), []))
+            cells.append({"x": x0 - CELL / 2, "y": y0 - CELL / 2, "cx": x0, "cy": y0, "bg": bg, "fg": fg,
+                          "text": figures.format_value(float(dx[h, w])), "count": count,
+                          "title": f"dx[{n},{c},{h},{w}] = {figures.format_value(float(dx[h, w]))}"
+                                   + (f": {count} dout cells add up here" if count > 1 else "")})
+    arrows, tokens = [], []
+    mid = k // 2 - 0.5  # the token sits on the grid line nearest the window's centre, never on a number
+    every = OH * OW * (1 if state.pool == "max" else k * k) <= 400
+    for (h, w), sources in incoming.items():
+        for r, q in sources:
+            mine = (r, q) == tuple(current[2:])
+            if not (every or mine):
+                continue
+            (x1, y1), (x2, y2) = _centre(r * s + mid, q * s + mid), _centre(h, w)
+            dx_, dy_ = x2 - x1, y2 - y1
+            length = (dx_ * dx_ + dy_ * dy_) ** 0.5
+            shrink = min(1.0, 4 / length) if length else 0.0  # the head ends at the cell centre; the number sits below
+            arrows.append({"x1": round(x1, 1), "y1": round(y1, 1), "x2": round(x2 - dx_ * shrink, 1),
+                           "y2": round(y2 - dy_ * shrink, 1), "current": mine, "zero": length == 0,
+                           "title": f"dout[{n},{c},{r},{q}] → dx[{n},{c},{h},{w}]"})
+    arrows.sort(key=lambda a: a["current"])  # the current window's arrows on top
+    for r in range(OH):
+        for q in range(OW):
+            x0, y0 = _centre(r * s + mid, q * s + mid)
+            bg, fg = figures.colour(float(dout[r, q]), gvmax)
+            tokens.append({"cx": round(x0, 1), "cy": round(y0, 1), "bg": bg, "fg": fg,
+                           "text": figures.format_value(float(dout[r, q])), "current": (r, q) == tuple(current[2:]),
+                           "title": f"dout[{n},{c},{r},{q}] = {figures.format_value(float(dout[r, q]))}"})
+    top, left = current[2] * s, current[3] * s
+    frame = {"x": PAD + left * (CELL + GAP) - 3, "y": PAD + top * (CELL + GAP) - 3,
+             "w": k * (CELL + GAP) - GAP + 6, "h": k * (CELL + GAP) - GAP + 6}
+    return {"width": 2 * PAD + W * (CELL + GAP) - GAP, "height": 2 * PAD + H * (CELL + GAP) - GAP,
+            "cells": cells, "arrows": arrows, "tokens": tokens, "frame": frame, "cell": CELL, "every": every,
+            "n": n, "c": c}
+
+
+# ---------------------------------------------------------------- ReLU
+
+
+def _relu(relu: dict, steps: dict, n: int, c: int, xcol: tuple[list, list], only: tuple[int, int] | None) -> dict:
+    """ReLU's grids; ``xcol`` are x's colours (the same tensor on the same scale as the pooling's x)."""
+    xvmax = figures.scale_max(relu["x"])
+    gvmax = figures.scale_max(relu["dout"], relu["dx"])
+    mask = lab_planes(relu["mask"], "relu_mask", 1.0, "mask", index=True,
+                      cell_classes=np.where(relu["mask"] > 0, "on", "off"), only=only)
+    # x == 0 is the kink: the mask is 0 there (no gradient passes)
+    x = lab_planes(relu["x"], "relu_x", xvmax, "x", cell_classes=np.where(relu["x"] == 0, "kink", ""), colours=xcol,
+                   only=only)
+    small = relu["x"].shape[2] <= 6 and relu["x"].shape[3] <= 6
+    numbers = {}
+    if small:
+        m, xs, ys = (pool_lab.bmatrix(relu[a][n, c]) for a in ("mask", "x", "out"))
+        g, d = pool_lab.bmatrix(relu["dout"][n, c]), pool_lab.bmatrix(relu["dx"][n, c])
+        numbers = {"mask": rf"m = \mathbf{{1}}\left[{xs} > 0\right] = {m}",
+                   "relu": rf"y = \max\left(0,\ {xs}\right) = {ys}",
+                   "dx": rf"\frac{{\partial L}}{{\partial x}} = {m} \odot {g} = {d}"}
+    return {"x": x, "mask": mask, "out": lab_planes(relu["out"], "relu_out", xvmax, "out", only=only),
+            "dout": lab_planes(relu["dout"], "relu_dout", gvmax, "dout", only=only),
+            "dx": lab_planes(relu["dx"], "relu_dx", gvmax, "dx", only=only),
+            "steps": [steps[k] for k in ("mask", "relu", "dx")], "numbers": numbers, "plane": (n, c),
+            "xvmax": figures.format_value(xvmax), "gvmax": figures.format_value(gvmax),
+            "zeros": int(np.sum(relu["x"] == 0))}

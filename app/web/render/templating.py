@@ -1,0 +1,107 @@
+"""Jinja2 templates, the full-page-or-partial rule, and cache-busting static URLs.
+
+Every template opens with a one-line comment naming the context it needs. Globals
+available to all templates: ``static_url``, ``vendor``, ``labs``, ``product``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib.metadata import version
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from app.paths import STATIC, TEMPLATES
+from app.web.kit.link import format_number
+from app.web.nav import LABS
+
+PRODUCT = "Backprop Lens"
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the installed plotly package (no copy in the repo)."""
+    spec = find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the plotly package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+
+
+PLOTLY_VERSION = version("plotly")
+PLOTLY_URL = f"/static/vendor/plotly-{PLOTLY_VERSION}.min.js"
+
+VENDOR = {
+    "htmx": "/static/vendor/htmx-2.0.11/htmx.min.js",
+    "htmx_sse": "/static/vendor/htmx-ext-sse-2.2.4/sse.js",
+    "katex_js": "/static/vendor/katex-0.19.1/katex.min.js",
+    "katex_css": "/static/vendor/katex-0.19.1/katex.min.css",
+    "plotly": PLOTLY_URL,
+    "swagger_js": "/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js",
+    "swagger_css": "/static/vendor/swagger-ui-5.35.0/swagger-ui.css",
+}
+
+
+@lru_cache(maxsize=256)
+def _content_hash(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    """``/static/<path>?v=<content hash>``: the URL changes with the file, so it may be cached for a year.
+
+    The hash is keyed by the file's mtime and size, so an edited file gets a new URL
+    without restarting the server.
+    """
+    path = path.lstrip("/")
+    file = STATIC / path
+    try:
+        stat = file.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"static_url: no file static/{path}") from None
+    return f"/static/{path}?v={_content_hash(str(file), stat.st_mtime_ns, stat.st_size)}"
+
+
+def num(value: Any, digits: int = 4) -> str:
+    """A number as a person reads it: no trailing zeros, a true minus sign, ``—`` for a missing value."""
+    if value is None:
+        return "—"
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return "—"
+    if value == 0 or abs(value) >= 10**-digits:
+        text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{value:.3g}"
+    if text in ("-0", ""):
+        text = "0"
+    return text.replace("-", "\u2212")
+
+
+templates.env.globals.update(static_url=static_url, vendor=VENDOR, labs=LABS, product=PRODUCT, fmt=format_number)
+templates.env.filters["num"] = num
+
+
+def is_htmx(request: Request) -> bool:
+    """An htmx request that wants a fragment (a boosted link wants the whole page)."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    partial: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The full page ``template``, or only ``partial`` when htmx asks for a fragment."""
+    name = partial if partial is not None and is_htmx(request) else template
+    response = templates.TemplateResponse(request, name, dict(context or {}), status_code=status_code)
+    response.headers.append("Vary", "HX-Request")
+    return response

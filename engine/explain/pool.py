@@ -1,0 +1,265 @@
+"""What the pooling lab shows beyond the ops' own arrays, read from what the ops returned.
+
+- :func:`pool_window`: one pooling window term by term (its values, the winner, ties, the
+  formula with the numbers plugged in);
+- :func:`routes`: for every dx cell of a plane, the dout cells that were added into it (the
+  same cells as the op's provenance; tested), with the sum written out;
+- :func:`tie_counts`: how many cells of each window equal its maximum;
+- :func:`kinks`, :func:`check_away_from_kinks`: where a central difference crosses a point
+  where the op has no derivative (a tie in a max window, ReLU at 0), and a gradient check
+  of every other entry, so a page can say "not differentiable here" instead of reporting a
+  misleading error;
+- :func:`bmatrix`: an array plane as KaTeX.
+
+Everything is computed from the arrays ``maxpool2d`` / ``avgpool2d`` / ``relu`` return (their
+``run``): nothing of the forward or backward pass is recomputed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.gradcheck import GradCheck, numeric_gradient, relative_error
+from engine.records import Arrays, Index, OpInputError
+
+POOL_OPS = ("maxpool2d", "avgpool2d")
+
+
+def _num(v: float) -> str:
+    """A number for a formula: 4 significant digits, negative ones in parentheses."""
+    text = f"{float(v):.4g}"
+    if text == "-0":
+        text = "0"
+    return f"({text})" if text.startswith("-") else text
+
+
+def _plain(v: float) -> str:
+    text = f"{float(v):.6g}"
+    return "0" if text == "-0" else text
+
+
+def _idx(index: Index) -> str:
+    return ",".join(str(int(i)) for i in index)
+
+
+def bmatrix(plane: np.ndarray) -> str:
+    """A 2-D array as a KaTeX bmatrix (numbers to 4 significant digits)."""
+    rows = [" & ".join(_plain(float(f"{v:.4g}")) for v in row) for row in np.asarray(plane, np.float64)]
+    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+# ---------------------------------------------------------------- one window
+
+
+@dataclass(frozen=True)
+class PoolWindow:
+    op: str
+    index: Index  # (n, c, oh, ow) of the output cell
+    rows: tuple[int, int]  # first and last input row the window covers
+    cols: tuple[int, int]  # first and last input column
+    values: np.ndarray  # (k, k): the window as the op cut it (``windows[n, c, oh, ow]``)
+    out: float  # out[n, c, oh, ow]
+    winner: tuple[int, int] | None  # (kh, kw) of the max inside the window (max pooling only)
+    winner_x: Index | None  # the winner's cell (n, c, h, w) in x
+    argmax: int | None  # flat h·W + w of the winner in its plane (the op's argmax)
+    tied: tuple[tuple[int, int], ...]  # every (kh, kw) equal to the max: two or more means a tie
+    dout: float  # dout[n, c, oh, ow]
+    latex: str  # the forward formula with the numbers plugged in
+    backward_latex: str  # where dout goes, with its number
+
+
+def pool_window(op: str, result: Arrays, size: int, stride: int, index: Index) -> PoolWindow:
+    """The window of output cell ``index`` = (n, c, oh, ow), from the arrays ``op`` returned."""
+    if op not in POOL_OPS:
+        raise OpInputError("op", f"{op!r} is not a pooling op ({', '.join(POOL_OPS)})")
+    out = result["out"]
+    if len(index) != 4 or any(not 0 <= int(i) < s for i, s in zip(index, out.shape, strict=True)):
+        raise OpInputError("step", f"no window at out[{_idx(index)}]; out has shape {list(out.shape)}")
+    n, c, oh, ow = (int(i) for i in index)
+    values = np.array(result["windows"][n, c, oh, ow], copy=True)
+    top, left = oh * stride, ow * stride
+    y = float(out[n, c, oh, ow])
+    g = float(result["dout"][n, c, oh, ow])
+    lhs = rf"\text{{out}}[{n}, {c}, {oh}, {ow}]"
+    terms = [_num(v) for v in values.ravel()]
+    if len(terms) > 9:
+        terms = [*terms[:6], r"\ldots", *terms[-2:]]
+    if op == "avgpool2d":
+        latex = rf"{lhs} = \frac{{{' + '.join(terms)}}}{{{size}^2}} = {_plain(y)}"
+        backward = (rf"\text{{dx}}[{n}, {c}, {top}{{:}}{top + size}, {left}{{:}}{left + size}] \mathrel{{+}}= "
+                    rf"\frac{{\text{{dout}}[{n}, {c}, {oh}, {ow}]}}{{{size}^2}} = \frac{{{_num(g)}}}{{{size * size}}}"
+                    rf" = {_plain(g / (size * size))}\ \text{{each}}")
+        return PoolWindow(op, (n, c, oh, ow), (top, top + size - 1), (left, left + size - 1), values, y,
+                          None, None, None, (), g, latex, backward)
+    kh, kw = divmod(int(result["window_argmax"][n, c, oh, ow]), size)
+    flat = int(result["argmax"][n, c, oh, ow])
+    width = result["x"].shape[3]
+    h, w = divmod(flat, width)
+    tied = tuple((int(i), int(j)) for i, j in np.argwhere(values == values[kh, kw]))
+    listed = [_plain(float(f"{v:.4g}")) for v in values.ravel()]  # in a max, commas separate: no parentheses
+    if len(listed) > 9:
+        listed = [*listed[:6], r"\ldots", *listed[-2:]]
+    latex = (rf"\begin{{gathered}}{lhs} = \max({', '.join(listed)}) = {_plain(y)} \\ "
+             rf"\text{{argmax}} = h^{{*}} W + w^{{*}} = {h}\cdot {width} + {w} = {flat}"
+             rf"\quad (\text{{window cell }} ({kh}, {kw}),\ \text{{index }} {kh * size + kw})\end{{gathered}}")
+    backward = rf"\text{{dx}}[{n}, {c}, {h}, {w}] \mathrel{{+}}= \text{{dout}}[{n}, {c}, {oh}, {ow}] = {_plain(g)}"
+    return PoolWindow(op, (n, c, oh, ow), (top, top + size - 1), (left, left + size - 1), values, y,
+                      (kh, kw), (n, c, h, w), flat, tied, g, latex, backward)
+
+
+def tie_counts(result: Arrays) -> np.ndarray:
+    """(N, C, OH, OW): how many cells of each max-pooling window equal its maximum (≥ 2: a tie)."""
+    windows, out = result["windows"], result["out"]
+    return np.sum(windows == out[..., None, None], axis=(-2, -1))
+
+
+# ---------------------------------------------------------------- routing dout into dx
+
+
+@dataclass(frozen=True)
+class Route:
+    dx_index: Index  # (n, c, h, w)
+    sources: tuple[Index, ...]  # the dout cells added into it, row-major
+    values: tuple[float, ...]  # their dout values
+    share: int  # 1 for max pooling; k² for average pooling (each source adds dout/k²)
+    dx: float  # the op's dx at the cell
+    text: str  # "dx[0,0,1,1] = dout[0,0,0,0] + dout[0,0,0,1] = 1 + 1 = 2"
+
+
+def _covering(pos: int, size: int, stride: int, n_out: int) -> range:
+    first = max(0, -(-(pos - size + 1) // stride))
+    return range(first, min(n_out - 1, pos // stride) + 1)
+
+
+def route_sources(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, int]) -> dict[Index, list[Index]]:
+    """{dx cell: [dout cells added into it]} for one (n, c) plane; cells that get nothing are left out."""
+    n, c = plane
+    out_h, out_w = result["out"].shape[2:]
+    height, width = result["x"].shape[2:]
+    found: dict[Index, list[Index]] = {}
+    if op == "maxpool2d":
+        targets = result["argmax"][n, c]
+        for oh in range(out_h):
+            for ow in range(out_w):
+                h, w = divmod(int(targets[oh, ow]), width)
+                found.setdefault((n, c, h, w), []).append((n, c, oh, ow))
+        return dict(sorted(found.items()))
+    for h in range(height):
+        for w in range(width):
+            src = [(n, c, r, q) for r in _covering(h, size, stride, out_h) for q in _covering(w, size, stride, out_w)]
+            if src:
+                found[(n, c, h, w)] = src
+    return found
+
+
+def routes(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, int],
+           limit: int | None = None) -> list[Route]:
+    """Every dx cell of ``plane`` that receives gradient (the first ``limit``), with the dout cells that add into it."""
+    if op not in POOL_OPS:
+        raise OpInputError("op", f"{op!r} is not a pooling op ({', '.join(POOL_OPS)})")
+    dout, dx = result["dout"], result["dx"]
+    share = 1 if op == "maxpool2d" else size * size
+    found = []
+    for target, sources in route_sources(op, result, size, stride, plane).items():
+        if limit is not None and len(found) >= limit:
+            break
+        values = tuple(float(dout[s]) for s in sources)
+        names = " + ".join(f"dout[{_idx(s)}]" for s in sources)
+        numbers = " + ".join(_num(v) for v in values)
+        total = float(dx[target])
+        lhs = f"dx[{_idx(target)}]"
+        if share == 1:
+            text = f"{lhs} = {names} = {numbers} = {_plain(total)}" if len(sources) > 1 else \
+                f"{lhs} = {names} = {_plain(total)}"
+        elif len(sources) > 1:
+            text = f"{lhs} = ({names}) / {share} = ({numbers}) / {share} = {_plain(total)}"
+        else:
+            text = f"{lhs} = {names} / {share} = {numbers} / {share} = {_plain(total)}"
+        found.append(Route(target, tuple(sources), values, share, total, text.replace("(-", "(−").replace(" -", " −")))
+    return found
+
+
+# ---------------------------------------------------------------- where derivatives do not exist
+
+
+def kinks(op: str, result: Arrays, size: int, stride: int, h: float) -> np.ndarray:
+    """Boolean mask over x: entries whose ±h central difference crosses a point with no derivative.
+
+    maxpool2d: every cell within h of its window's maximum when two or more are (a tie, or
+    nearly one: moving one of them by h changes which cell wins). relu: |x| ≤ h (the kink at 0).
+    avgpool2d is linear: none. ``result`` is what the op's run returned (``windows`` for max).
+    """
+    x = result["x"]
+    if op == "relu":
+        return np.abs(x) <= h
+    mask = np.zeros(x.shape, dtype=bool)
+    if op != "maxpool2d":
+        return mask
+    windows = result["windows"]
+    near = windows >= windows.max(axis=(-2, -1), keepdims=True) - h
+    contested = near & (near.sum(axis=(-2, -1), keepdims=True) >= 2)
+    for i, j, r, q, kh, kw in np.argwhere(contested):
+        mask[i, j, r * stride + kh, q * stride + kw] = True
+    return mask
+
+
+def check_away_from_kinks(op: str, arrays: Arrays, params: dict[str, Any], skip: np.ndarray, h: float,
+                          max_per_input: int | None = None, seed: int = 0) -> GradCheck | None:
+    """check_op's measure on dx, at the entries of x not in ``skip`` (None when every entry is skipped).
+
+    ``arrays`` and ``params`` are what ``registry.prepare`` returned (dout filled in).
+    """
+    from engine.registry import get_spec
+
+    spec = get_spec(op)
+    arrays = {k: np.asarray(v, np.float64) for k, v in arrays.items()}
+    dout = arrays["dout"]
+    x = arrays["x"]
+    candidates = np.flatnonzero(~skip.reshape(-1))
+    if candidates.size == 0:
+        return None
+    at = candidates
+    if max_per_input is not None and at.size > max_per_input:
+        at = np.sort(np.random.default_rng(seed).choice(candidates, max_per_input, replace=False))
+
+    def f(value: np.ndarray) -> float:
+        return float(np.sum(spec.run({**arrays, "x": value}, params)[spec.objective] * dout))
+
+    numeric = numeric_gradient(f, x, h, at).reshape(-1)[at]
+    exact = np.asarray(spec.run(arrays, params)["dx"], np.float64).reshape(-1)[at]
+    err = relative_error(exact, numeric)
+    worst_at = np.unravel_index(int(at[err.argmax()]), x.shape)
+    where = f"dx[{', '.join(str(int(i)) for i in worst_at)}]"
+    return GradCheck(float(err.max()), where, {"x": float(err.max())}, {"dx": exact}, {"dx": numeric},
+                     int(at.size), int(x.size))
+
+
+# ---------------------------------------------------------------- provenance the other way round
+
+
+def consumers(op: str, result: Arrays, size: int, stride: int, name: str, index: Index) -> dict[str, list[Index]]:
+    """The elements computed FROM element ``index`` of input ``name`` (the op's provenance runs the other way).
+
+    x[n, c, h, w] → the out cells whose window holds it; dout[n, c, oh, ow] → the dx cells it
+    is added into (max: the window's winner; avg: every cell of the window).
+    """
+    if op not in POOL_OPS:
+        raise OpInputError("op", f"{op!r} is not a pooling op ({', '.join(POOL_OPS)})")
+    if name not in ("x", "dout"):
+        raise OpInputError("array", f"{name!r} is not an input of {op} (x, dout)")
+    shape = result[name].shape
+    if len(index) != 4 or any(not 0 <= int(i) < s for i, s in zip(index, shape, strict=True)):
+        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
+    n, c, a, b = (int(i) for i in index)
+    out_h, out_w = result["out"].shape[2:]
+    if name == "x":
+        rows, cols = _covering(a, size, stride, out_h), _covering(b, size, stride, out_w)
+        return {"out": [(n, c, r, q) for r in rows for q in cols]}
+    if op == "maxpool2d":
+        h, w = divmod(int(result["argmax"][n, c, a, b]), result["x"].shape[3])
+        return {"dx": [(n, c, h, w)], "argmax": [(n, c, a, b)]}
+    cells = [(n, c, a * stride + i, b * stride + j) for i in range(size) for j in range(size)]
+    return {"dx": cells}

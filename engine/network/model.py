@@ -1,0 +1,535 @@
+"""A network model: strict parsing of the model JSON, shape inference, parameter names and init.
+
+The model JSON of CONVENTIONS.md ("Networks") becomes a frozen :class:`Model` of frozen
+layer records. Anything invalid raises :class:`OpInputError` naming the field
+(``model.layers[4].layers[0].kernel``); a stack whose shapes cannot work is refused at the
+layer that breaks (``model.layers[3]``), with the sizes that do not fit.
+
+Parameters are named ``<path>.<name>``: the path is the layer's index, dotted inside a
+residual block (``4.0.w``). conv2d and linear own ``w`` and ``b``; batchnorm owns ``gamma``
+and ``beta`` and the buffers ``running_mean`` and ``running_var`` (in the same dict, never
+given a gradient). Layers are listed in pre-order: a residual block before its inner layers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.ops.softmax import clean_labels
+from engine.records import OpInputError
+
+Shape = tuple[int, ...]  # one sample's shape: (C, H, W) or (D,)
+
+# Limits the app also shows; anything outside is refused, never clamped.
+MAX_CHANNELS, MAX_SIDE, MAX_FEATURES = 16, 64, 4096
+MAX_FILTERS, MAX_KERNEL, MAX_STRIDE, MAX_PAD = 64, 7, 3, 3
+MAX_POOL = 4
+MAX_UNITS = 1024
+MAX_LAYERS = 32  # per list (top level or inside one residual block)
+MAX_DEPTH = 3  # residual blocks nested at most this deep
+MAX_PARAMS = 1_000_000  # learnable numbers in the whole model
+MAX_BATCH = 1024  # examples in one x
+MODES = ("train", "eval")
+LOSSES = ("softmax_cross_entropy",)
+CONVENTIONS = ("pytorch", "cs231n")
+
+
+# --- layer records -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    type: ClassVar[str] = "conv2d"
+    filters: int
+    kernel: int
+    stride: int = 1
+    pad: int = 0
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    type: ClassVar[str] = "batchnorm"
+    eps: float = 1e-5
+    momentum: float | None = None  # None: the convention's default (0.1 pytorch, 0.9 cs231n)
+    convention: str = "pytorch"
+
+
+@dataclass(frozen=True)
+class Relu:
+    type: ClassVar[str] = "relu"
+
+
+@dataclass(frozen=True)
+class MaxPool2d:
+    type: ClassVar[str] = "maxpool2d"
+    size: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class AvgPool2d:
+    type: ClassVar[str] = "avgpool2d"
+    size: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class Dropout:
+    type: ClassVar[str] = "dropout"
+    p: float  # probability of dropping (PyTorch)
+
+
+@dataclass(frozen=True)
+class Flatten:
+    type: ClassVar[str] = "flatten"
+
+
+@dataclass(frozen=True)
+class Linear:
+    type: ClassVar[str] = "linear"
+    units: int
+
+
+@dataclass(frozen=True)
+class Residual:
+    """out = x + f(x), f being ``layers`` in order; f must keep the shape."""
+
+    type: ClassVar[str] = "residual"
+    layers: tuple[Layer, ...]
+
+
+Layer = Conv2d | BatchNorm | Relu | MaxPool2d | AvgPool2d | Dropout | Flatten | Linear | Residual
+
+
+@dataclass(frozen=True)
+class Model:
+    input_shape: Shape  # one sample: (C, H, W) or (D,)
+    layers: tuple[Layer, ...]
+    loss: str = "softmax_cross_entropy"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer with its shapes (batch axis left out) and what it owns."""
+
+    path: str  # "4.0"
+    field: str  # "model.layers[4].layers[0]": where an error about it points
+    type: str
+    in_shape: Shape
+    out_shape: Shape
+    param_count: int  # learnable numbers this layer owns itself (a residual block: 0)
+    param_shapes: dict[str, Shape] = field(default_factory=dict)  # full name -> shape: {"0.w": (4, 1, 3, 3)}
+    buffer_shapes: dict[str, Shape] = field(default_factory=dict)  # {"1.running_mean": (4,)}
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+_KEYS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required keys, optional keys), besides "type"
+    "conv2d": ({"filters", "kernel"}, {"stride", "pad"}),
+    "batchnorm": (set(), {"eps", "momentum", "convention"}),
+    "relu": (set(), set()),
+    "maxpool2d": ({"size"}, {"stride"}),
+    "avgpool2d": ({"size"}, {"stride"}),
+    "dropout": ({"p"}, set()),
+    "flatten": (set(), set()),
+    "linear": ({"units"}, set()),
+    "residual": ({"layers"}, set()),
+}
+
+
+def _int(field: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise OpInputError(field, f"must be a whole number, got {value!r}")
+    if not math.isfinite(value) or value != int(value):
+        raise OpInputError(field, f"must be a whole number, got {value!r}")
+    value = int(value)
+    if not lo <= value <= hi:
+        raise OpInputError(field, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(field: str, value: Any, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise OpInputError(field, f"must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise OpInputError(field, f"must be a finite number, got {value!r}")
+    if (value <= lo if lo_open else value < lo) or (value >= hi if hi_open else value > hi):
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise OpInputError(field, f"must be in {left}{lo:g}, {hi:g}{right}, got {value:g}")
+    return value
+
+
+def _parse_layers(field: str, value: Any, depth: int) -> tuple[Layer, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise OpInputError(field, f"must be a list of layers, got {type(value).__name__}")
+    if not value:
+        raise OpInputError(field, "must hold at least one layer")
+    if len(value) > MAX_LAYERS:
+        raise OpInputError(field, f"has {len(value)} layers; the limit is {MAX_LAYERS}")
+    return tuple(_parse_layer(f"{field}[{i}]", item, depth) for i, item in enumerate(value))
+
+
+def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
+    if isinstance(spec, Layer):  # already parsed
+        return spec
+    if not isinstance(spec, dict):
+        raise OpInputError(field, f"must be an object with a \"type\", got {type(spec).__name__}")
+    kind = spec.get("type")
+    if kind not in _KEYS:
+        raise OpInputError(f"{field}.type", f"unknown layer type {kind!r}; known: {', '.join(_KEYS)}")
+    required, optional = _KEYS[kind]
+    for key in spec:
+        if key != "type" and key not in required | optional:
+            allowed = ", ".join(sorted(required | optional)) or "no other keys"
+            raise OpInputError(f"{field}.{key}", f"{kind} has no setting {key!r} (allowed: {allowed})")
+    for key in sorted(required):
+        if key not in spec:
+            raise OpInputError(f"{field}.{key}", f"is required for {kind}")
+    f = lambda key: f"{field}.{key}"  # noqa: E731
+    if kind == "conv2d":
+        return Conv2d(
+            filters=_int(f("filters"), spec["filters"], 1, MAX_FILTERS),
+            kernel=_int(f("kernel"), spec["kernel"], 1, MAX_KERNEL),
+            stride=_int(f("stride"), spec.get("stride", 1), 1, MAX_STRIDE),
+            pad=_int(f("pad"), spec.get("pad", 0), 0, MAX_PAD),
+        )
+    if kind == "batchnorm":
+        convention = spec.get("convention", "pytorch")
+        if convention not in CONVENTIONS:
+            raise OpInputError(f("convention"), f"must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+        momentum = spec.get("momentum")
+        return BatchNorm(
+            eps=_float(f("eps"), spec.get("eps", 1e-5), 0.0, 1.0, lo_open=True),
+            momentum=None if momentum is None else _float(f("momentum"), momentum, 0.0, 1.0),
+            convention=convention,
+        )
+    if kind in ("maxpool2d", "avgpool2d"):
+        size = _int(f("size"), spec["size"], 1, MAX_POOL)
+        stride = _int(f("stride"), spec.get("stride", size), 1, MAX_POOL)
+        return (MaxPool2d if kind == "maxpool2d" else AvgPool2d)(size=size, stride=stride)
+    if kind == "dropout":
+        return Dropout(p=_float(f("p"), spec["p"], 0.0, 1.0, hi_open=True))
+    if kind == "linear":
+        return Linear(units=_int(f("units"), spec["units"], 1, MAX_UNITS))
+    if kind == "residual":
+        if depth >= MAX_DEPTH:
+            raise OpInputError(field, f"residual blocks may be nested at most {MAX_DEPTH} deep")
+        return Residual(layers=_parse_layers(f("layers"), spec["layers"], depth + 1))
+    return Relu() if kind == "relu" else Flatten()
+
+
+def parse_structure(model_json: Any) -> Model:
+    """The model JSON as a :class:`Model`, every setting validated, shapes NOT checked (the builder's view)."""
+    if isinstance(model_json, Model):
+        return model_json
+    if not isinstance(model_json, dict):
+        raise OpInputError("model", f"must be an object, got {type(model_json).__name__}")
+    for key in model_json:
+        if key not in ("input_shape", "layers", "loss"):
+            raise OpInputError(f"model.{key}", f"unknown key {key!r} (allowed: input_shape, layers, loss)")
+    for key in ("input_shape", "layers"):
+        if key not in model_json:
+            raise OpInputError(f"model.{key}", "is required")
+    raw = model_json["input_shape"]
+    if not isinstance(raw, (list, tuple)) or len(raw) not in (1, 3):
+        raise OpInputError("model.input_shape", f"must be [C, H, W] (an image) or [D] (features), got {raw!r}")
+    limits = (MAX_CHANNELS, MAX_SIDE, MAX_SIDE) if len(raw) == 3 else (MAX_FEATURES,)
+    input_shape = tuple(_int(f"model.input_shape[{i}]", v, 1, hi)
+                        for i, (v, hi) in enumerate(zip(raw, limits, strict=True)))
+    loss = model_json.get("loss", "softmax_cross_entropy")
+    if loss not in LOSSES:
+        raise OpInputError("model.loss", f"must be one of {', '.join(LOSSES)}; got {loss!r}")
+    return Model(input_shape, _parse_layers("model.layers", model_json["layers"], 0), loss)
+
+
+def parse_model(model_json: Any) -> Model:
+    """The model JSON as a :class:`Model`, validated strictly and shape-checked."""
+    model = parse_structure(model_json)
+    infer_shapes(model)
+    return model
+
+
+def layer_to_json(layer: Layer) -> dict[str, Any]:
+    if isinstance(layer, Residual):
+        return {"type": "residual", "layers": [layer_to_json(inner) for inner in layer.layers]}
+    out: dict[str, Any] = {"type": layer.type}
+    out.update({k: v for k, v in vars(layer).items()})
+    return out
+
+
+def model_to_json(model: Model) -> dict[str, Any]:
+    """The inverse of :func:`parse_model` (every setting spelled out)."""
+    return {"input_shape": list(model.input_shape), "layers": [layer_to_json(layer) for layer in model.layers],
+            "loss": model.loss}
+
+
+# --- walking and shapes --------------------------------------------------------------------
+
+
+def iter_layers(layers: tuple[Layer, ...], prefix: str = "", field: str = "model.layers"
+                ) -> Iterator[tuple[str, str, Layer]]:
+    """(path, field, layer) in pre-order: a residual block, then its inner layers."""
+    for i, layer in enumerate(layers):
+        path, here = f"{prefix}{i}", f"{field}[{i}]"
+        yield path, here, layer
+        if isinstance(layer, Residual):
+            yield from iter_layers(layer.layers, f"{path}.", f"{here}.layers")
+
+
+def layer_field(path: str) -> str:
+    """The model field of the layer at ``path``: "4.0" -> "model.layers[4].layers[0]"."""
+    return "model" + "".join(f".layers[{i}]" for i in path.split("."))
+
+
+def _dims(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def _source(prev: str | None) -> str:
+    return "the input is" if prev is None else f"layer {prev} outputs"
+
+
+def _layer_shapes(layer: Layer, shape: Shape, field: str, prev: str | None
+                  ) -> tuple[Shape, dict[str, Shape], dict[str, Shape]]:
+    """(out_shape, own param shapes by short name, buffer shapes by short name) or OpInputError."""
+    where = _source(prev)
+    if isinstance(layer, Conv2d):
+        if len(shape) != 3:
+            raise OpInputError(field, f"conv2d needs an image input C×H×W, but {where} {_dims(shape)} features")
+        c, h, w = shape
+        k, s, p = layer.kernel, layer.stride, layer.pad
+        if h + 2 * p < k or w + 2 * p < k:
+            padded = f" ({h + 2 * p}×{w + 2 * p} after padding {p})" if p else ""
+            raise OpInputError(field, f"conv2d {k}×{k} kernel needs an input at least {k}×{k}, "
+                                      f"but {where} {h}×{w}{padded}")
+        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        return (layer.filters, oh, ow), {"w": (layer.filters, c, k, k), "b": (layer.filters,)}, {}
+    if isinstance(layer, (MaxPool2d, AvgPool2d)):
+        if len(shape) != 3:
+            raise OpInputError(field, f"{layer.type} needs an image input C×H×W, but {where} {_dims(shape)} features")
+        c, h, w = shape
+        k, s = layer.size, layer.stride
+        if h < k or w < k:
+            raise OpInputError(field, f"{layer.type} {k}×{k} needs an input at least {k}×{k}, but {where} {h}×{w}")
+        return (c, (h - k) // s + 1, (w - k) // s + 1), {}, {}
+    if isinstance(layer, BatchNorm):
+        c = (shape[0],)
+        return shape, {"gamma": c, "beta": c}, {"running_mean": c, "running_var": c}
+    if isinstance(layer, Flatten):
+        return (math.prod(shape),), {}, {}
+    if isinstance(layer, Linear):
+        if len(shape) != 1:
+            raise OpInputError(field, f"linear needs a flat input (N, D), but {where} {_dims(shape)}: "
+                                      "add a flatten layer before it")
+        return (layer.units,), {"w": (shape[0], layer.units), "b": (layer.units,)}, {}
+    return shape, {}, {}  # relu, dropout (a residual block is handled by the caller)
+
+
+def _infer(layers: tuple[Layer, ...], shape: Shape, prefix: str, field: str, prev: str | None,
+           infos: list[LayerInfo], total: list[int]) -> Shape:
+    for i, layer in enumerate(layers):
+        path, here = f"{prefix}{i}", f"{field}[{i}]"
+        if isinstance(layer, Residual):
+            slot = len(infos)
+            infos.append(None)  # type: ignore[arg-type]  # filled once the branch is known
+            branch = _infer(layer.layers, shape, f"{path}.", f"{here}.layers", prev, infos, total)
+            if branch != shape:
+                raise OpInputError(here, f"a residual block must keep its input's shape to add x + f(x), but its "
+                                         f"input is {_dims(shape)} and its layers output {_dims(branch)}")
+            infos[slot] = LayerInfo(path, here, "residual", shape, shape, 0)
+        else:
+            out, own, buffers = _layer_shapes(layer, shape, here, prev)
+            count = sum(math.prod(s) for s in own.values())
+            total[0] += count
+            if total[0] > MAX_PARAMS:
+                raise OpInputError(here, f"{layer.type} brings the model to {total[0]:,} learnable numbers; "
+                                         f"the limit is {MAX_PARAMS:,}")
+            infos.append(LayerInfo(path, here, layer.type, shape, out, count,
+                                   {f"{path}.{k}": v for k, v in own.items()},
+                                   {f"{path}.{k}": v for k, v in buffers.items()}))
+            shape = out
+        prev = path
+    return shape
+
+
+def infer_shapes(model: Model) -> list[LayerInfo]:
+    """Every layer's shapes and parameters, in pre-order; OpInputError at the layer that breaks.
+
+    Cached per model (models are frozen and hashable): treat the records as read-only.
+    """
+    return list(_shape_table(model))
+
+
+@lru_cache(maxsize=128)
+def _shape_table(model: Model) -> tuple[LayerInfo, ...]:
+    infos: list[LayerInfo] = []
+    out = _infer(model.layers, tuple(model.input_shape), "", "model.layers", None, infos, [0])
+    if len(out) != 1:
+        raise OpInputError("model.loss", f"{model.loss} needs logits (N, K), but the last layer outputs "
+                                         f"{_dims(out)}: end with flatten and linear")
+    if out[0] < 2:
+        raise OpInputError("model.loss", f"{model.loss} needs at least 2 classes, but the last layer outputs 1")
+    return tuple(infos)
+
+
+def num_classes(model: Model) -> int:
+    return infer_shapes(model)[-1].out_shape[0] if model.layers else model.input_shape[0]
+
+
+def param_shapes(model: Model) -> dict[str, Shape]:
+    """Learnable parameters: full name -> shape, in pre-order."""
+    return dict(_named_shapes(model)[0])
+
+
+def buffer_shapes(model: Model) -> dict[str, Shape]:
+    """Buffers (batchnorm's running statistics): full name -> shape, in pre-order."""
+    return dict(_named_shapes(model)[1])
+
+
+@lru_cache(maxsize=128)
+def _named_shapes(model: Model) -> tuple[tuple[tuple[str, Shape], ...], tuple[tuple[str, Shape], ...]]:
+    table = _shape_table(model)
+    return (tuple((n, s) for info in table for n, s in info.param_shapes.items()),
+            tuple((n, s) for info in table for n, s in info.buffer_shapes.items()))
+
+
+# --- seeds and init ------------------------------------------------------------------------
+
+_PURPOSES = {"init": 0, "dropout": 1}
+
+
+def check_seed(seed: Any, field: str = "seed") -> int:
+    return _int(field, seed, 0, 2**63 - 1)
+
+
+@lru_cache(maxsize=1024)
+def dropout_seed(seed: int, path: str) -> int:
+    """The dropout op's seed for the layer at ``path``: derived from (seed, path), below 2**31."""
+    return int(derive_seed(seed, "dropout", path).generate_state(1)[0]) & 0x7FFFFFFF
+
+
+def derive_seed(seed: int, purpose: str, path: str) -> np.random.SeedSequence:
+    """A seed for one layer and purpose: editing one layer never reshuffles another's numbers.
+
+    The path's length goes in first: SeedSequence pads with zeros, so [s, 4] and [s, 4, 0]
+    would otherwise collide.
+    """
+    idx = [int(i) for i in path.split(".")]
+    return np.random.SeedSequence([seed, _PURPOSES[purpose], len(idx), *idx])
+
+
+def init_params(model: Model, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Learnable parameters and buffers, deterministic in (seed, layer path).
+
+    conv2d and linear: w and b uniform in ±1/√fan_in (PyTorch's default
+    kaiming_uniform_(a=√5) and bias init; fan_in = C·KH·KW for conv, D for linear).
+    batchnorm: gamma ones, beta zeros, running_mean zeros, running_var ones.
+    """
+    seed = check_seed(seed)
+    out: dict[str, np.ndarray] = {}
+    for info in infer_shapes(model):
+        p = info.path
+        if info.type in ("conv2d", "linear"):
+            w_shape = info.param_shapes[f"{p}.w"]
+            fan_in = math.prod(w_shape[1:]) if info.type == "conv2d" else w_shape[0]
+            bound = 1.0 / math.sqrt(fan_in)
+            rng = np.random.default_rng(derive_seed(seed, "init", p))
+            out[f"{p}.w"] = rng.uniform(-bound, bound, w_shape).astype(dtype)
+            out[f"{p}.b"] = rng.uniform(-bound, bound, info.param_shapes[f"{p}.b"]).astype(dtype)
+        elif info.type == "batchnorm":
+            c = info.param_shapes[f"{p}.gamma"]
+            out[f"{p}.gamma"] = np.ones(c, dtype)
+            out[f"{p}.beta"] = np.zeros(c, dtype)
+            out[f"{p}.running_mean"] = np.zeros(c, dtype)
+            out[f"{p}.running_var"] = np.ones(c, dtype)
+    return out
+
+
+def check_params(model: Model, params: Any, field: str = "params", allow_missing: bool = False
+                 ) -> dict[str, np.ndarray]:
+    """Params (and buffers) by name as finite float arrays of the right shapes; unknown names refused.
+
+    Returns a new dict; arrays already of a float dtype are passed through (not copied).
+    """
+    if not isinstance(params, dict):
+        raise OpInputError(field, f"must be an object of arrays by name, got {type(params).__name__}")
+    learnable, buffers = _named_shapes(model)
+    wanted = dict(learnable + buffers)
+    for name in params:
+        if name not in wanted:
+            known = ", ".join(wanted) or "none: this model has no parameters"
+            raise OpInputError(f"{field}.{name}", f"this model has no parameter {name!r} (parameters: {known})")
+    out: dict[str, np.ndarray] = {}
+    for name, shape in wanted.items():
+        if name not in params or params[name] is None:
+            if allow_missing:
+                continue
+            raise OpInputError(f"{field}.{name}", "is required")
+        value = params[name]
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            arr = value
+        else:
+            from engine.registry import as_array
+
+            arr = as_array(f"{field}.{name}", value)
+        if arr.shape != shape:
+            raise OpInputError(f"{field}.{name}", f"must have shape {list(shape)}, got {list(arr.shape)}")
+        if not np.all(np.isfinite(arr)):
+            raise OpInputError(f"{field}.{name}", "must be finite")
+        out[name] = arr
+    return out
+
+
+def complete_params(model: Model, params: dict[str, Any] | None, seed: int = 0) -> dict[str, np.ndarray]:
+    """The given params, checked, with any missing one initialised from ``seed`` (as the trace API does)."""
+    given = check_params(model, params or {}, allow_missing=True)
+    missing = {k: v for k, v in init_params(model, seed).items() if k not in given}
+    learnable, buffers = _named_shapes(model)
+    return {name: given[name] if name in given else missing[name] for name, _ in learnable + buffers}
+
+
+# --- the batch and the mode ----------------------------------------------------------------
+
+
+def as_model(model: Any) -> Model:
+    """A parsed model (a :class:`Model` passes through)."""
+    return model if isinstance(model, Model) else parse_model(model)
+
+
+def check_batch(model: Model, x: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """x as a finite float array (N, *input_shape) (passed through if it already is one) and
+    labels as int64 class indices in [0, K)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        arr = x
+        if not np.all(np.isfinite(arr)):
+            raise OpInputError("x", "must be finite")
+    else:
+        from engine.registry import as_array
+
+        arr = as_array("x", x)
+    want = tuple(model.input_shape)
+    if arr.ndim != len(want) + 1 or arr.shape[1:] != want:
+        raise OpInputError("x", f"must have shape [N, {', '.join(map(str, want))}] for this model, "
+                                f"got {list(arr.shape)}")
+    if not 1 <= arr.shape[0] <= MAX_BATCH:
+        raise OpInputError("x", f"must hold 1 to {MAX_BATCH} examples, got {arr.shape[0]}")
+    table = _shape_table(model)
+    k = table[-1].out_shape[0] if table else want[0]
+    try:
+        labels = clean_labels(labels, arr.shape[0], k)
+    except OpInputError as err:
+        raise OpInputError("labels", err.message) from None
+    return arr, labels
+
+
+def check_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise OpInputError("mode", f"must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode

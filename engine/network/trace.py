@@ -1,0 +1,398 @@
+"""A whole network, forward and backward, through the ops' own forward/backward pairs.
+
+The model (see :mod:`engine.network.trace.model`) is a list of layers ending in a loss. Each
+layer runs the same pure functions the registry wraps (``conv2d_forward``,
+``batchnorm_backward``, ...), and the network keeps every layer's cache and gradient
+record, named by the layer's path (``"4.0"``).
+
+- :func:`forward` / :func:`backward`: the step records (:class:`ForwardTrace`,
+  :class:`BackwardTrace`). A residual block outputs x + f(x); going back, the gradient
+  copies to both paths and the two contributions ADD at the fork (``dx = dout + dx_branch``).
+- :func:`trace`: the ``POST /api/v1/networks/trace`` answer (CONVENTIONS.md, "Networks").
+- :func:`train_step`: the lean path for training loops: forward, backward, one optimizer
+  update, no dictionaries of named arrays.
+- :func:`numeric_check_network`: central differences on the loss for every parameter and
+  the input, against :func:`backward`.
+
+Determinism: dropout masks come from a seed derived from (seed, layer path), so the loss
+is a deterministic function of the parameters for a given seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.gradcheck import GradCheck, numeric_gradient, relative_error
+from engine.network.model import (
+    Layer,
+    Model,
+    Residual,
+    as_model,
+    check_batch,
+    check_mode,
+    check_params,
+    check_seed,
+    complete_params,
+    dropout_seed,
+    infer_shapes,
+    iter_layers,
+    layer_field,
+    parse_model,
+)
+from engine.network.train import Workspace, train_step
+from engine.ops import activations, conv, dropout, linear, norm, pool, softmax
+from engine.optim import rules as optim
+from engine.records import OpInputError
+
+# layer type -> ((parameter short name, its gradient's field in the op's Grads record), ...)
+PARAM_GRADS: dict[str, tuple[tuple[str, str], ...]] = {
+    "conv2d": (("w", "dw"), ("b", "db")),
+    "linear": (("w", "dw"), ("b", "db")),
+    "batchnorm": (("gamma", "dgamma"), ("beta", "dbeta")),
+}
+
+
+@dataclass(frozen=True)
+class ResidualCache:
+    x: np.ndarray  # the block's input: the skip path carries it unchanged
+    fx: np.ndarray  # f(x): what the block's layers output
+    out: np.ndarray  # x + f(x)
+
+
+@dataclass(frozen=True)
+class ResidualGrads:
+    dout: np.ndarray  # dL/d(out), copied to both paths
+    dx_skip: np.ndarray  # the skip path's share of dL/dx: dout itself
+    dx_branch: np.ndarray  # the branch's share: dout sent back through f
+    dx: np.ndarray  # dx_skip + dx_branch: the fork adds
+
+
+@dataclass(frozen=True)
+class LayerForward:
+    path: str
+    type: str
+    x: np.ndarray  # the layer's input
+    out: np.ndarray  # the layer's output
+    cache: Any  # the op's Cache record (ResidualCache for a residual block)
+
+
+@dataclass(frozen=True)
+class LayerBackward:
+    path: str
+    type: str
+    dout: np.ndarray  # dL/d(out) arriving from above
+    grads: Any  # the op's Grads record (ResidualGrads for a residual block)
+
+    @property
+    def dx(self) -> np.ndarray:
+        return self.grads.dx
+
+
+@dataclass(frozen=True)
+class ForwardTrace:
+    model: Model
+    params: dict[str, np.ndarray]  # parameters and buffers the pass used
+    x: np.ndarray
+    labels: np.ndarray
+    mode: str
+    seed: int
+    layers: dict[str, LayerForward]  # by path, in pre-order (a residual block before its layers)
+    logits: np.ndarray
+    loss: float
+    probs: np.ndarray
+    loss_cache: softmax.SoftmaxCECache
+    buffers: dict[str, np.ndarray]  # running statistics after this pass (updated in train mode)
+
+
+@dataclass(frozen=True)
+class BackwardTrace:
+    layers: dict[str, LayerBackward]  # by path, in pre-order
+    dlogits: np.ndarray
+    loss_grads: softmax.SoftmaxCEGrads
+    grads: dict[str, np.ndarray]  # learnable parameter name -> dL/dparam, in parameter order
+    dx: np.ndarray  # dL/d(network input)
+
+
+# --- one layer ------------------------------------------------------------------------------
+
+
+def _layer_forward(layer: Layer, path: str, x: np.ndarray, params: dict[str, np.ndarray], mode: str,
+                   seed: int, buffers: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+    kind = layer.type
+    if kind == "conv2d":
+        return conv.conv2d_forward(x, params[path + ".w"], params[path + ".b"], layer.stride, layer.pad)
+    if kind == "relu":
+        return activations.relu_forward(x)
+    if kind == "maxpool2d":
+        return pool.maxpool2d_forward(x, layer.size, layer.stride)
+    if kind == "avgpool2d":
+        return pool.avgpool2d_forward(x, layer.size, layer.stride)
+    if kind == "linear":
+        return linear.linear_forward(x, params[path + ".w"], params[path + ".b"])
+    if kind == "flatten":
+        return linear.flatten_forward(x)
+    if kind == "dropout":
+        return dropout.dropout_forward(x, layer.p, mode, dropout_seed(seed, path))
+    if kind == "batchnorm":
+        out, cache = norm.batchnorm_forward(
+            x, params[path + ".gamma"], params[path + ".beta"], params[path + ".running_mean"],
+            params[path + ".running_var"], layer.eps, layer.momentum, mode, layer.convention)
+        buffers[path + ".running_mean"] = cache.running_mean
+        buffers[path + ".running_var"] = cache.running_var
+        return out, cache
+    raise AssertionError(f"unhandled layer type {kind}")  # pragma: no cover - parse_model refuses these
+
+
+_BACKWARD = {
+    "conv2d": conv.conv2d_backward,
+    "relu": activations.relu_backward,
+    "maxpool2d": pool.maxpool2d_backward,
+    "avgpool2d": pool.avgpool2d_backward,
+    "linear": linear.linear_backward,
+    "flatten": linear.flatten_backward,
+    "dropout": dropout.dropout_backward,
+    "batchnorm": norm.batchnorm_backward,
+}
+
+
+# --- the whole stack ------------------------------------------------------------------------
+
+
+def _forward_layers(layers: tuple[Layer, ...], prefix: str, x: np.ndarray, params: dict[str, np.ndarray],
+                    mode: str, seed: int, records: dict[str, LayerForward], buffers: dict[str, np.ndarray]
+                    ) -> np.ndarray:
+    for i, layer in enumerate(layers):
+        path = prefix + str(i)
+        if isinstance(layer, Residual):
+            records[path] = None  # type: ignore[assignment]  # hold its pre-order slot
+            fx = _forward_layers(layer.layers, path + ".", x, params, mode, seed, records, buffers)
+            out = x + fx
+            cache: Any = ResidualCache(x, fx, out)
+        else:
+            try:
+                out, cache = _layer_forward(layer, path, x, params, mode, seed, buffers)
+            except OpInputError as err:  # e.g. batchnorm's "more than one value per channel": say which layer
+                raise OpInputError(layer_field(path), f"{layer.type}: {err.message}") from None
+        records[path] = LayerForward(path, layer.type, x, out, cache)
+        x = out
+    return x
+
+
+def fork_add(dx_skip: np.ndarray, dx_branch: np.ndarray) -> np.ndarray:
+    """Where one value fed two consumers, its gradient is the SUM of theirs (a new array)."""
+    return dx_skip + dx_branch
+
+
+def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, records: dict[str, LayerForward],
+                     out: dict[str, LayerBackward], grads: dict[str, np.ndarray]) -> np.ndarray:
+    for i in range(len(layers) - 1, -1, -1):
+        layer, path = layers[i], prefix + str(i)
+        if isinstance(layer, Residual):
+            dx_branch = _backward_layers(layer.layers, path + ".", dout, records, out, grads)
+            g: Any = ResidualGrads(dout, dout, dx_branch, fork_add(dout, dx_branch))
+        else:
+            g = _BACKWARD[layer.type](dout, records[path].cache)
+            for name, field in PARAM_GRADS.get(layer.type, ()):
+                grads[f"{path}.{name}"] = getattr(g, field)
+        out[path] = LayerBackward(path, layer.type, dout, g)
+        dout = g.dx
+    return dout
+
+
+def _forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray, mode: str,
+             seed: int) -> ForwardTrace:
+    records: dict[str, LayerForward] = {}
+    buffers = {k: v for k, v in params.items() if k.endswith((".running_mean", ".running_var"))}
+    logits = _forward_layers(model.layers, "", x, params, mode, seed, records, buffers)
+    loss, loss_cache = softmax.softmax_cross_entropy_forward(logits, labels)
+    return ForwardTrace(model, params, x, labels, mode, seed, records, logits, float(loss), loss_cache.probs,
+                        loss_cache, buffers)
+
+
+def forward(model: Any, params: dict[str, Any], x: Any, labels: Any, mode: str = "train",
+            seed: int = 0) -> ForwardTrace:
+    """Run every layer and the loss, keeping each layer's input, output and cache."""
+    model = as_model(model)
+    params = check_params(model, params)
+    x, labels = check_batch(model, x, labels)
+    return _forward(model, params, x, labels, check_mode(mode), check_seed(seed))
+
+
+def backward(trace: ForwardTrace) -> BackwardTrace:
+    """Every layer's gradient record, from dL/dlogits down to dL/dx, and dL/dparam by name."""
+    loss_grads = softmax.softmax_cross_entropy_backward(trace.loss_cache)
+    records: dict[str, LayerBackward] = {}
+    grads: dict[str, np.ndarray] = {}
+    dx = _backward_layers(trace.model.layers, "", loss_grads.dlogits, trace.layers, records, grads)
+    order = [name for info in infer_shapes(trace.model) for name in info.param_shapes]
+    return BackwardTrace({p: records[p] for p in trace.layers}, loss_grads.dlogits, loss_grads,
+                         {name: grads[name] for name in order}, dx)
+
+
+# --- the API's trace ------------------------------------------------------------------------
+
+
+def _record_arrays(record: Any, names: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """A record's array fields by name, plus scalar fields the op lists among its arrays."""
+    out: dict[str, np.ndarray] = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, np.ndarray):
+            out[f.name] = value
+        elif f.name in names and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f.name] = np.asarray(value)
+    return out
+
+
+def _op_arrays(fwd: LayerForward, bwd: LayerBackward, params: dict[str, np.ndarray]
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One layer's forward and backward arrays under the op's own names (CONVENTIONS.md's table)."""
+    if fwd.type == "residual":
+        return ({"x": fwd.x, "fx": fwd.cache.fx, "out": fwd.out},
+                {"dout": bwd.dout, "dx_skip": bwd.grads.dx_skip, "dx_branch": bwd.grads.dx_branch, "dx": bwd.dx})
+    from engine.registry import OPS
+
+    names = OPS[fwd.type].arrays
+    own = {name: params[f"{fwd.path}.{name}"] for name, _ in PARAM_GRADS.get(fwd.type, ())}
+    forward_arrays = {"x": fwd.x, **own, **_record_arrays(fwd.cache, names), "out": fwd.out}
+    forward_arrays.update({k: np.asarray(getattr(fwd.cache, k)) for k in ("dropped_rows", "dropped_cols")
+                           if k in names and hasattr(fwd.cache, k)})  # properties of ConvCache
+    backward_arrays = {"dout": bwd.dout, **_record_arrays(bwd.grads, names)}
+    if fwd.type == "conv2d":  # dx the second way, as the conv page shows it: both agree
+        c = fwd.cache
+        full = conv.conv2d_full_conv(bwd.dout, c.w, c.x.shape, c.stride, c.pad)
+        backward_arrays.update(dout_dilated=full.dout_dilated, dout_padded=full.dout_padded, w_rot=full.w_rot,
+                               dx_full_conv=full.dx)
+    return forward_arrays, backward_arrays
+
+
+def _optimizer(spec: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(spec, dict):
+        raise OpInputError("optimizer", f"must be an object {{\"name\": ..., \"hyperparams\": {{...}}}}, got {spec!r}")
+    for key in spec:
+        if key not in ("name", "hyperparams"):
+            raise OpInputError(f"optimizer.{key}", f"unknown key {key!r} (allowed: name, hyperparams)")
+    name = spec.get("name")
+    if name not in optim.OPTIMIZERS:
+        raise OpInputError("optimizer.name", f"unknown optimizer {name!r}; known: {', '.join(optim.OPTIMIZERS)}")
+    try:
+        return name, optim.clean_hyperparams(name, spec.get("hyperparams"))
+    except OpInputError as err:
+        raise OpInputError(f"optimizer.{err.field}", err.message) from None
+
+
+def trace(model: Any, params: dict[str, Any] | None, x: Any, labels: Any, mode: str = "train",
+          optimizer: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
+    """The ``POST /api/v1/networks/trace`` answer, arrays as NumPy arrays (see :func:`jsonable`).
+
+    ``{"layers": [{"path", "type", "out_shape", "forward": {name: array}, "backward": {name: array}}],
+    "loss", "probs", "grads": {param name: array}, "update": {"t", "params", "state"} or None}``.
+    Missing parameters are initialised from ``seed``. ``layers`` is in pre-order (a residual
+    block, then its layers); a residual block's arrays are x, fx, out and dout, dx_skip,
+    dx_branch, dx. ``update.params`` holds every parameter after one optimizer step and the
+    buffers after this pass (train mode updates batchnorm's running statistics).
+    """
+    model = as_model(model)
+    seed = check_seed(seed)
+    mode = check_mode(mode)
+    opt = None if optimizer is None else _optimizer(optimizer)
+    params = complete_params(model, params, seed)
+    x, labels = check_batch(model, x, labels)
+    fwd = _forward(model, params, x, labels, mode, seed)
+    bwd = backward(fwd)
+    layers = []
+    for path, rec in fwd.layers.items():
+        f_arrays, b_arrays = _op_arrays(rec, bwd.layers[path], params)
+        layers.append({"path": path, "type": rec.type, "out_shape": list(rec.out.shape),
+                       "forward": f_arrays, "backward": b_arrays})
+    update = None
+    if opt is not None:
+        name, hp = opt
+        learnable = {k: params[k] for k in bwd.grads}
+        state = optim.init_state(name, learnable) if learnable else None
+        if learnable:
+            new, state, rec = optim.optimizer_step(name, learnable, bwd.grads, state, hp)
+            shown: dict[str, Any] = dict(rec.slots)
+            if name in ("adam", "adamw"):
+                shown.update(m_hat=rec.m_hat, v_hat=rec.v_hat)
+            t = rec.t
+        else:
+            new, shown, t = {}, {}, 1
+        update = {"t": t, "params": {**new, **fwd.buffers}, "state": shown}
+    return {"layers": layers, "loss": fwd.loss, "probs": fwd.probs, "grads": bwd.grads, "update": update}
+
+
+def jsonable(value: Any) -> Any:
+    """A trace (or any nest of dicts, lists and arrays) as plain JSON values."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --- gradient check -------------------------------------------------------------------------
+
+
+def numeric_check_network(model: Any, params: dict[str, Any], x: Any, labels: Any, seed: int = 0,
+                          h: float = 1e-6, mode: str = "train", max_per_input: int | None = None,
+                          wrt: tuple[str, ...] | None = None) -> GradCheck:
+    """Worst relative error between :func:`backward` and central differences of the loss.
+
+    Checks every learnable parameter and the input x, as :func:`engine.gradcheck.check_op`
+    does for one op (``per_input`` keys ``"0.w"``, ..., ``"x"``; gradients ``"d0.w"``, ...,
+    ``"dx"``). The loss is a deterministic function of them: dropout masks are fixed by
+    ``seed``; batchnorm in train mode uses the batch statistics (its buffers do not feed the
+    loss). ``max_per_input`` checks that many entries of each array, drawn with ``seed``;
+    ``wrt`` limits the check to those names.
+    """
+    model = as_model(model)
+    params = {k: np.asarray(v, np.float64) for k, v in check_params(model, params).items()}
+    x, labels = check_batch(model, x, labels)
+    x = x.astype(np.float64)
+    seed, mode = check_seed(seed), check_mode(mode)
+    bwd = backward(_forward(model, params, x, labels, mode, seed))
+    per_input: dict[str, float] = {}
+    analytic: dict[str, np.ndarray] = {}
+    numerics: dict[str, np.ndarray] = {}
+    worst, where, checked, total = 0.0, "none", 0, 0
+    rng = np.random.default_rng(seed)
+    checks = [(name, params[name], g) for name, g in bwd.grads.items()] + [("x", x, bwd.dx)]
+    for name, value, grad in checks:
+        if wrt is not None and name not in wrt:
+            continue
+        if name == "x":
+            def f(v: np.ndarray) -> float:
+                return _forward(model, params, v, labels, mode, seed).loss
+        else:
+            def f(v: np.ndarray, _n: str = name) -> float:
+                return _forward(model, {**params, _n: v}, x, labels, mode, seed).loss
+        at = np.arange(value.size)
+        if max_per_input is not None and value.size > max_per_input:
+            at = np.sort(rng.choice(value.size, max_per_input, replace=False))
+        numeric = numeric_gradient(f, value, h, at).reshape(-1)[at]
+        exact = np.asarray(grad, np.float64).reshape(-1)[at]
+        err = relative_error(exact, numeric)
+        analytic["d" + name], numerics["d" + name] = exact, numeric
+        per_input[name] = float(err.max())
+        checked, total = checked + at.size, total + value.size
+        if err.max() >= worst:
+            worst = float(err.max())
+            idx = np.unravel_index(int(at[err.argmax()]), value.shape)
+            where = f"d{name}[{', '.join(str(int(i)) for i in idx)}]"
+    return GradCheck(worst, where, per_input, analytic, numerics, checked, total)
+
+
+__all__ = [
+    "BackwardTrace", "ForwardTrace", "LayerBackward", "LayerForward", "ResidualCache", "ResidualGrads", "Workspace",
+    "backward", "check_batch", "dropout_seed", "forward", "iter_layers", "jsonable", "numeric_check_network",
+    "parse_model", "trace", "train_step",
+]

@@ -1,0 +1,643 @@
+"""2-D convolution (cross-correlation) by im2col, with the notes' naive loops as an oracle.
+
+Layouts follow CONVENTIONS.md: x (N, C, H, W), w (F, C, KH, KW), b (F,), out (N, F, OH, OW),
+OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. im2col lays every receptive field out as one column:
+x_col has shape (C·KH·KW, N·OH·OW), row r = (c·KH + kh)·KW + kw, column j = (n·OH + oh)·OW + ow.
+
+Forward is one matrix product, ``out = w_row · x_col + b``. Backward is two more:
+``dw = dout_row · x_colᵀ`` and ``dx_col = w_rowᵀ · dout_row``, then col2im scatters dx_col back
+(overlapping windows add) and crops the padding. The same dx is also computed a second way —
+the full convolution of the stride-dilated upstream gradient with the 180°-rotated kernel — so
+the app can show that the two agree.
+
+When the stride does not divide evenly, the bottom rows / right columns of the padded input
+that no window reaches are dropped: they never reach ``out`` and get a gradient of exactly 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
+
+# ---------------------------------------------------------------------------------------------
+# Geometry and index maps
+# ---------------------------------------------------------------------------------------------
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """⌊(size + 2·pad − kernel)/stride⌋ + 1; a value below 1 means the kernel does not fit."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _dropped(padded: int, kernel: int, stride: int, out: int) -> int:
+    """How many trailing rows (or columns) of the padded input no window reaches."""
+    return padded - ((out - 1) * stride + kernel)
+
+
+def col_to_window(j: int, N: int, OH: int, OW: int) -> tuple[int, int, int]:
+    """Column j of x_col -> the window (n, oh, ow) it holds: j = (n·OH + oh)·OW + ow."""
+    if not 0 <= j < N * OH * OW:
+        raise IndexError(f"column {j} is outside 0..{N * OH * OW - 1}")
+    n, rest = divmod(j, OH * OW)
+    oh, ow = divmod(rest, OW)
+    return n, oh, ow
+
+
+def window_to_col(n: int, oh: int, ow: int, OH: int, OW: int) -> int:
+    """The window (n, oh, ow) -> its column of x_col (inverse of :func:`col_to_window`)."""
+    return (n * OH + oh) * OW + ow
+
+
+def row_to_offset(r: int, C: int, KH: int, KW: int) -> tuple[int, int, int]:
+    """Row r of x_col -> the kernel offset (c, kh, kw) it holds: r = (c·KH + kh)·KW + kw."""
+    if not 0 <= r < C * KH * KW:
+        raise IndexError(f"row {r} is outside 0..{C * KH * KW - 1}")
+    c, rest = divmod(r, KH * KW)
+    kh, kw = divmod(rest, KW)
+    return c, kh, kw
+
+
+def offset_to_row(c: int, kh: int, kw: int, KH: int, KW: int) -> int:
+    """The kernel offset (c, kh, kw) -> its row of x_col (inverse of :func:`row_to_offset`)."""
+    return (c * KH + kh) * KW + kw
+
+
+# ---------------------------------------------------------------------------------------------
+# pad / im2col / col2im
+# ---------------------------------------------------------------------------------------------
+
+
+def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
+    """x with ``pad`` zeros on every side of H and W (x itself when pad is 0; never modified)."""
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    x_padded = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    x_padded[:, :, pad:pad + H, pad:pad + W] = x
+    return x_padded
+
+
+def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
+    """Every kh×kw window of the (already padded) input as a column: (C·KH·KW, N·OH·OW).
+
+    One strided-slice copy per kernel offset (kh·kw copies in all), no loop over pixels.
+    """
+    N, C, Hp, Wp = x_padded.shape
+    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    col = np.empty((C, kh, kw, N, OH, OW), dtype=x_padded.dtype)
+    xt = x_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view: channels first, as the rows are
+    for i in range(kh):
+        i_end = i + stride * OH
+        for j in range(kw):
+            col[:, i, j] = xt[:, :, i:i_end:stride, j:j + stride * OW:stride]
+    return col.reshape(C * kh * kw, N * OH * OW)
+
+
+def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, stride: int) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add every column back onto its window (overlaps add).
+
+    Returns dx_padded of ``padded_shape``; positions no window reaches stay 0.
+    """
+    N, C, Hp, Wp = padded_shape
+    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    col = dx_col.reshape(C, kh, kw, N, OH, OW)
+    dx_padded = np.zeros((N, C, Hp, Wp), dtype=dx_col.dtype)
+    dt = dx_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view, written through
+    for i in range(kh):
+        i_end = i + stride * OH
+        for j in range(kw):
+            dt[:, :, i:i_end:stride, j:j + stride * OW:stride] += col[:, i, j]
+    return dx_padded
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward / backward records
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvCache:
+    """What conv2d forward computed and backward reads."""
+
+    x: np.ndarray  # input (N, C, H, W)
+    w: np.ndarray  # filters (F, C, KH, KW)
+    b: np.ndarray  # biases (F,)
+    stride: int
+    pad: int
+    x_padded: np.ndarray  # (N, C, H + 2·pad, W + 2·pad); x itself when pad is 0
+    x_col: np.ndarray  # im2col(x_padded): (C·KH·KW, N·OH·OW)
+    w_row: np.ndarray  # w reshaped to (F, C·KH·KW) (a view of w)
+    out: np.ndarray  # (N, F, OH, OW)
+    OH: int  # output height ⌊(H + 2·pad − KH)/stride⌋ + 1
+    OW: int  # output width
+    wx_row: np.ndarray | None = None  # w_row · x_col before the bias (F, N·OH·OW), when asked for
+
+    @property
+    def dropped_rows(self) -> int:
+        """Bottom rows of x_padded that no window reaches (the stride does not divide evenly)."""
+        return _dropped(self.x_padded.shape[2], self.w.shape[2], self.stride, self.OH)
+
+    @property
+    def dropped_cols(self) -> int:
+        """Right columns of x_padded that no window reaches."""
+        return _dropped(self.x_padded.shape[3], self.w.shape[3], self.stride, self.OW)
+
+
+@dataclass(frozen=True)
+class ConvGrads:
+    """What conv2d backward computed."""
+
+    dout_row: np.ndarray  # dout as (F, N·OH·OW), columns ordered like x_col's
+    dw: np.ndarray  # dout_row · x_colᵀ reshaped to (F, C, KH, KW)
+    db: np.ndarray  # Σ dout over N, OH, OW: (F,)
+    dx_col: np.ndarray  # w_rowᵀ · dout_row: (C·KH·KW, N·OH·OW)
+    dx_padded: np.ndarray  # col2im(dx_col): (N, C, H + 2·pad, W + 2·pad)
+    dx: np.ndarray  # dx_padded cropped by pad: (N, C, H, W), a view of dx_padded
+
+
+@dataclass(frozen=True)
+class FullConvRecord:
+    """dx the second way: full convolution of the dilated dout with the rotated kernel."""
+
+    dout_dilated: np.ndarray  # dout with stride − 1 zeros between neighbours: (N, F, (OH−1)s+1, (OW−1)s+1)
+    dout_padded: np.ndarray  # dout_dilated padded by K − 1 (plus the dropped rows/cols at the bottom/right)
+    w_rot: np.ndarray  # w rotated 180° with channels swapped: (C, F, KH, KW)
+    dx_padded: np.ndarray  # dout_padded ⋆ w_rot (valid, stride 1): (N, C, H + 2·pad, W + 2·pad)
+    dx: np.ndarray  # dx_padded cropped by pad: (N, C, H, W)
+
+
+def _check_geometry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int) -> tuple[int, int]:
+    N, C, H, W = x_shape
+    F, Cw, KH, KW = w_shape
+    if Cw != C:
+        raise ValueError(f"w has {Cw} channels but x has {C}")
+    if stride < 1 or pad < 0:
+        raise ValueError(f"stride must be ≥ 1 and pad ≥ 0, got stride={stride}, pad={pad}")
+    OH, OW = conv_output_size(H, KH, stride, pad), conv_output_size(W, KW, stride, pad)
+    if OH < 1 or OW < 1:
+        raise ValueError(f"kernel {KH}×{KW} is larger than the padded input {H + 2 * pad}×{W + 2 * pad}")
+    return OH, OW
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, *,
+                   keep_product: bool = False):
+    """out = w_row · x_col + b, reshaped to (N, F, OH, OW). Returns (out, ConvCache).
+
+    ``out`` is a (N, F, OH, OW) view of the (F, N·OH·OW) product — no copy; a gradient made
+    elementwise from it keeps that layout, which makes backward's dout_row free.
+    ``keep_product`` also keeps w_row · x_col before the bias (``cache.wx_row``) for the
+    step-by-step view; the fast path skips that copy.
+    """
+    OH, OW = _check_geometry(x.shape, w.shape, stride, pad)
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    x_padded = pad_input(x, pad)
+    x_col = im2col(x_padded, KH, KW, stride)
+    w_row = w.reshape(F, C * KH * KW)
+    out_row = w_row @ x_col
+    wx_row = out_row.copy() if keep_product else None
+    out_row += b[:, None]
+    out = out_row.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)
+    return out, ConvCache(x, w, b, stride, pad, x_padded, x_col, w_row, out, OH, OW, wx_row)
+
+
+def conv2d_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, *,
+                         keep_product: bool = False):
+    """The notes' conv_forward_naive: slide each filter over each window (a test oracle).
+
+    Same signature and record as :func:`conv2d_forward`; every cached array is built by
+    plain loops over output pixels, independently of pad_input / im2col.
+    """
+    OH, OW = _check_geometry(x.shape, w.shape, stride, pad)
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    dtype = np.result_type(x, w, b)
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    x_col = np.empty((C * KH * KW, N * OH * OW), dtype=x.dtype)
+    wx_row = np.empty((F, N * OH * OW), dtype=dtype)
+    out = np.empty((N, F, OH, OW), dtype=dtype)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                window = x_padded[n, :, oh * stride:oh * stride + KH, ow * stride:ow * stride + KW]
+                j = window_to_col(n, oh, ow, OH, OW)
+                x_col[:, j] = window.reshape(-1)
+                for f in range(F):
+                    wx_row[f, j] = np.sum(window * w[f])
+                    out[n, f, oh, ow] = wx_row[f, j] + b[f]
+    w_row = w.reshape(F, C * KH * KW)
+    return out, ConvCache(x, w, b, stride, pad, x_padded, x_col, w_row, out, OH, OW, wx_row if keep_product else None)
+
+
+def conv2d_backward(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
+    """dw = dout_row · x_colᵀ, db = Σ dout, dx_col = w_rowᵀ · dout_row, dx = crop(col2im(dx_col))."""
+    w = cache.w
+    F, C, KH, KW = w.shape
+    N, _, H, W = cache.x.shape
+    if dout.shape != (N, F, cache.OH, cache.OW):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(N, F, cache.OH, cache.OW)}")
+    # Free when dout is F-major (as out itself is); otherwise one copy.
+    dout_row = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dw = (dout_row @ cache.x_col.T).reshape(w.shape)  # x_col.T is a view: BLAS reads it transposed
+    db = dout_row.sum(axis=1)
+    dx_col = cache.w_row.T @ dout_row
+    dx_padded = col2im(dx_col, cache.x_padded.shape, KH, KW, cache.stride)
+    p = cache.pad
+    dx = dx_padded[:, :, p:p + H, p:p + W]  # a view: cropping copies nothing
+    return ConvGrads(dout_row, dw, db, dx_col, dx_padded, dx)
+
+
+def rotate_kernel(w: np.ndarray) -> np.ndarray:
+    """w rotated by 180° in (KH, KW) with the channel axes swapped: (C, F, KH, KW).
+
+    w_rot[c, f, kh, kw] = w[f, c, KH − 1 − kh, KW − 1 − kw] (004's flip(K)).
+    """
+    return w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+
+
+def conv2d_full_conv(dout: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: int,
+                     pad: int) -> FullConvRecord:
+    """dx as the full convolution of the stride-dilated dout with the rotated kernel, with its parts.
+
+    Dilate dout (stride − 1 zeros between neighbours), pad by K − 1 on every side — and by the
+    dropped rows/columns more at the bottom/right, so that input rows no window reached get
+    gradient 0 — cross-correlate with w_rot at stride 1, then crop ``pad``.
+    Computed by a loop over kernel offsets, independently of im2col/col2im.
+    """
+    N, F, OH, OW = dout.shape
+    _, C, KH, KW = w.shape
+    _, _, H, W = x_shape
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    extra_h, extra_w = _dropped(Hp, KH, stride, OH), _dropped(Wp, KW, stride, OW)
+    dtype = np.result_type(dout, w)
+    dout_dilated = np.zeros((N, F, (OH - 1) * stride + 1, (OW - 1) * stride + 1), dtype=dtype)
+    dout_dilated[:, :, ::stride, ::stride] = dout
+    dout_padded = np.pad(dout_dilated, ((0, 0), (0, 0), (KH - 1, KH - 1 + extra_h), (KW - 1, KW - 1 + extra_w)))
+    w_rot = rotate_kernel(w)
+    dx_padded = np.zeros((N, C, Hp, Wp), dtype=dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            window = dout_padded[:, :, kh:kh + Hp, kw:kw + Wp]  # (N, F, Hp, Wp)
+            dx_padded += np.einsum("nfhw,cf->nchw", window, w_rot[:, :, kh, kw])
+    dx = np.ascontiguousarray(dx_padded[:, :, pad:pad + H, pad:pad + W])
+    return FullConvRecord(dout_dilated, dout_padded, np.ascontiguousarray(w_rot), dx_padded, dx)
+
+
+def conv2d_dx_full_conv(dout: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: int, pad: int) -> np.ndarray:
+    """dx = crop_pad(pad_{K−1}(dilate_stride(dout)) ⋆ rot180(w)): equals conv2d_backward's dx."""
+    return conv2d_full_conv(dout, w, x_shape, stride, pad).dx
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry spec
+# ---------------------------------------------------------------------------------------------
+
+
+def _fwd_bwd(arrays: Arrays, params: dict[str, Any]) -> tuple[ConvCache, ConvGrads, FullConvRecord]:
+    stride, pad = params["stride"], params["pad"]
+    _, cache = conv2d_forward(arrays["x"], arrays["w"], arrays["b"], stride, pad, keep_product=True)
+    grads = conv2d_backward(arrays["dout"], cache)
+    full = conv2d_full_conv(arrays["dout"], arrays["w"], arrays["x"].shape, stride, pad)
+    return cache, grads, full
+
+
+def _run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
+    cache, grads, full = _fwd_bwd(arrays, params)
+    return {
+        "x": cache.x,
+        "w": cache.w,
+        "b": cache.b,
+        "dout": arrays["dout"],
+        "x_padded": cache.x_padded,
+        "x_col": cache.x_col,
+        "w_row": cache.w_row,
+        "wx_row": cache.wx_row,
+        "out": cache.out,
+        "dout_row": grads.dout_row,
+        "dw": grads.dw,
+        "db": grads.db,
+        "dx_col": grads.dx_col,
+        "dx_padded": grads.dx_padded,
+        "dx": grads.dx,
+        "dout_dilated": full.dout_dilated,
+        "dout_padded": full.dout_padded,
+        "w_rot": full.w_rot,
+        "dx_full_conv": full.dx,
+        "dropped_rows": np.array(cache.dropped_rows),
+        "dropped_cols": np.array(cache.dropped_cols),
+    }
+
+
+ARRAYS = ("x", "w", "b", "dout", "x_padded", "x_col", "w_row", "wx_row", "out", "dout_row", "dw", "db",
+          "dx_col", "dx_padded", "dx", "dout_dilated", "dout_padded", "w_rot", "dx_full_conv",
+          "dropped_rows", "dropped_cols")
+
+
+def _out_shape(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> tuple[int, int, int, int]:
+    N, _, H, W = shapes["x"]
+    F, _, KH, KW = shapes["w"]
+    s, p = params["stride"], params["pad"]
+    return N, F, conv_output_size(H, KH, s, p), conv_output_size(W, KW, s, p)
+
+
+def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype) -> Arrays:
+    if "dout" in shapes:
+        return {}
+    shape = _out_shape(shapes, params)
+    if min(shape) < 1:
+        return {}  # check() explains why there is no output
+    return {"dout": np.ones(shape, dtype=dtype)}
+
+
+def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
+    N, C, H, W = shapes["x"]
+    F, Cw, KH, KW = shapes["w"]
+    s, p = params["stride"], params["pad"]
+    if Cw != C:
+        raise OpInputError("inputs.w", f"has {Cw} input channel{'s' * (Cw != 1)} (shape {list(shapes['w'])}) "
+                           f"but x has {C}: w must be (F, C, KH, KW) = ({F}, {C}, {KH}, {KW})")
+    if shapes["b"] != (F,):
+        raise OpInputError("inputs.b", f"must hold one bias per filter: shape [{F}] for w with F = {F} filters, "
+                           f"got shape {list(shapes['b'])}")
+    for axis, size, k, name, letter in (("height", H, KH, "KH", "H"), ("width", W, KW, "KW", "W")):
+        oh = conv_output_size(size, k, s, p)
+        if oh < 1:
+            raise OpInputError(
+                "inputs.w",
+                f"kernel {axis} {name} = {k} is larger than the padded input {axis} {letter} + 2·pad = "
+                f"{size} + 2·{p} = {size + 2 * p}: output {axis} would be "
+                f"⌊({size} + 2·{p} − {k})/{s}⌋ + 1 = {oh}, below 1; use a smaller kernel or more padding")
+    want = _out_shape(shapes, params)
+    if "dout" not in shapes:
+        raise OpInputError("inputs.dout", f"is required with shape {list(want)}")
+    if tuple(shapes["dout"]) != want:
+        raise OpInputError("inputs.dout", f"must have the shape of out, (N, F, OH, OW) = {list(want)}; "
+                           f"got {list(shapes['dout'])}")
+
+
+def _copy(**arrays: np.ndarray) -> Arrays:
+    return {k: np.array(v, copy=True) for k, v in arrays.items()}
+
+
+def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
+    cache, grads, full = _fwd_bwd(arrays, params)
+    s, p = cache.stride, cache.pad
+    F, C, KH, KW = cache.w.shape
+    N = cache.x.shape[0]
+    geo = rf"\quad s = {s},\ p = {p},\ O_H = {cache.OH},\ O_W = {cache.OW}"
+    return [
+        Step("forward", "pad", "Pad the input with zeros",
+             rf"x_{{\text{{pad}}}}[n, c, h + p, w + p] = x[n, c, h, w],\quad p = {p}",
+             _copy(x=cache.x, x_padded=cache.x_padded)),
+        Step("forward", "im2col", "Lay every window out as a column (im2col)",
+             r"X_{\text{col}}\big[(c K_H + k_h) K_W + k_w,\ (n O_H + o_h) O_W + o_w\big]"
+             r" = x_{\text{pad}}[n, c, o_h s + k_h, o_w s + k_w]" + geo,
+             _copy(x_padded=cache.x_padded, x_col=cache.x_col)),
+        Step("forward", "matmul", "Multiply the flattened filters by the columns",
+             rf"Z = W_{{\text{{row}}}}\, X_{{\text{{col}}}},\quad ({F} \times {C * KH * KW})"
+             rf"\cdot ({C * KH * KW} \times {N * cache.OH * cache.OW})",
+             _copy(w=cache.w, w_row=cache.w_row, x_col=cache.x_col, wx_row=cache.wx_row)),
+        Step("forward", "bias", "Add the bias and reshape to (N, F, OH, OW)",
+             r"\text{out}[n, f, o_h, o_w] = Z\big[f,\ (n O_H + o_h) O_W + o_w\big] + b_f",
+             _copy(wx_row=cache.wx_row, b=cache.b, out=cache.out)),
+        Step("backward", "dout_row", "Reshape the upstream gradient to rows, one per filter",
+             r"\delta_{\text{row}}\big[f,\ (n O_H + o_h) O_W + o_w\big]"
+             r" = \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]",
+             _copy(dout=arrays["dout"], dout_row=grads.dout_row)),
+        Step("backward", "dw", "Filter gradient: upstream rows times the columns transposed",
+             r"\frac{\partial L}{\partial W_{\text{row}}} = \delta_{\text{row}}\, X_{\text{col}}^{\top},\quad"
+             r" \frac{\partial L}{\partial W} = \operatorname{reshape}_{F \times C \times K_H \times K_W}"
+             r"\Big(\frac{\partial L}{\partial W_{\text{row}}}\Big)",
+             _copy(dout_row=grads.dout_row, x_col=cache.x_col, dw=grads.dw)),
+        Step("backward", "db", "Bias gradient: sum the upstream gradient over N, OH, OW",
+             r"\frac{\partial L}{\partial b_f}"
+             r" = \sum_{n, o_h, o_w} \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]",
+             _copy(dout=arrays["dout"], db=grads.db)),
+        Step("backward", "dx_col", "Column gradient: the filters transposed times the upstream rows",
+             r"\frac{\partial L}{\partial X_{\text{col}}} = W_{\text{row}}^{\top}\, \delta_{\text{row}}",
+             _copy(w_row=cache.w_row, dout_row=grads.dout_row, dx_col=grads.dx_col)),
+        Step("backward", "col2im", "Add every column back onto its window (col2im), then crop the padding",
+             r"dx_{\text{pad}}[n, c, o_h s + k_h, o_w s + k_w] \mathrel{+}="
+             r" dX_{\text{col}}\big[(c K_H + k_h) K_W + k_w,\ (n O_H + o_h) O_W + o_w\big],"
+             rf"\quad dx = dx_{{\text{{pad}}}}[:, :, p : p + H,\ p : p + W],\ p = {p}",
+             _copy(dx_col=grads.dx_col, dx_padded=grads.dx_padded, dx=grads.dx)),
+        Step("backward", "full_conv", "The same dx as a full convolution with the rotated kernel",
+             r"W^{\text{rot}}[c, f, k_h, k_w] = W[f, c, K_H - 1 - k_h, K_W - 1 - k_w],\quad"
+             r" dx = \operatorname{crop}_p\Big(\operatorname{pad}_{K - 1}\big(\operatorname{dilate}_s(\delta)\big)"
+             r" \star W^{\text{rot}}\Big)" + rf",\quad s = {s},\ p = {p}",
+             _copy(dout=arrays["dout"], dout_dilated=full.dout_dilated, dout_padded=full.dout_padded,
+                   w=cache.w, w_rot=full.w_rot, dx_full_conv=full.dx, dx=grads.dx)),
+    ]
+
+
+# --- provenance ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Geo:
+    N: int
+    C: int
+    H: int
+    W: int
+    F: int
+    KH: int
+    KW: int
+    s: int
+    p: int
+    OH: int
+    OW: int
+
+    def inside(self, h: int, w: int) -> bool:
+        return 0 <= h < self.H and 0 <= w < self.W
+
+    def col(self, n: int, oh: int, ow: int) -> int:
+        return window_to_col(n, oh, ow, self.OH, self.OW)
+
+    def row(self, c: int, kh: int, kw: int) -> int:
+        return offset_to_row(c, kh, kw, self.KH, self.KW)
+
+    def covering(self, hp: int, wp: int):
+        """(oh, ow, kh, kw) of every window that reads x_padded position (hp, wp)."""
+        for kh in range(self.KH):
+            oh, r = divmod(hp - kh, self.s)
+            if r or not 0 <= oh < self.OH:
+                continue
+            for kw in range(self.KW):
+                ow, r = divmod(wp - kw, self.s)
+                if r or not 0 <= ow < self.OW:
+                    continue
+                yield oh, ow, kh, kw
+
+
+def _shape_of(name: str, g: _Geo, arrays: Arrays) -> tuple[int, ...]:
+    shapes = {
+        "x_padded": (g.N, g.C, g.H + 2 * g.p, g.W + 2 * g.p),
+        "x_col": (g.C * g.KH * g.KW, g.N * g.OH * g.OW),
+        "w_row": (g.F, g.C * g.KH * g.KW),
+        "wx_row": (g.F, g.N * g.OH * g.OW),
+        "out": (g.N, g.F, g.OH, g.OW),
+        "dout_row": (g.F, g.N * g.OH * g.OW),
+        "dw": (g.F, g.C, g.KH, g.KW),
+        "db": (g.F,),
+        "dx_col": (g.C * g.KH * g.KW, g.N * g.OH * g.OW),
+        "dx_padded": (g.N, g.C, g.H + 2 * g.p, g.W + 2 * g.p),
+        "dx": (g.N, g.C, g.H, g.W),
+        "dout_dilated": (g.N, g.F, (g.OH - 1) * g.s + 1, (g.OW - 1) * g.s + 1),
+        "dout_padded": (g.N, g.F, g.H + 2 * g.p + g.KH - 1, g.W + 2 * g.p + g.KW - 1),
+        "w_rot": (g.C, g.F, g.KH, g.KW),
+        "dx_full_conv": (g.N, g.C, g.H, g.W),
+        "dropped_rows": (),
+        "dropped_cols": (),
+    }
+    if name in arrays:
+        return tuple(arrays[name].shape)
+    if name not in shapes:
+        raise OpInputError("array", f"conv2d has no array {name!r}; arrays: {', '.join(ARRAYS)}")
+    return shapes[name]
+
+
+def _provenance(arrays: Arrays, params: dict[str, Any], array: str, index: Index) -> dict[str, list[Index]]:
+    N, C, H, W = arrays["x"].shape
+    F, _, KH, KW = arrays["w"].shape
+    s, p = params["stride"], params["pad"]
+    g = _Geo(N, C, H, W, F, KH, KW, s, p, conv_output_size(H, KH, s, p), conv_output_size(W, KW, s, p))
+    shape = _shape_of(array, g, arrays)
+    index = tuple(int(i) for i in index)
+    if len(index) != len(shape) or any(not 0 <= i < n for i, n in zip(index, shape, strict=True)):
+        raise OpInputError("index", f"{list(index)} is not an index of {array} with shape {list(shape)}")
+    offsets = [(c, kh, kw) for c in range(C) for kh in range(KH) for kw in range(KW)]
+    res: dict[str, list[Index]] = {}
+
+    def dx_sources(n: int, c: int, hp: int, wp: int) -> None:
+        """dx_padded[n, c, hp, wp] = Σ dout[n, f, oh, ow] · w[f, c, kh, kw] over covering windows."""
+        cover = list(g.covering(hp, wp))
+        res["dx_col"] = [(g.row(c, kh, kw), g.col(n, oh, ow)) for oh, ow, kh, kw in cover]
+        res["dout"] = [(n, f, oh, ow) for f in range(F) for oh, ow, _, _ in cover]
+        res["w"] = [(f, c, kh, kw) for f in range(F) for _, _, kh, kw in cover]
+
+    if array == "out" or array == "wx_row":
+        if array == "out":
+            n, f, oh, ow = index
+        else:
+            f, j = index
+            n, oh, ow = col_to_window(j, N, g.OH, g.OW)
+        j = g.col(n, oh, ow)
+        padded = [(n, c, oh * s + kh, ow * s + kw) for c, kh, kw in offsets]
+        res["x_padded"] = padded  # paired with w, in the same (c, kh, kw) order
+        res["w"] = [(f, c, kh, kw) for c, kh, kw in offsets]
+        res["x"] = [(n, c, h - p, w - p) for (_, c, h, w) in padded if g.inside(h - p, w - p)]
+        res["x_col"] = [(r, j) for r in range(len(offsets))]
+        res["w_row"] = [(f, r) for r in range(len(offsets))]
+        if array == "out":
+            res["wx_row"] = [(f, j)]
+            res["b"] = [(f,)]
+    elif array == "x_padded":
+        n, c, hp, wp = index
+        res["x"] = [(n, c, hp - p, wp - p)] if g.inside(hp - p, wp - p) else []
+    elif array == "x_col":
+        r, j = index
+        c, kh, kw = row_to_offset(r, C, KH, KW)
+        n, oh, ow = col_to_window(j, N, g.OH, g.OW)
+        hp, wp = oh * s + kh, ow * s + kw
+        res["x_padded"] = [(n, c, hp, wp)]
+        res["x"] = [(n, c, hp - p, wp - p)] if g.inside(hp - p, wp - p) else []
+    elif array == "w_row":
+        f, r = index
+        res["w"] = [(f, *row_to_offset(r, C, KH, KW))]
+    elif array == "dout_row":
+        f, j = index
+        n, oh, ow = col_to_window(j, N, g.OH, g.OW)
+        res["dout"] = [(n, f, oh, ow)]
+    elif array == "dw":
+        f, c, kh, kw = index
+        r = g.row(c, kh, kw)
+        windows = [(n, oh, ow) for n in range(N) for oh in range(g.OH) for ow in range(g.OW)]
+        res["dout_row"] = [(f, g.col(*win)) for win in windows]  # paired with x_col
+        res["x_col"] = [(r, g.col(*win)) for win in windows]
+        inside = [(n, oh, ow) for n, oh, ow in windows if g.inside(oh * s + kh - p, ow * s + kw - p)]
+        res["x"] = [(n, c, oh * s + kh - p, ow * s + kw - p) for n, oh, ow in inside]  # paired with dout
+        res["dout"] = [(n, f, oh, ow) for n, oh, ow in inside]
+    elif array == "db":
+        (f,) = index
+        res["dout"] = [(n, f, oh, ow) for n in range(N) for oh in range(g.OH) for ow in range(g.OW)]
+        res["dout_row"] = [(f, j) for j in range(N * g.OH * g.OW)]
+    elif array == "dx_col":
+        r, j = index
+        c, kh, kw = row_to_offset(r, C, KH, KW)
+        n, oh, ow = col_to_window(j, N, g.OH, g.OW)
+        res["w_row"] = [(f, r) for f in range(F)]  # paired with dout_row
+        res["dout_row"] = [(f, j) for f in range(F)]
+        res["w"] = [(f, c, kh, kw) for f in range(F)]  # paired with dout
+        res["dout"] = [(n, f, oh, ow) for f in range(F)]
+    elif array == "dx_padded":
+        n, c, hp, wp = index
+        dx_sources(n, c, hp, wp)
+    elif array in ("dx", "dx_full_conv"):
+        n, c, h, w = index
+        dx_sources(n, c, h + p, w + p)
+        if array == "dx":
+            res["dx_padded"] = [(n, c, h + p, w + p)]
+        else:
+            del res["dx_col"]
+            # dx_full_conv[n, c, h, w] = Σ dout_padded[n, f, hp + kh, wp + kw] · w_rot[c, f, kh, kw]
+            hp, wp = h + p, w + p
+            pairs = [(f, kh, kw) for f in range(F) for kh in range(KH) for kw in range(KW)]
+            res["dout_padded"] = [(n, f, hp + kh, wp + kw) for f, kh, kw in pairs]
+            res["w_rot"] = [(c, f, kh, kw) for f, kh, kw in pairs]
+    elif array in ("dout_dilated", "dout_padded"):
+        n, f, i, j = index
+        if array == "dout_padded":
+            i, j = i - (KH - 1), j - (KW - 1)
+        oh, ri = divmod(i, s)
+        ow, rj = divmod(j, s)
+        hit = not ri and not rj and 0 <= oh < g.OH and 0 <= ow < g.OW
+        res["dout"] = [(n, f, oh, ow)] if hit else []
+    elif array == "w_rot":
+        c, f, kh, kw = index
+        res["w"] = [(f, c, KH - 1 - kh, KW - 1 - kw)]
+    # inputs (x, w, b, dout) and dropped_rows/dropped_cols come from nothing else
+    return res
+
+
+def _example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    N, C, F = (int(v) for v in rng.integers(1, 3, size=3))
+    H, W = (int(v) for v in rng.integers(4, 7, size=2))
+    KH, KW = (int(v) for v in rng.integers(2, 4, size=2))
+    params = {"stride": int(rng.integers(1, 3)), "pad": int(rng.integers(0, 2))}
+    inputs = {
+        "x": np.round(rng.normal(size=(N, C, H, W)), 2).tolist(),
+        "w": np.round(rng.normal(size=(F, C, KH, KW)), 2).tolist(),
+        "b": np.round(rng.normal(size=F), 2).tolist(),
+    }
+    return inputs, params
+
+
+SPECS = (
+    OpSpec(
+        name="conv2d",
+        title="2-D convolution (im2col)",
+        inputs=(
+            Input("x", (4,), doc="input images (N, C, H, W)"),
+            Input("w", (4,), doc="filters (F, C, KH, KW)"),
+            Input("b", (1,), doc="one bias per filter (F,)"),
+            Input("dout", (4,), required=False, grad=False,
+                  doc="upstream gradient ∂L/∂out (N, F, OH, OW); all ones when missing"),
+        ),
+        params=(
+            Param("stride", int, 1, lo=1, hi=3, doc="step between neighbouring windows"),
+            Param("pad", int, 0, lo=0, hi=3, doc="zeros added on every side of H and W"),
+        ),
+        arrays=ARRAYS,
+        run=_run,
+        check=_check,
+        defaults=_defaults,
+        objective="out",
+        steps=_steps,
+        provenance=_provenance,
+        example=_example,
+    ),
+)

@@ -1,0 +1,267 @@
+"""Dense (fully connected) layer and flatten.
+
+linear: x (N, M) rows of M features, w (M, D), b (D,); out = x·W + b, shape (N, D).
+(CONVENTIONS.md writes the weights as (D, M) in cs231n's letters, where D counts the
+inputs; either way w has one row per input feature and one column per output.)
+Backward: dx = dout·Wᵀ, dW = xᵀ·dout, db = Σₙ dout.
+
+flatten: x (N, ...) -> (N, prod of the rest), row-major over (C, H, W); dx is dout
+reshaped back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step
+
+
+@dataclass(frozen=True)
+class LinearCache:
+    x: np.ndarray  # (N, M) input rows, copied
+    w: np.ndarray  # (M, D) weights, copied
+
+
+@dataclass(frozen=True)
+class LinearGrads:
+    dx: np.ndarray  # (N, M) = dout · Wᵀ
+    dw: np.ndarray  # (M, D) = xᵀ · dout
+    db: np.ndarray  # (D,) = Σ over the batch of dout
+
+
+@dataclass(frozen=True)
+class FlattenCache:
+    x_shape: tuple[int, ...]  # (N, C, H, W) (or any (N, ...)) to reshape dx back to
+
+
+@dataclass(frozen=True)
+class FlattenGrads:
+    dx: np.ndarray  # dout reshaped to x's shape
+
+
+def check_linear(x_shape: tuple[int, ...], w_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(N, D) of the output; OpInputError if the shapes do not fit together."""
+    if len(x_shape) != 2:
+        raise OpInputError("inputs.x", f"must be (N, M): a batch of feature rows; got shape {list(x_shape)} "
+                                       "(flatten image batches first)")
+    if len(w_shape) != 2:
+        raise OpInputError("inputs.w", f"must be (M, D), got shape {list(w_shape)}")
+    if len(b_shape) != 1:
+        raise OpInputError("inputs.b", f"must be (D,), got shape {list(b_shape)}")
+    n, m = x_shape
+    if w_shape[0] != m:
+        raise OpInputError("inputs.w", f"has {w_shape[0]} rows but x has {m} features per row: "
+                                       f"for out = x·W + b, w must have shape ({m}, D)")
+    d = w_shape[1]
+    if b_shape[0] != d:
+        raise OpInputError("inputs.b", f"has {b_shape[0]} entries but w has {d} columns (outputs): b must have {d}")
+    return n, d
+
+
+def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, LinearCache]:
+    check_linear(x.shape, w.shape, b.shape)
+    out = x @ w + b
+    return out, LinearCache(x=x.copy(), w=w.copy())
+
+
+def linear_backward(dout: np.ndarray, cache: LinearCache) -> LinearGrads:
+    want = (cache.x.shape[0], cache.w.shape[1])
+    if dout.shape != want:
+        raise OpInputError("inputs.dout", f"must have the output's shape {list(want)}, got {list(dout.shape)}")
+    return LinearGrads(dx=dout @ cache.w.T, dw=cache.x.T @ dout, db=dout.sum(axis=0))
+
+
+def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, FlattenCache]:
+    if x.ndim < 2:
+        raise OpInputError("inputs.x", f"must be (N, ...): a batch; got shape {list(x.shape)}")
+    out = x.reshape(x.shape[0], -1).copy()  # a copy: the output never aliases the input
+    return out, FlattenCache(x_shape=tuple(x.shape))
+
+
+def flatten_backward(dout: np.ndarray, cache: FlattenCache) -> FlattenGrads:
+    want = (cache.x_shape[0], math.prod(cache.x_shape[1:]))
+    if dout.shape != want:
+        raise OpInputError("inputs.dout", f"must have the output's shape {list(want)}, got {list(dout.shape)}")
+    return FlattenGrads(dx=dout.reshape(cache.x_shape).copy())
+
+
+# ---------------------------------------------------------------- registry glue
+
+
+def _check_index(arrays: Arrays, op: str, name: str, index: Index) -> None:
+    if name not in arrays:
+        raise OpInputError("array", f"{op} has no array {name!r} (arrays: {', '.join(arrays)})")
+    shape = arrays[name].shape
+    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
+        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
+
+
+# linear
+
+
+def _lin_check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
+    n, d = check_linear(shapes["x"], shapes["w"], shapes["b"])
+    if "dout" in shapes and shapes["dout"] != (n, d):
+        raise OpInputError("inputs.dout", f"must have the output's shape {[n, d]}, got {list(shapes['dout'])}")
+
+
+def _lin_defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype: Any) -> Arrays:
+    if "dout" in shapes:
+        return {}
+    n, d = check_linear(shapes["x"], shapes["w"], shapes["b"])
+    return {"dout": np.ones((n, d), dtype=dtype)}
+
+
+def _lin_records(arrays: Arrays) -> tuple[np.ndarray, LinearCache, LinearGrads]:
+    out, cache = linear_forward(arrays["x"], arrays["w"], arrays["b"])
+    return out, cache, linear_backward(arrays["dout"], cache)
+
+
+def _lin_run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
+    out, cache, grads = _lin_records(arrays)
+    return {"x": arrays["x"], "w": arrays["w"], "b": arrays["b"], "dout": arrays["dout"], "out": out,
+            "dx": grads.dx, "dw": grads.dw, "db": grads.db}
+
+
+def _lin_steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
+    out, cache, grads = _lin_records(arrays)
+    dout = arrays["dout"]
+    return [
+        Step("forward", "affine", "Multiply by the weights and add the bias",
+             r"y_{n,d} = \sum_{m} x_{n,m} W_{m,d} + b_d \qquad y = xW + b",
+             {"x": cache.x, "w": cache.w, "b": arrays["b"], "out": out}),
+        Step("backward", "dx", "Gradient for the input: send dout back through the weights",
+             r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\, W^{\top}",
+             {"dout": dout, "w": cache.w, "dx": grads.dx}),
+        Step("backward", "dw", "Gradient for the weights: inputs times dout, summed over the batch",
+             r"\frac{\partial L}{\partial W} = x^{\top} \frac{\partial L}{\partial y}",
+             {"x": cache.x, "dout": dout, "dw": grads.dw}),
+        Step("backward", "db", "Gradient for the bias: dout summed over the batch",
+             r"\frac{\partial L}{\partial b_d} = \sum_{n} \frac{\partial L}{\partial y_{n,d}}",
+             {"dout": dout, "db": grads.db}),
+    ]
+
+
+def _lin_provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
+    result = _lin_run(arrays, params)
+    _check_index(result, "linear", name, index)
+    (n, m), d_count = result["x"].shape, result["w"].shape[1]
+    if name == "out":
+        i, d = index
+        return {"x": [(i, j) for j in range(m)], "w": [(j, d) for j in range(m)], "b": [(d,)]}
+    if name == "dx":
+        i, j = index
+        return {"dout": [(i, d) for d in range(d_count)], "w": [(j, d) for d in range(d_count)]}
+    if name == "dw":
+        j, d = index
+        return {"x": [(i, j) for i in range(n)], "dout": [(i, d) for i in range(n)]}
+    if name == "db":
+        (d,) = index
+        return {"dout": [(i, d) for i in range(n)]}
+    return {}
+
+
+def _lin_example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    n, m, d = int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
+
+    def rnd(*shape: int) -> list:
+        return np.round(rng.normal(size=shape), 2).tolist()
+
+    return {"x": rnd(n, m), "w": rnd(m, d), "b": rnd(d)}, {}
+
+
+# flatten
+
+
+def _flat_check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
+    x = shapes["x"]
+    want = (x[0], math.prod(x[1:]))
+    if "dout" in shapes and shapes["dout"] != want:
+        raise OpInputError("inputs.dout", f"must have the output's shape {list(want)}, got {list(shapes['dout'])}")
+
+
+def _flat_defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype: Any) -> Arrays:
+    if "dout" in shapes:
+        return {}
+    x = shapes["x"]
+    return {"dout": np.ones((x[0], math.prod(x[1:])), dtype=dtype)}
+
+
+def _flat_records(arrays: Arrays) -> tuple[np.ndarray, FlattenCache, FlattenGrads]:
+    out, cache = flatten_forward(arrays["x"])
+    return out, cache, flatten_backward(arrays["dout"], cache)
+
+
+def _flat_run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
+    out, cache, grads = _flat_records(arrays)
+    return {"x": arrays["x"], "dout": arrays["dout"], "out": out, "dx": grads.dx}
+
+
+def _flat_steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
+    out, cache, grads = _flat_records(arrays)
+    return [
+        Step("forward", "flatten", "Lay each sample out as one row, row-major over (C, H, W)",
+             r"y_{n,\,(cH + h)W + w} = x_{n,c,h,w}", {"x": arrays["x"], "out": out}),
+        Step("backward", "unflatten", "Reshape the gradient back to the input's shape",
+             r"\frac{\partial L}{\partial x_{n,c,h,w}} = \frac{\partial L}{\partial y_{n,\,(cH + h)W + w}}",
+             {"dout": arrays["dout"], "dx": grads.dx}),
+    ]
+
+
+def _flat_provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
+    result = _flat_run(arrays, params)
+    _check_index(result, "flatten", name, index)
+    shape = result["x"].shape
+    if name == "out":
+        n, j = index
+        return {"x": [(n, *(int(i) for i in np.unravel_index(j, shape[1:])))]}
+    if name == "dx":
+        n, *rest = index
+        return {"dout": [(n, int(np.ravel_multi_index(tuple(rest), shape[1:])))]}
+    return {}
+
+
+def _flat_example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    return {"x": np.round(rng.normal(size=(2, 2, 2, 2)), 2).tolist()}, {}
+
+
+SPECS = (
+    OpSpec(
+        name="linear",
+        title="Dense layer",
+        inputs=(
+            Input("x", (2,), doc="a batch of feature rows (N, M)"),
+            Input("w", (2,), doc="weights (M, D): one row per input feature, one column per output"),
+            Input("b", (1,), doc="bias (D,)"),
+            Input("dout", (2,), required=False, grad=False, doc="upstream gradient (N, D); ones if missing"),
+        ),
+        params=(),
+        arrays=("x", "w", "b", "dout", "out", "dx", "dw", "db"),
+        run=_lin_run,
+        check=_lin_check,
+        defaults=_lin_defaults,
+        steps=_lin_steps,
+        provenance=_lin_provenance,
+        example=_lin_example,
+    ),
+    OpSpec(
+        name="flatten",
+        title="Flatten",
+        inputs=(
+            Input("x", (2, 3, 4), doc="a batch (N, ...), e.g. feature maps (N, C, H, W)"),
+            Input("dout", (2,), required=False, grad=False, doc="upstream gradient (N, C·H·W); ones if missing"),
+        ),
+        params=(),
+        arrays=("x", "dout", "out", "dx"),
+        run=_flat_run,
+        check=_flat_check,
+        defaults=_flat_defaults,
+        steps=_flat_steps,
+        provenance=_flat_provenance,
+        example=_flat_example,
+    ),
+)

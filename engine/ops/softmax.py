@@ -1,0 +1,310 @@
+"""Softmax and the mean softmax cross-entropy loss, with both routes of its gradient.
+
+Forward, per row n of logits (N, K) with label yₙ and temperature T:
+    z = logits / T;  z̃ = z − max z (stable shift);  e = exp z̃;  S = Σ e;  p = e / S;
+    log p = z̃ − log S (never log of an underflowed p);  ℓₙ = −log p[n, yₙ];  L = mean ℓ.
+Backward (the objective is the scalar ``loss``; dL/dloss = 1 unless ``dloss`` is given):
+    fused:     dlogits = (p − onehot) / (N·T)
+    Jacobian:  dprobs = −onehot / (N·p),  J = diag(p) − p·pᵀ,  dlogits = Jᵀ·dprobs / T.
+Both routes give the same dlogits. Where the label's probability underflows to 0 (or so
+close that 1/p overflows), dL/dp is not representable: ``dprobs`` is left at 0 in that row,
+``dprobs_defined`` is 0 there, and that row of ``dlogits_via_jacobian`` is 0 instead of
+the true gradient — the reason frameworks fuse softmax with cross-entropy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Stable softmax along the last axis: subtract the max before exp."""
+    logits = np.asarray(logits)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_naive(logits: np.ndarray) -> np.ndarray:
+    """The textbook formula exp(x)/Σexp(x) without the shift: overflows (inf/inf = nan) for
+    large logits and underflows (0/0 = nan) for very negative ones, silently (for display)."""
+    logits = np.asarray(logits)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(logits)
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_jacobian(p_row: np.ndarray) -> np.ndarray:
+    """dp_i/dz_j = p_i (δ_ij − p_j), i.e. diag(p) − p·pᵀ, shape (K, K)."""
+    p_row = np.asarray(p_row)
+    return np.diag(p_row) - np.outer(p_row, p_row)
+
+
+@dataclass(frozen=True)
+class SoftmaxCECache:
+    logits: np.ndarray  # (N, K) as given, copied
+    labels: np.ndarray  # (N,) int64 class indices in [0, K)
+    temperature: float  # T: logits are divided by it before the softmax
+    scaled: np.ndarray  # (N, K) z = logits / T
+    shifted: np.ndarray  # (N, K) z − max over the row (the stable shift)
+    exp: np.ndarray  # (N, K) exp(shifted)
+    sum_exp: np.ndarray  # (N,) Σ_k exp
+    probs: np.ndarray  # (N, K) exp / sum_exp
+    log_probs: np.ndarray  # (N, K) shifted − log sum_exp
+    onehot: np.ndarray  # (N, K) 1 at each row's label
+    nll: np.ndarray  # (N,) −log p[n, y_n], each sample's loss
+    loss: np.ndarray  # 0-d: mean of nll
+
+
+@dataclass(frozen=True)
+class SoftmaxCEGrads:
+    p_minus_y: np.ndarray  # (N, K) probs − onehot
+    dlogits: np.ndarray  # (N, K) fused: dloss·(p − y)/(N·T)
+    # the display-only Jacobian route: None when backward ran with jacobian=False (the lean path)
+    dprobs: np.ndarray | None  # (N, K) dL/dp = −onehot/(N·p); 0 where that is not representable
+    dprobs_defined: np.ndarray | None  # (N,) 1 where the row's dL/dp could be represented, else 0
+    jacobian: np.ndarray | None  # (N, K, K) diag(p) − p·pᵀ per row
+    dlogits_via_jacobian: np.ndarray | None  # (N, K) Jᵀ·dprobs / T per row; equals dlogits where dprobs_defined
+
+
+def clean_labels(labels: Any, n: int, k: int) -> np.ndarray:
+    """Labels as int64 class indices, or OpInputError naming ``inputs.labels``."""
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise OpInputError("inputs.labels",
+                           f"must hold one label per row of logits ({n}), got shape {list(labels.shape)}")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            raise OpInputError("inputs.labels", "must hold whole numbers (class indices)")
+    elif labels.dtype.kind not in "iu":
+        raise OpInputError("inputs.labels", "must hold whole numbers (class indices)")
+    bad = np.flatnonzero((labels < 0) | (labels >= k))
+    if bad.size:
+        i = int(bad[0])
+        raise OpInputError(
+            "inputs.labels",
+            f"label {labels[i]:g} at position {i} is out of range: logits has {k} classes, "
+            f"so a label must be between 0 and {k - 1}",
+        )
+    return labels.astype(np.int64)
+
+
+def softmax_cross_entropy_forward(logits: np.ndarray, labels: Any,
+                                  temperature: float = 1.0) -> tuple[np.ndarray, SoftmaxCECache]:
+    """Mean cross-entropy of softmax(logits / T) against integer labels; the loss is 0-d."""
+    if logits.ndim != 2:
+        raise OpInputError("inputs.logits", f"must be (N, K), got shape {list(logits.shape)}")
+    if not temperature > 0:
+        raise OpInputError("params.temperature", f"must be positive, got {temperature!r}")
+    n, k = logits.shape
+    labels = clean_labels(labels, n, k)
+    at_label = np.arange(0, n * k, k) + labels  # flat index of each row's label: faster than [rows, labels]
+    with np.errstate(over="ignore"):
+        scaled = logits / temperature
+    if not np.all(np.isfinite(scaled)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(scaled))[0])
+        raise OpInputError("inputs.logits", f"logit {logits[bad]:g} at {list(bad)} divided by the temperature "
+                           f"{temperature:g} overflows {logits.dtype}; use smaller logits or a higher temperature")
+    shifted = scaled - scaled.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    sum_exp = exp.sum(axis=1)
+    probs = exp / sum_exp[:, None]
+    log_probs = shifted - np.log(sum_exp)[:, None]
+    onehot = np.zeros(logits.shape, logits.dtype)  # C order, so ravel() is a view to write through
+    onehot.ravel()[at_label] = 1
+    nll = -log_probs.ravel()[at_label]
+    loss = np.asarray(nll.mean(), dtype=logits.dtype)
+    cache = SoftmaxCECache(
+        logits=logits.copy(), labels=labels, temperature=float(temperature), scaled=scaled, shifted=shifted,
+        exp=exp, sum_exp=sum_exp, probs=probs, log_probs=log_probs, onehot=onehot, nll=nll, loss=loss,
+    )
+    return loss, cache
+
+
+def softmax_cross_entropy_backward(cache: SoftmaxCECache, dloss: float = 1.0,
+                                   jacobian: bool = True) -> SoftmaxCEGrads:
+    """dL/dlogits by the fused formula and, for display, through the full softmax Jacobian.
+
+    ``jacobian=False`` (the lean path) skips the display route: ``dprobs``, ``dprobs_defined``,
+    ``jacobian`` and ``dlogits_via_jacobian`` are then None.
+    """
+    probs, onehot, t = cache.probs, cache.onehot, cache.temperature
+    n, k = probs.shape
+    p_minus_y = probs - onehot
+    dlogits = p_minus_y * (dloss / (n * t))
+    if not jacobian:
+        return SoftmaxCEGrads(p_minus_y=p_minus_y, dlogits=dlogits, dprobs=None, dprobs_defined=None,
+                              jacobian=None, dlogits_via_jacobian=None)
+    # dL/dp: only the label's entry of each row is nonzero; 1/p must be representable.
+    rows = np.arange(n)
+    p_label = probs[rows, cache.labels]
+    defined = p_label >= np.finfo(probs.dtype).tiny
+    dprobs = np.zeros_like(probs)
+    dprobs[rows[defined], cache.labels[defined]] = -dloss / (n * p_label[defined])
+    # J = diag(p) − p·pᵀ, built in place: −p·pᵀ, then p added along each row's diagonal
+    jac = np.multiply(probs[:, :, None], -probs[:, None, :], out=np.empty((n, k, k), probs.dtype))
+    jac.reshape(n, k * k)[:, :: k + 1] += probs  # a C-order array: the reshape is a view
+    dlogits_via_jacobian = np.matmul(dprobs[:, None, :], jac)[:, 0, :]  # Jᵀ·dprobs, row by row
+    dlogits_via_jacobian /= t
+    return SoftmaxCEGrads(
+        p_minus_y=p_minus_y, dlogits=dlogits, dprobs=dprobs, dprobs_defined=defined.astype(probs.dtype),
+        jacobian=jac, dlogits_via_jacobian=dlogits_via_jacobian,
+    )
+
+
+# ---------------------------------------------------------------- registry glue
+
+
+def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
+    n = shapes["logits"][0]
+    if shapes["labels"] != (n,):
+        raise OpInputError(
+            "inputs.labels", f"has {shapes['labels'][0]} labels but logits has {n} rows: one label per row"
+        )
+
+
+def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype: Any) -> Arrays:
+    return {}
+
+
+def _records(arrays: Arrays, params: dict[str, Any]) -> tuple[SoftmaxCECache, SoftmaxCEGrads]:
+    _, cache = softmax_cross_entropy_forward(arrays["logits"], arrays["labels"], params["temperature"])
+    return cache, softmax_cross_entropy_backward(cache)
+
+
+def _run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
+    c, g = _records(arrays, params)
+    return {
+        "logits": arrays["logits"], "labels": c.labels, "scaled": c.scaled, "shifted": c.shifted, "exp": c.exp,
+        "sum_exp": c.sum_exp, "probs": c.probs, "log_probs": c.log_probs, "onehot": c.onehot, "nll": c.nll,
+        "loss": c.loss, "p_minus_y": g.p_minus_y, "dlogits": g.dlogits, "dprobs": g.dprobs,
+        "dprobs_defined": g.dprobs_defined, "jacobian": g.jacobian, "dlogits_via_jacobian": g.dlogits_via_jacobian,
+    }
+
+
+def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
+    c, g = _records(arrays, params)
+    t = c.temperature
+    return [
+        Step("forward", "scale", "Divide the logits by the temperature",
+             rf"z = \frac{{\text{{logits}}}}{{T}},\quad T = {t:g}", {"logits": c.logits, "scaled": c.scaled}),
+        Step("forward", "shift", "Subtract each row's maximum (same softmax, no overflow)",
+             r"\tilde z_{n,k} = z_{n,k} - \max_j z_{n,j}", {"scaled": c.scaled, "shifted": c.shifted}),
+        Step("forward", "exp", "Exponentiate and sum each row",
+             r"e_{n,k} = \exp(\tilde z_{n,k}),\quad S_n = \sum_k e_{n,k}",
+             {"shifted": c.shifted, "exp": c.exp, "sum_exp": c.sum_exp}),
+        Step("forward", "normalise", "Normalise each row into probabilities",
+             r"p_{n,k} = \frac{e_{n,k}}{S_n}", {"exp": c.exp, "sum_exp": c.sum_exp, "probs": c.probs}),
+        Step("forward", "log", "Log-probabilities, computed without taking log of p",
+             r"\log p_{n,k} = \tilde z_{n,k} - \log S_n",
+             {"shifted": c.shifted, "sum_exp": c.sum_exp, "log_probs": c.log_probs}),
+        Step("forward", "nll", "Each sample's loss: minus the log-probability of its label",
+             r"\ell_n = -\log p_{n,y_n} = -\sum_k y_{n,k} \log p_{n,k}",
+             {"labels": c.labels, "onehot": c.onehot, "log_probs": c.log_probs, "nll": c.nll}),
+        Step("forward", "mean", "Average over the batch", r"L = \frac{1}{N} \sum_{n} \ell_n",
+             {"nll": c.nll, "loss": c.loss}),
+        Step("backward", "p_minus_y", "Fused softmax + cross-entropy gradient: probabilities minus one-hot",
+             r"p - y", {"probs": c.probs, "onehot": c.onehot, "p_minus_y": g.p_minus_y}),
+        Step("backward", "divide", "Divide by the batch size (the mean) and the temperature",
+             r"\frac{\partial L}{\partial \text{logits}} = \frac{p - y}{N\,T}",
+             {"p_minus_y": g.p_minus_y, "dlogits": g.dlogits}),
+        Step("backward", "dprobs", "The long way: gradient with respect to the probabilities",
+             r"\frac{\partial L}{\partial p_{n,k}} = -\frac{y_{n,k}}{N\,p_{n,k}}",
+             {"probs": c.probs, "onehot": c.onehot, "dprobs": g.dprobs, "dprobs_defined": g.dprobs_defined}),
+        Step("backward", "jacobian", "The softmax Jacobian of each row",
+             r"J_n = \operatorname{diag}(p_n) - p_n p_n^{\top},\quad"
+             r" \frac{\partial p_{n,i}}{\partial z_{n,j}} = p_{n,i}(\delta_{ij} - p_{n,j})",
+             {"probs": c.probs, "jacobian": g.jacobian}),
+        Step("backward", "via_jacobian", "Chain through the Jacobian: the same gradient as the fused route",
+             r"\frac{\partial L}{\partial \text{logits}_n} = \frac{1}{T}\, J_n^{\top} \frac{\partial L}{\partial p_n}",
+             {"jacobian": g.jacobian, "dprobs": g.dprobs, "dlogits_via_jacobian": g.dlogits_via_jacobian,
+              "dlogits": g.dlogits}),
+    ]
+
+
+def _provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
+    result = _run(arrays, params)
+    if name not in result:
+        raise OpInputError("array", f"softmax_cross_entropy has no array {name!r} (arrays: {', '.join(result)})")
+    shape = result[name].shape
+    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
+        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
+    n_rows, k_count = result["logits"].shape
+    labels = result["labels"]
+
+    def row(n: int) -> list[Index]:
+        return [(n, k) for k in range(k_count)]
+
+    if name == "scaled":
+        return {"logits": [index]}
+    if name == "shifted":
+        return {"scaled": row(index[0]), "logits": row(index[0])}
+    if name == "exp":
+        return {"shifted": [index], "logits": row(index[0])}
+    if name == "sum_exp":
+        return {"exp": row(index[0]), "logits": row(index[0])}
+    if name == "probs":
+        n = index[0]
+        return {"exp": [index], "sum_exp": [(n,)], "logits": row(n)}
+    if name == "log_probs":
+        n = index[0]
+        return {"shifted": [index], "sum_exp": [(n,)], "logits": row(n)}
+    if name == "onehot":
+        return {"labels": [(index[0],)]}
+    if name == "nll":
+        n = index[0]
+        return {"log_probs": [(n, int(labels[n]))], "labels": [(n,)]}
+    if name == "loss":
+        return {"nll": [(n,) for n in range(n_rows)]}
+    if name in ("p_minus_y", "dlogits"):
+        n = index[0]
+        return {"probs": [index], "onehot": [index], "labels": [(n,)]}
+    if name == "dprobs":
+        return {"probs": [index], "onehot": [index], "labels": [(index[0],)]}
+    if name == "dprobs_defined":
+        n = index[0]
+        return {"probs": [(n, int(labels[n]))], "labels": [(n,)]}
+    if name == "jacobian":
+        n, i, j = index
+        return {"probs": sorted({(n, i), (n, j)})}
+    if name == "dlogits_via_jacobian":
+        n, k = index
+        return {"jacobian": [(n, i, k) for i in range(k_count)], "dprobs": row(n)}
+    return {}  # logits and labels are inputs
+
+
+def _example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    n, k = int(rng.integers(1, 4)), int(rng.integers(2, 5))
+    logits = np.round(rng.normal(size=(n, k)) * 2, 2)
+    labels = rng.integers(0, k, size=n)
+    return {"logits": logits.tolist(), "labels": labels.tolist()}, {"temperature": 1.0}
+
+
+SPECS = (
+    OpSpec(
+        name="softmax_cross_entropy",
+        title="Softmax cross-entropy loss",
+        inputs=(
+            Input("logits", (2,), doc="scores (N, K): one row per sample, one column per class"),
+            Input("labels", (1,), grad=False, integer=True, doc="the true class of each sample (N,), in 0..K−1"),
+        ),
+        params=(
+            Param("temperature", float, 1.0, 0.05, 20.0,
+                  doc="T: softmax(logits / T); the gradient with respect to the logits carries the 1/T"),
+        ),
+        arrays=("logits", "labels", "scaled", "shifted", "exp", "sum_exp", "probs", "log_probs", "onehot", "nll",
+                "loss", "p_minus_y", "dlogits", "dprobs", "dprobs_defined", "jacobian", "dlogits_via_jacobian"),
+        run=_run,
+        check=_check,
+        defaults=_defaults,
+        objective="loss",
+        steps=_steps,
+        provenance=_provenance,
+        example=_example,
+    ),
+)

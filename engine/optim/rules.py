@@ -1,0 +1,584 @@
+"""Optimizers as pure update functions over an explicit state, and 2-D loss surfaces to run them on.
+
+One update is :func:`optimizer_step`: it takes the parameters, their gradients and an
+:class:`OptimizerState` (the step count ``t`` and the slots ``m``, ``v``, ``s``) and returns
+new parameters, a new state and a :class:`StepRecord` of every intermediate. Nothing passed in
+is modified. The formulas are CONVENTIONS.md's (Optimizers):
+
+- sgd: p ← p − lr·g
+- momentum, form ``pytorch``: v ← μ·v + g; form ``ema`` (the notes): v ← μ·v + (1−μ)·g; then p ← p − lr·v
+- rmsprop: s ← α·s + (1−α)·g²; p ← p − lr·g/(√s + ε)
+- adam: m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ) (or m̂ = m,
+  v̂ = v with ``bias_correction`` off); p ← p − lr·m̂/(√v̂ + ε), or lr·m̂/√(v̂ + ε) with
+  ``eps_placement="inside"`` (the notes). Adam's ``weight_decay`` λ is PyTorch's L2 form: the
+  moments see g + λ·p.
+- adamw: as adam, but the decay is decoupled and comes first, as in PyTorch:
+  p ← p·(1 − lr·λ), then the Adam step (which does not depend on p) is subtracted.
+
+The state starts at zero with t = 0, so the first update runs with t = 1.
+
+``effective_step`` is the per-element learning rate the update used: lr/(√v̂ + ε) (or
+lr/√(v̂ + ε)) for adam/adamw, lr/(√s + ε) for rmsprop, plain lr for sgd and momentum. So the
+Adam step is −effective_step·m̂, the RMSprop step −effective_step·g, the SGD step
+−effective_step·g and the momentum step −effective_step·v (adamw's decay and adam's L2 term
+come on top, as recorded in ``p_decayed`` and ``g_wd``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from engine import registry
+from engine.records import Arrays, OpInputError, Param, Step
+
+MAX_STEPS = 1000  # updates one run_optimizer call may ask for
+MAX_ELEMENTS = 100_000  # parameter numbers one run_optimizer call may hold, all parameters together
+MAX_TRAJECTORY_STEPS = 10_000
+
+_BETA_HI = 0.999999  # a decay rate of 1 would divide by 1 − β^t = 0 (or never move)
+
+
+def _lr(default: float) -> Param:
+    return Param("lr", float, default, 0.0, 10.0, doc="learning rate α")
+
+
+def _adam(weight_decay: float, decoupled: bool) -> tuple[Param, ...]:
+    decay_doc = ("decoupled weight decay λ: p ← p·(1 − lr·λ) before the Adam step" if decoupled
+                 else "L2 weight decay λ added to the gradient: g ← g + λ·p (PyTorch's Adam)")
+    return (
+        _lr(1e-3),
+        Param("beta1", float, 0.9, 0.0, _BETA_HI, doc="decay rate β1 of the first moment m"),
+        Param("beta2", float, 0.999, 0.0, _BETA_HI, doc="decay rate β2 of the second moment v"),
+        Param("eps", float, 1e-8, 1e-12, 1.0, doc="ε, keeps the denominator away from zero"),
+        Param("eps_placement", str, "outside", choices=("outside", "inside"),
+              doc="outside: √v̂ + ε (PyTorch, Kingma & Ba); inside: √(v̂ + ε) (the notes)"),
+        Param("bias_correction", bool, True, doc="divide m and v by 1 − βᵗ (off: the notes' 001 example)"),
+        Param("weight_decay", float, weight_decay, 0.0, 1.0, doc=decay_doc),
+    )
+
+
+OPTIMIZERS: dict[str, tuple[Param, ...]] = {
+    "sgd": (_lr(0.01),),
+    "momentum": (
+        _lr(0.01),
+        Param("momentum", float, 0.9, 0.0, 1.0, doc="momentum coefficient μ (β in the notes)"),
+        Param("form", str, "pytorch", choices=("pytorch", "ema"),
+              doc="pytorch: v ← μ·v + g; ema (the notes): v ← μ·v + (1 − μ)·g"),
+    ),
+    "rmsprop": (
+        _lr(0.01),
+        Param("alpha", float, 0.99, 0.0, _BETA_HI, doc="decay rate α of the mean square s"),
+        Param("eps", float, 1e-8, 1e-12, 1.0, doc="ε, added to √s"),
+    ),
+    "adam": _adam(0.0, decoupled=False),
+    "adamw": _adam(0.01, decoupled=True),
+}
+
+TITLES = {"sgd": "SGD", "momentum": "SGD with momentum", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
+
+SLOTS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("v",),  # velocity
+    "rmsprop": ("s",),  # running mean of g²
+    "adam": ("m", "v"),  # first and second moment
+    "adamw": ("m", "v"),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """What an optimizer carries from one update to the next."""
+
+    t: int  # updates done so far (0 before the first; the first update runs with t = 1)
+    slots: dict[str, dict[str, np.ndarray]]  # slot name ("m", "v", "s") -> parameter name -> array
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Every intermediate of one update, per quantity then per parameter name (copies)."""
+
+    optimizer: str
+    t: int  # the step number this update used (1 on the first)
+    hyperparams: dict[str, Any]  # every hyperparameter, defaults filled in
+    g: Arrays  # the gradients as given
+    g_wd: Arrays  # adam with weight_decay > 0: g + λ·p, what the moments saw (else empty)
+    p_decayed: Arrays  # adamw: p·(1 − lr·λ), where the Adam step starts from (else empty)
+    slots: dict[str, Arrays]  # each slot's new value: {"m": {...}, "v": {...}}
+    m_hat: Arrays  # adam/adamw: bias-corrected first moment (= m with bias correction off)
+    v_hat: Arrays  # adam/adamw: bias-corrected second moment (= v with bias correction off)
+    denom: Arrays  # adam/adamw: √v̂ + ε or √(v̂ + ε); rmsprop: √s + ε (else empty)
+    update: Arrays  # the change applied: new − old parameter
+    effective_step: Arrays  # the per-element learning rate (see the module docstring)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def get_optimizer(name: str) -> tuple[Param, ...]:
+    """The hyperparameter specs of optimizer ``name``."""
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise OpInputError("optimizer", f"unknown optimizer {name!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name]
+
+
+def clean_hyperparams(name: str, hyperparams: dict[str, Any] | None) -> dict[str, Any]:
+    """Every hyperparameter of ``name``, validated strictly (never clamped), defaults filled in."""
+    specs = get_optimizer(name)
+    if hyperparams is not None and not isinstance(hyperparams, dict):
+        raise OpInputError("hyperparams", f"must be an object of name: value, got {hyperparams!r}")
+    try:
+        return registry.clean_params(SimpleNamespace(name=name, params=specs), hyperparams)
+    except OpInputError as err:  # the registry names fields params.<name>; here they are hyperparams.<name>
+        raise OpInputError("hyperparams." + err.field.removeprefix("params."), err.message) from None
+
+
+def _as_float(field: str, value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        return arr
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.float64)
+    raise OpInputError(field, "must hold numbers only")
+
+
+def _check_names(field: str, params: Any) -> None:
+    if not isinstance(params, dict) or not params:
+        raise OpInputError(field, "must be a non-empty object of parameter name: array")
+    for key in params:
+        if not isinstance(key, str) or not key:
+            raise OpInputError(field, f"parameter names must be non-empty strings, got {key!r}")
+
+
+def _check_grads(params: Arrays, grads: Any, field: str) -> None:
+    """``grads`` has exactly the names of ``params``, each with its parameter's shape."""
+    names = ", ".join(params)
+    if not isinstance(grads, dict):
+        raise OpInputError(field, f"must be an object with one gradient per parameter ({names})")
+    for key in grads:
+        if key not in params:
+            raise OpInputError(f"{field}.{key}", f"there is no parameter {key!r} (parameters: {names})")
+    for key, p in params.items():
+        if key not in grads:
+            raise OpInputError(f"{field}.{key}",
+                               f"is missing: every step needs a gradient for each parameter ({names})")
+        try:
+            shape = np.shape(grads[key])
+        except ValueError:
+            raise OpInputError(f"{field}.{key}", "is ragged: every row must have the same length") from None
+        if shape != p.shape:
+            raise OpInputError(f"{field}.{key}",
+                               f"has shape {list(shape)} but parameter {key} has shape {list(p.shape)}")
+
+
+def _check_state(name: str, params: Arrays, state: Any) -> None:
+    if not isinstance(state, OptimizerState):
+        raise OpInputError("state", "must be an OptimizerState (see init_state)")
+    if not isinstance(state.t, int) or state.t < 0:
+        raise OpInputError("state.t", f"must be a whole number ≥ 0, got {state.t!r}")
+    if set(state.slots) != set(SLOTS[name]):
+        want = ", ".join(SLOTS[name]) or "none"
+        raise OpInputError("state", f"{name} keeps the slots {want}; got {', '.join(state.slots) or 'none'}")
+    for slot, arrays in state.slots.items():
+        if set(arrays) != set(params):
+            raise OpInputError(f"state.{slot}", f"must hold one array per parameter ({', '.join(params)})")
+        for key, arr in arrays.items():
+            if np.shape(arr) != params[key].shape:
+                raise OpInputError(f"state.{slot}.{key}", f"has shape {list(np.shape(arr))} but parameter {key} "
+                                                          f"has shape {list(params[key].shape)}")
+
+
+# ---------------------------------------------------------------- one update
+
+
+def init_state(name: str, params: dict[str, Any]) -> OptimizerState:
+    """Zeros in every slot (in each parameter's dtype), t = 0."""
+    get_optimizer(name)
+    _check_names("params", params)
+    arrays = {k: _as_float(f"params.{k}", v) for k, v in params.items()}
+    return OptimizerState(t=0, slots={slot: {k: np.zeros_like(p) for k, p in arrays.items()} for slot in SLOTS[name]})
+
+
+def optimizer_step(name: str, params: dict[str, Any], grads: dict[str, Any], state: OptimizerState,
+                   hyperparams: dict[str, Any] | None = None) -> tuple[Arrays, OptimizerState, StepRecord]:
+    """One update: (new parameters, new state, record). Computes in each parameter's dtype."""
+    hp = clean_hyperparams(name, hyperparams)
+    _check_names("params", params)
+    arrays = {k: _as_float(f"params.{k}", v) for k, v in params.items()}
+    _check_grads(arrays, grads, "grads")
+    _check_state(name, arrays, state)
+    t = state.t + 1
+    lr = hp["lr"]
+    new_params: Arrays = {}
+    slots: dict[str, Arrays] = {slot: {} for slot in SLOTS[name]}
+    rec: dict[str, Arrays] = {k: {} for k in ("g", "g_wd", "p_decayed", "m_hat", "v_hat", "denom", "update",
+                                               "effective_step")}
+    for key, p in arrays.items():
+        g = np.array(_as_float(f"grads.{key}", grads[key]), dtype=p.dtype, copy=True)
+        rec["g"][key] = g
+        if name == "sgd":
+            new = p - lr * g
+            eff = np.full_like(p, lr)
+        elif name == "momentum":
+            mu, v_prev = hp["momentum"], state.slots["v"][key]
+            v = mu * v_prev + g if hp["form"] == "pytorch" else mu * v_prev + (1 - mu) * g
+            new = p - lr * v
+            eff = np.full_like(p, lr)
+            slots["v"][key] = v
+        elif name == "rmsprop":
+            alpha, s_prev = hp["alpha"], state.slots["s"][key]
+            s = alpha * s_prev + (1 - alpha) * (g * g)
+            denom = np.sqrt(s) + hp["eps"]
+            new = p - lr * (g / denom)
+            eff = lr / denom
+            slots["s"][key] = s
+            rec["denom"][key] = denom
+        else:  # adam, adamw
+            beta1, beta2, lam = hp["beta1"], hp["beta2"], hp["weight_decay"]
+            base, g_used = p, g
+            if name == "adamw":
+                base = p * (1 - lr * lam)  # PyTorch's AdamW: p.mul_(1 − lr·λ) before the Adam step
+                rec["p_decayed"][key] = base
+            elif lam != 0:
+                g_used = g + lam * p  # PyTorch's Adam: grad = grad.add(p, alpha=λ)
+                rec["g_wd"][key] = g_used
+            m = beta1 * state.slots["m"][key] + (1 - beta1) * g_used
+            v = beta2 * state.slots["v"][key] + (1 - beta2) * (g_used * g_used)
+            if hp["bias_correction"]:
+                m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+            else:
+                m_hat, v_hat = m.copy(), v.copy()
+            denom = np.sqrt(v_hat) + hp["eps"] if hp["eps_placement"] == "outside" else np.sqrt(v_hat + hp["eps"])
+            new = base - lr * m_hat / denom
+            eff = lr / denom
+            slots["m"][key], slots["v"][key] = m, v
+            rec["m_hat"][key], rec["v_hat"][key], rec["denom"][key] = m_hat, v_hat, denom
+        new_params[key] = new
+        rec["update"][key] = new - p
+        rec["effective_step"][key] = eff
+    # 0-d parameters come out of NumPy arithmetic as scalars: keep every value an ndarray
+    new_params = {k: np.asarray(a) for k, a in new_params.items()}
+    slots = {s: {k: np.asarray(a) for k, a in d.items()} for s, d in slots.items()}
+    rec = {q: {k: np.asarray(a) for k, a in d.items()} for q, d in rec.items()}
+    record = StepRecord(optimizer=name, t=t, hyperparams=hp,
+                        slots={s: {k: a.copy() for k, a in d.items()} for s, d in slots.items()}, **rec)
+    return new_params, OptimizerState(t=t, slots=slots), record
+
+
+# ---------------------------------------------------------------- the JSON API's run
+
+
+def _validate_run(name: str, params: Any, grads_seq: Any, dtype: str, max_steps: int,
+                  max_elements: int) -> tuple[Arrays, list[Arrays]]:
+    get_optimizer(name)
+    if dtype not in registry.DTYPES:
+        raise OpInputError("dtype", f"must be one of {', '.join(registry.DTYPES)}; got {dtype!r}")
+    np_dtype = registry.DTYPES[dtype]
+    _check_names("params", params)
+    arrays = {k: registry.as_array(f"params.{k}", v, np_dtype, max_elements=max_elements) for k, v in params.items()}
+    total = sum(a.size for a in arrays.values())
+    if total > max_elements:
+        raise OpInputError("params", f"hold {total} numbers in all; the limit is {max_elements}")
+    if not isinstance(grads_seq, (list, tuple)):
+        raise OpInputError("grads", "must be a list with one {name: array} object per step")
+    if not grads_seq:
+        raise OpInputError("grads", "needs at least one step")
+    if len(grads_seq) > max_steps:
+        raise OpInputError("grads", f"has {len(grads_seq)} steps; the limit is {max_steps}")
+    seq = []
+    for i, grads in enumerate(grads_seq):
+        field = f"grads[{i}]"
+        _check_grads(arrays, grads, field)  # names and shapes first: the clearest message for a mismatch
+        seq.append({k: registry.as_array(f"{field}.{k}", grads[k], np_dtype) for k in arrays})
+    return arrays, seq
+
+
+def run_optimizer(name: str, params: dict[str, Any], grads_seq: list[dict[str, Any]],
+                  hyperparams: dict[str, Any] | None = None, dtype: str = "float64",
+                  max_steps: int = MAX_STEPS, max_elements: int = MAX_ELEMENTS) -> list[dict[str, Any]]:
+    """The JSON API's ``steps``: one entry per gradient in ``grads_seq``, starting from zero state.
+
+    Each entry: ``{"t", "params", "state", "update", "effective_step"}``; ``state`` holds the
+    slots (momentum ``v``; rmsprop ``s``; adam ``m``, ``v``, ``m_hat``, ``v_hat``; sgd nothing).
+    Arrays are NumPy arrays keyed by parameter name.
+    """
+    hp = clean_hyperparams(name, hyperparams)
+    arrays, seq = _validate_run(name, params, grads_seq, dtype, max_steps, max_elements)
+    state = init_state(name, arrays)
+    steps = []
+    for grads in seq:
+        arrays, state, rec = optimizer_step(name, arrays, grads, state, hp)
+        shown = dict(rec.slots)
+        if name in ("adam", "adamw"):
+            shown.update(m_hat=rec.m_hat, v_hat=rec.v_hat)
+        steps.append({"t": rec.t, "params": arrays, "state": shown, "update": rec.update,
+                      "effective_step": rec.effective_step})
+    return steps
+
+
+# ---------------------------------------------------------------- step records
+
+
+def _num(x: float) -> str:
+    """A number for KaTeX: 0.9, 10^{-8}, 2.5 \\times 10^{-4}."""
+    text = f"{x:.6g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else f"{mantissa} \\times {power}"
+
+
+def _group(**quantities: Arrays) -> Arrays:
+    """Step arrays keyed ``<quantity>.<parameter>`` ("m.w", "g.4.0.b"), as copies."""
+    return {f"{q}.{k}": np.array(a, copy=True) for q, arrays in quantities.items() for k, a in arrays.items()}
+
+
+def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], state: OptimizerState,
+                    hyperparams: dict[str, Any] | None = None) -> list[Step]:
+    """The sub-steps of one update, in order, with their formulas (numbers filled in) and arrays.
+
+    Arrays are keyed ``<quantity>.<parameter name>``: ``p`` the old parameter, ``g`` the
+    gradient, ``m_prev``/``v_prev``/``s_prev`` the slots before, ``m``/``v``/``s`` after,
+    ``p_new`` the new parameter.
+    """
+    new_params, _, rec = optimizer_step(name, params, grads, state, hyperparams)
+    hp, t = rec.hyperparams, rec.t
+    p = {k: _as_float(f"params.{k}", v) for k, v in params.items()}
+    prev = {f"{slot}_prev": arrays for slot, arrays in state.slots.items()}
+    lr = _num(hp["lr"])
+    steps: list[Step] = []
+    if name == "sgd":
+        done = Step("update", "update", "Step against the gradient",
+                    rf"\theta_{{{t}}} = \theta_{{{t - 1}}} - {lr}\, g_{{{t}}}",
+                    _group(p=p, g=rec.g, update=rec.update, effective_step=rec.effective_step, p_new=new_params))
+    elif name == "momentum":
+        mu = hp["momentum"]
+        if hp["form"] == "pytorch":
+            latex = rf"v_{{{t}}} = {_num(mu)}\, v_{{{t - 1}}} + g_{{{t}}}"
+        else:
+            latex = rf"v_{{{t}}} = {_num(mu)}\, v_{{{t - 1}}} + {_num(1 - mu)}\, g_{{{t}}}"
+        steps.append(Step("update", "v", "Velocity: running sum of gradients" if hp["form"] == "pytorch"
+                          else "Velocity: moving average of gradients", latex,
+                          _group(v_prev=prev["v_prev"], g=rec.g, v=rec.slots["v"])))
+        done = Step("update", "update", "Step along the velocity",
+                    rf"\theta_{{{t}}} = \theta_{{{t - 1}}} - {lr}\, v_{{{t}}}",
+                    _group(p=p, v=rec.slots["v"], update=rec.update, effective_step=rec.effective_step,
+                           p_new=new_params))
+    elif name == "rmsprop":
+        alpha = hp["alpha"]
+        steps.append(Step("update", "s", "Moving average of the squared gradient",
+                          rf"s_{{{t}}} = {_num(alpha)}\, s_{{{t - 1}}} + {_num(1 - alpha)}\, g_{{{t}}}^2",
+                          _group(s_prev=prev["s_prev"], g=rec.g, s=rec.slots["s"])))
+        done = Step("update", "update", "Step scaled by the root mean square",
+                    rf"\theta_{{{t}}} = \theta_{{{t - 1}}} - \frac{{{lr}\, g_{{{t}}}}}{{\sqrt{{s_{{{t}}}}} + "
+                    rf"{_num(hp['eps'])}}}",
+                    _group(p=p, g=rec.g, s=rec.slots["s"], denom=rec.denom, update=rec.update,
+                           effective_step=rec.effective_step, p_new=new_params))
+    else:
+        beta1, beta2, lam = hp["beta1"], hp["beta2"], hp["weight_decay"]
+        g_sym = "g"
+        if name == "adamw":
+            steps.append(Step("update", "decay", "Decoupled weight decay (before the Adam step)",
+                              rf"\theta' = \theta_{{{t - 1}}}\,(1 - {lr} \cdot {_num(lam)})",
+                              _group(p=p, p_decayed=rec.p_decayed)))
+        elif rec.g_wd:
+            g_sym = "g'"
+            steps.append(Step("update", "weight_decay", "L2 weight decay added to the gradient",
+                              rf"g'_{{{t}}} = g_{{{t}}} + {_num(lam)}\, \theta_{{{t - 1}}}",
+                              _group(g=rec.g, p=p, g_wd=rec.g_wd)))
+        g_used = rec.g_wd or rec.g
+        steps.append(Step("update", "m", "First moment: moving average of the gradient",
+                          rf"m_{{{t}}} = {_num(beta1)}\, m_{{{t - 1}}} + {_num(1 - beta1)}\, {g_sym}_{{{t}}}",
+                          _group(m_prev=prev["m_prev"], g=g_used, m=rec.slots["m"])))
+        steps.append(Step("update", "v", "Second moment: moving average of the squared gradient",
+                          rf"v_{{{t}}} = {_num(beta2)}\, v_{{{t - 1}}} + {_num(1 - beta2)}\, {g_sym}_{{{t}}}^2",
+                          _group(v_prev=prev["v_prev"], g=g_used, v=rec.slots["v"])))
+        if hp["bias_correction"]:
+            m_latex = rf"\hat m_{{{t}}} = \frac{{m_{{{t}}}}}{{1 - {_num(beta1)}^{{{t}}}}}"
+            v_latex = rf"\hat v_{{{t}}} = \frac{{v_{{{t}}}}}{{1 - {_num(beta2)}^{{{t}}}}}"
+        else:
+            m_latex = rf"\hat m_{{{t}}} = m_{{{t}}} \quad \text{{(bias correction off)}}"
+            v_latex = rf"\hat v_{{{t}}} = v_{{{t}}} \quad \text{{(bias correction off)}}"
+        steps.append(Step("update", "m_hat", "Bias-corrected first moment", m_latex,
+                          _group(m=rec.slots["m"], m_hat=rec.m_hat)))
+        steps.append(Step("update", "v_hat", "Bias-corrected second moment", v_latex,
+                          _group(v=rec.slots["v"], v_hat=rec.v_hat)))
+        eps = _num(hp["eps"])
+        root = (rf"\sqrt{{\hat v_{{{t}}}}} + {eps}" if hp["eps_placement"] == "outside"
+                else rf"\sqrt{{\hat v_{{{t}}} + {eps}}}")
+        start = r"\theta'" if name == "adamw" else rf"\theta_{{{t - 1}}}"
+        done = Step("update", "update", "Step: first moment over the root of the second",
+                    rf"\theta_{{{t}}} = {start} - \frac{{{lr}\, \hat m_{{{t}}}}}{{{root}}}",
+                    _group(p=p, **({"p_decayed": rec.p_decayed} if name == "adamw" else {}), m_hat=rec.m_hat,
+                           v_hat=rec.v_hat, denom=rec.denom, update=rec.update,
+                           effective_step=rec.effective_step, p_new=new_params))
+    steps.append(done)
+    return steps
+
+
+# ---------------------------------------------------------------- loss surfaces
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2-D loss with its analytic gradient. ``f`` and ``grad`` take points of shape (..., 2)."""
+
+    name: str
+    title: str
+    latex: str
+    f: Callable[[np.ndarray], np.ndarray]  # (..., 2) -> (...)
+    grad: Callable[[np.ndarray], np.ndarray]  # (..., 2) -> (..., 2)
+    start: tuple[float, float]  # a start that shows the surface's point
+    x_range: tuple[float, float]  # plot limits
+    y_range: tuple[float, float]
+    minima: tuple[tuple[float, float], ...]  # global minima (none for the saddle)
+    doc: str = ""
+
+
+def _xy(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(p, dtype=np.float64)
+    return p[..., 0], p[..., 1]
+
+
+def _ill_f(p):
+    x, y = _xy(p)
+    return 0.5 * (x**2 + 25.0 * y**2)
+
+
+def _ill_grad(p):
+    x, y = _xy(p)
+    return np.stack([x, 25.0 * y], axis=-1)
+
+
+def _rosen_f(p, a=1.0, b=100.0):
+    x, y = _xy(p)
+    return (a - x) ** 2 + b * (y - x**2) ** 2
+
+
+def _rosen_grad(p, a=1.0, b=100.0):
+    x, y = _xy(p)
+    return np.stack([-2.0 * (a - x) - 4.0 * b * x * (y - x**2), 2.0 * b * (y - x**2)], axis=-1)
+
+
+def _saddle_f(p):
+    x, y = _xy(p)
+    return x**2 - y**2
+
+
+def _saddle_grad(p):
+    x, y = _xy(p)
+    return np.stack([2.0 * x, -2.0 * y], axis=-1)
+
+
+def _himmelblau_f(p):
+    x, y = _xy(p)
+    return (x**2 + y - 11.0) ** 2 + (x + y**2 - 7.0) ** 2
+
+
+def _himmelblau_grad(p):
+    x, y = _xy(p)
+    u, w = x**2 + y - 11.0, x + y**2 - 7.0
+    return np.stack([4.0 * x * u + 2.0 * w, 2.0 * u + 4.0 * y * w], axis=-1)
+
+
+def _beale_terms(p):
+    x, y = _xy(p)
+    return x, y, 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
+
+
+def _beale_f(p):
+    _, _, t1, t2, t3 = _beale_terms(p)
+    return t1**2 + t2**2 + t3**2
+
+
+def _beale_grad(p):
+    x, y, t1, t2, t3 = _beale_terms(p)
+    dx = 2.0 * (t1 * (y - 1.0) + t2 * (y**2 - 1.0) + t3 * (y**3 - 1.0))
+    dy = 2.0 * (t1 * x + t2 * 2.0 * x * y + t3 * 3.0 * x * y**2)
+    return np.stack([dx, dy], axis=-1)
+
+
+SURFACES: dict[str, Surface] = {s.name: s for s in (
+    Surface("ill_conditioned", "Ill-conditioned quadratic", r"f(x, y) = \tfrac12\,(x^2 + 25\,y^2)",
+            _ill_f, _ill_grad, (-4.5, 1.5), (-5.0, 5.0), (-2.0, 2.0), ((0.0, 0.0),),
+            "curvature 25× larger along y: plain SGD zig-zags, momentum and Adam do not"),
+    Surface("rosenbrock", "Rosenbrock valley (a = 1, b = 100)", r"f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
+            _rosen_f, _rosen_grad, (-1.2, 1.0), (-2.0, 2.0), (-1.0, 3.0), ((1.0, 1.0),),
+            "a narrow curved valley: easy to reach, slow to follow to the minimum at (1, 1)"),
+    Surface("saddle", "Saddle", r"f(x, y) = x^2 - y^2",
+            _saddle_f, _saddle_grad, (-1.5, 0.01), (-2.0, 2.0), (-2.0, 2.0), (),
+            "a saddle point at the origin; no minimum (the loss falls without bound along y)"),
+    Surface("himmelblau", "Himmelblau", r"f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+            _himmelblau_f, _himmelblau_grad, (0.0, 0.0), (-5.0, 5.0), (-5.0, 5.0),
+            ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
+            "four minima, all with loss 0: where you end depends on where you start"),
+    Surface("beale", "Beale", r"f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
+            _beale_f, _beale_grad, (1.0, 1.5), (-4.5, 4.5), (-4.5, 4.5), ((3.0, 0.5),),
+            "flat plateaus and steep walls; the minimum is at (3, 0.5)"),
+)}
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """An optimizer's path on a surface: points[0] is the start, points[i] is after update i."""
+
+    surface: str
+    optimizer: str
+    hyperparams: dict[str, Any]
+    points: np.ndarray  # (k + 1, 2)
+    losses: np.ndarray  # (k + 1,)
+    grads: np.ndarray  # (k, 2): the gradient used by update i + 1, taken at points[i]
+    diverged: bool
+    diverged_at: int | None  # t of the update whose result was not finite (not stored in points)
+    reason: str  # why it stopped early ("" when it ran every step)
+
+
+def get_surface(name: str) -> Surface:
+    if not isinstance(name, str) or name not in SURFACES:
+        raise OpInputError("surface", f"unknown surface {name!r}; known surfaces: {', '.join(SURFACES)}")
+    return SURFACES[name]
+
+
+def trajectory(surface: str, name: str, start: Any = None, hyperparams: dict[str, Any] | None = None,
+               steps: int = 100) -> Trajectory:
+    """Run ``steps`` updates of optimizer ``name`` on ``surface`` from ``start`` (the surface's default).
+
+    Stops early, with ``diverged`` set, as soon as a gradient, a point or a loss is not finite.
+    """
+    surf = get_surface(surface)
+    hp = clean_hyperparams(name, hyperparams)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_TRAJECTORY_STEPS:
+        raise OpInputError("steps", f"must be a whole number between 1 and {MAX_TRAJECTORY_STEPS}, got {steps!r}")
+    point = registry.as_array("start", surf.start if start is None else start)
+    if point.shape != (2,):
+        raise OpInputError("start", f"must be two numbers [x, y], got shape {list(point.shape)}")
+    state = init_state(name, {"p": point})
+    diverged_at, reason = None, ""
+    with np.errstate(over="ignore", invalid="ignore"):
+        points, losses, grads = [point], [float(surf.f(point))], []
+        if not math.isfinite(losses[0]):
+            return Trajectory(surface, name, hp, np.array(points), np.array(losses), np.zeros((0, 2)),
+                              True, 0, "the loss at the start is not finite")
+        for i in range(steps):
+            g = surf.grad(point)
+            if not np.all(np.isfinite(g)):
+                diverged_at, reason = i + 1, f"the gradient at step {i} is not finite"
+                break
+            new, state, _ = optimizer_step(name, {"p": point}, {"p": g}, state, hp)
+            loss = float(surf.f(new["p"]))
+            if not (np.all(np.isfinite(new["p"])) and math.isfinite(loss)):
+                diverged_at, reason = i + 1, f"diverged: update {i + 1} gave a point or loss that is not finite"
+                break
+            point = new["p"]
+            points.append(point)
+            losses.append(loss)
+            grads.append(g)
+    return Trajectory(surface=surface, optimizer=name, hyperparams=hp, points=np.array(points),
+                      losses=np.array(losses), grads=np.array(grads).reshape(-1, 2),
+                      diverged=diverged_at is not None, diverged_at=diverged_at, reason=reason)
