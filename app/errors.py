@@ -22,12 +22,19 @@ from engine.records import OpInputError
 log = logging.getLogger("backprop_lens")
 
 
-def error_item(loc: Sequence[str | int], msg: str, type_: str) -> dict[str, Any]:
+def error_item(loc: Sequence[str | int], msg: str, type_: str = "value_error") -> dict[str, Any]:
+    """One problem: where (``["body", "inputs", "x"]``), what, and its kind (``value_error`` for bad input)."""
     return {"loc": list(loc), "msg": msg, "type": type_}
 
 
-def error_response(status: int, loc: Sequence[str | int], msg: str, type_: str) -> JSONResponse:
-    return JSONResponse({"detail": [error_item(loc, msg, type_)]}, status_code=status)
+def errors_response(status: int, items: Sequence[dict[str, Any]]) -> JSONResponse:
+    """The answer of every error: ``{"detail": items}`` (items from :func:`error_item`)."""
+    return JSONResponse({"detail": list(items)}, status_code=status)
+
+
+def error_response(status: int, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> JSONResponse:
+    """An error answer with one item."""
+    return errors_response(status, [error_item(loc, msg, type_)])
 
 
 def field_loc(field: str) -> list[str | int]:
@@ -62,7 +69,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         if err.get("type") == "json_invalid":
             msg = f"the body is not valid JSON: {err.get('ctx', {}).get('error', msg)}"
         items.append(error_item(loc, msg, str(err.get("type", "value_error"))))
-    return JSONResponse({"detail": items}, status_code=422)
+    return errors_response(422, items)
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,21 +1,19 @@
 """The convolution lab's whole state, and its two ways in: a link and the page's form.
 
 Both are validated as strictly as each other; problems are collected as
-:class:`LinkError` values naming the field (``x[0, 1, 2, 3]``, ``stride``), never clamped.
+:class:`FieldError` values naming the field (``x[0, 1, 2, 3]``, ``stride``), never clamped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.lab import grid_cells as _cells
-from app.web.kit.lab import resize as _resize
-from app.web.kit.lab import shape_field
-from app.web.kit.link import LinkError, decode_array, encode_array, from_query, parse_int, to_query
+from app.web.kit.fields import FieldError, parse_choice, parse_int
+from app.web.kit.form import Form, choice_field, collect, grid_cells, int_field, resize, shape_field
+from app.web.kit.link import decode_array, encode_array, from_query, to_query
 from engine.ops.conv import conv_output_size
 
 DOUT_MODES = ("ones", "random", "typed")
@@ -63,42 +61,50 @@ class ConvState:
         return arrays
 
 
+def form_limits(settings: Settings) -> dict[str, int]:
+    """The form's bounds: each dimension of x (N, C, H, W) and w (F, KH, KW), stride and pad."""
+    return {"N": settings.max_batch, "C": settings.max_channels, "H": settings.max_spatial,
+            "W": settings.max_spatial, "F": settings.max_filters, "KH": settings.max_kernel, "KW": settings.max_kernel,
+            "stride": settings.conv_max_stride, "pad": settings.conv_max_pad}
+
+
 def limits(settings: Settings) -> dict[str, tuple[int, ...]]:
+    """The largest shape of each array a link may hold (dout: the output of a 1×1 kernel on padded x)."""
     n, c, s = settings.max_batch, settings.max_channels, settings.max_spatial
-    f, k = settings.max_filters, settings.max_kernel
-    return {"x": (n, c, s, s), "w": (f, c, k, k), "b": (f,), "dout": (n, f, s + 6, s + 6)}
+    f, k, side = settings.max_filters, settings.max_kernel, settings.max_spatial + 2 * settings.conv_max_pad
+    return {"x": (n, c, s, s), "w": (f, c, k, k), "b": (f,), "dout": (n, f, side, side)}
 
 
 def _check_shapes(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
     if w.shape[1] != x.shape[1]:
-        raise LinkError("w", f"has {w.shape[1]} channels but x has {x.shape[1]}; they must match")
+        raise FieldError("w", f"has {w.shape[1]} channels but x has {x.shape[1]}; they must match")
     if b.shape[0] != w.shape[0]:
-        raise LinkError("b", f"has {b.shape[0]} values but there are {w.shape[0]} filters")
+        raise FieldError("b", f"has {b.shape[0]} values but there are {w.shape[0]} filters")
 
 
 def from_link(query: str, settings: Settings) -> ConvState:
-    """A state from a link's query string; raises LinkError naming the bad parameter."""
+    """A state from a link's query string; raises FieldError naming the bad parameter."""
     fields = from_query(query)
     lim = limits(settings)
     known = {"x", "w", "b", "stride", "pad", "dout", "step", "view"}
     for key in fields:
         if key not in known:
-            raise LinkError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
+            raise FieldError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
     for key in ("x", "w", "b"):
         if key not in fields:
-            raise LinkError(key, "is missing from the link")
+            raise FieldError(key, "is missing from the link")
     x = decode_array("x", fields["x"], 4, lim["x"])
     w = decode_array("w", fields["w"], 4, lim["w"])
     b = decode_array("b", fields["b"], 1, lim["b"])
     _check_shapes(x, w, b)
-    state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, 3),
-                      pad=parse_int("pad", fields.get("pad", "0"), 0, 3),
-                      step=parse_int("step", fields.get("step", "0"), 0, 10**6),
-                      view=_view(fields.get("view", "window")))
-    state = _with_dout(state, fields.get("dout", "ones"), lim)
+    state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, settings.conv_max_stride),
+                      pad=parse_int("pad", fields.get("pad", "0"), 0, settings.conv_max_pad),
+                      step=parse_int("step", fields.get("step", "0"), 0, settings.max_window_step),
+                      view=parse_choice("view", fields.get("view", "window"), VIEWS))
+    state = _with_dout(state, fields.get("dout", "ones"), lim, settings.max_seed)
     count = output_count(state)
     if state.step and state.step >= count:
-        raise LinkError("step", f"is {state.step}, but there are only {count} output positions (0 to {count - 1})")
+        raise FieldError("step", f"is {state.step}, but there are only {count} output positions (0 to {count - 1})")
     return state
 
 
@@ -111,76 +117,49 @@ def out_shape(state: ConvState) -> tuple[int, int, int, int] | None:
     return (N, F, oh, ow) if oh >= 1 and ow >= 1 else None
 
 
-def _view(text: str) -> str:
-    if text not in VIEWS:
-        raise LinkError("view", f"must be one of {', '.join(VIEWS)}; got {text!r}")
-    return text
-
-
 def output_count(state: ConvState) -> int:
     """N·F·OH·OW: how many positions the sliding window has (0 when no window fits)."""
     shape = out_shape(state)
     return int(np.prod(shape)) if shape else 0
 
 
-def _with_dout(state: ConvState, text: str, lim) -> ConvState:
+def _with_dout(state: ConvState, text: str, lim: dict[str, tuple[int, ...]], max_seed: int) -> ConvState:
     if text == "ones":
         return state
     if text.startswith("random:"):
-        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, 2**31 - 1))
+        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, max_seed))
     return replace(state, dout_mode="typed", dout_typed=decode_array("dout", text, 4, lim["dout"]))
 
 
-
-
-
-
-
-
-
-
-def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[ConvState | None, list[LinkError]]:
+def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[FieldError]]:
     """A state from the lab's form: the posted cells, resized to the requested dimensions.
 
     Returns (state, []) or (None, every problem found), so the page can flag each bad cell.
     """
-    errors: list[LinkError] = []
-    lim = limits(settings)
-    dims = {}
-    bounds = {"N": lim["x"][0], "C": lim["x"][1], "H": lim["x"][2], "W": lim["x"][3],
-              "F": lim["w"][0], "KH": lim["w"][2], "KW": lim["w"][3]}
-    for key, hi in bounds.items():
-        try:
-            dims[key] = parse_int(key, (form.get(key) or [""])[0], 1, hi)
-        except LinkError as exc:
-            errors.append(exc)
-    params = {}
-    for key, lo, hi in (("stride", 1, 3), ("pad", 0, 3), ("dout_seed", 0, 2**31 - 1), ("step", 0, 10**6)):
-        try:
-            params[key] = parse_int(key, (form.get(key) or ["0"])[0], lo, hi)
-        except LinkError as exc:
-            errors.append(exc)
-    try:
-        view = _view((form.get("view") or ["window"])[-1])  # a tab's hx-vals comes after the hidden field
-    except LinkError as exc:
-        errors.append(exc)
-    mode = (form.get("dout_mode") or ["ones"])[0]
-    if mode not in DOUT_MODES:
-        errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
+    errors: list[FieldError] = []
+    lim = form_limits(settings)
+    dims = {key: int_field(form, key, 1, lim[key], errors, default="") for key in ("N", "C", "H", "W", "F", "KH", "KW")}
+    stride = int_field(form, "stride", 1, lim["stride"], errors)
+    pad = int_field(form, "pad", 0, lim["pad"], errors)
+    dout_seed = int_field(form, "dout_seed", 0, settings.max_seed, errors)
+    step = int_field(form, "step", 0, settings.max_window_step, errors)
+    # a tab's hx-vals comes after the hidden field: the last value is the one clicked
+    view = collect(errors, parse_choice, "view", (form.get("view") or ["window"])[-1], VIEWS)
+    mode = choice_field(form, "dout_mode", DOUT_MODES, errors, "ones")
     shapes = {name: shape_field(form, f"{name}_shape", errors, ndim=nd) for name, nd in (("x", 4), ("w", 4), ("b", 1))}
-    posted = {name: _cells(form, name, shape, errors) for name, shape in shapes.items() if shape}
+    posted = {name: grid_cells(form, name, shape, errors) for name, shape in shapes.items() if shape}
     dout_typed = None
     if mode == "typed" and form.get("dout_shape"):  # no shape yet: fit_dout starts from ones
         dshape = shape_field(form, "dout_shape", errors, ndim=4)
         if dshape:
-            dout_typed = _cells(form, "dout", dshape, errors)
+            dout_typed = grid_cells(form, "dout", dshape, errors)
     if errors:
         return None, errors
-    x = _resize(posted["x"], (dims["N"], dims["C"], dims["H"], dims["W"]))
-    w = _resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
-    b = _resize(posted["b"], (dims["F"],))
-    state = ConvState(x, w, b, stride=params["stride"], pad=params["pad"], dout_mode=mode,
-                      dout_seed=params["dout_seed"], dout_typed=dout_typed, step=params["step"], view=view)
+    x = resize(posted["x"], (dims["N"], dims["C"], dims["H"], dims["W"]))
+    w = resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
+    b = resize(posted["b"], (dims["F"],))
+    state = ConvState(x, w, b, stride=stride, pad=pad, dout_mode=mode, dout_seed=dout_seed, dout_typed=dout_typed,
+                      step=step, view=view)
     if state.step >= output_count(state):  # the shape changed under the window: start it over
         state = replace(state, step=0)
     return state, []
@@ -192,4 +171,4 @@ def fit_dout(state: ConvState, out_shape: tuple[int, ...]) -> ConvState:
         return state
     if state.dout_typed is None:
         return replace(state, dout_typed=np.ones(out_shape))
-    return replace(state, dout_typed=_resize(state.dout_typed, out_shape, fill=1.0))
+    return replace(state, dout_typed=resize(state.dout_typed, out_shape, fill=1.0))

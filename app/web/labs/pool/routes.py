@@ -1,34 +1,25 @@
-"""The pooling lab at /pool: max and average pooling, the argmax routing of the gradient, ReLU.
+"""The pooling lab at /pool: its spec for the shared lab routes (:mod:`app.web.kit.routes`).
 
-GET /pool?<state> renders the whole page from a link. The page's form posts to the
-fragment routes, which answer only what changed and put the canonical link in
-``HX-Replace-Url`` so the address bar always holds the whole state.
+Max and average pooling, the argmax routing of the gradient, ReLU. GET /pool?<state> renders the
+whole page from a link; the page's form posts to the fragment routes, the window stepper to /pool/window.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Annotated
-
 import numpy as np
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from app.settings import Settings, get_settings
-from app.web.kit.lab import broken_link, form_errors, form_fields, fragment, preset_redirect
-from app.web.kit.link import LinkError, parse_int
+from app.settings import Settings
+from app.web.kit.fields import parse_index
+from app.web.kit.form import Form
+from app.web.kit.routes import LabSpec, lab_router, shown_view
 from app.web.labs.pool import view as pool_view
 from app.web.labs.pool.presets import DEFAULT, PRESETS
-from app.web.labs.pool.state import PoolState, fit_typed, from_form, from_link
+from app.web.labs.pool.state import PoolState, fit_typed, form_limits, from_form, from_link, output_count
 from app.web.render import figures
-from app.web.render.templating import render, templates
 from engine.explain import pool as pool_lab
 from engine.gradcheck import check_op
 from engine.records import OpInputError
 from engine.registry import op_provenance, prepare
-
-router = APIRouter(tags=["pages"])
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 GRADCHECK_SAMPLE = 40  # entries of x checked per op; all of them when x is smaller
 GRADCHECK_STEP = 1e-3  # both ops are piecewise linear: away from their kinks the differences are exact
@@ -37,80 +28,7 @@ POOL_INPUTS = {"x", "dout"}  # provenance the other way round: what was computed
 RELU_ARRAYS = {"relu_x": "x", "relu_out": "out", "relu_mask": "mask", "relu_dx": "dx", "relu_dout": "dout"}
 
 
-def canonical(state: PoolState) -> str:
-    return f"/pool?{state.to_query()}"
-
-
-def _context(view: dict, **extra) -> dict:
-    return {"view": view, "presets": PRESETS.values(), "link": canonical(view["state"]), **extra}
-
-
-def _status(view: dict) -> int:
-    return 422 if "error" in view else 200
-
-
-@router.get("/pool")
-def pool_page(request: Request, settings: SettingsDep) -> Response:
-    query = request.url.query
-    if not query:
-        return RedirectResponse(canonical(PRESETS[DEFAULT].make(0)), status_code=303)
-    try:
-        state = from_link(query, settings)
-    except LinkError as exc:
-        return broken_link(request, "pool", "pooling", exc, canonical(PRESETS[DEFAULT].make(0)), query)
-    view = pool_view.build(state)
-    return render(request, "pool/page.html", _context(view), partial="pool/lab.html", status_code=_status(view))
-
-
-@router.get("/pool/preset/{key}")
-def pool_preset(key: str, seed: str = "0") -> Response:
-    return preset_redirect(PRESETS, key, seed, canonical)
-
-
-async def _form_state(request: Request, settings: Settings):
-    return from_form(await form_fields(request), settings)
-
-
-@router.post("/pool/results")
-async def pool_results(request: Request, settings: SettingsDep) -> Response:
-    """The results after an edit of any cell (the inputs themselves are not swapped)."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
-    view = pool_view.build(state)
-    return fragment(request, "pool/results.html", _context(view), canonical(view["state"]), _status(view))
-
-
-@router.post("/pool/lab")
-async def pool_lab_fragment(request: Request, settings: SettingsDep) -> Response:
-    """The inputs and results after a change of shape, pooling type, size, stride or dout mode."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
-    view = pool_view.build(state)
-    return fragment(request, "pool/lab.html", _context(view), canonical(view["state"]), _status(view))
-
-
-@router.post("/pool/window")
-async def pool_window(request: Request, settings: SettingsDep) -> Response:
-    """The window stepper moved by ``step_delta`` output positions (wrapping around)."""
-    state, errors = await _form_state(request, settings)
-    form = await request.form()
-    try:
-        delta = parse_int("step_delta", str(form.get("step_delta", "0")), -(10**6), 10**6)
-    except LinkError as exc:
-        errors = [*errors, exc]
-    if errors:
-        return form_errors(request, errors)
-    shape = state.out_shape()
-    if shape is None:
-        return Response(status_code=204)
-    state = replace(state, step=(state.step + delta) % int(np.prod(shape)))
-    view = pool_view.build(state)
-    return fragment(request, "pool/window.html", _context(view), canonical(view["state"]), _status(view))
-
-
-def _gradcheck(op: str, inputs: dict, params: dict, size: int, stride: int) -> dict:
+def _check(op: str, inputs: dict, params: dict, size: int, stride: int) -> dict:
     """One badge: check_op on x, or, where x sits on a kink (a tie, ReLU at 0), the entries away from it."""
     spec, arrays, clean = prepare(op, inputs, params)
     result = spec.run(arrays, clean)
@@ -131,61 +49,31 @@ def _gradcheck(op: str, inputs: dict, params: dict, size: int, stride: int) -> d
     return found
 
 
-@router.post("/pool/gradcheck")
-async def pool_gradcheck(request: Request, settings: SettingsDep) -> Response:
+def gradcheck(state: PoolState, form: Form, settings: Settings) -> dict:
     """Numeric gradient checks of the current inputs: the pooling op, then ReLU."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
     state = fit_typed(state)
     try:
-        pool = _gradcheck(state.op, state.pool_inputs(), state.params, state.size, state.stride)
+        pool = _check(state.op, state.pool_inputs(), state.params, state.size, state.stride)
     except OpInputError:
         pool = None
-    relu = _gradcheck("relu", state.relu_inputs(), {}, state.size, state.stride)
+    relu = _check("relu", state.relu_inputs(), {}, state.size, state.stride)
     figure = None
     if pool and pool["report"]:
         figure = figures.gradcheck_scatter(pool["report"].analytic, pool["report"].numeric)
-    return templates.TemplateResponse(request, "pool/gradcheck.html",
-                                      {"pool": pool, "relu": relu, "figure": figure, "state": state})
+    return {"pool": pool, "relu": relu, "figure": figure, "state": state}
 
 
-def _index(text: str) -> tuple[int, ...]:
-    return tuple(int(i) for i in text.split(","))
-
-
-def _cells(sources: dict) -> dict[str, list[str]]:
-    return {name: [",".join(str(int(i)) for i in idx) for idx in idxs] for name, idxs in sources.items()}
-
-
-@router.post("/pool/provenance")
-async def pool_provenance(request: Request, settings: SettingsDep) -> Response:
-    """Which cells a hovered cell came from (or, for x and dout, went to): ``{"cells": {array: ["n,c,h,w"]}}``."""
-    form = await request.form()
-    array, index_text = str(form.get("array", "")), str(form.get("index", ""))
-    if array not in POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS):
-        return JSONResponse({"detail": [{"loc": ["body", "array"], "msg": f"no provenance for {array!r}",
-                                         "type": "value_error"}]}, status_code=422)
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return JSONResponse({"detail": [{"loc": ["body", e.field], "msg": e.message, "type": "value_error"}
-                                        for e in errors]}, status_code=422)
+def provenance(state: PoolState, array: str, index_text: str) -> dict[str, list[tuple[int, ...]]]:
+    """Which cells a cell came from (or, for x and dout, went to)."""
     state = fit_typed(state)
-    try:
-        index = _index(index_text)
-        if array in RELU_ARRAYS:
-            sources = _relu_provenance(state, RELU_ARRAYS[array], index)
-        elif array in POOL_ARRAYS:
-            sources = op_provenance(state.op, state.pool_inputs(), state.params, array, index)
-        else:
-            spec, arrays, params = prepare(state.op, state.pool_inputs(), state.params)
-            result = spec.run(arrays, params)
-            sources = pool_lab.consumers(state.op, result, state.size, state.stride, array, index)
-    except (ValueError, OpInputError) as exc:
-        msg = exc.message if isinstance(exc, OpInputError) else f"index {index_text!r} is not a cell of {array}"
-        return JSONResponse({"detail": [{"loc": ["body", "index"], "msg": msg, "type": "value_error"}]},
-                            status_code=422)
-    return JSONResponse({"array": array, "index": index_text, "cells": _cells(sources)})
+    index = parse_index(index_text)
+    if array in RELU_ARRAYS:
+        return _relu_provenance(state, RELU_ARRAYS[array], index)
+    if array in POOL_ARRAYS:
+        return op_provenance(state.op, state.pool_inputs(), state.params, array, index)
+    spec, arrays, params = prepare(state.op, state.pool_inputs(), state.params)
+    result = spec.run(arrays, params)
+    return pool_lab.consumers(state.op, result, state.size, state.stride, array, index)
 
 
 def _relu_provenance(state: PoolState, name: str, index: tuple[int, ...]) -> dict:
@@ -200,3 +88,10 @@ def _relu_provenance(state: PoolState, name: str, index: tuple[int, ...]) -> dic
         found["x"] = [index]  # the editable x is the same tensor
         found.setdefault("relu_x", [index])
     return found
+
+
+LAB = LabSpec(slug="pool", noun="pooling", presets=PRESETS, default=DEFAULT, from_link=from_link,
+              from_form=from_form, show=shown_view(pool_view.build), limits=form_limits, gradcheck=gradcheck,
+              provenance=provenance, provenance_arrays=POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS),
+              window_positions=output_count)
+router = lab_router(LAB)

@@ -1,6 +1,6 @@
 """The pooling lab's whole state, and its two ways in: a link and the page's form.
 
-Both are validated as strictly as each other; problems are collected as :class:`LinkError`
+Both are validated as strictly as each other; problems are collected as :class:`FieldError`
 values naming the field (``x[0, 1, 2, 3]``, ``stride``), never clamped. A link is
 ``/pool?v=1&x=1x1x4x4:2,1,…&pool=max&size=2&stride=2&dout=ones`` (``dout`` may be
 ``random:SEED`` or a typed array; with a typed dout, ``relu_dout`` holds ReLU's typed upstream
@@ -9,22 +9,19 @@ gradient, the shape of x).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.lab import grid_cells as _cells
-from app.web.kit.lab import resize, shape_field
-from app.web.kit.link import LinkError, decode_array, encode_array, from_query, parse_int, to_query
+from app.web.kit.fields import FieldError, parse_int
+from app.web.kit.form import Form, choice_field, first, grid_cells, int_field, resize, shape_field
+from app.web.kit.link import decode_array, encode_array, from_query, to_query
 from engine.ops.pool import pool_output_size
 
 POOLS = ("max", "avg")
 OPS = {"max": "maxpool2d", "avg": "avgpool2d"}
 DOUT_MODES = ("ones", "random", "typed")
-SIZE_RANGE = (1, 4)  # window side k
-STRIDE_RANGE = (1, 4)  # stride < size: windows overlap
 DOUT_STREAM = 0xD0  # random dout of the pooling draws from its own stream of the seed
 RELU_DOUT_STREAM = 0xD1  # and ReLU's from another
 KNOWN = ("x", "pool", "size", "stride", "dout", "relu_dout", "step")
@@ -95,49 +92,61 @@ class PoolState:
 
 
 def limits(settings: Settings) -> tuple[int, int, int, int]:
+    """The largest x a link or the form may hold: (N, C, H, W)."""
     return settings.max_batch, settings.max_channels, settings.max_spatial, settings.max_spatial
 
 
+def form_limits(settings: Settings) -> dict[str, int]:
+    """The form's bounds: each dimension of x, the window side and the stride."""
+    return {**dict(zip("NCHW", limits(settings), strict=True)), "size": settings.pool_max_size,
+            "stride": settings.pool_max_stride}
 
 
 def from_link(query: str, settings: Settings) -> PoolState:
-    """A state from a link's query string; raises LinkError naming the bad parameter."""
+    """A state from a link's query string; raises FieldError naming the bad parameter."""
     fields = from_query(query)
     for key in fields:
         if key not in KNOWN:
-            raise LinkError(key, f"is not a setting of the pooling lab (known: {', '.join(sorted(KNOWN))})")
+            raise FieldError(key, f"is not a setting of the pooling lab (known: {', '.join(sorted(KNOWN))})")
     if "x" not in fields:
-        raise LinkError("x", "is missing from the link")
+        raise FieldError("x", "is missing from the link")
     x = decode_array("x", fields["x"], 4, limits(settings))
     pool = fields.get("pool", "max")
     if pool not in POOLS:
-        raise LinkError("pool", f"must be max or avg, got {pool!r}")
-    size = parse_int("size", fields.get("size", "2"), *SIZE_RANGE)
-    stride = parse_int("stride", fields.get("stride", str(size)), *STRIDE_RANGE)
-    state = PoolState(x, pool, size, stride, step=parse_int("step", fields.get("step", "0"), 0, 10**6))
+        raise FieldError("pool", f"must be max or avg, got {pool!r}")
+    size = parse_int("size", fields.get("size", "2"), 1, settings.pool_max_size)
+    stride = parse_int("stride", fields.get("stride", str(size)), 1, settings.pool_max_stride)
+    step = parse_int("step", fields.get("step", "0"), 0, settings.max_window_step)
+    state = PoolState(x, pool, size, stride, step=step)
     shape = state.out_shape()
-    count = int(np.prod(shape)) if shape is not None else 0
+    count = output_count(state)
     if state.step and state.step >= count:
-        raise LinkError("step", f"is {state.step}, but there are only {count} windows (0 to {count - 1})"
+        raise FieldError("step", f"is {state.step}, but there are only {count} windows (0 to {count - 1})"
                         if count else f"is {state.step}, but no window fits")
     dout = fields.get("dout", "ones")
     if dout == "ones":
         if "relu_dout" in fields:
-            raise LinkError("relu_dout", "is only read with a typed dout")
+            raise FieldError("relu_dout", "is only read with a typed dout")
         return state
     if dout.startswith("random:"):
         if "relu_dout" in fields:
-            raise LinkError("relu_dout", "is only read with a typed dout")
-        return replace(state, dout_mode="random", dout_seed=parse_int("dout", dout[7:], 0, 2**31 - 1))
-    typed = decode_array("dout", dout, 4, (*limits(settings)[:2], 16, 16))
+            raise FieldError("relu_dout", "is only read with a typed dout")
+        return replace(state, dout_mode="random", dout_seed=parse_int("dout", dout[7:], 0, settings.max_seed))
+    typed = decode_array("dout", dout, 4, limits(settings))  # the output is never larger than x
     if shape is not None and typed.shape != shape:
-        raise LinkError("dout", f"has shape {_dims(typed.shape)} but the output has shape {_dims(shape)}")
+        raise FieldError("dout", f"has shape {_dims(typed.shape)} but the output has shape {_dims(shape)}")
     relu_dout = np.ones(x.shape)
     if "relu_dout" in fields:
         relu_dout = decode_array("relu_dout", fields["relu_dout"], 4, limits(settings))
         if relu_dout.shape != x.shape:
-            raise LinkError("relu_dout", f"has shape {_dims(relu_dout.shape)} but x has shape {_dims(x.shape)}")
+            raise FieldError("relu_dout", f"has shape {_dims(relu_dout.shape)} but x has shape {_dims(x.shape)}")
     return replace(state, dout_mode="typed", dout_typed=typed, relu_dout_typed=relu_dout)
+
+
+def output_count(state: PoolState) -> int:
+    """N·C·OH·OW: how many windows the stepper walks through (0 when none fits)."""
+    shape = state.out_shape()
+    return int(np.prod(shape)) if shape is not None else 0
 
 
 def _dims(shape) -> str:
@@ -147,52 +156,32 @@ def _dims(shape) -> str:
 # ---------------------------------------------------------------- the form
 
 
-def _field(form: Mapping[str, list[str]], name: str, default: str = "") -> str:
-    values = form.get(name)
-    return values[0] if values else default
-
-
-def _int(form, name: str, lo: int, hi: int, errors: list[LinkError], default: str) -> int:
-    try:
-        return parse_int(name, _field(form, name, default), lo, hi)
-    except LinkError as exc:
-        errors.append(exc)
-        return lo
-
-
-
-
-
-
-
-
-def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[PoolState | None, list[LinkError]]:
+def from_form(form: Form, settings: Settings) -> tuple[PoolState | None, list[FieldError]]:
     """A state from the lab's form: the posted cells, resized to the requested dimensions.
 
     Returns (state, []) or (None, every problem found), so the page can flag each bad cell.
     """
-    errors: list[LinkError] = []
-    dims = tuple(_int(form, key, 1, hi, errors, "1") for key, hi in zip("NCHW", limits(settings), strict=True))
-    pool = _field(form, "pool", "max")
+    errors: list[FieldError] = []
+    lim = form_limits(settings)
+    dims = tuple(int_field(form, key, 1, lim[key], errors, "1") for key in "NCHW")
+    pool = first(form, "pool", "max")
     if pool not in POOLS:
-        errors.append(LinkError("pool", "must be max or avg"))
-    size = _int(form, "size", *SIZE_RANGE, errors, "2")
-    stride = _int(form, "stride", *STRIDE_RANGE, errors, "2")
-    seed = _int(form, "dout_seed", 0, 2**31 - 1, errors, "0")
-    step = _int(form, "step", 0, 10**6, errors, "0")
-    mode = _field(form, "dout_mode", "ones")
-    if mode not in DOUT_MODES:
-        errors.append(LinkError("dout_mode", f"must be one of {', '.join(DOUT_MODES)}"))
+        errors.append(FieldError("pool", "must be max or avg"))
+    size = int_field(form, "size", 1, lim["size"], errors, "2")
+    stride = int_field(form, "stride", 1, lim["stride"], errors, "2")
+    seed = int_field(form, "dout_seed", 0, settings.max_seed, errors, "0")
+    step = int_field(form, "step", 0, settings.max_window_step, errors, "0")
+    mode = choice_field(form, "dout_mode", DOUT_MODES, errors, "ones")
     x_shape = shape_field(form, "x_shape", errors)
-    x_posted = _cells(form, "x", x_shape, errors) if x_shape else None
+    x_posted = grid_cells(form, "x", x_shape, errors) if x_shape else None
     dout_posted = relu_posted = None
     if mode == "typed":
         if form.get("dout_shape"):
             shape = shape_field(form, "dout_shape", errors)
-            dout_posted = _cells(form, "dout", shape, errors) if shape else None
+            dout_posted = grid_cells(form, "dout", shape, errors) if shape else None
         if form.get("relu_dout_shape"):
             shape = shape_field(form, "relu_dout_shape", errors)
-            relu_posted = _cells(form, "relu_dout", shape, errors) if shape else None
+            relu_posted = grid_cells(form, "relu_dout", shape, errors) if shape else None
     if errors:
         return None, errors
     x = resize(x_posted, dims)

@@ -1,0 +1,195 @@
+"""The routes every lab shares, made by one factory from a small spec of the lab.
+
+``lab_router(spec)`` answers, for the lab at ``/<slug>``:
+
+- ``GET /<slug>?<link>``: the whole page from a link (303 to the default preset without one; the
+  broken-link page, 422, when the link does not open);
+- ``GET /<slug>/preset/{key}?seed=``: 303 to a preset's canonical link;
+- ``POST /<slug>/results`` and ``POST /<slug>/lab``: what changed after an edit of the form (the
+  results, or the inputs and the results) with the canonical link in ``HX-Replace-Url``;
+- ``POST /<slug>/window`` (a lab with a sliding window): the window moved by ``step_delta``;
+- ``POST /<slug>/gradcheck``: the numeric gradient check of the posted state;
+- ``POST /<slug>/provenance``: which cells a hovered cell came from, as JSON.
+
+A bad form answers 422 with nothing but the out-of-band message naming each bad field. Every
+route reads the settings through :func:`app.settings.get_settings`, so an override reaches every
+limit. What a lab does besides (the optimizer's stream, the network's training) stays in its own
+``routes.py``, next to its spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.responses import Response
+
+from app.errors import error_response
+from app.settings import Settings, get_settings
+from app.web.kit.fields import FieldError, parse_int
+from app.web.kit.form import Form, collect, first, form_fields
+from app.web.kit.responses import broken_link, field_errors, form_errors, fragment, preset_redirect
+from app.web.render.templating import render, templates
+from engine.records import OpInputError
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+FormReader = Callable[[Form, Settings], tuple[Any, list[FieldError]]]  # (state, []) or (None, every problem)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a lab shows for a state: its templates' own context, the state shown, and the status."""
+
+    context: dict[str, Any]  # the factory adds presets, link (the canonical link of ``state``) and limits
+    state: Any  # what the page shows (a view may fit it: the conv lab sizes a typed dout to the output)
+    status: int = 200  # 422 when the engine refuses the state (the page then says why)
+
+
+def shown_view(build: Callable[[Any], dict[str, Any]], **extra: Any) -> Callable[[Any, Settings, str], Shown]:
+    """``show`` for a lab whose view is one dict ``build(state)``: context ``{"view": view, **extra}``,
+    the view's state, and 422 when the view holds an ``error``."""
+
+    def show(state: Any, settings: Settings, part: str) -> Shown:
+        view = build(state)
+        return Shown({"view": view, **extra}, view["state"], 422 if "error" in view else 200)
+
+    return show
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """One lab, as much as the shared routes need to know of it."""
+
+    slug: str  # the URL prefix and the templates' folder: /conv, templates/conv/
+    noun: str  # what a broken link calls it: "This convolution link does not open"
+    presets: Mapping[str, Any]  # key -> preset whose make(seed) is a state
+    default: str  # the preset a bare /<slug> opens, with seed 0
+    from_link: Callable[[str, Settings], Any]  # a state from a link's query; raises FieldError
+    from_form: FormReader  # a state from the posted form
+    show: Callable[[Any, Settings, str], Shown]  # the context of a part: "page", "lab", "results" or "window"
+    limits: Callable[[Settings], Mapping[str, Any]]  # the form's bounds, in every context as ``limits``
+    gradcheck: Callable[[Any, Form, Settings], dict[str, Any] | None] | None = None  # its context; None: 204
+    provenance: Callable[[Any, str, str], Mapping[str, Iterable[Sequence[int]]]] | None = None  # (state, array,
+    # index text) -> {table: [cell index, ...]}; ValueError or OpInputError: not a cell, FieldError: names the field
+    provenance_arrays: Collection[str] | None = None  # what may be asked, checked before the form is read
+    window_positions: Callable[[Any], int] | None = None  # a sliding window's positions (0: none fits)
+    templates: Mapping[str, str] = field(default_factory=dict)  # a part's template, when not <slug>/<part>.html
+    lab_form: FormReader | None = None  # how POST /<slug>/lab reads the form, when not as ``from_form`` does
+
+    def template(self, part: str) -> str:
+        return self.templates.get(part, f"{self.slug}/{part}.html")
+
+    def canonical(self, state: Any) -> str:
+        """The link that holds the whole ``state``."""
+        return f"/{self.slug}?{state.to_query()}"
+
+    def default_link(self) -> str:
+        return self.canonical(self.presets[self.default].make(0))
+
+    def context(self, shown: Shown, settings: Settings) -> dict[str, Any]:
+        return {**shown.context, "presets": self.presets.values(), "link": self.canonical(shown.state),
+                "limits": self.limits(settings)}
+
+
+def lab_router(lab: LabSpec) -> APIRouter:
+    """The page, preset, fragment, window, gradcheck and provenance routes of ``lab``."""
+    router = APIRouter(tags=["pages"])
+    base = f"/{lab.slug}"
+
+    async def shown_fragment(request: Request, state: Any, settings: Settings, part: str) -> Response:
+        shown = await anyio.to_thread.run_sync(lab.show, state, settings, part)
+        return fragment(request, lab.template(part), lab.context(shown, settings), lab.canonical(shown.state),
+                        shown.status)
+
+    @router.get(base, name=f"{lab.slug}_page")
+    def page(request: Request, settings: SettingsDep) -> Response:
+        query = request.url.query
+        if not query:
+            return RedirectResponse(lab.default_link(), status_code=303)
+        try:
+            state = lab.from_link(query, settings)
+        except FieldError as exc:
+            return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
+        shown = lab.show(state, settings, "page")
+        return render(request, lab.template("page"), lab.context(shown, settings), partial=lab.template("lab"),
+                      status_code=shown.status)
+
+    @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")
+    def preset(key: str, settings: SettingsDep, seed: str = "0") -> Response:
+        return preset_redirect(lab.presets, key, seed, lab.canonical, settings.max_seed)
+
+    def edit(part: str, read: FormReader, doc: str) -> None:
+        async def route(request: Request, settings: SettingsDep) -> Response:
+            state, errors = read(await form_fields(request), settings)
+            if errors:
+                return form_errors(request, errors)
+            return await shown_fragment(request, state, settings, part)
+
+        route.__doc__ = doc
+        router.add_api_route(f"{base}/{part}", route, methods=["POST"], name=f"{lab.slug}_{part}")
+
+    edit("results", lab.from_form, "The results after an edit of a cell or a setting (the inputs are not swapped).")
+    edit("lab", lab.lab_form or lab.from_form, "The inputs and the results after a change of shape or of mode.")
+
+    if lab.window_positions is not None:
+        positions = lab.window_positions
+
+        @router.post(base + "/window", name=f"{lab.slug}_window")
+        async def window(request: Request, settings: SettingsDep) -> Response:
+            """The sliding window moved by ``step_delta`` positions (wrapping around)."""
+            fields = await form_fields(request)
+            state, errors = lab.from_form(fields, settings)
+            bound = settings.max_window_step
+            delta = collect(errors, parse_int, "step_delta", first(fields, "step_delta", "0"), -bound, bound)
+            if errors:
+                return form_errors(request, errors)
+            count = positions(state)
+            if not count:
+                return Response(status_code=204)
+            return await shown_fragment(request, replace(state, step=(state.step + delta) % count), settings,
+                                        "window")
+
+    if lab.gradcheck is not None:
+        gradcheck = lab.gradcheck
+
+        @router.post(base + "/gradcheck", name=f"{lab.slug}_gradcheck")
+        async def check(request: Request, settings: SettingsDep) -> Response:
+            """The numeric gradient check of the posted state: the worst relative error and a scatter."""
+            fields = await form_fields(request)
+            state, errors = lab.from_form(fields, settings)
+            if errors:
+                return form_errors(request, errors)
+            ctx = await anyio.to_thread.run_sync(gradcheck, state, fields, settings)
+            if ctx is None:
+                return Response(status_code=204)
+            return templates.TemplateResponse(request, lab.template("gradcheck"), ctx)
+
+    if lab.provenance is not None:
+        sources_of = lab.provenance
+
+        @router.post(base + "/provenance", name=f"{lab.slug}_provenance")
+        async def provenance(request: Request, settings: SettingsDep) -> Response:
+            """Which cells a hovered cell came from: ``{"array", "index", "cells": {table: ["n,c,h,w", ...]}}``."""
+            fields = await form_fields(request)
+            array, index = first(fields, "array"), first(fields, "index")
+            if lab.provenance_arrays is not None and array not in lab.provenance_arrays:
+                return error_response(422, ["body", "array"], f"no provenance for {array!r}")
+            state, errors = lab.from_form(fields, settings)
+            if errors:
+                return field_errors(errors)
+            try:
+                sources = sources_of(state, array, index)
+            except FieldError as exc:
+                return field_errors([exc])
+            except OpInputError as exc:
+                return error_response(422, ["body", "index"], exc.message)
+            except ValueError:
+                return error_response(422, ["body", "index"], f"index {index!r} is not a cell of {array}")
+            cells = {name: [",".join(str(int(i)) for i in idx) for idx in idxs] for name, idxs in sources.items()}
+            return JSONResponse({"array": array, "index": index, "cells": cells})
+
+    return router
