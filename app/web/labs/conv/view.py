@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from app.web.labs.conv.state import ConvState, fit_dout, out_shape
-from app.web.render import figures
+from app.web.render.heatmap import Heatmaps, heatmap, planes, scale_max
+from app.web.render.numbers import cell_text
 from engine.explain.conv import window_terms
 from engine.ops.conv import conv_output_size
 from engine.records import OpInputError
@@ -36,10 +37,10 @@ def compute(state: ConvState):
 def _matrix(values: np.ndarray, array: str, row_labels, col_labels, vmax=None) -> dict:
     """A 2-D matrix grid, cut to MAX_ROWS × MAX_COLS with a note of what is hidden."""
     rows, cols = values.shape
-    return figures.grid(values[:MAX_ROWS, :MAX_COLS], array, (), figures.scale_max(values) if vmax is None else vmax,
-                        row_labels=row_labels[:MAX_ROWS], col_labels=col_labels[:MAX_COLS],
-                        hidden_rows=max(0, rows - MAX_ROWS), hidden_cols=max(0, cols - MAX_COLS),
-                        shape_text=f"{rows} × {cols}")
+    return heatmap(values[:MAX_ROWS, :MAX_COLS], array, vmax=scale_max(values) if vmax is None else vmax,
+                   row_labels=row_labels[:MAX_ROWS], col_labels=col_labels[:MAX_COLS],
+                   hidden_rows=max(0, rows - MAX_ROWS), hidden_cols=max(0, cols - MAX_COLS),
+                   shape_text=f"{rows} × {cols}")
 
 
 def output_size_latex(state: ConvState) -> list[str]:
@@ -67,34 +68,23 @@ def window(result: dict, step: int) -> dict:
     s = int(result["stride"])
     in_window = np.zeros(padded.shape[2:], dtype=bool)
     in_window[oh * s:oh * s + KH, ow * s:ow * s + KW] = True
-    vmax = figures.scale_max(padded)
-    planes = []
-    for c in range(C):
-        g = figures.grid(padded[n, c], "x_padded", (n, c), vmax, mark=_padding_mask(result), window=in_window)
-        g["title"] = f"x_padded, n={n}, c={c}"
-        planes.append(g)
-    prod_vmax = figures.scale_max(terms.products)
-    products = []
-    for c in range(C):
-        g = figures.grid(terms.products[c], "products", (c,), prod_vmax)
-        g["title"] = f"x ⊙ w, c={c}"
-        products.append(g)
-    win_vmax = figures.scale_max(terms.x_window)
-    x_window = []
-    for c in range(C):
-        g = figures.grid(terms.x_window[c], "x_window", (c,), win_vmax)
-        g["title"] = f"window, c={c}"
-        x_window.append(g)
-    kernel = []
-    for c in range(C):
-        g = figures.grid(result["w"][f, c], "w", (f, c), figures.scale_max(result["w"]))
-        g["title"] = f"w, f={f}, c={c}"
-        kernel.append(g)
+    grids = Heatmaps()
+    vmax, prod_vmax, win_vmax, w_vmax = (scale_max(a) for a in (padded, terms.products, terms.x_window, result["w"]))
+    mask = _padding_mask(result)
+    planes_ = [grids.add(padded[n, c], "x_padded", prefix=(n, c), vmax=vmax, mark=mask, window=in_window,
+                         title=f"x_padded, n={n}, c={c}") for c in range(C)]
+    products = [grids.add(terms.products[c], "products", prefix=(c,), vmax=prod_vmax, title=f"x ⊙ w, c={c}")
+                for c in range(C)]
+    x_window = [grids.add(terms.x_window[c], "x_window", prefix=(c,), vmax=win_vmax, title=f"window, c={c}")
+                for c in range(C)]
+    kernel = [grids.add(result["w"][f, c], "w", prefix=(f, c), vmax=w_vmax, title=f"w, f={f}, c={c}")
+              for c in range(C)]
+    grids.render()
     return {"step": step % out.size, "count": out.size, "n": n, "f": f, "oh": oh, "ow": ow,
             "rows": (oh * s, oh * s + KH - 1), "cols": (ow * s, ow * s + KW - 1), "x_window": x_window,
-            "planes": planes, "kernel": kernel, "products": products, "latex": terms.latex,
-            "total": figures.format_value(terms.total), "bias": figures.format_value(terms.bias),
-            "out": figures.format_value(terms.out)}
+            "planes": planes_, "kernel": kernel, "products": products, "latex": terms.latex,
+            "total": cell_text(terms.total), "bias": cell_text(terms.bias),
+            "out": cell_text(terms.out)}
 
 
 def _padding_mask(result: dict) -> np.ndarray:
@@ -129,9 +119,9 @@ def build(state: ConvState) -> dict:
     view["state"] = state
     _, _, OH, OW = result["out"].shape
     # the summary always; of the three sections only the open one (an edit re-renders just these)
-    view["out"] = figures.planes(result["out"], "out", ("n", "f"))
-    view["dout"] = figures.planes(result["dout"], "dout", ("n", "f"))
-    view["dx"] = figures.planes(result["dx"], "dx", ("n", "c"), figures.scale_max(result["dx"], result["dx_full_conv"]))
+    view["out"] = planes(result["out"], "out", ("n", "f"))
+    view["dout"] = planes(result["dout"], "dout", ("n", "f"))
+    view["dx"] = planes(result["dx"], "dx", ("n", "c"), scale_max(result["dx"], result["dx_full_conv"]))
     if state.view == "im2col":
         view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
     elif state.view == "backward":
@@ -150,31 +140,31 @@ def _labels(N, C, F, KH, KW, OH, OW):
 
 def _forward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
     rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
-    out_vmax = figures.scale_max(result["out"])
+    out_vmax = scale_max(result["out"])
     return {
-        "x_padded": figures.planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result)),
-        "out": figures.planes(result["out"], "out", ("n", "f"), out_vmax),
+        "x_padded": planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result)),
+        "out": planes(result["out"], "out", ("n", "f"), out_vmax),
         "x_col": _matrix(result["x_col"], "x_col", rows, cols),
         "w_row": _matrix(result["w_row"], "w_row", filters, rows),
         "wx_row": _matrix(result["wx_row"], "wx_row", filters, cols),
-        "bias": figures.grid(result["b"][:, None], "b", (), row_labels=filters),
+        "bias": heatmap(result["b"][:, None], "b", row_labels=filters),
         "forward_steps": [steps[k] for k in ("pad", "im2col", "matmul", "bias")],
     }
 
 
 def _backward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
     rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
-    dx_vmax = figures.scale_max(result["dx"], result["dx_full_conv"])
+    dx_vmax = scale_max(result["dx"], result["dx_full_conv"])
     diff = float(np.max(np.abs(result["dx"] - result["dx_full_conv"])))
     return {
-        "dout": figures.planes(result["dout"], "dout", ("n", "f")),
+        "dout": planes(result["dout"], "dout", ("n", "f")),
         "dout_row": _matrix(result["dout_row"], "dout_row", filters, cols),
-        "dw": figures.planes(result["dw"], "dw", ("f", "c")),
-        "db": figures.grid(result["db"][:, None], "db", (), row_labels=filters),
+        "dw": planes(result["dw"], "dw", ("f", "c")),
+        "db": heatmap(result["db"][:, None], "db", row_labels=filters),
         "dx_col": _matrix(result["dx_col"], "dx_col", rows, cols),
-        "dx": figures.planes(result["dx"], "dx", ("n", "c"), dx_vmax),
-        "dx_full_conv": figures.planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax),
-        "w_rot": figures.planes(result["w_rot"], "w_rot", ("c", "f")),
-        "dx_agree": {"max_diff": figures.format_value(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax)},
+        "dx": planes(result["dx"], "dx", ("n", "c"), dx_vmax),
+        "dx_full_conv": planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax),
+        "w_rot": planes(result["w_rot"], "w_rot", ("c", "f")),
+        "dx_agree": {"max_diff": cell_text(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax)},
         "backward_steps": [steps[k] for k in ("dout_row", "dw", "db", "dx_col", "col2im", "full_conv")],
     }

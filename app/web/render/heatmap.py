@@ -1,0 +1,301 @@
+"""THE heatmap writer: every ``<table class="heatmap">`` a lab draws is written here.
+
+A heatmap is an array drawn as a table of cells coloured on one diverging scale centred on 0
+(blue negative, white 0, orange positive: ColorBrewer's PuOr/RdBu family, colour-blind safe).
+Every cell carries its array (the table's ``data-arr``) and its full index into it
+(``data-idx``), which lab.js posts to the lab's provenance route on hover; every table opens
+with a visually hidden caption naming the array, its accessible name.
+
+    heatmap(values, array, ...)        one table, as the dict the templates draw (kit/grid.html)
+    planes(values, array, names, ...)  every (a, b) plane of an (A, B, H, W) array on one colour scale
+    Heatmaps()                         many tables coloured in one vectorised pass: add() and
+                                       planes() return their dicts, render() fills in every ``html``
+
+The dict: ``html`` (the table), ``array``, ``title`` (the figure's caption, "" for none), ``vmax`` and
+``vmax_text`` (the colour scale's half-range, for a legend), ``shape``, ``n_rows``, ``n_cols``.
+
+Options of a table (all keywords but ``values`` and ``array``):
+
+- ``prefix``: the index of this piece in a larger array, e.g. (n, c) for a plane of an NCHW array;
+  a cell's ``data-idx`` is ``prefix`` + its position (i, j), (j,) in a vector or () for a scalar.
+  ``index`` gives every cell's ``data-idx`` text instead. ``array=""``: no ``data-arr``, no ``data-idx``.
+- ``layout``: a vector (1-D values) as a "row" or a "column".
+- ``vmax``: the scale's half-range (default: the largest finite |value|); ``colour``: "scale" (±inf
+  at the scale's ends, NaN dark), "finite" (what is not finite drawn as 0) or "none" (labels, not values).
+- ``why``: non-finite cells are flagged instead (class ``bad``, dark, ``NaN``/``inf``/``−inf``),
+  titled ``why["nan"]``/``why["inf"]``.
+- ``row_labels``/``col_labels`` (``row_class``, ``row_title`` on each row header); ``band`` =
+  (symbol, description): a header spanning every row, as in the optimizer lab's step table.
+- ``mark`` (hatched: padding, cells no window reaches), ``window`` (outlined), ``classes``
+  ({(i, j): "winner"} or a class per cell), ``attrs`` ({(i, j): {"data-wins": "…"}}), ``subs``
+  ({(i, j): "3"}: a small subscript), ``tip`` (a cell's tooltip: ``tip(i, j, value, text)``, "" for none).
+- ``hidden_rows``/``hidden_cols``/``shape_text``: how much of a larger matrix was cut off, said in the table.
+- ``title`` (the figure's caption), ``label`` (the table's caption; default the array and prefix),
+  ``kind`` (more classes of the table: "band", "steprow", "heatmap--index").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from markupsafe import Markup, escape
+
+from app.web.render.numbers import cell_text, exact_text
+
+# A colour-blind-safe diverging scale (blue for negative, orange for positive, after
+# ColorBrewer's PuOr/RdBu family), centred on zero: white means exactly 0.
+NEGATIVE = (33, 102, 172)
+ZERO = (247, 247, 247)
+POSITIVE = (191, 91, 23)
+NAN_COLOUR = (60, 60, 60)  # NaN: dark, outside the scale
+FLAGGED = "rgb(20,24,31)"  # a flagged non-finite cell (``why``)
+DIVERGING_PLOTLY = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(191,91,23)"]]
+_LUMINANCE = np.array([0.2126, 0.7152, 0.0722])
+_NAN_T = 2.0  # where a NaN sits on the scale of t ∈ [−1, 1]: drawn NAN_COLOUR
+
+Tip = Callable[[int, int, float, str], str]
+
+
+def fraction_tip(i: int, j: int, value: float, text: str) -> str:
+    """The exact value, on every cell that is not a whole number."""
+    return "" if value.is_integer() else exact_text(value)
+
+
+def rounded_tip(i: int, j: int, value: float, text: str) -> str:
+    """The exact value, where the cell's 4 digits hide some."""
+    return exact_text(value) if float(text) != value else ""
+
+
+def scale_max(*arrays: np.ndarray) -> float:
+    """One symmetric half-range for arrays that should share a colour scale: the largest finite |value|."""
+    finite = [np.abs(a)[np.isfinite(a)] for a in (np.asarray(x, np.float64) for x in arrays)]
+    m = max((float(f.max()) for f in finite if f.size), default=0.0)
+    return m if m > 0 else 1.0
+
+
+def colour(value: float, vmax: float) -> tuple[str, str]:
+    """(background, text colour) of one value on the scale of half-range ``vmax`` (an SVG cell's)."""
+    bg, fg = _shades(_position(np.array([float(value)]), vmax, "scale"))
+    return bg[0], fg[0]
+
+
+def _position(values: np.ndarray, vmax: float, rule: str) -> np.ndarray:
+    """Where each value sits on the scale, t ∈ [−1, 1] (a NaN at _NAN_T under the "scale" rule)."""
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        t = np.clip(np.where(finite, values, 0.0) / vmax, -1.0, 1.0) if vmax > 0 else np.zeros_like(values)
+    if rule == "scale" and not finite.all():
+        t = np.where(np.isinf(values), np.sign(values), t)  # ±inf at the ends of the scale
+        t = np.where(np.isnan(values), _NAN_T, t)
+    return t
+
+
+def _shades(t: np.ndarray) -> tuple[list[str], list[str]]:
+    """(background, text colour) of every position t, as flat lists of CSS colours."""
+    nan = t > 1.0
+    t = np.where(nan, 0.0, t)
+    end = np.where((t > 0)[:, None], np.array(POSITIVE, float), np.array(NEGATIVE, float))
+    rgb = np.rint(np.array(ZERO, float) + (end - np.array(ZERO, float)) * np.abs(t)[:, None]).astype(int)
+    rgb[nan] = NAN_COLOUR
+    dark_ink = (rgb @ _LUMINANCE > 140) & ~nan
+    bg = [f"rgb({r},{g},{b})" for r, g, b in rgb.tolist()]  # a comprehension: ~30× faster than np.char
+    return bg, ["#111" if d else "#fff" for d in dark_ink.tolist()]
+
+
+class _Table:
+    """One table waiting for its colours: the options of :meth:`Heatmaps.add`, checked and shaped."""
+
+    def __init__(self, values: Any, array: str, *, prefix: Sequence[int] = (), index=None, layout: str = "row",
+                 vmax: float | None = None, colour: str = "scale", why: Mapping[str, str] | None = None,
+                 row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+                 row_class: str = "", row_title: str = "", band: tuple[str, str] | None = None,
+                 mark=None, window=None, classes=None, attrs=None, subs=None, tip: Tip | None = fraction_tip,
+                 hidden_rows: int = 0, hidden_cols: int = 0, shape_text: str = "", title: str = "",
+                 label: str | None = None, kind: str = ""):
+        values = np.asarray(values, dtype=np.float64)
+        pre = ",".join(str(int(k)) for k in prefix)
+        if values.ndim == 0:
+            values, positions = values.reshape(1, 1), [[""]]
+        elif values.ndim == 1:
+            positions = [[str(j) for j in range(values.size)]]
+            values = values[None, :]
+            if layout == "column":
+                values, positions = values.T, [[p] for p in positions[0]]
+        else:
+            positions = None  # (i, j)
+        if values.ndim != 2 or colour not in ("scale", "finite", "none"):
+            raise ValueError(f"a heatmap draws 0-, 1- or 2-D values with colour scale|finite|none, "
+                             f"got {values.ndim}-D and {colour!r}")
+        if index is not None:
+            self.index = index
+        elif not array:
+            self.index = None
+        elif positions is None:
+            head = pre + "," if pre else ""
+            self.index = [[f"{head}{i},{j}" for j in range(values.shape[1])] for i in range(values.shape[0])]
+        else:
+            self.index = [[",".join(p for p in (pre, q) if p) for q in row] for row in positions]
+        self.values, self.array = values, array
+        self.vmax = scale_max(values) if vmax is None else float(vmax)
+        self.colour, self.why = colour, why
+        self.t = _position(values.reshape(-1), self.vmax, colour) if colour != "none" else None
+        self.row_labels, self.col_labels, self.band = row_labels, col_labels, band
+        self.row_head = (f' class="{escape(row_class)}"' if row_class else "") + \
+            (f' title="{escape(row_title)}"' if row_title else "")
+        self.classes = _class_grid(values.shape, mark, window, classes)
+        self.attrs, self.subs, self.tip = attrs or {}, subs or {}, tip
+        self.hidden_rows, self.hidden_cols, self.shape_text = hidden_rows, hidden_cols, shape_text
+        self.label = label if label is not None else (f"{array}[{pre.replace(',', ', ')}]" if pre else array)
+        self.kind = kind
+        self.out = {"array": array, "html": Markup(""), "title": title, "vmax": self.vmax,
+                    "vmax_text": cell_text(self.vmax), "shape": shape_text, "n_rows": values.shape[0],
+                    "n_cols": values.shape[1]}
+
+    def html(self, bg: list[str] | None, fg: list[str] | None) -> Markup:
+        parts = [f'<table class="heatmap{" " + self.kind if self.kind else ""}"',
+                 f' data-arr="{escape(self.array)}">' if self.array else ">",
+                 f'<caption class="visually-hidden">{escape(self.label)}</caption>']
+        rows, cols = self.values.shape
+        if self.col_labels:
+            head = "".join(f'<th scope="col">{escape(label)}</th>' for label in self.col_labels)
+            more = f'<th class="more">+{self.hidden_cols}</th>' if self.hidden_cols else ""
+            parts.append(f"<thead><tr>{'<th></th>' if self.row_labels else ''}{head}{more}</tr></thead>")
+        parts.append("<tbody>")
+        values, index, classes, tip = self.values.tolist(), self.index, self.classes, self.tip
+        attrs, subs, why = self.attrs, self.subs, self.why
+        for i, row in enumerate(values):
+            cells = []
+            if self.band and i == 0:
+                symbol, doc = self.band
+                cells.append(f'<th class="band-label" rowspan="{rows}" scope="rowgroup" title="{escape(doc)}">'
+                             f"{escape(symbol)}</th>")
+            if self.row_labels:
+                cells.append(f'<th scope="row"{self.row_head}>{escape(self.row_labels[i])}</th>')
+            at = i * cols
+            for j, v in enumerate(row):
+                text, cls = cell_text(v), classes[i][j] if classes else ""
+                if why is not None and v - v != 0:  # a flagged inf or NaN
+                    kind = "nan" if v != v else "inf"
+                    text = "NaN" if kind == "nan" else ("inf" if v > 0 else "−inf")
+                    style, cls = f' style="background:{FLAGGED};color:#fff"', f"{cls} bad".strip()
+                    note = why.get(kind, text)
+                else:
+                    style = f' style="background:{bg[at + j]};color:{fg[at + j]}"' if bg is not None else ""
+                    note = tip(i, j, v, text) if tip else ""
+                key = (i, j)
+                cells.append("".join((
+                    f'<td data-idx="{index[i][j]}"' if index is not None else "<td",
+                    style, f' class="{cls}"' if cls else "", f' title="{escape(note)}"' if note else "",
+                    "".join(f' {name}="{escape(value)}"' for name, value in attrs[key].items()) if key in attrs else "",
+                    f">{text}", f'<sub class="cell-sub">{escape(subs[key])}</sub>' if key in subs else "", "</td>")))
+            if self.hidden_cols:
+                cells.append('<td class="more">…</td>')
+            parts.append(f"<tr>{''.join(cells)}</tr>")
+        if self.hidden_rows or self.hidden_cols:
+            what = f"{self.hidden_rows} more rows" if self.hidden_rows else ""
+            what += (" and " if what and self.hidden_cols else "") + \
+                (f"{self.hidden_cols} more columns" if self.hidden_cols else "")
+            parts.append(f'<tr><td class="more" colspan="99">… {what} ({escape(self.shape_text)} in all)</td></tr>')
+        parts.append("</tbody></table>")
+        return Markup("".join(parts))
+
+
+def _class_grid(shape: tuple[int, int], mark, window, classes) -> list[list[str]] | None:
+    """Every cell's class attribute: "pad" where ``mark``, "win" where ``window``, then ``classes``."""
+    if mark is None and window is None and not classes:
+        return None
+    grid = [["" for _ in range(shape[1])] for _ in range(shape[0])]
+    for flags, name in ((mark, "pad"), (window, "win")):
+        if flags is not None:
+            for i, j in np.argwhere(np.broadcast_to(np.asarray(flags, bool), shape)).tolist():
+                grid[i][j] += " " + name
+    if isinstance(classes, Mapping):
+        for (i, j), name in classes.items():
+            grid[i][j] += " " + name
+    elif classes is not None:
+        for i, row in enumerate(np.asarray(classes, dtype=object).reshape(shape).tolist()):
+            for j, name in enumerate(row):
+                if name:
+                    grid[i][j] += " " + name
+    return [[c.strip() for c in row] for row in grid]
+
+
+class Heatmaps:
+    """Many heatmaps coloured in one vectorised pass (the colour of each distinct scale position is
+    computed once): :meth:`add` and :meth:`planes` return dicts whose ``html`` :meth:`render` fills in."""
+
+    def __init__(self) -> None:
+        self._tables: list[_Table] = []
+
+    def add(self, values: Any, array: str, **options: Any) -> dict:
+        """One table (the options are the module's); its dict, ``html`` filled in by :meth:`render`."""
+        table = _Table(values, array, **options)
+        self._tables.append(table)
+        return table.out
+
+    def planes(self, values: Any, array: str, names: tuple[str, str] = ("n", "c"), vmax: float | None = None,
+               label: str | None = None, only: tuple[int, int] | None = None, per_plane=None,
+               **options: Any) -> list[dict]:
+        """Every (a, b) plane of an (A, B, H, W) array on one colour scale (or only plane ``only``), titled
+        ``"<label>, n=a, c=b"`` (``"n=a, c=b"`` without a label). ``per_plane(a, b)`` gives a plane's own
+        options ({"classes": …, "attrs": …}); ``mark``/``window`` may be one (H, W) mask for every plane or
+        a mask per cell of ``values``."""
+        values = np.asarray(values, dtype=np.float64)
+        vmax = scale_max(values) if vmax is None else vmax
+        mark, window = options.pop("mark", None), options.pop("window", None)
+        classes = options.pop("classes", None)
+        keys = [tuple(only)] if only is not None else np.ndindex(values.shape[:2])
+        out = []
+        for a, b in keys:
+            name = f"{names[0]}={a}, {names[1]}={b}"
+            mine = dict(options, **(per_plane(a, b) if per_plane else {}))
+            out.append(self.add(values[a, b], array, prefix=(a, b), vmax=vmax,
+                                title=f"{label}, {name}" if label else name,
+                                mark=_plane(mark, a, b), window=_plane(window, a, b),
+                                classes=_plane(classes, a, b) if classes is not None else mine.pop("classes", None),
+                                **mine))
+        return out
+
+    def render(self) -> None:
+        """Colour every table added so far and write its ``html``."""
+        coloured = [t for t in self._tables if t.t is not None]
+        if coloured:
+            distinct, where = np.unique(np.concatenate([t.t for t in coloured]), return_inverse=True)
+            bg, fg = _shades(distinct)
+            bg_all, fg_all = [bg[k] for k in where.tolist()], [fg[k] for k in where.tolist()]
+        at = 0
+        for table in self._tables:
+            if table.t is None:
+                table.out["html"] = table.html(None, None)
+                continue
+            n = table.t.size
+            table.out["html"] = table.html(bg_all[at:at + n], fg_all[at:at + n])
+            at += n
+        self._tables = []
+
+
+def _plane(mask, a: int, b: int):
+    """A plane's share of a mask given for every plane at once ((H, W)) or per cell ((A, B, H, W))."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    return mask[a, b] if mask.ndim == 4 else mask
+
+
+def heatmap(values: Any, array: str, **options: Any) -> dict:
+    """One heatmap (the options are the module's), written now."""
+    batch = Heatmaps()
+    out = batch.add(values, array, **options)
+    batch.render()
+    return out
+
+
+def planes(values: Any, array: str, names: tuple[str, str] = ("n", "c"), vmax: float | None = None,
+           **options: Any) -> list[dict]:
+    """Every (a, b) plane of an (A, B, H, W) array on one colour scale (see :meth:`Heatmaps.planes`), written now."""
+    batch = Heatmaps()
+    out = batch.planes(values, array, names, vmax, **options)
+    batch.render()
+    return out
