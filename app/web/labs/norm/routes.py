@@ -1,34 +1,29 @@
-"""The normalization lab at /norm: batch norm, its running statistics, layer norm and dropout.
+"""The normalization lab at /norm: its spec for the shared lab routes (:mod:`app.web.kit.routes`), and the
+dropout expectation it loads lazily.
 
-GET /norm?<state> renders the whole page from a link (the section shown is part of the state).
-The page's form posts to the fragment routes, which answer only what changed and put the
-canonical link in ``HX-Replace-Url`` so the address bar always holds the whole state.
+Batch norm, its running statistics, layer norm and dropout; the section shown is part of the state.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import numpy as np
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import Response
 
-from app.settings import Settings, get_settings
-from app.web.kit.lab import broken_link, form_errors, form_fields, fragment, preset_redirect
-from app.web.kit.link import LinkError
+from app.settings import Settings
+from app.web.kit.fields import FieldError, parse_index
+from app.web.kit.form import Form, form_fields
+from app.web.kit.responses import form_errors
+from app.web.kit.routes import LabSpec, SettingsDep, lab_router, shown_view
 from app.web.labs.norm import view as norm_view
 from app.web.labs.norm.presets import DEFAULT, PRESETS
-from app.web.labs.norm.state import TAB_TITLES, NormState, from_form, from_link
+from app.web.labs.norm.state import TAB_TITLES, NormState, form_limits, from_form, from_link
 from app.web.render import figures
-from app.web.render.templating import render, templates
+from app.web.render.templating import templates
 from engine.explain.norm import scaled_errors
 from engine.gradcheck import check_op
-from engine.ops.norm import BATCHNORM_ARRAYS, LAYERNORM_ARRAYS
 from engine.records import OpInputError
-from engine.registry import op_provenance
-
-router = APIRouter(tags=["pages"])
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+from engine.registry import OPS, op_provenance
 
 GRADCHECK_SAMPLE = 24  # entries checked per input; all of them when an input is smaller
 GRADCHECK_STEP = 1e-5  # central differences: truncation ~h², rounding ~1e-16/h; 1e-5 balances them here
@@ -43,65 +38,6 @@ DISPLAY_ONLY = {  # table -> its sources (x's cell itself, the mask of the other
 }
 
 
-def canonical(state: NormState) -> str:
-    return f"/norm?{state.to_query()}"
-
-
-def _context(view: dict, **extra) -> dict:
-    return {"view": view, "presets": PRESETS.values(), "link": canonical(view["state"]), "tabs": TAB_TITLES,
-            **extra}
-
-
-def _status(view: dict) -> int:
-    return 422 if "error" in view else 200
-
-
-def _default_link() -> str:
-    return canonical(PRESETS[DEFAULT].make(0))
-
-
-@router.get("/norm")
-def norm_page(request: Request, settings: SettingsDep) -> Response:
-    query = request.url.query
-    if not query:
-        return RedirectResponse(_default_link(), status_code=303)
-    try:
-        state = from_link(query, settings)
-    except LinkError as exc:
-        return broken_link(request, "norm", "normalization", exc, _default_link(), query)
-    view = norm_view.build(state)
-    return render(request, "norm/page.html", _context(view), partial="norm/lab.html", status_code=_status(view))
-
-
-@router.get("/norm/preset/{key}")
-def norm_preset(key: str, seed: str = "0") -> Response:
-    return preset_redirect(PRESETS, key, seed, canonical)
-
-
-async def _form_state(request: Request, settings: Settings):
-    return from_form(await form_fields(request), settings)
-
-
-@router.post("/norm/results")
-async def norm_results(request: Request, settings: SettingsDep) -> Response:
-    """The results after an edit of any cell or setting (the inputs themselves are not swapped)."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
-    view = norm_view.build(state)
-    return fragment(request, "norm/results.html", _context(view), canonical(state), _status(view))
-
-
-@router.post("/norm/lab")
-async def norm_lab(request: Request, settings: SettingsDep) -> Response:
-    """The inputs and results after a change of section, layout, size or dout mode."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
-    view = norm_view.build(state)
-    return fragment(request, "norm/lab.html", _context(view), canonical(state), _status(view))
-
-
 def _check_inputs(state: NormState, inputs: dict) -> tuple[dict, bool]:
     """With dout all ones, dx and dγ of a normalisation are exactly 0 (Σ x̂ = 0): check with a random dout."""
     if state.dout_mode != "ones" or state.tab == "dropout":
@@ -110,12 +46,8 @@ def _check_inputs(state: NormState, inputs: dict) -> tuple[dict, bool]:
     return {**inputs, "dout": np.round(rng.standard_normal(state.x.shape), 1)}, True
 
 
-@router.post("/norm/gradcheck")
-async def norm_gradcheck(request: Request, settings: SettingsDep) -> Response:
+def gradcheck(state: NormState, form: Form, settings: Settings) -> dict:
     """The numeric gradient check of the section's op: the worst relative error and a scatter."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
     ctx: dict = {"report": None, "tol": GRADCHECK_TOL}
     if state.tab == "bn":
         name, inputs, params = "batchnorm", state.bn_inputs(), state.bn_params("train")
@@ -124,13 +56,13 @@ async def norm_gradcheck(request: Request, settings: SettingsDep) -> Response:
     elif state.tab == "dropout":
         name, inputs, params = "dropout", {"x": state.x, "dout": state.dout()}, state.dropout_params()
     else:
-        return templates.TemplateResponse(request, "norm/gradcheck.html", ctx)
+        return ctx
     inputs, random_dout = _check_inputs(state, inputs)
     try:
         report = check_op(name, inputs, params, h=GRADCHECK_STEP, max_per_input=GRADCHECK_SAMPLE)
     except OpInputError as exc:
         ctx["refused"] = exc.message
-        return templates.TemplateResponse(request, "norm/gradcheck.html", ctx)
+        return ctx
     scaled = scaled_errors(report.analytic, report.numeric)
     worst_scaled = max(scaled.values(), default=0.0)
     ctx.update({"report": report, "op": name, "worst": figures.format_value(report.worst), "random_dout": random_dout,
@@ -138,24 +70,7 @@ async def norm_gradcheck(request: Request, settings: SettingsDep) -> Response:
                 "scaled_at": max(scaled, key=scaled.get) if scaled else "",
                 "wrt": ", ".join(report.per_input), "train_only": name == "batchnorm" and state.mode == "eval",
                 "figure": figures.gradcheck_scatter(report.analytic, report.numeric)})
-    return templates.TemplateResponse(request, "norm/gradcheck.html", ctx)
-
-
-@router.post("/norm/expectation")
-async def norm_expectation(request: Request, settings: SettingsDep) -> Response:
-    """Dropout's expectation: the mean of out over many seeded masks, converging to x (loaded lazily)."""
-    state, errors = await _form_state(request, settings)
-    if errors:
-        return form_errors(request, errors)
-    try:
-        view = norm_view.expectation_view(state)
-    except OpInputError as exc:
-        view = {"error": exc.message}
-    return templates.TemplateResponse(request, "norm/expectation.html", {"ex": view, "state": state})
-
-
-def _index(text: str) -> tuple[int, ...]:
-    return tuple(int(i) for i in text.split(","))
+    return ctx
 
 
 def _op_for(array: str) -> tuple[str, str, str]:
@@ -164,6 +79,16 @@ def _op_for(array: str) -> tuple[str, str, str]:
         if array.startswith(prefix):
             return op, array[len(prefix):], prefix
     return "batchnorm", array, ""
+
+
+def provenance(state: NormState, array: str, index_text: str) -> dict[str, list[tuple[int, ...]]]:
+    """Which cells a cell was computed from; an array or index this lab does not know names ``array``."""
+    try:
+        return _sources(state, array, parse_index(index_text))
+    except OpInputError:
+        raise
+    except ValueError:
+        raise FieldError("array", f"no provenance for {array!r} at {index_text!r}") from None
 
 
 def _sources(state: NormState, array: str, index: tuple[int, ...]) -> dict[str, list[tuple[int, ...]]]:
@@ -179,11 +104,11 @@ def _sources(state: NormState, array: str, index: tuple[int, ...]) -> dict[str, 
         return {start: [index], **({"x": column} if column else {})}
     op, name, prefix = _op_for(array)
     if op == "batchnorm":
-        if name not in BATCHNORM_ARRAYS:
+        if name not in OPS["batchnorm"].arrays:
             raise ValueError(array)
         return op_provenance(op, state.bn_inputs(), state.bn_params(), name, index)
     if op == "layernorm":
-        if name not in LAYERNORM_ARRAYS:
+        if name not in OPS["layernorm"].arrays:
             raise ValueError(array)
         found = op_provenance(op, state.ln_inputs(), {"eps": state.eps}, name, index)
     else:
@@ -198,22 +123,20 @@ def _sources(state: NormState, array: str, index: tuple[int, ...]) -> dict[str, 
     return out
 
 
-@router.post("/norm/provenance")
-async def norm_provenance(request: Request, settings: SettingsDep) -> Response:
-    """Which cells a hovered cell was computed from: ``{"cells": {table: ["n,c", ...]}}``."""
-    form = await request.form()
-    array, index_text = str(form.get("array", "")), str(form.get("index", ""))
-    state, errors = await _form_state(request, settings)
+LAB = LabSpec(slug="norm", noun="normalization", presets=PRESETS, default=DEFAULT, from_link=from_link,
+              from_form=from_form, show=shown_view(norm_view.build, tabs=TAB_TITLES), limits=form_limits,
+              gradcheck=gradcheck, provenance=provenance)
+router = lab_router(LAB)
+
+
+@router.post("/norm/expectation")
+async def norm_expectation(request: Request, settings: SettingsDep) -> Response:
+    """Dropout's expectation: the mean of out over many seeded masks, converging to x (loaded lazily)."""
+    state, errors = from_form(await form_fields(request), settings)
     if errors:
-        return JSONResponse({"detail": [{"loc": ["body", e.field], "msg": e.message, "type": "value_error"}
-                                        for e in errors]}, status_code=422)
+        return form_errors(request, errors)
     try:
-        sources = _sources(state, array, _index(index_text))
+        view = norm_view.expectation_view(state)
     except OpInputError as exc:
-        return JSONResponse({"detail": [{"loc": ["body", "index"], "msg": exc.message, "type": "value_error"}]},
-                            status_code=422)
-    except ValueError:
-        return JSONResponse({"detail": [{"loc": ["body", "array"], "msg": f"no provenance for {array!r} "
-                                         f"at {index_text!r}", "type": "value_error"}]}, status_code=422)
-    cells = {name: [",".join(str(int(i)) for i in idx) for idx in idxs] for name, idxs in sources.items()}
-    return JSONResponse({"array": array, "index": index_text, "cells": cells})
+        view = {"error": exc.message}
+    return templates.TemplateResponse(request, "norm/expectation.html", {"ex": view, "state": state})

@@ -3,24 +3,23 @@
 One batch ``x`` — (N, D) features or (N, C, H, W) images — feeds every section of the lab
 (batch norm, running statistics, layer norm, dropout); the section shown (``tab``) is part
 of the state, so a link opens the same view. Both ways in are validated as strictly as each
-other; problems are :class:`LinkError` values naming the field (``x[1, 0]``, ``eps``),
+other; problems are :class:`FieldError` values naming the field (``x[1, 0]``, ``eps``),
 never clamped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.lab import cell_label, shape_field
-from app.web.kit.lab import grid_cells as _cells
-from app.web.kit.lab import resize as _resize
-from app.web.kit.link import LinkError, decode_array, encode_array, format_number, from_query, parse_int, parse_number
+from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
+from app.web.kit.form import Form, cell_label, choice_field, collect, first, grid_cells, int_field, resize, shape_field
+from app.web.kit.link import decode_array, encode_array, format_number, from_query
 from app.web.kit.link import to_query as link_query
+from engine.registry import get_spec
 
 TABS = ("bn", "running", "ln", "dropout")
 TAB_TITLES = {"bn": "Batch norm", "running": "Running statistics", "ln": "Layer norm vs batch norm",
@@ -32,13 +31,6 @@ SEQ_SOURCES = ("random", "repeat")
 P_MEANS = ("drop", "keep")
 LAYOUTS = ("nd", "nchw")
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
-SEED_MAX = 2**31 - 1
-MAX_FEATURES = 8  # D of (N, D): columns a projector still shows
-MAX_PIXELS = 5  # H and W of (N, C, H, W)
-MAX_BATCHES = 200
-MAX_DRAWS = 1000
-EPS_RANGE = (1e-12, 1.0)  # the engine's own limits of eps
-BIG = 1e6  # |true mean| and true variance of the random batches
 
 
 @dataclass(frozen=True)
@@ -140,30 +132,40 @@ class NormState:
 
 
 def x_limits(settings: Settings, ndim: int) -> tuple[int, ...]:
+    """The largest x a link or the form may hold: (N, D), or (N, C, H, W)."""
     if ndim == 2:
-        return (settings.max_batch, min(MAX_FEATURES, settings.max_features))
-    return (settings.max_batch, settings.max_channels, min(MAX_PIXELS, settings.max_spatial),
-            min(MAX_PIXELS, settings.max_spatial))
+        return (settings.max_batch, min(settings.norm_max_features, settings.max_features))
+    side = min(settings.norm_max_side, settings.max_spatial)
+    return (settings.max_batch, settings.max_channels, side, side)
 
 
-def _choice(field: str, text: str, choices: tuple[str, ...]) -> str:
-    if text not in choices:
-        raise LinkError(field, f"must be one of {', '.join(choices)}; got {text!r}")
-    return text
+def form_limits(settings: Settings) -> dict[str, int]:
+    """The form's bounds: N, D of (N, D) and C, H, W of (N, C, H, W)."""
+    n, d = x_limits(settings, 2)
+    _, c, h, w = x_limits(settings, 4)
+    return {"N": n, "D": d, "C": c, "H": h, "W": w}
+
+
+def eps_range() -> tuple[float, float]:
+    """The engine's limits of ε."""
+    spec = next(p for p in get_spec("batchnorm").params if p.name == "eps")
+    return float(spec.lo), float(spec.hi)
 
 
 def _bounded(field: str, text: str, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> float:
     value = parse_number(field, text)
     if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
         left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-        raise LinkError(field, f"must be in {left}{format_number(lo)}, {format_number(hi)}{right}, got {text.strip()}")
+        raise FieldError(field, f"must be in {left}{format_number(lo)}, {format_number(hi)}{right}, got {text.strip()}")
     return value
 
 
 def parse_eps(text: str) -> float:
+    lo, hi = eps_range()
     value = parse_number("eps", text)
-    if not EPS_RANGE[0] <= value <= EPS_RANGE[1]:
-        raise LinkError("eps", f"must be between 1e-12 and 1 (ε keeps √(σ² + ε) away from 0), got {text.strip()}")
+    if not lo <= value <= hi:
+        raise FieldError("eps", f"must be between {lo:g} and {hi:g} (ε keeps √(σ² + ε) away from 0), "
+                                f"got {text.strip()}")
     return value
 
 
@@ -177,11 +179,11 @@ def parse_p(text: str, p_means: str) -> float:
     if p_means == "drop":
         value = parse_number("p", text)
         if not 0 <= value < 1:
-            raise LinkError("p", f"is the probability of DROPPING a value (PyTorch): 0 ≤ p < 1, got {text.strip()}")
+            raise FieldError("p", f"is the probability of DROPPING a value (PyTorch): 0 ≤ p < 1, got {text.strip()}")
         return value
     value = parse_number("p", text)
     if not 0 < value <= 1:
-        raise LinkError("p", f"is the probability of KEEPING a value (the notes): 0 < p ≤ 1, got {text.strip()}")
+        raise FieldError("p", f"is the probability of KEEPING a value (the notes): 0 < p ≤ 1, got {text.strip()}")
     return value
 
 
@@ -189,7 +191,7 @@ def _check_variance(name: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(values < 0)
     if bad.size:
         i = int(bad[0])
-        raise LinkError(f"{name}[{i}]", f"is a variance and must be ≥ 0, got {format_number(values[i])}")
+        raise FieldError(f"{name}[{i}]", f"is a variance and must be ≥ 0, got {format_number(values[i])}")
 
 
 def _check_vectors(state: NormState) -> None:
@@ -198,13 +200,13 @@ def _check_vectors(state: NormState) -> None:
     for name in ("gamma", "beta", "running_mean", "running_var"):
         v = getattr(state, name)
         if v.shape != (c,):
-            raise LinkError(name, f"has {v.shape[0]} values but x has {c} {what}; give one per {what[:-1]}")
+            raise FieldError(name, f"has {v.shape[0]} values but x has {c} {what}; give one per {what[:-1]}")
     if state.dout_typed is not None and state.dout_typed.shape != state.x.shape:
-        raise LinkError("dout", f"has shape {list(state.dout_typed.shape)} but x has {list(state.x.shape)}")
+        raise FieldError("dout", f"has shape {list(state.dout_typed.shape)} but x has {list(state.x.shape)}")
     if not 0 <= state.c < c:
-        raise LinkError("c", f"must be a {what[:-1]} from 0 to {c - 1}, got {state.c}")
+        raise FieldError("c", f"must be a {what[:-1]} from 0 to {c - 1}, got {state.c}")
     if not 0 <= state.sample < state.x.shape[0]:
-        raise LinkError("sample", f"must be a sample from 0 to {state.x.shape[0] - 1}, got {state.sample}")
+        raise FieldError("sample", f"must be a sample from 0 to {state.x.shape[0] - 1}, got {state.sample}")
 
 
 # --------------------------------------------------------------------------- links
@@ -215,17 +217,18 @@ LINK_FIELDS = {"tab", "x", "gamma", "beta", "running_mean", "running_var", "dout
 
 
 def from_link(query: str, settings: Settings) -> NormState:
-    """A state from a link's query string; raises LinkError naming the bad parameter."""
+    """A state from a link's query string; raises FieldError naming the bad parameter."""
     fields = from_query(query)
     for key in fields:
         if key not in LINK_FIELDS:
-            raise LinkError(key, f"is not a setting of the normalization lab (known: {', '.join(sorted(LINK_FIELDS))})")
+            raise FieldError(key, "is not a setting of the normalization lab "
+                                  f"(known: {', '.join(sorted(LINK_FIELDS))})")
     if "x" not in fields:
-        raise LinkError("x", "is missing from the link")
+        raise FieldError("x", "is missing from the link")
     x_text = fields["x"]
     ndim = len(x_text.partition(":")[0].split("x"))
     if ndim not in (2, 4):
-        raise LinkError("x", "must be N×D features (e.g. 4x3:…) or N×C×H×W images (e.g. 2x2x3x3:…)")
+        raise FieldError("x", "must be N×D features (e.g. 4x3:…) or N×C×H×W images (e.g. 2x2x3x3:…)")
     x = decode_array("x", x_text, ndim, x_limits(settings, ndim))
     c = x.shape[1]
     vectors = {}
@@ -233,21 +236,22 @@ def from_link(query: str, settings: Settings) -> NormState:
         vectors[name] = decode_array(name, fields[name], 1, (c,)) if name in fields else np.full(c, default)
     _check_variance("running_var", vectors["running_var"])
     get = fields.get
-    p_means = _choice("p_means", get("p_means", "drop"), P_MEANS)
+    p_means = parse_choice("p_means", get("p_means", "drop"), P_MEANS)
+    seed, index, big = settings.max_seed, settings.norm_max_index, settings.norm_max_moment
     state = NormState(
         x, **vectors,
-        tab=_choice("tab", get("tab", "bn"), TABS), mode=_choice("mode", get("mode", "train"), MODES),
+        tab=parse_choice("tab", get("tab", "bn"), TABS), mode=parse_choice("mode", get("mode", "train"), MODES),
         eps=parse_eps(get("eps", "1e-5")), momentum=parse_momentum(get("momentum", "")),
-        convention=_choice("convention", get("convention", "pytorch"), CONVENTIONS),
-        c=parse_int("c", get("c", "0"), 0, 64), sample=parse_int("sample", get("sample", "0"), 0, 64),
-        source=_choice("source", get("source", "random"), SEQ_SOURCES),
-        batches=parse_int("batches", get("batches", "50"), 1, MAX_BATCHES),
-        seq_seed=parse_int("seq_seed", get("seq_seed", "0"), 0, SEED_MAX),
-        true_mean=_bounded("true_mean", get("true_mean", "2"), -BIG, BIG),
-        true_var=_bounded("true_var", get("true_var", "4"), 0.0, BIG),
+        convention=parse_choice("convention", get("convention", "pytorch"), CONVENTIONS),
+        c=parse_int("c", get("c", "0"), 0, index), sample=parse_int("sample", get("sample", "0"), 0, index),
+        source=parse_choice("source", get("source", "random"), SEQ_SOURCES),
+        batches=parse_int("batches", get("batches", "50"), 1, settings.norm_max_batches),
+        seq_seed=parse_int("seq_seed", get("seq_seed", "0"), 0, seed),
+        true_mean=_bounded("true_mean", get("true_mean", "2"), -big, big),
+        true_var=_bounded("true_var", get("true_var", "4"), 0.0, big),
         p=parse_p(get("p", "0.25"), p_means), p_means=p_means,
-        drop_seed=parse_int("drop_seed", get("drop_seed", "0"), 0, SEED_MAX),
-        draws=parse_int("draws", get("draws", "200"), 1, MAX_DRAWS))
+        drop_seed=parse_int("drop_seed", get("drop_seed", "0"), 0, seed),
+        draws=parse_int("draws", get("draws", "200"), 1, settings.norm_max_draws))
     state = _with_dout(state, get("dout", "ones"), settings)
     _check_vectors(state)
     return state
@@ -257,7 +261,7 @@ def _with_dout(state: NormState, text: str, settings: Settings) -> NormState:
     if text == "ones":
         return state
     if text.startswith("random:"):
-        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, SEED_MAX))
+        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, settings.max_seed))
     typed = decode_array("dout", text, state.x.ndim, x_limits(settings, state.x.ndim))
     return replace(state, dout_mode="typed", dout_typed=typed)
 
@@ -284,77 +288,65 @@ def relayout(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> n
         values = np.broadcast_to(values[:, :, None, None], values.shape + tuple(shape[2:]))
     elif values.ndim == 4 and len(shape) == 2:
         values = values[:, :, 0, 0]
-    return _resize(values, tuple(shape), fill)
+    return resize(values, tuple(shape), fill)
 
 
-def _field(form, name: str, default: str = "") -> str:
-    values = form.get(name)
-    return values[0] if values else default
-
-
-def _collect(errors: list[LinkError], fn, *args):
-    try:
-        return fn(*args)
-    except LinkError as exc:
-        errors.append(exc)
-        return None
-
-
-def from_form(form: Mapping[str, list[str]], settings: Settings) -> tuple[NormState | None, list[LinkError]]:
+def from_form(form: Form, settings: Settings) -> tuple[NormState | None, list[FieldError]]:
     """A state from the lab's form: the posted cells, fitted to the requested layout and sizes.
 
     Returns (state, []) or (None, every problem found), so the page can flag each bad cell.
     """
-    errors: list[LinkError] = []
-    layout = _collect(errors, _choice, "layout", _field(form, "layout", "nd"), LAYOUTS) or "nd"
+    errors: list[FieldError] = []
+    layout = choice_field(form, "layout", LAYOUTS, errors, "nd")
     ndim = 2 if layout == "nd" else 4
     lim = x_limits(settings, ndim)
     x_shape = shape_field(form, "x_shape", errors)
     # switching layout: the features become channels (and back), as many as the new limit allows
     posted_c = str(min(x_shape[1], lim[1])) if x_shape and len(x_shape) > 1 else "1"
-    n = _collect(errors, parse_int, "N", _field(form, "N", "1"), 1, lim[0])
+    n = int_field(form, "N", 1, lim[0], errors, "1")
     if ndim == 2:
-        dims = (n, _collect(errors, parse_int, "D", _field(form, "D", posted_c), 1, lim[1]))
+        dims = (n, int_field(form, "D", 1, lim[1], errors, posted_c))
     else:
-        dims = (n, _collect(errors, parse_int, "C", _field(form, "C", posted_c), 1, lim[1]),
-                _collect(errors, parse_int, "H", _field(form, "H", "2"), 1, lim[2]),
-                _collect(errors, parse_int, "W", _field(form, "W", "2"), 1, lim[3]))
+        dims = (n, int_field(form, "C", 1, lim[1], errors, posted_c), int_field(form, "H", 1, lim[2], errors, "2"),
+                int_field(form, "W", 1, lim[3], errors, "2"))
     choices = {}
     for name, options, default in (("tab", TABS, "bn"), ("mode", MODES, "train"),
                                    ("convention", CONVENTIONS, "pytorch"), ("dout_mode", DOUT_MODES, "ones"),
                                    ("source", SEQ_SOURCES, "random"), ("p_means", P_MEANS, "drop")):
-        choices[name] = _collect(errors, _choice, name, _field(form, name, default), options)
+        choices[name] = choice_field(form, name, options, errors, default)
+    seed, index = settings.max_seed, settings.norm_max_index
     ints = {}
-    for name, lo, hi, default in (("c", 0, 64, "0"), ("sample", 0, 64, "0"), ("dout_seed", 0, SEED_MAX, "0"),
-                                  ("batches", 1, MAX_BATCHES, "50"), ("seq_seed", 0, SEED_MAX, "0"),
-                                  ("drop_seed", 0, SEED_MAX, "0"), ("draws", 1, MAX_DRAWS, "200")):
-        ints[name] = _collect(errors, parse_int, name, _field(form, name, default), lo, hi)
-    eps = _collect(errors, parse_eps, _field(form, "eps", "1e-5"))
-    momentum = _collect(errors, parse_momentum, _field(form, "momentum", ""))
-    true_mean = _collect(errors, _bounded, "true_mean", _field(form, "true_mean", "2"), -BIG, BIG)
-    true_var = _collect(errors, _bounded, "true_var", _field(form, "true_var", "4"), 0.0, BIG)
-    p = _collect(errors, parse_p, _field(form, "p", "0.25"), choices["p_means"] or "drop")
+    for name, lo, hi, default in (("c", 0, index, "0"), ("sample", 0, index, "0"), ("dout_seed", 0, seed, "0"),
+                                  ("batches", 1, settings.norm_max_batches, "50"), ("seq_seed", 0, seed, "0"),
+                                  ("drop_seed", 0, seed, "0"), ("draws", 1, settings.norm_max_draws, "200")):
+        ints[name] = int_field(form, name, lo, hi, errors, default)
+    big = settings.norm_max_moment
+    eps = collect(errors, parse_eps, first(form, "eps", "1e-5"))
+    momentum = collect(errors, parse_momentum, first(form, "momentum", ""))
+    true_mean = collect(errors, _bounded, "true_mean", first(form, "true_mean", "2"), -big, big)
+    true_var = collect(errors, _bounded, "true_var", first(form, "true_var", "4"), 0.0, big)
+    p = collect(errors, parse_p, first(form, "p", "0.25"), choices["p_means"])
 
-    posted_x = _cells(form, "x", x_shape, errors) if x_shape else None
+    posted_x = grid_cells(form, "x", x_shape, errors) if x_shape else None
     c_shape = shape_field(form, "c_shape", errors)
     vectors = {}
     for name in ("gamma", "beta", "running_mean", "running_var"):
-        vectors[name] = _cells(form, name, c_shape, errors) if c_shape else None
+        vectors[name] = grid_cells(form, name, c_shape, errors) if c_shape else None
     if vectors["running_var"] is not None:
         for i in np.flatnonzero(vectors["running_var"] < 0):
-            errors.append(LinkError(cell_label("running_var", (i,)), "is a variance and must be ≥ 0"))
+            errors.append(FieldError(cell_label("running_var", (i,)), "is a variance and must be ≥ 0"))
     dout_typed = None
     if choices["dout_mode"] == "typed" and form.get("dout_shape"):  # no shape yet: start from ones
         dshape = shape_field(form, "dout_shape", errors)
         if dshape:
-            dout_typed = _cells(form, "dout", dshape, errors)
+            dout_typed = grid_cells(form, "dout", dshape, errors)
     if errors:
         return None, errors
 
     channels = dims[1]
     x = relayout(posted_x, dims)
     fills = {"gamma": 1.0, "beta": 0.0, "running_mean": 0.0, "running_var": 1.0}
-    vecs = {k: _resize(v, (channels,), fills[k]) for k, v in vectors.items()}
+    vecs = {k: resize(v, (channels,), fills[k]) for k, v in vectors.items()}
     if choices["dout_mode"] == "typed":
         dout_typed = np.ones(dims) if dout_typed is None else relayout(dout_typed, dims, fill=1.0)
     state = NormState(
