@@ -204,7 +204,7 @@ class _Table:
 
 def _class_grid(shape: tuple[int, int], mark, window, classes) -> list[list[str]] | None:
     """Every cell's class attribute: "pad" where ``mark``, "win" where ``window``, then ``classes``."""
-    if mark is None and window is None and not classes:
+    if mark is None and window is None and (classes is None or isinstance(classes, Mapping) and not classes):
         return None
     grid = [["" for _ in range(shape[1])] for _ in range(shape[0])]
     for flags, name in ((mark, "pad"), (window, "win")):

@@ -12,16 +12,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from app.web.labs.pool.figures import colour_lists, lab_grid, lab_planes
 from app.web.labs.pool.state import PoolState, fit_typed
-from app.web.render import figures
+from app.web.render.heatmap import Heatmaps, colour, scale_max
+from app.web.render.numbers import cell_text, exact_text
 from engine.explain import pool as pool_lab
 from engine.records import OpInputError
 from engine.registry import prepare
 
 DETAIL_CELLS = 512  # above this many cells of x, the detail sections draw only the stepper's plane
 MAX_ROUTES = 48  # lines of "dx[...] = dout[...] + …" listed; hovering shows any other cell
-INDEX_BG, INDEX_FG = "#fff", "#111"  # index grids are labels, not values: no colour scale
+INDEX = {"colour": "none", "kind": "heatmap--index"}  # index grids are labels, not values: no colour scale
 
 
 def compute(state: PoolState):
@@ -43,6 +43,31 @@ def _idx(index) -> str:
     return ",".join(str(int(i)) for i in index)
 
 
+def _tip(array: str, prefix: tuple[int, ...], notes: dict | None = None):
+    """A cell's tooltip: ``x[n,c,h,w] = <exact value><note>``, where the cell hides digits or has a note."""
+    pre = _idx(prefix) + ","
+
+    def tip(i: int, j: int, v: float, text: str) -> str:
+        note = notes.get((i, j), "") if notes else ""
+        exact = v.is_integer() or text == exact_text(v)  # the cell already shows every digit
+        return f"{array}[{pre}{i},{j}] = {exact_text(v)}{note}" if note or not exact else ""
+    return tip
+
+
+def _planes(grids: Heatmaps, values: np.ndarray, array: str, vmax: float, label: str, classes=None, attrs=None,
+            notes=None, cell_classes: np.ndarray | None = None, **options) -> list[dict]:
+    """Every (n, c) plane of an (N, C, H, W) array titled "<label>, n=…, c=…"; ``classes``/``attrs``/``notes``
+    map (n, c) to that plane's per-cell dicts; ``cell_classes`` is a class name per cell of ``values``."""
+    def per_plane(n: int, c: int) -> dict:
+        mine = {"tip": _tip(array, (n, c), (notes or {}).get((n, c)))}
+        if classes:
+            mine["classes"] = classes.get((n, c))
+        if attrs:
+            mine["attrs"] = attrs.get((n, c))
+        return mine
+    return grids.planes(values, array, vmax=vmax, label=label, per_plane=per_plane, classes=cell_classes, **options)
+
+
 def _dropped_mask(shape: tuple[int, int], dropped_rows: int, dropped_cols: int) -> np.ndarray:
     mask = np.zeros(shape, dtype=bool)
     if dropped_rows:
@@ -52,7 +77,7 @@ def _dropped_mask(shape: tuple[int, int], dropped_rows: int, dropped_cols: int) 
     return mask
 
 
-def _x_planes(result: dict, state: PoolState, vmax: float, ties: np.ndarray | None, colours,
+def _x_planes(grids: Heatmaps, result: dict, state: PoolState, vmax: float, ties: np.ndarray | None,
               only: tuple[int, int] | None) -> list[dict]:
     """x with every window's winner flagged (max pooling), tied losers dashed, unreached cells hatched."""
     x = result["x"]
@@ -75,20 +100,19 @@ def _x_planes(result: dict, state: PoolState, vmax: float, ties: np.ndarray | No
                     classes.setdefault((n, c), {})[(r * s + int(kh), q * s + int(kw))] = "tie-loser"
         for (n, c, h, w), outs in won.items():
             classes.setdefault((n, c), {})[(h, w)] = "winner"
-            attrs.setdefault((n, c), {})[(h, w)] = f'data-wins="{" ".join(outs)}"'
+            attrs.setdefault((n, c), {})[(h, w)] = {"data-wins": " ".join(outs)}
             titles.setdefault((n, c), {})[(h, w)] = f" — wins out[{'], out['.join(outs)}]"
-    return lab_planes(x, "x", vmax, "x", mark=mask, classes=classes, attrs=attrs, titles=titles, colours=colours,
-                      only=only)
+    return _planes(grids, x, "x", vmax, "x", mark=mask, classes=classes, attrs=attrs, notes=titles, only=only)
 
 
-def _out_planes(result: dict, vmax: float) -> list[dict]:
+def _out_planes(grids: Heatmaps, result: dict, vmax: float) -> list[dict]:
     attrs: dict = {}
     if "argmax" in result:
         W = result["x"].shape[3]
         for n, c, r, q in np.ndindex(result["out"].shape):
             h, w = divmod(int(result["argmax"][n, c, r, q]), W)
-            attrs.setdefault((n, c), {})[(r, q)] = f'data-winner="{n},{c},{h},{w}"'
-    return lab_planes(result["out"], "out", vmax, "out", attrs=attrs)
+            attrs.setdefault((n, c), {})[(r, q)] = {"data-winner": f"{n},{c},{h},{w}"}
+    return _planes(grids, result["out"], "out", vmax, "out", attrs=attrs)
 
 
 def size_latex(state: PoolState) -> list[str]:
@@ -126,9 +150,9 @@ def build(state: PoolState) -> dict:
     step_plane = tuple(int(i) for i in np.unravel_index(state.step, out.shape)[:2])
     only = step_plane if state.x.size > DETAIL_CELLS else None  # large inputs: details for one plane
     ties = pool_lab.tie_counts(result) if is_max else None
-    xvmax = figures.scale_max(result["x"])
-    gvmax = figures.scale_max(result["dout"], result["dx"])
-    xcol = colour_lists(result["x"], xvmax)  # x is drawn up to four times: colour it once
+    xvmax = scale_max(result["x"])
+    gvmax = scale_max(result["dout"], result["dx"])
+    grids = Heatmaps()  # every grid of the page coloured in one pass (x is drawn up to four times)
     view.update({
         "size_step": steps["windows"],
         "size_lines": split_size_latex(steps["windows"].latex),
@@ -136,22 +160,24 @@ def build(state: PoolState) -> dict:
         "backward_step": steps["route" if is_max else "spread"],
         "dropped": {"rows": int(result["dropped_rows"]), "cols": int(result["dropped_cols"])},
         "only": only,
-        "x": _x_planes(result, state, xvmax, ties, xcol, only),
-        "out": _out_planes(result, xvmax),  # out holds values of x: one colour scale for both
-        "dout": lab_planes(result["dout"], "dout", gvmax, "dout", only=only),
-        "dx": lab_planes(result["dx"], "dx", gvmax, "dx"),
-        "xvmax": figures.format_value(xvmax), "gvmax": figures.format_value(gvmax),
+        "x": _x_planes(grids, result, state, xvmax, ties, only),
+        "out": _out_planes(grids, result, xvmax),  # out holds values of x: one colour scale for both
+        "dout": _planes(grids, result["dout"], "dout", gvmax, "dout", only=only),
+        "dx": _planes(grids, result["dx"], "dx", gvmax, "dx"),
+        "xvmax": cell_text(xvmax), "gvmax": cell_text(gvmax),
     })
     if is_max:
-        view["window_argmax"] = lab_planes(result["window_argmax"], "window_argmax", 1.0, "window_argmax", index=True)
-        view["argmax"] = lab_planes(result["argmax"], "argmax", 1.0, "argmax", index=True, only=only)
+        view["window_argmax"] = _planes(grids, result["window_argmax"], "window_argmax", 1.0, "window_argmax",
+                                        **INDEX)
+        view["argmax"] = _planes(grids, result["argmax"], "argmax", 1.0, "argmax", only=only, **INDEX)
         view["ties"] = _ties(result, ties, state)
     for name in ("out", "dx", "window_argmax"):  # the detail sections reuse the summary's grids
         if name in view:
             view[name + "_detail"] = view[name] if only is None else [view[name][only[0] * C + only[1]]]
     view["routes"], view["routes_hidden"], view["routes_adding"] = _routes(state, result)
-    view["window"] = window(state, result, xcol)
-    view["relu"] = _relu(relu, relu_steps, *step_plane, xcol, only)
+    view["window"] = window(grids, state, result)
+    view["relu"] = _relu(grids, relu, relu_steps, *step_plane, only)
+    grids.render()
     return view
 
 
@@ -165,7 +191,7 @@ def _ties(result: dict, ties: np.ndarray, state: PoolState) -> dict:
         win = result["windows"][n, c, r, q]
         cells = [(int(r * s + i), int(q * s + j)) for i, j in np.argwhere(win == result["out"][n, c, r, q])]
         h, w = divmod(int(result["argmax"][n, c, r, q]), W)
-        listed.append({"out": f"{n},{c},{r},{q}", "value": figures.format_value(float(result["out"][n, c, r, q])),
+        listed.append({"out": f"{n},{c},{r},{q}", "value": cell_text(float(result["out"][n, c, r, q])),
                        "cells": [f"({a}, {b})" for a, b in cells], "winner": f"({h}, {w})",
                        "window_argmax": int(result["window_argmax"][n, c, r, q]), "k": k})
     return {"count": len(tied), "windows": listed, "hidden": max(0, len(tied) - 12)}
@@ -192,7 +218,7 @@ def _routes(state: PoolState, result: dict) -> tuple[list[dict], int, int]:
 CELL, GAP, PAD = 60, 6, 16  # routing drawing: cell side, gap, outer padding (px)
 
 
-def window(state: PoolState, result: dict, xcol: tuple[list, list] | None = None) -> dict:
+def window(grids: Heatmaps, state: PoolState, result: dict) -> dict:
     """The window at output position ``state.step`` (flat index into out), term by term, and the routing drawing."""
     out = result["out"]
     index = tuple(int(i) for i in np.unravel_index(state.step % out.size, out.shape))
@@ -202,25 +228,24 @@ def window(state: PoolState, result: dict, xcol: tuple[list, list] | None = None
     k = state.size
     in_window = np.zeros((H, W), dtype=bool)
     in_window[win.rows[0]:win.rows[1] + 1, win.cols[0]:win.cols[1] + 1] = True
-    xvmax = figures.scale_max(result["x"])
+    xvmax = scale_max(result["x"])
     tied = set(win.tied) if len(win.tied) > 1 else set()
     plane_cls = {} if win.winner_x is None else {tuple(win.winner_x[2:]): "winner"}
-    plane = lab_grid(result["x"][n, c], "x", (n, c), xvmax, window=in_window, classes=plane_cls,
-                     colours=(xcol[0][n][c], xcol[1][n][c]) if xcol else None,
-                     mark=_dropped_mask((H, W), int(result["dropped_rows"]), int(result["dropped_cols"])),
-                     title=f"x, n={n}, c={c}")
+    plane = grids.add(result["x"][n, c], "x", prefix=(n, c), vmax=xvmax, window=in_window, classes=plane_cls,
+                      mark=_dropped_mask((H, W), int(result["dropped_rows"]), int(result["dropped_cols"])),
+                      tip=_tip("x", (n, c)), title=f"x, n={n}, c={c}")
     value_cls = {cell: "tie-loser" for cell in tied}
     if win.winner is not None:
         value_cls[win.winner] = "winner"
     subs = {(i, j): str(i * k + j) for i in range(k) for j in range(k)}  # the row-major index window_argmax counts
-    values = lab_grid(win.values, "windows", (n, c, oh, ow), xvmax, classes=value_cls, subs=subs,
-                      title=f"window of out[{n}, {c}, {oh}, {ow}]")
+    values = grids.add(win.values, "windows", prefix=(n, c, oh, ow), vmax=xvmax, classes=value_cls, subs=subs,
+                       tip=_tip("windows", (n, c, oh, ow)), title=f"window of out[{n}, {c}, {oh}, {ow}]")
     return {"step": state.step % out.size, "count": out.size, "n": n, "c": c, "oh": oh, "ow": ow,
             "rows": win.rows, "cols": win.cols, "plane": plane, "window_grid": values, "latex": win.latex,
             "backward_latex": win.backward_latex, "winner": win.winner, "winner_x": win.winner_x,
             "window_argmax": None if win.winner is None else win.winner[0] * k + win.winner[1],
             "argmax": win.argmax, "tied": sorted(tied), "is_tie": bool(tied), "k": k,
-            "out": figures.format_value(win.out), "dout": figures.format_value(win.dout),
+            "out": cell_text(win.out), "dout": cell_text(win.dout),
             "drawing": _drawing(state, result, index)}
 
 
@@ -236,19 +261,19 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
     OH, OW = result["out"].shape[2:]
     k, s = state.size, state.stride
     dx, dout = result["dx"][n, c], result["dout"][n, c]
-    gvmax = figures.scale_max(result["dout"], result["dx"])
+    gvmax = scale_max(result["dout"], result["dx"])
     incoming: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for target, sources in pool_lab.route_sources(state.op, result, k, s, (n, c)).items():
         incoming[target[2:]] = [src[2:] for src in sources]
     cells = []
     for h in range(H):
         for w in range(W):
-            bg, fg = figures.colour(float(dx[h, w]), gvmax)
+            bg, fg = colour(float(dx[h, w]), gvmax)
             x0, y0 = _centre(h, w)
             count = len(incoming.get((h, w), []))
             cells.append({"x": x0 - CELL / 2, "y": y0 - CELL / 2, "cx": x0, "cy": y0, "bg": bg, "fg": fg,
-                          "text": figures.format_value(float(dx[h, w])), "count": count,
-                          "title": f"dx[{n},{c},{h},{w}] = {figures.format_value(float(dx[h, w]))}"
+                          "text": cell_text(float(dx[h, w])), "count": count,
+                          "title": f"dx[{n},{c},{h},{w}] = {cell_text(float(dx[h, w]))}"
                                    + (f": {count} dout cells add up here" if count > 1 else "")})
     arrows, tokens = [], []
     mid = k // 2 - 0.5  # the token sits on the grid line nearest the window's centre, never on a number
@@ -269,10 +294,10 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
     for r in range(OH):
         for q in range(OW):
             x0, y0 = _centre(r * s + mid, q * s + mid)
-            bg, fg = figures.colour(float(dout[r, q]), gvmax)
+            bg, fg = colour(float(dout[r, q]), gvmax)
             tokens.append({"cx": round(x0, 1), "cy": round(y0, 1), "bg": bg, "fg": fg,
-                           "text": figures.format_value(float(dout[r, q])), "current": (r, q) == tuple(current[2:]),
-                           "title": f"dout[{n},{c},{r},{q}] = {figures.format_value(float(dout[r, q]))}"})
+                           "text": cell_text(float(dout[r, q])), "current": (r, q) == tuple(current[2:]),
+                           "title": f"dout[{n},{c},{r},{q}] = {cell_text(float(dout[r, q]))}"})
     top, left = current[2] * s, current[3] * s
     frame = {"x": PAD + left * (CELL + GAP) - 3, "y": PAD + top * (CELL + GAP) - 3,
              "w": k * (CELL + GAP) - GAP + 6, "h": k * (CELL + GAP) - GAP + 6}
@@ -284,15 +309,14 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
 # ---------------------------------------------------------------- ReLU
 
 
-def _relu(relu: dict, steps: dict, n: int, c: int, xcol: tuple[list, list], only: tuple[int, int] | None) -> dict:
-    """ReLU's grids; ``xcol`` are x's colours (the same tensor on the same scale as the pooling's x)."""
-    xvmax = figures.scale_max(relu["x"])
-    gvmax = figures.scale_max(relu["dout"], relu["dx"])
-    mask = lab_planes(relu["mask"], "relu_mask", 1.0, "mask", index=True,
-                      cell_classes=np.where(relu["mask"] > 0, "on", "off"), only=only)
+def _relu(grids: Heatmaps, relu: dict, steps: dict, n: int, c: int, only: tuple[int, int] | None) -> dict:
+    """ReLU's grids (its x is the pooling's x, on the same scale)."""
+    xvmax = scale_max(relu["x"])
+    gvmax = scale_max(relu["dout"], relu["dx"])
+    mask = _planes(grids, relu["mask"], "relu_mask", 1.0, "mask", cell_classes=np.where(relu["mask"] > 0, "on", "off"),
+                   only=only, **INDEX)
     # x == 0 is the kink: the mask is 0 there (no gradient passes)
-    x = lab_planes(relu["x"], "relu_x", xvmax, "x", cell_classes=np.where(relu["x"] == 0, "kink", ""), colours=xcol,
-                   only=only)
+    x = _planes(grids, relu["x"], "relu_x", xvmax, "x", cell_classes=np.where(relu["x"] == 0, "kink", ""), only=only)
     small = relu["x"].shape[2] <= 6 and relu["x"].shape[3] <= 6
     numbers = {}
     if small:
@@ -301,9 +325,9 @@ def _relu(relu: dict, steps: dict, n: int, c: int, xcol: tuple[list, list], only
         numbers = {"mask": rf"m = \mathbf{{1}}\left[{xs} > 0\right] = {m}",
                    "relu": rf"y = \max\left(0,\ {xs}\right) = {ys}",
                    "dx": rf"\frac{{\partial L}}{{\partial x}} = {m} \odot {g} = {d}"}
-    return {"x": x, "mask": mask, "out": lab_planes(relu["out"], "relu_out", xvmax, "out", only=only),
-            "dout": lab_planes(relu["dout"], "relu_dout", gvmax, "dout", only=only),
-            "dx": lab_planes(relu["dx"], "relu_dx", gvmax, "dx", only=only),
+    return {"x": x, "mask": mask, "out": _planes(grids, relu["out"], "relu_out", xvmax, "out", only=only),
+            "dout": _planes(grids, relu["dout"], "relu_dout", gvmax, "dout", only=only),
+            "dx": _planes(grids, relu["dx"], "relu_dx", gvmax, "dx", only=only),
             "steps": [steps[k] for k in ("mask", "relu", "dx")], "numbers": numbers, "plane": (n, c),
-            "xvmax": figures.format_value(xvmax), "gvmax": figures.format_value(gvmax),
+            "xvmax": cell_text(xvmax), "gvmax": cell_text(gvmax),
             "zeros": int(np.sum(relu["x"] == 0))}
