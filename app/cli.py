@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import uvicorn
+
 from app.paths import ROOT
 
 
@@ -15,9 +17,6 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.add_argument("--reload", action="store_true", help="restart when a source file changes (development)")
     args = parser.parse_args(argv)
-
-    import uvicorn
-
     print(f"Backprop Lens on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(
         "app.main:create_app",

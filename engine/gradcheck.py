@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.records import Arrays
+from engine.registry import prepare
 
 
 def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6,
@@ -66,8 +67,6 @@ def check_op(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = 
     ``max_per_input`` checks that many entries of each input, drawn with ``seed``
     (all of them when None), so a page can check large inputs quickly and say so.
     """
-    from engine.registry import prepare
-
     op, arrays, clean = prepare(name, inputs, params)
     arrays = {k: v.astype(np.float64) for k, v in arrays.items()}
     result = op.run(arrays, clean)

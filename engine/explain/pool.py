@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.gradcheck import GradCheck, numeric_gradient, relative_error
 from engine.records import Arrays, Index, OpInputError
+from engine.registry import get_spec
 
 POOL_OPS = ("maxpool2d", "avgpool2d")
 
@@ -212,8 +213,6 @@ def check_away_from_kinks(op: str, arrays: Arrays, params: dict[str, Any], skip:
 
     ``arrays`` and ``params`` are what ``registry.prepare`` returned (dout filled in).
     """
-    from engine.registry import get_spec
-
     spec = get_spec(op)
     arrays = {k: np.asarray(v, np.float64) for k, v in arrays.items()}
     dout = arrays["dout"]

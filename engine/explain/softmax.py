@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.gradcheck import GradCheck, check_op, relative_error
 from engine.records import Index, OpInputError
+from engine.registry import run_op
 
 EPS = float(np.finfo(np.float64).eps)
 EXP_OVERFLOW = float(np.log(np.finfo(np.float64).max))  # 709.78: exp(z) is inf for larger z
@@ -164,8 +165,6 @@ def verdict(analytic: np.ndarray, numeric: np.ndarray, noise: float,
 
 def gradcheck_logits(logits: Any, labels: Any, temperature: float = 1.0, tol: float = GRADCHECK_TOL) -> LogitsCheck:
     """The numeric gradient check of softmax_cross_entropy's dlogits at these exact inputs, every entry."""
-    from engine.registry import run_op
-
     h = gradcheck_step(float(temperature))
     inputs, params = {"logits": logits, "labels": labels}, {"temperature": temperature}
     report = check_op("softmax_cross_entropy", inputs, params, h=h)

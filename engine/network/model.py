@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.ops.softmax import clean_labels
 from engine.records import OpInputError
+from engine.registry import as_array
 
 Shape = tuple[int, ...]  # one sample's shape: (C, H, W) or (D,)
 
@@ -476,8 +477,6 @@ def check_params(model: Model, params: Any, field: str = "params", allow_missing
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             arr = value
         else:
-            from engine.registry import as_array
-
             arr = as_array(f"{field}.{name}", value)
         if arr.shape != shape:
             raise OpInputError(f"{field}.{name}", f"must have shape {list(shape)}, got {list(arr.shape)}")
@@ -511,8 +510,6 @@ def check_batch(model: Model, x: Any, labels: Any) -> tuple[np.ndarray, np.ndarr
         if not np.all(np.isfinite(arr)):
             raise OpInputError("x", "must be finite")
     else:
-        from engine.registry import as_array
-
         arr = as_array("x", x)
     want = tuple(model.input_shape)
     if arr.ndim != len(want) + 1 or arr.shape[1:] != want:

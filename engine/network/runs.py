@@ -49,6 +49,7 @@ from engine.network.model import (
     infer_shapes,
     iter_layers,
     layer_field,
+    num_classes,
     parse_structure,
 )
 from engine.network.train import _Lean, _workspace, train_step
@@ -153,8 +154,6 @@ def make_spec(model: Model, optimizer: str, hyperparams: dict[str, Any] | None, 
         if tuple(model.input_shape) != (1, digits.SIDE, digits.SIDE):
             raise OpInputError("model.input_shape", f"the digits are 1×8×8 images; this model takes "
                                                     f"{'×'.join(map(str, model.input_shape))}")
-        from engine.network.model import num_classes
-
         if num_classes(model) < digits.CLASSES:
             raise OpInputError("model.loss", f"the digits have {digits.CLASSES} classes; this model outputs "
                                              f"{num_classes(model)}: make the last layer linear with 10 units")

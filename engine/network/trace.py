@@ -47,6 +47,7 @@ from engine.network.train import Workspace, train_step
 from engine.ops import activations, conv, dropout, linear, norm, pool, softmax
 from engine.optim import rules as optim
 from engine.records import OpInputError
+from engine.registry import OPS
 
 # layer type -> ((parameter short name, its gradient's field in the op's Grads record), ...)
 PARAM_GRADS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -254,8 +255,6 @@ def _op_arrays(fwd: LayerForward, bwd: LayerBackward, params: dict[str, np.ndarr
     if fwd.type == "residual":
         return ({"x": fwd.x, "fx": fwd.cache.fx, "out": fwd.out},
                 {"dout": bwd.dout, "dx_skip": bwd.grads.dx_skip, "dx_branch": bwd.grads.dx_branch, "dx": bwd.dx})
-    from engine.registry import OPS
-
     names = OPS[fwd.type].arrays
     own = {name: params[f"{fwd.path}.{name}"] for name, _ in PARAM_GRADS.get(fwd.type, ())}
     forward_arrays = {"x": fwd.x, **own, **_record_arrays(fwd.cache, names), "out": fwd.out}

@@ -140,3 +140,15 @@ def gradcheck_scatter(analytic: dict[str, np.ndarray], numeric: dict[str, np.nda
               "legend": {"orientation": "h", "y": 1.12}, "paper_bgcolor": "rgba(0,0,0,0)",
               "plot_bgcolor": "rgba(0,0,0,0)", "font": {"size": 13}}
     return {"data": data, "layout": layout, "config": {"displayModeBar": False, "responsive": True}}
+
+
+def tile(planes: np.ndarray, gap: int = 1) -> list[list[float | None]]:
+    """Planes (P, H, W) side by side in one image, ``gap`` empty columns between them, as the z of a
+    Plotly heatmap (rows bottom-up; the gaps are None, drawn transparent)."""
+    p, h, w = planes.shape
+    image = np.full((h, p * w + (p - 1) * gap), np.nan)
+    for i in range(p):
+        image[:, i * (w + gap):i * (w + gap) + w] = planes[i]
+    rows = np.round(image[::-1], 5).tolist()
+    return [[None if v != v else v for v in row] for row in rows]
+

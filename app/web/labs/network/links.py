@@ -1,10 +1,12 @@
 """"Open in its lab": one operation of the traced step carried into its own lab by link.
 
 Each function takes the layer's forward and backward arrays (exactly what the step computed) and
-answers ``{"lab", "href", "note"}``: the lab's own state (``app.pages.<lab>_state``) made from those
+answers ``{"lab", "href", "note"}``: the lab's own state (``app.web.labs.<lab>.state``) made from those
 tensors, its canonical link, and a note of anything the lab's size limits cut (the first items that
 fit are taken, and the note says what that changes). A lab that cannot take the tensors answers
 ``href`` None and says why.
+
+This is the one module of a lab that imports other labs (an import contract in pyproject.toml holds it).
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ import numpy as np
 
 from app.settings import get_settings
 from app.web.kit.link import LinkError
+from app.web.labs.conv.state import ConvState
+from app.web.labs.norm import state as norm_state
+from app.web.labs.optim import state as optim_state
+from app.web.labs.pool import state as pool_state
+from app.web.labs.softmax import state as softmax_state
+from engine.network.model import param_shapes
+from engine.network.runs import gradient_history
 from engine.records import OpInputError
 
 LINK_ERRORS = (LinkError, OpInputError, ValueError, KeyError, TypeError)
-
-
-def carry(fn, *args) -> dict[str, Any] | None:
-    """``fn(*args)``, or None while that lab's state module is not there (the labs land one by one)."""
-    try:
-        return fn(*args)
-    except ImportError:
-        return None
+CONV_LAB = {"N": 4, "C": 4, "F": 4, "side": 16, "kernel": 5}  # what the convolution lab accepts
 
 
 def _cut(what: list[str]) -> str:
@@ -49,20 +51,48 @@ def _failed(lab: str, exc: Exception) -> dict[str, Any]:
     return {"lab": lab, "href": None, "note": f"The {lab} lab cannot take these tensors: {message}"}
 
 
+def conv_link(fwd: dict, bwd: dict, layer) -> dict[str, Any]:
+    """"Open in the convolution lab": this layer's x, w, b and dout, cut to what that lab accepts."""
+    x, w, b, dout = fwd["x"], fwd["w"], fwd["b"], bwd["dout"]
+    n, c, h, wd = x.shape
+    f, _, k, _ = w.shape
+    if k > CONV_LAB["kernel"]:
+        return {"href": None, "note": f"The convolution lab takes kernels up to {CONV_LAB['kernel']}×"
+                                      f"{CONV_LAB['kernel']}; this layer's is {k}×{k}."}
+    nn, cc, ff = min(n, CONV_LAB["N"]), min(c, CONV_LAB["C"]), min(f, CONV_LAB["F"])
+    hh, ww = min(h, CONV_LAB["side"]), min(wd, CONV_LAB["side"])
+    xs, ws, bs = x[:nn, :cc, :hh, :ww], w[:ff, :cc], b[:ff]
+    s, p = layer.stride, layer.pad
+    oh, ow = (hh + 2 * p - k) // s + 1, (ww + 2 * p - k) // s + 1
+    ds = dout[:nn, :ff, :oh, :ow]
+    cut = []
+    if nn < n:
+        cut.append(f"the first {nn} of {n} examples")
+    if cc < c:
+        cut.append(f"the first {cc} of {c} input channels")
+    if ff < f:
+        cut.append(f"the first {ff} of {f} filters")
+    if hh < h or ww < wd:
+        cut.append(f"the top-left {hh}×{ww} of each {h}×{wd} plane (windows at the cut edge see padding)")
+    state = ConvState(np.array(xs), np.array(ws), np.array(bs), stride=s, pad=p, dout_mode="typed",
+                      dout_typed=np.array(ds))
+    note = ("Carries " + "; ".join(cut) + " — the lab's size limits.") if cut else \
+        "Carries this layer's exact x, w, b and dout."
+    return {"href": f"/conv?{state.to_query()}", "note": note, "lab": "convolution"}
+
+
 def pool_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
     """A max/avg-pooling layer into /pool (x and the pooling's dout; the lab's ReLU gets dout of ones)."""
-    from app.web.labs.pool.state import PoolState, from_link, limits
-
     try:
         x, dout = fwd["x"], bwd["dout"]
-        lim = limits(get_settings())
+        lim = pool_state.limits(get_settings())
         xs = _first(x, lim)
         k, s = layer.size, layer.stride
         oh, ow = (xs.shape[2] - k) // s + 1, (xs.shape[3] - k) // s + 1
         ds = np.array(dout[:xs.shape[0], :xs.shape[1], :oh, :ow])
-        state = PoolState(xs, "max" if layer.type == "maxpool2d" else "avg", k, s, dout_mode="typed", dout_typed=ds,
-                          relu_dout_typed=np.ones(xs.shape))
-        from_link(state.to_query(), get_settings())  # the lab must open it
+        state = pool_state.PoolState(xs, "max" if layer.type == "maxpool2d" else "avg", k, s, dout_mode="typed",
+                                     dout_typed=ds, relu_dout_typed=np.ones(xs.shape))
+        pool_state.from_link(state.to_query(), get_settings())  # the lab must open it
     except LINK_ERRORS as exc:
         return _failed("pooling", exc)
     cut = _parts(x.shape, lim, ("examples", "channels", "rows", "columns"))
@@ -72,19 +102,17 @@ def pool_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
 
 def relu_link(fwd: dict, bwd: dict) -> dict[str, Any] | None:
     """A ReLU on images into /pool, whose ReLU gets this layer's x and dout (its pooling: 2×2 windows, dout ones)."""
-    from app.web.labs.pool.state import PoolState, from_link, limits
-
     x, dout = fwd["x"], bwd["dout"]
     if x.ndim != 4:
         return None
     try:
-        lim = limits(get_settings())
+        lim = pool_state.limits(get_settings())
         xs = _first(x, lim)
         k = min(2, xs.shape[2], xs.shape[3])
         out = (xs.shape[0], xs.shape[1], (xs.shape[2] - k) // k + 1, (xs.shape[3] - k) // k + 1)
-        state = PoolState(xs, "max", k, k, dout_mode="typed", dout_typed=np.ones(out),
-                          relu_dout_typed=_first(dout, lim))
-        from_link(state.to_query(), get_settings())
+        state = pool_state.PoolState(xs, "max", k, k, dout_mode="typed", dout_typed=np.ones(out),
+                                     relu_dout_typed=_first(dout, lim))
+        pool_state.from_link(state.to_query(), get_settings())
     except LINK_ERRORS as exc:
         return _failed("pooling & ReLU", exc)
     note = _cut(_parts(x.shape, lim, ("examples", "channels", "rows", "columns"))) or \
@@ -94,18 +122,17 @@ def relu_link(fwd: dict, bwd: dict) -> dict[str, Any] | None:
 
 def norm_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
     """A batch norm layer into /norm: x, γ, β, the running statistics it started from, and dout."""
-    from app.web.labs.norm.state import NormState, from_link, x_limits
-
     x = fwd["x"]
     try:
-        lim = x_limits(get_settings(), x.ndim)
+        lim = norm_state.x_limits(get_settings(), x.ndim)
         xs = _first(x, lim)
         c = xs.shape[1]
-        state = NormState(xs, np.array(fwd["gamma"][:c]), np.array(fwd["beta"][:c]),
-                          np.array(fwd["running_mean_before"][:c]), np.array(fwd["running_var_before"][:c]),
-                          tab="bn", mode="train", eps=layer.eps, momentum=layer.momentum,
-                          convention=layer.convention, dout_mode="typed", dout_typed=_first(bwd["dout"], lim))
-        from_link(state.to_query(), get_settings())
+        state = norm_state.NormState(xs, np.array(fwd["gamma"][:c]), np.array(fwd["beta"][:c]),
+                                     np.array(fwd["running_mean_before"][:c]), np.array(fwd["running_var_before"][:c]),
+                                     tab="bn", mode="train", eps=layer.eps, momentum=layer.momentum,
+                                     convention=layer.convention, dout_mode="typed",
+                                     dout_typed=_first(bwd["dout"], lim))
+        norm_state.from_link(state.to_query(), get_settings())
     except LINK_ERRORS as exc:
         return _failed("normalization", exc)
     names = ("examples", "features") if x.ndim == 2 else ("examples", "channels", "rows", "columns")
@@ -119,14 +146,12 @@ def norm_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
 
 def softmax_link(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """The loss into /softmax: logits and labels (the loss there is the mean over what it carries)."""
-    from app.web.labs.softmax.state import SoftmaxState, from_link, limits
-
     try:
-        n_max, k_max = limits(get_settings())
+        n_max, k_max = softmax_state.limits(get_settings())
         if logits.shape[1] > k_max:
             raise LinkError("logits", f"it takes at most {k_max} classes; this network has {logits.shape[1]}")
-        state = SoftmaxState(np.array(logits[:n_max]), np.asarray(labels[:n_max], np.int64), 1.0)
-        from_link(state.to_query(), get_settings())
+        state = softmax_state.SoftmaxState(np.array(logits[:n_max]), np.asarray(labels[:n_max], np.int64), 1.0)
+        softmax_state.from_link(state.to_query(), get_settings())
     except LINK_ERRORS as exc:
         return _failed("softmax", exc)
     n = logits.shape[0]
@@ -138,22 +163,19 @@ def softmax_link(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
 def optim_link(spec, name: str, t: int) -> dict[str, Any]:
     """One parameter's update into /optim: its first entries' θ before step 1 and their gradient at every step
     up to this one, so the lab redoes the run's updates from zero state and lands on this step's."""
-    from app.web.labs.optim.state import MAX_PARAMS, MAX_STEPS, OptimState, OptSpec, from_link
-    from engine.network.runs import gradient_history
-
     steps = t + 1
-    if steps > MAX_STEPS:
+    if steps > optim_state.MAX_STEPS:
         return {"lab": "optimizer", "href": None,
-                "note": f"The optimizer lab replays at most {MAX_STEPS} steps from zero state; this is step {steps} "
-                        "(open an earlier step to carry it)."}
+                "note": f"The optimizer lab replays at most {optim_state.MAX_STEPS} steps from zero state; "
+                        f"this is step {steps} (open an earlier step to carry it)."}
     try:
-        theta0, grads = gradient_history(spec, steps, name, MAX_PARAMS)
+        theta0, grads = gradient_history(spec, steps, name, optim_state.MAX_PARAMS)
         short = name.rsplit(".", 1)[1]
         names = tuple(f"{short}{i}" for i in range(theta0.size))
-        opt = OptSpec.make(spec.optimizer, dict(spec.hyperparams))
-        state = OptimState(opt=opt, names=names, theta=theta0, gmode="typed", grads=grads, steps=steps, k=steps, j=0,
-                           runs=(opt,))
-        from_link(state.to_query())
+        opt = optim_state.OptSpec.make(spec.optimizer, dict(spec.hyperparams))
+        state = optim_state.OptimState(opt=opt, names=names, theta=theta0, gmode="typed", grads=grads, steps=steps,
+                                       k=steps, j=0, runs=(opt,))
+        optim_state.from_link(state.to_query())
     except LINK_ERRORS as exc:
         return _failed("optimizer", exc)
     size = int(np.prod(spec_param_shape(spec, name)))
@@ -164,6 +186,5 @@ def optim_link(spec, name: str, t: int) -> dict[str, Any]:
 
 
 def spec_param_shape(spec, name: str) -> tuple[int, ...]:
-    from engine.network.model import param_shapes
-
     return param_shapes(spec.model)[name]
+

@@ -28,6 +28,7 @@ import anyio
 import numpy as np
 from fastapi.sse import ServerSentEvent
 
+from app.web.render import figures
 from engine.data import digits
 from engine.network import runs as nl
 from engine.records import OpInputError
@@ -158,10 +159,8 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
                            "ms": round(chunk.seconds * 1000, 2)}
     if chunk.snap is not None and chunk.snap.filters is not None:
         s = chunk.snap
-        from app.web.labs.network.view import tile
-
         out["snap"] = {"t": chunk.evals[-1].t if chunk.evals else None, "conv": s.conv_path, "maps_of": s.maps_path,
-                       "filters": tile(s.filters), "maps": tile(s.maps)}
+                       "filters": figures.tile(s.filters), "maps": figures.tile(s.maps)}
     return out
 
 

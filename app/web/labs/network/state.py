@@ -23,8 +23,16 @@ import numpy as np
 from app.web.kit.link import LinkError, decode_array, encode_array, format_number, from_query, parse_int, parse_number
 from app.web.kit.link import to_query as link_query
 from engine.data import digits
-from engine.network.model import MAX_DEPTH, Model, Residual, layer_to_json
-from engine.network.runs import RunSpec, backward_order, forward_order, layer_groups, make_spec, parse_structure
+from engine.network.model import MAX_DEPTH, Model, Residual, init_params, layer_to_json, param_shapes
+from engine.network.runs import (
+    RunSpec,
+    backward_order,
+    forward_order,
+    layer_groups,
+    make_spec,
+    parse_structure,
+    shape_report,
+)
 from engine.optim import rules as optim
 from engine.records import OpInputError
 
@@ -198,8 +206,6 @@ def timeline(model: Model) -> list[str]:
 
 
 def model_works(model: Model) -> bool:
-    from engine.network.runs import shape_report
-
     return shape_report(model).ok
 
 
@@ -304,8 +310,6 @@ def _init_from_fields(model: Model, fields: Mapping[str, str]) -> dict[str, np.n
         return {}
     if not model_works(model):
         raise LinkError(names[0], "typed parameters need a model whose shapes work")
-    from engine.network.model import param_shapes
-
     shapes = param_shapes(model)
     if sum(math.prod(s) for s in shapes.values()) > MAX_TYPED_INIT:
         raise LinkError(names[0], f"typed parameters are for models of at most {MAX_TYPED_INIT} learnable numbers")
@@ -449,8 +453,6 @@ def apply_action(model_json: dict[str, Any], action: str, form) -> tuple[dict[st
 
 def _shape_at_end(model_json: dict[str, Any], path: str) -> tuple[int, ...] | None:
     """The shape flowing at the end of the list at ``path`` (top level: ""), if the shapes work that far."""
-    from engine.network.runs import shape_report
-
     try:
         model = parse_structure(model_json)
     except OpInputError:
@@ -588,8 +590,6 @@ def from_form(form: Mapping[str, list[str]], action: str | None = None
 
 def _init_from_form(form, model: Model, seed: int, errors: list[LinkError]) -> dict[str, np.ndarray]:
     """Typed initial parameters: the posted cells resized to each parameter's shape; new ones from the seed."""
-    from engine.network.model import init_params, param_shapes
-
     shapes = param_shapes(model)
     if sum(math.prod(s) for s in shapes.values()) > MAX_TYPED_INIT:
         return {}

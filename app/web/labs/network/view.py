@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from app.web.labs.conv.state import ConvState
 from app.web.labs.network import links
 from app.web.labs.network import run as network_run
+from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
 from app.web.labs.network.state import (
     LAYER_TYPES,
     MAX_LAB_ACTIVATION,
@@ -38,7 +38,6 @@ from engine.records import OpInputError
 SHOW_N, SHOW_C = 2, 4  # examples and channels drawn of a 4-D array
 SHOW_ROWS, SHOW_COLS = 4, 32  # rows and columns drawn of an (N, D) array
 MAX_ROWS, MAX_COLS = 24, 36  # of a matrix (x_col, w_row, dense weights)
-CONV_LAB = {"N": 4, "C": 4, "F": 4, "side": 16, "kernel": 5}  # what the convolution lab accepts
 GRADCHECK_SAMPLE = 6  # entries checked per parameter array and of x
 GRADCHECK_TOL = 1e-6
 
@@ -235,36 +234,6 @@ def op_steps(layer, fwd: dict, bwd: dict, seed: int, path: str) -> dict[str, dic
     return {s.name: _formula(s) for s in steps}
 
 
-def conv_link(fwd: dict, bwd: dict, layer) -> dict[str, Any]:
-    """"Open in the convolution lab": this layer's x, w, b and dout, cut to what that lab accepts."""
-    x, w, b, dout = fwd["x"], fwd["w"], fwd["b"], bwd["dout"]
-    n, c, h, wd = x.shape
-    f, _, k, _ = w.shape
-    if k > CONV_LAB["kernel"]:
-        return {"href": None, "note": f"The convolution lab takes kernels up to {CONV_LAB['kernel']}×"
-                                      f"{CONV_LAB['kernel']}; this layer's is {k}×{k}."}
-    nn, cc, ff = min(n, CONV_LAB["N"]), min(c, CONV_LAB["C"]), min(f, CONV_LAB["F"])
-    hh, ww = min(h, CONV_LAB["side"]), min(wd, CONV_LAB["side"])
-    xs, ws, bs = x[:nn, :cc, :hh, :ww], w[:ff, :cc], b[:ff]
-    s, p = layer.stride, layer.pad
-    oh, ow = (hh + 2 * p - k) // s + 1, (ww + 2 * p - k) // s + 1
-    ds = dout[:nn, :ff, :oh, :ow]
-    cut = []
-    if nn < n:
-        cut.append(f"the first {nn} of {n} examples")
-    if cc < c:
-        cut.append(f"the first {cc} of {c} input channels")
-    if ff < f:
-        cut.append(f"the first {ff} of {f} filters")
-    if hh < h or ww < wd:
-        cut.append(f"the top-left {hh}×{ww} of each {h}×{wd} plane (windows at the cut edge see padding)")
-    state = ConvState(np.array(xs), np.array(ws), np.array(bs), stride=s, pad=p, dout_mode="typed",
-                      dout_typed=np.array(ds))
-    note = ("Carries " + "; ".join(cut) + " — the lab's size limits.") if cut else \
-        "Carries this layer's exact x, w, b and dout."
-    return {"href": f"/conv?{state.to_query()}", "note": note, "lab": "convolution"}
-
-
 def _update_table(rec: optim.StepRecord, state: optim.OptimizerState, names: tuple[str, ...], old: dict,
                   new: dict) -> list[dict[str, Any]]:
     """1-D parameters (biases, γ, β): every quantity of the update as one table, rows = quantities."""
@@ -290,8 +259,6 @@ def _layer_of(model: Model, path: str):
 
 def keras_names(model: Model) -> dict[str, str]:
     """For the ResNet-block preset's network: the name each layer has in ResNet-50 (Keras)."""
-    from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
-
     return RESNET_NAMES if model_text(model) == model_text(nl.parse_structure(RESNET_MODEL)) else {}
 
 
@@ -335,20 +302,20 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
     else:
         out.update(_update_panel(state, st, spec, path, layer))
         for name in nl.layer_groups(state.model)[path]:
-            link = links.carry(links.optim_link, spec, name, st.t)
+            link = links.optim_link(spec, name, st.t)
             if link and (link["href"] or all(other["note"] != link["note"] for other in out["links"])):
                 link["param"] = name
                 out["links"].append(link)
     if kind in ("f", "b"):
         link = None
         if layer.type == "conv2d":
-            link = conv_link(fwd, bwd, layer)
+            link = links.conv_link(fwd, bwd, layer)
         elif layer.type in ("maxpool2d", "avgpool2d"):
-            link = links.carry(links.pool_link, layer, fwd, bwd)
+            link = links.pool_link(layer, fwd, bwd)
         elif layer.type == "relu":
-            link = links.carry(links.relu_link, fwd, bwd)
+            link = links.relu_link(fwd, bwd)
         elif layer.type == "batchnorm":
-            link = links.carry(links.norm_link, layer, fwd, bwd)
+            link = links.norm_link(layer, fwd, bwd)
         if link:
             out["links"].append(link)
     return out
@@ -484,7 +451,7 @@ def _loss_panel(st: nl.StepTrace) -> dict[str, Any]:
               *S("p_minus_y", "divide"),
               show(dlogits, "dlogits", "dL/dz = (p − onehot(y)) / N: where backward starts", row_labels=rows,
                    col_labels=classes, max_rows=8)]
-    link = links.carry(links.softmax_link, logits, np.asarray(st.labels, np.int64))
+    link = links.softmax_link(logits, np.asarray(st.labels, np.int64))
     return {"phase": "loss", "path": None, "type": "softmax_cross_entropy", "field": "model.loss",
             "title": "The loss: softmax cross-entropy", "blocks": blocks, "links": [link] if link else [],
             "lede": f"{n} example{'s' if n > 1 else ''}, {k} classes"}
@@ -750,26 +717,15 @@ def _line(name: str, colour: str, mode: str = "lines", width: float = 1.5, dash:
     return trace
 
 
-def tile(planes: np.ndarray, gap: int = 1) -> list[list[float | None]]:
-    """Planes (P, H, W) side by side in one image, ``gap`` empty columns between them, as the z of a
-    Plotly heatmap (rows bottom-up; the gaps are None, drawn transparent)."""
-    p, h, w = planes.shape
-    image = np.full((h, p * w + (p - 1) * gap), np.nan)
-    for i in range(p):
-        image[:, i * (w + gap):i * (w + gap) + w] = planes[i]
-    rows = np.round(image[::-1], 5).tolist()
-    return [[None if v != v else v for v in row] for row in rows]
-
-
 def snapshot_figure(snap: nl.Snapshot) -> dict[str, Any] | None:
     """The first conv layer's filters (top) and its feature maps for one image (bottom): two tiled heatmaps,
     so a new snapshot is one cheap restyle."""
     if snap.filters is None:
         return None
-    data = [{"type": "heatmap", "z": tile(snap.filters), "xaxis": "x", "yaxis": "y",
+    data = [{"type": "heatmap", "z": figures.tile(snap.filters), "xaxis": "x", "yaxis": "y",
              "colorscale": figures.DIVERGING_PLOTLY, "zmid": 0, "showscale": False, "hoverongaps": False,
              "hovertemplate": "filter value %{z:.4g}<extra></extra>"},
-            {"type": "heatmap", "z": tile(snap.maps), "xaxis": "x2", "yaxis": "y2",
+            {"type": "heatmap", "z": figures.tile(snap.maps), "xaxis": "x2", "yaxis": "y2",
              "colorscale": figures.DIVERGING_PLOTLY, "zmid": 0, "showscale": False, "hoverongaps": False,
              "hovertemplate": "activation %{z:.4g}<extra></extra>"}]
     hidden = {"visible": False, "fixedrange": True}

@@ -27,7 +27,7 @@ from app.web.kit.link import (
     to_query,
 )
 from engine.optim import rules as optim
-from engine.optim.runs import GRADIENT_MODES
+from engine.optim.runs import GRADIENT_MODES, gradient_sequence
 from engine.records import OpInputError
 
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
@@ -172,8 +172,6 @@ class OptimState:
 
     def grad_rows(self) -> np.ndarray | None:
         """The (T, P) gradients when they do not depend on the path (None for surface gradients)."""
-        from engine.optim.runs import gradient_sequence
-
         if self.gmode == "typed":
             return self.grads
         if self.gmode == "surface":
