@@ -244,18 +244,14 @@ class Heatmaps:
         a mask per cell of ``values``."""
         values = np.asarray(values, dtype=np.float64)
         vmax = scale_max(values) if vmax is None else vmax
-        mark, window = options.pop("mark", None), options.pop("window", None)
-        classes = options.pop("classes", None)
         keys = [tuple(only)] if only is not None else np.ndindex(values.shape[:2])
         out = []
         for a, b in keys:
             name = f"{names[0]}={a}, {names[1]}={b}"
-            mine = dict(options, **(per_plane(a, b) if per_plane else {}))
+            mine = {k: _plane(v, a, b) if k in ("mark", "window", "classes") else v for k, v in options.items()}
+            mine.update(per_plane(a, b) if per_plane else {})
             out.append(self.add(values[a, b], array, prefix=(a, b), vmax=vmax,
-                                title=f"{label}, {name}" if label else name,
-                                mark=_plane(mark, a, b), window=_plane(window, a, b),
-                                classes=_plane(classes, a, b) if classes is not None else mine.pop("classes", None),
-                                **mine))
+                                title=f"{label}, {name}" if label else name, **mine))
         return out
 
     def render(self) -> None:
@@ -277,9 +273,9 @@ class Heatmaps:
 
 
 def _plane(mask, a: int, b: int):
-    """A plane's share of a mask given for every plane at once ((H, W)) or per cell ((A, B, H, W))."""
-    if mask is None:
-        return None
+    """A plane's share of a mask or class grid given for every plane at once ((H, W)) or per cell ((A, B, H, W))."""
+    if mask is None or isinstance(mask, Mapping):
+        return mask
     mask = np.asarray(mask)
     return mask[a, b] if mask.ndim == 4 else mask
 

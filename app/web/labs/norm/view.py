@@ -9,10 +9,10 @@ into grids, a graph drawing and plain plotly dicts. Only the section on screen i
 from __future__ import annotations
 
 import numpy as np
-from markupsafe import Markup, escape
 
 from app.web.labs.norm.state import TAB_SETTINGS, NormState, form_values
-from app.web.render import figures
+from app.web.render.heatmap import heatmap, planes, scale_max
+from app.web.render.numbers import cell_text, exact_text
 from engine.explain import norm as norm_lab
 from engine.records import OpInputError
 from engine.registry import prepare
@@ -30,45 +30,19 @@ def _labels(prefix: str, count: int) -> list[str]:
     return [f"{prefix}{i}" for i in range(count)]
 
 
-def _vector_table(values: np.ndarray, array: str, labels: list[str], head: list[str] | None, vmax: float | None,
-                  outline: int | None, column: bool) -> dict:
-    """A (C,) or (N,) vector as one row (or one column) of cells whose data-idx is the plain index ``j``.
-
-    (figures.grid indexes every cell by (i, j); a vector's provenance needs (j,).)
-    """
-    values = np.asarray(values, np.float64).reshape(-1)
-    vmax = figures.scale_max(values) if vmax is None else vmax
-    bg, fg = figures.colours(values, vmax)
-    bg, fg = bg.tolist(), fg.tolist()
-    cells = []
-    for j, v in enumerate(values.tolist()):
-        cls = ' class="win"' if outline == j else ""
-        title = "" if v.is_integer() else f' title="{v!r}"'
-        cells.append(f'<td data-idx="{j}" style="background:{bg[j]};color:{fg[j]}"{cls}{title}>'
-                     f"{figures.format_value(v)}</td>")
-    thead = ""
-    if head:
-        corner = "<th></th>" if not column or labels else ""
-        thead = "<thead><tr>" + corner + "".join(f'<th scope="col">{escape(h)}</th>' for h in head) + "</tr></thead>"
-    if column:
-        rows = "".join(f'<tr><th scope="row">{escape(labels[j])}</th>{cell}</tr>' for j, cell in enumerate(cells))
-    else:
-        rows = f'<tr><th scope="row">{escape(labels[0])}</th>{"".join(cells)}</tr>'
-    html = Markup(f'<table class="heatmap" data-arr="{escape(array)}">{thead}<tbody>{rows}</tbody></table>')
-    return {"array": array, "html": html, "vmax": vmax, "vmax_text": figures.format_value(vmax), "shape": "",
-            "n_rows": values.size if column else 1, "n_cols": 1 if column else values.size}
-
-
 def vector_grid(values: np.ndarray, array: str, label: str, vmax: float | None = None,
                 col_prefix: str | None = None, outline: int | None = None) -> dict:
-    """A (C,) vector as one labelled row of cells indexed ``c``."""
-    head = _labels(col_prefix, np.size(values)) if col_prefix else None
-    return _vector_table(values, array, [label], head, vmax, outline, column=False)
+    """A (C,) vector as one labelled row of cells indexed ``c``; ``outline`` frames cell ``outline``."""
+    size = np.size(values)
+    window = None if outline is None else (np.arange(size) == outline)[None, :]
+    return heatmap(np.ravel(values), array, vmax=vmax, row_labels=[label], window=window,
+                   col_labels=_labels(col_prefix, size) if col_prefix else None)
 
 
 def column_grid(values: np.ndarray, array: str, label: str, vmax: float | None = None) -> dict:
     """An (N,) vector as one column of cells indexed ``n``, rows labelled n0, n1, …"""
-    return _vector_table(values, array, _labels("n", np.size(values)), [label], vmax, None, column=True)
+    return heatmap(np.ravel(values), array, layout="column", vmax=vmax, row_labels=_labels("n", np.size(values)),
+                   col_labels=[label])
 
 
 def batch_grids(values: np.ndarray, array: str, vmax: float | None = None, col_prefix: str = "f",
@@ -76,21 +50,15 @@ def batch_grids(values: np.ndarray, array: str, vmax: float | None = None, col_p
     """An x-shaped array: one (N, D) grid with labels, or one grid per (n, c) plane of (N, C, H, W);
     ``outline`` draws a frame around feature/channel ``outline``."""
     values = np.asarray(values, np.float64)
-    vmax = figures.scale_max(values) if vmax is None else vmax
+    vmax = scale_max(values) if vmax is None else vmax
     if values.ndim == 2:
         window = None
         if outline is not None:
             window = np.broadcast_to(np.arange(values.shape[1]) == outline, values.shape)
-        return [figures.grid(values, array, (), vmax, row_labels=_labels("n", values.shape[0]),
-                             col_labels=_labels(col_prefix, values.shape[1]), window=window)]
-    grids = []
-    for n in range(values.shape[0]):
-        for c in range(values.shape[1]):
-            window = np.ones(values.shape[2:], bool) if c == outline else None
-            g = figures.grid(values[n, c], array, (n, c), vmax, window=window)
-            g["title"] = f"n={n}, c={c}"
-            grids.append(g)
-    return grids
+        return [heatmap(values, array, vmax=vmax, row_labels=_labels("n", values.shape[0]),
+                        col_labels=_labels(col_prefix, values.shape[1]), window=window)]
+    return planes(values, array, vmax=vmax,
+                  per_plane=lambda n, c: {"window": np.ones(values.shape[2:], bool) if c == outline else None})
 
 
 def _stat_rows(result: dict, rows: list[tuple[str, str]], prefix: str | None, outline: int | None = None) -> list[dict]:
@@ -109,8 +77,8 @@ def _bn(state: NormState, mode: str | None = None):
 
 def _agree(a: np.ndarray, b: np.ndarray) -> dict:
     diff = float(np.max(np.abs(a - b)))
-    scale = figures.scale_max(a, b)
-    return {"max_diff": figures.format_value(diff), "agree": diff <= 1e-9 * max(1.0, scale)}
+    scale = scale_max(a, b)
+    return {"max_diff": cell_text(diff), "agree": diff <= 1e-9 * max(1.0, scale)}
 
 
 def bn_view(state: NormState) -> dict:
@@ -118,9 +86,9 @@ def bn_view(state: NormState) -> dict:
     steps = op.steps(arrays, params)
     prefix = "f" if state.layout == "nd" else "c"
     row_prefix = None if state.layout == "nd" else prefix  # (N, D): the x grid above labels the columns
-    x_vmax = figures.scale_max(r["x"])
-    xh_vmax = figures.scale_max(r["x_hat"])
-    dx_vmax = figures.scale_max(r["dx"], r["dx_compact"])
+    x_vmax = scale_max(r["x"])
+    xh_vmax = scale_max(r["x_hat"])
+    dx_vmax = scale_max(r["dx"], r["dx_compact"])
     stats = [("mean", "μ"), ("var", "σ²"), ("std", "√(σ²+ε)")]
     running = [("running_mean_before", "μ_run in"), ("running_mean", "μ_run out"),
                ("running_var_before", "σ²_run in"), ("running_var", "σ²_run out")]
@@ -161,13 +129,13 @@ def two_sample(r: dict, eps: float) -> list[dict]:
     for c in range(r["x"].shape[1]):
         col = (slice(None), c) if r["x"].ndim == 2 else (slice(None), c, 0, 0)
         var = float(r["var"][c])
-        rows.append({"c": c, "var": figures.format_value(var), "small": var < 10 * eps,
-                     "x": [figures.format_value(v) for v in r["x"][col]],
-                     "x_hat": [figures.format_value(v) for v in r["x_hat"][col]],
-                     "x_hat_title": [repr(float(v)) for v in r["x_hat"][col]],
-                     "dout": [figures.format_value(v) for v in r["dout"][col]],
-                     "dx": [figures.format_value(v) for v in r["dx"][col]],
-                     "dx_title": [repr(float(v)) for v in r["dx"][col]]})
+        rows.append({"c": c, "var": cell_text(var), "small": var < 10 * eps,
+                     "x": [cell_text(v) for v in r["x"][col]],
+                     "x_hat": [cell_text(v) for v in r["x_hat"][col]],
+                     "x_hat_title": [exact_text(v) for v in r["x_hat"][col]],
+                     "dout": [cell_text(v) for v in r["dout"][col]],
+                     "dx": [cell_text(v) for v in r["dx"][col]],
+                     "dx_title": [exact_text(v) for v in r["dx"][col]]})
     return rows
 
 
@@ -186,8 +154,8 @@ def _vector_rows(values: np.ndarray, grads: np.ndarray, sub: str) -> list[list[d
     shown = min(GRAPH_ROWS, values.size)
     for i in range(shown):
         rows.append([{"text": f"{sub}{i}", "cls": "idx"},
-                     {"text": figures.format_value(float(values[i])), "cls": "fwd", "title": repr(float(values[i]))},
-                     {"text": figures.format_value(float(grads[i])), "cls": "bwd", "title": repr(float(grads[i]))}])
+                     {"text": cell_text(float(values[i])), "cls": "fwd", "title": exact_text(values[i])},
+                     {"text": cell_text(float(grads[i])), "cls": "bwd", "title": exact_text(grads[i])}])
     if values.size > shown:
         rows.append([{"text": f"… {values.size - shown} more", "cls": "more"}])
     return rows
@@ -196,9 +164,9 @@ def _vector_rows(values: np.ndarray, grads: np.ndarray, sub: str) -> list[list[d
 def _scalar_rows(pairs: list[tuple[str, float | None, str]]) -> list[list[dict]]:
     rows = []
     for label, value, cls in pairs:
-        text = "0: constant" if value is None else figures.format_value(value)
+        text = "0: constant" if value is None else cell_text(value)
         rows.append([{"text": label, "cls": "idx"},
-                     {"text": text, "cls": cls, "title": "" if value is None else repr(float(value))}])
+                     {"text": text, "cls": cls, "title": "" if value is None else exact_text(value)}])
     return rows
 
 
@@ -315,8 +283,8 @@ def running_view(state: NormState) -> dict:
     n = int(state.x.size // state.x.shape[1])
     return {"runs": runs, "chosen": chosen, "other": other, "steps": steps, "final": final, "n": n,
             "figures": running_figures(state, runs, len(batches)), "last": {
-                conv: {"mean": figures.format_value(float(runs[conv].arrays["running_mean"][-1, state.c])),
-                       "var": figures.format_value(float(runs[conv].arrays["running_var"][-1, state.c]))}
+                conv: {"mean": cell_text(float(runs[conv].arrays["running_mean"][-1, state.c])),
+                       "var": cell_text(float(runs[conv].arrays["running_var"][-1, state.c]))}
                 for conv in runs}}
 
 
@@ -366,7 +334,7 @@ def _ln(state: NormState):
 
 
 def _texts(a: np.ndarray) -> list:
-    return np.vectorize(figures.format_value, otypes=[str])(np.asarray(a, np.float64)).tolist()
+    return np.vectorize(cell_text, otypes=[str])(np.asarray(a, np.float64)).tolist()
 
 
 def groups(x: np.ndarray, bn: dict, ln: dict) -> dict:
@@ -389,7 +357,7 @@ def ln_view(state: NormState) -> dict:
     steps = op.steps(arrays, params)
     _, _, bn_params, b = _bn(state)
     prefix = "f" if state.layout == "nd" else "c"
-    xh_vmax = figures.scale_max(b["x_hat"], r["x_hat"])
+    xh_vmax = scale_max(b["x_hat"], r["x_hat"])
     ln_stats = [column_grid(r[k], f"ln_{k}", label) for k, label in (("mean", "μ"), ("var", "σ²"),
                                                                     ("std", "√(σ²+ε)"))]
     return {
@@ -398,8 +366,8 @@ def ln_view(state: NormState) -> dict:
         "bn_x_hat": batch_grids(b["x_hat"], "x_hat", xh_vmax, prefix),
         "ln_x_hat": batch_grids(r["x_hat"], "ln_x_hat", xh_vmax, prefix),
         "ln_out": batch_grids(r["out"], "ln_out", None, prefix),
-        "ln_dx": batch_grids(r["dx"], "ln_dx", figures.scale_max(r["dx"], r["dx_compact"]), prefix),
-        "ln_dx_compact": batch_grids(r["dx_compact"], "ln_dx_compact", figures.scale_max(r["dx"], r["dx_compact"]),
+        "ln_dx": batch_grids(r["dx"], "ln_dx", scale_max(r["dx"], r["dx_compact"]), prefix),
+        "ln_dx_compact": batch_grids(r["dx_compact"], "ln_dx_compact", scale_max(r["dx"], r["dx_compact"]),
                                      prefix),
         "ln_dx_agree": _agree(r["dx"], r["dx_compact"]),
         "ln_steps": steps,
@@ -426,14 +394,14 @@ def _dropout(state: NormState, p_means: str | None = None, mode: str | None = No
 def dropout_view(state: NormState) -> dict:
     op, arrays, params, r = _dropout(state)
     prefix = "f" if state.layout == "nd" else "c"
-    x_vmax = figures.scale_max(state.x)
+    x_vmax = scale_max(state.x)
     view = {
         "steps": op.steps(arrays, params),
         "mask": batch_grids(r["mask"], "drop_mask", 1.0, prefix),
         "out": batch_grids(r["out"], "drop_out", None, prefix),
         "dx": batch_grids(r["dx"], "drop_dx", None, prefix),
         "x": batch_grids(state.x, "x", x_vmax, prefix),
-        "scale": figures.format_value(float(r["scale"])),
+        "scale": cell_text(float(r["scale"])),
         "kept": int(np.sum(r["mask"])), "total": int(r["mask"].size),
     }
     other = "keep" if state.p_means == "drop" else "drop"
@@ -441,7 +409,7 @@ def dropout_view(state: NormState) -> dict:
         _, _, oparams, o = _dropout(state, p_means=other, mode="train")
         view["other"] = {"p_means": other, "mask": batch_grids(o["mask"], "drop_other_mask", 1.0, prefix),
                          "out": batch_grids(o["out"], "drop_other_out", None, prefix),
-                         "scale": figures.format_value(float(o["scale"])), "kept": int(np.sum(o["mask"]))}
+                         "scale": cell_text(float(o["scale"])), "kept": int(np.sum(o["mask"]))}
     except OpInputError as exc:
         view["other"] = {"p_means": other, "error": exc.message}
     return view
@@ -476,7 +444,7 @@ def expectation_view(state: NormState) -> dict:
               "legend": {"orientation": "v", "x": 1.02, "y": 1}, "paper_bgcolor": "rgba(0,0,0,0)",
               "plot_bgcolor": "rgba(0,0,0,0)"}
     figure = {"data": data, "layout": layout, "config": {"displayModeBar": False, "responsive": True}}
-    vmax = figures.scale_max(state.x, final)
+    vmax = scale_max(state.x, final)
     return {"figure": figure, "shown": shown, "total": flat_x.size, "draws": rows.shape[0],
             "mean": batch_grids(final, "drop_mean", vmax, prefix), "x": batch_grids(state.x, "x", vmax, prefix)}
 
