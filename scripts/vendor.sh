@@ -2,7 +2,7 @@
 # Copy the few front-end files the app serves from node_modules/ into static/vendor/.
 # usage: npm ci && sh scripts/vendor.sh   (running the app needs no node: the copies are committed)
 # Versions come from package.json; bumping one means re-running this and updating the
-# paths in app/templating.py (VENDOR).
+# paths in app/web/render/templating.py (VENDOR).
 # The same for plotly.js is not needed: it is served from the installed plotly package.
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,16 +11,14 @@ nm=node_modules
 
 version() { node -p "require('./$nm/$1/package.json').version"; }
 htmx=$(version htmx.org)
-sse=$(version htmx-ext-sse)
 katex=$(version katex)
 swagger=$(version swagger-ui-dist)
 
 out=static/vendor
-rm -rf "$out/htmx-"* "$out/htmx-ext-sse-"* "$out/katex-"* "$out/swagger-ui-"*
-mkdir -p "$out/htmx-$htmx" "$out/htmx-ext-sse-$sse" "$out/katex-$katex/fonts" "$out/swagger-ui-$swagger"
+rm -rf "$out/htmx-"* "$out/katex-"* "$out/swagger-ui-"*
+mkdir -p "$out/htmx-$htmx" "$out/katex-$katex/fonts" "$out/swagger-ui-$swagger"
 
 cp "$nm/htmx.org/dist/htmx.min.js" "$nm/htmx.org/LICENSE" "$out/htmx-$htmx/"
-cp "$nm/htmx-ext-sse/dist/sse.js" "$nm/htmx-ext-sse/LICENSE" "$out/htmx-ext-sse-$sse/"
 cp "$nm/katex/dist/katex.min.js" "$nm/katex/dist/katex.min.css" "$nm/katex/LICENSE" "$out/katex-$katex/"
 # katex.min.css lists woff2 first in every @font-face, so browsers never ask for woff/ttf.
 cp "$nm"/katex/dist/fonts/*.woff2 "$out/katex-$katex/fonts/"
@@ -33,4 +31,4 @@ for f in "$out/swagger-ui-$swagger/swagger-ui-bundle.js" "$out/swagger-ui-$swagg
   sed -e '/^\/[*\/]# sourceMappingURL=/d' "$f" > "$f.tmp" && mv "$f.tmp" "$f"
 done
 
-echo "vendored htmx $htmx, htmx-ext-sse $sse, katex $katex, swagger-ui $swagger into $out/"
+echo "vendored htmx $htmx, katex $katex, swagger-ui $swagger into $out/"

@@ -15,7 +15,7 @@ from app.middleware import CSP
 from app.paths import ROOT, STATIC
 from app.settings import Settings
 from app.web.nav import LABS
-from app.web.render import templating
+from app.web.render import markdown, templating
 from engine import registry
 from engine.optim import rules as optim
 
@@ -181,14 +181,14 @@ def test_vendored_files_exist_and_match_package_json():
     import json
 
     deps = json.loads((ROOT / "package.json").read_text())["dependencies"]
-    assert deps == {"htmx.org": "2.0.11", "htmx-ext-sse": "2.2.4", "katex": "0.19.1", "swagger-ui-dist": "5.35.0"}
+    assert deps == {"htmx.org": "2.0.11", "katex": "0.19.1", "swagger-ui-dist": "5.35.0"}
     lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
     for name, version in deps.items():
         assert lock[f"node_modules/{name}"]["version"] == version
     for key, url in templating.VENDOR.items():
         if key != "plotly":
             assert (STATIC / url.removeprefix("/static/")).is_file(), url
-    for folder in ("htmx-2.0.11", "htmx-ext-sse-2.2.4", "katex-0.19.1", "swagger-ui-5.35.0"):
+    for folder in ("htmx-2.0.11", "katex-0.19.1", "swagger-ui-5.35.0"):
         assert (STATIC / "vendor" / folder / "LICENSE").is_file(), folder
 
 
@@ -229,12 +229,13 @@ def test_conventions_page_renders_the_repos_copy(client):
     assert "## The JSON API" in source
 
 
-def test_minimd_escapes_html():
-    from app.web.render.markdown import to_html
-
-    html = to_html("# T <b>\n\n- a `<x>` **b** [l](http://e.org)\n\n| a | b |\n|---|---|\n| <i> | `c` |\n")
-    assert "<b>" not in html and "<i>" not in html
+def test_markdown_escapes_html_and_keeps_heading_ids_and_table_wraps():
+    html = markdown.to_html("# T <b>\n\n- a `<x>` **b** [l](http://e.org) [j](javascript:alert(1))\n\n"
+                            "| a | b |\n|---|---|\n| <i> | `c` |\n\n## The JSON API (`/api/v1`)\n")
+    assert "<b>" not in html and "<i>" not in html and "href=\"javascript" not in html
     assert "&lt;x&gt;" in html and "<strong>b</strong>" in html and '<a href="http://e.org">l</a>' in html
+    assert '<h1 id="t-b">' in html and '<h2 id="the-json-api-api-v1">' in html
+    assert '<div class="table-wrap"><table>' in html and "</table></div>" in html
 
 
 def test_unknown_html_page_is_a_friendly_404(client):

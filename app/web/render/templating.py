@@ -39,7 +39,6 @@ PLOTLY_URL = f"/static/vendor/plotly-{PLOTLY_VERSION}.min.js"
 
 VENDOR = {
     "htmx": "/static/vendor/htmx-2.0.11/htmx.min.js",
-    "htmx_sse": "/static/vendor/htmx-ext-sse-2.2.4/sse.js",
     "katex_js": "/static/vendor/katex-0.19.1/katex.min.js",
     "katex_css": "/static/vendor/katex-0.19.1/katex.min.css",
     "plotly": PLOTLY_URL,
