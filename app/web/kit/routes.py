@@ -78,6 +78,7 @@ class LabSpec:
     provenance_arrays: Collection[str] | None = None  # what may be asked, checked before the form is read
     window_positions: Callable[[Any], int] | None = None  # a sliding window's positions (0: none fits)
     templates: Mapping[str, str] = field(default_factory=dict)  # a part's template, when not <slug>/<part>.html
+    # (what htmx gets of the page is always <slug>/lab.html, the whole lab)
     lab_form: FormReader | None = None  # how POST /<slug>/lab reads the form, when not as ``from_form`` does
 
     def template(self, part: str) -> str:
@@ -115,7 +116,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
         except FieldError as exc:
             return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
         shown = lab.show(state, settings, "page")
-        return render(request, lab.template("page"), lab.context(shown, settings), partial=lab.template("lab"),
+        return render(request, lab.template("page"), lab.context(shown, settings), partial=f"{lab.slug}/lab.html",
                       status_code=shown.status)
 
     @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")

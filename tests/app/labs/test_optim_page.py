@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.settings import Settings
 from app.web.labs.optim.presets import PRESETS
 from app.web.labs.optim.state import OptimState, from_link
 from app.web.labs.optim.view import hp_fields
@@ -106,7 +107,7 @@ def test_the_stored_link_keeps_opening_with_the_same_numbers(client):
     # the surface part: four paths played to t = 40, the stream URL carries the same state
     assert 'data-t="40"' in html and 'data-n="150"' in html
     assert "/optim/stream?v=1&amp;opt=adam" in html
-    assert from_link(STORED_LINK.split("?", 1)[1]).to_query() == STORED_LINK.split("?", 1)[1]
+    assert from_link(STORED_LINK.split("?", 1)[1], Settings()).to_query() == STORED_LINK.split("?", 1)[1]
 
 
 def test_every_preset_redirects_to_a_canonical_link_that_opens(client):
@@ -227,7 +228,7 @@ def test_switching_gradient_modes_carries_the_numbers(client):
     url = r.headers["HX-Replace-Url"]
     assert "gmode=constant" in url and "gc=5:0.02,0.01,0.01,-0.03,0.05" in url and "T=3" in url
     # three equal gradients in the notes' form: m_3 = (0.001 + 0.0009 + 0.00081) for w2 = 0.00271
-    r = client.post("/optim/step", data=form_for(from_link(url.split("?", 1)[1]), k_to="3"), headers=HX)
+    r = client.post("/optim/step", data=form_for(from_link(url.split("?", 1)[1], Settings()), k_to="3"), headers=HX)
     assert step_row(r.text, "m")[1] == "0.00271"
     r = client.post("/optim/lab", data=form_for(state, gmode="surface", gsurface="rosenbrock"), headers=HX)
     url = r.headers["HX-Replace-Url"]
@@ -270,7 +271,7 @@ def test_gradient_checks(client):
     r = client.post("/optim/gradcheck", data={**form_for(state), "which": "table"}, headers=HX)
     assert r.status_code == 204  # typed gradients: no function to check
     r = client.post("/optim/lab", data=form_for(state, gmode="surface", gsurface="beale", T="4"), headers=HX)
-    surface_state = from_link(r.headers["HX-Replace-Url"].split("?", 1)[1])
+    surface_state = from_link(r.headers["HX-Replace-Url"].split("?", 1)[1], Settings())
     r = client.post("/optim/gradcheck", data={**form_for(surface_state), "which": "table"}, headers=HX)
     assert "badge--ok" in r.text and "at 4 points where the steps took their gradients" in r.text
 

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.settings import Settings
 from app.web.labs.optim import stream as optim_stream
 from app.web.labs.optim.presets import PRESETS
 from app.web.labs.optim.state import from_link
@@ -66,7 +67,7 @@ def test_one_event_per_update_then_a_done_event(client):
 
 
 def test_the_streamed_points_are_the_engines_trajectories(client):
-    state = from_link(LINK)
+    state = from_link(LINK, Settings())
     events = stream(client, LINK)[:-1]
     for i, spec in enumerate(state.runs):
         tr = trajectory(state.surface, spec.name, list(state.start), spec.hp, 30)
@@ -205,7 +206,7 @@ def test_the_server_stops_computing_when_the_client_goes_away(live, monkeypatch)
     assert len(computed) == settled, f"still computing after the client left: {settled} -> {len(computed)}"
     assert 3 <= settled <= 6, computed
     # it left the paths where they stopped, so a resume from there recomputes nothing
-    state = from_link(query)
+    state = from_link(query, Settings())
     assert optim_stream.take_parked(state, computed[-1]) is not None
 
 
@@ -219,7 +220,7 @@ def test_a_resume_picks_up_the_parked_paths(live, monkeypatch):
                 if len(got) == 5:
                     break
     time.sleep(0.3)
-    state = from_link(query)
+    state = from_link(query, Settings())
     parked = [key[-1] for key in optim_stream._PARKED if key[:-1] == optim_stream._path_key(state, 0)[:-1]]
     assert len(parked) == 1 and parked[0] >= 5
     t = parked[0]  # the server may have computed one update more than this client read

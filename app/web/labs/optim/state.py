@@ -4,40 +4,28 @@ Two parts share one link: the step table (an optimizer with its hyperparameters,
 vector, a sequence of gradients typed in or drawn from a function) and the surface explorer
 (a loss surface, a start, up to four optimizers, and how far their paths have been played).
 Both ways in are validated as strictly as each other and never clamp; problems are
-:class:`LinkError` values naming the field (``hyperparams.beta1``, ``g[t=2, w1]``, ``run2.lr``).
+:class:`FieldError` values naming the field (``hyperparams.beta1``, ``g[t=2, w1]``, ``run2.lr``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from app.web.kit.link import (
-    LinkError,
-    decode_array,
-    encode_array,
-    format_number,
-    from_query,
-    parse_int,
-    parse_number,
-    to_query,
-)
+from app.settings import Settings
+from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
+from app.web.kit.form import Form, choice_field, collect, first, int_field, number_cells, resize
+from app.web.kit.link import decode_array, encode_array, format_number, from_query, to_query
 from engine.optim import rules as optim
 from engine.optim.runs import GRADIENT_MODES, gradient_sequence
 from engine.records import OpInputError
 
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
 SURFACE_NAMES = tuple(optim.SURFACES)
-MAX_PARAMS = 8  # parameters in the step table
-MAX_STEPS = 20  # steps in the step table
-MAX_RUNS = 4  # optimizers on one surface
-MAX_PATH = 1000  # updates a surface path may be played to
-SPEED_RANGE = (5, 1000)  # steps per second the stream may deliver
-START_LIMIT = 10.0  # |x|, |y| of a start; the surfaces are plotted within ±5
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,11}")
 SURFACE_NAMES_XY = ("x", "y")
 
@@ -52,11 +40,11 @@ class OptSpec:
     @classmethod
     def make(cls, name: str, hp: dict[str, Any] | None = None, field_name: str = "optimizer") -> OptSpec:
         if name not in optim.OPTIMIZERS:
-            raise LinkError(field_name, f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_NAMES)}")
+            raise FieldError(field_name, f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_NAMES)}")
         try:
             return cls(name, optim.clean_hyperparams(name, hp or {}))
         except OpInputError as exc:
-            raise LinkError(exc.field, exc.message) from None
+            raise FieldError(exc.field, exc.message) from None
 
     def text(self) -> str:
         """``adam,lr:0.01,beta1:0.9,...`` — the optimizer, then every hyperparameter."""
@@ -88,7 +76,7 @@ def hp_value(spec, text: str, field_name: str) -> Any:
             return True
         if text in ("off", "false", "0"):
             return False
-        raise LinkError(field_name, f"must be on or off, got {text!r}")
+        raise FieldError(field_name, f"must be on or off, got {text!r}")
     if spec.kind is str:
         return text
     return parse_number(field_name, text)
@@ -98,18 +86,18 @@ def parse_spec(text: str, field_name: str, hp_prefix: str) -> OptSpec:
     """An :class:`OptSpec` from ``name,key:value,...``; errors name ``<hp_prefix>.<key>``."""
     name, *pairs = text.split(",")
     if name not in optim.OPTIMIZERS:
-        raise LinkError(field_name, f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_NAMES)}")
+        raise FieldError(field_name, f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_NAMES)}")
     specs = {p.name: p for p in optim.OPTIMIZERS[name]}
     hp: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition(":")
         if not sep:
-            raise LinkError(field_name, f"{pair!r} must look like name:value")
+            raise FieldError(field_name, f"{pair!r} must look like name:value")
         if key not in specs:
-            raise LinkError(f"{hp_prefix}.{key}", f"{name} has no hyperparameter {key!r} "
+            raise FieldError(f"{hp_prefix}.{key}", f"{name} has no hyperparameter {key!r} "
                                                   f"(it has {', '.join(specs)})")
         if key in hp:
-            raise LinkError(f"{hp_prefix}.{key}", "appears twice")
+            raise FieldError(f"{hp_prefix}.{key}", "appears twice")
         hp[key] = hp_value(specs[key], value, f"{hp_prefix}.{key}")
     return _checked_spec(name, hp, hp_prefix)
 
@@ -119,7 +107,7 @@ def _checked_spec(name: str, hp: dict[str, Any], hp_prefix: str) -> OptSpec:
         return OptSpec(name, optim.clean_hyperparams(name, hp))
     except OpInputError as exc:  # the engine names hyperparams.<key>; the page names <hp_prefix>.<key>
         key = exc.field.removeprefix("hyperparams.")
-        raise LinkError(f"{hp_prefix}.{key}" if key != exc.field else exc.field, exc.message) from None
+        raise FieldError(f"{hp_prefix}.{key}" if key != exc.field else exc.field, exc.message) from None
 
 
 @dataclass(frozen=True)
@@ -180,105 +168,119 @@ class OptimState:
 
 
 LINK_KEYS = {"opt", "names", "theta", "gmode", "g", "T", "gc", "sigma", "seed", "gsurf", "k", "j", "surface", "start",
-             "N", "speed", "t", "r1", "r2", "r3", "r4"}
+             "N", "speed", "t"}  # and r1, r2, … one per optimizer on the surface
+
+
+def form_limits(settings: Settings) -> dict[str, int]:
+    """The form's bounds: parameters P and steps T of the step table, the surface paths' length N."""
+    return {"P": settings.optim_max_params, "T": settings.optim_max_steps, "N": settings.optim_max_path}
+
+
+def _name_problems(names: tuple[str, ...]) -> Iterator[tuple[int, str]]:
+    """(position, what is wrong) of each parameter name that is not one or is used twice."""
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if not NAME_RE.fullmatch(n):
+            yield i, f"{n!r} is not a parameter name: use up to 12 letters, digits or _, starting with a letter"
+        elif n in seen:
+            yield i, f"the name {n!r} is used twice"
+        seen.add(n)
 
 
 def _names(field_name: str, text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(","))
-    _check_names(field_name, names)
+    for _, problem in _name_problems(names):
+        raise FieldError(field_name, problem)
     return names
 
 
-def _check_names(field_name: str, names: tuple[str, ...], labels: list[str] | None = None) -> None:
-    seen: set[str] = set()
-    for i, n in enumerate(names):
-        where = labels[i] if labels else field_name
-        if not NAME_RE.fullmatch(n):
-            raise LinkError(where, f"{n!r} is not a parameter name: use up to 12 letters, digits or _, "
-                                   "starting with a letter")
-        if n in seen:
-            raise LinkError(where, f"the name {n!r} is used twice")
-        seen.add(n)
-
-
-def _start(field_name: str, text: str) -> tuple[float, float]:
+def _start(field_name: str, text: str, limit: float) -> tuple[float, float]:
     parts = text.split(",")
     if len(parts) != 2:
-        raise LinkError(field_name, f"must be two numbers x,y; got {text!r}")
+        raise FieldError(field_name, f"must be two numbers x,y; got {text!r}")
     x, y = (parse_number(field_name, p) for p in parts)
     for v in (x, y):
-        if abs(v) > START_LIMIT:
-            raise LinkError(field_name, f"each coordinate must be between −{START_LIMIT:g} and {START_LIMIT:g}")
+        if abs(v) > limit:
+            raise FieldError(field_name, f"each coordinate must be between −{limit:g} and {limit:g}")
     return x, y
 
 
-def _choice(field_name: str, text: str, choices: tuple[str, ...]) -> str:
-    if text not in choices:
-        raise LinkError(field_name, f"must be one of {', '.join(choices)}; got {text!r}")
-    return text
+def _coordinate(field_name: str, text: str, limit: float) -> float:
+    value = parse_number(field_name, text)
+    if abs(value) > limit:
+        raise FieldError(field_name, f"must be between −{limit:g} and {limit:g}, got {format_number(value)}")
+    return value
 
 
-def from_link(query: str) -> OptimState:
-    """A state from a link's query string; raises LinkError naming the bad parameter."""
+def _sigma(text: str, limit: float) -> float:
+    sigma = parse_number("sigma", text)
+    if not 0 <= sigma <= limit:
+        raise FieldError("sigma", f"must be between 0 and {format_number(limit)}, got {format_number(sigma)}")
+    return sigma
+
+
+def from_link(query: str, settings: Settings) -> OptimState:
+    """A state from a link's query string; raises FieldError naming the bad parameter."""
     fields = from_query(query)
+    max_params, max_steps, max_runs = settings.optim_max_params, settings.optim_max_steps, settings.optim_max_runs
+    run_keys = [f"r{i}" for i in range(1, max_runs + 1)]
     for key in fields:
-        if key not in LINK_KEYS:
-            raise LinkError(key, f"is not a setting of the optimizer lab (known: {', '.join(sorted(LINK_KEYS))})")
+        if key not in LINK_KEYS and key not in run_keys:
+            raise FieldError(key, f"is not a setting of the optimizer lab (known: {', '.join(sorted(LINK_KEYS))}, "
+                                  f"r1 to r{max_runs})")
     for key in ("opt", "names", "theta", "gmode", "surface"):
         if key not in fields:
-            raise LinkError(key, "is missing from the link")
+            raise FieldError(key, "is missing from the link")
     opt = parse_spec(fields["opt"], "opt", "hyperparams")
     names = _names("names", fields["names"])
-    if len(names) > MAX_PARAMS:
-        raise LinkError("names", f"at most {MAX_PARAMS} parameters")
-    theta = decode_array("theta", fields["theta"], 1, (MAX_PARAMS,))
+    if len(names) > max_params:
+        raise FieldError("names", f"at most {max_params} parameters")
+    theta = decode_array("theta", fields["theta"], 1, (max_params,))
     if theta.shape[0] != len(names):
-        raise LinkError("theta", f"has {theta.shape[0]} values for {len(names)} parameter names")
-    gmode = _choice("gmode", fields["gmode"], GRADIENT_MODES)
+        raise FieldError("theta", f"has {theta.shape[0]} values for {len(names)} parameter names")
+    gmode = parse_choice("gmode", fields["gmode"], GRADIENT_MODES)
     state = OptimState(opt, names, theta, gmode=gmode)
     P = len(names)
     if gmode == "typed":
         if "g" not in fields:
-            raise LinkError("g", "is missing from the link (typed gradients)")
-        grads = decode_array("g", fields["g"], 2, (MAX_STEPS, MAX_PARAMS))
+            raise FieldError("g", "is missing from the link (typed gradients)")
+        grads = decode_array("g", fields["g"], 2, (max_steps, max_params))
         if grads.shape[1] != P:
-            raise LinkError("g", f"has {grads.shape[1]} columns for {P} parameters")
+            raise FieldError("g", f"has {grads.shape[1]} columns for {P} parameters")
         state = replace(state, grads=grads, steps=grads.shape[0])
     else:
-        state = replace(state, steps=parse_int("T", fields.get("T", "1"), 1, MAX_STEPS))
+        state = replace(state, steps=parse_int("T", fields.get("T", "1"), 1, max_steps))
     if gmode in ("constant", "noisy"):
         if "gc" not in fields:
-            raise LinkError("gc", "is missing from the link")
-        gconst = decode_array("gc", fields["gc"], 1, (MAX_PARAMS,))
+            raise FieldError("gc", "is missing from the link")
+        gconst = decode_array("gc", fields["gc"], 1, (max_params,))
         if gconst.shape[0] != P:
-            raise LinkError("gc", f"has {gconst.shape[0]} values for {P} parameters")
+            raise FieldError("gc", f"has {gconst.shape[0]} values for {P} parameters")
         state = replace(state, gconst=gconst)
     if gmode == "noisy":
-        sigma = parse_number("sigma", fields.get("sigma", "0"))
-        if not 0 <= sigma <= 100:
-            raise LinkError("sigma", f"must be between 0 and 100, got {format_number(sigma)}")
-        state = replace(state, sigma=sigma, seed=parse_int("seed", fields.get("seed", "0"), 0, 2**31 - 1))
+        state = replace(state, sigma=_sigma(fields.get("sigma", "0"), settings.optim_max_sigma),
+                        seed=parse_int("seed", fields.get("seed", "0"), 0, settings.max_seed))
     if gmode == "surface":
-        state = replace(state, gsurface=_choice("gsurf", fields.get("gsurf", ""), SURFACE_NAMES))
+        state = replace(state, gsurface=parse_choice("gsurf", fields.get("gsurf", ""), SURFACE_NAMES))
         if names != SURFACE_NAMES_XY:
-            raise LinkError("names", "with surface gradients the parameters are x,y")
+            raise FieldError("names", "with surface gradients the parameters are x,y")
     runs = []
-    for i in range(1, MAX_RUNS + 1):
-        if f"r{i}" in fields:
+    for i, key in enumerate(run_keys, 1):
+        if key in fields:
             if len(runs) != i - 1:
-                raise LinkError(f"r{i}", f"runs are numbered from 1 without gaps; r{len(runs) + 1} is missing")
-            runs.append(parse_spec(fields[f"r{i}"], f"r{i}", f"run{i}"))
+                raise FieldError(key, f"runs are numbered from 1 without gaps; r{len(runs) + 1} is missing")
+            runs.append(parse_spec(fields[key], key, f"run{i}"))
     if not runs:
-        raise LinkError("r1", "the link names no optimizer for the surface (r1=…)")
-    path_steps = parse_int("N", fields.get("N", "200"), 1, MAX_PATH)
-    state = replace(
-        state, k=parse_int("k", fields.get("k", "1"), 1, state.steps), j=parse_int("j", fields.get("j", "0"), 0, P - 1),
-        surface=_choice("surface", fields["surface"], SURFACE_NAMES),
-        start=_start("start", fields.get("start", "")) if "start" in fields else
-        optim.SURFACES[fields["surface"]].start,
-        runs=tuple(runs), path_steps=path_steps, speed=parse_int("speed", fields.get("speed", "60"), *SPEED_RANGE),
+        raise FieldError("r1", "the link names no optimizer for the surface (r1=…)")
+    path_steps = parse_int("N", fields.get("N", "200"), 1, settings.optim_max_path)
+    k, j = parse_int("k", fields.get("k", "1"), 1, state.steps), parse_int("j", fields.get("j", "0"), 0, P - 1)
+    surface = parse_choice("surface", fields["surface"], SURFACE_NAMES)
+    start = _start("start", fields["start"], settings.optim_max_start) if "start" in fields else \
+        optim.SURFACES[surface].start
+    return replace(
+        state, k=k, j=j, surface=surface, start=start, runs=tuple(runs), path_steps=path_steps,
+        speed=parse_int("speed", fields.get("speed", "60"), settings.optim_min_speed, settings.optim_max_speed),
         t=parse_int("t", fields.get("t", "0"), 0, path_steps))
-    return state
 
 
 # ---------------------------------------------------------------- the form
@@ -289,41 +291,12 @@ def grad_label(t: int, name: str) -> str:
     return f"g[t={t}, {name}]"
 
 
-def _first(form: Mapping[str, list[str]], name: str, default: str = "") -> str:
-    values = form.get(name)
-    return values[0] if values else default
-
-
-def _resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
-    out = np.full(shape, fill)
-    common = tuple(slice(0, min(a, b)) for a, b in zip(values.shape, shape, strict=True))
-    out[common] = values[common]
-    return out
-
-
-def _numbers(form, name: str, labels: list[str], errors: list[LinkError]) -> np.ndarray | None:
-    """The cells ``name`` posted, one per label (or None when the count does not match)."""
-    texts = form.get(name)
-    if texts is None:
-        return None
-    if len(texts) != len(labels):
-        errors.append(LinkError(name, f"expected {len(labels)} cells, got {len(texts)}"))
-        return None
-    values = np.zeros(len(labels))
-    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
-        try:
-            values[i] = parse_number(label, text)
-        except LinkError as exc:
-            errors.append(exc)
-    return values
-
-
-def _spec_from_form(form, name_field: str, hp_prefix: str, errors: list[LinkError],
+def _spec_from_form(form: Form, name_field: str, hp_prefix: str, errors: list[FieldError],
                     fallback: str = "adam") -> OptSpec:
     """The optimizer ``name_field`` with its hyperparameters ``<hp_prefix>.<key>``; every bad one is named."""
-    name = _first(form, name_field, fallback)
+    name = first(form, name_field, fallback)
     if name not in optim.OPTIMIZERS:
-        errors.append(LinkError(name_field, f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_NAMES)}"))
+        errors.append(FieldError(name_field, f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_NAMES)}"))
         return OptSpec.make(fallback)
     hp: dict[str, Any] = {}
     for spec in optim.OPTIMIZERS[name]:
@@ -331,13 +304,13 @@ def _spec_from_form(form, name_field: str, hp_prefix: str, errors: list[LinkErro
         if key not in form:
             continue
         try:
-            value = hp_value(spec, _first(form, key), key)
+            value = hp_value(spec, first(form, key), key)
             optim.clean_hyperparams(name, {spec.name: value})  # one at a time, so each bad one is named
             hp[spec.name] = value
-        except LinkError as exc:
+        except FieldError as exc:
             errors.append(exc)
         except OpInputError as exc:
-            errors.append(LinkError(key, exc.message))
+            errors.append(FieldError(key, exc.message))
     return OptSpec(name, optim.clean_hyperparams(name, hp))
 
 
@@ -346,101 +319,67 @@ def name_label(i: int) -> str:
     return f"name[{i + 1}]"
 
 
-def from_form(form: Mapping[str, list[str]]) -> tuple[OptimState | None, list[LinkError]]:
+def from_form(form: Form, settings: Settings) -> tuple[OptimState | None, list[FieldError]]:
     """A state from the lab's form: the posted cells, resized to the requested sizes.
 
     Returns (state, []) or (None, every problem found), so the page can flag each bad cell.
     Switching the gradient mode carries the numbers over (typed rows <-> the constant row).
     """
-    errors: list[LinkError] = []
-
-    def integer(name: str, lo: int, hi: int, default: str) -> int:
-        try:
-            return parse_int(name, _first(form, name, default), lo, hi)
-        except LinkError as exc:
-            errors.append(exc)
-            return lo
-
-    def choice(name: str, choices: tuple[str, ...], default: str) -> str:
-        value = _first(form, name, default)
-        if value not in choices:
-            errors.append(LinkError(name, f"must be one of {', '.join(choices)}; got {value!r}"))
-            return default
-        return value
-
+    errors: list[FieldError] = []
+    max_params, max_steps, max_path = settings.optim_max_params, settings.optim_max_steps, settings.optim_max_path
     opt = _spec_from_form(form, "optimizer", "hyperparams", errors)
-    gmode = choice("gmode", GRADIENT_MODES, "typed")
-    gsurface = choice("gsurface", SURFACE_NAMES, "rosenbrock")
+    gmode = choice_field(form, "gmode", GRADIENT_MODES, errors, "typed")
+    gsurface = choice_field(form, "gsurface", SURFACE_NAMES, errors, "rosenbrock")
     posted = tuple(n.strip() for n in form.get("pname", []))
-    P = 2 if gmode == "surface" else integer("P", 1, MAX_PARAMS, str(len(posted) or 1))
-    T = integer("T", 1, MAX_STEPS, "1")
+    P = 2 if gmode == "surface" else int_field(form, "P", 1, max_params, errors, str(len(posted) or 1))
+    T = int_field(form, "T", 1, max_steps, errors, "1")
     if gmode == "surface":
         names = SURFACE_NAMES_XY
     else:
         names = tuple(posted[i] if i < len(posted) else f"p{i + 1}" for i in range(P))
-        seen: set[str] = set()
-        for i, n in enumerate(names):
-            if not NAME_RE.fullmatch(n):
-                errors.append(LinkError(name_label(i), f"{n!r} is not a parameter name: use up to 12 letters, "
-                                                       "digits or _, starting with a letter"))
-            elif n in seen:
-                errors.append(LinkError(name_label(i), f"the name {n!r} is used twice"))
-            seen.add(n)
-    theta_posted = _numbers(form, "theta0", [f"θ0[{n}]" for n in posted], errors)
-    theta = _resize(theta_posted, (P,)) if theta_posted is not None else np.zeros(P)
-    if gmode == "surface" and (posted != SURFACE_NAMES_XY or _first(form, "gsurface_prev", gsurface) != gsurface):
+        errors.extend(FieldError(name_label(i), problem) for i, problem in _name_problems(names))
+    theta_posted = number_cells(form, "theta0", [f"θ0[{n}]" for n in posted], errors)
+    theta = resize(theta_posted, (P,)) if theta_posted is not None else np.zeros(P)
+    if gmode == "surface" and (posted != SURFACE_NAMES_XY or first(form, "gsurface_prev", gsurface) != gsurface):
         theta = np.array(optim.SURFACES[gsurface].start)  # a new surface: start where it shows its point
     grads_posted = None
     if "g" in form and posted:
         rows = len(form["g"]) // len(posted)
-        flat = _numbers(form, "g", [grad_label(t + 1, n) for t in range(rows) for n in posted], errors)
+        flat = number_cells(form, "g", [grad_label(t + 1, n) for t in range(rows) for n in posted], errors)
         if flat is not None:
             grads_posted = flat.reshape(rows, len(posted))
-    gc_posted = _numbers(form, "gc", [f"gc[{n}]" for n in posted], errors) if posted else None
+    gc_posted = number_cells(form, "gc", [f"gc[{n}]" for n in posted], errors) if posted else None
     if grads_posted is None:
         base = gc_posted if gc_posted is not None else np.zeros(max(1, len(posted)))
         grads_posted = np.tile(base, (T, 1))
     if gc_posted is None:
         gc_posted = grads_posted[0]
-    seed = integer("seed", 0, 2**31 - 1, "0")
-    sigma = 0.0
-    try:
-        sigma = parse_number("sigma", _first(form, "sigma", "0"))
-        if not 0 <= sigma <= 100:
-            errors.append(LinkError("sigma", f"must be between 0 and 100, got {format_number(sigma)}"))
-    except LinkError as exc:
-        errors.append(exc)
+    seed = int_field(form, "seed", 0, settings.max_seed, errors, "0")
+    sigma = collect(errors, _sigma, first(form, "sigma", "0"), settings.optim_max_sigma, fallback=0.0)
     # the surface explorer
-    surface = choice("surface", SURFACE_NAMES, "ill_conditioned")
+    surface = choice_field(form, "surface", SURFACE_NAMES, errors, "ill_conditioned")
     start = optim.SURFACES[surface].start
-    if _first(form, "surface_prev", surface) == surface:  # a new surface starts at its own start
-        coords = []
-        for key in ("start_x", "start_y"):
-            try:
-                v = parse_number(key, _first(form, key, "0"))
-                if abs(v) > START_LIMIT:
-                    raise LinkError(key, f"must be between −{START_LIMIT:g} and {START_LIMIT:g}, "
-                                         f"got {format_number(v)}")
-                coords.append(v)
-            except LinkError as exc:
-                errors.append(exc)
-        if len(coords) == 2:
-            start = (coords[0], coords[1])
-    n_runs = integer("runs", 1, MAX_RUNS, "1")
+    if first(form, "surface_prev", surface) == surface:  # a new surface starts at its own start
+        x, y = (collect(errors, _coordinate, key, first(form, key, "0"), settings.optim_max_start)
+                for key in ("start_x", "start_y"))
+        if x is not None and y is not None:
+            start = (x, y)
+    n_runs = int_field(form, "runs", 1, settings.optim_max_runs, errors, "1")
     runs = tuple(_spec_from_form(form, f"run{i}.optimizer", f"run{i}", errors, fallback="sgd")
                  for i in range(1, n_runs + 1))
-    path_steps = integer("N", 1, MAX_PATH, "200")
-    speed = integer("speed", *SPEED_RANGE, "60")
-    t = 0 if _first(form, "reset") else integer("t", 0, MAX_PATH, "0")
-    k = integer("k", 1, MAX_STEPS, "1")
-    j = integer("j", 0, MAX_PARAMS - 1, "0")
+    path_steps = int_field(form, "N", 1, max_path, errors, "200")
+    speed = int_field(form, "speed", settings.optim_min_speed, settings.optim_max_speed, errors, "60")
+    t = 0 if first(form, "reset") else int_field(form, "t", 0, max_path, errors, "0")
+    k = int_field(form, "k", 1, max_steps, errors, "1")
+    j = int_field(form, "j", 0, max_params - 1, errors, "0")
     if errors:
         return None, errors
     state = OptimState(opt, names, theta, gmode=gmode, steps=T, gsurface=gsurface, sigma=sigma, seed=seed,
                        k=min(k, T), j=min(j, P - 1), surface=surface, start=start, runs=runs,
                        path_steps=path_steps, speed=speed, t=min(t, path_steps))
     if gmode == "typed":
-        state = replace(state, grads=_resize(grads_posted, (T, P)))
+        state = replace(state, grads=resize(grads_posted, (T, P)))
     elif gmode in ("constant", "noisy"):
-        state = replace(state, gconst=_resize(gc_posted, (P,)))
+        state = replace(state, gconst=resize(gc_posted, (P,)))
     return state, []
+

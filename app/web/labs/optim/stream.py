@@ -14,13 +14,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import unquote_plus
 
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.web.kit.link import LinkError, parse_int
+from app.errors import error_item
+from app.settings import Settings, get_settings
+from app.web.kit.fields import FieldError, parse_int
+from app.web.kit.link import split_query
 from app.web.labs.optim.state import OptimState, from_link
 from engine.optim import runs as optim_lab
 
@@ -37,39 +39,25 @@ class StreamJob:
     end: int  # … up to and including end
 
 
-def _split(query: str) -> tuple[str, dict[str, str]]:
-    """The lab's link (left as it came, so a compact z= link still reads) and the stream's own parameters."""
-    keep, extra = [], {}
-    for part in query.split("&") if query else []:
-        key, _, value = part.partition("=")
-        key = unquote_plus(key)
-        if key in STREAM_KEYS:
-            if key in extra:
-                raise LinkError(key, "appears twice in the stream URL")
-            extra[key] = unquote_plus(value)
-        else:
-            keep.append(part)
-    return "&".join(keep), extra
-
-
 def _unprocessable(loc: list, msg: str) -> HTTPException:
-    return HTTPException(422, detail=[{"loc": loc, "msg": msg, "type": "value_error"}])
+    return HTTPException(422, detail=[error_item(loc, msg)])
 
 
-def stream_job(request: Request, last_event_id: Annotated[str | None, Header()] = None) -> StreamJob:
+def stream_job(request: Request, settings: Annotated[Settings, Depends(get_settings)],
+               last_event_id: Annotated[str | None, Header()] = None) -> StreamJob:
     """The stream's state and range, validated before the first byte (422 naming the field)."""
     try:
-        link, extra = _split(request.url.query)
-        state = from_link(link)
+        link, extra = split_query(request.url.query, STREAM_KEYS)
+        state = from_link(link, settings)
         n = state.path_steps
         start = parse_int("from", extra.get("from", str(state.t)), 0, n)
         end = parse_int("to", extra.get("to", str(n)), 0, n)
-    except LinkError as exc:
+    except FieldError as exc:
         raise _unprocessable(["query", exc.field], exc.message) from None
     if last_event_id is not None:  # a reconnect: resume after the last update the browser received
         try:
             start = max(start, parse_int("Last-Event-ID", last_event_id, 0, n))
-        except LinkError as exc:
+        except FieldError as exc:
             raise _unprocessable(["header", "last-event-id"], exc.message) from None
     return StreamJob(state, start, end)
 
