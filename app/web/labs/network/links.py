@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from app.settings import get_settings
-from app.web.kit.link import LinkError
+from app.web.kit.fields import FieldError
 from app.web.labs.conv.state import ConvState
 from app.web.labs.norm import state as norm_state
 from app.web.labs.optim import state as optim_state
@@ -26,7 +26,7 @@ from engine.network.model import param_shapes
 from engine.network.runs import gradient_history
 from engine.records import OpInputError
 
-LINK_ERRORS = (LinkError, OpInputError, ValueError, KeyError, TypeError)
+LINK_ERRORS = (FieldError, OpInputError, ValueError, KeyError, TypeError)
 CONV_LAB = {"N": 4, "C": 4, "F": 4, "side": 16, "kernel": 5}  # what the convolution lab accepts
 
 
@@ -149,7 +149,7 @@ def softmax_link(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     try:
         n_max, k_max = softmax_state.limits(get_settings())
         if logits.shape[1] > k_max:
-            raise LinkError("logits", f"it takes at most {k_max} classes; this network has {logits.shape[1]}")
+            raise FieldError("logits", f"it takes at most {k_max} classes; this network has {logits.shape[1]}")
         state = softmax_state.SoftmaxState(np.array(logits[:n_max]), np.asarray(labels[:n_max], np.int64), 1.0)
         softmax_state.from_link(state.to_query(), get_settings())
     except LINK_ERRORS as exc:
@@ -164,18 +164,18 @@ def optim_link(spec, name: str, t: int) -> dict[str, Any]:
     """One parameter's update into /optim: its first entries' θ before step 1 and their gradient at every step
     up to this one, so the lab redoes the run's updates from zero state and lands on this step's."""
     steps = t + 1
-    if steps > optim_state.MAX_STEPS:
+    if steps > get_settings().optim_max_steps:
         return {"lab": "optimizer", "href": None,
-                "note": f"The optimizer lab replays at most {optim_state.MAX_STEPS} steps from zero state; "
+                "note": f"The optimizer lab replays at most {get_settings().optim_max_steps} steps from zero state; "
                         f"this is step {steps} (open an earlier step to carry it)."}
     try:
-        theta0, grads = gradient_history(spec, steps, name, optim_state.MAX_PARAMS)
+        theta0, grads = gradient_history(spec, steps, name, get_settings().optim_max_params)
         short = name.rsplit(".", 1)[1]
         names = tuple(f"{short}{i}" for i in range(theta0.size))
         opt = optim_state.OptSpec.make(spec.optimizer, dict(spec.hyperparams))
         state = optim_state.OptimState(opt=opt, names=names, theta=theta0, gmode="typed", grads=grads, steps=steps,
                                        k=steps, j=0, runs=(opt,))
-        optim_state.from_link(state.to_query())
+        optim_state.from_link(state.to_query(), get_settings())
     except LINK_ERRORS as exc:
         return _failed("optimizer", exc)
     size = int(np.prod(spec_param_shape(spec, name)))
