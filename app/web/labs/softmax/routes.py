@@ -13,6 +13,7 @@ from app.web.labs.softmax import view as softmax_view
 from app.web.labs.softmax.presets import DEFAULT, PRESETS
 from app.web.labs.softmax.state import OP, SoftmaxState, form_limits, from_form, from_link
 from app.web.render import figures
+from app.web.render.numbers import cell_text, power_text
 from engine.explain import softmax as softmax_lab
 from engine.registry import OPS, op_provenance
 
@@ -23,8 +24,8 @@ def gradcheck(state: SoftmaxState, form: Form, settings: Settings) -> dict:
     """The numeric gradient check of dlogits at the current inputs: the worst relative error and a scatter."""
     check = softmax_lab.gradcheck_logits(state.logits, state.labels, state.temperature)
     report = check.report
-    return {"check": check, "worst": figures.format_value(check.worst), "noise": figures.format_value(check.noise),
-            "floor": figures.format_value(check.floor), "h": softmax_view.pretty(check.h),
+    return {"check": check, "worst": cell_text(check.worst), "noise": cell_text(check.noise),
+            "floor": cell_text(check.floor), "h": power_text(check.h),
             "figure": figures.gradcheck_scatter(report.analytic, report.numeric)}
 
 
