@@ -75,8 +75,18 @@ def scale_max(*arrays: np.ndarray) -> float:
     return m if m > 0 else 1.0
 
 
+def colours(values: Any, vmax: float | None = None, rule: str = "scale") -> tuple[list, list]:
+    """(background, text colour) of every value, as nested lists of CSS colours shaped like ``values``: for
+    cells a template or a drawing colours itself. ``rule`` as a table's ``colour``: "scale" or "finite"."""
+    values = np.asarray(values, dtype=np.float64)
+    vmax = scale_max(values) if vmax is None else vmax
+    bg, fg = _shades(_position(values.reshape(-1), vmax, rule))
+    return (np.array(bg, dtype=object).reshape(values.shape).tolist(),
+            np.array(fg, dtype=object).reshape(values.shape).tolist())
+
+
 def colour(value: float, vmax: float) -> tuple[str, str]:
-    """(background, text colour) of one value on the scale of half-range ``vmax`` (an SVG cell's)."""
+    """(background, text colour) of one value on the scale of half-range ``vmax``."""
     bg, fg = _shades(_position(np.array([float(value)]), vmax, "scale"))
     return bg[0], fg[0]
 

@@ -18,11 +18,12 @@ from app.web.kit.fields import parse_int
 from app.web.kit.form import Form, collect, first, form_fields
 from app.web.kit.responses import field_errors, form_errors, fragment
 from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router
+from app.web.labs.optim import run as optim_run
 from app.web.labs.optim import stream as optim_stream
 from app.web.labs.optim import view as optim_view
 from app.web.labs.optim.presets import DEFAULT, PRESETS
 from app.web.labs.optim.state import OptimState, form_limits, from_form, from_link
-from app.web.render import figures
+from app.web.render.numbers import cell_text
 from engine.optim import rules as optim
 from engine.optim import runs as optim_lab
 
@@ -47,13 +48,13 @@ def gradcheck(state: OptimState, form: Form, settings: Settings) -> dict | None:
         if state.gmode != "surface":
             return None
         surface = state.gsurface
-        points = optim_view.path_points(optim_view.run(state))
+        points = optim_run.path_points(optim_run.run(state))
     else:
-        surface, points = state.surface, optim_view.check_points(state)
+        surface, points = state.surface, optim_run.check_points(state)
     points = points[np.all(np.isfinite(points), axis=1)]
     report = optim_lab.check_surface_gradient(surface, points)
-    return {"report": report, "worst": figures.format_value(report.worst), "which": which, "t": state.t,
-            "where": ", ".join(figures.format_value(v) for v in report.where)}
+    return {"report": report, "worst": cell_text(report.worst), "which": which, "t": state.t,
+            "where": ", ".join(cell_text(v) for v in report.where)}
 
 
 def provenance(state: OptimState, array: str, index_text: str) -> dict[str, list[tuple[int, int]]]:

@@ -10,11 +10,12 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from markupsafe import Markup, escape
 
 from app.web.labs.optim.presets import NOTES_GRADS, NOTES_NAMES, NOTES_PRINTED
+from app.web.labs.optim.run import VECTOR, path, run
 from app.web.labs.optim.state import OptimState, OptSpec
-from app.web.render import figures
+from app.web.render.heatmap import Heatmaps, colours
+from app.web.render.numbers import cell_text, exact_text
 from engine.optim import rules as optim
 from engine.optim import runs as lab
 
@@ -69,29 +70,6 @@ def hp_fields(spec: OptSpec, prefix: str, idp: str) -> list[dict[str, Any]]:
     return out
 
 
-VECTOR = "theta"  # the step table runs its parameters as one vector: one optimizer update per step
-
-
-def run(state: OptimState, spec: OptSpec | None = None) -> list[lab.LabStep]:
-    """The step table's run for ``state`` (or with another optimizer ``spec``).
-
-    The parameters travel as one vector ``theta`` (column i is parameter ``state.names[i]``): the
-    optimizers are elementwise, so this is the same arithmetic as one scalar per name, in one update.
-    """
-    spec = spec or state.opt
-    params = {VECTOR: np.array(state.theta, dtype=np.float64)}
-    rows = state.grad_rows()
-    if rows is None:
-        return lab.run_steps(spec.name, params, spec.hp, grad_fn=lab.surface_gradient(state.gsurface, VECTOR),
-                             steps=state.steps)
-    return lab.run_steps(spec.name, params, spec.hp, grads_seq=[{VECTOR: row} for row in rows])
-
-
-def path_points(steps: list[lab.LabStep]) -> np.ndarray:
-    """θ_{t−1} of each step: where the surface-gradient steps took their gradients, (T, 2)."""
-    return np.array([np.asarray(s.params[VECTOR], dtype=np.float64) for s in steps])
-
-
 def _denominator_label(spec: OptSpec) -> tuple[str, str]:
     if spec.name == "rmsprop":
         return "√s+ε", "denominator √s + ε"
@@ -100,54 +78,14 @@ def _denominator_label(spec: OptSpec) -> tuple[str, str]:
     return "√v̂+ε", "denominator √v̂ + ε"
 
 
-def scaled_colours(blocks: list[np.ndarray]) -> list[tuple[list, list]]:
-    """(background, text colour) lists of several arrays, each on its own symmetric scale (its largest
-    finite |value|), in one vectorised pass of :func:`app.web.render.figures.colours`. A value that overflowed
-    (inf, nan: a learning rate too large) is drawn as 0 and reads as "inf" or "nan"."""
-    scaled = []
-    for b in blocks:
-        b = np.asarray(b, dtype=np.float64)
-        finite = np.isfinite(b)
-        top = float(np.max(np.abs(b[finite]))) if finite.any() else 0.0
-        scaled.append(np.where(finite, b, 0.0) / (top if top > 0 else 1.0))
-    if not scaled:
-        return []
-    bg, fg = figures.colours(np.concatenate([b.ravel() for b in scaled]), 1.0)
-    out, start = [], 0
-    for b in scaled:
-        n = b.size
-        out.append((bg[start:start + n].reshape(b.shape).tolist(), fg[start:start + n].reshape(b.shape).tolist()))
-        start += n
-    return out
-
-
 def _finite_or_none(values) -> list:
     """JSON for plotly: a number that overflowed becomes a gap (JSON has no inf or nan)."""
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def band_html(values: np.ndarray, colours: tuple[list, list], key: str, names: tuple[str, ...], symbol: str,
-              doc: str, selected: int) -> Markup:
-    """One band of the step table, rendered in one pass: a row per parameter, a column per step.
-
-    Cells carry ``data-idx="i,c"`` (parameter i, column c = t − 1) for hover provenance; the
-    selected step's column has class ``sel``.
-    """
-    bg, fg = colours
-    doc_e, key_e = escape(doc), escape(key)
-    rows = []
-    for i, row in enumerate(values.tolist()):
-        name = escape(names[i])
-        head = (f'<th class="band-label" rowspan="{len(names)}" scope="rowgroup" title="{doc_e}">'
-                f"{escape(symbol)}</th>" if i == 0 else "")
-        cells = [f'{head}<th scope="row" class="row-label">{name}</th>']
-        for c, v in enumerate(row):
-            sel = ' class="sel"' if c == selected else ""
-            cells.append(f'<td data-idx="{i},{c}" style="background:{bg[i][c]};color:{fg[i][c]}"{sel} '
-                         f'title="{doc_e}, {name}, t={c + 1}: {v!r}">{figures.format_value(v)}</td>')
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return Markup(f'<table class="heatmap band" data-arr="{key_e}" aria-label="{doc_e}">'
-                  f"<tbody>{''.join(rows)}</tbody></table>")
+# A table of the step: each on its own symmetric scale, a value that overflowed (inf, nan: a learning
+# rate too large) drawn as 0 and read as "inf" or "nan".
+TABLE = {"colour": "finite"}
 
 
 def _labels(key: str, spec: OptSpec) -> tuple[str, str]:
@@ -159,21 +97,24 @@ def _labels(key: str, spec: OptSpec) -> tuple[str, str]:
     return symbol, doc
 
 
-def step_rows(tab: dict[str, np.ndarray], step: lab.LabStep, spec: OptSpec, j: int) -> list[Markup]:
+def step_rows(grids: Heatmaps, tab: dict[str, np.ndarray], step: lab.LabStep, spec: OptSpec, j: int) -> list[dict]:
     """The selected step as a table: a row per quantity, a column per parameter.
 
     Each row is its own ``table.heatmap[data-arr]`` (cells ``data-idx="i,c"``, c = t − 1) so hovering
     outlines sources here and in the bands alike; fixed column widths line the rows up as one table.
+    θ before the step has no array of the table: its row has no ``data-arr`` and its cells no index.
     """
     c = step.t - 1
-    keys = [k for k in BANDS if k in tab]
-    values = [np.asarray(step.params[VECTOR], dtype=np.float64)] + [tab[k][c] for k in keys]
-    colours = scaled_colours(values)
-    rows = [_row_html(values[0], colours[0], "", f"θ{subscript(step.t - 1)}", "θ before the step", c, j)]
-    for key, v, col in zip(keys, values[1:], colours[1:], strict=True):
+    rows = [("", f"θ{subscript(step.t - 1)}", "θ before the step", np.asarray(step.params[VECTOR], np.float64))]
+    for key in (k for k in BANDS if k in tab):
         symbol, doc = _labels(key, spec)
-        rows.append(_row_html(v, col, key, f"θ{subscript(step.t)}" if key == "theta" else symbol, doc, c, j))
-    return rows
+        rows.append((key, f"θ{subscript(step.t)}" if key == "theta" else symbol, doc, tab[key][c]))
+    out = []
+    for key, symbol, doc, values in rows:
+        out.append(grids.add(values, key, index=[[f"{i},{c}" for i in range(values.size)]] if key else None,
+                             row_labels=[symbol], row_title=doc, classes={(0, j): "pick"}, kind="steprow", label=doc,
+                             tip=lambda i, col, v, text, doc=doc: f"{doc}: {exact_text(v)}", **TABLE))
+    return out
 
 
 def subscript(n: int) -> str:
@@ -181,29 +122,19 @@ def subscript(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
-def _row_html(values: np.ndarray, colours: tuple[list, list], key: str, symbol: str, doc: str, c: int,
-              pick: int) -> Markup:
-    bg, fg = colours
-    doc_e = escape(doc)
-    cells = [f'<th scope="row" title="{doc_e}">{escape(symbol)}</th>']
-    for i, v in enumerate(values.tolist()):
-        idx = f' data-idx="{i},{c}"' if key else ""
-        cls = ' class="pick"' if i == pick else ""
-        cells.append(f'<td{idx}{cls} style="background:{bg[i]};color:{fg[i]}" title="{doc_e}: {v!r}">'
-                     f"{figures.format_value(v)}</td>")
-    arr = f' data-arr="{escape(key)}"' if key else ""
-    return Markup(f'<table class="heatmap steprow"{arr} aria-label="{doc_e}"><tbody><tr>{"".join(cells)}'
-                  "</tr></tbody></table>")
-
-
-def _bands(tab: dict[str, np.ndarray], names: tuple[str, ...], spec: OptSpec, k: int) -> list[dict]:
-    keys = [key for key in BANDS if key in tab]
-    blocks = [tab[key].T for key in keys]  # (P, T): a row per parameter, a column per step
+def _bands(grids: Heatmaps, tab: dict[str, np.ndarray], names: tuple[str, ...], spec: OptSpec, k: int) -> list[dict]:
+    """Every quantity of every step: a band per quantity, a row per parameter, a column per step (cells
+    ``data-idx="i,c"``, c = t − 1); the selected step's column has class ``sel``."""
     out = []
-    for key, values, colours in zip(keys, blocks, scaled_colours(blocks), strict=True):
+    for key in (key for key in BANDS if key in tab):
+        values = tab[key].T  # (P, T)
         symbol, doc = _labels(key, spec)
-        out.append({"key": key, "symbol": symbol, "doc": doc,
-                    "html": band_html(values, colours, key, names, symbol, doc, k - 1)})
+        selected = [["sel" if c == k - 1 else "" for c in range(values.shape[1])]] * values.shape[0]
+        band = grids.add(values, key, band=(symbol, doc), row_labels=names, row_class="row-label",
+                         classes=selected, kind="band", label=doc, **TABLE,
+                         tip=lambda i, c, v, text, doc=doc: f"{doc}, {names[i]}, t={c + 1}: {exact_text(v)}")
+        band.update({"key": key, "symbol": symbol, "doc": doc})
+        out.append(band)
     return out
 
 
@@ -214,10 +145,11 @@ def build_table(state: OptimState) -> dict[str, Any]:
     k = min(state.k, len(steps))
     key = state.names[state.j]
     step = steps[k - 1]
+    grids = Heatmaps()
     view: dict[str, Any] = {
         "state": state, "steps": steps, "T": len(steps), "k": k, "key": key,
-        "bands": _bands(tab, state.names, state.opt, k) if len(steps) > 1 else [],
-        "step_rows": step_rows(tab, step, state.opt, state.j),
+        "bands": _bands(grids, tab, state.names, state.opt, k) if len(steps) > 1 else [],
+        "step_rows": step_rows(grids, tab, step, state.opt, state.j),
         "formulas": lab.plugged_step(step, VECTOR, state.j),
         "title": optim.TITLES[state.opt.name],
         "grad_rows": state.grad_rows(),
@@ -227,6 +159,7 @@ def build_table(state: OptimState) -> dict[str, Any]:
     broken = ~np.all(np.isfinite(tab["theta"]), axis=1)  # steps whose θ overflowed
     view["overflow"] = int(np.argmax(broken)) + 1 if broken.any() else None
     view["conventions"] = conventions(state, steps)
+    grids.render()
     return view
 
 
@@ -273,9 +206,9 @@ def conventions(state: OptimState, steps: list[lab.LabStep]) -> dict[str, Any] |
     tables = {key: lab.table(r) for key, r in runs.items()}
     quantity = "update"
     for t in range(first):
-        out["rows"].append({"t": t + 1, "cells": {key: figures.format_value(float(tables[key][quantity][t, j]))
+        out["rows"].append({"t": t + 1, "cells": {key: cell_text(float(tables[key][quantity][t, j]))
                                                   for key in runs},
-                            "titles": {key: repr(float(tables[key][quantity][t, j])) for key in runs}})
+                            "titles": {key: exact_text(tables[key][quantity][t, j]) for key in runs}})
     out["figure"] = _convention_figure(tables, labels, current, j, key_name, len(steps))
     if state.opt.name in ("adam", "adamw"):
         out["side_by_side"] = _side_by_side(state, runs, tables)
@@ -313,12 +246,13 @@ def _side_by_side(state: OptimState, runs, tables) -> dict[str, Any]:
     show_printed = _is_notes_example(state, k)
     rows = []
     quantities = ("m", "v", "m_hat", "v_hat", "denom", "effective_step", "update", "theta")
-    pairs = [np.stack([notes[q][k - 1], torch[q][k - 1]]) for q in quantities]  # one colour scale per row
-    for q, pair, (bg, fg) in zip(quantities, pairs, scaled_colours(pairs), strict=True):
+    for q in quantities:
+        pair = np.stack([notes[q][k - 1], torch[q][k - 1]])
+        bg, fg = colours(pair, rule="finite")  # one colour scale per row
         a, b = pair
         same = bool(np.array_equal(a, b))
         values = pair.tolist()
-        cells = [[{"text": figures.format_value(v), "title": repr(v), "bg": bg[f][i], "fg": fg[f][i]}
+        cells = [[{"text": cell_text(v), "title": exact_text(v), "bg": bg[f][i], "fg": fg[f][i]}
                   for i, v in enumerate(values[f])] for f in ((0,) if same else (0, 1))]
         symbol = "denom." if q == "denom" else BANDS[q][0]
         per_param = [[form[i] for form in cells] for i in range(len(names))]
@@ -329,11 +263,11 @@ def _side_by_side(state: OptimState, runs, tables) -> dict[str, Any]:
                 value = NOTES_PRINTED[q][n]
                 got = float(a[i])
                 slip = abs(value - got) > 1e-12 * max(1.0, abs(value))
-                printed.append({"text": figures.format_value(value), "slip": slip,
-                                "correct": figures.format_value(got)})
+                printed.append({"text": cell_text(value), "slip": slip,
+                                "correct": cell_text(got)})
             rows.append({"key": f"printed-{q}", "symbol": "notes print", "printed": True,
                          "doc": f"what the notes print for {BANDS[q][1]}", "cells": printed})
-    diff_cells = [{"text": figures.format_value(float(d)), "title": repr(float(d))} for d in diff["update"][k - 1]]
+    diff_cells = [{"text": cell_text(float(d)), "title": exact_text(d)} for d in diff["update"][k - 1]]
     return {"k": k, "names": names, "rows": rows, "diff": diff_cells, "printed": show_printed}
 
 
@@ -344,28 +278,13 @@ def _side_by_side(state: OptimState, runs, tables) -> dict[str, Any]:
 def _contour(surface: str) -> dict:
     """The contour trace of a surface (a pure function of its name: cached)."""
     grid = lab.surface_grid(surface, GRID_POINTS)
-    text = [[figures.format_value(float(v)) for v in row] for row in grid.f]
+    text = [[cell_text(float(v)) for v in row] for row in grid.f]
     return {"type": "contour", "x": grid.x.round(6).tolist(), "y": grid.y.round(6).tolist(),
             "z": grid.level.round(5).tolist(), "text": text, "name": "loss", "showscale": False,
             "ncontours": 26, "contours": {"coloring": "fill", "showlines": True},
             "colorscale": [[0.0, "rgb(255,255,255)"], [1.0, "rgb(178,178,178)"]],
             "line": {"color": "rgba(60,60,60,0.25)", "width": 0.7},
             "hovertemplate": "(%{x:.3f}, %{y:.3f})<br>f = %{text}<extra></extra>", "showlegend": False}
-
-
-@lru_cache(maxsize=128)
-def _trajectory(surface: str, name: str, start: tuple[float, float], hp: tuple, steps: int) -> optim.Trajectory:
-    """engine.optim.rules.trajectory, cached by its full input (pages re-render the same paths often)."""
-    return optim.trajectory(surface, name, list(start), dict(hp), steps)
-
-
-def path(state: OptimState, spec: OptSpec) -> dict[str, Any]:
-    """One run's path up to t: points, losses, and whether (and why) it stopped."""
-    if state.t == 0:
-        loss = lab.surface_loss(state.surface, state.start)
-        return {"points": np.array([state.start]), "losses": np.array([loss]), "stopped": None, "reason": ""}
-    tr = _trajectory(state.surface, spec.name, tuple(state.start), tuple(spec.hp.items()), state.t)
-    return {"points": tr.points, "losses": tr.losses, "stopped": tr.diverged_at, "reason": tr.reason}
 
 
 def build_surface(state: OptimState, stream_url: str) -> dict[str, Any]:
@@ -396,8 +315,8 @@ def build_surface(state: OptimState, stream_url: str) -> dict[str, Any]:
         last = p["points"][-1]
         runs.append({"index": i + 1, "spec": spec, "label": label, "colour": RUN_COLOURS[i],
                      "symbol": RUN_SYMBOLS[i], "trace": first_run + i, "loss_trace": i, "t": n - 1,
-                     "x": figures.format_value(float(last[0])), "y": figures.format_value(float(last[1])),
-                     "f": figures.format_value(float(p["losses"][-1])), "stopped": p["stopped"],
+                     "x": cell_text(float(last[0])), "y": cell_text(float(last[1])),
+                     "f": cell_text(float(p["losses"][-1])), "stopped": p["stopped"],
                      "reason": p["reason"], "params": optim.OPTIMIZERS[spec.name]})
     axis = {"zeroline": False, "showgrid": False, "autorange": False, "fixedrange": False}
     layout = {"height": 520, "margin": {"l": 52, "r": 12, "t": 10, "b": 44}, "hovermode": "closest",
@@ -421,15 +340,3 @@ def build_surface(state: OptimState, stream_url: str) -> dict[str, Any]:
             "all_stopped": all(r["stopped"] for r in runs),
             "stream_url": stream_url, "surfaces": optim.SURFACES, "optimizers": optim.OPTIMIZERS,
             "titles": optim.TITLES}
-
-
-def check_points(state: OptimState) -> np.ndarray:
-    """Where to check the surface's gradient: a 7 × 7 grid over the plot, the start, and the paths so far."""
-    surf = optim.SURFACES[state.surface]
-    xs, ys = np.linspace(*surf.x_range, 7), np.linspace(*surf.y_range, 7)
-    X, Y = np.meshgrid(xs, ys)
-    pts = [np.stack([X.ravel(), Y.ravel()], axis=1), np.array([state.start])]
-    for spec in state.runs:
-        p = path(state, spec)["points"]
-        pts.append(p[:: max(1, len(p) // 20)])
-    return np.concatenate(pts)
