@@ -16,6 +16,7 @@ from app.web.labs.conv import view as conv_view
 from app.web.labs.conv.presets import DEFAULT, PRESETS
 from app.web.labs.conv.state import ConvState, form_limits, from_form, from_link, out_shape, output_count
 from app.web.render import figures
+from app.web.render.numbers import cell_text
 from engine.gradcheck import check_op
 from engine.ops.conv import row_to_offset
 from engine.records import OpInputError
@@ -34,7 +35,7 @@ def gradcheck(state: ConvState, form: Form, settings: Settings) -> dict:
                           h=GRADCHECK_STEP, max_per_input=GRADCHECK_SAMPLE)
     except OpInputError:
         return {"report": None}
-    return {"report": report, "worst": figures.format_value(report.worst),
+    return {"report": report, "worst": cell_text(report.worst),
             "figure": figures.gradcheck_scatter(report.analytic, report.numeric)}
 
 

@@ -19,6 +19,7 @@ from app.web.labs.norm import view as norm_view
 from app.web.labs.norm.presets import DEFAULT, PRESETS
 from app.web.labs.norm.state import TAB_TITLES, NormState, form_limits, from_form, from_link
 from app.web.render import figures
+from app.web.render.numbers import cell_text
 from app.web.render.templating import templates
 from engine.explain.norm import scaled_errors
 from engine.gradcheck import check_op
@@ -65,8 +66,8 @@ def gradcheck(state: NormState, form: Form, settings: Settings) -> dict:
         return ctx
     scaled = scaled_errors(report.analytic, report.numeric)
     worst_scaled = max(scaled.values(), default=0.0)
-    ctx.update({"report": report, "op": name, "worst": figures.format_value(report.worst), "random_dout": random_dout,
-                "scaled": figures.format_value(worst_scaled), "ok": worst_scaled < GRADCHECK_TOL,
+    ctx.update({"report": report, "op": name, "worst": cell_text(report.worst), "random_dout": random_dout,
+                "scaled": cell_text(worst_scaled), "ok": worst_scaled < GRADCHECK_TOL,
                 "scaled_at": max(scaled, key=scaled.get) if scaled else "",
                 "wrt": ", ".join(report.per_input), "train_only": name == "batchnorm" and state.mode == "eval",
                 "figure": figures.gradcheck_scatter(report.analytic, report.numeric)})

@@ -16,6 +16,7 @@ from app.web.labs.pool import view as pool_view
 from app.web.labs.pool.presets import DEFAULT, PRESETS
 from app.web.labs.pool.state import PoolState, fit_typed, form_limits, from_form, from_link, output_count
 from app.web.render import figures
+from app.web.render.numbers import cell_text
 from engine.explain import pool as pool_lab
 from engine.gradcheck import check_op
 from engine.records import OpInputError
@@ -39,7 +40,7 @@ def _check(op: str, inputs: dict, params: dict, size: int, stride: int) -> dict:
         report = pool_lab.check_away_from_kinks(op, arrays, clean, skip, GRADCHECK_STEP,
                                                 max_per_input=GRADCHECK_SAMPLE)
     found = {"op": op, "report": report, "skipped": int(skip.sum()), "total": int(skip.size),
-             "worst": figures.format_value(report.worst) if report else None,
+             "worst": cell_text(report.worst) if report else None,
              "ok": report is not None and report.worst < 1e-7}
     if op == "maxpool2d" and skip.any():
         ties = pool_lab.tie_counts(result)
