@@ -14,6 +14,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import error_item
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
@@ -110,8 +112,5 @@ class TooLarge(HTTPException):
     """A streamed body went over the limit (an HTTPException, so the app's handler answers 413)."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, [{
-            "loc": ["body"],
-            "msg": f"the request body is over the limit of {max_bytes} bytes",
-            "type": "too_large",
-        }])
+        super().__init__(413, [error_item(["body"], f"the request body is over the limit of {max_bytes} bytes",
+                                          "too_large")])

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
+from app.errors import error_item
+
 
 class ErrorItem(BaseModel):
     loc: list[str | int] = Field(description='Where the problem is: `["body", "inputs", "x"]`, `["path", "op"]`.')
@@ -31,11 +33,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def not_found(kind: str, name: str, known: Iterable[str]) -> HTTPException:
     known = sorted(known)
-    return HTTPException(404, detail=[{
-        "loc": ["path", kind],
-        "msg": f"unknown {kind} {name!r}; known: {', '.join(known) or 'none yet'}",
-        "type": "not_found",
-    }])
+    return HTTPException(404, detail=[error_item(["path", kind], f"unknown {kind} {name!r}; known: "
+                                                 f"{', '.join(known) or 'none yet'}", "not_found")])
 
 
 def rounded(value: Any, digits: int = 3) -> Any:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.v1.common import ERROR_RESPONSES
 from app.api.v1.jsonarrays import to_json
+from app.errors import error_response
 from app.settings import Settings, get_settings
 from engine import registry
 from engine.network import trace as network
@@ -94,7 +95,7 @@ def loc(field: str) -> list[str | int]:
 
 
 def _error(field: str, message: str) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc(field), "msg": message, "type": "value_error"}]}, status_code=422)
+    return error_response(422, loc(field), message)
 
 
 def _count(value: Any) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.settings import Settings
-from app.web.kit.link import LinkError
+from app.web.kit.fields import FieldError
 from app.web.labs.norm.presets import PRESETS
 from app.web.labs.norm.state import NormState, from_form, from_link, relayout
 
@@ -38,7 +38,7 @@ def test_momentum_empty_means_the_conventions_default():
 
 def test_the_p_convention_decides_its_range():
     assert from_link("v=1&x=1x1:1&p=1&p_means=keep", SETTINGS).p == 1
-    with pytest.raises(LinkError) as err:
+    with pytest.raises(FieldError) as err:
         from_link("v=1&x=1x1:1&p=1", SETTINGS)
     assert err.value.field == "p"
 
