@@ -21,8 +21,8 @@ import numpy as np
 
 from bench.report import Row, Table, ratio_row
 from bench.timing import Settings, interleaved
+from engine.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from engine.ops.conv import conv2d_backward, conv2d_forward
-from engine.ops.norm import batchnorm_backward, batchnorm_forward
 from engine.ops.pool import maxpool2d_backward, maxpool2d_forward
 from engine.ops.softmax import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 

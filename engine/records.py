@@ -71,17 +71,22 @@ class Step:
 class OpSpec:
     """What the registry knows of one op.
 
-    run(inputs, params) -> every named array of CONVENTIONS.md for this op (inputs echoed).
+    run(inputs, params, extras=True) -> every named array of CONVENTIONS.md for this op
+        (inputs echoed), forward and backward computed once. ``extras=False`` leaves out the
+        display-only arrays named in ``extras`` (the full-convolution dx, the softmax
+        Jacobian, ...): what the gradient check and the training loops run.
     check(shapes, params) -> None, or raises OpInputError for shapes that do not fit
         (called before run, with every input's shape, defaults already filled in).
     defaults(shapes, params, dtype) -> arrays for optional inputs that are missing
         (``dout`` of ones, running statistics, ...).
-    steps(inputs, params) -> the ordered Step records of forward then backward.
+    steps(arrays, params) -> the ordered Step records of forward then backward, made from
+        the arrays ``run`` returned (with its extras): nothing is computed a second time.
     provenance(inputs, params, array, index) -> {array name: [index, ...]}: the elements
         of other arrays that element ``index`` of ``array`` was computed from.
     example(rng) -> (inputs, params): a small random call, for generic tests and defaults.
     objective: the output whose upstream gradient is ``dout`` (or the scalar loss);
         the gradient check differentiates sum(objective * dout).
+    extras: the arrays ``run`` computes only when asked (``extras=True``, the default).
     """
 
     name: str
@@ -89,16 +94,39 @@ class OpSpec:
     inputs: tuple[Input, ...]
     params: tuple[Param, ...]
     arrays: tuple[str, ...]
-    run: Callable[[Arrays, dict[str, Any]], Arrays]
+    run: Callable[..., Arrays]
     check: Callable[[dict[str, tuple[int, ...]], dict[str, Any]], None]
     defaults: Callable[[dict[str, tuple[int, ...]], dict[str, Any], Any], Arrays]
     objective: str = "out"
     steps: Callable[[Arrays, dict[str, Any]], list[Step]] | None = None
     provenance: Callable[[Arrays, dict[str, Any], str, Index], dict[str, list[Index]]] | None = None
     example: Callable[[np.random.Generator], tuple[dict[str, Any], dict[str, Any]]] | None = None
+    extras: tuple[str, ...] = ()
 
     def input(self, name: str) -> Input:
         for spec in self.inputs:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def trace(self, inputs: Arrays, params: dict[str, Any]) -> tuple[Arrays, list[Step]]:
+        """(every named array, the step records made from them): one forward and one backward."""
+        if self.steps is None:
+            raise OpInputError("op", f"{self.name} has no step records")
+        arrays = self.run(inputs, params)
+        return arrays, self.steps(arrays, params)
+
+
+def copied(**arrays: Any) -> Arrays:
+    """Copies of ``arrays`` by name, for a Step record: what it keeps never changes under it."""
+    return {k: np.array(v, copy=True) for k, v in arrays.items()}
+
+
+def pick(arrays: Arrays, *names: str) -> Arrays:
+    """Copies of the arrays ``names`` of ``arrays`` (an op's run() answer), for a Step record."""
+    return {k: np.array(arrays[k], copy=True) for k in names}
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as messages write it: [2, 3, 4]."""
+    return "[" + ", ".join(str(s) for s in shape) + "]"

@@ -1,9 +1,10 @@
 """One op registry: run any op by name from plain arrays and params.
 
 Every caller — the JSON API, the pages, the tests, the benchmark — goes through
-:func:`prepare` (strict validation, defaults filled in) and then :func:`run_op`,
-:func:`op_steps` or :func:`op_provenance`. Validation never clamps: anything out of
-range raises :class:`OpInputError` naming the field.
+:func:`prepare` (strict validation, defaults filled in) and then :func:`run_op` (the
+arrays), :func:`trace_op` (the arrays and the step records made from them, one
+computation) or :func:`op_provenance`. Validation never clamps: anything out of range
+raises :class:`OpInputError` naming the field.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import activations, conv, dropout, linear, norm, pool, softmax
+from engine.ops import activations, batchnorm, conv, dropout, layernorm, linear, pool, softmax
 from engine.records import Arrays, Index, OpInputError, OpSpec, Step
 
-_MODULES = (conv, pool, activations, linear, softmax, norm, dropout)
+_MODULES = (conv, pool, activations, linear, softmax, batchnorm, layernorm, dropout)
 OPS: dict[str, OpSpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -136,17 +137,23 @@ def prepare(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = N
     return op, arrays, clean
 
 
-def run_op(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None, **kw) -> Arrays:
-    """Every named array of CONVENTIONS.md for op ``name``."""
+def run_op(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None, *, extras: bool = True,
+           **kw) -> Arrays:
+    """Every named array of CONVENTIONS.md for op ``name`` (``extras=False``: without the display-only ones)."""
     op, arrays, clean = prepare(name, inputs, params, **kw)
-    return op.run(arrays, clean)
+    return op.run(arrays, clean, extras=extras)
+
+
+def trace_op(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None,
+             **kw) -> tuple[Arrays, list[Step]]:
+    """(every named array, the step records made from them): the op computed once."""
+    op, arrays, clean = prepare(name, inputs, params, **kw)
+    return op.trace(arrays, clean)
 
 
 def op_steps(name: str, inputs: dict[str, Any], params: dict[str, Any] | None = None, **kw) -> list[Step]:
-    op, arrays, clean = prepare(name, inputs, params, **kw)
-    if op.steps is None:
-        raise OpInputError("op", f"{name} has no step records")
-    return op.steps(arrays, clean)
+    """The step records of op ``name`` on these inputs (its formulas with the numbers in force)."""
+    return trace_op(name, inputs, params, **kw)[1]
 
 
 def op_provenance(name: str, inputs: dict[str, Any], params: dict[str, Any] | None,

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.ops.batchnorm import BN_CONVENTIONS, MOMENTUM_DEFAULTS, batchnorm_forward
 from engine.ops.dropout import SEED_MAX, dropout_forward
-from engine.ops.norm import BN_CONVENTIONS, MOMENTUM_DEFAULTS, batchnorm_running_sequence
-from engine.records import Arrays, OpInputError
+from engine.records import Arrays, OpInputError, shape_text
 
 SEQ_SOURCES = ("random", "repeat")
 
@@ -67,37 +67,40 @@ class RunningRun:
 
 def running_sequence(batches: Sequence[np.ndarray], convention: str = "pytorch", momentum: float | None = None,
                      running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None) -> Arrays:
-    """:func:`engine.ops.norm.batchnorm_running_sequence`, vectorised over the batches when they share one shape.
+    """Running statistics after each batch of a sequence (train mode), for a convergence plot.
 
-    Same arrays, same numbers (tested to the last few bits): every batch's mean and biased variance
-    at once, then the recursion on (C,) vectors. The first batch still goes through
-    ``batchnorm_running_sequence``, so every input error is the op's own. Batches of different
-    shapes take the op's own loop.
+    Each batch goes through :func:`engine.ops.batchnorm.batchnorm_forward` (its forward only), so
+    these are the op's own numbers. Returns (T, C) arrays: ``running_mean``/``running_var`` after
+    batch t, and the batch's own ``batch_mean`` and biased ``batch_var``. Pure: nothing passed in
+    is modified.
     """
-    if len(batches) == 0 or len({np.shape(b) for b in batches}) != 1:
-        return batchnorm_running_sequence(batches, convention, momentum, running_mean, running_var)
-    first = batchnorm_running_sequence(batches[:1], convention, momentum, running_mean, running_var)  # validates
-    xs = np.stack([np.asarray(b, np.float64) for b in batches])  # (T, N, C, ...)
-    axes = (1, *range(3, xs.ndim))
-    n = xs[0].size // xs.shape[2]
-    mean = xs.mean(axis=axes)  # (T, C)
-    centred = xs - mean.reshape(mean.shape[:1] + (1, -1) + (1,) * (xs.ndim - 3))
-    var = (centred * centred).mean(axis=axes)  # biased
-    m = MOMENTUM_DEFAULTS[convention] if momentum is None else float(momentum)
-    rm = first["running_mean"][0]
-    rv = first["running_var"][0]
-    rows_m, rows_v = [rm], [rv]
-    for t in range(1, xs.shape[0]):
-        if convention == "pytorch":
-            rm = (1 - m) * rm + m * mean[t]
-            rv = (1 - m) * rv + m * (var[t] * (n / (n - 1)))
-        else:
-            rm = m * rm + (1 - m) * mean[t]
-            rv = m * rv + (1 - m) * var[t]
-        rows_m.append(rm)
-        rows_v.append(rv)
-    mean[0], var[0] = first["batch_mean"][0], first["batch_var"][0]
-    return {"running_mean": np.stack(rows_m), "running_var": np.stack(rows_v), "batch_mean": mean, "batch_var": var}
+    if len(batches) == 0:
+        raise OpInputError("batches", "is empty: give at least one batch")
+    rm, rv = running_mean, running_var
+    rows: dict[str, list[np.ndarray]] = {"running_mean": [], "running_var": [], "batch_mean": [], "batch_var": []}
+    channels = None
+    for t, batch in enumerate(batches):
+        x = np.asarray(batch)
+        if x.ndim not in (2, 4):
+            raise OpInputError(f"batches[{t}]", f"must be (N, D) or (N, C, H, W); got shape {shape_text(x.shape)}")
+        if channels is None:
+            channels = x.shape[1]
+        elif x.shape[1] != channels:
+            raise OpInputError(f"batches[{t}]", f"has {x.shape[1]} channels; the first batch has {channels}")
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        gamma, beta = np.ones(channels, dtype), np.zeros(channels, dtype)
+        try:
+            _, cache = batchnorm_forward(x, gamma, beta, rm, rv, momentum=momentum, mode="train",
+                                         convention=convention)
+        except OpInputError as err:
+            field = f"batches[{t}]" if err.field == "inputs.x" else err.field
+            raise OpInputError(field, err.message) from None
+        rm, rv = cache.running_mean, cache.running_var
+        rows["running_mean"].append(rm)
+        rows["running_var"].append(rv)
+        rows["batch_mean"].append(cache.mean)
+        rows["batch_var"].append(cache.var)
+    return {k: np.stack(v) for k, v in rows.items()}
 
 
 def running_both_conventions(batches: Sequence[np.ndarray], convention: str, momentum: float | None,

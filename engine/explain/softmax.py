@@ -8,8 +8,9 @@
 - :func:`routes_agree`: how far the Jacobian route Jᵀ·dL/dp is from the fused p − y route,
   over the rows where dL/dp is representable.
 - :func:`gradcheck_logits`: the numeric gradient check of dlogits with a step that is a power
-  of two (so x ± h is exact for every logit the lab accepts), scaled with the temperature, and
-  a verdict that compares entries below the rounding noise of central differences absolutely.
+  of two (so x ± h is exact for every logit the lab accepts), scaled with the temperature,
+  scored by :func:`engine.gradcheck.gradient_error` with the rounding of the logits themselves
+  counted in the noise (a loss near 0 can come from logits of 1000).
 
 NumPy only; pure functions; nothing here modifies its inputs.
 """
@@ -22,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.gradcheck import GradCheck, check_op, relative_error
+from engine.gradcheck import GradCheck, check_op, gradient_error
 from engine.records import Index, OpInputError
-from engine.registry import run_op
+from engine.registry import prepare
 
 EPS = float(np.finfo(np.float64).eps)
 EXP_OVERFLOW = float(np.log(np.finfo(np.float64).max))  # 709.78: exp(z) is inf for larger z
@@ -33,7 +34,6 @@ EXP_UNDERFLOW = math.log(float(np.finfo(np.float64).smallest_subnormal)) - math.
 
 GRADCHECK_STEP_Z = 2.0**-17  # central-difference step in units of z = logits / T (≈ 7.6e-6)
 GRADCHECK_TOL = 1e-7  # relative error; entries below the rounding floor are compared absolutely
-NOISE_FACTOR = 8.0  # safety factor on the estimated rounding error of one central difference
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,11 @@ def routes_agree(dlogits: np.ndarray, via_jacobian: np.ndarray, dprobs_defined: 
 
 @dataclass(frozen=True)
 class LogitsCheck:
-    report: GradCheck  # engine.gradcheck.check_op's report (its ``worst`` uses the fixed 1e-8 floor)
+    report: GradCheck  # engine.gradcheck.check_op's report (its ``worst`` is this check's)
     h: float  # the step used on the logits: a power of two near GRADCHECK_STEP_Z · T
-    noise: float  # estimated absolute rounding error of one central difference, in dlogits units
+    noise: float  # the largest rounding error one central difference may carry here, in dlogits units
     floor: float  # noise / tol: entries with |analytic| + |numeric| below it are compared absolutely
-    worst: float  # the worst relative error with that floor
+    worst: float  # the worst gradient error
     where: str  # "dlogits[n, k]" of the worst entry
     below_floor: int  # how many checked entries are below the floor
     ok: bool  # worst < tol
@@ -144,37 +144,29 @@ def gradcheck_step(temperature: float) -> float:
     return 2.0 ** round(math.log2(GRADCHECK_STEP_Z * temperature))
 
 
-def rounding_noise(logits: np.ndarray, loss: float, temperature: float, h: float) -> float:
-    """Absolute error a central difference of the mean loss can carry from rounding alone.
-
-    Evaluating the loss rounds at the scale of the largest |z| = |logits|/T and of the loss
-    itself, about EPS times that; the difference quotient divides it by h.
-    """
-    z_max = float(np.max(np.abs(logits))) / temperature
-    return NOISE_FACTOR * EPS * (z_max + abs(loss) + 1.0) / h
-
-
 def verdict(analytic: np.ndarray, numeric: np.ndarray, noise: float,
             tol: float = GRADCHECK_TOL) -> tuple[float, int, int]:
-    """(worst relative error, its flat position, entries below the floor) with floor = noise / tol."""
-    floor = max(noise / tol, 1e-8)
-    err = relative_error(analytic, numeric, floor)
-    below = int(np.sum(np.abs(analytic) + np.abs(numeric) < floor))
+    """(worst gradient error, its flat position, entries below the floor noise/tol)."""
+    err = gradient_error(analytic, numeric, noise, tol)
+    below = int(np.sum(np.abs(analytic) + np.abs(numeric) < max(noise / tol, 1e-8)))
     return float(err.max()) if err.size else 0.0, int(err.argmax()) if err.size else 0, below
 
 
 def gradcheck_logits(logits: Any, labels: Any, temperature: float = 1.0, tol: float = GRADCHECK_TOL) -> LogitsCheck:
-    """The numeric gradient check of softmax_cross_entropy's dlogits at these exact inputs, every entry."""
+    """The numeric gradient check of softmax_cross_entropy's dlogits at these exact inputs, every entry.
+
+    Rounding in the loss happens at the scale of the largest |z| = |logits|/T as well as of the
+    loss itself, so that scale is added to the noise of each central difference.
+    """
     h = gradcheck_step(float(temperature))
     inputs, params = {"logits": logits, "labels": labels}, {"temperature": temperature}
-    report = check_op("softmax_cross_entropy", inputs, params, h=h)
-    arrays = run_op("softmax_cross_entropy", inputs, params)
-    noise = rounding_noise(arrays["logits"], float(arrays["loss"]), float(temperature), h)
-    worst, pos, below = verdict(report.analytic["dlogits"], report.numeric["dlogits"], noise, tol)
-    idx = np.unravel_index(pos, arrays["logits"].shape)
-    where = f"dlogits[{', '.join(str(int(i)) for i in idx)}]"
-    return LogitsCheck(report=report, h=h, noise=noise, floor=max(noise / tol, 1e-8), worst=worst, where=where,
-                       below_floor=below, ok=worst < tol)
+    _, arrays, _ = prepare("softmax_cross_entropy", inputs, params)
+    z_max = float(np.max(np.abs(arrays["logits"]))) / temperature
+    report = check_op("softmax_cross_entropy", inputs, params, h=h, tol=tol, scale=z_max + 1.0)
+    noise = float(report.noise["dlogits"].max())
+    _, _, below = verdict(report.analytic["dlogits"], report.numeric["dlogits"], noise, tol)
+    return LogitsCheck(report=report, h=h, noise=noise, floor=max(noise / tol, 1e-8), worst=report.worst,
+                       where=report.where, below_floor=below, ok=report.worst < tol)
 
 
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:

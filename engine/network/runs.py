@@ -1,7 +1,7 @@
 """The network lab's engine side: builder shapes, seeded training runs, replay, and what a run reports.
 
 Everything the network page shows is computed here or in the modules this one calls
-(:mod:`engine.network.trace`, :mod:`engine.network.trace.train`, :mod:`engine.optim.rules`, :mod:`engine.data.digits`):
+(:mod:`engine.network.trace`, :mod:`engine.optim.rules`, :mod:`engine.data.digits`):
 
 - :func:`parse_structure` / :func:`shape_report`: a model as the builder edits it. Settings are
   validated strictly (an OpInputError names the field), but a stack whose shapes do not work
@@ -12,11 +12,11 @@ Everything the network page shows is computed here or in the modules this one ca
   :func:`step_batch` with dropout seed :func:`step_seed`, so any step of any run can be
   recomputed from the seed: :func:`replay` (optionally from a checkpoint) gives the same
   parameters bit for bit.
-- :func:`run_steps`: the lean path (:func:`engine.network.trace.train.train_step`) over a range of
+- :func:`run_steps`: the lean path (:func:`engine.network.trace.train_step`) over a range of
   steps, reporting the loss, each layer's gradient norm and update/weight ratio, and
   stopping at the first non-finite loss or parameter; :func:`diagnose` then re-runs that step
   through the traced path to say where the first non-finite number appeared.
-- :func:`evaluate` (loss and accuracy in eval mode, on the lean path: :func:`eval_logits`),
+- :func:`evaluate` (loss and accuracy in eval mode, on the lean path: :func:`engine.network.trace.eval_logits`),
   :func:`snapshot` (filters and feature maps), :func:`step_trace` (one step's trace plus the
   update from the run's optimizer state), :func:`check_gradients` (the whole-network numeric
   check, scored with a floor for gradients at the rounding-noise level), :func:`gradient_history`
@@ -52,7 +52,6 @@ from engine.network.model import (
     num_classes,
     parse_structure,
 )
-from engine.network.train import _Lean, _workspace, train_step
 from engine.ops import softmax
 from engine.optim import rules as optim
 from engine.records import OpInputError, Step
@@ -250,7 +249,7 @@ def run_steps(spec: RunSpec, at: Checkpoint, n: int, report: bool = True) -> tup
     for t in range(at.t, at.t + n):
         x, labels = step_batch(spec, t)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            new, new_state, loss, grads = train_step(spec.model, params, state, x, labels, spec.optimizer, hp,
+            new, new_state, loss, grads = network.train_step(spec.model, params, state, x, labels, spec.optimizer, hp,
                                                      seed=step_seed(spec.seed, t))
         finite = math.isfinite(loss) and all(np.isfinite(v).all() for v in new.values())
         if not finite:
@@ -291,7 +290,7 @@ def gradient_history(spec: RunSpec, steps: int, name: str, count: int) -> tuple[
     params, state = at.params, at.state
     for t in range(steps):
         x, labels = step_batch(spec, t)
-        params, state, _, grads = train_step(spec.model, params, state, x, labels, spec.optimizer, spec.hp,
+        params, state, _, grads = network.train_step(spec.model, params, state, x, labels, spec.optimizer, spec.hp,
                                              seed=step_seed(spec.seed, t))
         rows.append(np.asarray(grads[name]).ravel()[:count].copy())
     return theta0, np.array(rows)
@@ -389,41 +388,13 @@ def diagnose(spec: RunSpec, at: Checkpoint) -> Divergence:
 # --- evaluation and snapshots ---------------------------------------------------------------
 
 
-class _EvalLean(_Lean):
-    """The lean forward pass in eval mode: batch norm with the running statistics, dropout the identity."""
-
-    def f_batchnorm(self, layer, path: str, x: np.ndarray) -> np.ndarray:
-        shape = (-1, 1, 1, 1) if x.ndim == 4 else (1, -1)  # channel axis 0 in (C, N, H, W), 1 in (N, D)
-        mean, var = self.params[path + ".running_mean"], self.params[path + ".running_var"]
-        out = np.subtract(x, mean.reshape(shape), out=self.buf(path, "out", x.shape))
-        out /= np.sqrt(var + layer.eps).reshape(shape)
-        out *= self.params[path + ".gamma"].reshape(shape)
-        out += self.params[path + ".beta"].reshape(shape)
-        return out
-
-    def f_dropout(self, layer, path: str, x: np.ndarray) -> np.ndarray:
-        return x
-
-
-def eval_logits(model: Model, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Logits (N, K) in eval mode on the lean path (scratch buffers reused; the answer is a fresh array).
-
-    The same numbers as :func:`engine.network.trace.forward` in eval mode (the tests compare them), several
-    times faster on the test split: no caches, no records.
-    """
-    dtype = np.result_type(x, *params.values())
-    run = _EvalLean(params, _workspace(("eval", model, x.shape, dtype)), dtype, 0)
-    inner = x.transpose(1, 0, 2, 3) if x.ndim == 4 else x
-    return np.array(run.forward(model.layers, "", inner))
-
-
 def evaluate(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(mean loss, accuracy) in eval mode (running statistics, no dropout), in chunks of the batch limit."""
     total_loss, correct = 0.0, 0
     for lo in range(0, x.shape[0], MAX_BATCH):
         xs, ys = x[lo:lo + MAX_BATCH], labels[lo:lo + MAX_BATCH]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            logits = eval_logits(model, params, xs)
+            logits = network.eval_logits(model, params, xs)
             loss, _ = softmax.softmax_cross_entropy_forward(logits, ys)
         total_loss += float(loss) * xs.shape[0]
         correct += int(np.sum(np.argmax(logits, axis=1) == ys))
@@ -553,7 +524,7 @@ def step_trace(spec: RunSpec, at: Checkpoint, x: np.ndarray | None = None, label
 
 __all__ = [
     "Checkpoint", "DATA_SOURCES", "Divergence", "Report", "RunSpec", "Scores", "ShapeReport", "Snapshot",
-    "StepTrace", "backward_order", "batch_indices", "check_gradients", "diagnose", "error_path", "eval_logits",
+    "StepTrace", "backward_order", "batch_indices", "check_gradients", "diagnose", "error_path",
     "evaluate", "forward_order", "gradient_history", "initial_params", "layer_groups", "make_spec",
     "parse_structure", "predict", "replay", "run_steps", "score", "shape_report", "snapshot", "start", "step_batch",
     "step_seed", "step_trace",

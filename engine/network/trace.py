@@ -9,8 +9,9 @@ record, named by the layer's path (``"4.0"``).
   :class:`BackwardTrace`). A residual block outputs x + f(x); going back, the gradient
   copies to both paths and the two contributions ADD at the fork (``dx = dout + dx_branch``).
 - :func:`trace`: the ``POST /api/v1/networks/trace`` answer (CONVENTIONS.md, "Networks").
-- :func:`train_step`: the lean path for training loops: forward, backward, one optimizer
-  update, no dictionaries of named arrays.
+- :func:`train_step`: one training step, :func:`forward` and :func:`backward` on their lean
+  pass (the same op functions, without the display-only records) and one optimizer update;
+  :func:`eval_logits`: the lean forward in eval mode, for scoring.
 - :func:`numeric_check_network`: central differences on the loss for every parameter and
   the input, against :func:`backward`.
 
@@ -21,12 +22,14 @@ is a deterministic function of the parameters for a given seed.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.gradcheck import GradCheck, numeric_gradient, relative_error
+from engine.gradcheck import GradCheck, Wrt, compare
 from engine.network.model import (
     Layer,
     Model,
@@ -41,10 +44,10 @@ from engine.network.model import (
     infer_shapes,
     iter_layers,
     layer_field,
+    param_shapes,
     parse_model,
 )
-from engine.network.train import Workspace, train_step
-from engine.ops import activations, conv, dropout, linear, norm, pool, softmax
+from engine.ops import activations, batchnorm, conv, dropout, linear, pool, softmax
 from engine.optim import rules as optim
 from engine.records import OpInputError
 from engine.registry import OPS
@@ -103,10 +106,11 @@ class ForwardTrace:
     seed: int
     layers: dict[str, LayerForward]  # by path, in pre-order (a residual block before its layers)
     logits: np.ndarray
-    loss: float
-    probs: np.ndarray
-    loss_cache: softmax.SoftmaxCECache
+    loss: float  # NaN (and probs, loss_cache None) when a lean pass's logits overflowed
+    probs: np.ndarray | None
+    loss_cache: softmax.SoftmaxCECache | None
     buffers: dict[str, np.ndarray]  # running statistics after this pass (updated in train mode)
+    lean: bool = False  # the ops ran without their display-only records (see forward)
 
 
 @dataclass(frozen=True)
@@ -115,21 +119,22 @@ class BackwardTrace:
     dlogits: np.ndarray
     loss_grads: softmax.SoftmaxCEGrads
     grads: dict[str, np.ndarray]  # learnable parameter name -> dL/dparam, in parameter order
-    dx: np.ndarray  # dL/d(network input)
+    dx: np.ndarray | None  # dL/d(network input); None after a lean pass that starts with a conv
 
 
 # --- one layer ------------------------------------------------------------------------------
 
 
 def _layer_forward(layer: Layer, path: str, x: np.ndarray, params: dict[str, np.ndarray], mode: str,
-                   seed: int, buffers: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+                   seed: int, buffers: dict[str, np.ndarray], lean: bool = False) -> tuple[np.ndarray, Any]:
+    """The op's own forward; ``lean`` skips what only a display reads (windows, the staged x − μ)."""
     kind = layer.type
     if kind == "conv2d":
         return conv.conv2d_forward(x, params[path + ".w"], params[path + ".b"], layer.stride, layer.pad)
     if kind == "relu":
         return activations.relu_forward(x)
     if kind == "maxpool2d":
-        return pool.maxpool2d_forward(x, layer.size, layer.stride)
+        return pool.maxpool2d_forward(x, layer.size, layer.stride, keep_windows=not lean)
     if kind == "avgpool2d":
         return pool.avgpool2d_forward(x, layer.size, layer.stride)
     if kind == "linear":
@@ -139,9 +144,9 @@ def _layer_forward(layer: Layer, path: str, x: np.ndarray, params: dict[str, np.
     if kind == "dropout":
         return dropout.dropout_forward(x, layer.p, mode, dropout_seed(seed, path))
     if kind == "batchnorm":
-        out, cache = norm.batchnorm_forward(
+        out, cache = batchnorm.batchnorm_forward(
             x, params[path + ".gamma"], params[path + ".beta"], params[path + ".running_mean"],
-            params[path + ".running_var"], layer.eps, layer.momentum, mode, layer.convention)
+            params[path + ".running_var"], layer.eps, layer.momentum, mode, layer.convention, staged=not lean)
         buffers[path + ".running_mean"] = cache.running_mean
         buffers[path + ".running_var"] = cache.running_var
         return out, cache
@@ -156,7 +161,7 @@ _BACKWARD = {
     "linear": linear.linear_backward,
     "flatten": linear.flatten_backward,
     "dropout": dropout.dropout_backward,
-    "batchnorm": norm.batchnorm_backward,
+    "batchnorm": batchnorm.batchnorm_backward,  # staged unless the forward was lean
 }
 
 
@@ -164,18 +169,18 @@ _BACKWARD = {
 
 
 def _forward_layers(layers: tuple[Layer, ...], prefix: str, x: np.ndarray, params: dict[str, np.ndarray],
-                    mode: str, seed: int, records: dict[str, LayerForward], buffers: dict[str, np.ndarray]
-                    ) -> np.ndarray:
+                    mode: str, seed: int, records: dict[str, LayerForward], buffers: dict[str, np.ndarray],
+                    lean: bool = False) -> np.ndarray:
     for i, layer in enumerate(layers):
         path = prefix + str(i)
         if isinstance(layer, Residual):
             records[path] = None  # type: ignore[assignment]  # hold its pre-order slot
-            fx = _forward_layers(layer.layers, path + ".", x, params, mode, seed, records, buffers)
+            fx = _forward_layers(layer.layers, path + ".", x, params, mode, seed, records, buffers, lean)
             out = x + fx
             cache: Any = ResidualCache(x, fx, out)
         else:
             try:
-                out, cache = _layer_forward(layer, path, x, params, mode, seed, buffers)
+                out, cache = _layer_forward(layer, path, x, params, mode, seed, buffers, lean)
             except OpInputError as err:  # e.g. batchnorm's "more than one value per channel": say which layer
                 raise OpInputError(layer_field(path), f"{layer.type}: {err.message}") from None
         records[path] = LayerForward(path, layer.type, x, out, cache)
@@ -189,14 +194,19 @@ def fork_add(dx_skip: np.ndarray, dx_branch: np.ndarray) -> np.ndarray:
 
 
 def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, records: dict[str, LayerForward],
-                     out: dict[str, LayerBackward], grads: dict[str, np.ndarray]) -> np.ndarray:
+                     out: dict[str, LayerBackward], grads: dict[str, np.ndarray], need_dx: bool = True) -> np.ndarray:
+    """Back through ``layers``; ``need_dx=False``: the first layer's input needs no gradient (a
+    first conv then skips its dx, the costliest part of its backward)."""
     for i in range(len(layers) - 1, -1, -1):
         layer, path = layers[i], prefix + str(i)
         if isinstance(layer, Residual):
             dx_branch = _backward_layers(layer.layers, path + ".", dout, records, out, grads)
             g: Any = ResidualGrads(dout, dout, dx_branch, fork_add(dout, dx_branch))
         else:
-            g = _BACKWARD[layer.type](dout, records[path].cache)
+            if layer.type == "conv2d" and i == 0 and not need_dx:
+                g = conv.conv2d_backward(dout, records[path].cache, need_dx=False)
+            else:
+                g = _BACKWARD[layer.type](dout, records[path].cache)
             for name, field in PARAM_GRADS.get(layer.type, ()):
                 grads[f"{path}.{name}"] = getattr(g, field)
         out[path] = LayerBackward(path, layer.type, dout, g)
@@ -205,33 +215,75 @@ def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, r
 
 
 def _forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray, mode: str,
-             seed: int) -> ForwardTrace:
+             seed: int, lean: bool = False) -> ForwardTrace:
     records: dict[str, LayerForward] = {}
     buffers = {k: v for k, v in params.items() if k.endswith((".running_mean", ".running_var"))}
-    logits = _forward_layers(model.layers, "", x, params, mode, seed, records, buffers)
+    logits = _forward_layers(model.layers, "", x, params, mode, seed, records, buffers, lean)
+    if lean and not np.all(np.isfinite(logits)):  # a training run diverged: the loss is not a number
+        return ForwardTrace(model, params, x, labels, mode, seed, records, logits, math.nan, None, None, buffers,
+                            lean)
     loss, loss_cache = softmax.softmax_cross_entropy_forward(logits, labels)
     return ForwardTrace(model, params, x, labels, mode, seed, records, logits, float(loss), loss_cache.probs,
-                        loss_cache, buffers)
+                        loss_cache, buffers, lean)
 
 
 def forward(model: Any, params: dict[str, Any], x: Any, labels: Any, mode: str = "train",
-            seed: int = 0) -> ForwardTrace:
-    """Run every layer and the loss, keeping each layer's input, output and cache."""
+            seed: int = 0, lean: bool = False) -> ForwardTrace:
+    """Run every layer and the loss, keeping each layer's input, output and cache.
+
+    ``lean``: the training loops' pass, the same ops and numbers without the display-only
+    arrays (max pooling's windows, batch norm's staged intermediates, the softmax Jacobian).
+    """
     model = as_model(model)
     params = check_params(model, params)
     x, labels = check_batch(model, x, labels)
-    return _forward(model, params, x, labels, check_mode(mode), check_seed(seed))
+    return _forward(model, params, x, labels, check_mode(mode), check_seed(seed), lean)
 
 
 def backward(trace: ForwardTrace) -> BackwardTrace:
     """Every layer's gradient record, from dL/dlogits down to dL/dx, and dL/dparam by name."""
-    loss_grads = softmax.softmax_cross_entropy_backward(trace.loss_cache)
+    loss_grads = softmax.softmax_cross_entropy_backward(trace.loss_cache, jacobian=not trace.lean)
     records: dict[str, LayerBackward] = {}
     grads: dict[str, np.ndarray] = {}
-    dx = _backward_layers(trace.model.layers, "", loss_grads.dlogits, trace.layers, records, grads)
+    dx = _backward_layers(trace.model.layers, "", loss_grads.dlogits, trace.layers, records, grads, not trace.lean)
     order = [name for info in infer_shapes(trace.model) for name in info.param_shapes]
     return BackwardTrace({p: records[p] for p in trace.layers}, loss_grads.dlogits, loss_grads,
                          {name: grads[name] for name in order}, dx)
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+def train_step(model: Any, params: dict[str, Any], state: optim.OptimizerState | None, x: Any, labels: Any,
+               optimizer_name: str, hyperparams: dict[str, Any] | None = None, seed: int = 0
+               ) -> tuple[dict[str, np.ndarray], optim.OptimizerState | None, float, dict[str, np.ndarray]]:
+    """One training step in train mode: (new params and buffers, new optimizer state, loss, grads).
+
+    The lean :func:`forward` and :func:`backward` (the ops' own functions) and one
+    :func:`engine.optim.rules.optimizer_step`. ``state=None`` starts the optimizer from zeros
+    (t = 0). Nothing passed in is modified. Pass a different ``seed`` each step for fresh
+    dropout masks.
+    """
+    model = as_model(model)
+    params = check_params(model, params)
+    x, labels = check_batch(model, x, labels)
+    fwd = _forward(model, params, x, labels, "train", check_seed(seed), lean=True)
+    if math.isnan(fwd.loss):  # the logits overflowed: report it (run_steps stops there) and change nothing
+        return {**params, **fwd.buffers}, state, fwd.loss, {k: np.full_like(params[k], np.nan)
+                                                            for k in param_shapes(model)}
+    grads = backward(fwd).grads
+    if not grads:  # a model without learnable parameters: nothing to update
+        return {**params, **fwd.buffers}, state, fwd.loss, grads
+    learnable = {k: params[k] for k in grads}
+    if state is None:
+        state = optim.init_state(optimizer_name, learnable)
+    new, state, _ = optim.optimizer_step(optimizer_name, learnable, grads, state, hyperparams)
+    return {**params, **new, **fwd.buffers}, state, fwd.loss, grads
+
+
+def eval_logits(model: Model, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Logits (N, K) in eval mode (running statistics, no dropout) on the lean pass, for scoring."""
+    return _forward_layers(model.layers, "", x, params, "eval", 0, {}, {}, lean=True)
 
 
 # --- the API's trace ------------------------------------------------------------------------
@@ -344,7 +396,7 @@ def jsonable(value: Any) -> Any:
 def numeric_check_network(model: Any, params: dict[str, Any], x: Any, labels: Any, seed: int = 0,
                           h: float = 1e-6, mode: str = "train", max_per_input: int | None = None,
                           wrt: tuple[str, ...] | None = None) -> GradCheck:
-    """Worst relative error between :func:`backward` and central differences of the loss.
+    """Worst gradient error between :func:`backward` and central differences of the loss.
 
     Checks every learnable parameter and the input x, as :func:`engine.gradcheck.check_op`
     does for one op (``per_input`` keys ``"0.w"``, ..., ``"x"``; gradients ``"d0.w"``, ...,
@@ -359,39 +411,19 @@ def numeric_check_network(model: Any, params: dict[str, Any], x: Any, labels: An
     x = x.astype(np.float64)
     seed, mode = check_seed(seed), check_mode(mode)
     bwd = backward(_forward(model, params, x, labels, mode, seed))
-    per_input: dict[str, float] = {}
-    analytic: dict[str, np.ndarray] = {}
-    numerics: dict[str, np.ndarray] = {}
-    worst, where, checked, total = 0.0, "none", 0, 0
-    rng = np.random.default_rng(seed)
-    checks = [(name, params[name], g) for name, g in bwd.grads.items()] + [("x", x, bwd.dx)]
-    for name, value, grad in checks:
-        if wrt is not None and name not in wrt:
-            continue
+
+    def loss_of(name: str) -> Callable[[np.ndarray], float]:
         if name == "x":
-            def f(v: np.ndarray) -> float:
-                return _forward(model, params, v, labels, mode, seed).loss
-        else:
-            def f(v: np.ndarray, _n: str = name) -> float:
-                return _forward(model, {**params, _n: v}, x, labels, mode, seed).loss
-        at = np.arange(value.size)
-        if max_per_input is not None and value.size > max_per_input:
-            at = np.sort(rng.choice(value.size, max_per_input, replace=False))
-        numeric = numeric_gradient(f, value, h, at).reshape(-1)[at]
-        exact = np.asarray(grad, np.float64).reshape(-1)[at]
-        err = relative_error(exact, numeric)
-        analytic["d" + name], numerics["d" + name] = exact, numeric
-        per_input[name] = float(err.max())
-        checked, total = checked + at.size, total + value.size
-        if err.max() >= worst:
-            worst = float(err.max())
-            idx = np.unravel_index(int(at[err.argmax()]), value.shape)
-            where = f"d{name}[{', '.join(str(int(i)) for i in idx)}]"
-    return GradCheck(worst, where, per_input, analytic, numerics, checked, total)
+            return lambda v: _forward(model, params, v, labels, mode, seed).loss
+        return lambda v: _forward(model, {**params, name: v}, x, labels, mode, seed).loss
+
+    checks = [(name, params[name], g) for name, g in bwd.grads.items()] + [("x", x, bwd.dx)]
+    targets = {name: Wrt(loss_of(name), value, grad) for name, value, grad in checks if wrt is None or name in wrt}
+    return compare(targets, h, max_per_input, seed)
 
 
 __all__ = [
-    "BackwardTrace", "ForwardTrace", "LayerBackward", "LayerForward", "ResidualCache", "ResidualGrads", "Workspace",
-    "backward", "check_batch", "dropout_seed", "forward", "iter_layers", "jsonable", "numeric_check_network",
-    "parse_model", "trace", "train_step",
+    "BackwardTrace", "ForwardTrace", "LayerBackward", "LayerForward", "ResidualCache", "ResidualGrads",
+    "backward", "check_batch", "dropout_seed", "eval_logits", "forward", "iter_layers", "jsonable",
+    "numeric_check_network", "parse_model", "trace", "train_step",
 ]

@@ -16,8 +16,7 @@ from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step
 
 @dataclass(frozen=True)
 class ReluCache:
-    x: np.ndarray  # the input, copied
-    mask: np.ndarray  # 1.0 where x > 0, else 0.0 (also at x == 0); the input's dtype
+    mask: np.ndarray  # 1.0 where x > 0, else 0.0 (also at x == 0); the input's dtype, a new array
 
 
 @dataclass(frozen=True)
@@ -26,10 +25,9 @@ class ReluGrads:
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, ReluCache]:
-    zero = x.dtype.type(0)
-    mask = (x > 0).astype(x.dtype)
-    out = np.where(x > 0, x, zero)  # not x * mask: that would show −0 for negative x
-    return out, ReluCache(x=x.copy(), mask=mask)
+    positive = x > 0
+    out = np.where(positive, x, x.dtype.type(0))  # not x * mask: that would show −0 for negative x
+    return out, ReluCache(mask=positive.astype(x.dtype))
 
 
 def relu_backward(dout: np.ndarray, cache: ReluCache) -> ReluGrads:
@@ -50,26 +48,22 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {} if "dout" in shapes else {"dout": np.ones(shapes["x"], dtype=dtype)}
 
 
-def _records(arrays: Arrays) -> tuple[np.ndarray, ReluCache, ReluGrads]:
+def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, cache = relu_forward(arrays["x"])
-    return out, cache, relu_backward(arrays["dout"], cache)
-
-
-def _run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    out, cache, grads = _records(arrays)
+    grads = relu_backward(arrays["dout"], cache)
     return {"x": arrays["x"], "dout": arrays["dout"], "mask": cache.mask, "out": out, "dx": grads.dx}
 
 
-def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    out, cache, grads = _records(arrays)
+def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_run` computed, from its arrays."""
     return [
         Step("forward", "mask", "Mark the positive inputs", r"m = \mathbf{1}[x > 0]",
-             {"x": cache.x, "mask": cache.mask}),
+             {"x": a["x"], "mask": a["mask"]}),
         Step("forward", "relu", "Keep the positive inputs, zero the rest", r"y = \max(0, x) = m \odot x",
-             {"x": cache.x, "out": out}),
+             {"x": a["x"], "out": a["out"]}),
         Step("backward", "dx", "Let the gradient through where the input was positive",
              r"\frac{\partial L}{\partial x} = m \odot \frac{\partial L}{\partial y}",
-             {"dout": arrays["dout"], "mask": cache.mask, "dx": grads.dx}),
+             {"dout": a["dout"], "mask": a["mask"], "dx": a["dx"]}),
     ]
 
 

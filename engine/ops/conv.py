@@ -1,14 +1,14 @@
 """2-D convolution (cross-correlation) by im2col, with the notes' naive loops as an oracle.
 
 Layouts follow CONVENTIONS.md: x (N, C, H, W), w (F, C, KH, KW), b (F,), out (N, F, OH, OW),
-OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. im2col lays every receptive field out as one column:
-x_col has shape (C·KH·KW, N·OH·OW), row r = (c·KH + kh)·KW + kw, column j = (n·OH + oh)·OW + ow.
+OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. im2col (:mod:`engine.ops.im2col`) lays every receptive
+field out as one column of x_col (C·KH·KW, N·OH·OW).
 
 Forward is one matrix product, ``out = w_row · x_col + b``. Backward is two more:
 ``dw = dout_row · x_colᵀ`` and ``dx_col = w_rowᵀ · dout_row``, then col2im scatters dx_col back
 (overlapping windows add) and crops the padding. The same dx is also computed a second way —
 the full convolution of the stride-dilated upstream gradient with the 180°-rotated kernel — so
-the app can show that the two agree.
+the app can show that the two agree; the registry computes it only as an extra (``run(extras=True)``).
 
 When the stride does not divide evenly, the bottom rows / right columns of the padded input
 that no window reaches are dropped: they never reach ``out`` and get a gradient of exactly 0.
@@ -21,98 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
-
-# ---------------------------------------------------------------------------------------------
-# Geometry and index maps
-# ---------------------------------------------------------------------------------------------
-
-
-def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    """⌊(size + 2·pad − kernel)/stride⌋ + 1; a value below 1 means the kernel does not fit."""
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-def _dropped(padded: int, kernel: int, stride: int, out: int) -> int:
-    """How many trailing rows (or columns) of the padded input no window reaches."""
-    return padded - ((out - 1) * stride + kernel)
-
-
-def col_to_window(j: int, N: int, OH: int, OW: int) -> tuple[int, int, int]:
-    """Column j of x_col -> the window (n, oh, ow) it holds: j = (n·OH + oh)·OW + ow."""
-    if not 0 <= j < N * OH * OW:
-        raise IndexError(f"column {j} is outside 0..{N * OH * OW - 1}")
-    n, rest = divmod(j, OH * OW)
-    oh, ow = divmod(rest, OW)
-    return n, oh, ow
-
-
-def window_to_col(n: int, oh: int, ow: int, OH: int, OW: int) -> int:
-    """The window (n, oh, ow) -> its column of x_col (inverse of :func:`col_to_window`)."""
-    return (n * OH + oh) * OW + ow
-
-
-def row_to_offset(r: int, C: int, KH: int, KW: int) -> tuple[int, int, int]:
-    """Row r of x_col -> the kernel offset (c, kh, kw) it holds: r = (c·KH + kh)·KW + kw."""
-    if not 0 <= r < C * KH * KW:
-        raise IndexError(f"row {r} is outside 0..{C * KH * KW - 1}")
-    c, rest = divmod(r, KH * KW)
-    kh, kw = divmod(rest, KW)
-    return c, kh, kw
-
-
-def offset_to_row(c: int, kh: int, kw: int, KH: int, KW: int) -> int:
-    """The kernel offset (c, kh, kw) -> its row of x_col (inverse of :func:`row_to_offset`)."""
-    return (c * KH + kh) * KW + kw
-
-
-# ---------------------------------------------------------------------------------------------
-# pad / im2col / col2im
-# ---------------------------------------------------------------------------------------------
-
-
-def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
-    """x with ``pad`` zeros on every side of H and W (x itself when pad is 0; never modified)."""
-    if pad == 0:
-        return x
-    N, C, H, W = x.shape
-    x_padded = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    x_padded[:, :, pad:pad + H, pad:pad + W] = x
-    return x_padded
-
-
-def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
-    """Every kh×kw window of the (already padded) input as a column: (C·KH·KW, N·OH·OW).
-
-    One strided-slice copy per kernel offset (kh·kw copies in all), no loop over pixels.
-    """
-    N, C, Hp, Wp = x_padded.shape
-    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
-    col = np.empty((C, kh, kw, N, OH, OW), dtype=x_padded.dtype)
-    xt = x_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view: channels first, as the rows are
-    for i in range(kh):
-        i_end = i + stride * OH
-        for j in range(kw):
-            col[:, i, j] = xt[:, :, i:i_end:stride, j:j + stride * OW:stride]
-    return col.reshape(C * kh * kw, N * OH * OW)
-
-
-def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, stride: int) -> np.ndarray:
-    """The adjoint of :func:`im2col`: add every column back onto its window (overlaps add).
-
-    Returns dx_padded of ``padded_shape``; positions no window reaches stay 0.
-    """
-    N, C, Hp, Wp = padded_shape
-    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
-    col = dx_col.reshape(C, kh, kw, N, OH, OW)
-    dx_padded = np.zeros((N, C, Hp, Wp), dtype=dx_col.dtype)
-    dt = dx_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view, written through
-    for i in range(kh):
-        i_end = i + stride * OH
-        for j in range(kw):
-            dt[:, :, i:i_end:stride, j:j + stride * OW:stride] += col[:, i, j]
-    return dx_padded
-
+from engine.ops.im2col import (
+    ConvGeometry,
+    col2im,
+    col_to_window,
+    conv_output_size,
+    dropped,
+    im2col,
+    pad_input,
+    row_to_offset,
+    window_to_col,
+)
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, pick
 
 # ---------------------------------------------------------------------------------------------
 # Forward / backward records
@@ -139,12 +59,12 @@ class ConvCache:
     @property
     def dropped_rows(self) -> int:
         """Bottom rows of x_padded that no window reaches (the stride does not divide evenly)."""
-        return _dropped(self.x_padded.shape[2], self.w.shape[2], self.stride, self.OH)
+        return dropped(self.x_padded.shape[2], self.w.shape[2], self.stride, self.OH)
 
     @property
     def dropped_cols(self) -> int:
         """Right columns of x_padded that no window reaches."""
-        return _dropped(self.x_padded.shape[3], self.w.shape[3], self.stride, self.OW)
+        return dropped(self.x_padded.shape[3], self.w.shape[3], self.stride, self.OW)
 
 
 @dataclass(frozen=True)
@@ -154,9 +74,10 @@ class ConvGrads:
     dout_row: np.ndarray  # dout as (F, N·OH·OW), columns ordered like x_col's
     dw: np.ndarray  # dout_row · x_colᵀ reshaped to (F, C, KH, KW)
     db: np.ndarray  # Σ dout over N, OH, OW: (F,)
-    dx_col: np.ndarray  # w_rowᵀ · dout_row: (C·KH·KW, N·OH·OW)
-    dx_padded: np.ndarray  # col2im(dx_col): (N, C, H + 2·pad, W + 2·pad)
-    dx: np.ndarray  # dx_padded cropped by pad: (N, C, H, W), a view of dx_padded
+    # the input's gradient: None when backward was asked not to (need_dx=False, a network's first layer)
+    dx_col: np.ndarray | None  # w_rowᵀ · dout_row: (C·KH·KW, N·OH·OW)
+    dx_padded: np.ndarray | None  # col2im(dx_col): (N, C, H + 2·pad, W + 2·pad)
+    dx: np.ndarray | None  # dx_padded cropped by pad: (N, C, H, W), a view of dx_padded
 
 
 @dataclass(frozen=True)
@@ -233,8 +154,11 @@ def conv2d_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: in
     return out, ConvCache(x, w, b, stride, pad, x_padded, x_col, w_row, out, OH, OW, wx_row if keep_product else None)
 
 
-def conv2d_backward(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
-    """dw = dout_row · x_colᵀ, db = Σ dout, dx_col = w_rowᵀ · dout_row, dx = crop(col2im(dx_col))."""
+def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True) -> ConvGrads:
+    """dw = dout_row · x_colᵀ, db = Σ dout, dx_col = w_rowᵀ · dout_row, dx = crop(col2im(dx_col)).
+
+    ``need_dx=False`` (a network's first layer, whose input needs no gradient) stops after dw and db.
+    """
     w = cache.w
     F, C, KH, KW = w.shape
     N, _, H, W = cache.x.shape
@@ -244,6 +168,8 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
     dout_row = dout.transpose(1, 0, 2, 3).reshape(F, -1)
     dw = (dout_row @ cache.x_col.T).reshape(w.shape)  # x_col.T is a view: BLAS reads it transposed
     db = dout_row.sum(axis=1)
+    if not need_dx:
+        return ConvGrads(dout_row, dw, db, None, None, None)
     dx_col = cache.w_row.T @ dout_row
     dx_padded = col2im(dx_col, cache.x_padded.shape, KH, KW, cache.stride)
     p = cache.pad
@@ -272,7 +198,7 @@ def conv2d_full_conv(dout: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], 
     _, C, KH, KW = w.shape
     _, _, H, W = x_shape
     Hp, Wp = H + 2 * pad, W + 2 * pad
-    extra_h, extra_w = _dropped(Hp, KH, stride, OH), _dropped(Wp, KW, stride, OW)
+    extra_h, extra_w = dropped(Hp, KH, stride, OH), dropped(Wp, KW, stride, OW)
     dtype = np.result_type(dout, w)
     dout_dilated = np.zeros((N, F, (OH - 1) * stride + 1, (OW - 1) * stride + 1), dtype=dtype)
     dout_dilated[:, :, ::stride, ::stride] = dout
@@ -297,39 +223,28 @@ def conv2d_dx_full_conv(dout: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...
 # ---------------------------------------------------------------------------------------------
 
 
-def _fwd_bwd(arrays: Arrays, params: dict[str, Any]) -> tuple[ConvCache, ConvGrads, FullConvRecord]:
+EXTRAS = ("wx_row", "dout_dilated", "dout_padded", "w_rot", "dx_full_conv")  # display only: run(extras=True)
+
+
+def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
+    """Forward, backward and (``extras``) the product before the bias and dx by full convolution."""
     stride, pad = params["stride"], params["pad"]
-    _, cache = conv2d_forward(arrays["x"], arrays["w"], arrays["b"], stride, pad, keep_product=True)
+    _, cache = conv2d_forward(arrays["x"], arrays["w"], arrays["b"], stride, pad, keep_product=extras)
     grads = conv2d_backward(arrays["dout"], cache)
-    full = conv2d_full_conv(arrays["dout"], arrays["w"], arrays["x"].shape, stride, pad)
-    return cache, grads, full
-
-
-def _run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    cache, grads, full = _fwd_bwd(arrays, params)
-    return {
-        "x": cache.x,
-        "w": cache.w,
-        "b": cache.b,
-        "dout": arrays["dout"],
-        "x_padded": cache.x_padded,
-        "x_col": cache.x_col,
-        "w_row": cache.w_row,
-        "wx_row": cache.wx_row,
-        "out": cache.out,
-        "dout_row": grads.dout_row,
-        "dw": grads.dw,
-        "db": grads.db,
-        "dx_col": grads.dx_col,
-        "dx_padded": grads.dx_padded,
-        "dx": grads.dx,
-        "dout_dilated": full.dout_dilated,
-        "dout_padded": full.dout_padded,
-        "w_rot": full.w_rot,
-        "dx_full_conv": full.dx,
-        "dropped_rows": np.array(cache.dropped_rows),
-        "dropped_cols": np.array(cache.dropped_cols),
+    full = conv2d_full_conv(arrays["dout"], arrays["w"], arrays["x"].shape, stride, pad) if extras else None
+    result = {
+        "x": cache.x, "w": cache.w, "b": cache.b, "dout": arrays["dout"], "x_padded": cache.x_padded,
+        "x_col": cache.x_col, "w_row": cache.w_row, "wx_row": cache.wx_row, "out": cache.out,
+        "dout_row": grads.dout_row, "dw": grads.dw, "db": grads.db, "dx_col": grads.dx_col,
+        "dx_padded": grads.dx_padded, "dx": grads.dx,
     }
+    if full is not None:
+        result.update(dout_dilated=full.dout_dilated, dout_padded=full.dout_padded, w_rot=full.w_rot,
+                      dx_full_conv=full.dx)
+    else:
+        del result["wx_row"]
+    result.update(dropped_rows=np.array(cache.dropped_rows), dropped_cols=np.array(cache.dropped_cols))
+    return result
 
 
 ARRAYS = ("x", "w", "b", "dout", "x_padded", "x_col", "w_row", "wx_row", "out", "dout_row", "dw", "db",
@@ -379,133 +294,66 @@ def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
                            f"got {list(shapes['dout'])}")
 
 
-def _copy(**arrays: np.ndarray) -> Arrays:
-    return {k: np.array(v, copy=True) for k, v in arrays.items()}
-
-
-def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    cache, grads, full = _fwd_bwd(arrays, params)
-    s, p = cache.stride, cache.pad
-    F, C, KH, KW = cache.w.shape
-    N = cache.x.shape[0]
-    geo = rf"\quad s = {s},\ p = {p},\ O_H = {cache.OH},\ O_W = {cache.OW}"
+def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_run` computed (with its extras), from its arrays."""
+    s, p = params["stride"], params["pad"]
+    F, C, KH, KW = a["w"].shape
+    N, _, OH, OW = a["out"].shape
+    geo = rf"\quad s = {s},\ p = {p},\ O_H = {OH},\ O_W = {OW}"
     return [
         Step("forward", "pad", "Pad the input with zeros",
              rf"x_{{\text{{pad}}}}[n, c, h + p, w + p] = x[n, c, h, w],\quad p = {p}",
-             _copy(x=cache.x, x_padded=cache.x_padded)),
+             pick(a, "x", "x_padded")),
         Step("forward", "im2col", "Lay every window out as a column (im2col)",
              r"X_{\text{col}}\big[(c K_H + k_h) K_W + k_w,\ (n O_H + o_h) O_W + o_w\big]"
              r" = x_{\text{pad}}[n, c, o_h s + k_h, o_w s + k_w]" + geo,
-             _copy(x_padded=cache.x_padded, x_col=cache.x_col)),
+             pick(a, "x_padded", "x_col")),
         Step("forward", "matmul", "Multiply the flattened filters by the columns",
              rf"Z = W_{{\text{{row}}}}\, X_{{\text{{col}}}},\quad ({F} \times {C * KH * KW})"
-             rf"\cdot ({C * KH * KW} \times {N * cache.OH * cache.OW})",
-             _copy(w=cache.w, w_row=cache.w_row, x_col=cache.x_col, wx_row=cache.wx_row)),
+             rf"\cdot ({C * KH * KW} \times {N * OH * OW})",
+             pick(a, "w", "w_row", "x_col", "wx_row")),
         Step("forward", "bias", "Add the bias and reshape to (N, F, OH, OW)",
              r"\text{out}[n, f, o_h, o_w] = Z\big[f,\ (n O_H + o_h) O_W + o_w\big] + b_f",
-             _copy(wx_row=cache.wx_row, b=cache.b, out=cache.out)),
+             pick(a, "wx_row", "b", "out")),
         Step("backward", "dout_row", "Reshape the upstream gradient to rows, one per filter",
              r"\delta_{\text{row}}\big[f,\ (n O_H + o_h) O_W + o_w\big]"
              r" = \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]",
-             _copy(dout=arrays["dout"], dout_row=grads.dout_row)),
+             pick(a, "dout", "dout_row")),
         Step("backward", "dw", "Filter gradient: upstream rows times the columns transposed",
              r"\frac{\partial L}{\partial W_{\text{row}}} = \delta_{\text{row}}\, X_{\text{col}}^{\top},\quad"
              r" \frac{\partial L}{\partial W} = \operatorname{reshape}_{F \times C \times K_H \times K_W}"
              r"\Big(\frac{\partial L}{\partial W_{\text{row}}}\Big)",
-             _copy(dout_row=grads.dout_row, x_col=cache.x_col, dw=grads.dw)),
+             pick(a, "dout_row", "x_col", "dw")),
         Step("backward", "db", "Bias gradient: sum the upstream gradient over N, OH, OW",
              r"\frac{\partial L}{\partial b_f}"
              r" = \sum_{n, o_h, o_w} \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]",
-             _copy(dout=arrays["dout"], db=grads.db)),
+             pick(a, "dout", "db")),
         Step("backward", "dx_col", "Column gradient: the filters transposed times the upstream rows",
              r"\frac{\partial L}{\partial X_{\text{col}}} = W_{\text{row}}^{\top}\, \delta_{\text{row}}",
-             _copy(w_row=cache.w_row, dout_row=grads.dout_row, dx_col=grads.dx_col)),
+             pick(a, "w_row", "dout_row", "dx_col")),
         Step("backward", "col2im", "Add every column back onto its window (col2im), then crop the padding",
              r"dx_{\text{pad}}[n, c, o_h s + k_h, o_w s + k_w] \mathrel{+}="
              r" dX_{\text{col}}\big[(c K_H + k_h) K_W + k_w,\ (n O_H + o_h) O_W + o_w\big],"
              rf"\quad dx = dx_{{\text{{pad}}}}[:, :, p : p + H,\ p : p + W],\ p = {p}",
-             _copy(dx_col=grads.dx_col, dx_padded=grads.dx_padded, dx=grads.dx)),
+             pick(a, "dx_col", "dx_padded", "dx")),
         Step("backward", "full_conv", "The same dx as a full convolution with the rotated kernel",
              r"W^{\text{rot}}[c, f, k_h, k_w] = W[f, c, K_H - 1 - k_h, K_W - 1 - k_w],\quad"
              r" dx = \operatorname{crop}_p\Big(\operatorname{pad}_{K - 1}\big(\operatorname{dilate}_s(\delta)\big)"
              r" \star W^{\text{rot}}\Big)" + rf",\quad s = {s},\ p = {p}",
-             _copy(dout=arrays["dout"], dout_dilated=full.dout_dilated, dout_padded=full.dout_padded,
-                   w=cache.w, w_rot=full.w_rot, dx_full_conv=full.dx, dx=grads.dx)),
+             pick(a, "dout", "dout_dilated", "dout_padded", "w", "w_rot", "dx_full_conv", "dx")),
     ]
 
 
 # --- provenance ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Geo:
-    N: int
-    C: int
-    H: int
-    W: int
-    F: int
-    KH: int
-    KW: int
-    s: int
-    p: int
-    OH: int
-    OW: int
-
-    def inside(self, h: int, w: int) -> bool:
-        return 0 <= h < self.H and 0 <= w < self.W
-
-    def col(self, n: int, oh: int, ow: int) -> int:
-        return window_to_col(n, oh, ow, self.OH, self.OW)
-
-    def row(self, c: int, kh: int, kw: int) -> int:
-        return offset_to_row(c, kh, kw, self.KH, self.KW)
-
-    def covering(self, hp: int, wp: int):
-        """(oh, ow, kh, kw) of every window that reads x_padded position (hp, wp)."""
-        for kh in range(self.KH):
-            oh, r = divmod(hp - kh, self.s)
-            if r or not 0 <= oh < self.OH:
-                continue
-            for kw in range(self.KW):
-                ow, r = divmod(wp - kw, self.s)
-                if r or not 0 <= ow < self.OW:
-                    continue
-                yield oh, ow, kh, kw
-
-
-def _shape_of(name: str, g: _Geo, arrays: Arrays) -> tuple[int, ...]:
-    shapes = {
-        "x_padded": (g.N, g.C, g.H + 2 * g.p, g.W + 2 * g.p),
-        "x_col": (g.C * g.KH * g.KW, g.N * g.OH * g.OW),
-        "w_row": (g.F, g.C * g.KH * g.KW),
-        "wx_row": (g.F, g.N * g.OH * g.OW),
-        "out": (g.N, g.F, g.OH, g.OW),
-        "dout_row": (g.F, g.N * g.OH * g.OW),
-        "dw": (g.F, g.C, g.KH, g.KW),
-        "db": (g.F,),
-        "dx_col": (g.C * g.KH * g.KW, g.N * g.OH * g.OW),
-        "dx_padded": (g.N, g.C, g.H + 2 * g.p, g.W + 2 * g.p),
-        "dx": (g.N, g.C, g.H, g.W),
-        "dout_dilated": (g.N, g.F, (g.OH - 1) * g.s + 1, (g.OW - 1) * g.s + 1),
-        "dout_padded": (g.N, g.F, g.H + 2 * g.p + g.KH - 1, g.W + 2 * g.p + g.KW - 1),
-        "w_rot": (g.C, g.F, g.KH, g.KW),
-        "dx_full_conv": (g.N, g.C, g.H, g.W),
-        "dropped_rows": (),
-        "dropped_cols": (),
-    }
-    if name in arrays:
-        return tuple(arrays[name].shape)
-    if name not in shapes:
-        raise OpInputError("array", f"conv2d has no array {name!r}; arrays: {', '.join(ARRAYS)}")
-    return shapes[name]
-
-
 def _provenance(arrays: Arrays, params: dict[str, Any], array: str, index: Index) -> dict[str, list[Index]]:
-    N, C, H, W = arrays["x"].shape
-    F, _, KH, KW = arrays["w"].shape
     s, p = params["stride"], params["pad"]
-    g = _Geo(N, C, H, W, F, KH, KW, s, p, conv_output_size(H, KH, s, p), conv_output_size(W, KW, s, p))
-    shape = _shape_of(array, g, arrays)
+    g = ConvGeometry.of(arrays["x"].shape, arrays["w"].shape, s, p)
+    N, C, F, KH, KW = g.N, g.C, g.F, g.KH, g.KW
+    if array not in ARRAYS:
+        raise OpInputError("array", f"conv2d has no array {array!r}; arrays: {', '.join(ARRAYS)}")
+    shape = tuple(arrays[array].shape) if array in arrays else g.shapes()[array]
     index = tuple(int(i) for i in index)
     if len(index) != len(shape) or any(not 0 <= i < n for i, n in zip(index, shape, strict=True)):
         raise OpInputError("index", f"{list(index)} is not an index of {array} with shape {list(shape)}")
@@ -639,5 +487,6 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        extras=EXTRAS,
     ),
 )

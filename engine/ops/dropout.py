@@ -19,15 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
 
 MODES = ("train", "eval")
 P_MEANS = ("drop", "keep")
 SEED_MAX = 2**31 - 1
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
 def _validate(p: float, mode: str, seed: int, p_means: str) -> None:
@@ -85,8 +81,8 @@ def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> DropoutGrads:
     """dx = dout·mask·scale: a dropped value passes no gradient back."""
     dout = np.asarray(dout)
     if dout.shape != cache.mask.shape:
-        raise OpInputError("inputs.dout", f"must have the shape of out {_shape_text(cache.mask.shape)}, "
-                           f"got {_shape_text(dout.shape)}")
+        raise OpInputError("inputs.dout", f"must have the shape of out {shape_text(cache.mask.shape)}, "
+                           f"got {shape_text(dout.shape)}")
     dx = np.where(cache.mask != 0, dout * cache.scale, 0).astype(np.result_type(dout, cache.mask), copy=False)
     return DropoutGrads(dx=dx)
 
@@ -112,10 +108,10 @@ DROPOUT_ARRAYS = ("x", "dout", "mask", "scale", "out", "dx")
 def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
     x_shape = tuple(shapes["x"])
     if not 1 <= len(x_shape) <= 4:
-        raise OpInputError("inputs.x", f"must have 1 to 4 dimensions, got shape {_shape_text(x_shape)}")
+        raise OpInputError("inputs.x", f"must have 1 to 4 dimensions, got shape {shape_text(x_shape)}")
     if "dout" in shapes and tuple(shapes["dout"]) != x_shape:
-        raise OpInputError("inputs.dout", f"must have the shape of out {_shape_text(x_shape)}, "
-                           f"got {_shape_text(shapes['dout'])}")
+        raise OpInputError("inputs.dout", f"must have the shape of out {shape_text(x_shape)}, "
+                           f"got {shape_text(shapes['dout'])}")
     _validate(params.get("p", 0.5), params.get("mode", "train"), params.get("seed", 0), params.get("p_means", "drop"))
 
 
@@ -123,35 +119,26 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {"dout": np.ones(shapes["x"], dtype)}
 
 
-def _call(arrays: Arrays, params: dict[str, Any]) -> tuple[np.ndarray, DropoutCache, DropoutGrads, np.ndarray]:
+def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     x = arrays["x"]
     dout = arrays["dout"] if "dout" in arrays else np.ones(x.shape, x.dtype)
-    out, cache = dropout_forward(x, params.get("p", 0.5), params.get("mode", "train"), params.get("seed", 0),
-                                 params.get("p_means", "drop"))
-    return out, cache, dropout_backward(dout, cache), dout
+    out, c = dropout_forward(x, params.get("p", 0.5), params.get("mode", "train"), params.get("seed", 0),
+                             params.get("p_means", "drop"))
+    g = dropout_backward(dout, c)
+    return copied(x=x, dout=dout, mask=c.mask, scale=c.scale, out=out, dx=g.dx)
 
 
-def _copy(**arrays: Any) -> Arrays:
-    return {k: np.array(v, copy=True) for k, v in arrays.items()}
-
-
-def _run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    out, c, g, dout = _call(arrays, params)
-    return _copy(x=arrays["x"], dout=dout, mask=c.mask, scale=c.scale, out=out, dx=g.dx)
-
-
-def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    out, c, g, dout = _call(arrays, params)
-    x = arrays["x"]
-    if c.mode == "eval":
+def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_run` computed, from its arrays."""
+    if params.get("mode", "train") == "eval":
         return [
-            Step("forward", "out", "Eval: dropout is the identity", r"y = x", _copy(x=x, mask=c.mask, scale=c.scale,
-                                                                                 out=out)),
+            Step("forward", "out", "Eval: dropout is the identity", r"y = x",
+                 pick(a, "x", "mask", "scale", "out")),
             Step("backward", "dx", "Eval: the gradient passes straight through",
-                 r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}", _copy(dout=dout, dx=g.dx)),
+                 r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}", pick(a, "dout", "dx")),
         ]
-    p = f"{c.p:g}"
-    if c.p_means == "drop":
+    p = f"{float(params.get('p', 0.5)):g}"
+    if params.get("p_means", "drop") == "drop":
         mask_tex = (r"m_i = \begin{cases} 1 & u_i \ge p \\ 0 & u_i < p \end{cases}, \quad u_i \sim U[0, 1), \quad p = "
                     + p + r" \text{ (drop probability)}")
         scale_tex = r"s = \frac{1}{1 - p} = \frac{1}{1 - " + p + "}"
@@ -160,14 +147,14 @@ def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
                     + p + r" \text{ (keep probability)}")
         scale_tex = r"s = \frac{1}{p} = \frac{1}{" + p + "}"
     return [
-        Step("forward", "mask", f"Draw the mask (seed {c.seed})", mask_tex, _copy(mask=c.mask)),
+        Step("forward", "mask", f"Draw the mask (seed {int(params.get('seed', 0))})", mask_tex, pick(a, "mask")),
         Step("forward", "scale", "Scale the kept values so the expectation stays x", scale_tex,
-             _copy(scale=c.scale)),
-        Step("forward", "out", "Drop and scale", r"y_i = x_i\, m_i\, s", _copy(x=x, mask=c.mask, scale=c.scale,
-                                                                              out=out)),
+             pick(a, "scale")),
+        Step("forward", "out", "Drop and scale", r"y_i = x_i\, m_i\, s",
+             pick(a, "x", "mask", "scale", "out")),
         Step("backward", "dx", "Gradient flows only through the kept values",
              r"\frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial y_i}\, m_i\, s",
-             _copy(dout=dout, mask=c.mask, scale=c.scale, dx=g.dx)),
+             pick(a, "dout", "mask", "scale", "dx")),
     ]
 
 
@@ -177,7 +164,7 @@ def _provenance(arrays: Arrays, params: dict[str, Any], array: str, index: Index
         raise OpInputError("array", f"dropout has no array {array!r} (arrays: {', '.join(DROPOUT_ARRAYS)})")
     shape = result[array].shape
     if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=False)):
-        raise OpInputError("index", f"{array} index {list(index)} does not fit its shape {_shape_text(shape)}")
+        raise OpInputError("index", f"{array} index {list(index)} does not fit its shape {shape_text(shape)}")
     index = tuple(index)
     if array == "out":
         return {"x": [index], "mask": [index], "scale": [()]}

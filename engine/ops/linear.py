@@ -116,33 +116,28 @@ def _lin_defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dt
     return {"dout": np.ones((n, d), dtype=dtype)}
 
 
-def _lin_records(arrays: Arrays) -> tuple[np.ndarray, LinearCache, LinearGrads]:
+def _lin_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, cache = linear_forward(arrays["x"], arrays["w"], arrays["b"])
-    return out, cache, linear_backward(arrays["dout"], cache)
-
-
-def _lin_run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    out, cache, grads = _lin_records(arrays)
+    grads = linear_backward(arrays["dout"], cache)
     return {"x": arrays["x"], "w": arrays["w"], "b": arrays["b"], "dout": arrays["dout"], "out": out,
             "dx": grads.dx, "dw": grads.dw, "db": grads.db}
 
 
-def _lin_steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    out, cache, grads = _lin_records(arrays)
-    dout = arrays["dout"]
+def _lin_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_lin_run` computed, from its arrays."""
     return [
         Step("forward", "affine", "Multiply by the weights and add the bias",
              r"y_{n,d} = \sum_{m} x_{n,m} W_{m,d} + b_d \qquad y = xW + b",
-             {"x": cache.x, "w": cache.w, "b": arrays["b"], "out": out}),
+             {"x": a["x"], "w": a["w"], "b": a["b"], "out": a["out"]}),
         Step("backward", "dx", "Gradient for the input: send dout back through the weights",
              r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\, W^{\top}",
-             {"dout": dout, "w": cache.w, "dx": grads.dx}),
+             {"dout": a["dout"], "w": a["w"], "dx": a["dx"]}),
         Step("backward", "dw", "Gradient for the weights: inputs times dout, summed over the batch",
              r"\frac{\partial L}{\partial W} = x^{\top} \frac{\partial L}{\partial y}",
-             {"x": cache.x, "dout": dout, "dw": grads.dw}),
+             {"x": a["x"], "dout": a["dout"], "dw": a["dw"]}),
         Step("backward", "db", "Gradient for the bias: dout summed over the batch",
              r"\frac{\partial L}{\partial b_d} = \sum_{n} \frac{\partial L}{\partial y_{n,d}}",
-             {"dout": dout, "db": grads.db}),
+             {"dout": a["dout"], "db": a["db"]}),
     ]
 
 
@@ -191,24 +186,20 @@ def _flat_defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], d
     return {"dout": np.ones((x[0], math.prod(x[1:])), dtype=dtype)}
 
 
-def _flat_records(arrays: Arrays) -> tuple[np.ndarray, FlattenCache, FlattenGrads]:
+def _flat_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, cache = flatten_forward(arrays["x"])
-    return out, cache, flatten_backward(arrays["dout"], cache)
-
-
-def _flat_run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    out, cache, grads = _flat_records(arrays)
+    grads = flatten_backward(arrays["dout"], cache)
     return {"x": arrays["x"], "dout": arrays["dout"], "out": out, "dx": grads.dx}
 
 
-def _flat_steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    out, cache, grads = _flat_records(arrays)
+def _flat_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_flat_run` computed, from its arrays."""
     return [
         Step("forward", "flatten", "Lay each sample out as one row, row-major over (C, H, W)",
-             r"y_{n,\,(cH + h)W + w} = x_{n,c,h,w}", {"x": arrays["x"], "out": out}),
+             r"y_{n,\,(cH + h)W + w} = x_{n,c,h,w}", {"x": a["x"], "out": a["out"]}),
         Step("backward", "unflatten", "Reshape the gradient back to the input's shape",
              r"\frac{\partial L}{\partial x_{n,c,h,w}} = \frac{\partial L}{\partial y_{n,\,(cH + h)W + w}}",
-             {"dout": arrays["dout"], "dx": grads.dx}),
+             {"dout": a["dout"], "dx": a["dx"]}),
     ]
 
 

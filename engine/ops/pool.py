@@ -121,11 +121,13 @@ def _running_max(x: np.ndarray, size: int, stride: int, oh: int, ow: int) -> tup
     strictly greater, so ties keep the first maximum (np.argmax's rule, and PyTorch's).
     """
     h_span, w_span = stride * (oh - 1) + 1, stride * (ow - 1) + 1
-    out = np.array(x[:, :, :h_span:stride, :w_span:stride], order="C")  # offset 0: a contiguous copy
+    # offset 0, copied in x's own memory order (conv's output is channel-major): every array
+    # below follows it, so the loop never mixes layouts
+    out = x[:, :, :h_span:stride, :w_span:stride].copy(order="K")
     index_dtype = np.int8 if size * size <= 127 else np.int16
-    window_argmax = np.zeros(out.shape, index_dtype)
-    upd = np.empty(out.shape, bool)
-    step = np.empty(out.shape, index_dtype)
+    window_argmax = np.zeros_like(out, dtype=index_dtype)
+    upd = np.empty_like(out, dtype=bool)
+    step = np.empty_like(out, dtype=index_dtype)
     upd_int = upd.view(np.int8) if index_dtype == np.int8 else upd
     for o in range(1, size * size):
         kh, kw = divmod(o, size)
@@ -337,37 +339,38 @@ _WINDOW_LATEX = r"\text{win}_{oh,ow} = x\big[\,s\,oh : s\,oh + k,\ \ s\,ow : s\,
 # max pooling
 
 
-def _max_records(arrays: Arrays, params: dict[str, Any]) -> tuple[np.ndarray, MaxPoolCache, PoolGrads]:
-    out, cache = maxpool2d_forward(arrays["x"], params["size"], params["stride"])
-    return out, cache, maxpool2d_backward(arrays["dout"], cache)
-
-
-def _max_run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    out, cache, grads = _max_records(arrays, params)
-    return {
+def _max_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
+    """Forward and backward; ``extras``: also the copy of every window (display only)."""
+    out, cache = maxpool2d_forward(arrays["x"], params["size"], params["stride"], keep_windows=extras)
+    grads = maxpool2d_backward(arrays["dout"], cache)
+    result = {
         "x": arrays["x"], "dout": arrays["dout"], "windows": cache.windows, "out": out,
         "window_argmax": cache.window_argmax, "argmax": cache.argmax, "dx": grads.dx,
         "dropped_rows": np.array(cache.dropped_rows), "dropped_cols": np.array(cache.dropped_cols),
     }
+    if not extras:
+        del result["windows"]
+    return result
 
 
-def _max_steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    out, cache, grads = _max_records(arrays, params)
-    h, w = cache.x_shape[2:]
-    oh, ow = out.shape[2:]
+def _max_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_max_run` computed (with its extras), from its arrays."""
+    h, w = a["x"].shape[2:]
+    oh, ow = a["out"].shape[2:]
+    k, s = params["size"], resolve_stride(params["size"], params["stride"])
     return [
         Step("forward", "windows", "Cut the input into k×k windows, s apart",
-             _WINDOW_LATEX + _size_latex(h, w, cache.size, cache.stride, oh, ow),
-             {"x": arrays["x"], "windows": cache.windows, "dropped_rows": np.array(cache.dropped_rows),
-              "dropped_cols": np.array(cache.dropped_cols)}),
+             _WINDOW_LATEX + _size_latex(h, w, k, s, oh, ow),
+             {"x": a["x"], "windows": a["windows"], "dropped_rows": a["dropped_rows"],
+              "dropped_cols": a["dropped_cols"]}),
         Step("forward", "max", "Keep each window's maximum and remember where it was",
              r"y_{oh,ow} = \max \text{win}_{oh,ow},\quad \text{argmax}_{oh,ow} = h^{*} W + w^{*}"
              r"\ \ \text{(first maximum in row-major order)}",
-             {"windows": cache.windows, "window_argmax": cache.window_argmax, "argmax": cache.argmax, "out": out}),
+             {"windows": a["windows"], "window_argmax": a["window_argmax"], "argmax": a["argmax"], "out": a["out"]}),
         Step("backward", "route", "Route each upstream gradient to its window's maximum (overlaps add)",
              r"\frac{\partial L}{\partial x_{h,w}} = \sum_{(oh,ow)\,:\ \text{argmax}_{oh,ow} = hW + w}"
              r" \frac{\partial L}{\partial y_{oh,ow}}",
-             {"dout": arrays["dout"], "argmax": cache.argmax, "dx": grads.dx}),
+             {"dout": a["dout"], "argmax": a["argmax"], "dx": a["dx"]}),
     ]
 
 
@@ -400,35 +403,32 @@ def _max_example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, An
 # average pooling
 
 
-def _avg_records(arrays: Arrays, params: dict[str, Any]) -> tuple[np.ndarray, AvgPoolCache, PoolGrads]:
+def _avg_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, cache = avgpool2d_forward(arrays["x"], params["size"], params["stride"])
-    return out, cache, avgpool2d_backward(arrays["dout"], cache)
-
-
-def _avg_run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    out, cache, grads = _avg_records(arrays, params)
+    grads = avgpool2d_backward(arrays["dout"], cache)
     return {
         "x": arrays["x"], "dout": arrays["dout"], "windows": cache.windows, "out": out, "dx": grads.dx,
         "dropped_rows": np.array(cache.dropped_rows), "dropped_cols": np.array(cache.dropped_cols),
     }
 
 
-def _avg_steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    out, cache, grads = _avg_records(arrays, params)
-    h, w = cache.x_shape[2:]
-    oh, ow = out.shape[2:]
+def _avg_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_avg_run` computed, from its arrays."""
+    h, w = a["x"].shape[2:]
+    oh, ow = a["out"].shape[2:]
+    k, s = params["size"], resolve_stride(params["size"], params["stride"])
     return [
         Step("forward", "windows", "Cut the input into k×k windows, s apart",
-             _WINDOW_LATEX + _size_latex(h, w, cache.size, cache.stride, oh, ow),
-             {"x": arrays["x"], "windows": cache.windows, "dropped_rows": np.array(cache.dropped_rows),
-              "dropped_cols": np.array(cache.dropped_cols)}),
+             _WINDOW_LATEX + _size_latex(h, w, k, s, oh, ow),
+             {"x": a["x"], "windows": a["windows"], "dropped_rows": a["dropped_rows"],
+              "dropped_cols": a["dropped_cols"]}),
         Step("forward", "mean", "Average each window",
              r"y_{oh,ow} = \frac{1}{k^2} \sum_{i=0}^{k-1} \sum_{j=0}^{k-1} x_{s\,oh + i,\ s\,ow + j}",
-             {"windows": cache.windows, "out": out}),
+             {"windows": a["windows"], "out": a["out"]}),
         Step("backward", "spread", "Share each upstream gradient equally over its window (overlaps add)",
              r"\frac{\partial L}{\partial x_{h,w}} = \sum_{(oh,ow)\,:\ (h,w) \in \text{win}_{oh,ow}}"
              r" \frac{1}{k^2} \frac{\partial L}{\partial y_{oh,ow}}",
-             {"dout": arrays["dout"], "dx": grads.dx}),
+             {"dout": a["dout"], "dx": a["dx"]}),
     ]
 
 
@@ -468,6 +468,7 @@ SPECS = (
         steps=_max_steps,
         provenance=_max_provenance,
         example=_max_example,
+        extras=("windows",),
     ),
     OpSpec(
         name="avgpool2d",

@@ -39,10 +39,13 @@ def softmax_naive(logits: np.ndarray) -> np.ndarray:
         return e / e.sum(axis=-1, keepdims=True)
 
 
-def softmax_jacobian(p_row: np.ndarray) -> np.ndarray:
-    """dp_i/dz_j = p_i (δ_ij − p_j), i.e. diag(p) − p·pᵀ, shape (K, K)."""
-    p_row = np.asarray(p_row)
-    return np.diag(p_row) - np.outer(p_row, p_row)
+def softmax_jacobian(probs: np.ndarray) -> np.ndarray:
+    """dp_i/dz_j = p_i (δ_ij − p_j), i.e. diag(p) − p·pᵀ, of each row: (..., K) -> (..., K, K)."""
+    probs = np.asarray(probs)
+    k = probs.shape[-1]
+    jac = np.multiply(probs[..., :, None], -probs[..., None, :])  # −p·pᵀ, a new C-order array
+    jac.reshape(-1, k * k)[:, :: k + 1] += probs.reshape(-1, k)  # then p along each diagonal (a view)
+    return jac
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,7 @@ def softmax_cross_entropy_backward(cache: SoftmaxCECache, dloss: float = 1.0,
     defined = p_label >= np.finfo(probs.dtype).tiny
     dprobs = np.zeros_like(probs)
     dprobs[rows[defined], cache.labels[defined]] = -dloss / (n * p_label[defined])
-    # J = diag(p) − p·pᵀ, built in place: −p·pᵀ, then p added along each row's diagonal
-    jac = np.multiply(probs[:, :, None], -probs[:, None, :], out=np.empty((n, k, k), probs.dtype))
-    jac.reshape(n, k * k)[:, :: k + 1] += probs  # a C-order array: the reshape is a view
+    jac = softmax_jacobian(probs)
     dlogits_via_jacobian = np.matmul(dprobs[:, None, :], jac)[:, 0, :]  # Jᵀ·dprobs, row by row
     dlogits_via_jacobian /= t
     return SoftmaxCEGrads(
@@ -172,58 +173,62 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {}
 
 
-def _records(arrays: Arrays, params: dict[str, Any]) -> tuple[SoftmaxCECache, SoftmaxCEGrads]:
-    _, cache = softmax_cross_entropy_forward(arrays["logits"], arrays["labels"], params["temperature"])
-    return cache, softmax_cross_entropy_backward(cache)
+EXTRAS = ("dprobs", "dprobs_defined", "jacobian", "dlogits_via_jacobian")  # the Jacobian route, display only
 
 
-def _run(arrays: Arrays, params: dict[str, Any]) -> Arrays:
-    c, g = _records(arrays, params)
-    return {
+def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
+    """Forward and the fused backward; ``extras``: also the Jacobian route."""
+    _, c = softmax_cross_entropy_forward(arrays["logits"], arrays["labels"], params["temperature"])
+    g = softmax_cross_entropy_backward(c, jacobian=extras)
+    result = {
         "logits": arrays["logits"], "labels": c.labels, "scaled": c.scaled, "shifted": c.shifted, "exp": c.exp,
         "sum_exp": c.sum_exp, "probs": c.probs, "log_probs": c.log_probs, "onehot": c.onehot, "nll": c.nll,
-        "loss": c.loss, "p_minus_y": g.p_minus_y, "dlogits": g.dlogits, "dprobs": g.dprobs,
-        "dprobs_defined": g.dprobs_defined, "jacobian": g.jacobian, "dlogits_via_jacobian": g.dlogits_via_jacobian,
+        "loss": c.loss, "p_minus_y": g.p_minus_y, "dlogits": g.dlogits,
     }
+    if extras:
+        result.update(dprobs=g.dprobs, dprobs_defined=g.dprobs_defined, jacobian=g.jacobian,
+                      dlogits_via_jacobian=g.dlogits_via_jacobian)
+    return result
 
 
-def _steps(arrays: Arrays, params: dict[str, Any]) -> list[Step]:
-    c, g = _records(arrays, params)
-    t = c.temperature
+def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_run` computed (with its extras), from its arrays."""
+    t = float(params["temperature"])
     return [
         Step("forward", "scale", "Divide the logits by the temperature",
-             rf"z = \frac{{\text{{logits}}}}{{T}},\quad T = {t:g}", {"logits": c.logits, "scaled": c.scaled}),
+             rf"z = \frac{{\text{{logits}}}}{{T}},\quad T = {t:g}", {"logits": a["logits"], "scaled": a["scaled"]}),
         Step("forward", "shift", "Subtract each row's maximum (same softmax, no overflow)",
-             r"\tilde z_{n,k} = z_{n,k} - \max_j z_{n,j}", {"scaled": c.scaled, "shifted": c.shifted}),
+             r"\tilde z_{n,k} = z_{n,k} - \max_j z_{n,j}", {"scaled": a["scaled"], "shifted": a["shifted"]}),
         Step("forward", "exp", "Exponentiate and sum each row",
              r"e_{n,k} = \exp(\tilde z_{n,k}),\quad S_n = \sum_k e_{n,k}",
-             {"shifted": c.shifted, "exp": c.exp, "sum_exp": c.sum_exp}),
+             {"shifted": a["shifted"], "exp": a["exp"], "sum_exp": a["sum_exp"]}),
         Step("forward", "normalise", "Normalise each row into probabilities",
-             r"p_{n,k} = \frac{e_{n,k}}{S_n}", {"exp": c.exp, "sum_exp": c.sum_exp, "probs": c.probs}),
+             r"p_{n,k} = \frac{e_{n,k}}{S_n}", {"exp": a["exp"], "sum_exp": a["sum_exp"], "probs": a["probs"]}),
         Step("forward", "log", "Log-probabilities, computed without taking log of p",
              r"\log p_{n,k} = \tilde z_{n,k} - \log S_n",
-             {"shifted": c.shifted, "sum_exp": c.sum_exp, "log_probs": c.log_probs}),
+             {"shifted": a["shifted"], "sum_exp": a["sum_exp"], "log_probs": a["log_probs"]}),
         Step("forward", "nll", "Each sample's loss: minus the log-probability of its label",
              r"\ell_n = -\log p_{n,y_n} = -\sum_k y_{n,k} \log p_{n,k}",
-             {"labels": c.labels, "onehot": c.onehot, "log_probs": c.log_probs, "nll": c.nll}),
+             {"labels": a["labels"], "onehot": a["onehot"], "log_probs": a["log_probs"], "nll": a["nll"]}),
         Step("forward", "mean", "Average over the batch", r"L = \frac{1}{N} \sum_{n} \ell_n",
-             {"nll": c.nll, "loss": c.loss}),
+             {"nll": a["nll"], "loss": a["loss"]}),
         Step("backward", "p_minus_y", "Fused softmax + cross-entropy gradient: probabilities minus one-hot",
-             r"p - y", {"probs": c.probs, "onehot": c.onehot, "p_minus_y": g.p_minus_y}),
+             r"p - y", {"probs": a["probs"], "onehot": a["onehot"], "p_minus_y": a["p_minus_y"]}),
         Step("backward", "divide", "Divide by the batch size (the mean) and the temperature",
              r"\frac{\partial L}{\partial \text{logits}} = \frac{p - y}{N\,T}",
-             {"p_minus_y": g.p_minus_y, "dlogits": g.dlogits}),
+             {"p_minus_y": a["p_minus_y"], "dlogits": a["dlogits"]}),
         Step("backward", "dprobs", "The long way: gradient with respect to the probabilities",
              r"\frac{\partial L}{\partial p_{n,k}} = -\frac{y_{n,k}}{N\,p_{n,k}}",
-             {"probs": c.probs, "onehot": c.onehot, "dprobs": g.dprobs, "dprobs_defined": g.dprobs_defined}),
+             {"probs": a["probs"], "onehot": a["onehot"], "dprobs": a["dprobs"],
+              "dprobs_defined": a["dprobs_defined"]}),
         Step("backward", "jacobian", "The softmax Jacobian of each row",
              r"J_n = \operatorname{diag}(p_n) - p_n p_n^{\top},\quad"
              r" \frac{\partial p_{n,i}}{\partial z_{n,j}} = p_{n,i}(\delta_{ij} - p_{n,j})",
-             {"probs": c.probs, "jacobian": g.jacobian}),
+             {"probs": a["probs"], "jacobian": a["jacobian"]}),
         Step("backward", "via_jacobian", "Chain through the Jacobian: the same gradient as the fused route",
              r"\frac{\partial L}{\partial \text{logits}_n} = \frac{1}{T}\, J_n^{\top} \frac{\partial L}{\partial p_n}",
-             {"jacobian": g.jacobian, "dprobs": g.dprobs, "dlogits_via_jacobian": g.dlogits_via_jacobian,
-              "dlogits": g.dlogits}),
+             {"jacobian": a["jacobian"], "dprobs": a["dprobs"], "dlogits_via_jacobian": a["dlogits_via_jacobian"],
+              "dlogits": a["dlogits"]}),
     ]
 
 
@@ -306,5 +311,6 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        extras=EXTRAS,
     ),
 )

@@ -18,7 +18,6 @@ from engine.explain.norm import (
     scaled_errors,
 )
 from engine.ops.dropout import dropout_expectation, dropout_forward
-from engine.ops.norm import batchnorm_running_sequence
 from engine.records import OpInputError
 from engine.registry import run_op
 
@@ -152,17 +151,94 @@ def test_scaled_errors_by_hand():
     assert scaled_errors({"d": np.array([1.0])}, {"d": np.array([1.5])})["d"] == pytest.approx(0.5 / 1.5)
 
 
-@pytest.mark.parametrize("shape", [(4, 3), (2, 3), (2, 2, 3, 3), (3, 1, 1, 2)])
-@pytest.mark.parametrize("convention,momentum", [("pytorch", None), ("cs231n", None), ("pytorch", 0.35),
-                                                 ("cs231n", 0.0), ("pytorch", 1.0)])
-def test_running_sequence_equals_the_ops_own_loop(shape, convention, momentum):
-    batches = random_batches(shape, 25, 1.5, 3.0, seed=len(shape) + shape[0])
-    start = (np.arange(shape[1]) - 1.0, np.arange(shape[1]) + 0.5)
-    fast = running_sequence(batches, convention, momentum, *start)
-    slow = batchnorm_running_sequence(batches, convention, momentum, *start)
-    assert set(fast) == set(slow)
-    for key in slow:
-        np.testing.assert_allclose(fast[key], slow[key], rtol=1e-13, atol=1e-14, err_msg=f"{key} {shape}")
+AXES = {2: (0,), 4: (0, 2, 3)}
+
+
+def hand_running(batches, convention, momentum, rm, rv):
+    """The recurrences of CONVENTIONS.md, written independently with np.var(ddof=...)."""
+    means, variances = [], []
+    for b in batches:
+        axes = AXES[b.ndim]
+        if convention == "pytorch":
+            rm = (1 - momentum) * rm + momentum * b.mean(axis=axes)
+            rv = (1 - momentum) * rv + momentum * b.var(axis=axes, ddof=1)
+        else:
+            rm = momentum * rm + (1 - momentum) * b.mean(axis=axes)
+            rv = momentum * rv + (1 - momentum) * b.var(axis=axes, ddof=0)
+        means.append(rm)
+        variances.append(rv)
+    return np.array(means), np.array(variances)
+
+
+@pytest.mark.parametrize("momentum", [None, 0.3, 0.0, 1.0])
+@pytest.mark.parametrize("convention", ["pytorch", "cs231n"])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
+def test_running_stats_recurrence_over_batches(shape, convention, momentum):
+    rng = np.random.default_rng(11)
+    batches = [rng.normal(loc=2.0, scale=3.0, size=shape) for _ in range(5)]
+    m = {"pytorch": 0.1, "cs231n": 0.9}[convention] if momentum is None else momentum
+    want_mean, want_var = hand_running(batches, convention, m, np.zeros(shape[1]), np.ones(shape[1]))
+
+    seq = running_sequence(batches, convention, momentum)
+    assert seq["running_mean"].shape == (5, shape[1])
+    np.testing.assert_allclose(seq["running_mean"], want_mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(seq["running_var"], want_var, rtol=1e-12)
+    np.testing.assert_allclose(seq["batch_var"][2], batches[2].var(axis=AXES[len(shape)]), rtol=1e-12)
+
+    # the same through the registry, feeding each call's running statistics into the next
+    params = {"convention": convention} | ({} if momentum is None else {"momentum": momentum})
+    rm, rv = np.zeros(shape[1]), np.ones(shape[1])
+    for t, b in enumerate(batches):
+        a = run_op("batchnorm", {"x": b, "running_mean": rm, "running_var": rv}, params)
+        np.testing.assert_array_equal(a["running_mean_before"], rm)
+        rm, rv = a["running_mean"], a["running_var"]
+        np.testing.assert_allclose(rm, want_mean[t], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(rv, want_var[t], rtol=1e-12)
+        assert float(a["momentum"]) == m
+
+
+def test_running_stats_start_from_given_values():
+    rng = np.random.default_rng(12)
+    batches = [rng.normal(size=(3, 2)) for _ in range(3)]
+    rm0, rv0 = np.array([5.0, -5.0]), np.array([0.5, 4.0])
+    seq = running_sequence(batches, "cs231n", 0.8, rm0, rv0)
+    want_mean, want_var = hand_running(batches, "cs231n", 0.8, rm0, rv0)
+    np.testing.assert_allclose(seq["running_mean"], want_mean, rtol=1e-12)
+    np.testing.assert_allclose(seq["running_var"], want_var, rtol=1e-12)
+    np.testing.assert_array_equal(rm0, [5.0, -5.0])  # not modified
+
+
+@pytest.mark.parametrize("convention", ["pytorch", "cs231n"])
+def test_running_stats_converge_to_population(convention):
+    """Many batches from N(3, 2²): the running mean and variance approach 3 and 4."""
+    rng = np.random.default_rng(13)
+    batches = [rng.normal(3.0, 2.0, size=(16, 2)) for _ in range(150)]
+    seq = running_sequence(batches, convention)
+    np.testing.assert_allclose(seq["running_mean"][-30:].mean(axis=0), 3.0, atol=0.25)
+    np.testing.assert_allclose(seq["running_var"][-30:].mean(axis=0), 4.0, rtol=0.15)
+    assert abs(seq["running_mean"][0, 0] - 3.0) > 1.5  # it started far away (from 0)
+
+
+def test_running_var_unbiased_vs_biased_differ_by_n_over_n_minus_1():
+    x = np.array([[1.0], [2.0], [6.0]])  # mean 3, biased var 14/3, unbiased 7
+    p = run_op("batchnorm", {"x": x, "running_var": [0.0]}, {"momentum": 1.0})
+    c = run_op("batchnorm", {"x": x, "running_var": [0.0]}, {"convention": "cs231n", "momentum": 0.0})
+    np.testing.assert_allclose(p["var"], [14 / 3], rtol=1e-15)
+    np.testing.assert_allclose(p["running_var"], [7.0], rtol=1e-15)
+    np.testing.assert_allclose(c["running_var"], [14 / 3], rtol=1e-15)
+    np.testing.assert_allclose(p["running_mean"], [3.0], rtol=1e-15)
+
+
+def test_running_sequence_errors():
+    with pytest.raises(OpInputError) as err:
+        running_sequence([])
+    assert err.value.field == "batches"
+    with pytest.raises(OpInputError) as err:
+        running_sequence([np.ones((2, 3)), np.ones((2, 4))])
+    assert err.value.field == "batches[1]" and "4 channels" in str(err.value)
+    with pytest.raises(OpInputError) as err:
+        running_sequence([np.ones((2, 3)), np.ones((1, 3))], "pytorch")
+    assert err.value.field == "batches[1]" and "n − 1 = 0" in str(err.value)
 
 
 def test_running_sequence_keeps_the_ops_errors():

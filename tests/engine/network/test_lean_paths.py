@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.ops.norm import batchnorm_backward, batchnorm_forward
+from engine.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from engine.ops.pool import maxpool2d_backward, maxpool2d_forward
 from engine.ops.softmax import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 

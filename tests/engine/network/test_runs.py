@@ -227,7 +227,7 @@ def test_the_lean_eval_forward_gives_the_traced_paths_numbers():
             params[name] = rng.uniform(0.5, 2.0, size=params[name].shape)
     x = rng.normal(size=(7, 2, 6, 6))
     traced = network.forward(model, params, x, np.zeros(7, np.int64), "eval", 0)
-    np.testing.assert_allclose(nl.eval_logits(model, params, x), traced.logits, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(network.eval_logits(model, params, x), traced.logits, rtol=1e-12, atol=1e-12)
     loss, acc = nl.evaluate(model, params, x, np.arange(7) % 5)
     assert loss == pytest.approx(network.forward(model, params, x, np.arange(7) % 5, "eval", 0).loss, rel=1e-12)
 

@@ -1,4 +1,7 @@
-"""conv2d: gradient checks, im2col/col2im against loops, the two dx routes, records, errors, provenance."""
+"""conv2d: gradient checks, forward against the naive loops, the two dx routes, records, errors, steps.
+
+(im2col's index maps: test_im2col.py; provenance: test_conv_provenance.py.)
+"""
 
 import itertools
 
@@ -8,79 +11,21 @@ import pytest
 from engine.ops.conv import (
     ConvCache,
     ConvGrads,
-    col2im,
-    col_to_window,
     conv2d_backward,
     conv2d_dx_full_conv,
     conv2d_forward,
     conv2d_forward_naive,
     conv2d_full_conv,
-    conv_output_size,
-    im2col,
-    offset_to_row,
-    pad_input,
     rotate_kernel,
-    row_to_offset,
-    window_to_col,
 )
+from engine.ops.im2col import col2im, conv_output_size
 from engine.records import OpInputError
-from engine.registry import get_spec, op_provenance, op_steps, prepare, run_op
+from engine.registry import get_spec, op_steps, prepare, run_op
 from tests.engine.conftest import assert_gradcheck
+from tests.engine.ops.conv_cases import CORNERS, GRAD_CASES, MANY_CASES, case_id, make_arrays
 
 SPEC = get_spec("conv2d")
 INPUTS = ("x", "w", "b", "dout")
-
-
-# ---------------------------------------------------------------------------------------------
-# Cases
-# ---------------------------------------------------------------------------------------------
-
-
-def draw_case(seed, max_elems=None):
-    """A random valid geometry (N, C, H, W, F, KH, KW, stride, pad); impossible draws are redrawn."""
-    rng = np.random.default_rng(seed)
-    while True:
-        N, C, F = (int(v) for v in rng.integers(1, 4, size=3))
-        H, W = (int(v) for v in rng.integers(3, 9, size=2))
-        KH, KW = (int(v) for v in rng.integers(1, 5, size=2))
-        stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 3))
-        if conv_output_size(H, KH, stride, pad) < 1 or conv_output_size(W, KW, stride, pad) < 1:
-            continue
-        if max_elems is not None and N * C * H * W + F * C * KH * KW > max_elems:
-            continue
-        return N, C, H, W, F, KH, KW, stride, pad
-
-
-def case_id(case):
-    N, C, H, W, F, KH, KW, s, p = case
-    return f"N{N}C{C}-{H}x{W}-F{F}k{KH}x{KW}-s{s}p{p}"
-
-
-def make_arrays(case, seed=0, dtype=np.float64):
-    N, C, H, W, F, KH, KW, s, p = case
-    rng = np.random.default_rng(seed)
-    OH, OW = conv_output_size(H, KH, s, p), conv_output_size(W, KW, s, p)
-    return {
-        "x": rng.normal(size=(N, C, H, W)).astype(dtype),
-        "w": rng.normal(size=(F, C, KH, KW)).astype(dtype),
-        "b": rng.normal(size=F).astype(dtype),
-        "dout": rng.normal(size=(N, F, OH, OW)).astype(dtype),
-    }, {"stride": s, "pad": p}
-
-
-# Hand-picked corners, then seeded random draws (sizes capped so the module stays fast).
-CORNERS = [
-    (1, 1, 3, 3, 1, 1, 1, 1, 0),  # 1×1 kernel
-    (2, 2, 5, 7, 3, 2, 3, 1, 1),  # non-square input and kernel
-    (1, 2, 6, 6, 2, 3, 3, 2, 0),  # stride 2 drops the last row and column
-    (2, 1, 7, 5, 2, 3, 2, 3, 2),  # stride 3 with padding: drops 2 rows / 0 cols
-    (1, 3, 3, 4, 2, 4, 4, 1, 1),  # kernel equals the padded height
-    (3, 1, 4, 4, 1, 4, 1, 3, 2),  # windows made mostly of padding
-    (1, 1, 8, 3, 2, 1, 3, 3, 0),  # tall thin input, one output column
-]
-RANDOM = [draw_case(seed, max_elems=260) for seed in range(24)]
-GRAD_CASES = CORNERS + RANDOM
-MANY_CASES = CORNERS + [draw_case(1000 + seed) for seed in range(60)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,59 +102,6 @@ def test_forward_without_keep_product_skips_the_copy():
     a, params = make_arrays(CORNERS[1])
     _, cache = conv2d_forward(a["x"], a["w"], a["b"], params["stride"], params["pad"])
     assert cache.wx_row is None
-
-
-def test_x_col_entries_by_index_maps():
-    """Every entry of x_col is x_padded at the window/offset its row and column name."""
-    case = (2, 2, 6, 5, 1, 3, 2, 2, 1)
-    a, params = make_arrays(case)
-    s, p = params["stride"], params["pad"]
-    x_padded = pad_input(a["x"], p)
-    x_col = im2col(x_padded, 3, 2, s)
-    N, C, OH, OW = 2, 2, conv_output_size(6, 3, s, p), conv_output_size(5, 2, s, p)
-    assert x_col.shape == (C * 3 * 2, N * OH * OW)
-    for r, j in itertools.product(range(x_col.shape[0]), range(x_col.shape[1])):
-        c, kh, kw = row_to_offset(r, C, 3, 2)
-        n, oh, ow = col_to_window(j, N, OH, OW)
-        assert offset_to_row(c, kh, kw, 3, 2) == r and window_to_col(n, oh, ow, OH, OW) == j
-        assert r == (c * 3 + kh) * 2 + kw and j == (n * OH + oh) * OW + ow
-        assert x_col[r, j] == x_padded[n, c, oh * s + kh, ow * s + kw]
-
-
-def test_index_maps_reject_out_of_range():
-    with pytest.raises(IndexError):
-        col_to_window(12, 1, 3, 4)
-    with pytest.raises(IndexError):
-        row_to_offset(-1, 2, 2, 2)
-
-
-def test_pad_input():
-    x = np.arange(6.0).reshape(1, 1, 2, 3)
-    assert pad_input(x, 0) is x
-    xp = pad_input(x, 1)
-    assert xp.shape == (1, 1, 4, 5)
-    np.testing.assert_array_equal(xp[0, 0], [[0, 0, 0, 0, 0], [0, 0, 1, 2, 0], [0, 3, 4, 5, 0], [0, 0, 0, 0, 0]])
-
-
-@pytest.mark.parametrize("case", MANY_CASES[:20], ids=[case_id(c) for c in MANY_CASES[:20]])
-def test_col2im_is_the_adjoint_of_im2col(case):
-    """<im2col(x), y> == <x, col2im(y)> for random x, y: col2im is im2col transposed."""
-    N, C, H, W, F, KH, KW, s, p = case
-    rng = np.random.default_rng(5)
-    xp = rng.normal(size=(N, C, H + 2 * p, W + 2 * p))
-    x_col = im2col(xp, KH, KW, s)
-    y = rng.normal(size=x_col.shape)
-    lhs = np.sum(x_col * y)
-    rhs = np.sum(xp * col2im(y, xp.shape, KH, KW, s))
-    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
-
-
-def test_col2im_counts_window_overlaps():
-    """col2im of all ones = how many windows cover each pixel (0 where rows are dropped)."""
-    xp_shape = (1, 1, 6, 6)
-    counts = col2im(np.ones((9, 4)), xp_shape, 3, 3, 2)  # OH = OW = 2, last row/col dropped
-    one_d = np.array([1, 1, 2, 1, 1, 0])
-    np.testing.assert_array_equal(counts[0, 0], np.outer(one_d, one_d))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,8 +236,8 @@ def test_no_input_is_mutated(case):
     np.testing.assert_array_equal(grads.dx_col, dx_col)
     _, arrays, clean = prepare("conv2d", a, params)
     arrays_before = {k: v.copy() for k, v in arrays.items()}
-    SPEC.run(arrays, clean)
-    SPEC.steps(arrays, clean)
+    SPEC.trace(arrays, clean)
+    SPEC.run(arrays, clean, extras=False)
     SPEC.provenance(arrays, clean, "dx", (0, 0, 0, 0))
     run_op("conv2d", a, params)
     for k in a:
@@ -494,8 +386,9 @@ def test_steps_in_order_with_run_arrays():
 def test_step_arrays_are_copies():
     a, params = make_arrays(CORNERS[1], seed=1)
     _, arrays, clean = prepare("conv2d", a, params)
-    steps = SPEC.steps(arrays, clean)
+    result, steps = SPEC.trace(arrays, clean)
     assert not np.shares_memory(steps[0].arrays["x"], arrays["x"])
+    assert not np.shares_memory(steps[0].arrays["x"], result["x"])
     steps[1].arrays["x_col"][...] = 0  # editing one step does not change another
     assert np.any(steps[2].arrays["x_col"] != 0)
 
@@ -504,137 +397,4 @@ def test_step_arrays_are_copies():
 # Provenance
 # ---------------------------------------------------------------------------------------------
 
-PROV_CASES = [
-    (1, 2, 4, 5, 2, 2, 3, 1, 1),
-    (2, 1, 6, 5, 2, 3, 2, 2, 1),  # stride 2 with dropped rows
-    (1, 1, 5, 5, 1, 3, 3, 3, 2),  # windows of mostly padding
-]
-DERIVED = [n for n in SPEC.arrays if n not in INPUTS and n not in ("dropped_rows", "dropped_cols")]
 
-
-def _changed_by(arrays, params, base):
-    """{(derived, source): {derived index: {source index, ...}}}: perturb every input element once."""
-    found = {}
-    for src in INPUTS:
-        for idx in np.ndindex(arrays[src].shape):
-            trial = {k: v.copy() for k, v in arrays.items()}
-            trial[src][idx] += 1.0
-            res = SPEC.run(trial, params)
-            for name in DERIVED:
-                diff = np.abs(res[name] - base[name]) > 1e-9
-                for didx in zip(*np.nonzero(diff), strict=True):
-                    key = tuple(int(i) for i in didx)
-                    found.setdefault((name, src), {}).setdefault(key, set()).add(idx)
-    return found
-
-
-@pytest.mark.parametrize("case", PROV_CASES, ids=[case_id(c) for c in PROV_CASES])
-def test_provenance_matches_brute_force(case):
-    a, params = make_arrays(case, seed=21)
-    _, arrays, clean = prepare("conv2d", a, params)
-    base = SPEC.run(arrays, clean)
-    found = _changed_by(arrays, clean, base)
-    for name in DERIVED:
-        for idx in np.ndindex(base[name].shape):
-            prov = SPEC.provenance(arrays, clean, name, idx)
-            for src in INPUTS:
-                listed = prov.get(src, [])
-                expected = set(listed)
-                if name in ("out", "wx_row") and src == "w":
-                    # every weight of filter f is in the dot product; those paired with zero padding
-                    # multiply 0, so perturbing them changes nothing
-                    expected = {q for pp, q in zip(prov["x_padded"], prov["w"], strict=True)
-                                if base["x_padded"][pp] != 0}
-                brute = found.get((name, src), {}).get(idx, set())
-                assert brute == expected, (name, idx, src, sorted(brute), sorted(expected))
-
-
-@pytest.mark.parametrize("case", PROV_CASES, ids=[case_id(c) for c in PROV_CASES])
-def test_provenance_pairs_rebuild_the_values(case):
-    a, params = make_arrays(case, seed=22)
-    _, arrays, clean = prepare("conv2d", a, params)
-    r = SPEC.run(arrays, clean)
-
-    def prov(name, idx):
-        return SPEC.provenance(arrays, clean, name, idx)
-
-    def pair_sum(p, left, right):
-        return sum(r[left][i] * r[right][j] for i, j in zip(p[left], p[right], strict=True))
-
-    for idx in np.ndindex(r["out"].shape):
-        p = prov("out", idx)
-        assert len(p["x_padded"]) == len(p["w"]) == r["w_row"].shape[1]
-        assert r["out"][idx] == pytest.approx(pair_sum(p, "x_padded", "w") + r["b"][p["b"][0]], abs=1e-12)
-        assert all(r["x"][q] == r["x_padded"][q[0], q[1], q[2] + clean["pad"], q[3] + clean["pad"]]
-                   for q in p["x"])
-    for idx in np.ndindex(r["dx"].shape):
-        p = prov("dx", idx)
-        assert r["dx"][idx] == pytest.approx(pair_sum(p, "dout", "w"), abs=1e-12)
-        assert r["dx"][idx] == pytest.approx(sum(r["dx_col"][q] for q in p["dx_col"]), abs=1e-12)
-        pf = prov("dx_full_conv", idx)
-        assert r["dx_full_conv"][idx] == pytest.approx(pair_sum(pf, "dout_padded", "w_rot"), abs=1e-12)
-    for idx in np.ndindex(r["dw"].shape):
-        p = prov("dw", idx)
-        assert r["dw"][idx] == pytest.approx(pair_sum(p, "x", "dout"), abs=1e-12)
-        assert r["dw"][idx] == pytest.approx(pair_sum(p, "dout_row", "x_col"), abs=1e-12)
-    for idx in np.ndindex(r["dx_col"].shape):
-        p = prov("dx_col", idx)
-        assert r["dx_col"][idx] == pytest.approx(pair_sum(p, "w", "dout"), abs=1e-12)
-        assert r["dx_col"][idx] == pytest.approx(pair_sum(p, "w_row", "dout_row"), abs=1e-12)
-    for idx in np.ndindex(r["x_col"].shape):
-        (q,) = prov("x_col", idx)["x_padded"]
-        assert r["x_col"][idx] == r["x_padded"][q]
-    for f in range(r["db"].shape[0]):
-        assert r["db"][f] == pytest.approx(sum(r["dout"][q] for q in prov("db", (f,))["dout"]), abs=1e-12)
-
-
-def test_provenance_of_inputs_is_empty_and_bad_requests_fail():
-    a, params = make_arrays(PROV_CASES[0])
-    assert op_provenance("conv2d", a, params, "x", (0, 0, 0, 0)) == {}
-    assert op_provenance("conv2d", a, params, "dropped_rows", ()) == {}
-    with pytest.raises(OpInputError) as exc:
-        op_provenance("conv2d", a, params, "nope", (0,))
-    assert exc.value.field == "array"
-    with pytest.raises(OpInputError) as exc:
-        op_provenance("conv2d", a, params, "out", (0, 0, 9, 0))
-    assert exc.value.field == "index"
-    with pytest.raises(OpInputError):
-        op_provenance("conv2d", a, params, "dx", (0, 0, 0))
-
-
-def test_provenance_links_column_and_window():
-    """x_col column j holds exactly the x_padded window of out[n, :, oh, ow] with j = (n·OH + oh)·OW + ow."""
-    a, params = make_arrays(PROV_CASES[1], seed=3)
-    r = run_op("conv2d", a, params)
-    N, F, OH, OW = r["out"].shape
-    for j in range(N * OH * OW):
-        n, oh, ow = col_to_window(j, N, OH, OW)
-        window = op_provenance("conv2d", a, params, "out", (n, 0, oh, ow))["x_padded"]
-        column = [op_provenance("conv2d", a, params, "x_col", (i, j))["x_padded"][0]
-                  for i in range(r["x_col"].shape[0])]
-        assert window == column
-
-
-def test_step_latex_renders_in_katex(tmp_path):
-    """Every step formula parses in the KaTeX the pages use (skipped where node/katex are absent)."""
-    import json
-    import pathlib
-    import shutil
-    import subprocess
-
-    root = pathlib.Path(__file__).resolve().parents[2]
-    katex = root / "node_modules" / "katex"
-    node = shutil.which("node")
-    if node is None or not katex.exists():
-        pytest.skip("node or node_modules/katex not installed")
-    formulas = []
-    for case in ((1, 2, 5, 5, 2, 3, 3, 2, 1), (2, 1, 4, 6, 1, 1, 2, 1, 0)):
-        a, params = make_arrays(case)
-        formulas += [s.latex for s in op_steps("conv2d", a, params)]
-    script = tmp_path / "check.js"
-    script.write_text(
-        f"const katex = require({json.dumps(str(katex))});\n"
-        f"for (const s of {json.dumps(formulas)}) katex.renderToString(s, {{throwOnError: true, strict: 'error'}});\n"
-    )
-    proc = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
+from engine.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from engine.ops.dropout import dropout_expectation
-from engine.ops.norm import batchnorm_backward, batchnorm_forward
 from engine.registry import run_op
 
 EPS = 1e-5

@@ -30,7 +30,7 @@ def compute(state: ConvState):
         state = fit_dout(state, shape)
     op, arrays, params = prepare("conv2d", state.inputs(shape), _params(state))
     result = op.run(arrays, params)
-    steps = {s.name: s for s in op.steps(arrays, params)}
+    steps = {s.name: s for s in op.steps(result, params)}  # made from run's arrays: one computation
     return state, result, steps
 
 

@@ -83,7 +83,7 @@ def _agree(a: np.ndarray, b: np.ndarray) -> dict:
 
 def bn_view(state: NormState) -> dict:
     op, arrays, params, r = _bn(state)
-    steps = op.steps(arrays, params)
+    steps = op.steps(r, params)  # made from run's arrays: one computation
     prefix = "f" if state.layout == "nd" else "c"
     row_prefix = None if state.layout == "nd" else prefix  # (N, D): the x grid above labels the columns
     x_vmax = scale_max(r["x"])
@@ -272,7 +272,7 @@ def running_view(state: NormState) -> dict:
     for run in (chosen, other):  # the update formula, from the op's own step record
         op, arrays, params = prepare("batchnorm", {"x": batches[0]},
                                      {"convention": run.convention, "momentum": run.momentum})
-        steps[run.convention] = next(s for s in op.steps(arrays, params) if s.name == "running")
+        steps[run.convention] = next(s for s in op.trace(arrays, params)[1] if s.name == "running")
     prefix = "f" if state.layout == "nd" else "c"
     final = []
     for conv, who in (("pytorch", "PyTorch"), ("cs231n", "notes")):
@@ -354,7 +354,7 @@ def groups(x: np.ndarray, bn: dict, ln: dict) -> dict:
 
 def ln_view(state: NormState) -> dict:
     op, arrays, params, r = _ln(state)
-    steps = op.steps(arrays, params)
+    steps = op.steps(r, params)
     _, _, bn_params, b = _bn(state)
     prefix = "f" if state.layout == "nd" else "c"
     xh_vmax = scale_max(b["x_hat"], r["x_hat"])
@@ -396,7 +396,7 @@ def dropout_view(state: NormState) -> dict:
     prefix = "f" if state.layout == "nd" else "c"
     x_vmax = scale_max(state.x)
     view = {
-        "steps": op.steps(arrays, params),
+        "steps": op.steps(r, params),
         "mask": batch_grids(r["mask"], "drop_mask", 1.0, prefix),
         "out": batch_grids(r["out"], "drop_out", None, prefix),
         "dx": batch_grids(r["dx"], "drop_dx", None, prefix),

@@ -32,10 +32,10 @@ def compute(state: PoolState):
     state = fit_typed(state)
     op, arrays, params = prepare(state.op, state.pool_inputs(), state.params)
     result = op.run(arrays, params)
-    steps = {s.name: s for s in op.steps(arrays, params)}
+    steps = {s.name: s for s in op.steps(result, params)}  # made from run's arrays: one computation
     rop, rarrays, rparams = prepare("relu", state.relu_inputs(), {})
     relu = rop.run(rarrays, rparams)
-    relu_steps = {s.name: s for s in rop.steps(rarrays, rparams)}
+    relu_steps = {s.name: s for s in rop.steps(relu, rparams)}
     return state, result, steps, relu, relu_steps
 
 

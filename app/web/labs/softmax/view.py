@@ -26,7 +26,7 @@ def compute(state: SoftmaxState) -> tuple[dict, dict]:
     """(arrays, steps by name) of the registry op for this state."""
     op, arrays, params = prepare(OP, state.inputs(), state.params())
     result = op.run(arrays, params)
-    steps = {s.name: s for s in op.steps(arrays, params)}
+    steps = {s.name: s for s in op.steps(result, params)}  # made from run's arrays: one computation
     return result, steps
 
 

@@ -1,0 +1,170 @@
+"""The geometry of a 2-D convolution: output sizes, the im2col index maps, pad / im2col / col2im.
+
+Layouts follow CONVENTIONS.md: x (N, C, H, W), w (F, C, KH, KW), out (N, F, OH, OW),
+OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. im2col lays every receptive field out as one column:
+x_col has shape (C·KH·KW, N·OH·OW), row r = (c·KH + kh)·KW + kw, column j = (n·OH + oh)·OW + ow.
+col2im is its adjoint: every column added back onto its window, overlaps adding up.
+
+When the stride does not divide evenly, the bottom rows / right columns of the padded input
+that no window reaches are dropped (:func:`dropped`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Sizes and index maps
+# ---------------------------------------------------------------------------------------------
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """⌊(size + 2·pad − kernel)/stride⌋ + 1; a value below 1 means the kernel does not fit."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def dropped(padded: int, kernel: int, stride: int, out: int) -> int:
+    """How many trailing rows (or columns) of the padded input no window reaches."""
+    return padded - ((out - 1) * stride + kernel)
+
+
+def col_to_window(j: int, N: int, OH: int, OW: int) -> tuple[int, int, int]:
+    """Column j of x_col -> the window (n, oh, ow) it holds: j = (n·OH + oh)·OW + ow."""
+    if not 0 <= j < N * OH * OW:
+        raise IndexError(f"column {j} is outside 0..{N * OH * OW - 1}")
+    n, rest = divmod(j, OH * OW)
+    oh, ow = divmod(rest, OW)
+    return n, oh, ow
+
+
+def window_to_col(n: int, oh: int, ow: int, OH: int, OW: int) -> int:
+    """The window (n, oh, ow) -> its column of x_col (inverse of :func:`col_to_window`)."""
+    return (n * OH + oh) * OW + ow
+
+
+def row_to_offset(r: int, C: int, KH: int, KW: int) -> tuple[int, int, int]:
+    """Row r of x_col -> the kernel offset (c, kh, kw) it holds: r = (c·KH + kh)·KW + kw."""
+    if not 0 <= r < C * KH * KW:
+        raise IndexError(f"row {r} is outside 0..{C * KH * KW - 1}")
+    c, rest = divmod(r, KH * KW)
+    kh, kw = divmod(rest, KW)
+    return c, kh, kw
+
+
+def offset_to_row(c: int, kh: int, kw: int, KH: int, KW: int) -> int:
+    """The kernel offset (c, kh, kw) -> its row of x_col (inverse of :func:`row_to_offset`)."""
+    return (c * KH + kh) * KW + kw
+
+
+# ---------------------------------------------------------------------------------------------
+# pad / im2col / col2im
+# ---------------------------------------------------------------------------------------------
+
+
+def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
+    """x with ``pad`` zeros on every side of H and W (x itself when pad is 0; never modified)."""
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    x_padded = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    x_padded[:, :, pad:pad + H, pad:pad + W] = x
+    return x_padded
+
+
+def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
+    """Every kh×kw window of the (already padded) input as a column: (C·KH·KW, N·OH·OW).
+
+    One strided-slice copy per kernel offset (kh·kw copies in all), no loop over pixels.
+    """
+    N, C, Hp, Wp = x_padded.shape
+    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    col = np.empty((C, kh, kw, N, OH, OW), dtype=x_padded.dtype)
+    xt = x_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view: channels first, as the rows are
+    for i in range(kh):
+        i_end = i + stride * OH
+        for j in range(kw):
+            col[:, i, j] = xt[:, :, i:i_end:stride, j:j + stride * OW:stride]
+    return col.reshape(C * kh * kw, N * OH * OW)
+
+
+def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, stride: int) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add every column back onto its window (overlaps add).
+
+    Returns dx_padded of ``padded_shape``; positions no window reaches stay 0.
+    """
+    N, C, Hp, Wp = padded_shape
+    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    col = dx_col.reshape(C, kh, kw, N, OH, OW)
+    dx_padded = np.zeros((N, C, Hp, Wp), dtype=dx_col.dtype)
+    dt = dx_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view, written through
+    for i in range(kh):
+        i_end = i + stride * OH
+        for j in range(kw):
+            dt[:, :, i:i_end:stride, j:j + stride * OW:stride] += col[:, i, j]
+    return dx_padded
+
+
+# ---------------------------------------------------------------------------------------------
+# One convolution's geometry, for provenance
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Every size of one conv2d call, the shape of each of its arrays, and which windows read a cell."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    F: int
+    KH: int
+    KW: int
+    s: int  # stride
+    p: int  # pad
+    OH: int
+    OW: int
+
+    @classmethod
+    def of(cls, x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int) -> ConvGeometry:
+        N, C, H, W = x_shape
+        F, _, KH, KW = w_shape
+        return cls(N, C, H, W, F, KH, KW, stride, pad, conv_output_size(H, KH, stride, pad),
+                   conv_output_size(W, KW, stride, pad))
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every array conv2d names (CONVENTIONS.md)."""
+        N, C, F, KH, KW, OH, OW, s = self.N, self.C, self.F, self.KH, self.KW, self.OH, self.OW, self.s
+        Hp, Wp = self.H + 2 * self.p, self.W + 2 * self.p
+        return {
+            "x": (N, C, self.H, self.W), "w": (F, C, KH, KW), "b": (F,), "dout": (N, F, OH, OW),
+            "x_padded": (N, C, Hp, Wp), "x_col": (C * KH * KW, N * OH * OW), "w_row": (F, C * KH * KW),
+            "wx_row": (F, N * OH * OW), "out": (N, F, OH, OW), "dout_row": (F, N * OH * OW), "dw": (F, C, KH, KW),
+            "db": (F,), "dx_col": (C * KH * KW, N * OH * OW), "dx_padded": (N, C, Hp, Wp), "dx": (N, C, self.H, self.W),
+            "dout_dilated": (N, F, (OH - 1) * s + 1, (OW - 1) * s + 1), "dout_padded": (N, F, Hp + KH - 1, Wp + KW - 1),
+            "w_rot": (C, F, KH, KW), "dx_full_conv": (N, C, self.H, self.W), "dropped_rows": (), "dropped_cols": (),
+        }
+
+    def inside(self, h: int, w: int) -> bool:
+        return 0 <= h < self.H and 0 <= w < self.W
+
+    def col(self, n: int, oh: int, ow: int) -> int:
+        return window_to_col(n, oh, ow, self.OH, self.OW)
+
+    def row(self, c: int, kh: int, kw: int) -> int:
+        return offset_to_row(c, kh, kw, self.KH, self.KW)
+
+    def covering(self, hp: int, wp: int) -> Iterator[tuple[int, int, int, int]]:
+        """(oh, ow, kh, kw) of every window that reads x_padded position (hp, wp)."""
+        for kh in range(self.KH):
+            oh, r = divmod(hp - kh, self.s)
+            if r or not 0 <= oh < self.OH:
+                continue
+            for kw in range(self.KW):
+                ow, r = divmod(wp - kw, self.s)
+                if r or not 0 <= ow < self.OW:
+                    continue
+                yield oh, ow, kh, kw
