@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse, Response
 
 from app.paths import DOCS, STATIC
 from app.web.render.markdown import to_html
-from app.web.render.templating import num, render
+from app.web.render.numbers import tex_number
+from app.web.render.templating import render
 from engine import registry
 
 router = APIRouter()
@@ -31,8 +32,7 @@ def _grid(arr, marked: set[tuple[int, ...]]) -> list[list[dict[str, Any]]]:
 
 
 def _tex(value: float) -> str:
-    text = num(value).replace("\u2212", "-")
-    return f"({text})" if text.startswith("-") else text
+    return tex_number(value, 4, parens=True)
 
 
 def hero_example() -> dict[str, Any] | None:

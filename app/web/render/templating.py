@@ -18,8 +18,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from app.paths import STATIC, TEMPLATES
-from app.web.kit.link import format_number
 from app.web.nav import LABS
+from app.web.render.numbers import link_text, prose_text
 
 PRODUCT = "Backprop Lens"
 
@@ -67,24 +67,8 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_content_hash(str(file), stat.st_mtime_ns, stat.st_size)}"
 
 
-def num(value: Any, digits: int = 4) -> str:
-    """A number as a person reads it: no trailing zeros, a true minus sign, ``—`` for a missing value."""
-    if value is None:
-        return "—"
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return "—"
-    if value == 0 or abs(value) >= 10**-digits:
-        text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
-    else:
-        text = f"{value:.3g}"
-    if text in ("-0", ""):
-        text = "0"
-    return text.replace("-", "\u2212")
-
-
-templates.env.globals.update(static_url=static_url, vendor=VENDOR, labs=LABS, product=PRODUCT, fmt=format_number)
-templates.env.filters["num"] = num
+templates.env.globals.update(static_url=static_url, vendor=VENDOR, labs=LABS, product=PRODUCT, fmt=link_text)
+templates.env.filters["num"] = prose_text
 
 
 def is_htmx(request: Request) -> bool:

@@ -23,7 +23,8 @@ import numpy as np
 
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_int, parse_number
-from app.web.kit.link import decode_array, encode_array, format_number, from_query
+from app.web.kit.link import decode_array, encode_array, from_query
+from app.web.render.numbers import link_text
 from app.web.kit.link import to_query as link_query
 from engine.network.model import Model, Residual, layer_to_json, param_shapes
 from engine.network.runs import (
@@ -105,7 +106,7 @@ class NetworkState:
         fields["opt"] = self.optimizer
         hp = optim.clean_hyperparams(self.optimizer, self.hyperparams)
         defaults = {p.name: p.default for p in optim.OPTIMIZERS[self.optimizer]}
-        fields["lr"] = format_number(hp["lr"])
+        fields["lr"] = link_text(hp["lr"])
         for name, value in hp.items():
             if name != "lr" and value != defaults[name]:
                 fields[name] = _hp_text(value)
@@ -133,7 +134,7 @@ def _hp_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return format_number(value)
+        return link_text(value)
     return str(value)
 
 
@@ -141,7 +142,7 @@ def _hp_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return format_number(value)
+        return link_text(value)
     return str(value)
 
 

@@ -17,8 +17,9 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, cell_label, choice_field, collect, first, grid_cells, int_field, resize, shape_field
-from app.web.kit.link import decode_array, encode_array, format_number, from_query
+from app.web.kit.link import decode_array, encode_array, from_query
 from app.web.kit.link import to_query as link_query
+from app.web.render.numbers import link_text
 from engine.registry import get_spec
 
 TABS = ("bn", "running", "ln", "dropout")
@@ -72,13 +73,13 @@ class NormState:
         f = {"tab": self.tab, "x": encode_array(self.x), "gamma": encode_array(self.gamma),
              "beta": encode_array(self.beta), "running_mean": encode_array(self.running_mean),
              "running_var": encode_array(self.running_var), "dout": self._dout_field(), "mode": self.mode,
-             "eps": format_number(self.eps), "convention": self.convention}
+             "eps": link_text(self.eps), "convention": self.convention}
         if self.momentum is not None:
-            f["momentum"] = format_number(self.momentum)
+            f["momentum"] = link_text(self.momentum)
         f.update({"c": str(self.c), "sample": str(self.sample), "source": self.source,
                   "batches": str(self.batches), "seq_seed": str(self.seq_seed),
-                  "true_mean": format_number(self.true_mean), "true_var": format_number(self.true_var),
-                  "p": format_number(self.p), "p_means": self.p_means, "drop_seed": str(self.drop_seed),
+                  "true_mean": link_text(self.true_mean), "true_var": link_text(self.true_var),
+                  "p": link_text(self.p), "p_means": self.p_means, "drop_seed": str(self.drop_seed),
                   "draws": str(self.draws)})
         return link_query(f)
 
@@ -156,7 +157,7 @@ def _bounded(field: str, text: str, lo: float, hi: float, lo_open: bool = False,
     value = parse_number(field, text)
     if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
         left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-        raise FieldError(field, f"must be in {left}{format_number(lo)}, {format_number(hi)}{right}, got {text.strip()}")
+        raise FieldError(field, f"must be in {left}{link_text(lo)}, {link_text(hi)}{right}, got {text.strip()}")
     return value
 
 
@@ -191,7 +192,7 @@ def _check_variance(name: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(values < 0)
     if bad.size:
         i = int(bad[0])
-        raise FieldError(f"{name}[{i}]", f"is a variance and must be ≥ 0, got {format_number(values[i])}")
+        raise FieldError(f"{name}[{i}]", f"is a variance and must be ≥ 0, got {link_text(values[i])}")
 
 
 def _check_vectors(state: NormState) -> None:
@@ -372,10 +373,10 @@ TAB_SETTINGS = {  # the settings each section shows; the others ride along as hi
 
 def form_values(state: NormState) -> dict[str, str]:
     """Every setting as the text its form field holds."""
-    return {"mode": state.mode, "convention": state.convention, "eps": format_number(state.eps),
-            "momentum": "" if state.momentum is None else format_number(state.momentum), "c": str(state.c),
+    return {"mode": state.mode, "convention": state.convention, "eps": link_text(state.eps),
+            "momentum": "" if state.momentum is None else link_text(state.momentum), "c": str(state.c),
             "sample": str(state.sample), "source": state.source, "batches": str(state.batches),
-            "seq_seed": str(state.seq_seed), "true_mean": format_number(state.true_mean),
-            "true_var": format_number(state.true_var), "p_means": state.p_means, "p": format_number(state.p),
+            "seq_seed": str(state.seq_seed), "true_mean": link_text(state.true_mean),
+            "true_var": link_text(state.true_var), "p_means": state.p_means, "p": link_text(state.p),
             "drop_seed": str(state.drop_seed), "draws": str(state.draws), "dout_mode": state.dout_mode,
             "dout_seed": str(state.dout_seed)}

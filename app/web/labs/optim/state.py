@@ -19,7 +19,8 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, choice_field, collect, first, int_field, number_cells, resize
-from app.web.kit.link import decode_array, encode_array, format_number, from_query, to_query
+from app.web.kit.link import decode_array, encode_array, from_query, to_query
+from app.web.render.numbers import link_text
 from engine.optim import rules as optim
 from engine.optim.runs import GRADIENT_MODES, gradient_sequence
 from engine.records import OpInputError
@@ -65,7 +66,7 @@ def _hp_text(value: Any) -> str:
         return "on" if value else "off"
     if isinstance(value, str):
         return value
-    return format_number(value)
+    return link_text(value)
 
 
 def hp_value(spec, text: str, field_name: str) -> Any:
@@ -147,12 +148,12 @@ class OptimState:
             if self.gmode in ("constant", "noisy"):
                 fields["gc"] = encode_array(self.gconst)
             if self.gmode == "noisy":
-                fields["sigma"] = format_number(self.sigma)
+                fields["sigma"] = link_text(self.sigma)
                 fields["seed"] = str(self.seed)
             if self.gmode == "surface":
                 fields["gsurf"] = self.gsurface
         fields.update(k=str(self.k), j=str(self.j), surface=self.surface,
-                      start=f"{format_number(self.start[0])},{format_number(self.start[1])}")
+                      start=f"{link_text(self.start[0])},{link_text(self.start[1])}")
         for i, run in enumerate(self.runs, 1):
             fields[f"r{i}"] = run.text()
         fields.update(N=str(self.path_steps), speed=str(self.speed), t=str(self.t))
@@ -208,14 +209,14 @@ def _start(field_name: str, text: str, limit: float) -> tuple[float, float]:
 def _coordinate(field_name: str, text: str, limit: float) -> float:
     value = parse_number(field_name, text)
     if abs(value) > limit:
-        raise FieldError(field_name, f"must be between −{limit:g} and {limit:g}, got {format_number(value)}")
+        raise FieldError(field_name, f"must be between −{limit:g} and {limit:g}, got {link_text(value)}")
     return value
 
 
 def _sigma(text: str, limit: float) -> float:
     sigma = parse_number("sigma", text)
     if not 0 <= sigma <= limit:
-        raise FieldError("sigma", f"must be between 0 and {format_number(limit)}, got {format_number(sigma)}")
+        raise FieldError("sigma", f"must be between 0 and {link_text(limit)}, got {link_text(sigma)}")
     return sigma
 
 

@@ -15,8 +15,9 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_number
 from app.web.kit.form import Form, collect, first, grid_cells, int_field, number_cells, resize, shape_field
-from app.web.kit.link import decode_array, encode_array, format_number, from_query
+from app.web.kit.link import decode_array, encode_array, from_query
 from app.web.kit.link import to_query as link_query
+from app.web.render.numbers import link_text
 from engine.registry import get_spec
 
 OP = "softmax_cross_entropy"
@@ -38,7 +39,7 @@ class SoftmaxState:
     def to_query(self) -> str:
         return link_query({"logits": encode_array(self.logits),
                            "labels": f"{self.labels.size}:" + ",".join(str(int(v)) for v in self.labels),
-                           "temperature": format_number(self.temperature)})
+                           "temperature": link_text(self.temperature)})
 
     def inputs(self) -> dict[str, np.ndarray]:
         return {"logits": self.logits, "labels": self.labels}
@@ -61,7 +62,7 @@ def form_limits(settings: Settings) -> dict[str, int]:
 def check_logit(field: str, value: float, limit: float) -> float:
     if abs(value) > limit:
         bound = f"{limit:g}".replace("e+0", "e").replace("e+", "e")  # 1e6, as the notes write it
-        raise FieldError(field, f"{format_number(value)} is too large: this page takes logits between −{bound} and "
+        raise FieldError(field, f"{link_text(value)} is too large: this page takes logits between −{bound} and "
                                 f"{bound} (exp overflows above 709.78 already, so 1000 is enough to see it)")
     return value
 
@@ -71,7 +72,7 @@ def check_label(field: str, text: str, k: int) -> int:
     if not value.is_integer():
         raise FieldError(field, f"must be a whole number (a class index), got {text.strip()}")
     if not 0 <= value < k:
-        raise FieldError(field, f"class {format_number(value)} is out of range: there are {k} classes, "
+        raise FieldError(field, f"class {link_text(value)} is out of range: there are {k} classes, "
                                f"so a label must be between 0 and {k - 1}")
     return int(value)
 
@@ -80,7 +81,7 @@ def check_temperature(field: str, text: str) -> float:
     lo, hi = temperature_range()
     value = parse_number(field, text)
     if not lo <= value <= hi:
-        raise FieldError(field, f"must be between {format_number(lo)} and {format_number(hi)}, got {text.strip()}")
+        raise FieldError(field, f"must be between {link_text(lo)} and {link_text(hi)}, got {text.strip()}")
     return value
 
 
