@@ -118,5 +118,3 @@ def _inflate(packed: str) -> str:
         if isinstance(exc, FieldError):
             raise
         raise FieldError("z", "the compact link is damaged (it does not decode); it may have been cut short") from None
-
-format_number = link_text  # TEMPORARY: until app/web/labs/network/state.py (being edited) is committed
