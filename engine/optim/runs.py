@@ -2,7 +2,7 @@
 at a time, gradient sequences, the formulas with one parameter's numbers plugged in, provenance, the
 loss surfaces on a grid and a numeric check of their gradients.
 
-Everything here is built on :func:`engine.optim.rules.optimizer_step` and :data:`engine.optim.rules.SURFACES`:
+Everything here is built on :func:`engine.optim.rules.optimizer_step` and :data:`engine.optim.surfaces.SURFACES`:
 no update rule is re-implemented. NumPy only; nothing passed in is modified.
 """
 
@@ -21,11 +21,11 @@ from engine.optim.rules import (
     OptimizerState,
     StepRecord,
     clean_hyperparams,
-    get_surface,
     init_state,
     optimizer_step,
     optimizer_steps,
 )
+from engine.optim.surfaces import get_surface
 from engine.records import Arrays, OpInputError, Step
 
 GRADIENT_MODES = ("typed", "constant", "noisy", "surface")

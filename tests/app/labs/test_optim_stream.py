@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.web.labs.optim import stream as optim_stream
 from app.web.labs.optim.presets import PRESETS
 from app.web.labs.optim.state import from_link
-from engine.optim.rules import trajectory
+from engine.optim.surfaces import trajectory
 
 # Four optimizers on the ill-conditioned quadratic, 30 updates, streamed as fast as the server allows.
 LINK = ("v=1&opt=sgd,lr:0.01&names=w&theta=1:1&gmode=typed&g=1x1:1&k=1&j=0&surface=ill_conditioned&start=-4.5,1.5"

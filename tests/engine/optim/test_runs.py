@@ -10,9 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.optim import rules as optim
 from engine.optim import runs as optim_lab
-from engine.optim.rules import run_optimizer, trajectory
+from engine.optim import surfaces
+from engine.optim.rules import run_optimizer
+from engine.optim.surfaces import trajectory
 from engine.records import OpInputError
 
 NOTES_PARAMS = {"w1": 0.5, "w2": 0.3, "b0": 0.2, "b1": -0.1, "conv1": 0.8}
@@ -190,19 +191,19 @@ def test_surface_grid_is_f_on_the_plotted_range():
     assert grid.level.min() == 0.0
 
 
-@pytest.mark.parametrize("surface", list(optim.SURFACES))
+@pytest.mark.parametrize("surface", list(surfaces.SURFACES))
 def test_surface_gradients_pass_the_check(surface):
     grid = optim_lab.surface_grid(surface, 9)
     X, Y = np.meshgrid(grid.x, grid.y)
-    pts = np.concatenate([np.stack([X.ravel(), Y.ravel()], 1), np.array(optim.SURFACES[surface].minima or [[0, 0]])])
+    pts = np.concatenate([np.stack([X.ravel(), Y.ravel()], 1), np.array(surfaces.SURFACES[surface].minima or [[0, 0]])])
     report = optim_lab.check_surface_gradient(surface, pts)
     assert report.ok(), (surface, report.worst, report.where)
     assert report.checked == len(pts)
 
 
 def test_a_wrong_surface_gradient_fails_the_check(monkeypatch):
-    surf = optim.SURFACES["ill_conditioned"]
-    monkeypatch.setitem(optim.SURFACES, "ill_conditioned", replace(surf, grad=lambda p: 1.01 * surf.grad(p)))
+    surf = surfaces.SURFACES["ill_conditioned"]
+    monkeypatch.setitem(surfaces.SURFACES, "ill_conditioned", replace(surf, grad=lambda p: 1.01 * surf.grad(p)))
     report = optim_lab.check_surface_gradient("ill_conditioned", [[2.0, 1.0]])
     assert not report.ok()
     # analytic (2.02, 25.25) against numeric (2, 25): |25.25 − 25|/50.25

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.web.labs.optim.state import OptimState, OptSpec
-from engine.optim import rules as optim
+from engine.optim import surfaces
 
 # Notes 001, "one Adam step on five parameters"
 NOTES_NAMES = ("w1", "w2", "b0", "b1", "conv1")
@@ -56,7 +56,7 @@ SURFACE_STEPS = {"ill_conditioned": 150, "rosenbrock": 600, "saddle": 150, "himm
 
 def _surface_part(state: OptimState, surface: str, runs: int = 4) -> OptimState:
     specs = tuple(OptSpec.make(name, hp) for name, hp in SURFACE_RUNS[surface][:runs])
-    return replace(state, surface=surface, start=optim.SURFACES[surface].start, runs=specs,
+    return replace(state, surface=surface, start=surfaces.SURFACES[surface].start, runs=specs,
                    path_steps=SURFACE_STEPS[surface], speed=60, t=0)
 
 
@@ -105,7 +105,7 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
            "smoothing a noisy gradient sequence drawn from the seed.", _momentum_noisy),
     Preset("random", "Random", "Random θ0 and six steps of gradients with two decimals, drawn from the seed.",
            _random),
-    *(Preset(f"surface-{name}", optim.SURFACES[name].title.split(" (")[0], optim.SURFACES[name].doc,
-             _surface(name), group="surface") for name in optim.SURFACES),
+    *(Preset(f"surface-{name}", surfaces.SURFACES[name].title.split(" (")[0], surfaces.SURFACES[name].doc,
+             _surface(name), group="surface") for name in surfaces.SURFACES),
 )}
 DEFAULT = "notes-001"

@@ -26,13 +26,14 @@ from app.web.labs.optim.state import OptimState, form_limits, from_form, from_li
 from app.web.render.numbers import cell_text
 from engine.optim import rules as optim
 from engine.optim import runs as optim_lab
+from engine.optim import surfaces
 
 TABLE_ARRAYS = set(optim_view.BANDS)
 
 
 def show(state: OptimState, settings: Settings, part: str) -> Shown:
     """The page: the step table and the surface explorer; "lab" and "results": the table; "surface": the surface."""
-    ctx: dict = {"state": state, "fragment": part != "page", "titles": optim.TITLES, "surfaces": optim.SURFACES,
+    ctx: dict = {"state": state, "fragment": part != "page", "titles": optim.TITLES, "surfaces": surfaces.SURFACES,
                  "hp_fields": optim_view.hp_fields}
     if part != "surface":
         ctx["view"] = optim_view.build_table(state)

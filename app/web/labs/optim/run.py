@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from app.web.labs.optim.state import OptimState, OptSpec
-from engine.optim import rules as optim
 from engine.optim import runs as lab
+from engine.optim import surfaces
 
 VECTOR = "theta"  # the step table runs its parameters as one vector: one optimizer update per step
 
@@ -39,9 +39,9 @@ def path_points(steps: list[lab.LabStep]) -> np.ndarray:
 
 
 @lru_cache(maxsize=128)
-def _trajectory(surface: str, name: str, start: tuple[float, float], hp: tuple, steps: int) -> optim.Trajectory:
+def _trajectory(surface: str, name: str, start: tuple[float, float], hp: tuple, steps: int) -> surfaces.Trajectory:
     """engine.optim.rules.trajectory, cached by its full input."""
-    return optim.trajectory(surface, name, list(start), dict(hp), steps)
+    return surfaces.trajectory(surface, name, list(start), dict(hp), steps)
 
 
 def path(state: OptimState, spec: OptSpec) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def path(state: OptimState, spec: OptSpec) -> dict[str, Any]:
 
 def check_points(state: OptimState) -> np.ndarray:
     """Where to check the surface's gradient: a 7 × 7 grid over the plot, the start, and the paths so far."""
-    surf = optim.SURFACES[state.surface]
+    surf = surfaces.SURFACES[state.surface]
     xs, ys = np.linspace(*surf.x_range, 7), np.linspace(*surf.y_range, 7)
     X, Y = np.meshgrid(xs, ys)
     pts = [np.stack([X.ravel(), Y.ravel()], axis=1), np.array([state.start])]

@@ -22,11 +22,12 @@ from app.web.kit.form import Form, choice_field, collect, first, int_field, numb
 from app.web.kit.link import decode_array, encode_array, from_query, to_query
 from app.web.render.numbers import link_text
 from engine.optim import rules as optim
+from engine.optim import surfaces
 from engine.optim.runs import GRADIENT_MODES, gradient_sequence
 from engine.records import OpInputError
 
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
-SURFACE_NAMES = tuple(optim.SURFACES)
+SURFACE_NAMES = tuple(surfaces.SURFACES)
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,11}")
 SURFACE_NAMES_XY = ("x", "y")
 
@@ -277,7 +278,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
     k, j = parse_int("k", fields.get("k", "1"), 1, state.steps), parse_int("j", fields.get("j", "0"), 0, P - 1)
     surface = parse_choice("surface", fields["surface"], SURFACE_NAMES)
     start = _start("start", fields["start"], settings.optim_max_start) if "start" in fields else \
-        optim.SURFACES[surface].start
+        surfaces.SURFACES[surface].start
     return replace(
         state, k=k, j=j, surface=surface, start=start, runs=tuple(runs), path_steps=path_steps,
         speed=parse_int("speed", fields.get("speed", "60"), settings.optim_min_speed, settings.optim_max_speed),
@@ -342,7 +343,7 @@ def from_form(form: Form, settings: Settings) -> tuple[OptimState | None, list[F
     theta_posted = number_cells(form, "theta0", [f"θ0[{n}]" for n in posted], errors)
     theta = resize(theta_posted, (P,)) if theta_posted is not None else np.zeros(P)
     if gmode == "surface" and (posted != SURFACE_NAMES_XY or first(form, "gsurface_prev", gsurface) != gsurface):
-        theta = np.array(optim.SURFACES[gsurface].start)  # a new surface: start where it shows its point
+        theta = np.array(surfaces.SURFACES[gsurface].start)  # a new surface: start where it shows its point
     grads_posted = None
     if "g" in form and posted:
         rows = len(form["g"]) // len(posted)
@@ -359,7 +360,7 @@ def from_form(form: Form, settings: Settings) -> tuple[OptimState | None, list[F
     sigma = collect(errors, _sigma, first(form, "sigma", "0"), settings.optim_max_sigma, fallback=0.0)
     # the surface explorer
     surface = choice_field(form, "surface", SURFACE_NAMES, errors, "ill_conditioned")
-    start = optim.SURFACES[surface].start
+    start = surfaces.SURFACES[surface].start
     if first(form, "surface_prev", surface) == surface:  # a new surface starts at its own start
         x, y = (collect(errors, _coordinate, key, first(form, key, "0"), settings.optim_max_start)
                 for key in ("start_x", "start_y"))

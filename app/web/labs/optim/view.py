@@ -18,6 +18,7 @@ from app.web.render.heatmap import Heatmaps, colours
 from app.web.render.numbers import cell_text, exact_text
 from engine.optim import rules as optim
 from engine.optim import runs as lab
+from engine.optim import surfaces
 
 # Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, reddish purple), and a
 # marker shape per run so the paths differ without colour too.
@@ -155,7 +156,7 @@ def build_table(state: OptimState) -> dict[str, Any]:
         "grad_rows": state.grad_rows(),
     }
     if state.gmode == "surface":
-        view["gsurface"] = optim.SURFACES[state.gsurface]
+        view["gsurface"] = surfaces.SURFACES[state.gsurface]
     broken = ~np.all(np.isfinite(tab["theta"]), axis=1)  # steps whose θ overflowed
     view["overflow"] = int(np.argmax(broken)) + 1 if broken.any() else None
     view["conventions"] = conventions(state, steps)
@@ -288,7 +289,7 @@ def _contour(surface: str) -> dict:
 
 
 def build_surface(state: OptimState, stream_url: str) -> dict[str, Any]:
-    surf = optim.SURFACES[state.surface]
+    surf = surfaces.SURFACES[state.surface]
     paths = [path(state, spec) for spec in state.runs]
     traces = [_contour(state.surface),
               {"type": "scatter", "mode": "markers", "name": "minimum", "x": [m[0] for m in surf.minima],
@@ -338,5 +339,5 @@ def build_surface(state: OptimState, stream_url: str) -> dict[str, Any]:
                 "stopped": r["stopped"]} for r in runs]
     return {"surface": surf, "figure": figure, "loss_figure": loss_figure, "runs": runs, "runs_js": runs_js,
             "all_stopped": all(r["stopped"] for r in runs),
-            "stream_url": stream_url, "surfaces": optim.SURFACES, "optimizers": optim.OPTIMIZERS,
+            "stream_url": stream_url, "surfaces": surfaces.SURFACES, "optimizers": optim.OPTIMIZERS,
             "titles": optim.TITLES}
