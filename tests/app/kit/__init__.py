@@ -1,0 +1,1 @@
+"""Tests of the web app: the shared lab kit."""
