@@ -223,7 +223,7 @@ def from_form(form: Form, settings: Settings, action: str | None = None
     ints = {key: int_field(form, key, lo, hi, errors, default)
             for key, lo, hi, default in (("batch", 1, settings.network_max_batch, "32"),
                                          ("seed", 0, settings.max_seed, "0"), ("step", 0, max_step, "0"),
-                                         ("until", 1, max_step, str(DEFAULT_UNTIL)),
+                                         ("until", 1, max_step, str(min(DEFAULT_UNTIL, max_step))),
                                          ("N", 1, settings.network_max_examples, "1"))}
     name = first(form, "opt", "adam")
     hp: dict[str, Any] = {}

@@ -287,7 +287,8 @@ def from_link(query: str, settings: Settings) -> NetworkState:
             raise FieldError(key, f"is not a hyperparameter of {name}")
     hp = hyperparams(name, fields)
     step = parse_int("step", _field(fields, "step", "0"), 0, settings.network_max_step)
-    until = parse_int("until", _field(fields, "until", str(DEFAULT_UNTIL)), 1, settings.network_max_step)
+    until = parse_int("until", _field(fields, "until", str(min(DEFAULT_UNTIL, settings.network_max_step))), 1,
+                      settings.network_max_step)
     op = _field(fields, "op", "f:0")
     if model_works(model):
         ops = timeline(model)
