@@ -24,8 +24,8 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_int, parse_number
 from app.web.kit.link import decode_array, encode_array, from_query
-from app.web.render.numbers import link_text
 from app.web.kit.link import to_query as link_query
+from app.web.render.numbers import link_text
 from engine.network.model import Model, Residual, layer_to_json, param_shapes
 from engine.network.runs import (
     RunSpec,
@@ -128,14 +128,6 @@ class NetworkState:
         labels = self.labels if self.data == "typed" else None
         return make_spec(self.model, self.optimizer, self.hyperparams, self.seed, self.data, self.batch, x, labels,
                          self.init or None)
-
-
-def _hp_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return link_text(value)
-    return str(value)
 
 
 def _hp_text(value: Any) -> str:
