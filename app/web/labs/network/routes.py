@@ -31,6 +31,7 @@ from app.web.labs.network.form import from_form
 from app.web.labs.network.presets import DEFAULT, PRESETS
 from app.web.labs.network.state import NetworkState, form_limits, from_link, timeline
 from app.web.render import figures
+from app.web.render.numbers import cell_text
 from app.web.render.templating import templates
 from engine.data import digits
 from engine.records import OpInputError
@@ -51,7 +52,7 @@ def gradcheck(state: NetworkState, form: Form, settings: Settings) -> dict:
         report, checked_x = network_view.gradcheck(state)
     except OpInputError as err:
         return {**ctx, "error": err.message}
-    return {**ctx, "report": report, "worst": figures.format_value(report.worst), "checked_x": checked_x,
+    return {**ctx, "report": report, "worst": cell_text(report.worst), "checked_x": checked_x,
             "figure": figures.gradcheck_scatter(report.analytic, report.numeric)}
 
 
