@@ -17,12 +17,38 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 import numpy as np
 
-from app.web.kit.fields import FieldError, parse_number
+from app.web.kit.fields import FieldError, parse_int, parse_number
 from app.web.render.numbers import link_text
 
 VERSION = "1"
+DOUT_MODES = ("ones", "random", "typed")  # how a lab's upstream gradient dout is given: all ones, seeded, typed
 READABLE_LIMIT = 1800  # characters of query string kept readable; longer ones are deflated
 MAX_LINK_BYTES = 200_000  # inflated size we accept from a compact link
+
+
+def dout_text(mode: str, seed: int, typed: np.ndarray | None) -> str:
+    """How a link holds an upstream gradient: ``ones``, ``random:SEED``, or the typed array."""
+    if mode == "random":
+        return f"random:{seed}"
+    if mode == "typed" and typed is not None:
+        return encode_array(typed)
+    return "ones"
+
+
+def parse_dout(text: str, max_seed: int) -> tuple[str, int]:
+    """(mode, seed) of a link's ``dout``; anything but ``ones`` and ``random:SEED`` is ``typed`` (the lab
+    decodes that array: it knows the shape it must have)."""
+    if text == "ones":
+        return "ones", 0
+    if text.startswith("random:"):
+        return "random", parse_int("dout", text[7:], 0, max_seed)
+    return "typed", 0
+
+
+def seeded_dout(seed: int, stream: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A random upstream gradient of ``shape``, to one decimal, drawn from its own ``stream`` of ``seed`` (not
+    the stream presets draw x from)."""
+    return np.round(np.random.default_rng([seed, stream]).standard_normal(shape), 1)
 
 
 def encode_array(arr: np.ndarray) -> str:

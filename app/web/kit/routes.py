@@ -96,6 +96,13 @@ class LabSpec:
                 "limits": self.limits(settings)}
 
 
+async def posted(request: Request, read: FormReader, settings: Settings) -> tuple[Form, Any, list[FieldError]]:
+    """The posted form, and the state ``read`` makes of it (or None and every problem found)."""
+    fields = await form_fields(request)
+    state, errors = read(fields, settings)
+    return fields, state, errors
+
+
 def lab_router(lab: LabSpec) -> APIRouter:
     """The page, preset, fragment, window, gradcheck and provenance routes of ``lab``."""
     router = APIRouter(tags=["pages"])
@@ -125,7 +132,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
 
     def edit(part: str, read: FormReader, doc: str) -> None:
         async def route(request: Request, settings: SettingsDep) -> Response:
-            state, errors = read(await form_fields(request), settings)
+            _, state, errors = await posted(request, read, settings)
             if errors:
                 return form_errors(request, errors)
             return await shown_fragment(request, state, settings, part)
@@ -142,8 +149,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
         @router.post(base + "/window", name=f"{lab.slug}_window")
         async def window(request: Request, settings: SettingsDep) -> Response:
             """The sliding window moved by ``step_delta`` positions (wrapping around)."""
-            fields = await form_fields(request)
-            state, errors = lab.from_form(fields, settings)
+            fields, state, errors = await posted(request, lab.from_form, settings)
             bound = settings.max_window_step
             delta = collect(errors, parse_int, "step_delta", first(fields, "step_delta", "0"), -bound, bound)
             if errors:
@@ -160,8 +166,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
         @router.post(base + "/gradcheck", name=f"{lab.slug}_gradcheck")
         async def check(request: Request, settings: SettingsDep) -> Response:
             """The numeric gradient check of the posted state: the worst relative error and a scatter."""
-            fields = await form_fields(request)
-            state, errors = lab.from_form(fields, settings)
+            fields, state, errors = await posted(request, lab.from_form, settings)
             if errors:
                 return form_errors(request, errors)
             ctx = await anyio.to_thread.run_sync(gradcheck, state, fields, settings)
@@ -175,11 +180,10 @@ def lab_router(lab: LabSpec) -> APIRouter:
         @router.post(base + "/provenance", name=f"{lab.slug}_provenance")
         async def provenance(request: Request, settings: SettingsDep) -> Response:
             """Which cells a hovered cell came from: ``{"array", "index", "cells": {table: ["n,c,h,w", ...]}}``."""
-            fields = await form_fields(request)
+            fields, state, errors = await posted(request, lab.from_form, settings)
             array, index = first(fields, "array"), first(fields, "index")
             if lab.provenance_arrays is not None and array not in lab.provenance_arrays:
                 return error_response(422, ["body", "array"], f"no provenance for {array!r}")
-            state, errors = lab.from_form(fields, settings)
             if errors:
                 return field_errors(errors)
             try:

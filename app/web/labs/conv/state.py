@@ -13,10 +13,18 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_choice, parse_int
 from app.web.kit.form import Form, choice_field, collect, grid_cells, int_field, resize, shape_field
-from app.web.kit.link import decode_array, encode_array, from_query, to_query
+from app.web.kit.link import (
+    DOUT_MODES,
+    decode_array,
+    dout_text,
+    encode_array,
+    from_query,
+    parse_dout,
+    seeded_dout,
+    to_query,
+)
 from engine.ops.conv import conv_output_size
 
-DOUT_MODES = ("ones", "random", "typed")
 VIEWS = ("window", "im2col", "backward")
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
 
@@ -36,26 +44,19 @@ class ConvState:
 
     def to_query(self) -> str:
         fields = {"x": encode_array(self.x), "w": encode_array(self.w), "b": encode_array(self.b),
-                  "stride": str(self.stride), "pad": str(self.pad), "dout": self._dout_field()}
+                  "stride": str(self.stride), "pad": str(self.pad),
+                  "dout": dout_text(self.dout_mode, self.dout_seed, self.dout_typed)}
         if self.step:
             fields["step"] = str(self.step)
         if self.view != "window":
             fields["view"] = self.view
         return to_query(fields)
 
-    def _dout_field(self) -> str:
-        if self.dout_mode == "random":
-            return f"random:{self.dout_seed}"
-        if self.dout_mode == "typed" and self.dout_typed is not None:
-            return encode_array(self.dout_typed)
-        return "ones"
-
     def inputs(self, out_shape: tuple[int, ...] | None) -> dict[str, np.ndarray]:
         """The op's inputs; ``dout`` made for ``out_shape`` (None: let the op default to ones)."""
         arrays = {"x": self.x, "w": self.w, "b": self.b}
         if out_shape is not None and self.dout_mode == "random":
-            rng = np.random.default_rng([self.dout_seed, DOUT_STREAM])  # not the stream presets draw x from
-            arrays["dout"] = np.round(rng.standard_normal(out_shape), 1)
+            arrays["dout"] = seeded_dout(self.dout_seed, DOUT_STREAM, out_shape)
         elif self.dout_mode == "typed" and self.dout_typed is not None:
             arrays["dout"] = self.dout_typed
         return arrays
@@ -124,11 +125,9 @@ def output_count(state: ConvState) -> int:
 
 
 def _with_dout(state: ConvState, text: str, lim: dict[str, tuple[int, ...]], max_seed: int) -> ConvState:
-    if text == "ones":
-        return state
-    if text.startswith("random:"):
-        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, max_seed))
-    return replace(state, dout_mode="typed", dout_typed=decode_array("dout", text, 4, lim["dout"]))
+    mode, seed = parse_dout(text, max_seed)
+    typed = decode_array("dout", text, 4, lim["dout"]) if mode == "typed" else None
+    return replace(state, dout_mode=mode, dout_seed=seed, dout_typed=typed)
 
 
 def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[FieldError]]:

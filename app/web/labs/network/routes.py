@@ -21,10 +21,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from app.api.v1.networks import router as api_router
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_int
-from app.web.kit.form import Form, first, form_fields
+from app.web.kit.form import Form, first
 from app.web.kit.link import split_query
 from app.web.kit.responses import field_errors, form_errors, fragment
-from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, shown_view
+from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted, shown_view
 from app.web.labs.network import run as network_run
 from app.web.labs.network import view as network_view
 from app.web.labs.network.form import from_form
@@ -78,8 +78,7 @@ def network_jump(request: Request, settings: SettingsDep) -> Response:
 @pages.post("/network/step")
 async def network_step(request: Request, settings: SettingsDep) -> Response:
     """Another operation of the step: ``op_goto`` (a name), ``op_delta`` (±1, wrapping) or ``op_index``."""
-    fields = await form_fields(request)
-    state, errors = from_form(fields, settings)
+    fields, state, errors = await posted(request, from_form, settings)
     if errors:
         return form_errors(request, errors)
     if not network_view.builder(state.model)["ok"]:
@@ -108,8 +107,7 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
 @pages.post("/network/predict")
 async def network_predict(request: Request, settings: SettingsDep) -> Response:
     """What the network (after ``step`` training steps) sees in the digit drawn on the pad."""
-    fields = await form_fields(request)
-    state, errors = from_form(fields, settings)
+    fields, state, errors = await posted(request, from_form, settings)
     if errors:
         return form_errors(request, errors)
     texts = fields.get("pad", [])

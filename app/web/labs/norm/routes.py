@@ -12,9 +12,9 @@ from fastapi.responses import Response
 
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_index
-from app.web.kit.form import Form, form_fields
+from app.web.kit.form import Form
 from app.web.kit.responses import form_errors
-from app.web.kit.routes import LabSpec, SettingsDep, lab_router, shown_view
+from app.web.kit.routes import LabSpec, SettingsDep, lab_router, posted, shown_view
 from app.web.labs.norm import view as norm_view
 from app.web.labs.norm.presets import DEFAULT, PRESETS
 from app.web.labs.norm.state import TAB_TITLES, NormState, form_limits, from_form, from_link
@@ -133,7 +133,7 @@ router = lab_router(LAB)
 @router.post("/norm/expectation")
 async def norm_expectation(request: Request, settings: SettingsDep) -> Response:
     """Dropout's expectation: the mean of out over many seeded masks, converging to x (loaded lazily)."""
-    state, errors = from_form(await form_fields(request), settings)
+    _, state, errors = await posted(request, from_form, settings)
     if errors:
         return form_errors(request, errors)
     try:

@@ -17,7 +17,7 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, cell_label, choice_field, collect, first, grid_cells, int_field, resize, shape_field
-from app.web.kit.link import decode_array, encode_array, from_query
+from app.web.kit.link import DOUT_MODES, decode_array, dout_text, encode_array, from_query, parse_dout, seeded_dout
 from app.web.kit.link import to_query as link_query
 from app.web.render.numbers import link_text
 from engine.registry import get_spec
@@ -27,7 +27,6 @@ TAB_TITLES = {"bn": "Batch norm", "running": "Running statistics", "ln": "Layer 
               "dropout": "Dropout"}
 MODES = ("train", "eval")
 CONVENTIONS = ("pytorch", "cs231n")
-DOUT_MODES = ("ones", "random", "typed")
 SEQ_SOURCES = ("random", "repeat")
 P_MEANS = ("drop", "keep")
 LAYOUTS = ("nd", "nchw")
@@ -72,7 +71,8 @@ class NormState:
     def to_query(self) -> str:
         f = {"tab": self.tab, "x": encode_array(self.x), "gamma": encode_array(self.gamma),
              "beta": encode_array(self.beta), "running_mean": encode_array(self.running_mean),
-             "running_var": encode_array(self.running_var), "dout": self._dout_field(), "mode": self.mode,
+             "running_var": encode_array(self.running_var),
+             "dout": dout_text(self.dout_mode, self.dout_seed, self.dout_typed), "mode": self.mode,
              "eps": link_text(self.eps), "convention": self.convention}
         if self.momentum is not None:
             f["momentum"] = link_text(self.momentum)
@@ -83,13 +83,6 @@ class NormState:
                   "draws": str(self.draws)})
         return link_query(f)
 
-    def _dout_field(self) -> str:
-        if self.dout_mode == "random":
-            return f"random:{self.dout_seed}"
-        if self.dout_mode == "typed" and self.dout_typed is not None:
-            return encode_array(self.dout_typed)
-        return "ones"
-
     def dout(self) -> np.ndarray:
         """The upstream gradient in force (x's shape); drawn once per state (seeding costs a millisecond)."""
         return self._dout
@@ -97,8 +90,7 @@ class NormState:
     @cached_property
     def _dout(self) -> np.ndarray:
         if self.dout_mode == "random":
-            rng = np.random.default_rng([self.dout_seed, DOUT_STREAM])  # not the stream presets draw x from
-            return np.round(rng.standard_normal(self.x.shape), 1)
+            return seeded_dout(self.dout_seed, DOUT_STREAM, self.x.shape)
         if self.dout_mode == "typed" and self.dout_typed is not None:
             return self.dout_typed
         return np.ones(self.x.shape)
@@ -259,12 +251,9 @@ def from_link(query: str, settings: Settings) -> NormState:
 
 
 def _with_dout(state: NormState, text: str, settings: Settings) -> NormState:
-    if text == "ones":
-        return state
-    if text.startswith("random:"):
-        return replace(state, dout_mode="random", dout_seed=parse_int("dout", text[7:], 0, settings.max_seed))
-    typed = decode_array("dout", text, state.x.ndim, x_limits(settings, state.x.ndim))
-    return replace(state, dout_mode="typed", dout_typed=typed)
+    mode, seed = parse_dout(text, settings.max_seed)
+    typed = decode_array("dout", text, state.x.ndim, x_limits(settings, state.x.ndim)) if mode == "typed" else None
+    return replace(state, dout_mode=mode, dout_seed=seed, dout_typed=typed)
 
 
 # --------------------------------------------------------------------------- the form

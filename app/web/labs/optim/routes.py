@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse, Response
 
 from app.settings import Settings
 from app.web.kit.fields import parse_int
-from app.web.kit.form import Form, collect, first, form_fields
+from app.web.kit.form import Form, collect, first
 from app.web.kit.responses import field_errors, form_errors, fragment
-from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router
+from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted
 from app.web.labs.optim import run as optim_run
 from app.web.labs.optim import stream as optim_stream
 from app.web.labs.optim import view as optim_view
@@ -94,8 +94,7 @@ def _fragment(request: Request, state: OptimState, settings: Settings, part: str
 @router.post("/optim/step")
 async def optim_step(request: Request, settings: SettingsDep) -> Response:
     """The results with another step selected: ``k_delta`` (wrapping around) or ``k_to``."""
-    fields = await form_fields(request)
-    state, errors = from_form(fields, settings)
+    fields, state, errors = await posted(request, from_form, settings)
     if first(fields, "k_to"):
         k = collect(errors, parse_int, "k_to", first(fields, "k_to"), 1, state.steps if state else 1)
     else:
@@ -110,7 +109,7 @@ async def optim_step(request: Request, settings: SettingsDep) -> Response:
 @router.post("/optim/surface")
 async def optim_surface(request: Request, settings: SettingsDep) -> Response:
     """The surface explorer after a change of surface, start, optimizers or their hyperparameters."""
-    state, errors = from_form(await form_fields(request), settings)
+    _, state, errors = await posted(request, from_form, settings)
     if errors:  # the message both at the top of the results (which marks the cells) and by the surface
         return form_errors(request, errors, template="optim/errors.html")
     return _fragment(request, state, settings, "surface")
@@ -119,7 +118,7 @@ async def optim_surface(request: Request, settings: SettingsDep) -> Response:
 @router.post("/optim/link")
 async def optim_link(request: Request, settings: SettingsDep) -> Response:
     """The canonical link of the posted form (the page asks when a play pauses: the step index moved)."""
-    state, errors = from_form(await form_fields(request), settings)
+    _, state, errors = await posted(request, from_form, settings)
     if errors:
         return field_errors(errors)
     return JSONResponse({"url": LAB.canonical(state)})

@@ -16,12 +16,20 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, choice_field, first, grid_cells, int_field, resize, shape_field
-from app.web.kit.link import decode_array, encode_array, from_query, to_query
+from app.web.kit.link import (
+    DOUT_MODES,
+    decode_array,
+    dout_text,
+    encode_array,
+    from_query,
+    parse_dout,
+    seeded_dout,
+    to_query,
+)
 from engine.ops.pool import pool_output_size
 
 POOLS = ("max", "avg")
 OPS = {"max": "maxpool2d", "avg": "avgpool2d"}
-DOUT_MODES = ("ones", "random", "typed")
 DOUT_STREAM = 0xD0  # random dout of the pooling draws from its own stream of the seed
 RELU_DOUT_STREAM = 0xD1  # and ReLU's from another
 KNOWN = ("x", "pool", "size", "stride", "dout", "relu_dout", "step")
@@ -56,27 +64,19 @@ class PoolState:
 
     def to_query(self) -> str:
         fields = {"x": encode_array(self.x), "pool": self.pool, "size": str(self.size), "stride": str(self.stride),
-                  "dout": self._dout_field()}
+                  "dout": dout_text(self.dout_mode, self.dout_seed, self.dout_typed)}
         if self.dout_mode == "typed" and self.relu_dout_typed is not None:
             fields["relu_dout"] = encode_array(self.relu_dout_typed)
         if self.step:
             fields["step"] = str(self.step)
         return to_query(fields)
 
-    def _dout_field(self) -> str:
-        if self.dout_mode == "random":
-            return f"random:{self.dout_seed}"
-        if self.dout_mode == "typed" and self.dout_typed is not None:
-            return encode_array(self.dout_typed)
-        return "ones"
-
     def pool_inputs(self) -> dict[str, np.ndarray]:
         """The pooling op's inputs; without dout (ones) when there is no output shape or dout is all ones."""
         arrays = {"x": self.x}
         shape = self.out_shape()
         if shape is not None and self.dout_mode == "random":
-            rng = np.random.default_rng([self.dout_seed, DOUT_STREAM])
-            arrays["dout"] = np.round(rng.standard_normal(shape), 1)
+            arrays["dout"] = seeded_dout(self.dout_seed, DOUT_STREAM, shape)
         elif self.dout_mode == "typed" and self.dout_typed is not None:
             arrays["dout"] = self.dout_typed
         return arrays
@@ -84,8 +84,7 @@ class PoolState:
     def relu_inputs(self) -> dict[str, np.ndarray]:
         arrays = {"x": self.x}
         if self.dout_mode == "random":
-            rng = np.random.default_rng([self.dout_seed, RELU_DOUT_STREAM])
-            arrays["dout"] = np.round(rng.standard_normal(self.x.shape), 1)
+            arrays["dout"] = seeded_dout(self.dout_seed, RELU_DOUT_STREAM, self.x.shape)
         elif self.dout_mode == "typed" and self.relu_dout_typed is not None:
             arrays["dout"] = self.relu_dout_typed
         return arrays
@@ -124,14 +123,11 @@ def from_link(query: str, settings: Settings) -> PoolState:
         raise FieldError("step", f"is {state.step}, but there are only {count} windows (0 to {count - 1})"
                         if count else f"is {state.step}, but no window fits")
     dout = fields.get("dout", "ones")
-    if dout == "ones":
+    mode, seed = parse_dout(dout, settings.max_seed)
+    if mode != "typed":
         if "relu_dout" in fields:
             raise FieldError("relu_dout", "is only read with a typed dout")
-        return state
-    if dout.startswith("random:"):
-        if "relu_dout" in fields:
-            raise FieldError("relu_dout", "is only read with a typed dout")
-        return replace(state, dout_mode="random", dout_seed=parse_int("dout", dout[7:], 0, settings.max_seed))
+        return replace(state, dout_mode=mode, dout_seed=seed)
     typed = decode_array("dout", dout, 4, limits(settings))  # the output is never larger than x
     if shape is not None and typed.shape != shape:
         raise FieldError("dout", f"has shape {_dims(typed.shape)} but the output has shape {_dims(shape)}")
