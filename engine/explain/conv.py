@@ -8,9 +8,11 @@ im2col path's ``out`` at the same position (tested).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from engine.explain.tex import tex_number
 from engine.records import OpInputError
 
 
@@ -29,9 +31,7 @@ class WindowTerms:
     latex: str  # the sum with the numbers plugged in
 
 
-def _num(v: float) -> str:
-    text = f"{v:.4g}"
-    return f"({text})" if v < 0 else text
+_num = partial(tex_number, digits=4, parens=True)  # a term of the sum: a cell's 4 digits
 
 
 def window_terms(x_padded: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
@@ -52,6 +52,6 @@ def window_terms(x_padded: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int
     if len(pairs) > max_terms:
         pairs = [*pairs[:max_terms - 3], r"\cdots", *pairs[-2:]]
     lhs = rf"\text{{out}}[{n}, {f}, {oh}, {ow}]"
-    latex = (rf"{lhs} = \underbrace{{{' + '.join(pairs)}}}_{{\sum x \odot w\; =\; {total:.4g}}}"
-             rf" + \underbrace{{{_num(bias)}}}_{{b_{{{f}}}}} = {out:.6g}")
+    latex = (rf"{lhs} = \underbrace{{{' + '.join(pairs)}}}_{{\sum x \odot w\; =\; {tex_number(total, 4)}}}"
+             rf" + \underbrace{{{_num(bias)}}}_{{b_{{{f}}}}} = {tex_number(out)}")
     return WindowTerms(n, f, oh, ow, x_window, kernel, products, total, bias, out, latex)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from engine.explain.tex import tex_number
 from engine.ops.batchnorm import BN_CONVENTIONS, MOMENTUM_DEFAULTS, batchnorm_forward
 from engine.ops.dropout import SEED_MAX, dropout_forward
 from engine.records import Arrays, OpInputError, shape_text
@@ -158,20 +160,8 @@ class Term:
     latex: str
 
 
-def _num(v: float) -> str:
-    """A number for KaTeX, 7 significant digits (enough to see √(1 + ε) = 1.000005), negatives in parentheses."""
-    v = float(v) + 0.0  # no "-0"
-    text = f"{v:.7g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return f"({text})" if v < 0 else text
-
-
-def _res(v: float) -> str:
-    """A result at the end of a formula: no parentheses."""
-    text = _num(v)
-    return text[1:-1] if text.startswith("(") else text
+_num = partial(tex_number, digits=7, parens=True)  # 7 digits, to see √(1 + ε) = 1.000005
+_res = partial(tex_number, digits=7)  # a result at the end of a formula: no parentheses
 
 
 def _d(symbol: str) -> str:

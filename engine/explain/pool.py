@@ -18,10 +18,12 @@ Everything is computed from the arrays ``maxpool2d`` / ``avgpool2d`` / ``relu`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from engine.explain.tex import plain_number, tex_number
 from engine.gradcheck import GradCheck, Wrt, compare
 from engine.records import Arrays, Index, OpInputError
 from engine.registry import get_spec
@@ -29,17 +31,7 @@ from engine.registry import get_spec
 POOL_OPS = ("maxpool2d", "avgpool2d")
 
 
-def _num(v: float) -> str:
-    """A number for a formula: 4 significant digits, negative ones in parentheses."""
-    text = f"{float(v):.4g}"
-    if text == "-0":
-        text = "0"
-    return f"({text})" if text.startswith("-") else text
-
-
-def _plain(v: float) -> str:
-    text = f"{float(v):.6g}"
-    return "0" if text == "-0" else text
+_term = partial(tex_number, digits=4, parens=True)  # a term of a formula: a cell's 4 digits
 
 
 def _idx(index: Index) -> str:
@@ -48,7 +40,7 @@ def _idx(index: Index) -> str:
 
 def bmatrix(plane: np.ndarray) -> str:
     """A 2-D array as a KaTeX bmatrix (numbers to 4 significant digits)."""
-    rows = [" & ".join(_plain(float(f"{v:.4g}")) for v in row) for row in np.asarray(plane, np.float64)]
+    rows = [" & ".join(tex_number(v, 4) for v in row) for row in np.asarray(plane, np.float64)]
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
@@ -85,14 +77,14 @@ def pool_window(op: str, result: Arrays, size: int, stride: int, index: Index) -
     y = float(out[n, c, oh, ow])
     g = float(result["dout"][n, c, oh, ow])
     lhs = rf"\text{{out}}[{n}, {c}, {oh}, {ow}]"
-    terms = [_num(v) for v in values.ravel()]
+    terms = [_term(v) for v in values.ravel()]
     if len(terms) > 9:
         terms = [*terms[:6], r"\ldots", *terms[-2:]]
     if op == "avgpool2d":
-        latex = rf"{lhs} = \frac{{{' + '.join(terms)}}}{{{size}^2}} = {_plain(y)}"
+        latex = rf"{lhs} = \frac{{{' + '.join(terms)}}}{{{size}^2}} = {tex_number(y)}"
         backward = (rf"\text{{dx}}[{n}, {c}, {top}{{:}}{top + size}, {left}{{:}}{left + size}] \mathrel{{+}}= "
-                    rf"\frac{{\text{{dout}}[{n}, {c}, {oh}, {ow}]}}{{{size}^2}} = \frac{{{_num(g)}}}{{{size * size}}}"
-                    rf" = {_plain(g / (size * size))}\ \text{{each}}")
+                    rf"\frac{{\text{{dout}}[{n}, {c}, {oh}, {ow}]}}{{{size}^2}} = \frac{{{_term(g)}}}{{{size * size}}}"
+                    rf" = {tex_number(g / (size * size))}\ \text{{each}}")
         return PoolWindow(op, (n, c, oh, ow), (top, top + size - 1), (left, left + size - 1), values, y,
                           None, None, None, (), g, latex, backward)
     kh, kw = divmod(int(result["window_argmax"][n, c, oh, ow]), size)
@@ -100,13 +92,13 @@ def pool_window(op: str, result: Arrays, size: int, stride: int, index: Index) -
     width = result["x"].shape[3]
     h, w = divmod(flat, width)
     tied = tuple((int(i), int(j)) for i, j in np.argwhere(values == values[kh, kw]))
-    listed = [_plain(float(f"{v:.4g}")) for v in values.ravel()]  # in a max, commas separate: no parentheses
+    listed = [tex_number(v, 4) for v in values.ravel()]  # in a max, commas separate: no parentheses
     if len(listed) > 9:
         listed = [*listed[:6], r"\ldots", *listed[-2:]]
-    latex = (rf"\begin{{gathered}}{lhs} = \max({', '.join(listed)}) = {_plain(y)} \\ "
+    latex = (rf"\begin{{gathered}}{lhs} = \max({', '.join(listed)}) = {tex_number(y)} \\ "
              rf"\text{{argmax}} = h^{{*}} W + w^{{*}} = {h}\cdot {width} + {w} = {flat}"
              rf"\quad (\text{{window cell }} ({kh}, {kw}),\ \text{{index }} {kh * size + kw})\end{{gathered}}")
-    backward = rf"\text{{dx}}[{n}, {c}, {h}, {w}] \mathrel{{+}}= \text{{dout}}[{n}, {c}, {oh}, {ow}] = {_plain(g)}"
+    backward = rf"\text{{dx}}[{n}, {c}, {h}, {w}] \mathrel{{+}}= \text{{dout}}[{n}, {c}, {oh}, {ow}] = {tex_number(g)}"
     return PoolWindow(op, (n, c, oh, ow), (top, top + size - 1), (left, left + size - 1), values, y,
                       (kh, kw), (n, c, h, w), flat, tied, g, latex, backward)
 
@@ -169,16 +161,16 @@ def routes(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, in
             break
         values = tuple(float(dout[s]) for s in sources)
         names = " + ".join(f"dout[{_idx(s)}]" for s in sources)
-        numbers = " + ".join(_num(v) for v in values)
+        numbers = " + ".join(plain_number(v, 4, parens=True) for v in values)
         total = float(dx[target])
         lhs = f"dx[{_idx(target)}]"
         if share == 1:
-            text = f"{lhs} = {names} = {numbers} = {_plain(total)}" if len(sources) > 1 else \
-                f"{lhs} = {names} = {_plain(total)}"
+            text = f"{lhs} = {names} = {numbers} = {plain_number(total)}" if len(sources) > 1 else \
+                f"{lhs} = {names} = {plain_number(total)}"
         elif len(sources) > 1:
-            text = f"{lhs} = ({names}) / {share} = ({numbers}) / {share} = {_plain(total)}"
+            text = f"{lhs} = ({names}) / {share} = ({numbers}) / {share} = {plain_number(total)}"
         else:
-            text = f"{lhs} = {names} / {share} = {numbers} / {share} = {_plain(total)}"
+            text = f"{lhs} = {names} / {share} = {numbers} / {share} = {plain_number(total)}"
         found.append(Route(target, tuple(sources), values, share, total, text.replace("(-", "(−").replace(" -", " −")))
     return found
 

@@ -1,4 +1,5 @@
-"""The one number→TeX formatter: every formula "with the numbers plugged in" writes its numbers here.
+"""The one number→TeX formatter: every formula "with the numbers plugged in" writes its numbers here
+(and its plain-text twin, for the few explanations written as text rather than TeX).
 
 ``tex_number(v, digits, parens=...)``: ``digits`` significant digits (a formula's terms use the
 4 of a heatmap cell, its results 6, batch norm's 7 so that √(1 + ε) = 1.000005 shows), an
@@ -29,4 +30,10 @@ def _tex(v: float, digits: int, parens: bool) -> str:
             mantissa, exponent = text.split("e")
             power = f"10^{{{int(exponent)}}}"
             text = {"1": power, "-1": f"-{power}"}.get(mantissa, f"{mantissa} \\times {power}")
+    return f"({text})" if parens and text.startswith("-") else text
+
+
+def plain_number(value: float, digits: int = 6, *, parens: bool = False) -> str:
+    """The same number as plain text (an explanation in a sentence): ``0.002``, ``(-1.5)``, ``1e-07``, ``inf``."""
+    text = f"{float(value) + 0.0:.{digits}g}"
     return f"({text})" if parens and text.startswith("-") else text

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.explain.tex import tex_number
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
 
 MODES = ("train", "eval")
@@ -61,16 +62,6 @@ def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.einsum("nd,nd->d", a, b)
     n, c = a.shape[:2]
     return np.vecdot(a.reshape(n, c, -1), b.reshape(n, c, -1)).sum(axis=0)
-
-
-def tex_num(v: float) -> str:
-    """A number for KaTeX: 0.1, 0.9, 1 \\times 10^{-5}."""
-    v = float(v)
-    if v == 0 or 1e-3 <= abs(v) < 1e4:
-        return f"{v:g}"
-    mantissa, exponent = f"{v:.3e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}"
 
 
 def _n_text(x_shape: tuple[int, ...]) -> str:
@@ -330,8 +321,8 @@ def _bn_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
     mode, convention = params.get("mode", "train"), params.get("convention", "pytorch")
     eps, momentum = float(params.get("eps", 1e-5)), float(a["momentum"])
     n_text = _n_text(a["x"].shape).replace("·", r" \cdot ")
-    eps_tex = tex_num(eps)
-    m_tex = tex_num(momentum)
+    eps_tex = tex_number(eps)
+    m_tex = tex_number(momentum)
     steps: list[Step] = []
     if mode == "train":
         steps += [

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.explain.tex import tex_number
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
 
 MODES = ("train", "eval")
@@ -137,7 +138,7 @@ def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
             Step("backward", "dx", "Eval: the gradient passes straight through",
                  r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}", pick(a, "dout", "dx")),
         ]
-    p = f"{float(params.get('p', 0.5)):g}"
+    p = tex_number(float(params.get('p', 0.5)))
     if params.get("p_means", "drop") == "drop":
         mask_tex = (r"m_i = \begin{cases} 1 & u_i \ge p \\ 0 & u_i < p \end{cases}, \quad u_i \sim U[0, 1), \quad p = "
                     + p + r" \text{ (drop probability)}")

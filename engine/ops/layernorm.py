@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.batchnorm import EPS_PARAM, check_index, tex_num
+from engine.explain.tex import tex_number
+from engine.ops.batchnorm import EPS_PARAM, check_index
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step, copied, pick, shape_text
 
 
@@ -140,7 +141,7 @@ def _ln_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
         Step("forward", "var", "Variance of each sample (biased: divide by d)",
              r"\sigma^2_n = \frac{1}{d}\sum_{j=1}^{d} (x_{n,j} - \mu_n)^2", pick(a, "x_mu", "var")),
         Step("forward", "std", "Standard deviation with ε",
-             r"\sigma_n = \sqrt{\sigma^2_n + \epsilon}, \quad \epsilon = " + tex_num(float(params.get("eps", 1e-5))),
+             r"\sigma_n = \sqrt{\sigma^2_n + \epsilon}, \quad \epsilon = " + tex_number(float(params.get("eps", 1e-5))),
              pick(a, "var", "std")),
         Step("forward", "x_hat", "Normalise each sample",
              r"\hat{x}_{n,j} = \frac{x_{n,j} - \mu_n}{\sigma_n}",

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.explain.tex import tex_number
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
 
 
@@ -196,7 +197,8 @@ def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
     t = float(params["temperature"])
     return [
         Step("forward", "scale", "Divide the logits by the temperature",
-             rf"z = \frac{{\text{{logits}}}}{{T}},\quad T = {t:g}", {"logits": a["logits"], "scaled": a["scaled"]}),
+             rf"z = \frac{{\text{{logits}}}}{{T}},\quad T = {tex_number(t)}",
+             {"logits": a["logits"], "scaled": a["scaled"]}),
         Step("forward", "shift", "Subtract each row's maximum (same softmax, no overflow)",
              r"\tilde z_{n,k} = z_{n,k} - \max_j z_{n,j}", {"scaled": a["scaled"], "shifted": a["shifted"]}),
         Step("forward", "exp", "Exponentiate and sum each row",

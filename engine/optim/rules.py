@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from engine import registry
+from engine.explain.tex import tex_number
 from engine.records import Arrays, OpInputError, Param, Step
 
 MAX_STEPS = 1000  # updates one run_optimizer call may ask for
@@ -321,16 +322,6 @@ def run_optimizer(name: str, params: dict[str, Any], grads_seq: list[dict[str, A
 # ---------------------------------------------------------------- step records
 
 
-def _num(x: float) -> str:
-    """A number for KaTeX: 0.9, 10^{-8}, 2.5 \\times 10^{-4}."""
-    text = f"{x:.6g}"
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
-    power = f"10^{{{int(exponent)}}}"
-    return power if mantissa == "1" else f"{mantissa} \\times {power}"
-
-
 def _group(**quantities: Arrays) -> Arrays:
     """Step arrays keyed ``<quantity>.<parameter>`` ("m.w", "g.4.0.b"), as copies."""
     return {f"{q}.{k}": np.array(a, copy=True) for q, arrays in quantities.items() for k, a in arrays.items()}
@@ -348,7 +339,7 @@ def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], st
     hp, t = rec.hyperparams, rec.t
     p = {k: _as_float(f"params.{k}", v) for k, v in params.items()}
     prev = {f"{slot}_prev": arrays for slot, arrays in state.slots.items()}
-    lr = _num(hp["lr"])
+    lr = tex_number(hp["lr"])
     steps: list[Step] = []
     if name == "sgd":
         done = Step("update", "update", "Step against the gradient",
@@ -357,9 +348,9 @@ def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], st
     elif name == "momentum":
         mu = hp["momentum"]
         if hp["form"] == "pytorch":
-            latex = rf"v_{{{t}}} = {_num(mu)}\, v_{{{t - 1}}} + g_{{{t}}}"
+            latex = rf"v_{{{t}}} = {tex_number(mu)}\, v_{{{t - 1}}} + g_{{{t}}}"
         else:
-            latex = rf"v_{{{t}}} = {_num(mu)}\, v_{{{t - 1}}} + {_num(1 - mu)}\, g_{{{t}}}"
+            latex = rf"v_{{{t}}} = {tex_number(mu)}\, v_{{{t - 1}}} + {tex_number(1 - mu)}\, g_{{{t}}}"
         steps.append(Step("update", "v", "Velocity: running sum of gradients" if hp["form"] == "pytorch"
                           else "Velocity: moving average of gradients", latex,
                           _group(v_prev=prev["v_prev"], g=rec.g, v=rec.slots["v"])))
@@ -370,11 +361,11 @@ def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], st
     elif name == "rmsprop":
         alpha = hp["alpha"]
         steps.append(Step("update", "s", "Moving average of the squared gradient",
-                          rf"s_{{{t}}} = {_num(alpha)}\, s_{{{t - 1}}} + {_num(1 - alpha)}\, g_{{{t}}}^2",
+                          rf"s_{{{t}}} = {tex_number(alpha)}\, s_{{{t - 1}}} + {tex_number(1 - alpha)}\, g_{{{t}}}^2",
                           _group(s_prev=prev["s_prev"], g=rec.g, s=rec.slots["s"])))
         done = Step("update", "update", "Step scaled by the root mean square",
                     rf"\theta_{{{t}}} = \theta_{{{t - 1}}} - \frac{{{lr}\, g_{{{t}}}}}{{\sqrt{{s_{{{t}}}}} + "
-                    rf"{_num(hp['eps'])}}}",
+                    rf"{tex_number(hp['eps'])}}}",
                     _group(p=p, g=rec.g, s=rec.slots["s"], denom=rec.denom, update=rec.update,
                            effective_step=rec.effective_step, p_new=new_params))
     else:
@@ -382,23 +373,25 @@ def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], st
         g_sym = "g"
         if name == "adamw":
             steps.append(Step("update", "decay", "Decoupled weight decay (before the Adam step)",
-                              rf"\theta' = \theta_{{{t - 1}}}\,(1 - {lr} \cdot {_num(lam)})",
+                              rf"\theta' = \theta_{{{t - 1}}}\,(1 - {lr} \cdot {tex_number(lam)})",
                               _group(p=p, p_decayed=rec.p_decayed)))
         elif rec.g_wd:
             g_sym = "g'"
             steps.append(Step("update", "weight_decay", "L2 weight decay added to the gradient",
-                              rf"g'_{{{t}}} = g_{{{t}}} + {_num(lam)}\, \theta_{{{t - 1}}}",
+                              rf"g'_{{{t}}} = g_{{{t}}} + {tex_number(lam)}\, \theta_{{{t - 1}}}",
                               _group(g=rec.g, p=p, g_wd=rec.g_wd)))
         g_used = rec.g_wd or rec.g
         steps.append(Step("update", "m", "First moment: moving average of the gradient",
-                          rf"m_{{{t}}} = {_num(beta1)}\, m_{{{t - 1}}} + {_num(1 - beta1)}\, {g_sym}_{{{t}}}",
+                          rf"m_{{{t}}} = {tex_number(beta1)}\, m_{{{t - 1}}} + "
+                          rf"{tex_number(1 - beta1)}\, {g_sym}_{{{t}}}",
                           _group(m_prev=prev["m_prev"], g=g_used, m=rec.slots["m"])))
         steps.append(Step("update", "v", "Second moment: moving average of the squared gradient",
-                          rf"v_{{{t}}} = {_num(beta2)}\, v_{{{t - 1}}} + {_num(1 - beta2)}\, {g_sym}_{{{t}}}^2",
+                          rf"v_{{{t}}} = {tex_number(beta2)}\, v_{{{t - 1}}} + "
+                          rf"{tex_number(1 - beta2)}\, {g_sym}_{{{t}}}^2",
                           _group(v_prev=prev["v_prev"], g=g_used, v=rec.slots["v"])))
         if hp["bias_correction"]:
-            m_latex = rf"\hat m_{{{t}}} = \frac{{m_{{{t}}}}}{{1 - {_num(beta1)}^{{{t}}}}}"
-            v_latex = rf"\hat v_{{{t}}} = \frac{{v_{{{t}}}}}{{1 - {_num(beta2)}^{{{t}}}}}"
+            m_latex = rf"\hat m_{{{t}}} = \frac{{m_{{{t}}}}}{{1 - {tex_number(beta1)}^{{{t}}}}}"
+            v_latex = rf"\hat v_{{{t}}} = \frac{{v_{{{t}}}}}{{1 - {tex_number(beta2)}^{{{t}}}}}"
         else:
             m_latex = rf"\hat m_{{{t}}} = m_{{{t}}} \quad \text{{(bias correction off)}}"
             v_latex = rf"\hat v_{{{t}}} = v_{{{t}}} \quad \text{{(bias correction off)}}"
@@ -406,7 +399,7 @@ def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], st
                           _group(m=rec.slots["m"], m_hat=rec.m_hat)))
         steps.append(Step("update", "v_hat", "Bias-corrected second moment", v_latex,
                           _group(v=rec.slots["v"], v_hat=rec.v_hat)))
-        eps = _num(hp["eps"])
+        eps = tex_number(hp["eps"])
         root = (rf"\sqrt{{\hat v_{{{t}}}}} + {eps}" if hp["eps_placement"] == "outside"
                 else rf"\sqrt{{\hat v_{{{t}}} + {eps}}}")
         start = r"\theta'" if name == "adamw" else rf"\theta_{{{t - 1}}}"

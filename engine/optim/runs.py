@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.explain.tex import tex_number
 from engine.gradcheck import numeric_gradient, relative_error
 from engine.optim.rules import (
     SLOTS,
@@ -159,19 +160,6 @@ def step_formulas(step: LabStep, hyperparams: dict[str, Any] | None = None) -> l
 
 
 # ---------------------------------------------------------------- formulas with one parameter's numbers
-
-
-def tex_number(x: float, digits: int = 6) -> str:
-    """A number for KaTeX: 0.002, −0.013, 5 \\times 10^{-7}; negatives in parentheses where asked."""
-    x = float(x)
-    if not math.isfinite(x):
-        return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\text{NaN}")
-    text = f"{x:.{digits}g}"
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
-    power = f"10^{{{int(exponent)}}}"
-    return power if mantissa == "1" else (f"-{power}" if mantissa == "-1" else f"{mantissa} \\times {power}")
 
 
 def _p(x: float) -> str:

@@ -2,7 +2,7 @@
 
 import math
 
-from engine.explain.tex import tex_number
+from engine.explain.tex import plain_number, tex_number
 
 
 def test_significant_digits_and_exponents():
@@ -20,3 +20,9 @@ def test_not_numbers_and_signed_zero():
 def test_parentheses_around_negative_terms():
     assert tex_number(-2.5, 4, parens=True) == "(-2.5)" and tex_number(2.5, 4, parens=True) == "2.5"
     assert tex_number(-1e-9, parens=True) == "(-10^{-9})" and tex_number(-math.inf, parens=True) == r"(-\infty)"
+
+
+def test_plain_text_twin():
+    assert plain_number(-2.5, 4, parens=True) == "(-2.5)" and plain_number(-0.0) == "0"
+    assert plain_number(1e-7) == "1e-07"
+    assert plain_number(1 / 3, 4) == "0.3333" and plain_number(float("inf")) == "inf"
