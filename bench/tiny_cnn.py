@@ -1,9 +1,12 @@
 """The tiny CNN's training step: steps per second of ``engine.network.trace.train_step`` with Adam.
 
 batch 32 of 1×8×8 → conv 1→8 3×3 pad 1 → relu → maxpool 2 → flatten → linear → 10 →
-softmax-CE, float64. References, timed interleaved: the same step in PyTorch (when it is
-installed), and the record-keeping path the app traces with (``network.forward`` +
-``network.backward`` + ``optim.optimizer_step``), to show what the lean path saves.
+softmax-CE, float64. ``train_step`` runs the ops the labs teach (``conv2d_forward``,
+``maxpool2d_backward``, ...) on their lean pass: the same functions, without the records only a
+page displays (max pooling's windows, batch norm's staged intermediates, the softmax Jacobian,
+the first layer's dx). References, timed interleaved: the same step in PyTorch (when it is
+installed), and the record-keeping pass the app traces with (``network.forward`` +
+``network.backward`` + ``optim.optimizer_step``), to show what the lean pass saves.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 from bench.report import Row, Table, ratio_row
 from bench.timing import Settings, interleaved
 from engine.network import trace as network
-from engine.network.model import init_params, parse_model
+from engine.network.model import parse_model
+from engine.network.params import init_params
 from engine.optim import rules as optim
 
 MODEL = {

@@ -130,3 +130,14 @@ def pick(arrays: Arrays, *names: str) -> Arrays:
 def shape_text(shape: tuple[int, ...]) -> str:
     """A shape as messages write it: [2, 3, 4]."""
     return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def check_index(shape: tuple[int, ...], array: str, index: Index) -> None:
+    """OpInputError("index", ...) unless ``index`` is an element of an array of ``shape`` (provenance)."""
+    if len(index) != len(shape):
+        raise OpInputError("index", f"{array} has {len(shape)} dimensions (shape {shape_text(shape)}); "
+                           f"got an index with {len(index)}: {list(index)}")
+    for axis, (i, s) in enumerate(zip(index, shape, strict=True)):
+        if not 0 <= i < s:
+            raise OpInputError("index", f"{array} index {list(index)} is out of range on axis {axis} "
+                               f"(shape {shape_text(shape)})")

@@ -21,9 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.ops.softmax import clean_labels
 from engine.records import OpInputError
-from engine.registry import as_array
 
 Shape = tuple[int, ...]  # one sample's shape: (C, H, W) or (D,)
 
@@ -144,7 +142,8 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required keys, optio
 }
 
 
-def _int(field: str, value: Any, lo: int, hi: int) -> int:
+def check_int(field: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` as an int in [lo, hi], or OpInputError naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise OpInputError(field, f"must be a whole number, got {value!r}")
     if not math.isfinite(value) or value != int(value):
@@ -196,10 +195,10 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
     f = lambda key: f"{field}.{key}"  # noqa: E731
     if kind == "conv2d":
         return Conv2d(
-            filters=_int(f("filters"), spec["filters"], 1, MAX_FILTERS),
-            kernel=_int(f("kernel"), spec["kernel"], 1, MAX_KERNEL),
-            stride=_int(f("stride"), spec.get("stride", 1), 1, MAX_STRIDE),
-            pad=_int(f("pad"), spec.get("pad", 0), 0, MAX_PAD),
+            filters=check_int(f("filters"), spec["filters"], 1, MAX_FILTERS),
+            kernel=check_int(f("kernel"), spec["kernel"], 1, MAX_KERNEL),
+            stride=check_int(f("stride"), spec.get("stride", 1), 1, MAX_STRIDE),
+            pad=check_int(f("pad"), spec.get("pad", 0), 0, MAX_PAD),
         )
     if kind == "batchnorm":
         convention = spec.get("convention", "pytorch")
@@ -212,13 +211,13 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
             convention=convention,
         )
     if kind in ("maxpool2d", "avgpool2d"):
-        size = _int(f("size"), spec["size"], 1, MAX_POOL)
-        stride = _int(f("stride"), spec.get("stride", size), 1, MAX_POOL)
+        size = check_int(f("size"), spec["size"], 1, MAX_POOL)
+        stride = check_int(f("stride"), spec.get("stride", size), 1, MAX_POOL)
         return (MaxPool2d if kind == "maxpool2d" else AvgPool2d)(size=size, stride=stride)
     if kind == "dropout":
         return Dropout(p=_float(f("p"), spec["p"], 0.0, 1.0, hi_open=True))
     if kind == "linear":
-        return Linear(units=_int(f("units"), spec["units"], 1, MAX_UNITS))
+        return Linear(units=check_int(f("units"), spec["units"], 1, MAX_UNITS))
     if kind == "residual":
         if depth >= MAX_DEPTH:
             raise OpInputError(field, f"residual blocks may be nested at most {MAX_DEPTH} deep")
@@ -242,7 +241,7 @@ def parse_structure(model_json: Any) -> Model:
     if not isinstance(raw, (list, tuple)) or len(raw) not in (1, 3):
         raise OpInputError("model.input_shape", f"must be [C, H, W] (an image) or [D] (features), got {raw!r}")
     limits = (MAX_CHANNELS, MAX_SIDE, MAX_SIDE) if len(raw) == 3 else (MAX_FEATURES,)
-    input_shape = tuple(_int(f"model.input_shape[{i}]", v, 1, hi)
+    input_shape = tuple(check_int(f"model.input_shape[{i}]", v, 1, hi)
                         for i, (v, hi) in enumerate(zip(raw, limits, strict=True)))
     loss = model_json.get("loss", "softmax_cross_entropy")
     if loss not in LOSSES:
@@ -360,6 +359,52 @@ def _infer(layers: tuple[Layer, ...], shape: Shape, prefix: str, field: str, pre
     return shape
 
 
+def _forward_order(layers: tuple, prefix: str = "") -> list[str]:
+    """Layer paths in the order forward computes their outputs (a residual block after its layers)."""
+    out: list[str] = []
+    for i, layer in enumerate(layers):
+        path = f"{prefix}{i}"
+        if isinstance(layer, Residual):
+            out.extend(_forward_order(layer.layers, path + "."))
+        out.append(path)
+    return out
+
+
+def forward_order(model: Model) -> list[str]:
+    return _forward_order(model.layers)
+
+
+def backward_order(model: Model) -> list[str]:
+    """Layer paths in the order backward computes their gradients (a residual's fork after its layers)."""
+    def walk(layers: tuple, prefix: str) -> list[str]:
+        out: list[str] = []
+        for i in range(len(layers) - 1, -1, -1):
+            layer, path = layers[i], f"{prefix}{i}"
+            if isinstance(layer, Residual):
+                out.extend(walk(layer.layers, path + "."))
+            out.append(path)
+        return out
+
+    return walk(model.layers, "")
+
+
+def error_path(err: OpInputError) -> str | None:
+    """The layer path an error points at ("model.layers[4].layers[0].kernel" -> "4.0"), or None."""
+    parts, rest = [], err.field
+    if not rest.startswith("model.layers["):
+        return None
+    while rest.startswith(("model.layers[", ".layers[")):
+        rest = rest[rest.index("[") + 1:]
+        index, _, rest = rest.partition("]")
+        parts.append(index)
+    return ".".join(parts) if parts else None
+
+
+def layer_groups(model: Model) -> dict[str, tuple[str, ...]]:
+    """Each parameterised layer's path -> its learnable parameter names, in pre-order."""
+    return {info.path: tuple(info.param_shapes) for info in infer_shapes(model) if info.param_shapes}
+
+
 def infer_shapes(model: Model) -> list[LayerInfo]:
     """Every layer's shapes and parameters, in pre-order; OpInputError at the layer that breaks.
 
@@ -399,134 +444,3 @@ def _named_shapes(model: Model) -> tuple[tuple[tuple[str, Shape], ...], tuple[tu
     table = _shape_table(model)
     return (tuple((n, s) for info in table for n, s in info.param_shapes.items()),
             tuple((n, s) for info in table for n, s in info.buffer_shapes.items()))
-
-
-# --- seeds and init ------------------------------------------------------------------------
-
-_PURPOSES = {"init": 0, "dropout": 1}
-
-
-def check_seed(seed: Any, field: str = "seed") -> int:
-    return _int(field, seed, 0, 2**63 - 1)
-
-
-@lru_cache(maxsize=1024)
-def dropout_seed(seed: int, path: str) -> int:
-    """The dropout op's seed for the layer at ``path``: derived from (seed, path), below 2**31."""
-    return int(derive_seed(seed, "dropout", path).generate_state(1)[0]) & 0x7FFFFFFF
-
-
-def derive_seed(seed: int, purpose: str, path: str) -> np.random.SeedSequence:
-    """A seed for one layer and purpose: editing one layer never reshuffles another's numbers.
-
-    The path's length goes in first: SeedSequence pads with zeros, so [s, 4] and [s, 4, 0]
-    would otherwise collide.
-    """
-    idx = [int(i) for i in path.split(".")]
-    return np.random.SeedSequence([seed, _PURPOSES[purpose], len(idx), *idx])
-
-
-def init_params(model: Model, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Learnable parameters and buffers, deterministic in (seed, layer path).
-
-    conv2d and linear: w and b uniform in ±1/√fan_in (PyTorch's default
-    kaiming_uniform_(a=√5) and bias init; fan_in = C·KH·KW for conv, D for linear).
-    batchnorm: gamma ones, beta zeros, running_mean zeros, running_var ones.
-    """
-    seed = check_seed(seed)
-    out: dict[str, np.ndarray] = {}
-    for info in infer_shapes(model):
-        p = info.path
-        if info.type in ("conv2d", "linear"):
-            w_shape = info.param_shapes[f"{p}.w"]
-            fan_in = math.prod(w_shape[1:]) if info.type == "conv2d" else w_shape[0]
-            bound = 1.0 / math.sqrt(fan_in)
-            rng = np.random.default_rng(derive_seed(seed, "init", p))
-            out[f"{p}.w"] = rng.uniform(-bound, bound, w_shape).astype(dtype)
-            out[f"{p}.b"] = rng.uniform(-bound, bound, info.param_shapes[f"{p}.b"]).astype(dtype)
-        elif info.type == "batchnorm":
-            c = info.param_shapes[f"{p}.gamma"]
-            out[f"{p}.gamma"] = np.ones(c, dtype)
-            out[f"{p}.beta"] = np.zeros(c, dtype)
-            out[f"{p}.running_mean"] = np.zeros(c, dtype)
-            out[f"{p}.running_var"] = np.ones(c, dtype)
-    return out
-
-
-def check_params(model: Model, params: Any, field: str = "params", allow_missing: bool = False
-                 ) -> dict[str, np.ndarray]:
-    """Params (and buffers) by name as finite float arrays of the right shapes; unknown names refused.
-
-    Returns a new dict; arrays already of a float dtype are passed through (not copied).
-    """
-    if not isinstance(params, dict):
-        raise OpInputError(field, f"must be an object of arrays by name, got {type(params).__name__}")
-    learnable, buffers = _named_shapes(model)
-    wanted = dict(learnable + buffers)
-    for name in params:
-        if name not in wanted:
-            known = ", ".join(wanted) or "none: this model has no parameters"
-            raise OpInputError(f"{field}.{name}", f"this model has no parameter {name!r} (parameters: {known})")
-    out: dict[str, np.ndarray] = {}
-    for name, shape in wanted.items():
-        if name not in params or params[name] is None:
-            if allow_missing:
-                continue
-            raise OpInputError(f"{field}.{name}", "is required")
-        value = params[name]
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-            arr = value
-        else:
-            arr = as_array(f"{field}.{name}", value)
-        if arr.shape != shape:
-            raise OpInputError(f"{field}.{name}", f"must have shape {list(shape)}, got {list(arr.shape)}")
-        if not np.all(np.isfinite(arr)):
-            raise OpInputError(f"{field}.{name}", "must be finite")
-        out[name] = arr
-    return out
-
-
-def complete_params(model: Model, params: dict[str, Any] | None, seed: int = 0) -> dict[str, np.ndarray]:
-    """The given params, checked, with any missing one initialised from ``seed`` (as the trace API does)."""
-    given = check_params(model, params or {}, allow_missing=True)
-    missing = {k: v for k, v in init_params(model, seed).items() if k not in given}
-    learnable, buffers = _named_shapes(model)
-    return {name: given[name] if name in given else missing[name] for name, _ in learnable + buffers}
-
-
-# --- the batch and the mode ----------------------------------------------------------------
-
-
-def as_model(model: Any) -> Model:
-    """A parsed model (a :class:`Model` passes through)."""
-    return model if isinstance(model, Model) else parse_model(model)
-
-
-def check_batch(model: Model, x: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    """x as a finite float array (N, *input_shape) (passed through if it already is one) and
-    labels as int64 class indices in [0, K)."""
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        arr = x
-        if not np.all(np.isfinite(arr)):
-            raise OpInputError("x", "must be finite")
-    else:
-        arr = as_array("x", x)
-    want = tuple(model.input_shape)
-    if arr.ndim != len(want) + 1 or arr.shape[1:] != want:
-        raise OpInputError("x", f"must have shape [N, {', '.join(map(str, want))}] for this model, "
-                                f"got {list(arr.shape)}")
-    if not 1 <= arr.shape[0] <= MAX_BATCH:
-        raise OpInputError("x", f"must hold 1 to {MAX_BATCH} examples, got {arr.shape[0]}")
-    table = _shape_table(model)
-    k = table[-1].out_shape[0] if table else want[0]
-    try:
-        labels = clean_labels(labels, arr.shape[0], k)
-    except OpInputError as err:
-        raise OpInputError("labels", err.message) from None
-    return arr, labels
-
-
-def check_mode(mode: Any) -> str:
-    if mode not in MODES:
-        raise OpInputError("mode", f"must be one of {', '.join(MODES)}; got {mode!r}")
-    return mode

@@ -19,13 +19,12 @@ Everything the network page shows is computed here or in the modules this one ca
 - :func:`evaluate` (loss and accuracy in eval mode, on the lean path: :func:`engine.network.trace.eval_logits`),
   :func:`snapshot` (filters and feature maps), :func:`step_trace` (one step's trace plus the
   update from the run's optimizer state), :func:`check_gradients` (the whole-network numeric
-  check, scored with a floor for gradients at the rounding-noise level), :func:`gradient_history`
+  check, floored at the rounding noise of each central difference), :func:`gradient_history`
   (one parameter's gradients over the first steps, for the optimizer lab).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,23 +34,25 @@ from typing import Any
 import numpy as np
 
 from engine.data import digits
-from engine.gradcheck import GradCheck, relative_error
+from engine.gradcheck import GradCheck
 from engine.network import trace as network
+from engine.network.divergence import Divergence, divergence
 from engine.network.model import (
     MAX_BATCH,
     LayerInfo,
     Model,
-    Residual,
     _infer,
-    _int,
-    check_seed,
-    complete_params,
+    backward_order,
+    check_int,
+    error_path,
+    forward_order,
     infer_shapes,
     iter_layers,
-    layer_field,
+    layer_groups,
     num_classes,
     parse_structure,
 )
+from engine.network.params import check_seed, complete_params
 from engine.ops import softmax
 from engine.optim import rules as optim
 from engine.records import OpInputError, Step
@@ -88,23 +89,6 @@ def shape_report(model: Model) -> ShapeReport:
             pass
         known = {i.path: i for i in partial if i is not None}
         return ShapeReport(known, err, sum(i.param_count for i in known.values()))
-
-
-def error_path(err: OpInputError) -> str | None:
-    """The layer path an error points at ("model.layers[4].layers[0].kernel" -> "4.0"), or None."""
-    parts, rest = [], err.field
-    if not rest.startswith("model.layers["):
-        return None
-    while rest.startswith(("model.layers[", ".layers[")):
-        rest = rest[rest.index("[") + 1:]
-        index, _, rest = rest.partition("]")
-        parts.append(index)
-    return ".".join(parts) if parts else None
-
-
-def layer_groups(model: Model) -> dict[str, tuple[str, ...]]:
-    """Each parameterised layer's path -> its learnable parameter names, in pre-order."""
-    return {info.path: tuple(info.param_shapes) for info in infer_shapes(model) if info.param_shapes}
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -157,7 +141,7 @@ def make_spec(model: Model, optimizer: str, hyperparams: dict[str, Any] | None, 
             raise OpInputError("model.loss", f"the digits have {digits.CLASSES} classes; this model outputs "
                                              f"{num_classes(model)}: make the last layer linear with 10 units")
         n_train = digits.split(DIGITS_SPLIT_SEED).x_train.shape[0]
-        batch = _int("batch", batch, 1, min(MAX_BATCH, n_train))
+        batch = check_int("batch", batch, 1, min(MAX_BATCH, n_train))
         x_arr = labels_arr = None
     else:
         if x is None or labels is None:
@@ -211,15 +195,6 @@ class Checkpoint:
 
 def start(spec: RunSpec) -> Checkpoint:
     return Checkpoint(0, initial_params(spec), None)
-
-
-@dataclass(frozen=True)
-class Divergence:
-    step: int  # the 0-based step at which the first non-finite number appeared
-    phase: str  # "forward" | "loss" | "backward" | "update"
-    where: str  # "layer 3 (conv2d)", "parameter 0.w"
-    field: str  # the model field or parameter name it points at
-    message: str
 
 
 @dataclass
@@ -296,93 +271,11 @@ def gradient_history(spec: RunSpec, steps: int, name: str, count: int) -> tuple[
     return theta0, np.array(rows)
 
 
-# --- where divergence started ---------------------------------------------------------------
-
-
-def _first_bad(arr: np.ndarray) -> str:
-    bad = np.argwhere(~np.isfinite(arr))
-    if not bad.size:
-        return ""
-    idx = tuple(int(i) for i in bad[0])
-    return f"{arr[idx]} at [{', '.join(map(str, idx))}]"
-
-
-def _forward_order(layers: tuple, prefix: str = "") -> list[str]:
-    """Layer paths in the order forward computes their outputs (a residual block after its layers)."""
-    out: list[str] = []
-    for i, layer in enumerate(layers):
-        path = f"{prefix}{i}"
-        if isinstance(layer, Residual):
-            out.extend(_forward_order(layer.layers, path + "."))
-        out.append(path)
-    return out
-
-
-def forward_order(model: Model) -> list[str]:
-    return _forward_order(model.layers)
-
-
-def backward_order(model: Model) -> list[str]:
-    """Layer paths in the order backward computes their gradients (a residual's fork after its layers)."""
-    def walk(layers: tuple, prefix: str) -> list[str]:
-        out: list[str] = []
-        for i in range(len(layers) - 1, -1, -1):
-            layer, path = layers[i], f"{prefix}{i}"
-            if isinstance(layer, Residual):
-                out.extend(walk(layer.layers, path + "."))
-            out.append(path)
-        return out
-
-    return walk(model.layers, "")
-
-
 def diagnose(spec: RunSpec, at: Checkpoint) -> Divergence:
-    """Re-run step ``at.t`` through the traced path and name the first non-finite number."""
+    """Re-run step ``at.t`` of the run through the traced path and name the first non-finite number."""
     x, labels = step_batch(spec, at.t)
-    t = at.t
-    types = {path: layer.type for path, _, layer in iter_layers(spec.model.layers)}
-
-    def found(phase: str, where: str, fld: str, detail: str) -> Divergence:
-        return Divergence(t, phase, where, fld,
-                          f"training diverged at step {t + 1}: the first non-finite number (NaN or ∞) appeared in "
-                          f"the {phase} pass, {where} ({detail})")
-
-    seed = step_seed(spec.seed, t)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        records: dict[str, Any] = {}
-        buffers = {k: v for k, v in at.params.items() if k.endswith((".running_mean", ".running_var"))}
-        try:  # the layers alone first: the loss refuses non-finite logits, and we want the layer that made them
-            network._forward_layers(spec.model.layers, "", x, at.params, "train", seed, records, buffers)
-        except OpInputError as err:  # an op refused what reached it: the layer before made it
-            path = error_path(err) or "?"
-            return found("forward", f"at layer {path} ({types.get(path, 'layer')}), which refused its input",
-                         err.field, err.message)
-        for path in forward_order(spec.model):
-            bad = _first_bad(records[path].out)
-            if bad:
-                return found("forward", f"in the output of layer {path} ({types[path]})", layer_field(path), bad)
-        fwd = network._forward(spec.model, at.params, x, labels, "train", seed)
-        if not math.isfinite(fwd.loss):
-            return found("forward", "in the loss", "model.loss", f"loss = {fwd.loss}")
-        bwd = network.backward(fwd)
-        groups = layer_groups(spec.model)
-        for path in backward_order(spec.model):
-            for name in groups.get(path, ()):
-                bad = _first_bad(bwd.grads[name])
-                if bad:
-                    return found("backward", f"in the gradient of parameter {name} (layer {path}, {types[path]})",
-                                 name, bad)
-            bad = _first_bad(bwd.layers[path].dx)
-            if bad:
-                return found("backward", f"in dx of layer {path} ({types[path]})", layer_field(path), bad)
-        learnable = {k: at.params[k] for k in bwd.grads}
-        state = at.state or optim.init_state(spec.optimizer, learnable)
-        new, _, _ = optim.optimizer_step(spec.optimizer, learnable, bwd.grads, state, spec.hp)
-        for name, value in new.items():
-            bad = _first_bad(value)
-            if bad:
-                return found("update", f"in the {spec.optimizer} update of parameter {name}", name, bad)
-    return found("update", "somewhere the traced path does not reproduce", "model", "the lean path overflowed")
+    return divergence(spec.model, spec.optimizer, spec.hp, at.params, at.state, x, labels,
+                      step_seed(spec.seed, at.t), at.t)
 
 
 # --- evaluation and snapshots ---------------------------------------------------------------
@@ -461,32 +354,19 @@ def snapshot(model: Model, params: dict[str, np.ndarray], image: np.ndarray) -> 
 
 # --- the whole-network gradient check ------------------------------------------------------
 
-GRAD_FLOOR = 1e-2  # denominators below this are raised to it: see check_gradients
-
-
 def check_gradients(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray, seed: int,
                     sample: int, check_x: bool, h: float = 1e-6) -> GradCheck:
     """:func:`engine.network.trace.numeric_check_network` on every learnable parameter (and x if ``check_x``),
-    ``sample`` entries of each, scored as |a − n| / max(|a| + |n|, GRAD_FLOOR).
+    ``sample`` entries of each, scored by :func:`engine.gradcheck.gradient_error`.
 
-    A difference quotient of the loss with h = 1e−6 carries ~1e−9 of rounding noise (float64
-    losses of order 1, summed over a batch, divided by 2h). For gradients well above 1e−2 the
-    score is the plain relative error; below, it is the absolute difference over 1e−2, so a
-    tolerance of 1e−6 means agreement to 1e−8. Without the floor, a gradient that is zero in
-    exact arithmetic — a conv bias followed by batch norm, which removes it — would score
-    near 1 (backward ~1e−17 against noise ~1e−10) and say nothing about backward.
+    A difference quotient of the loss with h = 1e−6 carries ~1e−9 of rounding noise; the score's
+    floor is that noise (estimated from the loss values themselves), so a gradient that is zero in
+    exact arithmetic — a conv bias followed by batch norm, which removes it — is not failed by it,
+    while a backward that is off by more than the noise still is.
     """
     names = tuple(name for group in layer_groups(model).values() for name in group)
-    rep = network.numeric_check_network(model, params, x, labels, seed=seed, h=h, max_per_input=sample,
-                                        wrt=names + (("x",) if check_x else ()))
-    worst, where, per = 0.0, "none", {}
-    for key, analytic in rep.analytic.items():
-        err = relative_error(analytic, rep.numeric[key], floor=GRAD_FLOOR)
-        per[key[1:]] = float(err.max()) if err.size else 0.0
-        if err.size and err.max() >= worst:
-            worst = float(err.max())
-            where = rep.where if rep.where.startswith(key + "[") else key
-    return dataclasses.replace(rep, worst=worst, where=where, per_input=per)
+    return network.numeric_check_network(model, params, x, labels, seed=seed, h=h, max_per_input=sample,
+                                         wrt=names + (("x",) if check_x else ()))
 
 
 # --- one step, traced -----------------------------------------------------------------------

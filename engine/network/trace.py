@@ -34,6 +34,13 @@ from engine.network.model import (
     Layer,
     Model,
     Residual,
+    infer_shapes,
+    iter_layers,
+    layer_field,
+    param_shapes,
+    parse_model,
+)
+from engine.network.params import (
     as_model,
     check_batch,
     check_mode,
@@ -41,11 +48,6 @@ from engine.network.model import (
     check_seed,
     complete_params,
     dropout_seed,
-    infer_shapes,
-    iter_layers,
-    layer_field,
-    param_shapes,
-    parse_model,
 )
 from engine.ops import activations, batchnorm, conv, dropout, linear, pool, softmax
 from engine.optim import rules as optim

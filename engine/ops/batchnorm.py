@@ -24,12 +24,23 @@ from typing import Any
 import numpy as np
 
 from engine.explain.tex import tex_number
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
+from engine.records import (
+    Arrays,
+    Index,
+    Input,
+    OpInputError,
+    OpSpec,
+    Param,
+    Step,
+    check_index,
+    copied,
+    pick,
+    shape_text,
+)
 
 MODES = ("train", "eval")
 BN_CONVENTIONS = ("pytorch", "cs231n")
 MOMENTUM_DEFAULTS = {"pytorch": 0.1, "cs231n": 0.9}
-
 
 
 # --------------------------------------------------------------------------- helpers
@@ -70,16 +81,6 @@ def _n_text(x_shape: tuple[int, ...]) -> str:
         return f"N = {x_shape[0]}"
     n, _, h, w = x_shape
     return f"N·H·W = {n}·{h}·{w} = {n * h * w}"
-
-
-def check_index(shape: tuple[int, ...], array: str, index: Index) -> None:
-    if len(index) != len(shape):
-        raise OpInputError("index", f"{array} has {len(shape)} dimensions (shape {shape_text(shape)}); "
-                           f"got an index with {len(index)}: {list(index)}")
-    for axis, (i, s) in enumerate(zip(index, shape, strict=True)):
-        if not 0 <= i < s:
-            raise OpInputError("index", f"{array} index {list(index)} is out of range on axis {axis} "
-                               f"(shape {shape_text(shape)})")
 
 
 def unbiased_var(var: np.ndarray, n: int) -> np.ndarray:
@@ -150,8 +151,7 @@ def _bn_check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> Non
     if "dout" in shapes and tuple(shapes["dout"]) != x_shape:
         raise OpInputError("inputs.dout", f"must have the shape of out {shape_text(x_shape)}, "
                            f"got {shape_text(shapes['dout'])}")
-    mode = params.get("mode", "train")
-    convention = params.get("convention", "pytorch")
+    mode, convention = params.get("mode", "train"), params.get("convention", "pytorch")
     if mode not in MODES:
         raise OpInputError("params.mode", f"must be one of {', '.join(MODES)}; got {mode!r}")
     _resolve_momentum(params.get("momentum"), convention)
@@ -183,10 +183,8 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     x = np.array(x, dtype=dtype, copy=True) if staged else x.astype(dtype, copy=False)  # lean: read, never kept
     c = x.shape[1] if x.ndim >= 2 else 0
-    if running_mean is None:
-        running_mean = np.zeros(c, dtype)
-    if running_var is None:
-        running_var = np.ones(c, dtype)
+    running_mean = np.zeros(c, dtype) if running_mean is None else running_mean
+    running_var = np.ones(c, dtype) if running_var is None else running_var
     gamma, beta = (np.array(a, dtype=dtype, copy=True) for a in (gamma, beta))
     rm0, rv0 = (np.array(a, dtype=dtype, copy=True) for a in (running_mean, running_var))
     params = {"eps": eps, "momentum": momentum, "mode": mode, "convention": convention}
@@ -196,7 +194,6 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
     if np.any(rv0 < 0):
         bad = int(np.argmax(rv0 < 0))
         raise OpInputError("inputs.running_var", f"is a variance and must be ≥ 0; element [{bad}] is {rv0[bad]:g}")
-
     shape = x.shape
     n = x.size // c
     var_unbiased = None
@@ -275,8 +272,7 @@ def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache, staged: bool | N
         dx += second
         dx += _channel_row(dmean / n, shape)
     else:
-        dvar = np.zeros_like(c.var)
-        dmean = np.zeros_like(c.mean)
+        dvar, dmean = np.zeros_like(c.var), np.zeros_like(c.mean)
     return BatchNormGrads(dx_hat=dx_hat, dvar=dvar, dmean=dmean, dx=dx, dx_compact=dx_compact,
                           dgamma=dgamma, dbeta=dbeta)
 
@@ -307,12 +303,10 @@ def _bn_call(arrays: Arrays, params: dict[str, Any]) -> tuple[np.ndarray, BatchN
 def _bn_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, c, g, arrays = _bn_call(arrays, params)
     return copied(
-        x=c.x, gamma=c.gamma, beta=c.beta, dout=arrays["dout"],
-        running_mean_before=c.running_mean_before, running_var_before=c.running_var_before,
-        momentum=np.asarray(c.momentum, c.x.dtype),
-        mean=c.mean, var=c.var, std=c.std, x_mu=c.x_mu, x_hat=c.x_hat, out=out,
-        running_mean=c.running_mean, running_var=c.running_var,
-        dx_hat=g.dx_hat, dvar=g.dvar, dmean=g.dmean, dx=g.dx, dx_compact=g.dx_compact,
+        x=c.x, gamma=c.gamma, beta=c.beta, dout=arrays["dout"], running_mean_before=c.running_mean_before,
+        running_var_before=c.running_var_before, momentum=np.asarray(c.momentum, c.x.dtype), mean=c.mean,
+        var=c.var, std=c.std, x_mu=c.x_mu, x_hat=c.x_hat, out=out, running_mean=c.running_mean,
+        running_var=c.running_var, dx_hat=g.dx_hat, dvar=g.dvar, dmean=g.dmean, dx=g.dx, dx_compact=g.dx_compact,
         dgamma=g.dgamma, dbeta=g.dbeta)
 
 
@@ -321,17 +315,14 @@ def _bn_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
     mode, convention = params.get("mode", "train"), params.get("convention", "pytorch")
     eps, momentum = float(params.get("eps", 1e-5)), float(a["momentum"])
     n_text = _n_text(a["x"].shape).replace("·", r" \cdot ")
-    eps_tex = tex_number(eps)
-    m_tex = tex_number(momentum)
+    eps_tex, m_tex = tex_number(eps), tex_number(momentum)
     steps: list[Step] = []
     if mode == "train":
         steps += [
             Step("forward", "mean", "Batch mean of each channel",
-                 r"\mu_c = \frac{1}{n}\sum_{i=1}^{n} x_{i,c}, \quad n = " + n_text,
-                 pick(a, "x", "mean")),
+                 r"\mu_c = \frac{1}{n}\sum_{i=1}^{n} x_{i,c}, \quad n = " + n_text, pick(a, "x", "mean")),
             Step("forward", "var", "Batch variance (biased: divide by n)",
-                 r"\sigma^2_c = \frac{1}{n}\sum_{i=1}^{n} (x_{i,c} - \mu_c)^2",
-                 pick(a, "x_mu", "var")),
+                 r"\sigma^2_c = \frac{1}{n}\sum_{i=1}^{n} (x_{i,c} - \mu_c)^2", pick(a, "x_mu", "var")),
         ]
     else:
         steps.append(Step("forward", "stats", "Eval: use the running statistics, not the batch's",
@@ -339,44 +330,34 @@ def _bn_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
                           pick(a, "running_mean_before", "running_var_before", "mean", "var")))
     steps += [
         Step("forward", "std", "Standard deviation with ε",
-             r"\sigma_c = \sqrt{\sigma^2_c + \epsilon}, \quad \epsilon = " + eps_tex,
-             pick(a, "var", "std")),
+             r"\sigma_c = \sqrt{\sigma^2_c + \epsilon}, \quad \epsilon = " + eps_tex, pick(a, "var", "std")),
         Step("forward", "x_hat", "Normalise: subtract the mean, divide by the standard deviation",
-             r"\hat{x}_{i,c} = \frac{x_{i,c} - \mu_c}{\sigma_c}",
-             pick(a, "x", "mean", "x_mu", "std", "x_hat")),
+             r"\hat{x}_{i,c} = \frac{x_{i,c} - \mu_c}{\sigma_c}", pick(a, "x", "mean", "x_mu", "std", "x_hat")),
         Step("forward", "out", "Scale by γ and shift by β",
-             r"y_{i,c} = \gamma_c\,\hat{x}_{i,c} + \beta_c",
-             pick(a, "x_hat", "gamma", "beta", "out")),
+             r"y_{i,c} = \gamma_c\,\hat{x}_{i,c} + \beta_c", pick(a, "x_hat", "gamma", "beta", "out")),
     ]
     running = pick(a, "running_mean_before", "running_var_before", "running_mean", "running_var")
     if mode == "eval":
         steps.append(Step("forward", "running", "Eval: the running statistics stay unchanged",
                           r"\mu^{\text{run}}_c,\ \sigma^{2,\text{run}}_c \text{ unchanged}", running))
-    elif convention == "pytorch":
+    else:  # r ← (1 − m)·r + m·batch (pytorch, unbiased variance) or r ← m·r + (1 − m)·batch (cs231n, biased)
+        pytorch = convention == "pytorch"
+        keep, add = ("(1 - m)", "m") if pytorch else ("m", "(1 - m)")
+        batch_var = r"\frac{n}{n - 1}\sigma^2_c" if pytorch else r"\sigma^2_c"
+        shown = {"var_unbiased": unbiased_var(a["var"], a["x"].size // a["var"].size)} if pytorch else {}
         steps.append(Step(
-            "forward", "running", f"Update the running statistics (PyTorch: momentum m = {momentum:g}, "
-            "unbiased variance)",
-            r"\mu^{\text{run}}_c \leftarrow (1 - m)\,\mu^{\text{run}}_c + m\,\mu_c, \quad "
-            r"\sigma^{2,\text{run}}_c \leftarrow (1 - m)\,\sigma^{2,\text{run}}_c + m\,\frac{n}{n - 1}\sigma^2_c, "
-            r"\quad m = " + m_tex,
-            {**running, **pick(a, "mean", "var"),
-             "var_unbiased": unbiased_var(a["var"], a["x"].size // a["var"].size)}))
-    else:
-        steps.append(Step(
-            "forward", "running", f"Update the running statistics (cs231n: momentum m = {momentum:g}, "
-            "biased variance)",
-            r"\mu^{\text{run}}_c \leftarrow m\,\mu^{\text{run}}_c + (1 - m)\,\mu_c, \quad "
-            r"\sigma^{2,\text{run}}_c \leftarrow m\,\sigma^{2,\text{run}}_c + (1 - m)\,\sigma^2_c, \quad m = " + m_tex,
-            {**running, **pick(a, "mean", "var")}))
-
+            "forward", "running", f"Update the running statistics ({'PyTorch' if pytorch else 'cs231n'}: momentum "
+            f"m = {momentum:g}, {'unbiased' if pytorch else 'biased'} variance)",
+            rf"\mu^{{\text{{run}}}}_c \leftarrow {keep}\,\mu^{{\text{{run}}}}_c + {add}\,\mu_c, \quad "
+            rf"\sigma^{{2,\text{{run}}}}_c \leftarrow {keep}\,\sigma^{{2,\text{{run}}}}_c + {add}\,{batch_var}, "
+            r"\quad m = " + m_tex, {**running, **pick(a, "mean", "var"), **shown}))
     steps += [
         Step("backward", "dbeta", "Gradient of β: sum the upstream gradient",
              r"\frac{\partial L}{\partial \beta_c} = \sum_{i=1}^{n} \frac{\partial L}{\partial y_{i,c}}",
              pick(a, "dout", "dbeta")),
         Step("backward", "dgamma", "Gradient of γ",
              r"\frac{\partial L}{\partial \gamma_c} = \sum_{i=1}^{n}"
-             r" \frac{\partial L}{\partial y_{i,c}}\,\hat{x}_{i,c}",
-             pick(a, "dout", "x_hat", "dgamma")),
+             r" \frac{\partial L}{\partial y_{i,c}}\,\hat{x}_{i,c}", pick(a, "dout", "x_hat", "dgamma")),
         Step("backward", "dx_hat", "Gradient of the normalised input",
              r"\frac{\partial L}{\partial \hat{x}_i} = \frac{\partial L}{\partial y_i}\,\gamma",
              pick(a, "dout", "gamma", "dx_hat")),
@@ -390,8 +371,7 @@ def _bn_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
             Step("backward", "dmean", "Gradient of the mean (through every x̂ and through σ²)",
                  r"\frac{\partial L}{\partial \mu} = \sum_{i=1}^{n} \frac{\partial L}{\partial \hat{x}_i}"
                  r"\frac{-1}{\sqrt{\sigma^2 + \epsilon}} + \frac{\partial L}{\partial \sigma^2}"
-                 r"\,\frac{\sum_{i=1}^{n} -2(x_i - \mu)}{n}",
-                 pick(a, "dx_hat", "std", "dvar", "x_mu", "dmean")),
+                 r"\,\frac{\sum_{i=1}^{n} -2(x_i - \mu)}{n}", pick(a, "dx_hat", "std", "dvar", "x_mu", "dmean")),
             Step("backward", "dx", "Gradient of the input: three paths add up",
                  r"\frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial \hat{x}_i}"
                  r"\frac{1}{\sqrt{\sigma^2 + \epsilon}} + \frac{\partial L}{\partial \sigma^2}\,\frac{2(x_i - \mu)}{n}"
@@ -410,8 +390,7 @@ def _bn_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
                  pick(a, "dvar", "dmean")),
             Step("backward", "dx", "Gradient of the input: the affine map's gradient",
                  r"\frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial \hat{x}_i}"
-                 r"\frac{1}{\sqrt{\sigma^{2,\text{run}} + \epsilon}}",
-                 pick(a, "dx_hat", "std", "dx")),
+                 r"\frac{1}{\sqrt{\sigma^{2,\text{run}} + \epsilon}}", pick(a, "dx_hat", "std", "dx")),
             Step("backward", "dx_compact", "The same gradient in one line",
                  r"\frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial y_i}"
                  r"\,\frac{\gamma}{\sqrt{\sigma^{2,\text{run}} + \epsilon}}",
@@ -426,7 +405,6 @@ def _column(shape: tuple[int, ...], c: int) -> list[Index]:
 
 
 _X_SHAPED = ("x_mu", "x_hat", "out", "dx_hat", "dx", "dx_compact")
-_CHANNEL = ("mean", "var", "std", "running_mean", "running_var", "dvar", "dmean", "dgamma", "dbeta")
 _BN_LEAVES = ("x", "gamma", "beta", "dout", "running_mean_before", "running_var_before", "momentum")
 
 
@@ -474,11 +452,10 @@ def _bn_provenance(arrays: Arrays, params: dict[str, Any], array: str, index: In
 def _bn_example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
     shape = (4, 3) if rng.integers(2) == 0 else (2, 3, 2, 2)
     c = shape[1]
-    inputs = {"x": rng.normal(size=shape).round(2).tolist(),
-              "gamma": rng.uniform(0.5, 1.5, c).round(2).tolist(),
-              "beta": rng.normal(size=c).round(2).tolist(),
-              "dout": rng.normal(size=shape).round(2).tolist()}
+    inputs = {"x": rng.normal(size=shape).round(2).tolist(), "gamma": rng.uniform(0.5, 1.5, c).round(2).tolist(),
+              "beta": rng.normal(size=c).round(2).tolist(), "dout": rng.normal(size=shape).round(2).tolist()}
     return inputs, {"mode": "train", "convention": "pytorch"}
+
 
 EPS_PARAM = Param("eps", float, 1e-5, lo=1e-12, hi=1.0, doc="ε added to the variance under the square root")
 

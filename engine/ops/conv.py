@@ -302,32 +302,26 @@ def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
     geo = rf"\quad s = {s},\ p = {p},\ O_H = {OH},\ O_W = {OW}"
     return [
         Step("forward", "pad", "Pad the input with zeros",
-             rf"x_{{\text{{pad}}}}[n, c, h + p, w + p] = x[n, c, h, w],\quad p = {p}",
-             pick(a, "x", "x_padded")),
+             rf"x_{{\text{{pad}}}}[n, c, h + p, w + p] = x[n, c, h, w],\quad p = {p}", pick(a, "x", "x_padded")),
         Step("forward", "im2col", "Lay every window out as a column (im2col)",
              r"X_{\text{col}}\big[(c K_H + k_h) K_W + k_w,\ (n O_H + o_h) O_W + o_w\big]"
-             r" = x_{\text{pad}}[n, c, o_h s + k_h, o_w s + k_w]" + geo,
-             pick(a, "x_padded", "x_col")),
+             r" = x_{\text{pad}}[n, c, o_h s + k_h, o_w s + k_w]" + geo, pick(a, "x_padded", "x_col")),
         Step("forward", "matmul", "Multiply the flattened filters by the columns",
              rf"Z = W_{{\text{{row}}}}\, X_{{\text{{col}}}},\quad ({F} \times {C * KH * KW})"
-             rf"\cdot ({C * KH * KW} \times {N * OH * OW})",
-             pick(a, "w", "w_row", "x_col", "wx_row")),
+             rf"\cdot ({C * KH * KW} \times {N * OH * OW})", pick(a, "w", "w_row", "x_col", "wx_row")),
         Step("forward", "bias", "Add the bias and reshape to (N, F, OH, OW)",
              r"\text{out}[n, f, o_h, o_w] = Z\big[f,\ (n O_H + o_h) O_W + o_w\big] + b_f",
              pick(a, "wx_row", "b", "out")),
         Step("backward", "dout_row", "Reshape the upstream gradient to rows, one per filter",
              r"\delta_{\text{row}}\big[f,\ (n O_H + o_h) O_W + o_w\big]"
-             r" = \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]",
-             pick(a, "dout", "dout_row")),
+             r" = \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]", pick(a, "dout", "dout_row")),
         Step("backward", "dw", "Filter gradient: upstream rows times the columns transposed",
              r"\frac{\partial L}{\partial W_{\text{row}}} = \delta_{\text{row}}\, X_{\text{col}}^{\top},\quad"
              r" \frac{\partial L}{\partial W} = \operatorname{reshape}_{F \times C \times K_H \times K_W}"
-             r"\Big(\frac{\partial L}{\partial W_{\text{row}}}\Big)",
-             pick(a, "dout_row", "x_col", "dw")),
+             r"\Big(\frac{\partial L}{\partial W_{\text{row}}}\Big)", pick(a, "dout_row", "x_col", "dw")),
         Step("backward", "db", "Bias gradient: sum the upstream gradient over N, OH, OW",
              r"\frac{\partial L}{\partial b_f}"
-             r" = \sum_{n, o_h, o_w} \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]",
-             pick(a, "dout", "db")),
+             r" = \sum_{n, o_h, o_w} \frac{\partial L}{\partial \text{out}}[n, f, o_h, o_w]", pick(a, "dout", "db")),
         Step("backward", "dx_col", "Column gradient: the filters transposed times the upstream rows",
              r"\frac{\partial L}{\partial X_{\text{col}}} = W_{\text{row}}^{\top}\, \delta_{\text{row}}",
              pick(a, "w_row", "dout_row", "dx_col")),

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from engine.explain.tex import tex_number
-from engine.ops.batchnorm import EPS_PARAM, check_index
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step, copied, pick, shape_text
+from engine.ops.batchnorm import EPS_PARAM
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step, check_index, copied, pick, shape_text
 
 
 def _per_sample(v: np.ndarray, ndim: int) -> np.ndarray:
@@ -144,8 +144,7 @@ def _ln_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
              r"\sigma_n = \sqrt{\sigma^2_n + \epsilon}, \quad \epsilon = " + tex_number(float(params.get("eps", 1e-5))),
              pick(a, "var", "std")),
         Step("forward", "x_hat", "Normalise each sample",
-             r"\hat{x}_{n,j} = \frac{x_{n,j} - \mu_n}{\sigma_n}",
-             pick(a, "x", "mean", "x_mu", "std", "x_hat")),
+             r"\hat{x}_{n,j} = \frac{x_{n,j} - \mu_n}{\sigma_n}", pick(a, "x", "mean", "x_mu", "std", "x_hat")),
         Step("forward", "out", "Scale by γ and shift by β (one of each per feature)",
              r"y_{n,j} = \gamma_j\,\hat{x}_{n,j} + \beta_j", pick(a, "x_hat", "gamma", "beta", "out")),
         Step("backward", "dbeta", "Gradient of β: sum over the batch",

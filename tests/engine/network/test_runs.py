@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from engine.network import runs as nl
-from engine.network.model import init_params
+from engine.network import trace as network
+from engine.network.params import init_params
+from engine.ops import activations
 from engine.optim import rules as optim
 from engine.records import OpInputError
 
@@ -172,9 +174,6 @@ def test_gradient_check_passes_for_a_bias_batch_norm_removes():
 
 
 def test_a_wrong_backward_fails_the_check(monkeypatch):
-    from engine.network import trace as network
-    from engine.ops import activations
-
     model = nl.parse_structure(NOTES)
     params = {"0.w": W, "0.b": np.zeros(2)}
     good = nl.check_gradients(model, params, X + 0.1, np.array([1]), seed=0, sample=20, check_x=True)
@@ -212,7 +211,6 @@ def test_optimizer_state_starts_from_zero():
 
 
 def test_the_lean_eval_forward_gives_the_traced_paths_numbers():
-    from engine.network import trace as network
 
     model = nl.parse_structure({"input_shape": [2, 6, 6], "layers": [
         conv(3, 3, pad=1), BN, RELU, {"type": "dropout", "p": 0.5}, POOL,

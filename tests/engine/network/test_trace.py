@@ -1,5 +1,5 @@
 """Whole networks: model parsing and shapes, forward/backward against central differences,
-the residual fork, the trace answer, and the lean training path against the traced one."""
+the residual fork, the trace answer. (The training step against the traced path: test_train_step.py.)"""
 
 import copy
 import json
@@ -14,52 +14,15 @@ from engine.network.model import (
     MaxPool2d,
     Residual,
     buffer_shapes,
-    derive_seed,
     infer_shapes,
-    init_params,
     model_to_json,
     param_shapes,
     parse_model,
 )
+from engine.network.params import derive_seed, init_params
 from engine.network.trace import backward, forward, jsonable, numeric_check_network, trace, train_step
-from engine.optim import rules as optim
 from engine.records import OpInputError
-
-
-def conv(filters, kernel, stride=1, pad=0):
-    return {"type": "conv2d", "filters": filters, "kernel": kernel, "stride": stride, "pad": pad}
-
-
-RELU, FLAT = {"type": "relu"}, {"type": "flatten"}
-
-
-def lin(units):
-    return {"type": "linear", "units": units}
-
-
-# CONVENTIONS.md's example model, verbatim
-EXAMPLE = {
-    "input_shape": [1, 8, 8],
-    "layers": [
-        {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 1, "pad": 1},
-        {"type": "batchnorm", "eps": 1e-5, "momentum": 0.1, "convention": "pytorch"},
-        {"type": "relu"},
-        {"type": "maxpool2d", "size": 2, "stride": 2},
-        {"type": "residual", "layers": [{"type": "conv2d", "filters": 4, "kernel": 1}, {"type": "relu"}]},
-        {"type": "dropout", "p": 0.25},
-        {"type": "flatten"},
-        {"type": "linear", "units": 10},
-    ],
-    "loss": "softmax_cross_entropy",
-}
-
-
-def batch(model, n, seed):
-    rng = np.random.default_rng(seed)
-    m = parse_model(model)
-    k = infer_shapes(m)[-1].out_shape[0]
-    return rng.normal(size=(n, *m.input_shape)), rng.integers(0, k, n)
-
+from tests.engine.network.models import EXAMPLE, FLAT, GRAD_MODELS, RELU, batch, conv, lin
 
 # ---------------------------------------------------------------- parsing and shapes
 
@@ -190,20 +153,6 @@ def test_init_is_deterministic_per_seed_and_per_layer():
 
 
 # ---------------------------------------------------------------- gradients of whole networks
-
-GRAD_MODELS = {
-    "conv-relu-maxpool-flatten-linear": {"input_shape": [2, 6, 6], "layers": [
-        conv(3, 3, 1, 1), RELU, {"type": "maxpool2d", "size": 2}, FLAT, lin(3)]},
-    "conv-batchnorm-relu-avgpool-flatten-linear": {"input_shape": [2, 5, 5], "layers": [
-        conv(3, 3, 2, 1), {"type": "batchnorm"}, RELU, {"type": "avgpool2d", "size": 2, "stride": 1}, FLAT, lin(3)]},
-    "conv-residual(conv1x1-relu)-flatten-linear": {"input_shape": [2, 4, 4], "layers": [
-        conv(2, 3, 1, 1), {"type": "residual", "layers": [conv(2, 1), RELU]}, FLAT, lin(3)]},
-    "nested-residual-dropout-overlapping-maxpool": {"input_shape": [2, 5, 5], "layers": [
-        {"type": "residual", "layers": [conv(2, 3, 1, 1), {"type": "residual", "layers": [conv(2, 1), RELU]}]},
-        {"type": "maxpool2d", "size": 3, "stride": 2}, {"type": "dropout", "p": 0.3}, FLAT, lin(3)]},
-    "features-linear-batchnorm-relu-dropout-linear": {"input_shape": [5], "layers": [
-        lin(4), {"type": "batchnorm", "convention": "cs231n"}, RELU, {"type": "dropout", "p": 0.2}, lin(3)]},
-}
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -428,79 +377,3 @@ def test_nothing_passed_in_is_modified():
     numeric_check_network(spec, params, x, labels, seed=1, max_per_input=3)
     assert spec == kept[0] and np.array_equal(x, kept[1]) and np.array_equal(labels, kept[2])
     assert all(np.array_equal(params[k], kept[3][k]) for k in params)
-
-
-# ---------------------------------------------------------------- the lean training path
-
-
-LEAN_MODELS = {
-    **GRAD_MODELS,
-    "example": EXAMPLE,
-    "strided-conv-drops-rows-overlapping-avgpool": {"input_shape": [2, 8, 7], "layers": [
-        conv(3, 3, 2, 0), {"type": "batchnorm", "momentum": 0.3}, RELU,
-        {"type": "avgpool2d", "size": 2, "stride": 1}, {"type": "maxpool2d", "size": 2, "stride": 1}, FLAT, lin(4)]},
-}
-
-
-@pytest.mark.parametrize("name", list(LEAN_MODELS))
-def test_train_step_gives_the_traced_gradients_and_update(name):
-    spec = LEAN_MODELS[name]
-    m = parse_model(spec)
-    x, labels = batch(spec, 4, 2)
-    params = init_params(m, 2)
-    fwd = forward(m, params, x, labels, "train", seed=9)
-    bwd = backward(fwd)
-    new, state, loss, grads = train_step(m, params, None, x, labels, "momentum", {"lr": 0.1}, seed=9)
-    assert loss == pytest.approx(fwd.loss, rel=1e-13)
-    assert list(grads) == list(bwd.grads)
-    for k in grads:
-        np.testing.assert_allclose(grads[k], bwd.grads[k], rtol=1e-10, atol=1e-14, err_msg=f"{name} {k}")
-    # (momentum, not Adam: Adam's g/(|g| + ε) would blow up the ~1e-17 rounding noise of a bias that sits
-    # right before batchnorm, whose exact gradient is 0, into steps that differ by ~lr·1e-9)
-    learnable = {k: params[k] for k in grads}
-    want, _, _ = optim.optimizer_step("momentum", learnable, bwd.grads, optim.init_state("momentum", learnable),
-                                      {"lr": 0.1})
-    for k in want:
-        np.testing.assert_allclose(new[k], want[k], rtol=1e-12, atol=1e-15, err_msg=f"{name} {k}")
-    for k in fwd.buffers:
-        np.testing.assert_allclose(new[k], fwd.buffers[k], rtol=1e-12, err_msg=f"{name} {k}")
-    assert state.t == 1
-
-
-def test_train_step_routes_maxpool_ties_to_the_first_maximum_like_the_op():
-    # conv w = [1, 0] copies channel 0 (integers: many ties) while channel 1 decides dw[0, 1]
-    spec = {"input_shape": [2, 4, 4], "layers": [conv(1, 1), {"type": "maxpool2d", "size": 2, "stride": 1}, FLAT,
-                                                 lin(2)]}
-    m = parse_model(spec)
-    rng = np.random.default_rng(0)
-    x = np.stack([rng.integers(0, 2, size=(3, 4, 4)).astype(float), rng.normal(size=(3, 4, 4))], axis=1)
-    params = {**init_params(m, 0), "0.w": np.array([[[[1.0]], [[0.0]]]]), "0.b": np.zeros(1)}
-    labels = [0, 1, 1]
-    want = backward(forward(m, params, x, labels)).grads
-    _, _, _, got = train_step(m, params, None, x, labels, "sgd", seed=0)
-    np.testing.assert_allclose(got["0.w"], want["0.w"], rtol=1e-12)
-    # the case is real: many windows hold a tie
-    windows = forward(m, params, x, labels).layers["1"].cache.windows
-    flat = windows.reshape(*windows.shape[:4], 4)
-    assert ((flat == flat.max(axis=-1, keepdims=True)).sum(axis=-1) > 1).sum() >= 5
-
-
-def test_train_step_lowers_the_loss_of_the_benchmark_cnn():
-    spec = {"input_shape": [1, 8, 8], "layers": [conv(8, 3, 1, 1), RELU, {"type": "maxpool2d", "size": 2}, FLAT,
-                                                 lin(10)]}
-    x, labels = batch(spec, 32, 0)
-    params, state = init_params(parse_model(spec), 0), None
-    losses = []
-    for step in range(30):
-        params, state, loss, _ = train_step(spec, params, state, x, labels, "adam", {"lr": 0.01}, seed=step)
-        losses.append(loss)
-    assert state.t == 30
-    assert losses[-1] < 0.5 * losses[0], losses
-
-
-def test_train_step_float32_keeps_float32():
-    spec = GRAD_MODELS["conv-relu-maxpool-flatten-linear"]
-    x, labels = batch(spec, 2, 0)
-    params = {k: v.astype(np.float32) for k, v in init_params(parse_model(spec), 0).items()}
-    new, _, _, grads = train_step(spec, params, None, x.astype(np.float32), labels, "sgd")
-    assert all(v.dtype == np.float32 for v in (*new.values(), *grads.values()))

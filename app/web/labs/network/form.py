@@ -32,7 +32,8 @@ from app.web.labs.network.state import (
     typed_input_fits,
 )
 from engine.data import digits
-from engine.network.model import MAX_DEPTH, Model, init_params, param_shapes
+from engine.network.model import MAX_DEPTH, Model, param_shapes
+from engine.network.params import init_params
 from engine.network.runs import parse_structure, shape_report
 from engine.optim import rules as optim
 from engine.records import OpInputError

@@ -18,7 +18,8 @@ from app.web.render.heatmap import Heatmaps, heatmap, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine import registry
 from engine.network import runs as nl
-from engine.network.model import Model, dropout_seed, layer_field
+from engine.network.model import Model, layer_field
+from engine.network.params import dropout_seed
 from engine.optim import rules as optim
 from engine.records import OpInputError
 
