@@ -93,7 +93,7 @@ def running_sequence(batches: Sequence[np.ndarray], convention: str = "pytorch",
         gamma, beta = np.ones(channels, dtype), np.zeros(channels, dtype)
         try:
             _, cache = batchnorm_forward(x, gamma, beta, rm, rv, momentum=momentum, mode="train",
-                                         convention=convention)
+                                         convention=convention, staged=False)  # only its statistics are read
         except OpInputError as err:
             field = f"batches[{t}]" if err.field == "inputs.x" else err.field
             raise OpInputError(field, err.message) from None
