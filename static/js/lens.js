@@ -11,10 +11,51 @@
  *
  * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.renderFigure(el),
  * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text),
- * Lens.ensurePlotly() (a promise: plotly.js loaded on demand).
+ * Lens.ensurePlotly() (a promise: plotly.js loaded on demand), and Lens.formatNumber(v[, style]):
+ * the one number-to-text of the page scripts.
  */
 (function () {
   "use strict";
+
+  // The one number-to-text of the page scripts. Lens.formatNumber(v) writes a cell's text exactly as the
+  // server does (app/web/render/numbers.py cell_text: Python's "{:.4g}", its exponent unpadded: 0.1235,
+  // 1.5e-7, 2e10; 0 for -0; inf, -inf, nan); formatNumber(v, n) with n significant digits instead;
+  // formatNumber(v, {decimals: d}) with d digits after the point (2.3026). No number: "—".
+  function formatNumber(value, style) {
+    if (value === null || value === undefined) return "—";
+    var v = Number(value);
+    if (style && typeof style === "object") return isFinite(v) ? v.toFixed(style.decimals) : "—";
+    var digits = typeof style === "number" ? style : 4;
+    if (v === 0) return "0";
+    if (v !== v) return "nan";
+    if (!isFinite(v)) return v > 0 ? "inf" : "-inf";
+    var rounded = significant(Math.abs(v), digits);
+    var d = rounded.digits, exponent = rounded.exponent, text;
+    if (exponent < -4 || exponent >= digits) { // Python's "g": scientific outside 1e-4 ≤ |v| < 10^digits
+      text = stripZeros(d.charAt(0) + "." + d.slice(1)) + "e" + exponent;
+    } else if (exponent >= 0) {
+      text = stripZeros(d.slice(0, exponent + 1) + "." + d.slice(exponent + 1));
+    } else {
+      text = stripZeros("0." + "0".repeat(-exponent - 1) + d);
+    }
+    return (v < 0 ? "-" : "") + text;
+  }
+
+  // |v| rounded to n significant digits as Python rounds (half to even, on the exact binary value; JS's
+  // toExponential rounds an exact tie such as 2768.5 away from zero): {digits: "2768", exponent: 3}.
+  function significant(v, n) {
+    var parts = v.toExponential(n - 1).split("e");
+    var exact = v.toExponential(Math.min(n + 20, 100)).split("e"); // enough digits to see an exact tie
+    var all = exact[0].replace(".", "");
+    if (all.charAt(n) === "5" && /^0*$/.test(all.slice(n + 1)) && Number(all.charAt(n - 1)) % 2 === 0) {
+      return { digits: all.slice(0, n), exponent: Number(exact[1]) }; // a tie after an even digit: down
+    }
+    return { digits: parts[0].replace(".", ""), exponent: Number(parts[1]) };
+  }
+
+  function stripZeros(text) {
+    return text.replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  }
 
   var PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
@@ -163,5 +204,6 @@
     sweep: sweep,
     copyText: copyText,
     ensurePlotly: ensurePlotly,
+    formatNumber: formatNumber,
   };
 })();

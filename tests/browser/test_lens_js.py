@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 
+from app.web.render.numbers import cell_text
 from app.web.render.templating import PLOTLY_URL
+from tests.app.render.test_numbers import CELL_CASES
 
 pytestmark = pytest.mark.browser
 
@@ -71,4 +75,19 @@ def test_copy_link_button(page, live_server, page_errors):
     page.get_by_role("button", name="Copy link").click()
     page.wait_for_function("() => document.querySelector('[data-copy-link]').hasAttribute('data-copied')")
     assert page.evaluate("() => navigator.clipboard.readText()") == live_server + "/"
+    assert not page_errors, page_errors
+
+
+def test_format_number_writes_what_the_server_writes(page, live_server, page_errors):
+    """Lens.formatNumber is cell_text in JS: the same text for the same float, ties rounded half to even."""
+    rng = np.random.default_rng(0)
+    values = [v for v, _ in CELL_CASES if math.isfinite(v)] + [2768.5, 0.125, 12345.0]
+    values += (rng.uniform(-10, 10, 300) * 10.0 ** rng.integers(-12, 12, 300)).tolist()
+    page.goto(live_server + "/")
+    got = page.evaluate("(vs) => vs.map((v) => Lens.formatNumber(v))", values)
+    assert got == [cell_text(v) for v in values]
+    assert page.evaluate("() => [Lens.formatNumber(Infinity), Lens.formatNumber(-Infinity), Lens.formatNumber(NaN),"
+                         " Lens.formatNumber(null), Lens.formatNumber(12.5, 2), Lens.formatNumber(0.37, 2),"
+                         " Lens.formatNumber(2.302585, {decimals: 4})]") == ["inf", "-inf", "nan", "—", "12", "0.37",
+                                                                             "2.3026"]
     assert not page_errors, page_errors

@@ -120,11 +120,14 @@
 
   function status(card, text) { el(card, "[data-train-status]").textContent = text; }
 
-  function pct(v) { return v === null || v === undefined ? "—" : (100 * v).toFixed(1) + " %"; }
+  // an accuracy to a tenth of a percent; a loss to 4 decimals, or its 3 significant digits below 0.001
+  function pct(v) {
+    return v === null || v === undefined ? "—" : window.Lens.formatNumber(100 * v, { decimals: 1 }) + " %";
+  }
 
   function num(v) {
-    if (v === null || v === undefined || !isFinite(v)) return "—";
-    return Math.abs(v) >= 0.001 ? v.toFixed(4) : v.toExponential(2);
+    if (Math.abs(v) < 0.001 && v !== 0) return window.Lens.formatNumber(v, 3);
+    return window.Lens.formatNumber(v, { decimals: 4 });
   }
 
   function streamUrl(card, from) {

@@ -23,15 +23,6 @@
   var SVG = "http://www.w3.org/2000/svg";
   var player = null; // the player of the #surface-view on the page
 
-  function fmt(v) {
-    if (v === null || v === undefined) return "—";
-    if (v === 0) return "0";
-    if (!isFinite(v)) return String(v);
-    var text = Number(v).toPrecision(4);
-    if (text.indexOf("e") < 0 && text.indexOf(".") >= 0) text = text.replace(/0+$/, "").replace(/\.$/, "");
-    return text.replace("e+", "e");
-  }
-
   function Player(view) {
     this.view = view;
     this.form = view.closest("form");
@@ -185,9 +176,9 @@
       if (!row) return;
       if (r.last) {
         row.querySelector('[data-cell="t"]').textContent = String(r.last[0]);
-        row.querySelector('[data-cell="x"]').textContent = fmt(r.last[1]);
-        row.querySelector('[data-cell="y"]').textContent = fmt(r.last[2]);
-        row.querySelector('[data-cell="f"]').textContent = fmt(r.last[3]);
+        row.querySelector('[data-cell="x"]').textContent = window.Lens.formatNumber(r.last[1]);
+        row.querySelector('[data-cell="y"]').textContent = window.Lens.formatNumber(r.last[2]);
+        row.querySelector('[data-cell="f"]').textContent = window.Lens.formatNumber(r.last[3]);
       }
       var status = row.querySelector('[data-cell="status"]');
       if (r.stopped) status.textContent = "stopped at step " + r.stopped.t + ": " + r.stopped.reason;

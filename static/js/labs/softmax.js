@@ -8,11 +8,6 @@
 (function () {
   "use strict";
 
-  function tidy(t) {
-    // two significant digits read well (0.05, 0.37, 1, 2.4, 20)
-    return String(Number(t.toPrecision(2)));
-  }
-
   document.addEventListener("input", function (ev) {
     const el = ev.target;
     if (!el || !el.matches) return;
@@ -20,7 +15,7 @@
     if (!form) return;
     if (el.matches("[data-temperature-slider]")) {
       const field = form.querySelector("input[name='temperature']");
-      if (field) field.value = tidy(Math.pow(10, Number(el.value)));
+      if (field) field.value = window.Lens.formatNumber(Math.pow(10, Number(el.value)), 2); // 0.05, 0.37, 1, 2.4, 20
     } else if (el.name === "temperature") {
       const slider = form.querySelector("[data-temperature-slider]");
       const t = Number(el.value);
