@@ -141,3 +141,12 @@ def check_index(shape: tuple[int, ...], array: str, index: Index) -> None:
         if not 0 <= i < s:
             raise OpInputError("index", f"{array} index {list(index)} is out of range on axis {axis} "
                                f"(shape {shape_text(shape)})")
+
+
+def check_element(arrays: Arrays, op: str, name: str, index: Index) -> None:
+    """OpInputError unless ``arrays`` (an op's run() answer) has ``name`` and ``index`` is one of its elements."""
+    if name not in arrays:
+        raise OpInputError("array", f"{op} has no array {name!r} (arrays: {', '.join(arrays)})")
+    shape = arrays[name].shape
+    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
+        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")

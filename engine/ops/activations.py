@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step, check_element
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,7 @@ def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
 
 def _provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
     result = _run(arrays, params)
-    if name not in result:
-        raise OpInputError("array", f"relu has no array {name!r} (arrays: {', '.join(result)})")
-    shape = result[name].shape
-    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
-        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
+    check_element(result, "relu", name, index)
     if name in ("out", "mask"):
         return {"x": [index]}
     if name == "dx":

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step, check_element
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,6 @@ def flatten_backward(dout: np.ndarray, cache: FlattenCache) -> FlattenGrads:
 # ---------------------------------------------------------------- registry glue
 
 
-def _check_index(arrays: Arrays, op: str, name: str, index: Index) -> None:
-    if name not in arrays:
-        raise OpInputError("array", f"{op} has no array {name!r} (arrays: {', '.join(arrays)})")
-    shape = arrays[name].shape
-    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
-        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
-
-
 # linear
 
 
@@ -143,7 +135,7 @@ def _lin_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
 
 def _lin_provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
     result = _lin_run(arrays, params)
-    _check_index(result, "linear", name, index)
+    check_element(result, "linear", name, index)
     (n, m), d_count = result["x"].shape, result["w"].shape[1]
     if name == "out":
         i, d = index
@@ -205,7 +197,7 @@ def _flat_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
 
 def _flat_provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
     result = _flat_run(arrays, params)
-    _check_index(result, "flatten", name, index)
+    check_element(result, "flatten", name, index)
     shape = result["x"].shape
     if name == "out":
         n, j = index

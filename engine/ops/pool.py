@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, check_element
 
 
 @dataclass(frozen=True)
@@ -307,14 +307,6 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {"dout": np.ones((*shapes["x"][:2], oh, ow), dtype=dtype)}
 
 
-def _check_index(arrays: Arrays, op: str, name: str, index: Index) -> None:
-    if name not in arrays:
-        raise OpInputError("array", f"{op} has no array {name!r} (arrays: {', '.join(arrays)})")
-    shape = arrays[name].shape
-    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
-        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
-
-
 def _window_cells(n: int, c: int, r: int, q: int, size: int, stride: int) -> list[Index]:
     return [(n, c, r * stride + kh, q * stride + kw) for kh in range(size) for kw in range(size)]
 
@@ -353,16 +345,21 @@ def _max_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arr
     return result
 
 
-def _max_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
-    """The steps of what :func:`_max_run` computed (with its extras), from its arrays."""
+def _windows_step(a: Arrays, params: dict[str, Any]) -> Step:
+    """Both poolings' first step: the k×k windows s apart, with the output size worked out."""
     h, w = a["x"].shape[2:]
     oh, ow = a["out"].shape[2:]
     k, s = params["size"], resolve_stride(params["size"], params["stride"])
+    return Step("forward", "windows", "Cut the input into k×k windows, s apart",
+                _WINDOW_LATEX + _size_latex(h, w, k, s, oh, ow),
+                {"x": a["x"], "windows": a["windows"], "dropped_rows": a["dropped_rows"],
+                 "dropped_cols": a["dropped_cols"]})
+
+
+def _max_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
+    """The steps of what :func:`_max_run` computed (with its extras), from its arrays."""
     return [
-        Step("forward", "windows", "Cut the input into k×k windows, s apart",
-             _WINDOW_LATEX + _size_latex(h, w, k, s, oh, ow),
-             {"x": a["x"], "windows": a["windows"], "dropped_rows": a["dropped_rows"],
-              "dropped_cols": a["dropped_cols"]}),
+        _windows_step(a, params),
         Step("forward", "max", "Keep each window's maximum and remember where it was",
              r"y_{oh,ow} = \max \text{win}_{oh,ow},\quad \text{argmax}_{oh,ow} = h^{*} W + w^{*}"
              r"\ \ \text{(first maximum in row-major order)}",
@@ -376,7 +373,7 @@ def _max_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
 
 def _max_provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
     result = _max_run(arrays, params)
-    _check_index(result, "maxpool2d", name, index)
+    check_element(result, "maxpool2d", name, index)
     k, s = params["size"], resolve_stride(params["size"], params["stride"])
     if name in ("out", "window_argmax", "argmax"):
         found: dict[str, list[Index]] = {"x": _window_cells(*index, k, s)}
@@ -414,14 +411,8 @@ def _avg_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arr
 
 def _avg_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
     """The steps of what :func:`_avg_run` computed, from its arrays."""
-    h, w = a["x"].shape[2:]
-    oh, ow = a["out"].shape[2:]
-    k, s = params["size"], resolve_stride(params["size"], params["stride"])
     return [
-        Step("forward", "windows", "Cut the input into k×k windows, s apart",
-             _WINDOW_LATEX + _size_latex(h, w, k, s, oh, ow),
-             {"x": a["x"], "windows": a["windows"], "dropped_rows": a["dropped_rows"],
-              "dropped_cols": a["dropped_cols"]}),
+        _windows_step(a, params),
         Step("forward", "mean", "Average each window",
              r"y_{oh,ow} = \frac{1}{k^2} \sum_{i=0}^{k-1} \sum_{j=0}^{k-1} x_{s\,oh + i,\ s\,ow + j}",
              {"windows": a["windows"], "out": a["out"]}),
@@ -434,7 +425,7 @@ def _avg_steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
 
 def _avg_provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
     result = _avg_run(arrays, params)
-    _check_index(result, "avgpool2d", name, index)
+    check_element(result, "avgpool2d", name, index)
     k, s = params["size"], resolve_stride(params["size"], params["stride"])
     if name == "out":
         return {"x": _window_cells(*index, k, s)}

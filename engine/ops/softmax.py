@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.explain.tex import tex_number
-from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step
+from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, check_element
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -236,11 +236,7 @@ def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
 
 def _provenance(arrays: Arrays, params: dict[str, Any], name: str, index: Index) -> dict[str, list[Index]]:
     result = _run(arrays, params)
-    if name not in result:
-        raise OpInputError("array", f"softmax_cross_entropy has no array {name!r} (arrays: {', '.join(result)})")
-    shape = result[name].shape
-    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=True)):
-        raise OpInputError("index", f"{list(index)} is outside {name}, whose shape is {list(shape)}")
+    check_element(result, "softmax_cross_entropy", name, index)
     n_rows, k_count = result["logits"].shape
     labels = result["labels"]
 
