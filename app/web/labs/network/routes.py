@@ -47,9 +47,9 @@ def lab_form(form: Form, settings: Settings) -> tuple[NetworkState | None, list[
 
 def gradcheck(state: NetworkState, form: Form, settings: Settings) -> dict:
     """The whole-network numeric gradient check of the traced step (lazy: the page asks after it loads)."""
-    ctx = {"report": None, "tol": network_view.GRADCHECK_TOL, "sample": network_view.GRADCHECK_SAMPLE}
+    ctx = {"report": None, "tol": network_run.GRADCHECK_TOL, "sample": network_run.GRADCHECK_SAMPLE}
     try:
-        report, checked_x = network_view.gradcheck(state)
+        report, checked_x = network_run.gradcheck(state)
     except OpInputError as err:
         return {**ctx, "error": err.message}
     return {**ctx, "report": report, "worst": cell_text(report.worst), "checked_x": checked_x,

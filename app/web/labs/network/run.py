@@ -28,11 +28,14 @@ import anyio
 import numpy as np
 from fastapi.sse import ServerSentEvent
 
+from app.web.labs.network.state import NetworkState
 from app.web.render import figures
 from engine.data import digits
 from engine.network import runs as nl
 from engine.records import OpInputError
 
+GRADCHECK_SAMPLE = 6  # entries checked per parameter array and of x
+GRADCHECK_TOL = 1e-6
 CHECKPOINT_EVERY = 50  # replay stores a checkpoint every this many steps
 _MAX_RUNS, _MAX_PER_RUN = 24, 80
 _lock = threading.Lock()
@@ -84,6 +87,40 @@ def checkpoint(spec: nl.RunSpec, t: int) -> nl.Checkpoint:
         if at.t % CHECKPOINT_EVERY == 0 or at.t == t:
             remember(spec, at)
     return at
+
+
+def traced_step(state: NetworkState) -> tuple[nl.RunSpec, nl.Checkpoint, nl.StepTrace]:
+    """(run, checkpoint after state.step steps, the traced step) — OpInputError when it cannot run."""
+    spec = state.spec()
+    at = checkpoint(spec, state.step)
+    if state.own_example:
+        st = nl.step_trace(spec, at, state.x, state.labels.astype(np.int64))
+    else:
+        st = nl.step_trace(spec, at)
+    return spec, at, st
+
+
+def gradcheck(state: NetworkState):
+    """The whole-network numeric gradient check of the traced step: (report, whether x was checked).
+
+    Every learnable parameter is checked (a sample of each array's entries). The input x is
+    checked for typed or drawn examples only: the digits' flat background makes exactly tied
+    maxima in max-pooling, where the loss has no derivative, and a difference quotient across
+    the tie is not a gradient.
+    """
+    spec, at, st = traced_step(state)
+    check_x = state.own_example  # typed or drawn examples: also dL/dx
+    report = nl.check_gradients(spec.model, at.params, st.x, np.asarray(st.labels, np.int64),
+                                nl.step_seed(spec.seed, at.t), GRADCHECK_SAMPLE, check_x)
+    return report, check_x
+
+
+def probabilities(state: NetworkState, pixels: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """(class probabilities, t, x) of a drawn digit, with the parameters after state.step steps."""
+    spec = state.spec()
+    at = checkpoint(spec, state.step)
+    x = digits.split(nl.DIGITS_SPLIT_SEED).normalise(pixels)[None, None]
+    return nl.predict(spec.model, at.params, x)[0], at.t, x
 
 
 def eval_every(until: int) -> int:

@@ -29,6 +29,7 @@ from app.web.render.numbers import link_text
 from engine.network.model import Model, Residual, layer_to_json, param_shapes
 from engine.network.runs import (
     RunSpec,
+    ShapeReport,
     backward_order,
     forward_order,
     layer_groups,
@@ -193,6 +194,22 @@ def check_layer_counts(model: Model, field: str, max_layers: int) -> None:
 
 
 # --- the timeline of one step -----------------------------------------------------------------
+
+
+def lab_limit_error(report: ShapeReport) -> OpInputError | None:
+    """This lab's own bounds (a model the page can train live): the first layer over them."""
+    total = 0
+    for _path, info in report.infos.items():
+        total += info.param_count
+        size = math.prod(info.out_shape)
+        if size > MAX_LAB_ACTIVATION:
+            shape = "×".join(str(d) for d in info.out_shape)
+            return OpInputError(info.field, f"{info.type} outputs {shape} = {size:,} numbers per "
+                                            f"example; this lab trains live with at most {MAX_LAB_ACTIVATION:,}")
+        if total > MAX_LAB_PARAMS:
+            return OpInputError(info.field, f"{info.type} brings the model to {total:,} learnable numbers; this lab "
+                                            f"trains live with at most {MAX_LAB_PARAMS:,}")
+    return None
 
 
 def timeline(model: Model) -> list[str]:

@@ -16,11 +16,10 @@ import numpy as np
 from app.web.labs.network import run as network_run
 from app.web.labs.network.state import (
     LAYER_TYPES,
-    MAX_LAB_ACTIVATION,
-    MAX_LAB_PARAMS,
     MAX_TYPED_INIT,
     SETTINGS,
     NetworkState,
+    lab_limit_error,
     model_text,
     timeline,
     typed_input_fits,
@@ -33,10 +32,6 @@ from engine.network import runs as nl
 from engine.network.model import Model, Residual, num_classes, param_shapes
 from engine.optim import rules as optim
 from engine.records import OpInputError
-
-GRADCHECK_SAMPLE = 6  # entries checked per parameter array and of x
-GRADCHECK_TOL = 1e-6
-
 
 # --- the builder ------------------------------------------------------------------------------
 
@@ -52,21 +47,6 @@ def _settings(layer, field: str) -> list[dict[str, Any]]:
             item["placeholder"] = "auto"
         out.append(item)
     return out
-
-
-def lab_limit_error(report: nl.ShapeReport) -> OpInputError | None:
-    """This lab's own bounds (a model the page can train live): the first layer over them."""
-    total = 0
-    for _path, info in report.infos.items():
-        total += info.param_count
-        size = math.prod(info.out_shape)
-        if size > MAX_LAB_ACTIVATION:
-            return OpInputError(info.field, f"{info.type} outputs {dims(info.out_shape)} = {size:,} numbers per "
-                                            f"example; this lab trains live with at most {MAX_LAB_ACTIVATION:,}")
-        if total > MAX_LAB_PARAMS:
-            return OpInputError(info.field, f"{info.type} brings the model to {total:,} learnable numbers; this lab "
-                                            f"trains live with at most {MAX_LAB_PARAMS:,}")
-    return None
 
 
 def builder(model: Model) -> dict[str, Any]:
@@ -170,17 +150,6 @@ def _init_grids(state: NetworkState, report_ok: bool) -> dict[str, Any] | None:
     return {"typed": bool(state.init), "params": state.init}
 
 
-def compute_step(state: NetworkState) -> tuple[nl.RunSpec, nl.Checkpoint, nl.StepTrace]:
-    """(run, checkpoint after state.step steps, the traced step) — OpInputError when it cannot run."""
-    spec = state.spec()
-    at = network_run.checkpoint(spec, state.step)
-    if state.own_example:
-        st = nl.step_trace(spec, at, state.x, state.labels.astype(np.int64))
-    else:
-        st = nl.step_trace(spec, at)
-    return spec, at, st
-
-
 def build(state: NetworkState) -> dict[str, Any]:
     """Everything the lab partial draws; ``blocked`` says why the step cannot be shown, if it cannot.
 
@@ -204,7 +173,7 @@ def _build(state: NetworkState) -> dict[str, Any]:
                                                                  f"(“{b['error'].message}”)."}
         return view
     try:
-        spec, at, st = compute_step(state)
+        spec, at, st = network_run.traced_step(state)
     except OpInputError as err:
         path = nl.error_path(err)
         view["blocked"] = {"field": err.field, "message": err.message, "path": path}
@@ -246,30 +215,12 @@ def _mark(rows: list[dict], path: str, message: str) -> None:
         _mark(row.get("children", []), path, message)
 
 
-def gradcheck(state: NetworkState):
-    """The whole-network numeric gradient check of the traced step: (report, whether x was checked).
-
-    Every learnable parameter is checked (a sample of each array's entries). The input x is
-    checked for typed or drawn examples only: the digits' flat background makes exactly tied
-    maxima in max-pooling, where the loss has no derivative, and a difference quotient across
-    the tie is not a gradient.
-    """
-    spec, at, st = compute_step(state)
-    check_x = state.own_example  # typed or drawn examples: also dL/dx
-    report = nl.check_gradients(spec.model, at.params, st.x, np.asarray(st.labels, np.int64),
-                                nl.step_seed(spec.seed, at.t), GRADCHECK_SAMPLE, check_x)
-    return report, check_x
-
-
 def predict(state: NetworkState, pixels: np.ndarray) -> dict[str, Any]:
     """The network's class probabilities for a drawn digit, with the parameters after state.step steps."""
-    spec = state.spec()
-    at = network_run.checkpoint(spec, state.step)
-    x = digits.split(nl.DIGITS_SPLIT_SEED).normalise(pixels)[None, None]
-    probs = nl.predict(spec.model, at.params, x)[0]
+    probs, t, x = network_run.probabilities(state, pixels)
     best = int(np.argmax(probs))
     return {"probs": [cell_text(float(p)) for p in probs], "best": best,
-            "figure": _probs_figure(probs), "t": at.t, "x": x}
+            "figure": _probs_figure(probs), "t": t, "x": x}
 
 
 def _probs_figure(probs: np.ndarray) -> dict[str, Any]:
