@@ -1,6 +1,6 @@
 """A whole network, forward and backward, through the ops' own forward/backward pairs.
 
-The model (see :mod:`engine.network.trace.model`) is a list of layers ending in a loss. Each
+The model (see :mod:`engine.network.model`) is a list of layers ending in a loss. Each
 layer runs the same pure functions the registry wraps (``conv2d_forward``,
 ``batchnorm_backward``, ...), and the network keeps every layer's cache and gradient
 record, named by the layer's path (``"4.0"``).

@@ -1,4 +1,5 @@
-"""The lean keywords (what training loops and the benchmark use) give exactly the full paths' numbers."""
+"""The lean keywords (what training loops, the gradient check and the benchmark use) give exactly the full
+paths' numbers."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import numpy as np
 import pytest
 
 from engine.ops.batchnorm import batchnorm_backward, batchnorm_forward
+from engine.ops.conv import conv2d_backward, conv2d_forward
 from engine.ops.pool import maxpool2d_backward, maxpool2d_forward
 from engine.ops.softmax import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from engine.records import OpInputError
+from engine.registry import OPS, prepare, run_op
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -58,9 +62,27 @@ def test_softmax_backward_without_jacobian_matches():
 
 
 def test_logits_that_overflow_when_scaled_are_refused():
-    from engine.records import OpInputError
-    from engine.registry import run_op
-
     with pytest.raises(OpInputError) as err:
         run_op("softmax_cross_entropy", {"logits": [[1e308, 0.0]], "labels": [0]}, {"temperature": 0.05})
     assert err.value.field == "inputs.logits" and "overflows" in err.value.message
+
+
+def test_conv_backward_without_dx_matches():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    out, cache = conv2d_forward(x, w, b, 2, 1)
+    dout = rng.standard_normal(out.shape)
+    full, lean = conv2d_backward(dout, cache), conv2d_backward(dout, cache, need_dx=False)
+    np.testing.assert_array_equal(lean.dw, full.dw)
+    np.testing.assert_array_equal(lean.db, full.db)
+    assert lean.dx is None and lean.dx_col is None
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_run_without_extras_answers_the_same_numbers(name):
+    """extras=False (the gradient check's run) leaves out exactly the display-only arrays, nothing else changes."""
+    spec, arrays, params = prepare(name, *OPS[name].example(np.random.default_rng(6)))
+    full, lean = spec.run(arrays, params), spec.run(arrays, params, extras=False)
+    assert set(full) - set(lean) == set(spec.extras)
+    for key, value in lean.items():
+        np.testing.assert_array_equal(value, full[key], err_msg=f"{name}.{key}")

@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+import engine.ops.conv as conv_module
 from engine.ops.conv import (
     ConvCache,
     ConvGrads,
@@ -57,8 +58,6 @@ def test_gradcheck_default_dout_of_ones():
 
 def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     """The check can fail: a backward that forgets the overlaps of col2im is caught."""
-    import engine.ops.conv as conv_module
-
     def col2im_overwrite(dx_col, padded_shape, kh, kw, stride):
         N, C, Hp, Wp = padded_shape
         OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)

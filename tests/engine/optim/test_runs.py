@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -111,8 +112,6 @@ def test_path_steps_are_the_trajectory(surface, name, hp, steps):
 
 def test_path_steps_resume_in_another_thread():
     """A stream fast-forwards a path in a worker thread and continues it on the event loop."""
-    import threading
-
     it = optim_lab.path_steps("rosenbrock", "adam", None, {"lr": 0.05})
     worker = threading.Thread(target=lambda: list(itertools.islice(it, 10)))
     worker.start()
