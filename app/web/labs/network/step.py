@@ -125,10 +125,19 @@ def matrix(arr: np.ndarray, name: str, title: str, row_labels: list[str], col_la
     return show(arr, name, title, row_labels=row_labels, col_labels=col_labels)
 
 
-def _conv_labels(c: int, k: int, n: int, oh: int, ow: int) -> tuple[list[str], list[str]]:
+def _conv_labels(fwd: dict) -> tuple[list[str], list[str], int]:
+    """A conv layer's im2col labels: (rows "c0 (kh,kw)", columns "n0 (oh,ow)", the number of filters)."""
+    n, c, _, _ = fwd["x"].shape
+    f, _, k, _ = fwd["w"].shape
+    _, _, oh, ow = fwd["out"].shape
     rows = [f"c{ci} ({a},{b})" for ci in range(c) for a in range(k) for b in range(k)]
     cols = [f"n{ni} ({a},{b})" for ni in range(n) for a in range(oh) for b in range(ow)]
-    return rows, cols
+    return rows, cols, f
+
+
+def _picker(steps: dict[str, dict[str, Any]]):
+    """S("mean", "var"): those of an op's step records that it has, in that order."""
+    return lambda *names: [steps[n] for n in names if n in steps]
 
 
 # --- one operation's panel ----------------------------------------------------------------------
@@ -250,16 +259,11 @@ UPDATE_HERE = {"kind": "update_here"}  # where a backward panel shows its layer'
 def _forward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
     t = layer.type
     steps = op_steps(layer, fwd, bwd, seed, path)
-
-    def S(*names: str) -> list[dict[str, Any]]:  # noqa: N802 - the op's step records by name
-        return [steps[n] for n in names if n in steps]
+    S = _picker(steps)  # noqa: N806 - the op's step records by name
 
     x = show(fwd["x"], "x", "Input x")
     if t == "conv2d":
-        n, c, _, _ = fwd["x"].shape
-        f, _, k, _ = fwd["w"].shape
-        _, _, oh, ow = fwd["out"].shape
-        rows, cols = _conv_labels(c, k, n, oh, ow)
+        rows, cols, f = _conv_labels(fwd)
         return [x, show(fwd["w"], "w", "Filters w", ("f", "c"), max_a=4), show(fwd["b"], "b", "Bias b"),
                 *S(*(("pad",) if layer.pad else ()), "im2col", "matmul"),
                 matrix(fwd["x_col"], "x_col", "x_col: one column per window", rows, cols),
@@ -299,16 +303,11 @@ def _forward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
 def _backward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
     t = layer.type
     steps = op_steps(layer, fwd, bwd, seed, path)
-
-    def S(*names: str) -> list[dict[str, Any]]:  # noqa: N802
-        return [steps[n] for n in names if n in steps]
+    S = _picker(steps)  # noqa: N806
 
     dout = show(bwd["dout"], "dout", "Upstream gradient dout = dL/d(out)")
     if t == "conv2d":
-        n, c, _, _ = fwd["x"].shape
-        f, _, k, _ = fwd["w"].shape
-        _, _, oh, ow = fwd["out"].shape
-        rows, cols = _conv_labels(c, k, n, oh, ow)
+        rows, cols, _ = _conv_labels(fwd)
         diff = float(np.max(np.abs(bwd["dx"] - bwd["dx_full_conv"])))
         scale = scale_max(bwd["dx"])
         return [dout, *S("dout_row", "dw"), show(bwd["dw"], "dw", "dw", ("f", "c"), max_a=4), *S("db"),
@@ -357,9 +356,7 @@ def _loss_panel(st: nl.StepTrace) -> dict[str, Any]:
                                                                  {"logits": logits, "labels": st.labels})}
     except OpInputError:
         steps = {}
-
-    def S(*names: str) -> list[dict[str, Any]]:  # noqa: N802
-        return [steps[n] for n in names if n in steps]
+    S = _picker(steps)  # noqa: N806
 
     n, k = logits.shape
     rows = [f"n{i}" for i in range(n)]
