@@ -116,7 +116,7 @@ def test_every_asset_of_the_landing_page_is_served_and_cached_long(client):
     tags = parse(client.get("/").text)
     urls = [a.get("src") or a.get("href") for t, a in tags.tags if t in ("script", "link")]
     urls = [u for u in urls if u and u.startswith("/static/")]
-    assert any("htmx" in u for u in urls) and any("katex" in u for u in urls) and any("lens.css" in u for u in urls)
+    assert any("htmx" in u for u in urls) and any("katex" in u for u in urls) and any("base.css" in u for u in urls)
     for url in urls:
         r = client.get(url)
         assert r.status_code == 200, url
@@ -157,10 +157,10 @@ def test_html_and_json_are_gzipped(client):
 
 
 def test_static_caching_rules(client):
-    css = templating.static_url("css/lens.css")
-    assert re.fullmatch(r"/static/css/lens\.css\?v=[0-9a-f]{10}", css)
+    css = templating.static_url("css/base.css")
+    assert re.fullmatch(r"/static/css/base\.css\?v=[0-9a-f]{10}", css)
     assert client.get(css).headers["cache-control"] == IMMUTABLE
-    assert client.get("/static/css/lens.css").headers["cache-control"] == "no-cache"
+    assert client.get("/static/css/base.css").headers["cache-control"] == "no-cache"
     assert client.get(templating.VENDOR["htmx"]).headers["cache-control"] == IMMUTABLE
     missing = client.get("/static/vendor/nope.js?v=1")
     assert missing.status_code == 404 and missing.headers["cache-control"] != IMMUTABLE
