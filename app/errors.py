@@ -16,7 +16,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
+from app.security import SECURITY_HEADERS
 from engine.records import OpInputError
 
 log = logging.getLogger("backprop_lens")
@@ -72,18 +76,66 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return errors_response(422, items)
 
 
+# What an HTTPException raised with a plain string (by Starlette or FastAPI) means, in the one shape:
+# status -> (loc, type). Its message is kept, or replaced below when it says too little.
+HTTP_ERRORS: dict[int, tuple[list[str | int], str]] = {
+    400: (["body"], "body_unreadable"),
+    404: (["path"], "not_found"),
+    405: (["method"], "method_not_allowed"),
+    413: (["body"], "too_large"),
+    414: (["url"], "url_too_long"),
+}
+
+
+def http_error_items(request: Request, exc: HTTPException) -> list[dict[str, Any]]:
+    """The error items of an HTTPException: its own list, or its string ``detail`` given a loc and a type."""
+    if isinstance(exc.detail, list):
+        return exc.detail
+    loc, type_ = HTTP_ERRORS.get(exc.status_code, ([], "http_error"))
+    msg = str(exc.detail)
+    if exc.status_code == 404:
+        msg = f"there is nothing at {request.url.path}"
+        if request.url.path.startswith("/api/"):
+            msg += "; the JSON API's paths are listed in /openapi.json (and at /docs)"
+    elif exc.status_code == 405:
+        msg = f"{request.method} is not allowed on {request.url.path}"
+    elif exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        msg = "the JSON body is nested too deeply to read"
+    elif exc.status_code == 400 and "maximum size" in msg:  # Starlette's form parser: one part over 1 MiB
+        msg = f"a form field is too large to read ({msg})"
+    return [error_item(loc, msg, type_)]
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Every HTTPException in the one shape (Starlette's and FastAPI's own answer ``{"detail": "Not Found"}``)."""
+    assert isinstance(exc, HTTPException)
+    response = errors_response(exc.status_code, http_error_items(request, exc))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away while its body was read (an aborted htmx request): nothing to answer, no error."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises after this response, so the server logs the full traceback.
-    return error_response(
+    """A bug. Starlette answers this outside every middleware and then re-raises, so the server logs the
+    traceback: the response carries the security headers itself, and closes the connection."""
+    response = error_response(
         500,
         [],
         f"internal error ({type(exc).__name__}) while handling {request.method} {request.url.path}; "
         "this is a bug in Backprop Lens, not in your input — please report it",
         "internal_error",
     )
+    response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-store", "Connection": "close"})
+    return response
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(OpInputError, op_input_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ClientDisconnect, client_disconnect)
     app.add_exception_handler(Exception, internal_error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -13,7 +12,7 @@ from starlette.responses import Response
 
 from app import errors
 from app.api import v1 as api
-from app.middleware import BodyLimitMiddleware, HeadersMiddleware
+from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
 from app.settings import Settings, get_settings
 from app.web.labs.conv import routes as conv
@@ -65,10 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(lab.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    # The last added runs first: limit the body, then compress, then set headers.
-    app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
+    # The last added runs first: set headers on whatever answers, limit the URL, then the body, then compress.
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UrlLimitMiddleware, max_bytes=settings.max_url_bytes)
+    app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
     return app
 
 
@@ -78,8 +78,8 @@ def _wants_html(request: Request) -> bool:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """A person who follows a dead link gets a page; an API client gets JSON."""
+    """A person who follows a dead link gets a page; an API client gets JSON in the one error shape."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404 and _wants_html(request):
         return render(request, "404.html", {"path": request.url.path}, status_code=404)
-    return await http_exception_handler(request, exc)
+    return await errors.http_error(request, exc)

@@ -1,30 +1,25 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware, so streamed responses stay streamed).
 
-* :class:`HeadersMiddleware` — security headers on every HTML response, and caching:
-  ``/static/*`` with ``?v=`` and everything under ``/static/vendor/`` is immutable for a
+* :class:`HeadersMiddleware` — the security headers (:mod:`app.security`) on every response, and
+  caching: ``/static/*`` with ``?v=`` and everything under ``/static/vendor/`` is immutable for a
   year; any other response without its own Cache-Control gets ``no-cache`` (revalidate).
 * :class:`BodyLimitMiddleware` — request bodies over the limit answer 413 before parsing.
+* :class:`UrlLimitMiddleware` — a path and query over the limit answer 414 before routing.
 """
 
 from __future__ import annotations
 
 import json
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_item
+from app.security import CSP, SECURITY_HEADERS
+from app.web.pages.errors import error_page
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+__all__ = ["CSP", "BodyLimitMiddleware", "HeadersMiddleware", "UrlLimitMiddleware", "is_immutable"]
 
 
 def is_immutable(path: str, query_string: bytes) -> bool:
@@ -50,10 +45,8 @@ class HeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                if headers.get("content-type", "").startswith("text/html"):
-                    for name, value in SECURITY_HEADERS.items():
-                        headers[name] = value
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
                 if immutable and message["status"] == 200:
                     headers["Cache-Control"] = self.immutable
                 else:
@@ -61,6 +54,14 @@ class HeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+async def send_error(send: Send, status: int, item: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """An error answered by a middleware, before the app: the one body, ``{"detail": [item]}``."""
+    body = json.dumps({"detail": [item]}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -74,7 +75,7 @@ class BodyLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._too_large(send)
+                await send_error(send, 413, TooLarge(self.max_bytes).detail[0])
                 return
         received = 0
 
@@ -99,13 +100,7 @@ class BodyLimitMiddleware:
         except TooLarge:
             if started:
                 raise
-            await self._too_large(send)
-
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"detail": TooLarge(self.max_bytes).detail}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+            await send_error(send, 413, TooLarge(self.max_bytes).detail[0])
 
 
 class TooLarge(HTTPException):
@@ -114,3 +109,32 @@ class TooLarge(HTTPException):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, [error_item(["body"], f"the request body is over the limit of {max_bytes} bytes",
                                           "too_large")])
+
+
+def url_too_long(length: int, max_bytes: int) -> dict:
+    """The 414's one error item (also what :mod:`app.serve` answers for a request line the server refuses)."""
+    return error_item(["url"], f"the link is {length:,} bytes long; the limit is {max_bytes:,}. A lab's own "
+                               "links stay far below it (long states are deflated into z=): it may have been "
+                               "pasted twice or edited by hand", "url_too_long")
+
+
+class UrlLimitMiddleware:
+    """A path and query string over ``max_bytes`` answers 414 (a page that says why for a browser)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+            if length > self.max_bytes:
+                item = url_too_long(length, self.max_bytes)
+                accept = Headers(scope=scope).get("accept", "")
+                if "text/html" in accept and not scope["path"].startswith("/api/"):
+                    response = error_page(414, "This link is too long", item["msg"])
+                    await response(scope, receive, send)
+                    return
+                await send_error(send, 414, item, [(b"connection", b"close")])
+                return
+        await self.app(scope, receive, send)

@@ -78,7 +78,11 @@ class SoftmaxCEGrads:
 
 def clean_labels(labels: Any, n: int, k: int) -> np.ndarray:
     """Labels as int64 class indices, or OpInputError naming ``inputs.labels``."""
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except ValueError:  # ragged: [[1, 2], [3]]
+        raise OpInputError("inputs.labels", f"must hold one whole number per row of logits ({n}), "
+                                            "got a ragged list") from None
     if labels.shape != (n,):
         raise OpInputError("inputs.labels",
                            f"must hold one label per row of logits ({n}), got shape {list(labels.shape)}")

@@ -8,6 +8,12 @@ each other: every problem is a :class:`FieldError` naming the field (``stride``,
 from __future__ import annotations
 
 import math
+import re
+
+# A number as the pages write one: ASCII digits, an optional sign, decimal point and exponent (the typographic
+# minus − reads as -). float() alone would also take "1_000", "١" or "９" and spaces around the number.
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+SIZE = re.compile(r"\d+", re.ASCII)  # a size in a shape like 1x2x5x5
 
 
 class FieldError(ValueError):
@@ -19,15 +25,24 @@ class FieldError(ValueError):
         self.message = message
 
 
+def not_ascii_decimal(text: str) -> str:
+    """Why ``text`` is not written the way numbers are here (ASCII digits, no separators)."""
+    if "_" in text:
+        return f"{text!r} is not a number: write it without separators (1000, not 1_000)"
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        return f"{text!r} is not a number: write it with the digits 0-9"
+    return f"{text!r} is not a number"
+
+
 def parse_number(field: str, text: str) -> float:
-    """A finite float (the typographic minus − reads as -)."""
+    """A finite float written in ASCII decimal (``-1.5``, ``2e-3``; the typographic minus − reads as -)."""
     text = text.strip()
     if not text:
         raise FieldError(field, "is empty; type a number")
-    try:
-        value = float(text.replace("−", "-"))
-    except ValueError:
-        raise FieldError(field, f"{text!r} is not a number") from None
+    ascii_text = text.replace("−", "-")
+    if NUMBER.fullmatch(ascii_text) is None:
+        raise FieldError(field, not_ascii_decimal(text))
+    value = float(ascii_text)
     if not math.isfinite(value):
         raise FieldError(field, f"{text!r} is not a finite number")
     return value
@@ -41,6 +56,20 @@ def parse_int(field: str, text: str, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise FieldError(field, f"must be between {lo} and {hi}, got {int(value)}")
     return int(value)
+
+
+def parse_shape(field: str, text: str, ndim: int | None, max_cells: int) -> tuple[int, ...]:
+    """A shape like ``1x2x5x5``: ``ndim`` sizes (1 to 4 when None), each at least 1, holding at most
+    ``max_cells`` numbers in all."""
+    parts = text.split("x")
+    if not all(SIZE.fullmatch(part) for part in parts):
+        raise FieldError(field, f"is not a shape: {text!r} (sizes in the digits 0-9 joined by x, e.g. 1x1x3x3)")
+    shape = tuple(int(part) for part in parts)
+    if min(shape) < 1 or (len(shape) != ndim if ndim else len(shape) > 4):
+        raise FieldError(field, f"is not a shape{f' of {ndim} sizes' if ndim else ''}: {text!r}")
+    if math.prod(shape) > max_cells:
+        raise FieldError(field, f"shape {text} holds {math.prod(shape):,} numbers; the limit is {max_cells:,}")
+    return shape
 
 
 def parse_choice(field: str, text: str, choices: tuple[str, ...]) -> str:

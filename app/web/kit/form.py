@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 from fastapi import Request
 
-from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
+from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number, parse_shape
 
 Form = Mapping[str, list[str]]
 T = TypeVar("T")
@@ -87,17 +87,11 @@ def grid_cells(form: Form, name: str, shape: tuple[int, ...], errors: list[Field
     return number_cells(form, name, labels, errors, parse).reshape(shape)
 
 
-def shape_field(form: Form, name: str, errors: list[FieldError], ndim: int | None = None) -> tuple[int, ...] | None:
-    """A posted shape like ``1x2x5x5`` (``ndim`` sizes when given, else 1 to 4), or None with the error noted."""
-    text = first(form, name)
-    try:
-        shape = tuple(int(s) for s in text.split("x"))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1 or (len(shape) != ndim if ndim else len(shape) > 4):
-        errors.append(FieldError(name, f"is not a shape{f' of {ndim} sizes' if ndim else ''}: {text!r}"))
-        return None
-    return shape
+def shape_field(form: Form, name: str, errors: list[FieldError], ndim: int | None = None, *,
+                max_cells: int) -> tuple[int, ...] | None:
+    """A posted shape like ``1x2x5x5`` (``ndim`` sizes when given, else 1 to 4) of at most ``max_cells`` numbers
+    (``Settings.max_elements``), or None with the error noted."""
+    return collect(errors, parse_shape, name, first(form, name), ndim, max_cells)
 
 
 def resize(values: np.ndarray, shape: tuple[int, ...], fill: float = 0.0) -> np.ndarray:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 import numpy as np
 
-from app.web.kit.fields import FieldError, parse_int, parse_number
+from app.web.kit.fields import SIZE, FieldError, parse_int, parse_number
 from app.web.render.numbers import link_text
 
 VERSION = "1"
@@ -62,10 +62,9 @@ def decode_array(field: str, text: str, ndim: int, max_dims: tuple[int, ...]) ->
     shape_text, sep, values_text = text.partition(":")
     if not sep:
         raise FieldError(field, "must look like SHAPE:VALUES, e.g. 1x1x3x3:1,2,3,…")
-    try:
-        shape = tuple(int(s) for s in shape_text.split("x"))
-    except ValueError:
-        raise FieldError(field, f"shape {shape_text!r} must be sizes joined by x, e.g. 1x1x3x3") from None
+    if not all(SIZE.fullmatch(s) for s in shape_text.split("x")):
+        raise FieldError(field, f"shape {shape_text!r} must be sizes (digits 0-9) joined by x, e.g. 1x1x3x3")
+    shape = tuple(int(s) for s in shape_text.split("x"))
     if len(shape) != ndim:
         raise FieldError(field, f"shape {shape_text!r} must have {ndim} sizes")
     for size, limit in zip(shape, max_dims, strict=True):

@@ -62,10 +62,12 @@ def test_number_cells_take_their_labels_and_are_none_when_absent():
 
 
 @pytest.mark.parametrize("text,ndim,shape", [("1x2x3x4", None, (1, 2, 3, 4)), ("2x3", 2, (2, 3)), ("2x3", 4, None),
-                                             ("", None, None), ("0x2", None, None), ("1x1x1x1x1", None, None)])
+                                             ("", None, None), ("0x2", None, None), ("1x1x1x1x1", None, None),
+                                             ("99999999999999999999", None, None), ("1x4097", 2, None),
+                                             ("٢x3", 2, None), ("1_0x3", 2, None)])
 def test_shape_fields(text, ndim, shape):
     errors: list[FieldError] = []
-    assert shape_field({"x_shape": [text]}, "x_shape", errors, ndim=ndim) == shape
+    assert shape_field({"x_shape": [text]}, "x_shape", errors, ndim=ndim, max_cells=4096) == shape
     assert bool(errors) == (shape is None)
 
 

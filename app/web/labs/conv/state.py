@@ -145,11 +145,12 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
     # a tab's hx-vals comes after the hidden field: the last value is the one clicked
     view = collect(errors, parse_choice, "view", (form.get("view") or ["window"])[-1], VIEWS)
     mode = choice_field(form, "dout_mode", DOUT_MODES, errors, "ones")
-    shapes = {name: shape_field(form, f"{name}_shape", errors, ndim=nd) for name, nd in (("x", 4), ("w", 4), ("b", 1))}
+    shapes = {name: shape_field(form, f"{name}_shape", errors, ndim=nd, max_cells=settings.max_elements)
+              for name, nd in (("x", 4), ("w", 4), ("b", 1))}
     posted = {name: grid_cells(form, name, shape, errors) for name, shape in shapes.items() if shape}
     dout_typed = None
     if mode == "typed" and form.get("dout_shape"):  # no shape yet: fit_dout starts from ones
-        dshape = shape_field(form, "dout_shape", errors, ndim=4)
+        dshape = shape_field(form, "dout_shape", errors, ndim=4, max_cells=settings.max_elements)
         if dshape:
             dout_typed = grid_cells(form, "dout", dshape, errors)
     if errors:

@@ -102,9 +102,9 @@ def _model_from_form(form: Form, settings: Settings, errors: list[FieldError]) -
                        for i, layer in enumerate(base["layers"])]}
 
 
-def _posted_shape(form: Form, name: str, errors: list[FieldError]) -> tuple[int, ...] | None:
+def _posted_shape(form: Form, name: str, errors: list[FieldError], max_cells: int) -> tuple[int, ...] | None:
     """The shape of the cells posted as ``name`` (None when the form has none: no typed numbers yet)."""
-    return shape_field(form, f"{name}_shape", errors) if f"{name}_shape" in form else None
+    return shape_field(form, f"{name}_shape", errors, max_cells=max_cells) if f"{name}_shape" in form else None
 
 
 def _class_index(label: str, text: str) -> float:
@@ -239,7 +239,7 @@ def from_form(form: Form, settings: Settings, action: str | None = None
         except FieldError as exc:
             errors.append(exc)
     x = labels = None
-    posted_x = _posted_shape(form, "x", errors)
+    posted_x = _posted_shape(form, "x", errors, settings.max_elements)
     if posted_x is not None:
         x = grid_cells(form, "x", posted_x, errors)
         labels = grid_cells(form, "labels", (posted_x[0],), errors, parse=_class_index)
@@ -283,7 +283,7 @@ def _init_from_form(form: Form, model: Model, seed: int, max_numbers: int, error
     seeded = init_params(model, seed)
     out = {}
     for name, shape in shapes.items():
-        posted = _posted_shape(form, f"p.{name}", errors)
+        posted = _posted_shape(form, f"p.{name}", errors, max_numbers)
         if posted is not None:
             out[name] = resize(grid_cells(form, f"p.{name}", posted, errors), shape)
         else:

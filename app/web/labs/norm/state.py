@@ -290,7 +290,7 @@ def from_form(form: Form, settings: Settings) -> tuple[NormState | None, list[Fi
     layout = choice_field(form, "layout", LAYOUTS, errors, "nd")
     ndim = 2 if layout == "nd" else 4
     lim = x_limits(settings, ndim)
-    x_shape = shape_field(form, "x_shape", errors)
+    x_shape = shape_field(form, "x_shape", errors, max_cells=settings.max_elements)
     # switching layout: the features become channels (and back), as many as the new limit allows
     posted_c = str(min(x_shape[1], lim[1])) if x_shape and len(x_shape) > 1 else "1"
     n = int_field(form, "N", 1, lim[0], errors, "1")
@@ -318,7 +318,7 @@ def from_form(form: Form, settings: Settings) -> tuple[NormState | None, list[Fi
     p = collect(errors, parse_p, first(form, "p", "0.25"), choices["p_means"])
 
     posted_x = grid_cells(form, "x", x_shape, errors) if x_shape else None
-    c_shape = shape_field(form, "c_shape", errors)
+    c_shape = shape_field(form, "c_shape", errors, max_cells=settings.max_elements)
     vectors = {}
     for name in ("gamma", "beta", "running_mean", "running_var"):
         vectors[name] = grid_cells(form, name, c_shape, errors) if c_shape else None
@@ -327,7 +327,7 @@ def from_form(form: Form, settings: Settings) -> tuple[NormState | None, list[Fi
             errors.append(FieldError(cell_label("running_var", (i,)), "is a variance and must be ≥ 0"))
     dout_typed = None
     if choices["dout_mode"] == "typed" and form.get("dout_shape"):  # no shape yet: start from ones
-        dshape = shape_field(form, "dout_shape", errors)
+        dshape = shape_field(form, "dout_shape", errors, max_cells=settings.max_elements)
         if dshape:
             dout_typed = grid_cells(form, "dout", dshape, errors)
     if errors:

@@ -168,15 +168,15 @@ def from_form(form: Form, settings: Settings) -> tuple[PoolState | None, list[Fi
     seed = int_field(form, "dout_seed", 0, settings.max_seed, errors, "0")
     step = int_field(form, "step", 0, settings.max_window_step, errors, "0")
     mode = choice_field(form, "dout_mode", DOUT_MODES, errors, "ones")
-    x_shape = shape_field(form, "x_shape", errors)
+    x_shape = shape_field(form, "x_shape", errors, max_cells=settings.max_elements)
     x_posted = grid_cells(form, "x", x_shape, errors) if x_shape else None
     dout_posted = relu_posted = None
     if mode == "typed":
         if form.get("dout_shape"):
-            shape = shape_field(form, "dout_shape", errors)
+            shape = shape_field(form, "dout_shape", errors, max_cells=settings.max_elements)
             dout_posted = grid_cells(form, "dout", shape, errors) if shape else None
         if form.get("relu_dout_shape"):
-            shape = shape_field(form, "relu_dout_shape", errors)
+            shape = shape_field(form, "relu_dout_shape", errors, max_cells=settings.max_elements)
             relu_posted = grid_cells(form, "relu_dout", shape, errors) if shape else None
     if errors:
         return None, errors

@@ -117,7 +117,7 @@ def from_link(query: str, settings: Settings) -> SoftmaxState:
 
 def _posted_shape(form: Form, settings: Settings, errors: list[FieldError]) -> tuple[int, int] | None:
     """The shape the posted cells have (N × K within the page's limits)."""
-    shape = shape_field(form, "logits_shape", errors, ndim=2)
+    shape = shape_field(form, "logits_shape", errors, ndim=2, max_cells=settings.max_elements)
     if shape is None:
         return None
     max_n, max_k = limits(settings)
