@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
-from app import errors
+from app import errors, health
 from app.api import v1 as api
 from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
     app.include_router(assets.router)  # before the /static mount, which would shadow it
+    app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(home.router)
     for lab in (conv, pool, norm, softmax, optim, network):

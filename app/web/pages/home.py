@@ -1,4 +1,4 @@
-"""The landing page, the conventions page, the health check and the favicon."""
+"""The landing page, the conventions page and the favicon (the health checks are in app/health.py)."""
 
 from __future__ import annotations
 
@@ -76,16 +76,6 @@ def conventions(request: Request) -> Response:
 def api_docs(request: Request) -> Response:
     """Swagger UI from static/vendor: FastAPI's own /docs loads it from a CDN with an inline script."""
     return render(request, "api_docs.html", {"active": "api", "openapi_url": request.app.openapi_url})
-
-
-@router.get("/healthz", tags=["health"], summary="Liveness check")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.head("/healthz", include_in_schema=False)
-def healthz_head() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 @router.get("/favicon.ico", include_in_schema=False)
