@@ -36,7 +36,9 @@ Options of a table (all keywords but ``values`` and ``array``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -52,8 +54,10 @@ POSITIVE = (191, 91, 23)
 NAN_COLOUR = (60, 60, 60)  # NaN: dark, outside the scale
 FLAGGED = "rgb(20,24,31)"  # a flagged non-finite cell (``why``)
 DIVERGING_PLOTLY = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(191,91,23)"]]
-_LUMINANCE = np.array([0.2126, 0.7152, 0.0722])
 _NAN_T = 2.0  # where a NaN sits on the scale of t ∈ [−1, 1]: drawn NAN_COLOUR
+_ZERO, _NEGATIVE, _POSITIVE = (np.array(c, float) for c in (ZERO, NEGATIVE, POSITIVE))
+_LUMINANCE = np.array([0.2126, 0.7152, 0.0722])
+_PACK = np.array([1 << 16, 1 << 8, 1])  # an (r, g, b) as one int, the key of its text
 
 Tip = Callable[[int, int, float, str], str]
 
@@ -80,38 +84,38 @@ def colours(values: Any, vmax: float | None = None, rule: str = "scale") -> tupl
     cells a template or a drawing colours itself. ``rule`` as a table's ``colour``: "scale" or "finite"."""
     values = np.asarray(values, dtype=np.float64)
     vmax = scale_max(values) if vmax is None else vmax
-    bg, fg = _shades(_position(values.reshape(-1), vmax, rule))
+    bg, fg = _shades(_position(values.reshape(-1), np.full(values.size, float(vmax)),
+                               np.full(values.size, rule == "scale")))
     return (np.array(bg, dtype=object).reshape(values.shape).tolist(),
             np.array(fg, dtype=object).reshape(values.shape).tolist())
 
 
-def colour(value: float, vmax: float) -> tuple[str, str]:
-    """(background, text colour) of one value on the scale of half-range ``vmax``."""
-    bg, fg = _shades(_position(np.array([float(value)]), vmax, "scale"))
-    return bg[0], fg[0]
-
-
-def _position(values: np.ndarray, vmax: float, rule: str) -> np.ndarray:
-    """Where each value sits on the scale, t ∈ [−1, 1] (a NaN at _NAN_T under the "scale" rule)."""
+def _position(values: np.ndarray, vmax: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Where each value sits on its scale of half-range ``vmax``, t ∈ [−1, 1]; where ``ends`` (the "scale"
+    rule) ±inf at the ends and a NaN at _NAN_T, elsewhere (the "finite" rule) what is not finite at 0."""
     finite = np.isfinite(values)
-    with np.errstate(invalid="ignore"):
-        t = np.clip(np.where(finite, values, 0.0) / vmax, -1.0, 1.0) if vmax > 0 else np.zeros_like(values)
-    if rule == "scale" and not finite.all():
-        t = np.where(np.isinf(values), np.sign(values), t)  # ±inf at the ends of the scale
-        t = np.where(np.isnan(values), _NAN_T, t)
-    return t
+    if finite.all() and (vmax > 0).all():
+        return np.clip(values / vmax, -1.0, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        t = np.where(vmax > 0, np.clip(np.where(finite, values, 0.0) / vmax, -1.0, 1.0), 0.0)
+    t = np.where(ends & np.isinf(values), np.sign(values), t)
+    return np.where(ends & np.isnan(values), _NAN_T, t)
 
 
 def _shades(t: np.ndarray) -> tuple[list[str], list[str]]:
-    """(background, text colour) of every position t, as flat lists of CSS colours."""
+    """(background, text colour) of every position t, as flat lists of CSS colours (a NaN's t: dark)."""
     nan = t > 1.0
-    t = np.where(nan, 0.0, t)
-    end = np.where((t > 0)[:, None], np.array(POSITIVE, float), np.array(NEGATIVE, float))
-    rgb = np.rint(np.array(ZERO, float) + (end - np.array(ZERO, float)) * np.abs(t)[:, None]).astype(int)
+    end = np.where((t > 0)[:, None], _POSITIVE, _NEGATIVE)
+    rgb = np.rint(_ZERO + (end - _ZERO) * np.abs(np.where(nan, 0.0, t))[:, None]).astype(np.int64)
     rgb[nan] = NAN_COLOUR
     dark_ink = (rgb @ _LUMINANCE > 140) & ~nan
-    bg = [f"rgb({r},{g},{b})" for r, g, b in rgb.tolist()]  # a comprehension: ~30× faster than np.char
-    return bg, ["#111" if d else "#fff" for d in dark_ink.tolist()]
+    # a table has few distinct colours: each one's text is written once (np.char would cost ~30× more)
+    return [_rgb_text(k) for k in (rgb @ _PACK).tolist()], ["#111" if d else "#fff" for d in dark_ink.tolist()]
+
+
+@lru_cache(maxsize=2048)
+def _rgb_text(key: int) -> str:
+    return f"rgb({key >> 16},{key >> 8 & 255},{key & 255})"
 
 
 class _Table:
@@ -149,8 +153,8 @@ class _Table:
             self.index = [[",".join(p for p in (pre, q) if p) for q in row] for row in positions]
         self.values, self.array = values, array
         self.vmax = scale_max(values) if vmax is None else float(vmax)
-        self.colour, self.why = colour, why
-        self.t = _position(values.reshape(-1), self.vmax, colour) if colour != "none" else None
+        self.why = why
+        self.colour = colour
         self.row_labels, self.col_labels, self.band = row_labels, col_labels, band
         self.row_head = (f' class="{escape(row_class)}"' if row_class else "") + \
             (f' title="{escape(row_title)}"' if row_title else "")
@@ -190,16 +194,22 @@ class _Table:
                     kind = "nan" if v != v else "inf"
                     text = "NaN" if kind == "nan" else ("inf" if v > 0 else "−inf")
                     style, cls = f' style="background:{FLAGGED};color:#fff"', f"{cls} bad".strip()
-                    note = why.get(kind, text)
+                    title = f' title="{_attr(why.get(kind, text))}"'
                 else:
                     style = f' style="background:{bg[at + j]};color:{fg[at + j]}"' if bg is not None else ""
-                    note = tip(i, j, v, text) if tip else ""
-                key = (i, j)
-                cells.append("".join((
-                    f'<td data-idx="{index[i][j]}"' if index is not None else "<td",
-                    style, f' class="{cls}"' if cls else "", f' title="{escape(note)}"' if note else "",
-                    "".join(f' {name}="{escape(value)}"' for name, value in attrs[key].items()) if key in attrs else "",
-                    f">{text}", f'<sub class="cell-sub">{escape(subs[key])}</sub>' if key in subs else "", "</td>")))
+                    if tip is fraction_tip:  # the common case, inlined: a float's repr needs no escaping
+                        title = "" if v.is_integer() else f' title="{v!r}"'
+                    else:
+                        note = tip(i, j, v, text) if tip else ""
+                        title = f' title="{_attr(note)}"' if note else ""
+                td = f'<td data-idx="{index[i][j]}"' if index is not None else "<td"
+                cls = f' class="{cls}"' if cls else ""
+                if (i, j) in attrs or (i, j) in subs:
+                    extra = "".join(f' {name}="{escape(value)}"' for name, value in attrs.get((i, j), {}).items())
+                    sub = f'<sub class="cell-sub">{escape(subs[i, j])}</sub>' if (i, j) in subs else ""
+                    cells.append(f"{td}{style}{cls}{title}{extra}>{text}{sub}</td>")
+                else:
+                    cells.append(f"{td}{style}{cls}{title}>{text}</td>")
             if self.hidden_cols:
                 cells.append('<td class="more">…</td>')
             parts.append(f"<tr>{''.join(cells)}</tr>")
@@ -210,6 +220,14 @@ class _Table:
             parts.append(f'<tr><td class="more" colspan="99">… {what} ({escape(self.shape_text)} in all)</td></tr>')
         parts.append("</tbody></table>")
         return Markup("".join(parts))
+
+
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _attr(text: str) -> str:
+    """Text for an attribute value: escaped only where it holds a special character (a number never does)."""
+    return str(escape(text)) if _SPECIAL.search(text) else text
 
 
 def _class_grid(shape: tuple[int, int], mark, window, classes) -> list[list[str]] | None:
@@ -266,17 +284,19 @@ class Heatmaps:
 
     def render(self) -> None:
         """Colour every table added so far and write its ``html``."""
-        coloured = [t for t in self._tables if t.t is not None]
+        coloured = [t for t in self._tables if t.colour != "none"]
         if coloured:
-            distinct, where = np.unique(np.concatenate([t.t for t in coloured]), return_inverse=True)
-            bg, fg = _shades(distinct)
-            bg_all, fg_all = [bg[k] for k in where.tolist()], [fg[k] for k in where.tolist()]
+            sizes = [t.values.size for t in coloured]
+            t = _position(np.concatenate([t.values.reshape(-1) for t in coloured]),
+                          np.repeat([t.vmax for t in coloured], sizes),
+                          np.repeat([t.colour == "scale" for t in coloured], sizes))
+            bg_all, fg_all = _shades(t)
         at = 0
         for table in self._tables:
-            if table.t is None:
+            if table.colour == "none":
                 table.out["html"] = table.html(None, None)
                 continue
-            n = table.t.size
+            n = table.values.size
             table.out["html"] = table.html(bg_all[at:at + n], fg_all[at:at + n])
             at += n
         self._tables = []

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.web.render.heatmap import Heatmaps, colour, heatmap, planes, rounded_tip, scale_max
+from app.web.render.heatmap import Heatmaps, colours, heatmap, planes, rounded_tip, scale_max
 
 APP = Path(__file__).resolve().parents[3] / "app"
 
@@ -28,7 +28,9 @@ def test_colours_are_centred_on_zero_and_saturate_at_vmax():
     styles = re.findall(r'style="background:([^;]*);color:([^"]*)"', html)
     assert styles[1] == ("rgb(247,247,247)", "#111")  # zero is white
     assert styles[0] == ("rgb(33,102,172)", "#fff") and styles[2][0] == styles[3][0] == "rgb(191,91,23)"
-    assert colour(0.0, 1.0) == ("rgb(247,247,247)", "#111") and colour(-1.0, 1.0)[0] == "rgb(33,102,172)"
+    bg, fg = colours([[0.0, -1.0], [np.inf, np.nan]], 1.0)  # for cells a drawing colours itself
+    assert bg == [["rgb(247,247,247)", "rgb(33,102,172)"], ["rgb(191,91,23)", "rgb(60,60,60)"]] and fg[0][0] == "#111"
+    assert colours([[np.inf]], 1.0, rule="finite")[0] == [["rgb(247,247,247)"]]
 
 
 def test_non_finite_values_get_a_colour_and_do_not_set_the_scale():

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from app.web.labs.pool.state import PoolState, fit_typed
-from app.web.render.heatmap import Heatmaps, colour, scale_max
+from app.web.render.heatmap import Heatmaps, colours, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.explain import pool as pool_lab
 from engine.records import OpInputError
@@ -266,9 +266,11 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
     for target, sources in pool_lab.route_sources(state.op, result, k, s, (n, c)).items():
         incoming[target[2:]] = [src[2:] for src in sources]
     cells = []
+    dx_bg, dx_fg = colours(dx, gvmax)
+    dout_bg, dout_fg = colours(dout, gvmax)
     for h in range(H):
         for w in range(W):
-            bg, fg = colour(float(dx[h, w]), gvmax)
+            bg, fg = dx_bg[h][w], dx_fg[h][w]
             x0, y0 = _centre(h, w)
             count = len(incoming.get((h, w), []))
             cells.append({"x": x0 - CELL / 2, "y": y0 - CELL / 2, "cx": x0, "cy": y0, "bg": bg, "fg": fg,
@@ -294,7 +296,7 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
     for r in range(OH):
         for q in range(OW):
             x0, y0 = _centre(r * s + mid, q * s + mid)
-            bg, fg = colour(float(dout[r, q]), gvmax)
+            bg, fg = dout_bg[r][q], dout_fg[r][q]
             tokens.append({"cx": round(x0, 1), "cy": round(y0, 1), "bg": bg, "fg": fg,
                            "text": cell_text(float(dout[r, q])), "current": (r, q) == tuple(current[2:]),
                            "title": f"dout[{n},{c},{r},{q}] = {cell_text(float(dout[r, q]))}"})
