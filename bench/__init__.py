@@ -10,6 +10,10 @@ as a ratio against that reference:
   and provenance for every cell.
 - ``bench.tiny_cnn``: steps per second of the lean training step of a tiny CNN with Adam.
 
+``python -m bench.web`` and ``python -m bench.streams`` measure the web side against a real uvicorn
+server and, unless ``--no-browser``, in real Chromium (the conv lab's edits and keystrokes; the
+network and optimizer labs' streams and edits).
+
 PyTorch is optional (never a dependency): when it is not importable the torch columns say so.
 This package imports no NumPy at import time: ``bench.env`` must set the malloc and thread
 environment before NumPy (and its BLAS) is loaded.

@@ -20,7 +20,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "/conv/preset/random?seed=3"  # 1×2×5×5 input, 2 filters 3×3, pad 1: a lecture-size example
@@ -49,29 +53,80 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the app did not start")
 
 
-def lab_form(client, base: str) -> dict[str, list[str]]:
-    """The form fields of the lab page as a browser would post them."""
-    import re
+class _FormFields(HTMLParser):
+    """The fields of one <form id=...> as a browser posts them: inputs (radios and checkboxes when
+    checked), each select's selected option (else its first), textareas."""
 
-    page = client.get(base + LAB, follow_redirects=True).text
-    fields: dict[str, list[str]] = {}
-    for tag in re.findall(r"<input[^>]*>", page):
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        kind = re.search(r'type="([^"]+)"', tag)
-        if not name or (kind and kind.group(1) == "radio" and "checked" not in tag):
-            continue
-        if name.group(1) == "seed":  # the presets' own form, not the lab's
-            continue
-        fields.setdefault(name.group(1), []).append(value.group(1) if value else "")
-    return fields
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id, self.depth, self.fields = form_id, 0, {}
+        self.select: str | None = None
+        self.first_option: str | None = None
+        self.selected = False
+        self.textarea: str | None = None
+
+    def add(self, name: str, value: str) -> None:
+        self.fields.setdefault(name, []).append(value)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            if self.depth or a.get("id") == self.form_id:
+                self.depth += 1
+            return
+        if not self.depth or "disabled" in a:
+            return
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "reset", "file"):
+            if a.get("type") not in ("radio", "checkbox") or "checked" in a:
+                self.add(name, a.get("value", "on" if a.get("type") in ("radio", "checkbox") else ""))
+        elif tag == "select" and name:
+            self.select, self.first_option, self.selected = name, None, False
+        elif tag == "option" and self.select:
+            value = a.get("value", "")
+            if self.first_option is None:
+                self.first_option = value
+            if "selected" in a and not self.selected:
+                self.add(self.select, value)
+                self.selected = True
+        elif tag == "textarea" and name:
+            self.textarea = name
+            self.add(name, "")
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.fields[self.textarea][-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self.depth:
+            self.depth -= 1
+        elif tag == "select" and self.select:
+            if not self.selected and self.first_option is not None:
+                self.add(self.select, self.first_option)
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+
+def form_fields(page: str, form_id: str) -> dict[str, list[str]]:
+    """The fields of ``<form id=form_id>`` in ``page`` as a browser would post them."""
+    parser = _FormFields(form_id)
+    parser.feed(page)
+    return parser.fields
+
+
+def launch_chromium(p: Playwright) -> Browser:
+    """$BACKPROP_LENS_CHROMIUM, else Debian's /usr/bin/chromium, else Playwright's own."""
+    chromium = os.environ.get("BACKPROP_LENS_CHROMIUM", "/usr/bin/chromium")
+    launch: dict = {"args": ["--disable-gpu", "--disable-dev-shm-usage"]}
+    if Path(chromium).exists():
+        launch["executable_path"] = chromium
+    return p.chromium.launch(**launch)
 
 
 def server_bench(base: str, edits: int) -> dict[str, float]:
-    import httpx
-
     with httpx.Client(timeout=10) as client:
-        form = lab_form(client, base)
+        form = form_fields(client.get(base + LAB, follow_redirects=True).text, "conv-form")
         edit_times, floor_times = [], []
         for i in range(edits + 10):
             form["x"][i % len(form["x"])] = str(round(0.1 * (i % 17) - 0.8, 1))
@@ -99,14 +154,8 @@ KEY_TIMER = """() => {
 
 
 def browser_bench(base: str, edits: int) -> dict[str, float]:
-    from playwright.sync_api import sync_playwright
-
-    chromium = os.environ.get("BACKPROP_LENS_CHROMIUM", "/usr/bin/chromium")
     with sync_playwright() as p:
-        launch = {"args": ["--disable-gpu", "--disable-dev-shm-usage"]}
-        if Path(chromium).exists():
-            launch["executable_path"] = chromium
-        browser = p.chromium.launch(**launch)
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(base + LAB)
         page.wait_for_load_state("networkidle")

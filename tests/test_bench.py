@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from fastapi.testclient import TestClient
 
-from bench import env, lecture, ops, tiny_cnn
+from app.main import create_app
+from bench import env, lecture, ops, streams, tiny_cnn
 from bench.report import Row, Table, ratio_row
 from bench.timing import SMOKE, Settings, interleaved
+from bench.web import form_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,3 +101,17 @@ def test_command_line_quick_lecture_with_json(tmp_path):
     data = json.loads(out.read_text())
     assert data["info"]["threads"] == 1 and data["info"]["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
     assert [r["case"].split(":")[0] for r in data["rows"]][0] == "lecture conv2d 5x5 k3"
+
+
+def test_the_web_benchmarks_read_a_labs_form_as_the_browser_posts_it():
+    client = TestClient(create_app())
+    fields = form_fields(client.get("/optim/preset/notes-001", follow_redirects=True).text, "optim-form")
+    assert fields["g"] == ["0.02", "0.01", "0.01", "-0.03", "0.05"] and fields["optimizer"] == ["adam"]
+    assert "seed" not in fields  # the presets' form is another form
+    for preset in streams.OPTIM_PRESETS:  # what bench.streams edits is on each of its presets' pages
+        fields = form_fields(client.get(f"/optim/preset/{preset}?seed=3", follow_redirects=True).text, "optim-form")
+        assert "g" in fields or "gc" in fields, preset
+    page = ('<form id="f"><input name="a" value="1"><input type="radio" name="r" value="x">'
+            '<input type="radio" name="r" value="y" checked><select name="s"><option value="p">'
+            '<option value="q" selected></select><textarea name="t">hi</textarea></form><input name="out">')
+    assert form_fields(page, "f") == {"a": ["1"], "r": ["y"], "s": ["q"], "t": ["hi"]}
