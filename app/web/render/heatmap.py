@@ -79,13 +79,14 @@ def scale_max(*arrays: np.ndarray) -> float:
     return m if m > 0 else 1.0
 
 
-def colours(values: Any, vmax: float | None = None, rule: str = "scale") -> tuple[list, list]:
+def colours(values: Any, vmax: Any = None, rule: str = "scale") -> tuple[list, list]:
     """(background, text colour) of every value, as nested lists of CSS colours shaped like ``values``: for
-    cells a template or a drawing colours itself. ``rule`` as a table's ``colour``: "scale" or "finite"."""
+    cells a template or a drawing colours itself. ``vmax`` may be one half-range or one per cell
+    (broadcast to ``values``); ``rule`` as a table's ``colour``: "scale" or "finite"."""
     values = np.asarray(values, dtype=np.float64)
     vmax = scale_max(values) if vmax is None else vmax
-    bg, fg = _shades(_position(values.reshape(-1), np.full(values.size, float(vmax)),
-                               np.full(values.size, rule == "scale")))
+    vmax = np.broadcast_to(np.asarray(vmax, dtype=np.float64), values.shape).reshape(-1)
+    bg, fg = _shades(_position(values.reshape(-1), vmax, np.full(values.size, rule == "scale")))
     return (np.array(bg, dtype=object).reshape(values.shape).tolist(),
             np.array(fg, dtype=object).reshape(values.shape).tolist())
 

@@ -14,7 +14,7 @@ import numpy as np
 from app.web.labs.optim.presets import NOTES_GRADS, NOTES_NAMES, NOTES_PRINTED
 from app.web.labs.optim.run import VECTOR, path, run
 from app.web.labs.optim.state import OptimState, OptSpec
-from app.web.render.heatmap import Heatmaps, colours
+from app.web.render.heatmap import Heatmaps, colours, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.optim import rules as optim
 from engine.optim import runs as lab
@@ -247,9 +247,10 @@ def _side_by_side(state: OptimState, runs, tables) -> dict[str, Any]:
     show_printed = _is_notes_example(state, k)
     rows = []
     quantities = ("m", "v", "m_hat", "v_hat", "denom", "effective_step", "update", "theta")
-    for q in quantities:
-        pair = np.stack([notes[q][k - 1], torch[q][k - 1]])
-        bg, fg = colours(pair, rule="finite")  # one colour scale per row
+    pairs = np.stack([np.stack([notes[q][k - 1], torch[q][k - 1]]) for q in quantities])  # (Q, 2, P)
+    tops = np.array([scale_max(pair) for pair in pairs])[:, None, None]  # one colour scale per row
+    shades = colours(pairs, tops, rule="finite")
+    for q, pair, bg, fg in zip(quantities, pairs, *shades, strict=True):
         a, b = pair
         same = bool(np.array_equal(a, b))
         values = pair.tolist()
