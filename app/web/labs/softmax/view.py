@@ -8,6 +8,7 @@ the two gradient routes). This module only arranges them into grids, bar charts 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -33,17 +34,12 @@ def compute(state: SoftmaxState) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ numbers as text
 
 
-def tex(v) -> str:
-    """A number for KaTeX with a cell's 4 significant digits: 1.84 \\times 10^{-45}, \\infty, \\text{NaN}."""
-    return tex_number(v, 4)
+tex = partial(tex_number, digits=4)  # a number in a formula: a cell's 4 digits (1.84 × 10⁻⁴⁵, ∞)
+_paren = partial(tex_number, digits=4, parens=True)  # a factor: a negative one in parentheses
 
 
 def tex_vec(values) -> str:
     return r"\left[" + r",\ ".join(map(tex, np.ravel(values).astype(float).tolist())) + r"\right]"
-
-
-def _paren(v: float) -> str:
-    return tex_number(v, 4, parens=True)
 
 
 # ------------------------------------------------------------------ grids
