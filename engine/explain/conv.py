@@ -12,8 +12,8 @@ from functools import partial
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.records import OpInputError
+from engine.tex import tex_number
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from functools import partial
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.ops.batchnorm import BN_CONVENTIONS, MOMENTUM_DEFAULTS, batchnorm_forward
 from engine.ops.dropout import SEED_MAX, dropout_forward
 from engine.records import Arrays, OpInputError, shape_text
+from engine.tex import tex_number
 
 SEQ_SOURCES = ("random", "repeat")
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.tex import plain_number, tex_number
 from engine.gradcheck import GradCheck, Wrt, compare
 from engine.records import Arrays, Index, OpInputError
 from engine.registry import get_spec
+from engine.tex import plain_number, tex_number
 
 POOL_OPS = ("maxpool2d", "avgpool2d")
 

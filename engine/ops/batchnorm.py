@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.records import (
     Arrays,
     Index,
@@ -37,6 +36,7 @@ from engine.records import (
     pick,
     shape_text,
 )
+from engine.tex import tex_number
 
 MODES = ("train", "eval")
 BN_CONVENTIONS = ("pytorch", "cs231n")

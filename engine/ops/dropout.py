@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
+from engine.tex import tex_number
 
 MODES = ("train", "eval")
 P_MEANS = ("drop", "keep")

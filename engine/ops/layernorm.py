@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.ops.batchnorm import EPS_PARAM
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Step, check_index, copied, pick, shape_text
+from engine.tex import tex_number
 
 
 def _per_sample(v: np.ndarray, ndim: int) -> np.ndarray:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, check_element
+from engine.tex import tex_number
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from engine import registry
-from engine.explain.tex import tex_number
 from engine.records import Arrays, OpInputError, Param, Step
+from engine.tex import tex_number
 
 MAX_STEPS = 1000  # updates one run_optimizer call may ask for
 MAX_ELEMENTS = 100_000  # parameter numbers one run_optimizer call may hold, all parameters together

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.tex import tex_number
 from engine.gradcheck import numeric_gradient, relative_error
 from engine.optim.rules import (
     SLOTS,
@@ -28,6 +27,7 @@ from engine.optim.rules import (
 )
 from engine.optim.surfaces import get_surface
 from engine.records import Arrays, OpInputError, Step
+from engine.tex import tex_number
 
 GRADIENT_MODES = ("typed", "constant", "noisy", "surface")
 

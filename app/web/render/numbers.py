@@ -5,7 +5,7 @@
 - ``exact_text``: a tooltip's full precision, Python's repr (``0.30000000000000004``, ``2.0``)
 - ``prose_text``: a number in a sentence, up to 4 decimals, a true minus, ``—`` when missing (``−0.5``)
 - ``power_text``: ``cell_text`` for prose, its exponent written out (``1.84 × 10⁻⁴⁵``)
-- ``tex_number``: a number for KaTeX, the engine's one formatter (:mod:`engine.explain.tex`)
+- ``tex_number``: a number for KaTeX, the engine's one formatter (:mod:`engine.tex`)
 
 The page scripts format streamed numbers with ``Lens.formatNumber`` (static/js/lens.js), which
 writes ``cell_text``'s text.
@@ -17,7 +17,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from engine.explain.tex import tex_number
+from engine.tex import tex_number
 
 __all__ = ["cell_text", "exact_text", "link_text", "power_text", "prose_text", "tex_number"]
 

@@ -2,7 +2,7 @@
 
 import math
 
-from engine.explain.tex import plain_number, tex_number
+from engine.tex import plain_number, tex_number
 
 
 def test_significant_digits_and_exponents():

@@ -6,6 +6,9 @@
 exponent typeset as ``2.5 \\times 10^{-4}`` (``10^{-8}`` when the mantissa is 1), ``\\infty`` and
 ``\\text{NaN}`` for what is not a number, never ``-0``; ``parens=True`` puts a negative number in
 parentheses, as a term of a sum or a factor of a product.
+
+It sits at the bottom of the engine and imports nothing: the ops' step records, the optimizers'
+formulas and engine.explain's terms all write through it.
 """
 
 from __future__ import annotations
