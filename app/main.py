@@ -10,11 +10,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
-from app import errors, health
+from app import errors, health, work
 from app.api import v1 as api
 from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
 from app.settings import Settings, get_settings
+from app.web.kit.cache import PageCache
 from app.web.labs.conv import routes as conv
 from app.web.labs.network import routes as network
 from app.web.labs.norm import routes as norm
@@ -22,7 +23,8 @@ from app.web.labs.optim import routes as optim
 from app.web.labs.pool import routes as pool
 from app.web.labs.softmax import routes as softmax
 from app.web.pages import assets, home
-from app.web.render.templating import render
+from app.web.pages.errors import error_page
+from app.web.render.templating import is_htmx, render
 
 DESCRIPTION = """\
 Every number of a small CNN's forward pass, backward pass and optimizer update, computed
@@ -53,9 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.dependency_overrides[get_settings] = lambda: settings
+    app.state.page_cache = PageCache(settings.page_cache_entries, settings.page_cache_bytes)
 
     errors.install(app)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(work.Busy, _unavailable)
+    app.add_exception_handler(work.InProgress, _unavailable)
 
     app.include_router(assets.router)  # before the /static mount, which would shadow it
     app.include_router(health.router)
@@ -71,6 +76,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UrlLimitMiddleware, max_bytes=settings.max_url_bytes)
     app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
     return app
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After: the limiter is full (Busy) or a replay stopped at its budget (InProgress).
+
+    A browser opening a link gets a page that reloads itself after Retry-After; htmx and API clients get the
+    one error body (the lab's script shows its message and retries the request)."""
+    assert isinstance(exc, (work.Busy, work.InProgress))
+    headers = {"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"}
+    busy = isinstance(exc, work.Busy)
+    if _wants_html(request) and request.method == "GET" and not is_htmx(request):
+        title = "The server is busy" if busy else "Computing this link"
+        return error_page(503, title, exc.message[0].upper() + exc.message[1:] + ".", exc.retry_after, headers)
+    response = errors.error_response(503, [], exc.message, "busy" if busy else "in_progress")
+    response.headers.update(headers)
+    return response
 
 
 def _wants_html(request: Request) -> bool:

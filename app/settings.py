@@ -63,17 +63,19 @@ class Settings:
     network_max_activation: int = 16_384  # numbers one layer outputs for one example
     network_max_layers: int = 24  # layers in one list of the builder
     network_max_input_side: int = 64  # each size of the model's input shape, as the builder's form gives it
+    trace_max_numbers: int = 3_000_000  # numbers in the answer of POST /api/v1/networks/trace
     # --- HTTP ---
     max_body_bytes: int = 4 * 1024 * 1024  # request bodies above this answer 413
     gzip_minimum_size: int = 500  # bytes; smaller responses go out uncompressed
     gzip_level: int = 6  # 9 costs ~3x the CPU on plotly.js for 1% smaller output
     static_max_age: int = 31_536_000  # one year, for versioned (?v=) and vendored static files
+    max_form_fields: int = 8 * 4096 + 1024  # fields of a posted lab form: one per cell of its arrays, and settings
     max_url_bytes: int = 32 * 1024  # path + query string; longer answers 414 (a lab's longest link is ~14 KB)
     # --- bounded work: replays, traces and large edits run under one limiter (app/work.py) ---
     work_threads: int = 2  # heavy jobs computing at once (one per core)
     work_queue: int = 16  # heavy jobs waiting; one more answers 503 with Retry-After
     retry_after_seconds: int = 1  # what a 503 asks the client to wait
-    max_request_cpu_seconds: float = 0.4  # a replay computes this long per request, then answers with its progress
+    max_request_cpu_seconds: float = 0.3  # a replay computes this long per request, then answers its progress
     # --- pages as cacheable documents (app/web/kit/cache.py) ---
     page_cache_entries: int = 512  # rendered pages and fragments kept, by canonical link
     page_cache_bytes: int = 64 * 1024 * 1024  # ... and their bytes (plain + gzipped), whichever bound comes first

@@ -1,10 +1,13 @@
 """``POST /api/v1/networks/trace``: one training step of a network, every layer's arrays (CONVENTIONS.md).
 
-Limits: the array-size limit of :class:`app.settings.Settings` (``max_elements``) applies to x
-and to each given parameter; this module adds the network's own bounds (below), checked
-before anything is computed except the answer's size, which is checked once the trace is
-made. Every problem answers 422 with the field's location (``["body", "model", "layers", 3,
-"kernel"]``, ``["body", "params", "4.0.w"]``) — never a 500, never a clamp.
+Limits, all from :class:`app.settings.Settings` (the same the README and the schema state):
+``max_elements`` numbers in x and in each given parameter, ``max_batch`` examples,
+``network_max_layers`` layers per list, ``network_max_params`` learnable numbers,
+``network_max_activation`` numbers out of any layer per example, and ``trace_max_numbers``
+numbers in the answer (checked once the trace is made). Every problem answers 422 with the
+field's location (``["body", "model", "layers", 3, "kernel"]``, ``["body", "params", "4.0.w"]``)
+— never a 500, never a clamp. The trace runs under the one limiter of heavy work
+(:mod:`app.work`): when it is full, 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,21 +21,17 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app import work
 from app.api.v1.common import ERROR_RESPONSES
 from app.api.v1.jsonarrays import to_json
 from app.errors import error_response
 from app.settings import Settings, get_settings
 from engine import registry
 from engine.network import trace as network
-from engine.network.model import infer_shapes, param_shapes, parse_model
+from engine.network.model import Residual, infer_shapes, param_shapes, parse_model
 from engine.records import OpInputError
 
 router = APIRouter(prefix="/api/v1", tags=["networks"])
-
-MAX_TRACE_BATCH = 64  # examples in x
-MAX_TRACE_PARAMS = 50_000  # learnable numbers in the model
-MAX_TRACE_ACTIVATION = 262_144  # numbers one layer outputs for the whole batch
-MAX_TRACE_NUMBERS = 3_000_000  # numbers in the whole answer (every array of every layer)
 
 EXAMPLE_MODEL = {
     "input_shape": [1, 4, 4],
@@ -108,21 +107,29 @@ def _count(value: Any) -> int:
     return 1
 
 
+def _check_layer_counts(layers: tuple, field: str, limit: int) -> None:
+    if len(layers) > limit:
+        raise OpInputError(field, f"has {len(layers)} layers; the limit is {limit} per list")
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Residual):
+            _check_layer_counts(layer.layers, f"{field}[{i}].layers", limit)
+
+
 def check_limits(body: TraceRequest, settings: Settings) -> tuple[Any, np.ndarray, dict[str, Any] | None]:
-    """(the parsed model, x as an array, the given params) within this API's limits, or OpInputError."""
+    """(the parsed model, x as an array, the given params) within the settings' limits, or OpInputError."""
     model = parse_model(body.model)
+    _check_layer_counts(model.layers, "model.layers", settings.network_max_layers)
     x = registry.as_array("x", body.x, max_elements=settings.max_elements)
-    if x.ndim >= 1 and x.shape[0] > MAX_TRACE_BATCH:
-        raise OpInputError("x", f"holds {x.shape[0]} examples; the limit is {MAX_TRACE_BATCH}")
+    if x.ndim >= 1 and x.shape[0] > settings.max_batch:
+        raise OpInputError("x", f"holds {x.shape[0]} examples; the limit is {settings.max_batch}")
     total = sum(math.prod(s) for s in param_shapes(model).values())
-    if total > MAX_TRACE_PARAMS:
-        raise OpInputError("model", f"has {total:,} learnable numbers; the limit is {MAX_TRACE_PARAMS:,}")
-    n = x.shape[0] if x.ndim else 1
+    if total > settings.network_max_params:
+        raise OpInputError("model", f"has {total:,} learnable numbers; the limit is {settings.network_max_params:,}")
     for info in infer_shapes(model):
-        size = n * math.prod(info.out_shape)
-        if size > MAX_TRACE_ACTIVATION:
-            raise OpInputError(info.field, f"{info.type} would output {size:,} numbers for {n} examples; "
-                                           f"the limit is {MAX_TRACE_ACTIVATION:,} (use fewer examples)")
+        size = math.prod(info.out_shape)
+        if size > settings.network_max_activation:
+            raise OpInputError(info.field, f"{info.type} would output {size:,} numbers per example; "
+                                           f"the limit is {settings.network_max_activation:,}")
     params = body.params
     if params is not None:
         if not isinstance(params, dict):
@@ -140,24 +147,30 @@ def check_limits(body: TraceRequest, settings: Settings) -> tuple[Any, np.ndarra
     summary="Trace one training step of a network",
     description="Runs the model forward on x, the softmax cross-entropy loss against labels, backward through "
     "every layer and, with `optimizer`, one update; answers every layer's forward and backward arrays under the "
-    "op's own names ([CONVENTIONS.md](/conventions), \"Networks\"). Limits: x and each parameter at most "
-    "`max_elements` numbers; at most "
-    f"{MAX_TRACE_BATCH} examples, {MAX_TRACE_PARAMS:,} learnable numbers, {MAX_TRACE_ACTIVATION:,} numbers out of "
-    f"any layer for the batch, and {MAX_TRACE_NUMBERS:,} numbers in the answer.",
+    "op's own names ([CONVENTIONS.md](/conventions), \"Networks\"). Limits (the server's settings; these are the "
+    "defaults): x and each parameter at most {max_elements} numbers; at most {max_batch} examples, "
+    "{network_max_layers} layers per list, {network_max_params:,} learnable numbers, {network_max_activation:,} "
+    "numbers out of any layer per example, and {trace_max_numbers:,} numbers in the answer. 503 with "
+    "Retry-After when the server's heavy-work queue is full.".format(**vars(Settings())),
 )
-def trace_network(
+async def trace_network(
     body: Annotated[TraceRequest, Body(openapi_examples={"notes": {"summary": "Notes 004: conv → ReLU → max-pool "
                                                                               "→ loss, one SGD step",
                                                                    "value": EXAMPLE}})],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JSONResponse:
     try:
-        model, x, params = check_limits(body, settings)
-        answer = network.trace(model, params, x, body.labels, body.mode, body.optimizer, body.seed)
+        return JSONResponse(await work.run(settings, _trace, body, settings))
     except OpInputError as err:
         return _error(err.field, err.message)
+
+
+def _trace(body: TraceRequest, settings: Settings) -> Any:
+    """The answer as JSON values (a worker thread's job), or OpInputError."""
+    model, x, params = check_limits(body, settings)
+    answer = network.trace(model, params, x, body.labels, body.mode, body.optimizer, body.seed)
     numbers = _count(answer)
-    if numbers > MAX_TRACE_NUMBERS:
-        return _error("x", f"the trace would hold {numbers:,} numbers; the limit is {MAX_TRACE_NUMBERS:,} "
-                           "(use fewer examples or a smaller network)")
-    return JSONResponse(to_json(answer))
+    if numbers > settings.trace_max_numbers:
+        raise OpInputError("x", f"the trace would hold {numbers:,} numbers; the limit is "
+                                f"{settings.trace_max_numbers:,} (use fewer examples or a smaller network)")
+    return to_json(answer)

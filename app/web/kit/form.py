@@ -20,9 +20,10 @@ Form = Mapping[str, list[str]]
 T = TypeVar("T")
 
 
-async def form_fields(request: Request) -> dict[str, list[str]]:
-    """The posted form as {name: [values in order]} (grid cells repeat their name)."""
-    form = await request.form()
+async def form_fields(request: Request, max_fields: int = 1000) -> dict[str, list[str]]:
+    """The posted form as {name: [values in order]} (grid cells repeat their name); more than ``max_fields``
+    fields answer 400 (Starlette's default of 1000 is below a lab's own limits: one field per cell)."""
+    form = await request.form(max_fields=max_fields)
     fields: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         fields.setdefault(key, []).append(value if isinstance(value, str) else "")

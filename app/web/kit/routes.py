@@ -28,12 +28,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
+from app import work
 from app.errors import error_response
 from app.settings import Settings, get_settings
+from app.web.kit.cache import page_cache
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
 from app.web.kit.responses import broken_link, field_errors, form_errors, fragment, preset_redirect
-from app.web.render.templating import render, templates
+from app.web.render.templating import is_htmx, render, templates
 from engine.records import OpInputError
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -80,6 +82,8 @@ class LabSpec:
     templates: Mapping[str, str] = field(default_factory=dict)  # a part's template, when not <slug>/<part>.html
     # (what htmx gets of the page is always <slug>/lab.html, the whole lab)
     lab_form: FormReader | None = None  # how POST /<slug>/lab reads the form, when not as ``from_form`` does
+    heavy: Callable[[Any, Settings], Callable[[], None] | None] | None = None  # the work a state needs before it
+    # can be shown (a replay), as a job run under the one limiter (app.work) with the per-request CPU budget
 
     def template(self, part: str) -> str:
         return self.templates.get(part, f"{self.slug}/{part}.html")
@@ -96,35 +100,64 @@ class LabSpec:
                 "limits": self.limits(settings)}
 
 
+async def prepare(lab: LabSpec, state: Any, settings: Settings) -> None:
+    """Run the state's heavy work (if any) under the one limiter: raises app.work.Busy or InProgress (503)."""
+    job = lab.heavy(state, settings) if lab.heavy is not None else None
+    if job is not None:
+        await work.run(settings, job)
+
+
 async def posted(request: Request, read: FormReader, settings: Settings) -> tuple[Form, Any, list[FieldError]]:
     """The posted form, and the state ``read`` makes of it (or None and every problem found)."""
-    fields = await form_fields(request)
+    fields = await form_fields(request, settings.max_form_fields)
     state, errors = read(fields, settings)
     return fields, state, errors
 
 
 def lab_router(lab: LabSpec) -> APIRouter:
     """The page, preset, fragment, window, gradcheck and provenance routes of ``lab``."""
-    router = APIRouter(tags=["pages"])
+    router = APIRouter(tags=["pages"], include_in_schema=False)  # HTML, not the JSON API: out of the OpenAPI schema
     base = f"/{lab.slug}"
 
     async def shown_fragment(request: Request, state: Any, settings: Settings, part: str) -> Response:
-        shown = await anyio.to_thread.run_sync(lab.show, state, settings, part)
-        return fragment(request, lab.template(part), lab.context(shown, settings), lab.canonical(shown.state),
-                        shown.status)
+        async def make() -> Response:
+            await prepare(lab, state, settings)
+            shown = await anyio.to_thread.run_sync(lab.show, state, settings, part)
+            return fragment(request, lab.template(part), lab.context(shown, settings), lab.canonical(shown.state),
+                            shown.status)
+
+        cache = page_cache(request)
+        if cache is None:
+            return await make()
+        return await cache.answer(request, (part, lab.canonical(state), settings), make, settings, shared=False)
 
     @router.get(base, name=f"{lab.slug}_page")
-    def page(request: Request, settings: SettingsDep) -> Response:
+    async def page(request: Request, settings: SettingsDep) -> Response:
+        """The page of a link: from the page cache by its canonical link, or rendered (once) and kept."""
         query = request.url.query
         if not query:
             return RedirectResponse(lab.default_link(), status_code=303)
+        cache, variant = page_cache(request), "lab" if is_htmx(request) else "page"
+        url = (variant, base, query, settings)  # the settings too: what a page shows depends on its limits
+        hit = cache.hit_alias(request, url, settings) if cache is not None else None
+        if hit is not None:  # this very URL was answered before: no need to parse it
+            return hit
         try:
-            state = lab.from_link(query, settings)
+            state = await anyio.to_thread.run_sync(lab.from_link, query, settings)
         except FieldError as exc:
             return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
-        shown = lab.show(state, settings, "page")
-        return render(request, lab.template("page"), lab.context(shown, settings), partial=f"{lab.slug}/lab.html",
-                      status_code=shown.status)
+
+        async def make() -> Response:
+            await prepare(lab, state, settings)
+            shown = await anyio.to_thread.run_sync(lab.show, state, settings, "page")
+            return render(request, lab.template("page"), lab.context(shown, settings),
+                          partial=f"{lab.slug}/lab.html", status_code=shown.status)
+
+        if cache is None:
+            return await make()
+        key = (variant, lab.canonical(state), settings)
+        cache.alias(url, key)
+        return await cache.answer(request, key, make, settings, shared=True)
 
     @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")
     def preset(key: str, settings: SettingsDep, seed: str = "0") -> Response:
@@ -169,7 +202,8 @@ def lab_router(lab: LabSpec) -> APIRouter:
             fields, state, errors = await posted(request, lab.from_form, settings)
             if errors:
                 return form_errors(request, errors)
-            ctx = await anyio.to_thread.run_sync(gradcheck, state, fields, settings)
+            await prepare(lab, state, settings)
+            ctx = await work.run(settings, gradcheck, state, fields, settings)
             if ctx is None:
                 return Response(status_code=204)
             return templates.TemplateResponse(request, lab.template("gradcheck"), ctx)

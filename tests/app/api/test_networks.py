@@ -143,18 +143,29 @@ def test_the_settings_array_limit_applies_to_x():
         assert_error(c.post(URL, json=body()), 422, ["body", "x"], "128 numbers", "limit is 100")
 
 
-def test_the_apis_own_limits(client, monkeypatch):
-    monkeypatch.setattr(network_api, "MAX_TRACE_BATCH", 1)
-    assert_error(client.post(URL, json=body()), 422, ["body", "x"], "2 examples", "limit is 1")
-    monkeypatch.setattr(network_api, "MAX_TRACE_BATCH", 64)
-    monkeypatch.setattr(network_api, "MAX_TRACE_ACTIVATION", 200)
-    assert_error(client.post(URL, json=body()), 422, ["body", "model", "layers", 0], "512 numbers", "limit is 200")
-    monkeypatch.setattr(network_api, "MAX_TRACE_ACTIVATION", 10**6)
-    monkeypatch.setattr(network_api, "MAX_TRACE_PARAMS", 100)
-    assert_error(client.post(URL, json=body()), 422, ["body", "model"], "learnable numbers", "limit is 100")
-    monkeypatch.setattr(network_api, "MAX_TRACE_PARAMS", 10**6)
-    monkeypatch.setattr(network_api, "MAX_TRACE_NUMBERS", 1000)
-    assert_error(client.post(URL, json=body()), 422, ["body", "x"], "the trace would hold", "limit is 1,000")
+def _limited(**limits) -> TestClient:
+    return TestClient(create_app(Settings(**limits)), raise_server_exceptions=False)
+
+
+def test_the_apis_limits_come_from_the_settings():
+    with _limited(max_batch=1) as c:
+        assert_error(c.post(URL, json=body()), 422, ["body", "x"], "2 examples", "limit is 1")
+    with _limited(network_max_activation=200) as c:
+        assert_error(c.post(URL, json=body()), 422, ["body", "model", "layers", 0], "256 numbers per example",
+                     "limit is 200")
+    with _limited(network_max_params=100) as c:
+        assert_error(c.post(URL, json=body()), 422, ["body", "model"], "learnable numbers", "limit is 100")
+    with _limited(trace_max_numbers=1000) as c:
+        assert_error(c.post(URL, json=body()), 422, ["body", "x"], "the trace would hold", "limit is 1,000")
+    with _limited(network_max_layers=2) as c:
+        assert_error(c.post(URL, json=body()), 422, ["body", "model", "layers"], "layers", "limit is 2 per list")
+
+
+def test_the_default_limits_are_the_readmes():
+    """Issue 13: the trace API took batch 64 and 25 layers where the README says 4 and the builder 24."""
+    x = body()["x"][:1] * 5
+    assert_error(TestClient(create_app()).post(URL, json=body(x=x, labels=[0] * 5)), 422, ["body", "x"],
+                 "5 examples", "limit is 4")
 
 
 def test_the_route_is_in_the_openapi_schema_under_networks(client):

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
+from bench.pageforms import as_data, parse, replaced
 from tests.app.conftest import assert_error
-from tests.app.hardening.pageforms import as_data, parse, replaced
 
 HUGE = "99999999999999999999"
 

@@ -24,7 +24,7 @@ from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, first
 from app.web.kit.link import split_query
 from app.web.kit.responses import field_errors, form_errors, fragment
-from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted, shown_view
+from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted, prepare, shown_view
 from app.web.labs.network import run as network_run
 from app.web.labs.network import view as network_view
 from app.web.labs.network.form import from_form
@@ -56,9 +56,14 @@ def gradcheck(state: NetworkState, form: Form, settings: Settings) -> dict:
             "figure": figures.gradcheck_scatter(report.analytic, report.numeric)}
 
 
+def heavy(state: NetworkState, settings: Settings):
+    """A state's replay to its step, under the one limiter and the per-request CPU budget (app.work)."""
+    return network_run.replay_job(state, settings.max_request_cpu_seconds)
+
+
 LAB = LabSpec(slug="network", noun="network", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(network_view.build), limits=form_limits, gradcheck=gradcheck,
-              lab_form=lab_form)
+              lab_form=lab_form, heavy=heavy)
 pages = lab_router(LAB)
 router = APIRouter()  # what app/main.py includes: the pages and the JSON API's trace (tag "networks")
 
@@ -98,6 +103,7 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
     except FieldError as exc:
         return form_errors(request, [exc])
     state = replace(state, op=ops[index])
+    await prepare(LAB, state, settings)
     view = await anyio.to_thread.run_sync(network_view.build, state)
     template = "network/step.html" if "step" in view else "network/results.html"
     shown = Shown({"view": view}, view["state"])
@@ -119,6 +125,7 @@ async def network_predict(request: Request, settings: SettingsDep) -> Response:
         if not pixels.any():
             ctx["error"] = "Draw a digit: the pad is empty."
         else:
+            await prepare(LAB, state, settings)
             ctx["result"] = await anyio.to_thread.run_sync(network_view.predict, state,
                                                            pixels.reshape(digits.SIDE, digits.SIDE))
     except FieldError as exc:
@@ -148,7 +155,7 @@ async def network_stream(request: Request, settings: SettingsDep,
         yield ServerSentEvent(event="done", data={"t": 0, "reason": "failed", "field": exc.field,
                                                   "message": f"{exc.field}: {exc.message}"})
         return
-    async for event in network_run.train_events(spec, min(start, state.until), state.until, speed):
+    async for event in network_run.train_events(spec, min(start, state.until), state.until, speed, settings):
         yield event
 
 

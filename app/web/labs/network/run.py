@@ -28,8 +28,11 @@ import anyio
 import numpy as np
 from fastapi.sse import ServerSentEvent
 
+from app import work
+from app.settings import Settings
 from app.web.labs.network.state import NetworkState
 from app.web.render import figures
+from app.work import InProgress
 from engine.data import digits
 from engine.network import runs as nl
 from engine.records import OpInputError
@@ -43,7 +46,6 @@ _cache: OrderedDict[tuple, OrderedDict[int, nl.Checkpoint]] = OrderedDict()
 
 CHUNK_SECONDS = 0.025  # at most this much computing per event: ~40 events a second at full speed
 SPEEDS = (0, 10, 30, 100, 300, 1000)  # steps per second; 0 = as fast as the server can
-_limiter = anyio.CapacityLimiter(2)  # training threads at once, across all streams
 
 
 def remember(spec: nl.RunSpec, ck: nl.Checkpoint) -> None:
@@ -71,22 +73,55 @@ def nearest(spec: nl.RunSpec, t: int) -> nl.Checkpoint | None:
         return None if best is None else run[best]
 
 
-def checkpoint(spec: nl.RunSpec, t: int) -> nl.Checkpoint:
+def checkpoint(spec: nl.RunSpec, t: int, budget: float | None = None) -> nl.Checkpoint:
     """The parameters and optimizer state after ``t`` steps (replayed; cached along the way).
 
+    With a ``budget`` (CPU seconds of this thread), a replay that has not reached ``t`` by then keeps
+    where it got to and raises :class:`app.work.InProgress`: the next call continues from there.
     Raises OpInputError("step", ...) when the run diverges before step ``t``.
     """
     at = nearest(spec, t) or nl.start(spec)
     if at.t == 0:
         remember(spec, at)
+    started, chunk = time.thread_time(), 5
     while at.t < t:
-        n = min(t - at.t, CHECKPOINT_EVERY - at.t % CHECKPOINT_EVERY)
+        spent = time.thread_time() - started
+        if budget is not None and at.t > 0 and spent >= budget:
+            remember(spec, at)
+            raise InProgress(f"replaying the training run to step {t:,}", at.t, t)
+        n = min(t - at.t, CHECKPOINT_EVERY - at.t % CHECKPOINT_EVERY, chunk)
+        before = time.thread_time()
         at, rep = nl.run_steps(spec, at, n, report=False)
         if rep.divergence is not None:
             raise OpInputError("step", f"this run diverges before step {t}: {rep.divergence.message}")
         if at.t % CHECKPOINT_EVERY == 0 or at.t == t:
             remember(spec, at)
+        if budget is not None:  # as many steps as the budget left is likely to pay for
+            per_step = max(time.thread_time() - before, 1e-6) / n
+            chunk = max(1, int((budget - (time.thread_time() - started)) / per_step))
+        else:
+            chunk = CHECKPOINT_EVERY
     return at
+
+
+def replay_job(state: NetworkState, budget: float):
+    """The replay a state's step needs before its page can be drawn (None: cached, or nothing to replay),
+    as a job for :func:`app.work.run`: it replays for at most ``budget`` CPU seconds."""
+    try:
+        spec = state.spec()
+    except OpInputError:
+        return None  # the view says why the network cannot run
+    near = nearest(spec, state.step)
+    if state.step == 0 or (near is not None and near.t == state.step):
+        return None
+
+    def job() -> None:
+        try:
+            checkpoint(spec, state.step, budget)
+        except OpInputError:
+            pass  # a divergence: the view replays to it (within the budget) and says so
+
+    return job
 
 
 def traced_step(state: NetworkState) -> tuple[nl.RunSpec, nl.Checkpoint, nl.StepTrace]:
@@ -214,8 +249,10 @@ def _event(name: str, data: Any, t: int | None = None) -> ServerSentEvent:
     return ServerSentEvent(event=name, data=data, id=None if t is None else str(t))
 
 
-async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int) -> AsyncIterator[ServerSentEvent]:
-    """The SSE events of a run from step ``start`` (steps done) to ``until``."""
+async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, settings: Settings
+                       ) -> AsyncIterator[ServerSentEvent]:
+    """The SSE events of a run from step ``start`` (steps done) to ``until``; its work runs under the one limiter
+    (:mod:`app.work`), a replay to ``start`` in slices of the per-request CPU budget."""
     every = eval_every(until)
     yield ServerSentEvent(event="run", data={"from": start, "until": until, "eval_every": every, "speed": speed},
                           retry=1000)
@@ -223,14 +260,19 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int) -> 
         yield _event("done", {"t": start, "reason": "finished", "message": f"Trained {until} steps."}, start)
         return
     try:
-        at = await anyio.to_thread.run_sync(checkpoint, spec, start, limiter=_limiter)
+        while True:
+            try:
+                at = await work.run(settings, checkpoint, spec, start, settings.max_request_cpu_seconds, admit=False)
+                break
+            except InProgress:
+                continue  # its progress is cached: the next slice goes on from there
     except OpInputError as err:
         yield _event("done", {"t": start, "reason": "diverged", "message": err.message}, start)
         return
     n = max(1, round(speed * CHUNK_SECONDS)) if speed else 8
     began, done_at_start = time.perf_counter(), at.t
     while at.t < until:
-        at, chunk = await anyio.to_thread.run_sync(run_chunk, spec, at, n, every, until, limiter=_limiter)
+        at, chunk = await work.run(settings, run_chunk, spec, at, n, every, until, admit=False)
         last = chunk.report.steps[-1] if chunk.report.steps else at.t
         yield _event("steps", chunk_payload(chunk), last)
         if chunk.report.divergence is not None:

@@ -1,6 +1,7 @@
 """A lab page as a person's browser sees it: its form's fields, and the routes its buttons post to.
 
-Used by the tests that post a valid form with one field changed, and by the link/form fuzzer.
+Used by the load and cost benchmarks (forms at their limits), by the tests that post a valid form with one
+field changed, and by the link/form fuzzer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Page:
     fields: list[tuple[str, str]] = field(default_factory=list)  # the lab form's fields, in order, as posted
     posts: dict[str, list[dict]] = field(default_factory=dict)  # hx-post URL -> the hx-vals seen with it
     gets: set[str] = field(default_factory=set)  # hx-get and href URLs under the lab's own path
+    bounds: dict[str, tuple[str, str]] = field(default_factory=dict)  # an input's (min, max) attributes
 
 
 class _Parser(HTMLParser):
@@ -61,6 +63,8 @@ class _Parser(HTMLParser):
                     self.page.fields.append((name, attrs.get("value", "on")))
             elif kind not in ("submit", "button", "file", "image", "reset"):
                 self.page.fields.append((name, attrs.get("value", "")))
+                if "max" in attrs:
+                    self.page.bounds[name] = (attrs.get("min", ""), attrs["max"])
         elif tag == "select":
             self.select, self.select_value, self.option_first = name, None, None
         elif tag == "textarea":

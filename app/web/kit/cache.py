@@ -1,0 +1,165 @@
+"""Pages as cacheable documents: a canonical link always renders the same bytes.
+
+So a rendered lab page (or fragment) is kept in an in-process LRU keyed by its canonical link
+(and the part and variant: the full page or htmx's partial), bounded by
+``Settings.page_cache_entries`` and ``Settings.page_cache_bytes``; its gzipped bytes are kept next
+to it, so a hit costs neither a render nor a compression. Concurrent misses of one key render once
+(single flight): the first request renders, the others wait for it.
+
+Every cached GET answer carries a strong ``ETag`` (a hash of the bytes) and a ``Cache-Control``
+that lets a shared cache (nginx, a CDN) keep it ``Settings.page_shared_max_age`` seconds while a
+browser revalidates (``max-age=0``); a conditional GET whose ``If-None-Match`` holds the ETag is
+answered 304 with no body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.settings import Settings
+
+KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap")  # what a cached answer repeats of the original
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: int
+    body: bytes
+    gzipped: bytes | None  # None when gzip does not pay (small bodies)
+    etag: str
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"") + 200
+
+
+def cache_control(settings: Settings) -> str:
+    """Shared caches may keep a page for a link; browsers revalidate it (cheap: a 304)."""
+    return f"public, max-age=0, s-maxage={settings.page_shared_max_age}, must-revalidate"
+
+
+class PageCache:
+    """An LRU of rendered answers by key, bounded in entries and bytes; one per app (``app.state.page_cache``).
+
+    Used from the event loop only (no lock needed); the rendering itself happens elsewhere.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self.bytes = 0
+        self.inflight: dict[Hashable, asyncio.Future[Entry | None]] = {}
+        self.aliases: OrderedDict[Hashable, Hashable] = OrderedDict()  # a URL as it came -> its canonical key
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable) -> Entry | None:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: Hashable, entry: Entry) -> None:
+        if entry.size > self.max_bytes or self.max_entries < 1:
+            return
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old.size
+        self.entries[key] = entry
+        self.bytes += entry.size
+        while len(self.entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, evicted = self.entries.popitem(last=False)
+            self.bytes -= evicted.size
+
+    def alias(self, url: Hashable, key: Hashable) -> None:
+        """Remember that ``url`` (a link as it came) shows the page at ``key`` (its canonical link)."""
+        self.aliases[url] = key
+        self.aliases.move_to_end(url)
+        while len(self.aliases) > self.max_entries:
+            self.aliases.popitem(last=False)
+
+    def hit_alias(self, request: Request, url: Hashable, settings: Settings) -> Response | None:
+        """The cached page of a link seen before (None: not seen, or its page was evicted)."""
+        key = self.aliases.get(url)
+        entry = self.get(key) if key is not None else None
+        if entry is None:
+            return None
+        self.hits += 1
+        return respond(request, entry, cache_control(settings))
+
+    async def answer(self, request: Request, key: Hashable, render: Callable[[], Awaitable[Response]],
+                     settings: Settings, shared: bool) -> Response:
+        """The cached answer for ``key`` (304 when the client has it), rendering it once when missing.
+
+        ``shared``: a GET page a shared cache may keep (else the answer is ``no-cache`` for HTTP caches,
+        though this process still keeps it: a POSTed fragment)."""
+        entry = self.get(key)
+        if entry is None and key in self.inflight:
+            entry = await asyncio.shield(self.inflight[key])
+        if entry is None:
+            self.misses += 1
+            future: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+            self.inflight[key] = future
+            try:
+                response = await render()
+                entry = make_entry(response, settings)
+                if entry is not None:
+                    self.put(key, entry)
+            except BaseException:
+                future.set_result(None)
+                raise
+            finally:
+                self.inflight.pop(key, None)
+                if not future.done():
+                    future.set_result(entry)
+            if entry is None:  # not cacheable (a streamed or odd answer): answer it as it came
+                return response
+        else:
+            self.hits += 1
+        return respond(request, entry, cache_control(settings) if shared else "no-cache")
+
+
+def make_entry(response: Response, settings: Settings) -> Entry | None:
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes) or response.status_code not in (200, 422):
+        return None
+    gzipped = None
+    if len(body) >= settings.gzip_minimum_size:
+        gzipped = gzip.compress(body, compresslevel=settings.gzip_level, mtime=0)
+        if len(gzipped) >= len(body):
+            gzipped = None
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = tuple((name, value) for name, value in response.headers.items() if name in KEPT_HEADERS)
+    return Entry(response.status_code, body, gzipped, etag, headers)
+
+
+def _client_has(request: Request, etag: str) -> bool:
+    wanted = request.headers.get("if-none-match")
+    if not wanted:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+    return etag in tags or "*" in tags
+
+
+def respond(request: Request, entry: Entry, cache_control_value: str) -> Response:
+    headers = {"ETag": entry.etag, "Cache-Control": cache_control_value, "Vary": "HX-Request, Accept-Encoding"}
+    if entry.status == 200 and _client_has(request, entry.etag):
+        return Response(status_code=304, headers=headers)
+    headers.update(entry.headers)
+    if entry.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        return Response(entry.gzipped, status_code=entry.status, headers=headers)
+    return Response(entry.body, status_code=entry.status, headers=headers)
+
+
+def page_cache(request: Request) -> PageCache | None:
+    """The app's page cache (None for an app made without one)."""
+    return getattr(request.app.state, "page_cache", None)

@@ -1,0 +1,103 @@
+"""Bounded work: the one limiter that heavy jobs (replays, traces, gradient checks) run under.
+
+A request's heavy job runs in a worker thread holding one of ``Settings.work_threads`` tokens; at
+most ``Settings.work_queue`` more wait their turn. One more is refused at once with :class:`Busy`
+(503 with ``Retry-After`` and the one error body), rather than queued for ever behind the rest:
+a lecture hall of requests degrades into quick refusals that retry, not into timeouts.
+A stream already admitted waits its turn for each chunk without being refused.
+
+A job that cannot finish within ``Settings.max_request_cpu_seconds`` of CPU (a replay of thousands
+of training steps) stops there with :class:`InProgress`: what it computed is cached (checkpoints),
+so the retry that its 503 asks for continues where it stopped, and no request costs more.
+
+The limiter is per event loop (an :class:`anyio.lowlevel.RunVar`), its size read from the settings
+at every call, so an app made with other settings (a test's) gets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+from anyio.lowlevel import RunVar
+
+from app.settings import Settings
+
+T = TypeVar("T")
+
+
+class Busy(Exception):
+    """Every worker is busy and the queue is full: 503, try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, running: int, waiting: int) -> None:
+        super().__init__(f"busy: {running} jobs running, {waiting} waiting")
+        self.retry_after = retry_after
+        self.message = (f"the server is busy computing ({running} heavy requests running and {waiting} waiting, "
+                        f"the limit); try again in {retry_after} s")
+
+
+class InProgress(Exception):
+    """A job stopped at its CPU budget with its progress cached: 503, the retry continues from ``done``."""
+
+    def __init__(self, what: str, done: int, total: int, retry_after: int = 1) -> None:
+        super().__init__(f"{what}: {done} of {total}")
+        self.what, self.done, self.total, self.retry_after = what, done, total, retry_after
+        self.message = (f"{what}: {done:,} of {total:,} done so far. Each request computes a slice and keeps it "
+                        "for the next, so asking again goes on from here")
+
+
+@dataclass
+class _Pool:
+    limiter: anyio.CapacityLimiter
+    running: int = 0
+    waiting: int = 0
+
+
+_pool: RunVar[_Pool] = RunVar("backprop_lens_work")
+
+
+def pool(settings: Settings) -> _Pool:
+    """This event loop's limiter, sized by ``settings``."""
+    try:
+        current = _pool.get()
+    except LookupError:
+        current = _Pool(anyio.CapacityLimiter(settings.work_threads))
+        _pool.set(current)
+    if current.limiter.total_tokens != settings.work_threads:
+        current.limiter.total_tokens = settings.work_threads
+    return current
+
+
+async def run(settings: Settings, job: Callable[..., T], *args: object, admit: bool = True) -> T:
+    """``job(*args)`` in a worker thread under the limiter; :class:`Busy` when ``admit`` and the queue is full."""
+    p = pool(settings)
+    if admit:  # only requests count in the queue: the chunks of streams already running wait without a bound
+        if p.running >= settings.work_threads and p.waiting >= settings.work_queue:
+            raise Busy(settings.retry_after_seconds, p.running, p.waiting)
+        p.waiting += 1
+    try:
+        await p.limiter.acquire()
+    finally:
+        p.waiting -= admit
+    p.running += 1
+    try:
+        return await anyio.to_thread.run_sync(job, *args, limiter=_unbounded())
+    finally:
+        p.running -= 1
+        p.limiter.release()
+
+
+_threads: RunVar[anyio.CapacityLimiter] = RunVar("backprop_lens_work_threads")
+
+
+def _unbounded() -> anyio.CapacityLimiter:
+    """The thread pool the admitted jobs run in: its own, so page renders in the default pool (40 threads)
+    never hold up a job that already holds a token, nor the other way round."""
+    try:
+        return _threads.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(64)
+        _threads.set(limiter)
+        return limiter
