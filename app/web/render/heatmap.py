@@ -10,6 +10,8 @@ with a visually hidden caption naming the array, its accessible name.
     planes(values, array, names, ...)  every (a, b) plane of an (A, B, H, W) array on one colour scale
     Heatmaps()                         many tables coloured in one vectorised pass: add() and
                                        planes() return their dicts, render() fills in every ``html``
+    colours(values, vmax, rule)        the scale's (background, text) colours, for cells a template
+                                       or a drawing lays out itself (the optimizer's comparison, pool's routing)
 
 The dict: ``html`` (the table), ``array``, ``title`` (the figure's caption, "" for none), ``vmax`` and
 ``vmax_text`` (the colour scale's half-range, for a legend), ``shape``, ``n_rows``, ``n_cols``.
