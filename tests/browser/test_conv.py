@@ -163,7 +163,7 @@ def test_tabs_show_one_section_and_are_part_of_the_link(page, live_server):
     assert page.locator("#section-window").count() == 1 and page.locator("#section-im2col").count() == 0
     page.click("#tab-im2col")
     page.wait_for_selector("#section-im2col")
-    page.wait_for_function("() => location.search.includes('view=im2col')")
+    page.wait_for_function("() => location.search.includes('tab=im2col')")
     # row 0 of x_col is each window's top-left: 1 2 3 2 for the notes' x
     row0 = page.evaluate("""() => [...document.querySelectorAll('#section-im2col table[data-arr="x_col"] tbody tr')[0]
         .querySelectorAll('td[data-idx]')].map(td => td.textContent)""")

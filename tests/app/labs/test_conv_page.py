@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -119,7 +120,8 @@ BROKEN = {
     "dout=2x2:1,2,3,4": "dout",
     "dout=random:-1": "dout",
     "colour=red": "colour",
-    "view=everything": "view",
+    "view=everything": "view",  # the open section's name in links older than tab
+    "tab=everything": "tab",
 }
 BASE = {"x": "1x1x3x3:1,2,4,3,2,1,5,2,1", "w": "1x1x2x2:1,-1,2,1", "b": "1:0"}
 
@@ -229,3 +231,10 @@ def test_gradcheck_badge(client):
 def test_presets_refuse_bad_keys_and_seeds(client):
     assert client.get("/conv/preset/nope", follow_redirects=False).status_code == 404
     assert client.get("/conv/preset/random?seed=abc", follow_redirects=False).status_code == 422
+
+
+def test_a_link_older_than_tab_opens_its_section_and_answers_the_tab_name(client):
+    old = client.get("/conv", params={"v": "1", **BASE, "view": "backward"})
+    assert old.status_code == 200 and 'id="tab-backward" aria-selected="true"' in old.text
+    again = from_link(urlencode({"v": "1", **BASE, "view": "backward"}), Settings()).to_query()
+    assert "tab=backward" in again and "view=" not in again

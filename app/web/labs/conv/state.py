@@ -25,7 +25,7 @@ from app.web.kit.link import (
 )
 from engine.ops.conv import conv_output_size
 
-VIEWS = ("window", "im2col", "backward")
+TABS = ("window", "im2col", "backward")
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
 
 
@@ -40,7 +40,7 @@ class ConvState:
     dout_seed: int = 0
     dout_typed: np.ndarray | None = None  # (N, F, OH, OW) when dout_mode == "typed"
     step: int = 0  # the sliding window's position: flat index into out (n, f, oh, ow)
-    view: str = "window"  # the open section: "window" | "im2col" | "backward"
+    tab: str = "window"  # the open section: "window" | "im2col" | "backward"
 
     def to_query(self) -> str:
         fields = {"x": encode_array(self.x), "w": encode_array(self.w), "b": encode_array(self.b),
@@ -48,8 +48,8 @@ class ConvState:
                   "dout": dout_text(self.dout_mode, self.dout_seed, self.dout_typed)}
         if self.step:
             fields["step"] = str(self.step)
-        if self.view != "window":
-            fields["view"] = self.view
+        if self.tab != "window":
+            fields["tab"] = self.tab
         return to_query(fields)
 
     def inputs(self, out_shape: tuple[int, ...] | None) -> dict[str, np.ndarray]:
@@ -83,11 +83,17 @@ def _check_shapes(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
         raise FieldError("b", f"has {b.shape[0]} values but there are {w.shape[0]} filters")
 
 
+def _tab(fields: dict[str, str]) -> str:
+    """The open section; links made before it was named ``tab`` call it ``view``."""
+    key = "tab" if "tab" in fields or "view" not in fields else "view"
+    return parse_choice(key, fields.get(key, "window"), TABS)
+
+
 def from_link(query: str, settings: Settings) -> ConvState:
     """A state from a link's query string; raises FieldError naming the bad parameter."""
     fields = from_query(query)
     lim = limits(settings)
-    known = {"x", "w", "b", "stride", "pad", "dout", "step", "view"}
+    known = {"x", "w", "b", "stride", "pad", "dout", "step", "tab", "view"}  # view: links older than tab
     for key in fields:
         if key not in known:
             raise FieldError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
@@ -101,7 +107,7 @@ def from_link(query: str, settings: Settings) -> ConvState:
     state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, settings.conv_max_stride),
                       pad=parse_int("pad", fields.get("pad", "0"), 0, settings.conv_max_pad),
                       step=parse_int("step", fields.get("step", "0"), 0, settings.max_window_step),
-                      view=parse_choice("view", fields.get("view", "window"), VIEWS))
+                      tab=_tab(fields))
     state = _with_dout(state, fields.get("dout", "ones"), lim, settings.max_seed)
     count = output_count(state)
     if state.step and state.step >= count:
@@ -143,7 +149,7 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
     dout_seed = int_field(form, "dout_seed", 0, settings.max_seed, errors)
     step = int_field(form, "step", 0, settings.max_window_step, errors)
     # a tab's hx-vals comes after the hidden field: the last value is the one clicked
-    view = collect(errors, parse_choice, "view", (form.get("view") or ["window"])[-1], VIEWS)
+    tab = collect(errors, parse_choice, "tab", (form.get("tab") or ["window"])[-1], TABS)
     mode = choice_field(form, "dout_mode", DOUT_MODES, errors, "ones")
     shapes = {name: shape_field(form, f"{name}_shape", errors, ndim=nd, max_cells=settings.max_elements)
               for name, nd in (("x", 4), ("w", 4), ("b", 1))}
@@ -159,7 +165,7 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
     w = resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
     b = resize(posted["b"], (dims["F"],))
     state = ConvState(x, w, b, stride=stride, pad=pad, dout_mode=mode, dout_seed=dout_seed, dout_typed=dout_typed,
-                      step=step, view=view)
+                      step=step, tab=tab)
     if state.step >= output_count(state):  # the shape changed under the window: start it over
         state = replace(state, step=0)
     return state, []

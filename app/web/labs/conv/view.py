@@ -122,9 +122,9 @@ def build(state: ConvState) -> dict:
     view["out"] = planes(result["out"], "out", ("n", "f"))
     view["dout"] = planes(result["dout"], "dout", ("n", "f"))
     view["dx"] = planes(result["dx"], "dx", ("n", "c"), scale_max(result["dx"], result["dx_full_conv"]))
-    if state.view == "im2col":
+    if state.tab == "im2col":
         view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
-    elif state.view == "backward":
+    elif state.tab == "backward":
         view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW))
     else:
         view["window"] = window(result, state.step)
