@@ -38,6 +38,7 @@ class Param:
     hi: float | None = None
     choices: tuple[str, ...] | None = None  # allowed values for strings
     doc: str = ""
+    pair: bool = False  # an int param that also takes a (height, width) pair: stride, pad, size, dilation
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,22 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import activations, batchnorm, conv, dropout, layernorm, linear, pool, softmax
+from engine.ops import (
+    activations,
+    batchnorm,
+    conv,
+    conv_transpose,
+    dropout,
+    groupnorm,
+    layernorm,
+    linear,
+    pool,
+    softmax,
+    svm,
+)
 from engine.records import Arrays, Index, OpInputError, OpSpec, Step
 
-_MODULES = (conv, pool, activations, linear, softmax, batchnorm, layernorm, dropout)
+_MODULES = (conv, conv_transpose, pool, activations, linear, softmax, svm, batchnorm, layernorm, groupnorm, dropout)
 OPS: dict[str, OpSpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -32,6 +44,20 @@ def get_spec(name: str) -> OpSpec:
 
 def _clean_param(spec, value: Any) -> Any:
     field = f"params.{spec.name}"
+    if getattr(spec, "pair", False) and isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise OpInputError(field, f"must be a whole number or a pair [height, width], got {value!r}")
+        cleaned = []
+        for axis, v in zip(("height", "width"), value, strict=True):
+            try:
+                cleaned.append(_clean_number(spec, field, v))
+            except OpInputError as err:
+                raise OpInputError(field, f"{axis} (entry {len(cleaned)} of the pair) {err.message}") from None
+        return tuple(cleaned)
+    return _clean_number(spec, field, value)
+
+
+def _clean_number(spec, field: str, value: Any) -> Any:
     if spec.kind is bool:
         if not isinstance(value, bool):
             raise OpInputError(field, f"must be true or false, got {value!r}")

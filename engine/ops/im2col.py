@@ -1,9 +1,14 @@
 """The geometry of a 2-D convolution: output sizes, the im2col index maps, pad / im2col / col2im.
 
 Layouts follow CONVENTIONS.md: x (N, C, H, W), w (F, C, KH, KW), out (N, F, OH, OW),
-OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. im2col lays every receptive field out as one column:
-x_col has shape (C·KH·KW, N·OH·OW), row r = (c·KH + kh)·KW + kw, column j = (n·OH + oh)·OW + ow.
-col2im is its adjoint: every column added back onto its window, overlaps adding up.
+OH = ⌊(H + 2·pad − dilation·(KH − 1) − 1)/stride⌋ + 1 (⌊(H + 2·pad − KH)/stride⌋ + 1 undilated).
+im2col lays every receptive field out as one column: x_col has shape (C·KH·KW, N·OH·OW),
+row r = (c·KH + kh)·KW + kw, column j = (n·OH + oh)·OW + ow; kernel offset (kh, kw) reads
+x_padded[oh·s + kh·d, ow·s + kw·d]. col2im is its adjoint: every column added back onto its
+window, overlaps adding up.
+
+Stride, pad and dilation are each an int (both axes) or a pair (height, width), as PyTorch's
+Conv2d takes them; :func:`pair` reads either.
 
 When the stride does not divide evenly, the bottom rows / right columns of the padded input
 that no window reaches are dropped (:func:`dropped`).
@@ -13,22 +18,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+IntOrPair = int | tuple[int, int]
+
+
+def pair(value: Any) -> tuple[int, int]:
+    """(height, width) of a stride, pad or dilation given as an int or a pair."""
+    if isinstance(value, (tuple, list)):
+        h, w = value
+        return int(h), int(w)
+    return int(value), int(value)
 
 # ---------------------------------------------------------------------------------------------
 # Sizes and index maps
 # ---------------------------------------------------------------------------------------------
 
 
-def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    """⌊(size + 2·pad − kernel)/stride⌋ + 1; a value below 1 means the kernel does not fit."""
-    return (size + 2 * pad - kernel) // stride + 1
+def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> int:
+    """⌊(size + 2·pad − dilation·(kernel − 1) − 1)/stride⌋ + 1 along one axis; below 1: the kernel does not fit."""
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def dropped(padded: int, kernel: int, stride: int, out: int) -> int:
-    """How many trailing rows (or columns) of the padded input no window reaches."""
-    return padded - ((out - 1) * stride + kernel)
+def dropped(padded: int, kernel: int, stride: int, out: int, dilation: int = 1) -> int:
+    """How many trailing rows (or columns) of the padded input no window reaches (one axis)."""
+    return padded - ((out - 1) * stride + dilation * (kernel - 1) + 1)
 
 
 def col_to_window(j: int, N: int, OH: int, OW: int) -> tuple[int, int, int]:
@@ -64,46 +80,53 @@ def offset_to_row(c: int, kh: int, kw: int, KH: int, KW: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
-    """x with ``pad`` zeros on every side of H and W (x itself when pad is 0; never modified)."""
-    if pad == 0:
+def pad_input(x: np.ndarray, pad: IntOrPair) -> np.ndarray:
+    """x with ``pad`` zeros on each side of H (top and bottom) and W (left and right); x itself when
+    there is no padding (never modified)."""
+    ph, pw = pair(pad)
+    if ph == 0 and pw == 0:
         return x
     N, C, H, W = x.shape
-    x_padded = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    x_padded[:, :, pad:pad + H, pad:pad + W] = x
+    x_padded = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+    x_padded[:, :, ph:ph + H, pw:pw + W] = x
     return x_padded
 
 
-def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
+def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: IntOrPair, dilation: IntOrPair = 1) -> np.ndarray:
     """Every kh×kw window of the (already padded) input as a column: (C·KH·KW, N·OH·OW).
 
     One strided-slice copy per kernel offset (kh·kw copies in all), no loop over pixels.
     """
     N, C, Hp, Wp = x_padded.shape
-    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    OH, OW = conv_output_size(Hp, kh, sh, 0, dh), conv_output_size(Wp, kw, sw, 0, dw)
     col = np.empty((C, kh, kw, N, OH, OW), dtype=x_padded.dtype)
     xt = x_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view: channels first, as the rows are
     for i in range(kh):
-        i_end = i + stride * OH
+        top = i * dh
         for j in range(kw):
-            col[:, i, j] = xt[:, :, i:i_end:stride, j:j + stride * OW:stride]
+            left = j * dw
+            col[:, i, j] = xt[:, :, top:top + sh * OH:sh, left:left + sw * OW:sw]
     return col.reshape(C * kh * kw, N * OH * OW)
 
 
-def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, stride: int) -> np.ndarray:
+def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, stride: IntOrPair,
+           dilation: IntOrPair = 1) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column back onto its window (overlaps add).
 
     Returns dx_padded of ``padded_shape``; positions no window reaches stay 0.
     """
     N, C, Hp, Wp = padded_shape
-    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    OH, OW = conv_output_size(Hp, kh, sh, 0, dh), conv_output_size(Wp, kw, sw, 0, dw)
     col = dx_col.reshape(C, kh, kw, N, OH, OW)
     dx_padded = np.zeros((N, C, Hp, Wp), dtype=dx_col.dtype)
     dt = dx_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view, written through
     for i in range(kh):
-        i_end = i + stride * OH
+        top = i * dh
         for j in range(kw):
-            dt[:, :, i:i_end:stride, j:j + stride * OW:stride] += col[:, i, j]
+            left = j * dw
+            dt[:, :, top:top + sh * OH:sh, left:left + sw * OW:sw] += col[:, i, j]
     return dx_padded
 
 
@@ -123,29 +146,46 @@ class ConvGeometry:
     F: int
     KH: int
     KW: int
-    s: int  # stride
-    p: int  # pad
+    sh: int  # stride along the height
+    sw: int  # ... and the width
+    ph: int  # zeros above and below
+    pw: int  # zeros left and right
+    dh: int  # dilation: kernel offset kh reads row oh·sh + kh·dh
+    dw: int
     OH: int
     OW: int
 
     @classmethod
-    def of(cls, x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int) -> ConvGeometry:
+    def of(cls, x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: IntOrPair, pad: IntOrPair,
+           dilation: IntOrPair = 1) -> ConvGeometry:
         N, C, H, W = x_shape
         F, _, KH, KW = w_shape
-        return cls(N, C, H, W, F, KH, KW, stride, pad, conv_output_size(H, KH, stride, pad),
-                   conv_output_size(W, KW, stride, pad))
+        (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(pad), pair(dilation)
+        return cls(N, C, H, W, F, KH, KW, sh, sw, ph, pw, dh, dw, conv_output_size(H, KH, sh, ph, dh),
+                   conv_output_size(W, KW, sw, pw, dw))
+
+    @property
+    def KHe(self) -> int:
+        """The dilated kernel's height: dh·(KH − 1) + 1."""
+        return self.dh * (self.KH - 1) + 1
+
+    @property
+    def KWe(self) -> int:
+        return self.dw * (self.KW - 1) + 1
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every array conv2d names (CONVENTIONS.md)."""
-        N, C, F, KH, KW, OH, OW, s = self.N, self.C, self.F, self.KH, self.KW, self.OH, self.OW, self.s
-        Hp, Wp = self.H + 2 * self.p, self.W + 2 * self.p
+        N, C, F, KH, KW, OH, OW = self.N, self.C, self.F, self.KH, self.KW, self.OH, self.OW
+        Hp, Wp = self.H + 2 * self.ph, self.W + 2 * self.pw
         return {
             "x": (N, C, self.H, self.W), "w": (F, C, KH, KW), "b": (F,), "dout": (N, F, OH, OW),
             "x_padded": (N, C, Hp, Wp), "x_col": (C * KH * KW, N * OH * OW), "w_row": (F, C * KH * KW),
             "wx_row": (F, N * OH * OW), "out": (N, F, OH, OW), "dout_row": (F, N * OH * OW), "dw": (F, C, KH, KW),
             "db": (F,), "dx_col": (C * KH * KW, N * OH * OW), "dx_padded": (N, C, Hp, Wp), "dx": (N, C, self.H, self.W),
-            "dout_dilated": (N, F, (OH - 1) * s + 1, (OW - 1) * s + 1), "dout_padded": (N, F, Hp + KH - 1, Wp + KW - 1),
-            "w_rot": (C, F, KH, KW), "dx_full_conv": (N, C, self.H, self.W), "dropped_rows": (), "dropped_cols": (),
+            "dout_dilated": (N, F, (OH - 1) * self.sh + 1, (OW - 1) * self.sw + 1),
+            "dout_padded": (N, F, Hp + self.KHe - 1, Wp + self.KWe - 1),
+            "w_rot": (C, F, self.KHe, self.KWe), "dx_full_conv": (N, C, self.H, self.W), "dropped_rows": (),
+            "dropped_cols": (),
         }
 
     def inside(self, h: int, w: int) -> bool:
@@ -157,14 +197,18 @@ class ConvGeometry:
     def row(self, c: int, kh: int, kw: int) -> int:
         return offset_to_row(c, kh, kw, self.KH, self.KW)
 
+    def cell(self, oh: int, ow: int, kh: int, kw: int) -> tuple[int, int]:
+        """The x_padded position (hp, wp) kernel offset (kh, kw) of window (oh, ow) reads."""
+        return oh * self.sh + kh * self.dh, ow * self.sw + kw * self.dw
+
     def covering(self, hp: int, wp: int) -> Iterator[tuple[int, int, int, int]]:
         """(oh, ow, kh, kw) of every window that reads x_padded position (hp, wp)."""
         for kh in range(self.KH):
-            oh, r = divmod(hp - kh, self.s)
+            oh, r = divmod(hp - kh * self.dh, self.sh)
             if r or not 0 <= oh < self.OH:
                 continue
             for kw in range(self.KW):
-                ow, r = divmod(wp - kw, self.s)
+                ow, r = divmod(wp - kw * self.dw, self.sw)
                 if r or not 0 <= ow < self.OW:
                     continue
                 yield oh, ow, kh, kw

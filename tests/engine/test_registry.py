@@ -18,6 +18,12 @@ CONVENTIONS_ARRAYS = {  # CONVENTIONS.md's op table: each op answers at least th
     "batchnorm": "mean var std x_hat out running_mean running_var dx_hat dvar dmean dx dgamma dbeta",
     "layernorm": "mean var x_hat out dx dgamma dbeta",
     "dropout": "mask out dx",
+    "sigmoid": "out local_grad dx",
+    "tanh": "out local_grad dx",
+    "leaky_relu": "out mask local_grad dx",
+    "svm_loss": "margins loss dlogits",
+    "groupnorm": "mean var x_hat out dx dgamma dbeta",
+    "conv_transpose2d": "out dx dw db",
 }
 
 

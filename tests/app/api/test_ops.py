@@ -151,7 +151,7 @@ def test_conv2d_numbers_by_hand(client):
     # im2col row 0 = the top-left element of every window, in (oh, ow) order
     assert a["x_col"][0] == [1.0, 2.0, 4.0, 5.0]
     assert a["w_row"] == [[1.0, 0.0, 0.0, -1.0]]
-    assert r.json()["params"] == {"stride": 1, "pad": 0}
+    assert r.json()["params"] == {"stride": 1, "pad": 0, "dilation": 1}
 
 
 @needs("softmax_cross_entropy")
@@ -255,7 +255,7 @@ def test_conv2d_dout_of_the_wrong_shape(client):
 
 
 @needs("conv2d")
-@pytest.mark.parametrize("stride", [0, -1, 4, 99, 1.5, "2", True])
+@pytest.mark.parametrize("stride", [0, -1, 9, 99, 1.5, "2", True, [1, 2, 3], [1, 0], [1, "2"]])
 def test_conv2d_stride_out_of_range(client, stride):
     body = {"inputs": {"x": np.zeros((1, 1, 4, 4)).tolist(), "w": np.zeros((1, 1, 2, 2)).tolist(), "b": [0.0]},
             "params": {"stride": stride}}

@@ -58,7 +58,7 @@ def test_gradcheck_default_dout_of_ones():
 
 def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     """The check can fail: a backward that forgets the overlaps of col2im is caught."""
-    def col2im_overwrite(dx_col, padded_shape, kh, kw, stride):
+    def col2im_overwrite(dx_col, padded_shape, kh, kw, stride, dilation=1):
         N, C, Hp, Wp = padded_shape
         OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
         col = dx_col.reshape(C, kh, kw, N, OH, OW)
@@ -286,8 +286,10 @@ def test_default_dout_is_ones():
 
 def test_params_defaults_and_ranges():
     params = {p.name: p for p in SPEC.params}
-    assert (params["stride"].default, params["stride"].lo, params["stride"].hi) == (1, 1, 3)
-    assert (params["pad"].default, params["pad"].lo, params["pad"].hi) == (0, 0, 3)
+    assert (params["stride"].default, params["stride"].lo, params["stride"].hi) == (1, 1, 8)
+    assert (params["pad"].default, params["pad"].lo, params["pad"].hi) == (0, 0, 8)
+    assert (params["dilation"].default, params["dilation"].lo, params["dilation"].hi) == (1, 1, 4)
+    assert all(params[name].pair for name in ("stride", "pad", "dilation"))
     a, _ = make_arrays((1, 1, 4, 4, 1, 3, 3, 1, 0))
     assert run_op("conv2d", a)["out"].shape == (1, 1, 2, 2)
 
@@ -332,7 +334,7 @@ def test_error_kernel_larger_than_padded_input_names_the_formula():
     ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones((1, 1))}, {}, "inputs.b"),
     ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones(1), "dout": np.ones((3, 3))}, {},
      "inputs.dout"),
-    ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones(1)}, {"stride": 4}, "params.stride"),
+    ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones(1)}, {"stride": 9}, "params.stride"),
     ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones(1)}, {"stride": 0}, "params.stride"),
     ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones(1)}, {"pad": -1}, "params.pad"),
     ({"x": np.ones((1, 1, 4, 4)), "w": np.ones((1, 1, 2, 2)), "b": np.ones(1)}, {"pad": 1.5}, "params.pad"),

@@ -177,7 +177,7 @@ def test_dropped_rows_and_cols_are_reported_and_get_no_gradient(op):
 
 def test_stride_defaults_to_size():
     spec = get_spec("maxpool2d")
-    assert {p.name: p.default for p in spec.params} == {"size": 2, "stride": None}
+    assert {p.name: p.default for p in spec.params} == {"size": 2, "stride": None, "pad": 0}
     x = _distinct_input((1, 1, 6, 6), 2)
     implicit = run_op("maxpool2d", {"x": x}, {"size": 3})
     explicit = run_op("maxpool2d", {"x": x}, {"size": 3, "stride": 3})
