@@ -5,20 +5,10 @@ Each preset is only an input state; every number the page then shows is computed
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
+from app.web.kit.presets import Preset
 from app.web.labs.conv.state import ConvState
-
-
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    title: str
-    source: str  # where in the notes it comes from, and what to look for
-    make: Callable[[int], ConvState]
 
 
 def _identity(_: int) -> ConvState:

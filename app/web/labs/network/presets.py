@@ -13,22 +13,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
+from app.web.kit.presets import Preset
 from app.web.labs.network.state import NetworkState
 from engine.network.runs import parse_structure
 from engine.optim import rules as optim
-
-
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    title: str
-    source: str
-    make: Callable[[int], NetworkState]
 
 
 def _conv(filters: int, kernel: int, pad: int = 0) -> dict:

@@ -7,10 +7,11 @@ holds what the notes print for their example, so the page can point at the two n
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
+from app.web.kit.presets import Preset
 from app.web.labs.optim.state import OptimState, OptSpec
 from engine.optim import surfaces
 
@@ -27,15 +28,6 @@ NOTES_PRINTED = {
     "m": {"w1": 0.002, "w2": -0.004, "b0": 0.001, "b1": -0.003, "conv1": 0.005},
     "v": {"w1": 0.000002, "w2": 0.000008, "b0": 0.0000005, "b1": 0.0000045, "conv1": 0.0000125},
 }
-
-
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    title: str
-    source: str  # where it comes from, and what to look for
-    make: Callable[[int], OptimState]
-    group: str = "table"  # "table" (the step table) or "surface" (the surface explorer)
 
 
 # Hyperparameters that show each surface's point within a few hundred steps.

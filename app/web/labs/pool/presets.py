@@ -5,20 +5,10 @@ Each preset is only an input state; every number the page then shows is computed
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
+from app.web.kit.presets import Preset
 from app.web.labs.pool.state import PoolState
-
-
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    title: str
-    source: str  # where it comes from, and what to look for
-    make: Callable[[int], PoolState]
 
 
 def _plane(rows) -> np.ndarray:

@@ -7,21 +7,10 @@ the engine's, so the page can point out where the notes slipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
+from app.web.kit.presets import Preset
 from app.web.labs.softmax.state import SoftmaxState
-
-
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    title: str
-    source: str  # where it comes from, and what to look for
-    make: Callable[[int], SoftmaxState]
-
 
 NOTES_LOGITS = (3.0, -2.0, -100.0)
 # 001, "Soft max function": what the notes print for x = [3, −2, −100] (text, as printed).
