@@ -15,7 +15,9 @@ is modified. The formulas are CONVENTIONS.md's (Optimizers):
 - adamw: as adam, but the decay is decoupled and comes first, as in PyTorch:
   p ← p·(1 − lr·λ), then the Adam step (which does not depend on p) is subtracted.
 
-The state starts at zero with t = 0, so the first update runs with t = 1.
+The state starts at zero with t = 0, so the first update runs with t = 1 — or from a given
+state (:func:`state_from_json`: ``t`` counts the updates already taken, the slots their values),
+so a run can continue where another stopped (cs231n's tests start Adam at t = 5).
 
 ``effective_step`` is the per-element learning rate the update used: lr/(√v̂ + ε) (or
 lr/√(v̂ + ε)) for adam/adamw, lr/(√s + ε) for rmsprop, plain lr for sgd and momentum. So the
@@ -32,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from engine import registry
+from engine import conventions, registry
 from engine.records import Arrays, OpInputError, Param, Step
 from engine.tex import tex_number
 
 MAX_STEPS = 1000  # updates one run_optimizer call may ask for
+MAX_T = 10**6  # a starting state's step count
 MAX_ELEMENTS = 100_000  # parameter numbers one run_optimizer call may hold, all parameters together
 
 _BETA_HI = 0.999999  # a decay rate of 1 would divide by 1 − β^t = 0 (or never move)
@@ -54,7 +57,7 @@ def _adam(weight_decay: float, decoupled: bool) -> tuple[Param, ...]:
         Param("beta1", float, 0.9, 0.0, _BETA_HI, doc="decay rate β1 of the first moment m"),
         Param("beta2", float, 0.999, 0.0, _BETA_HI, doc="decay rate β2 of the second moment v"),
         Param("eps", float, 1e-8, 1e-12, 1.0, doc="ε, keeps the denominator away from zero"),
-        Param("eps_placement", str, "outside", choices=("outside", "inside"),
+        Param("eps_placement", str, "outside", choices=conventions.values("eps_placement"),
               doc="outside: √v̂ + ε (PyTorch, Kingma & Ba); inside: √(v̂ + ε) (the notes)"),
         Param("bias_correction", bool, True, doc="divide m and v by 1 − βᵗ (off: the notes' 001 example)"),
         Param("weight_decay", float, weight_decay, 0.0, 1.0, doc=decay_doc),
@@ -66,7 +69,7 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
     "momentum": (
         _lr(0.01),
         Param("momentum", float, 0.9, 0.0, 1.0, doc="momentum coefficient μ (β in the notes)"),
-        Param("form", str, "pytorch", choices=("pytorch", "ema"),
+        Param("form", str, "pytorch", choices=conventions.values("form"),
               doc="pytorch: v ← μ·v + g; ema (the notes): v ← μ·v + (1 − μ)·g"),
     ),
     "rmsprop": (
@@ -79,6 +82,11 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
 }
 
 TITLES = {"sgd": "SGD", "momentum": "SGD with momentum", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
+
+SLOT_DOCS = {"m": "first moment (moving average of g)", "v": "velocity (momentum) or second moment (adam)",
+             "s": "moving average of g² (rmsprop)"}
+NONNEGATIVE = {"rmsprop": ("s",), "adam": ("v",), "adamw": ("v",)}  # running means of squares
+ALIASES = {"velocity": "v", "cache": "s", "mt": "m", "vt": "v"}  # other courses' names for the same slots
 
 SLOTS: dict[str, tuple[str, ...]] = {
     "sgd": (),
@@ -268,6 +276,64 @@ def optimizer_step(name: str, params: dict[str, Any], grads: dict[str, Any], sta
     return new_params, OptimizerState(t=t, slots=slots), record
 
 
+# ---------------------------------------------------------------- a starting state
+
+
+def state_from_json(name: str, params: Arrays, state: Any, dtype: Any = np.float64,
+                    max_elements: int | None = None) -> OptimizerState:
+    """A starting :class:`OptimizerState` from the JSON API's ``state``, validated strictly.
+
+    ``{"t": 5, "m": {name: array}, "v": {name: array}}``: the keys the answer uses. ``t`` (default 0)
+    counts the updates already taken; every slot of the optimizer must be given, one array per
+    parameter in its shape; second-moment slots (rmsprop's s, adam's v) may not be negative.
+    """
+    get_optimizer(name)
+    slots = SLOTS[name]
+    allowed = ", ".join(("t", *slots))
+    if not isinstance(state, dict):
+        raise OpInputError("state", f"must be an object with the keys {allowed}, got {type(state).__name__}")
+    for key in state:
+        if key in slots or key == "t":
+            continue
+        if key in ("m_hat", "v_hat"):
+            raise OpInputError(f"state.{key}", f"is computed from {key[0]} and t at each step, not given "
+                                               f"(allowed keys: {allowed})")
+        if ALIASES.get(key) in slots:
+            raise OpInputError(f"state.{key}", f"{name} keeps this slot under the name {ALIASES[key]!r}, the one "
+                                               f"its answer uses (allowed keys: {allowed})")
+        raise OpInputError(f"state.{key}", f"{name} has no state {key!r} (allowed keys: {allowed})")
+    t = state.get("t", 0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t != t or t != int(t) or not 0 <= t <= MAX_T:
+        raise OpInputError("state.t", f"must be a whole number from 0 to {MAX_T} (the updates already taken), "
+                                      f"got {t!r}")
+    arrays: dict[str, Arrays] = {}
+    for slot in slots:
+        field = f"state.{slot}"
+        given = state.get(slot)
+        if not isinstance(given, dict):
+            raise OpInputError(field, f"is required: {name}'s {SLOT_DOCS[slot]}, one array per parameter "
+                                      f"({', '.join(params)})" if given is None else
+                                      "must be an object of parameter name: array")
+        for key in given:
+            if key not in params:
+                raise OpInputError(f"{field}.{key}", f"there is no parameter {key!r} (parameters: {', '.join(params)})")
+        arrays[slot] = {}
+        for key, p in params.items():
+            if key not in given:
+                raise OpInputError(f"{field}.{key}", f"is missing: {slot} needs one array per parameter "
+                                                     f"({', '.join(params)})")
+            arr = registry.as_array(f"{field}.{key}", given[key], dtype, max_elements=max_elements)
+            if arr.shape != p.shape:
+                raise OpInputError(f"{field}.{key}", f"has shape {list(arr.shape)} but parameter {key} has shape "
+                                                     f"{list(p.shape)}")
+            if slot in NONNEGATIVE.get(name, ()) and np.any(arr < 0):
+                bad = [int(i) for i in np.argwhere(arr < 0)[0]]
+                raise OpInputError(f"{field}.{key}", f"is a running mean of squares and may not be negative; "
+                                                     f"element {bad} is {arr[tuple(bad)]:g}")
+            arrays[slot][key] = arr
+    return OptimizerState(t=int(t), slots=arrays)
+
+
 # ---------------------------------------------------------------- the JSON API's run
 
 
@@ -298,8 +364,10 @@ def _validate_run(name: str, params: Any, grads_seq: Any, dtype: str, max_steps:
 
 def run_optimizer(name: str, params: dict[str, Any], grads_seq: list[dict[str, Any]],
                   hyperparams: dict[str, Any] | None = None, dtype: str = "float64",
-                  max_steps: int = MAX_STEPS, max_elements: int = MAX_ELEMENTS) -> list[dict[str, Any]]:
-    """The JSON API's ``steps``: one entry per gradient in ``grads_seq``, starting from zero state.
+                  max_steps: int = MAX_STEPS, max_elements: int = MAX_ELEMENTS,
+                  state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The JSON API's ``steps``: one entry per gradient in ``grads_seq``, starting from zero state
+    (t = 0) or from ``state`` (see :func:`state_from_json`; its first step is then t + 1).
 
     Each entry: ``{"t", "params", "state", "update", "effective_step"}``; ``state`` holds the
     slots (momentum ``v``; rmsprop ``s``; adam ``m``, ``v``, ``m_hat``, ``v_hat``; sgd nothing).
@@ -307,10 +375,11 @@ def run_optimizer(name: str, params: dict[str, Any], grads_seq: list[dict[str, A
     """
     hp = clean_hyperparams(name, hyperparams)
     arrays, seq = _validate_run(name, params, grads_seq, dtype, max_steps, max_elements)
-    state = init_state(name, arrays)
+    current = (init_state(name, arrays) if state is None
+               else state_from_json(name, arrays, state, registry.DTYPES[dtype], max_elements))
     steps = []
     for grads in seq:
-        arrays, state, rec = optimizer_step(name, arrays, grads, state, hp)
+        arrays, current, rec = optimizer_step(name, arrays, grads, current, hp)
         shown = dict(rec.slots)
         if name in ("adam", "adamw"):
             shown.update(m_hat=rec.m_hat, v_hat=rec.v_hat)

@@ -1,4 +1,4 @@
-"""``POST /api/v1/optimizers/{name}``: run an optimizer over a sequence of gradients from zero state."""
+"""``POST /api/v1/optimizers/{name}``: run an optimizer over a sequence of gradients, from zero state or a given one."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class OptimizerRequest(BaseModel):
     )
     grads: list[Any] = Field(
         description="One `{name: array}` object per step, shaped like `params`; the optimizer takes one "
-        "step per entry, starting from zero state (t = 1 on the first).",
+        "step per entry, starting from zero state (t = 1 on the first) or from `state`.",
         examples=[[{"w": [0.1, -0.2], "b": 0.05}, {"w": [0.08, -0.1], "b": 0.02}]],
     )
     hyperparams: dict[str, Any] = Field(
@@ -55,6 +55,15 @@ class OptimizerRequest(BaseModel):
         description="Hyperparameters by name; missing ones take PyTorch's defaults. Out-of-range values are "
         "rejected, never clamped.",
         examples=[{"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}],
+    )
+    state: dict[str, Any] | None = Field(
+        None,
+        description="An optional starting state, under the names the answer uses: `t` (the updates already "
+        "taken, default 0; the first step of this request is then t + 1) and every slot of the optimizer — "
+        "momentum `v`; rmsprop `s`; adam/adamw `m` and `v` — each `{name: array}` shaped like `params`. "
+        "Missing: zero state. `m_hat` and `v_hat` are computed, not given; rmsprop's `s` and adam's `v` may "
+        "not be negative.",
+        examples=[{"t": 5, "m": {"w": [0.6, 0.7]}, "v": {"w": [0.7, 0.5]}}],
     )
     dtype: Literal["float64", "float32"] = Field("float64", description="Floating-point type of the computation.")
 
@@ -88,6 +97,11 @@ EXAMPLES = {
         "value": {"params": {"w": [0.5, -0.3]}, "grads": [{"w": [0.1, -0.2]}],
                   "hyperparams": {"eps_placement": "inside", "bias_correction": False}},
     },
+    "adam_from_state": {
+        "summary": "Adam continuing from a given state (t = 5, as cs231n's test)",
+        "value": {"params": {"w": [-0.4, 0.6]}, "grads": [{"w": [-0.6, 0.4]}],
+                  "hyperparams": {"lr": 0.01}, "state": {"t": 5, "m": {"w": [0.6, 0.9]}, "v": {"w": [0.7, 0.5]}}},
+    },
     "momentum": {
         "summary": "Momentum, the notes' EMA form",
         "value": {"params": {"w": [1.0, 2.0]}, "grads": [{"w": [0.5, 0.5]}, {"w": [0.5, 0.5]}],
@@ -109,8 +123,8 @@ def _count(value: Any) -> int:
     response_model=OptimizerResponse,
     responses=ERROR_RESPONSES,
     summary="Run an optimizer over a sequence of gradients",
-    description="Starts from zero state and takes one step per entry of `grads`, answering every "
-    "parameter and state value after each step. Hyperparameters:\n\n" + _hyperparams_doc(),
+    description="Starts from zero state (or the given `state`) and takes one step per entry of `grads`, "
+    "answering every parameter and state value after each step. Hyperparameters:\n\n" + _hyperparams_doc(),
 )
 def run_optimizer(
     name: Annotated[str, Path(description="The optimizer.", json_schema_extra={"enum": OPTIMIZER_NAMES})],
@@ -135,6 +149,6 @@ def run_optimizer(
     hyperparams = optim.clean_hyperparams(name, body.hyperparams)
     steps = optim.run_optimizer(
         name, body.params, body.grads, hyperparams, dtype=body.dtype,
-        max_steps=settings.max_optimizer_steps, max_elements=settings.max_elements,
+        max_steps=settings.max_optimizer_steps, max_elements=settings.max_elements, state=body.state,
     )
     return JSONResponse({"optimizer": name, "hyperparams": hyperparams, "steps": to_json(steps)})
