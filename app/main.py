@@ -15,7 +15,7 @@ from app.api import v1 as api
 from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
 from app.settings import Settings, get_settings
-from app.web.kit.cache import PageCache
+from app.web.kit.cache import PageCache, PageCacheMiddleware
 from app.web.labs.conv import routes as conv
 from app.web.labs.network import routes as network
 from app.web.labs.norm import routes as norm
@@ -25,6 +25,8 @@ from app.web.labs.softmax import routes as softmax
 from app.web.pages import assets, home
 from app.web.pages.errors import error_page
 from app.web.render.templating import is_htmx, render
+
+LABS = (conv, pool, norm, softmax, optim, network)
 
 DESCRIPTION = """\
 Every number of a small CNN's forward pass, backward pass and optimizer update, computed
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(home.router)
-    for lab in (conv, pool, norm, softmax, optim, network):
+    for lab in LABS:
         app.include_router(lab.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLimitMiddleware, max_bytes=settings.max_url_bytes)
+    lab_pages = frozenset(f"/{lab.LAB.slug}" for lab in LABS)  # cached pages: answered before routing
+    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, paths=lab_pages)
     app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
     return app
 

@@ -73,6 +73,7 @@ class Settings:
     max_url_bytes: int = 32 * 1024  # path + query string; longer answers 414 (a lab's longest link is ~14 KB)
     # --- bounded work: replays, traces and large edits run under one limiter (app/work.py) ---
     work_threads: int = 2  # heavy jobs computing at once (one per core)
+    render_threads: int = 2  # page and fragment renders at once (the rest wait their turn, unrefused)
     work_queue: int = 16  # heavy jobs waiting; one more answers 503 with Retry-After
     retry_after_seconds: int = 1  # what a 503 asks the client to wait
     max_request_cpu_seconds: float = 0.3  # a replay computes this long per request, then answers its progress

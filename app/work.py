@@ -101,3 +101,20 @@ def _unbounded() -> anyio.CapacityLimiter:
         limiter = anyio.CapacityLimiter(64)
         _threads.set(limiter)
         return limiter
+
+
+_renders: RunVar[anyio.CapacityLimiter] = RunVar("backprop_lens_renders")
+
+
+async def render(settings: Settings, job: Callable[..., T], *args: object) -> T:
+    """``job(*args)`` (reading a link, rendering a page: bounded, cheap work) in one of
+    ``Settings.render_threads`` threads; the others wait their turn without a bound. Few threads keep the
+    event loop's share of the interpreter lock large, so /healthz and cached pages answer during a burst."""
+    try:
+        limiter = _renders.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(settings.render_threads)
+        _renders.set(limiter)
+    if limiter.total_tokens != settings.render_threads:
+        limiter.total_tokens = settings.render_threads
+    return await anyio.to_thread.run_sync(job, *args, limiter=limiter)

@@ -21,10 +21,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.settings import Settings
+from app.settings import Settings, get_settings
 
 KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap")  # what a cached answer repeats of the original
 
@@ -59,6 +61,7 @@ class PageCache:
         self.bytes = 0
         self.inflight: dict[Hashable, asyncio.Future[Entry | None]] = {}
         self.aliases: OrderedDict[Hashable, Hashable] = OrderedDict()  # a URL as it came -> its canonical key
+        self.pending: dict[Hashable, asyncio.Future[None]] = {}  # URLs being read (before their key is known)
         self.hits = self.misses = 0
 
     def get(self, key: Hashable) -> Entry | None:
@@ -86,14 +89,36 @@ class PageCache:
         while len(self.aliases) > self.max_entries:
             self.aliases.popitem(last=False)
 
-    def hit_alias(self, request: Request, url: Hashable, settings: Settings) -> Response | None:
+    def hit_alias(self, headers: Headers, url: Hashable, settings: Settings) -> Response | None:
         """The cached page of a link seen before (None: not seen, or its page was evicted)."""
         key = self.aliases.get(url)
         entry = self.get(key) if key is not None else None
         if entry is None:
             return None
         self.hits += 1
-        return respond(request, entry, cache_control(settings))
+        return respond(headers, entry, cache_control(settings))
+
+    async def by_url(self, headers: Headers, url: Hashable, settings: Settings,
+                     answer: Callable[[], Awaitable[Response]]) -> Response:
+        """The page of a link as it came: cached, or ``answer()`` — which the first request for the URL runs while
+        the others wait for it (300 requests of a new link read it once, not 300 times)."""
+        hit = self.hit_alias(headers, url, settings)
+        if hit is not None:
+            return hit
+        pending = self.pending.get(url)
+        if pending is not None:
+            await asyncio.shield(pending)
+            hit = self.hit_alias(headers, url, settings)
+            if hit is not None:
+                return hit
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending[url] = future
+        try:
+            return await answer()
+        finally:
+            if self.pending.get(url) is future:
+                del self.pending[url]
+            future.set_result(None)
 
     async def answer(self, request: Request, key: Hashable, render: Callable[[], Awaitable[Response]],
                      settings: Settings, shared: bool) -> Response:
@@ -124,7 +149,7 @@ class PageCache:
                 return response
         else:
             self.hits += 1
-        return respond(request, entry, cache_control(settings) if shared else "no-cache")
+        return respond(request.headers, entry, cache_control(settings) if shared else "no-cache")
 
 
 def make_entry(response: Response, settings: Settings) -> Entry | None:
@@ -141,20 +166,20 @@ def make_entry(response: Response, settings: Settings) -> Entry | None:
     return Entry(response.status_code, body, gzipped, etag, headers)
 
 
-def _client_has(request: Request, etag: str) -> bool:
-    wanted = request.headers.get("if-none-match")
+def _client_has(headers: Headers, etag: str) -> bool:
+    wanted = headers.get("if-none-match")
     if not wanted:
         return False
     tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
     return etag in tags or "*" in tags
 
 
-def respond(request: Request, entry: Entry, cache_control_value: str) -> Response:
+def respond(request_headers: Headers, entry: Entry, cache_control_value: str) -> Response:
     headers = {"ETag": entry.etag, "Cache-Control": cache_control_value, "Vary": "HX-Request, Accept-Encoding"}
-    if entry.status == 200 and _client_has(request, entry.etag):
+    if entry.status == 200 and _client_has(request_headers, entry.etag):
         return Response(status_code=304, headers=headers)
     headers.update(entry.headers)
-    if entry.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "").lower():
+    if entry.gzipped is not None and "gzip" in request_headers.get("accept-encoding", "").lower():
         headers["Content-Encoding"] = "gzip"
         return Response(entry.gzipped, status_code=entry.status, headers=headers)
     return Response(entry.body, status_code=entry.status, headers=headers)
@@ -163,3 +188,30 @@ def respond(request: Request, entry: Entry, cache_control_value: str) -> Respons
 def page_cache(request: Request) -> PageCache | None:
     """The app's page cache (None for an app made without one)."""
     return getattr(request.app.state, "page_cache", None)
+
+
+def page_variant(headers: Headers) -> str:
+    """Which document a GET of a lab link asks for: the whole page, or htmx's partial of the lab."""
+    htmx = headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+    return "lab" if htmx else "page"
+
+
+class PageCacheMiddleware:
+    """Answers a GET of a lab link already in the page cache before routing: a hit costs a dictionary look-up
+    and a write, not the app's routing and dependencies. Anything else goes on to the app."""
+
+    def __init__(self, app: ASGIApp, cache: PageCache, paths: frozenset[str]) -> None:
+        self.app, self.cache, self.paths = app, cache, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
+            query = scope.get("query_string", b"").decode("latin-1")
+            if query:
+                headers = Headers(scope=scope)
+                settings = scope["app"].dependency_overrides.get(get_settings, get_settings)()  # as the routes see them
+                url = (page_variant(headers), scope["path"], query, settings)
+                response = self.cache.hit_alias(headers, url, settings)
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

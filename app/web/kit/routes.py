@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
@@ -31,11 +30,11 @@ from starlette.responses import Response
 from app import work
 from app.errors import error_response
 from app.settings import Settings, get_settings
-from app.web.kit.cache import page_cache
+from app.web.kit.cache import page_cache, page_variant
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
 from app.web.kit.responses import broken_link, field_errors, form_errors, fragment, preset_redirect
-from app.web.render.templating import is_htmx, render, templates
+from app.web.render.templating import render, templates
 from engine.records import OpInputError
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -122,7 +121,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
     async def shown_fragment(request: Request, state: Any, settings: Settings, part: str) -> Response:
         async def make() -> Response:
             await prepare(lab, state, settings)
-            shown = await anyio.to_thread.run_sync(lab.show, state, settings, part)
+            shown = await work.render(settings, lab.show, state, settings, part)
             return fragment(request, lab.template(part), lab.context(shown, settings), lab.canonical(shown.state),
                             shown.status)
 
@@ -137,27 +136,28 @@ def lab_router(lab: LabSpec) -> APIRouter:
         query = request.url.query
         if not query:
             return RedirectResponse(lab.default_link(), status_code=303)
-        cache, variant = page_cache(request), "lab" if is_htmx(request) else "page"
+        cache, variant = page_cache(request), page_variant(request.headers)
         url = (variant, base, query, settings)  # the settings too: what a page shows depends on its limits
-        hit = cache.hit_alias(request, url, settings) if cache is not None else None
-        if hit is not None:  # this very URL was answered before: no need to parse it
-            return hit
-        try:
-            state = await anyio.to_thread.run_sync(lab.from_link, query, settings)
-        except FieldError as exc:
-            return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
 
-        async def make() -> Response:
-            await prepare(lab, state, settings)
-            shown = await anyio.to_thread.run_sync(lab.show, state, settings, "page")
-            return render(request, lab.template("page"), lab.context(shown, settings),
-                          partial=f"{lab.slug}/lab.html", status_code=shown.status)
+        async def answer() -> Response:
+            try:
+                state = await work.render(settings, lab.from_link, query, settings)
+            except FieldError as exc:
+                return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
 
-        if cache is None:
-            return await make()
-        key = (variant, lab.canonical(state), settings)
-        cache.alias(url, key)
-        return await cache.answer(request, key, make, settings, shared=True)
+            async def make() -> Response:
+                await prepare(lab, state, settings)
+                shown = await work.render(settings, lab.show, state, settings, "page")
+                return render(request, lab.template("page"), lab.context(shown, settings),
+                              partial=f"{lab.slug}/lab.html", status_code=shown.status)
+
+            if cache is None:
+                return await make()
+            key = (variant, lab.canonical(state), settings)
+            cache.alias(url, key)
+            return await cache.answer(request, key, make, settings, shared=True)
+
+        return await answer() if cache is None else await cache.by_url(request.headers, url, settings, answer)
 
     @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")
     def preset(key: str, settings: SettingsDep, seed: str = "0") -> Response:
