@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engine import conventions
 from engine.records import OpInputError
 
 Shape = tuple[int, ...]  # one sample's shape: (C, H, W) or (D,)
@@ -36,7 +37,7 @@ MAX_PARAMS = 1_000_000  # learnable numbers in the whole model
 MAX_BATCH = 1024  # examples in one x
 MODES = ("train", "eval")
 LOSSES = ("softmax_cross_entropy",)
-CONVENTIONS = ("pytorch", "cs231n")
+CONVENTIONS = conventions.values("convention")
 
 
 # --- layer records -------------------------------------------------------------------------

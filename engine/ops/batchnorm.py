@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import conventions
 from engine.records import (
     Arrays,
     Index,
@@ -39,8 +40,8 @@ from engine.records import (
 from engine.tex import tex_number
 
 MODES = ("train", "eval")
-BN_CONVENTIONS = ("pytorch", "cs231n")
-MOMENTUM_DEFAULTS = {"pytorch": 0.1, "cs231n": 0.9}
+BN_CONVENTIONS = conventions.values("convention")
+MOMENTUM_DEFAULTS = dict(zip(BN_CONVENTIONS, (0.1, 0.9), strict=True))  # PyTorch's m, the notes' m
 
 
 # --------------------------------------------------------------------------- helpers

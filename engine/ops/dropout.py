@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from engine import conventions
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
 from engine.tex import tex_number
 
 MODES = ("train", "eval")
-P_MEANS = ("drop", "keep")
+P_MEANS = conventions.values("p_means")
 SEED_MAX = 2**31 - 1
 
 

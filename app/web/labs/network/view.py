@@ -27,6 +27,7 @@ from app.web.labs.network.state import (
 from app.web.labs.network.step import PHASES, describe, dims, keras_names, layer_at, panel
 from app.web.labs.network.train import train_view
 from app.web.render.numbers import cell_text
+from engine import conventions
 from engine.data import digits
 from engine.network import runs as nl
 from engine.network.model import Model, Residual, num_classes, param_shapes
@@ -42,7 +43,7 @@ def _settings(layer, field: str) -> list[dict[str, Any]]:
         value = getattr(layer, key)
         item = {"key": key, "name": f"{field}.{key}", "kind": kind, "value": "" if value is None else value}
         if kind == "choice":
-            item["choices"] = ("pytorch", "cs231n")
+            item["choices"] = conventions.values("convention")
         if key == "momentum":
             item["placeholder"] = "auto"
         out.append(item)

@@ -20,15 +20,16 @@ from app.web.kit.form import Form, cell_label, choice_field, collect, first, gri
 from app.web.kit.link import DOUT_MODES, decode_array, dout_text, encode_array, from_query, parse_dout, seeded_dout
 from app.web.kit.link import to_query as link_query
 from app.web.render.numbers import link_text
+from engine import conventions
 from engine.registry import get_spec
 
 TABS = ("bn", "running", "ln", "dropout")
 TAB_TITLES = {"bn": "Batch norm", "running": "Running statistics", "ln": "Layer norm vs batch norm",
               "dropout": "Dropout"}
 MODES = ("train", "eval")
-CONVENTIONS = ("pytorch", "cs231n")
+CONVENTIONS = conventions.values("convention")
 SEQ_SOURCES = ("random", "repeat")
-P_MEANS = ("drop", "keep")
+P_MEANS = conventions.values("p_means")
 LAYOUTS = ("nd", "nchw")
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
 
