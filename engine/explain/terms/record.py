@@ -1,0 +1,150 @@
+"""The records of provenance as terms: an element of a gradient array as the sum of its terms.
+
+A :class:`Term` is one product of the chain rule, a coefficient (a weight, an input, a local
+derivative) times an upstream value (a cell of the gradient coming back), each a
+:class:`Factor` that names the cell it is (or ``array=None`` for a constant such as 1/n). A
+:class:`Terms` is the element and every term that sums to it:
+dx[n, c, i, j] = Σ w[f, c, kh, kw]·dout[n, f, oh, ow] over the windows that cover (i, j).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.records import Arrays, Index
+from engine.tex import plain_number, tex_number
+
+
+def index_text(index: Index) -> str:
+    """An index as a cell's data-idx writes it: ``0,1,2``."""
+    return ",".join(str(int(i)) for i in index)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of a term: a cell of a named array (or a constant), its value, how a formula writes it."""
+
+    array: str | None  # the array it is a cell of; None for a constant (1, 1/n, 1/(N·T))
+    index: Index | None
+    value: float
+    label: str  # "w[0,0,1,2]", "1/n", "2(x−μ)[0,1]/n"
+
+    def cell(self) -> tuple[str, Index] | None:
+        return (self.array, self.index) if self.array is not None and self.index is not None else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"array": self.array, "index": None if self.index is None else index_text(self.index),
+                "value": _finite(self.value), "label": self.label}
+
+
+def cell(array: str, index: Index, value: Any, label: str | None = None) -> Factor:
+    """A factor that is the cell ``array[index]``."""
+    index = tuple(int(i) for i in index)
+    return Factor(array, index, float(value), label or f"{array}[{index_text(index)}]")
+
+
+def constant(value: float, label: str) -> Factor:
+    """A factor that is no cell: a constant of the formula (1, 1/n), or a value computed from cells (its
+    label says how)."""
+    return Factor(None, None, float(value), label)
+
+
+@dataclass(frozen=True)
+class Term:
+    """coefficient · upstream = product (``path``: which path of the formula, when it has several)."""
+
+    coefficient: Factor
+    upstream: Factor
+    path: str = ""
+
+    @property
+    def product(self) -> float:
+        return self.coefficient.value * self.upstream.value
+
+    def as_json(self) -> dict[str, Any]:
+        return {"coefficient": self.coefficient.as_json(), "upstream": self.upstream.as_json(),
+                "product": _finite(self.product), "path": self.path}
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Element ``array[index]`` = Σ of ``terms`` (``value`` is the array's own element, read from the op's answer)."""
+
+    op: str
+    array: str
+    index: Index
+    value: float
+    terms: tuple[Term, ...]
+    formula: str  # the symbolic formula (TeX) the terms instantiate
+    note: str = ""  # one sentence a reader needs (which windows, which paths)
+    paths: dict[str, str] = field(default_factory=dict)  # path -> what it is, for formulas with several
+
+    @property
+    def total(self) -> float:
+        """Σ products (math.fsum: the exact sum of the products, rounded once)."""
+        return math.fsum(t.product for t in self.terms)
+
+    @property
+    def label(self) -> str:
+        return f"{self.array}[{index_text(self.index)}]"
+
+    def cells(self) -> dict[str, list[Index]]:
+        """Every cell a factor names, by array, in term order (no repeats): what a page outlines."""
+        found: dict[str, list[Index]] = {}
+        for term in self.terms:
+            for factor in (term.coefficient, term.upstream):
+                where = factor.cell()
+                if where is not None and where[1] not in found.setdefault(where[0], []):
+                    found[where[0]].append(where[1])
+        return found
+
+    def latex(self, max_terms: int = 9, digits: int = 4) -> str:
+        """``label = c₁·u₁ + c₂·u₂ + … = value`` with the numbers (the middle elided past ``max_terms``)."""
+        num = _tex_factor(digits)
+        parts = [rf"{num(t.coefficient.value)}\cdot{num(t.upstream.value)}" for t in self.terms]
+        if len(parts) > max_terms:
+            parts = [*parts[:max_terms - 2], r"\cdots", parts[-1]]
+        body = " + ".join(parts) if parts else "0"
+        lhs = rf"\text{{{_tex_escape(self.array)}}}[{index_text(self.index)}]"
+        return rf"{lhs} = {body} = {tex_number(self.value, 6)}"
+
+    def text(self, max_terms: int = 12) -> str:
+        """The same as one plain sentence (what a screen reader reads)."""
+        count = len(self.terms)
+        parts = [f"{_said(t.coefficient)} times {_said(t.upstream)} is {plain_number(t.product, 4)}"
+                 for t in self.terms[:max_terms]]
+        more = f"; and {count - max_terms} more terms" if count > max_terms else ""
+        what = f"{count} term{'s' * (count != 1)}" if count else "no terms (nothing reaches it)"
+        return f"{self.label} = {plain_number(self.value, 6)}, the sum of {what}" + \
+            (": " + "; ".join(parts) + more if parts else "") + "."
+
+    def as_json(self, max_terms: int | None = None) -> dict[str, Any]:
+        shown = self.terms if max_terms is None else self.terms[:max_terms]
+        return {"op": self.op, "array": self.array, "index": index_text(self.index), "label": self.label,
+                "value": _finite(self.value), "total": _finite(self.total), "count": len(self.terms),
+                "terms": [t.as_json() for t in shown], "formula": self.formula, "note": self.note,
+                "paths": self.paths, "text": self.text()}
+
+
+TermsFn = Callable[[Arrays, dict[str, Any], str, Index], Terms]
+
+
+def _said(factor: Factor) -> str:
+    """A factor as a sentence says it: ``w[0,0,1,1] (-1)``, or just ``1`` for the constant 1."""
+    number = plain_number(factor.value, 4)
+    return number if factor.label == number else f"{factor.label} ({number})"
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _tex_factor(digits: int) -> Callable[[float], str]:
+    return lambda v: tex_number(v, digits, parens=True)
+
+
+def _tex_escape(name: str) -> str:
+    return name.replace("_", r"\_")

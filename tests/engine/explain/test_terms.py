@@ -1,0 +1,138 @@
+"""Provenance as terms: every element of every gradient array is the sum of its terms, over random
+shapes, strides, paddings and dilations; and every cell a term names is one the op's provenance lists."""
+
+import numpy as np
+import pytest
+
+from engine.explain.terms import TERMS, op_terms, term_arrays, terms_of
+from engine.records import OpInputError
+from engine.registry import get_spec, op_provenance, prepare
+
+
+def _conv_case(rng):
+    N, C, F = (int(v) for v in rng.integers(1, 3, size=3))
+    KH, KW = (int(v) for v in rng.integers(1, 4, size=2))
+    sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+    ph, pw = (int(v) for v in rng.integers(0, 3, size=2))
+    dh, dw = (int(v) for v in rng.integers(1, 3, size=2))
+    H = int(rng.integers(dh * (KH - 1) + 1, 8))
+    W = int(rng.integers(dw * (KW - 1) + 1, 8))
+    stride = sh if sh == sw and rng.integers(2) else [sh, sw]
+    pad = ph if ph == pw and rng.integers(2) else [ph, pw]
+    params = {"stride": stride, "pad": pad}
+    if dh > 1 or dw > 1:
+        params["dilation"] = [dh, dw]
+    inputs = {"x": rng.normal(size=(N, C, H, W)), "w": rng.normal(size=(F, C, KH, KW)), "b": rng.normal(size=F)}
+    _, arrays, clean = prepare("conv2d", inputs, params)
+    inputs["dout"] = rng.normal(size=get_spec("conv2d").run(arrays, clean)["out"].shape)
+    return inputs, params
+
+
+def _pool_case(rng):
+    k = int(rng.integers(1, 4))
+    s = int(rng.integers(1, 4))
+    p = int(rng.integers(0, k // 2 + 1))
+    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(k, 8)), int(rng.integers(k, 8)))
+    x = rng.integers(-3, 4, size=shape).astype(float)  # small integers: ties and shared maxima happen
+    inputs, params = {"x": x}, {"size": k, "stride": s, "pad": p}
+    _, arrays, clean = prepare("maxpool2d", inputs, params)
+    inputs["dout"] = rng.normal(size=get_spec("maxpool2d").run(arrays, clean)["out"].shape)
+    return inputs, params
+
+
+def _case(op, rng):
+    if op == "conv2d":
+        return _conv_case(rng)
+    if op in ("maxpool2d", "avgpool2d"):
+        return _pool_case(rng)
+    if op == "linear":
+        n, d, m = (int(v) for v in rng.integers(1, 5, size=3))
+        return {"x": rng.normal(size=(n, d)), "w": rng.normal(size=(d, m)), "b": rng.normal(size=m),
+                "dout": rng.normal(size=(n, m))}, {}
+    if op == "batchnorm":
+        shape = (int(rng.integers(2, 5)), 3) if rng.integers(2) else (2, 2, int(rng.integers(1, 4)), 2)
+        c = shape[1]
+        mode = "train" if rng.integers(3) else "eval"
+        return {"x": rng.normal(size=shape) * 3 + 1, "gamma": rng.uniform(0.5, 2, c), "beta": rng.normal(size=c),
+                "dout": rng.normal(size=shape), "running_var": rng.uniform(0.5, 2, c)}, {"mode": mode}
+    if op == "softmax_cross_entropy":
+        n, k = int(rng.integers(1, 4)), int(rng.integers(2, 5))
+        return ({"logits": rng.normal(size=(n, k)) * 2, "labels": rng.integers(0, k, size=n).tolist()},
+                {"temperature": float(rng.choice([0.5, 1.0, 2.0]))})
+    if op == "flatten":
+        return {"x": rng.normal(size=(2, 2, 2, 3)), "dout": rng.normal(size=(2, 12))}, {}
+    inputs, params = get_spec(op).example(rng)
+    x = np.asarray(inputs["x"], float)
+    return {**inputs, "dout": rng.normal(size=x.shape)}, params
+
+
+CASES = [(op, seed) for op in sorted(TERMS) for seed in range(6 if op in ("conv2d", "maxpool2d", "avgpool2d") else 3)]
+
+
+@pytest.mark.parametrize("op,seed", CASES, ids=[f"{op}-{seed}" for op, seed in CASES])
+def test_terms_sum_to_every_element(op, seed):
+    rng = np.random.default_rng(seed)
+    inputs, params = _case(op, rng)
+    spec, arrays, clean = prepare(op, inputs, params)
+    result = spec.run(arrays, clean)
+    for array in term_arrays(op):
+        values = result[array]
+        for index in np.ndindex(values.shape):
+            t = terms_of(op, result, clean, array, index)
+            scale = sum(abs(term.product) for term in t.terms) + abs(float(values[index]))
+            assert abs(t.total - float(values[index])) <= 1e-12 * max(scale, 1.0), (
+                f"{op} {params} {array}{list(index)}: terms sum to {t.total!r}, the array holds {values[index]!r} "
+                f"({len(t.terms)} terms)")
+            for term in t.terms:
+                for f in (term.coefficient, term.upstream):
+                    if f.array is not None:
+                        assert f.array in result, f"{op} {array}{list(index)}: a factor names {f.array!r}"
+                        if f.label.startswith(f"{f.array}["):  # the factor is the cell itself
+                            assert f.value == float(result[f.array][f.index]), (op, array, index, f)
+
+
+@pytest.mark.parametrize("op,seed", [(op, 0) for op in ("conv2d", "linear", "maxpool2d", "avgpool2d", "relu",
+                                                         "batchnorm", "softmax_cross_entropy")])
+def test_term_cells_are_provenance_cells(op, seed):
+    """The cells the terms pair up are among those the op's provenance lists (one definition of "came from")."""
+    rng = np.random.default_rng(seed)
+    inputs, params = _case(op, rng)
+    spec, arrays, clean = prepare(op, inputs, params)
+    result = spec.run(arrays, clean)
+    for array in term_arrays(op):
+        if array not in spec.arrays:
+            continue
+        for index in list(np.ndindex(result[array].shape))[:40]:
+            cells = terms_of(op, result, clean, array, index).cells()
+            prov = op_provenance(op, inputs, params, array, index)
+            for name, idxs in cells.items():
+                if name in ("x_padded", "x_hat", "x_mu", "std", "dvar", "dmean", "dbeta", "dgamma", "dx_hat",
+                            "gamma", "jacobian", "dprobs", "argmax", "mask", "local_grad", "w_row", "dout_row",
+                            "w_rot", "dout_padded", "probs", "onehot"):
+                    continue  # intermediates: the provenance names the inputs they come from
+                assert set(idxs) <= set(prov.get(name, [])), (op, array, index, name, idxs, prov.get(name))
+
+
+def test_notes_edge_filter_dx_cell():
+    """The notes' 5×5 edge filter: dx[0,0,1,1] is Σ w·dout over the 4 windows that cover it."""
+    x = np.arange(1.0, 26.0).reshape(1, 1, 5, 5)
+    w = np.array([[[[1.0, 0.0, -1.0]] * 3]])
+    t = op_terms("conv2d", {"x": x, "w": w, "b": [0.0]}, {"stride": 1, "pad": 0}, "dx", (0, 0, 1, 1))
+    assert len(t.terms) == 4
+    assert [term.coefficient.index for term in t.terms] == [(0, 0, 1, 1), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0)]
+    assert t.total == t.value == 2.0  # the issue's dx row [2, 2, 0, −2, −2]
+    centre = op_terms("conv2d", {"x": x, "w": w, "b": [0.0]}, {"stride": 1, "pad": 0}, "dx", (0, 0, 2, 2))
+    assert len(centre.terms) == 9 and centre.value == 0.0
+
+
+def test_unknown_array_and_index_are_named():
+    inputs = {"x": [[1.0, 2.0]], "w": [[1.0], [2.0]], "b": [0.0]}
+    with pytest.raises(OpInputError) as info:
+        op_terms("linear", inputs, {}, "out", (0, 0))
+    assert info.value.field == "array"
+    with pytest.raises(OpInputError) as info:
+        op_terms("linear", inputs, {}, "dx", (0, 5))
+    assert info.value.field == "index"
+    with pytest.raises(OpInputError) as info:
+        op_terms("dropout", {"x": [[1.0]]}, {}, "dx", (0, 0))
+    assert info.value.field == "op"
