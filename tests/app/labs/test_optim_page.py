@@ -151,7 +151,7 @@ def test_a_bad_link_names_its_field(client, query, field, words):
 
 
 def test_an_edit_recomputes_the_step_and_updates_the_link(client):
-    state = PRESETS["notes-001"].make(0)
+    state = PRESETS["notes-001-form"].make(0)
     # dw2 = −0.04 (what the notes' printed numbers need): m = 0.1·(−0.04) = −0.004, v = 0.005·0.0016 = 8e-6,
     # Δθ = −0.01·(−0.004)/√(8e-6 + 1e-7) = 4e-5/0.002846050 = 0.0140546
     data = form_for(state, g=["0.02", "-0.04", "0.01", "-0.03", "0.05"])
@@ -165,8 +165,19 @@ def test_an_edit_recomputes_the_step_and_updates_the_link(client):
     assert '<div id="surface-message" hx-swap-oob="true"' in r.text  # a valid form clears the surface's message
 
 
-def test_bias_correction_on_changes_the_first_update(client):
+def test_the_lab_opens_in_pytorchs_form_and_the_notes_form_is_one_preset_away(client):
     state = PRESETS["notes-001"].make(0)
+    assert state.opt.hp["eps_placement"] == "outside" and state.opt.hp["bias_correction"] is True
+    notes = PRESETS["notes-001-form"].make(0)
+    assert notes.opt.hp["eps_placement"] == "inside" and notes.opt.hp["bias_correction"] is False
+    html = client.get("/optim").text
+    assert 'href="/optim/preset/notes-001-form"' in html
+    assert 'value="outside" id="hp-eps_placement-outside" checked' in html
+    assert 'value="on" id="hp-bias_correction-on" checked' in html
+
+
+def test_bias_correction_on_changes_the_first_update(client):
+    state = PRESETS["notes-001-form"].make(0)
     r = client.post("/optim/results", data=form_for(state, **{"hyperparams.bias_correction": "on"}), headers=HX)
     # t = 1: m̂ = m/(1 − 0.9) = g, v̂ = v/(1 − 0.995) = g²; Δθ_w2 = −0.01·0.01/√(1e-4 + 1e-7) = −0.0099950
     assert step_row(r.text, "m_hat")[1] == "0.01"

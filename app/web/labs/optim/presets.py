@@ -52,10 +52,19 @@ def _surface_part(state: OptimState, surface: str, runs: int = 4) -> OptimState:
                    path_steps=SURFACE_STEPS[surface], speed=60, t=0)
 
 
-def _notes(_: int) -> OptimState:
-    state = OptimState(OptSpec.make("adam", {**NOTES_HP, **NOTES_FORM}), NOTES_NAMES, np.array(NOTES_THETA),
+def _notes_in(form: dict) -> OptimState:
+    state = OptimState(OptSpec.make("adam", {**NOTES_HP, **form}), NOTES_NAMES, np.array(NOTES_THETA),
                        gmode="typed", grads=np.array([NOTES_GRADS]), steps=1, k=1, j=1)
     return _surface_part(state, "ill_conditioned")
+
+
+def _notes(_: int) -> OptimState:
+    """The lab opens in PyTorch's form (as every lab does); the notes' form is the next preset."""
+    return _notes_in(PYTORCH_FORM)
+
+
+def _notes_form(_: int) -> OptimState:
+    return _notes_in(NOTES_FORM)
 
 
 def _notes_repeated(_: int) -> OptimState:
@@ -88,9 +97,11 @@ def _surface(surface: str) -> Callable[[int], OptimState]:
 
 
 PRESETS: dict[str, Preset] = {p.key: p for p in (
-    Preset("notes-001", "Notes 001: one Adam step", "Notes 001: five parameters, one Adam step in the notes' form "
-           "(ε = 1e−7 inside the root, no bias correction), next to PyTorch's. The notes print momentum_w2 = −0.004 "
+    Preset("notes-001", "Notes 001: one Adam step", "Notes 001: five parameters, one Adam step in PyTorch's form "
+           "(ε outside the root, bias correction on), next to the notes' form. The notes print momentum_w2 = −0.004 "
            "and velocity_w2 = 0.000008; from dw2 = 0.01 they are 0.001 and 5e−7.", _notes),
+    Preset("notes-001-form", "… in the notes' form", "The same step in the notes' form: ε = 1e−7 inside the "
+           "root, no bias correction (their update line m/√(v + ε)).", _notes_form),
     Preset("notes-001-steps", "Notes 001, ten steps", "The same five gradients for ten steps in PyTorch's form: "
            "bias correction makes the first updates lr-sized; without it they start small.", _notes_repeated),
     Preset("momentum-noisy", "Momentum on noisy gradients", "Notes 002's momentum (the moving-average form) "

@@ -34,7 +34,7 @@ TABLE_ARRAYS = set(optim_view.BANDS)
 def show(state: OptimState, settings: Settings, part: str) -> Shown:
     """The page: the step table and the surface explorer; "lab" and "results": the table; "surface": the surface."""
     ctx: dict = {"state": state, "fragment": part != "page", "titles": optim.TITLES, "surfaces": surfaces.SURFACES,
-                 "hp_fields": optim_view.hp_fields}
+                 "hp_fields": optim_view.hp_fields, "forms": optim_view.forms}
     if part != "surface":
         ctx["view"] = optim_view.build_table(state)
     if part in ("page", "surface"):

@@ -6,6 +6,7 @@ only arranges them into grids, labels and plain plotly-schema dicts.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -69,6 +70,31 @@ def hp_fields(spec: OptSpec, prefix: str, idp: str) -> list[dict[str, Any]]:
             f.update(kind="float", range=f"{p.lo:g} … {p.hi:g}")
         out.append(f)
     return out
+
+
+# The conventions an optimizer can follow, as the values of its hyperparameter fields: PyTorch's (what the lab
+# opens in) and the notes'. One click on either sets every field that differs.
+FORMS: dict[str, tuple[tuple[str, dict[str, str]], ...]] = {
+    "adam": (("PyTorch's", {"eps_placement": "outside", "bias_correction": "on"}),
+             ("the notes'", {"eps_placement": "inside", "bias_correction": "off"})),
+    "momentum": (("PyTorch's", {"form": "pytorch"}), ("the notes'", {"form": "ema"})),
+}
+FORMS["adamw"] = FORMS["adam"]
+
+
+def forms(spec: OptSpec, prefix: str) -> list[dict[str, Any]]:
+    """The one-click conventions of ``spec``: a label, the form fields (``<prefix>.<name>``: value) it sets,
+    and whether the optimizer follows it now."""
+    out = []
+    for label, values in FORMS.get(spec.name, ()):
+        current = all(_hp_form_text(spec.hp[k]) == v for k, v in values.items())
+        out.append({"label": label, "current": current,
+                    "vals": json.dumps({f"{prefix}.{k}": v for k, v in values.items()})})
+    return out
+
+
+def _hp_form_text(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def _denominator_label(spec: OptSpec) -> tuple[str, str]:
