@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from app import errors, health, work
 from app.api import v1 as api
+from app.api.v1 import schemas as api_schemas
 from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
 from app.settings import Settings, get_settings
@@ -33,9 +35,13 @@ Every number of a small CNN's forward pass, backward pass and optimizer update, 
 live by a NumPy engine. The conventions (layouts, im2col ordering, tie rules, array names)
 are in [CONVENTIONS.md](/conventions).
 
+Only the JSON API is described here; the labs' pages and fragments are HTML for the browser.
+
 Errors share one shape, `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`:
 **422** for bad input (the message names the field), **404** for an unknown op or optimizer
-in the path (the message lists the known ones), **413** for a body over the size limit,
+in the path (the message lists the known ones) or an unknown path, **400** for a body that
+cannot be read (nested too deeply), **413** for a body over the size limit, **414** for a URL
+over the size limit, **503** with `Retry-After` when the server's queue of heavy work is full,
 **500** only for a bug in Backprop Lens.
 """
 
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.dependency_overrides[get_settings] = lambda: settings
+    app.openapi = lambda: _openapi(app)
     app.state.page_cache = PageCache(settings.page_cache_entries, settings.page_cache_bytes)
 
     errors.install(app)
@@ -96,6 +103,16 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     response = errors.error_response(503, [], exc.message, "busy" if busy else "in_progress")
     response.headers.update(headers)
     return response
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema, with the model layer's schema the trace request refers to (app/api/v1/schemas.py)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                             tags=app.openapi_tags)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Layer"] = api_schemas.LAYER
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _wants_html(request: Request) -> bool:

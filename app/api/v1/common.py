@@ -18,16 +18,20 @@ class ErrorItem(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error (404, 413, 422, 500) has this shape: FastAPI's own validation-error format."""
+    """Every error (400, 404, 413, 414, 422, 500, 503) has this shape: FastAPI's own validation-error format."""
 
     detail: list[ErrorItem]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be read (JSON nested too deeply)."},
     404: {"model": ErrorBody, "description": "Unknown name in the path; the message lists the known ones."},
     413: {"model": ErrorBody, "description": "The request body is over the configured size limit."},
     422: {"model": ErrorBody, "description": "Bad input: the message names the field and what is wrong."},
     500: {"model": ErrorBody, "description": "A bug in Backprop Lens (never caused by input); no traceback."},
+    503: {"model": ErrorBody, "description": "The server's queue of heavy work is full: try again after the "
+                                             "`Retry-After` header's seconds.",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
 }
 
 

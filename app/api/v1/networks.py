@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import work
+from app.api.v1 import schemas
 from app.api.v1.common import ERROR_RESPONSES
 from app.api.v1.jsonarrays import to_json
 from app.errors import error_response
@@ -52,17 +53,26 @@ EXAMPLE = {
 
 
 class TraceRequest(BaseModel):
+    """Fields typed ``Any`` so that the engine's checks find and name every problem; their schemas
+    (app/api/v1/schemas.py) say what those checks accept."""
+
     model_config = ConfigDict(extra="forbid")
 
-    model: Any = Field(description="The network: input_shape, layers, loss (CONVENTIONS.md, \"Networks\").")
-    params: Any = Field(None, description="Parameters and buffers by name (`0.w`, `4.1.gamma`, "
-                                          "`4.1.running_mean`); missing ones are initialised from `seed`.")
-    x: Any = Field(description="The batch, (N, C, H, W) for an image model or (N, D) for a feature model.")
-    labels: Any = Field(description="One class index per example.")
-    mode: Any = Field("train", description="`train` (batch statistics, dropout on) or `eval`.")
-    optimizer: Any = Field(None, description="Optional `{\"name\": \"adam\", \"hyperparams\": {...}}`: one update "
-                                             "from zero optimizer state (t = 1).")
-    seed: Any = Field(0, description="Initialises missing parameters and fixes dropout masks.")
+    model: Annotated[Any, schemas.TRACE["model"]] = Field(
+        description="The network: input_shape, layers, loss (CONVENTIONS.md, \"Networks\").")
+    params: Annotated[Any, schemas.TRACE["params"]] = Field(
+        None, description="Parameters and buffers by name (`0.w`, `4.1.gamma`, `4.1.running_mean`); missing ones "
+                          "are initialised from `seed`.")
+    x: Annotated[Any, schemas.TRACE["x"]] = Field(
+        description="The batch, (N, C, H, W) for an image model or (N, D) for a feature model.")
+    labels: Annotated[Any, schemas.TRACE["labels"]] = Field(description="One class index per example.")
+    mode: Annotated[Any, schemas.TRACE["mode"]] = Field(
+        "train", description="`train` (batch statistics, dropout on) or `eval`.")
+    optimizer: Annotated[Any, schemas.TRACE["optimizer"]] = Field(
+        None, description="Optional `{\"name\": \"adam\", \"hyperparams\": {...}}`: one update from zero "
+                          "optimizer state (t = 1).")
+    seed: Annotated[Any, schemas.TRACE["seed"]] = Field(
+        0, description="Initialises missing parameters and fixes dropout masks.")
 
 
 class TraceLayer(BaseModel):
