@@ -1,0 +1,108 @@
+"""``backprop-lens serve``: its HTTP protocol (TCP_NODELAY on accepted sockets, 414/431/400 in the one error
+body) and its uvicorn options, against real sockets. Timing is in bench/load.py, not here."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app import cli
+from app.serve import LensH11Protocol, max_request_head, uvicorn_options
+from app.settings import Settings
+from bench.load import free_port
+
+
+def test_accepted_sockets_get_tcp_nodelay(monkeypatch):
+    """uvicorn --workers binds with proto=0, so asyncio leaves Nagle on: the protocol turns it off."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn's bind_socket
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+
+    class Transport:
+        def get_extra_info(self, name, default=None):
+            return accepted if name == "socket" else default
+
+    protocol = LensH11Protocol.__new__(LensH11Protocol)  # only connection_made runs: no config needed
+    called = []
+    monkeypatch.setattr(H11Protocol, "connection_made", lambda self, transport: called.append(transport))
+    protocol.connection_made(Transport())
+    assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1 and called
+    for s in (client, accepted, listener):
+        s.close()
+
+
+def test_serve_uses_the_protocol_no_banner_and_workers(monkeypatch):
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
+    cli.main(["serve", "--port", "8123", "--workers", "2"])
+    (_, kwargs), = calls
+    assert kwargs["http"] == "app.serve:LensH11Protocol" and kwargs["server_header"] is False
+    assert kwargs["workers"] == 2 and kwargs["h11_max_incomplete_event_size"] == max_request_head(Settings())
+    assert uvicorn_options(Settings())["h11_max_incomplete_event_size"] > Settings().max_url_bytes
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--reload", "--workers", "2"])
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def raw(port: int, request: bytes) -> tuple[int, dict, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before all of it was sent
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_no_server_banner(server):
+    status, headers, _ = raw(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200 and "server" not in headers
+
+
+@pytest.mark.parametrize("length,status,where", [(40_000, 414, "app"), (1_000_000, 414, "server")])
+def test_a_url_too_long_is_414_in_the_one_shape(server, length, status, where):
+    request = f"GET /conv?v=1&x={'1,' * (length // 2)} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"
+    code, headers, body = raw(server, request.encode())
+    assert code == status and headers["connection"] == "close", (where, code)
+    item = json.loads(body)["detail"][0]
+    assert item["loc"] == ["url"] and item["type"] == "url_too_long"
+    assert ("the limit is 32,768" if where == "app" else "longer than this server reads") in item["msg"]
+
+
+def test_garbage_is_a_400_in_the_one_shape(server):
+    code, headers, body = raw(server, b"NOT HTTP AT ALL\r\n\r\n")
+    assert code == 400 and json.loads(body)["detail"][0]["type"] == "bad_request"
