@@ -44,6 +44,7 @@ class InProgress(Exception):
     def __init__(self, what: str, done: int, total: int, retry_after: int = 1) -> None:
         super().__init__(f"{what}: {done} of {total}")
         self.what, self.done, self.total, self.retry_after = what, done, total, retry_after
+        self.link: str | None = None  # the page that shows this progress (set by the lab kit)
         self.message = (f"{what}: {done:,} of {total:,} done so far. Each request computes a slice and keeps it "
                         "for the next, so asking again goes on from here")
 

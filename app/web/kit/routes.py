@@ -7,9 +7,11 @@
 - ``GET /<slug>/preset/{key}?seed=``: 303 to a preset's canonical link;
 - ``POST /<slug>/results`` and ``POST /<slug>/lab``: what changed after an edit of the form (the
   results, or the inputs and the results) with the canonical link in ``HX-Replace-Url``;
-- ``POST /<slug>/window`` (a lab with a sliding window): the window moved by ``step_delta``;
+- ``POST /<slug>/window`` (a lab with a sliding window), ``POST /<slug>/<part>`` for each more stepper:
+  the stepper moved by ``step_delta``;
 - ``POST /<slug>/gradcheck``: the numeric gradient check of the posted state;
-- ``POST /<slug>/provenance``: which cells a hovered cell came from, as JSON.
+- ``POST /<slug>/provenance``: which cells a hovered cell came from, as JSON, with the terms that sum to
+  it where the lab has them.
 
 A bad form answers 422 with nothing but the out-of-band message naming each bad field. Every
 route reads the settings through :func:`app.settings.get_settings`, so an override reaches every
@@ -33,11 +35,13 @@ from app.settings import Settings, get_settings
 from app.web.kit.cache import page_cache, page_variant
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
+from app.web.kit.link import read_filled
 from app.web.kit.responses import broken_link, field_errors, form_errors, fragment, preset_redirect
 from app.web.render.templating import render, templates
 from engine.records import OpInputError
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TERMS_SHOWN = 64  # terms a provenance answer lists (their count and sum are always whole)
 FormReader = Callable[[Form, Settings], tuple[Any, list[FieldError]]]  # (state, []) or (None, every problem)
 
 
@@ -62,6 +66,16 @@ def shown_view(build: Callable[[Any], dict[str, Any]], **extra: Any) -> Callable
 
 
 @dataclass(frozen=True)
+class Stepper:
+    """A stepper of a lab: buttons, ← → and autoplay walk ``field`` of the state through ``positions(state)``
+    positions (wrapping), each step answered by ``POST /<slug>/<part>`` with the part re-rendered."""
+
+    part: str  # the route and the template part: "window" -> POST /<slug>/window, <slug>/window.html
+    positions: Callable[[Any], int]  # how many positions the state has (0: nothing to step)
+    field: str = "step"  # the state's attribute (and link field) holding the position
+
+
+@dataclass(frozen=True)
 class LabSpec:
     """One lab, as much as the shared routes need to know of it."""
 
@@ -77,7 +91,11 @@ class LabSpec:
     provenance: Callable[[Any, str, str], Mapping[str, Iterable[Sequence[int]]]] | None = None  # (state, array,
     # index text) -> {table: [cell index, ...]}; ValueError or OpInputError: not a cell, FieldError: names the field
     provenance_arrays: Collection[str] | None = None  # what may be asked, checked before the form is read
-    window_positions: Callable[[Any], int] | None = None  # a sliding window's positions (0: none fits)
+    window_positions: Callable[[Any], int] | None = None  # a sliding window's positions (0: none fits): the
+    # stepper "window" over the state's ``step`` (POST /<slug>/window)
+    steppers: tuple[Stepper, ...] = ()  # more steppers (the conv lab's backward walk)
+    terms: Callable[[Any, str, str], Any] | None = None  # (state, array, index text) -> engine Terms or None: the
+    # provenance route then also answers the terms that sum to the cell (paired coefficient and upstream cells)
     templates: Mapping[str, str] = field(default_factory=dict)  # a part's template, when not <slug>/<part>.html
     # (what htmx gets of the page is always <slug>/lab.html, the whole lab)
     lab_form: FormReader | None = None  # how POST /<slug>/lab reads the form, when not as ``from_form`` does
@@ -86,6 +104,10 @@ class LabSpec:
 
     def template(self, part: str) -> str:
         return self.templates.get(part, f"{self.slug}/{part}.html")
+
+    def all_steppers(self) -> tuple[Stepper, ...]:
+        window = (Stepper("window", self.window_positions),) if self.window_positions is not None else ()
+        return window + self.steppers
 
     def canonical(self, state: Any) -> str:
         """The link that holds the whole ``state``."""
@@ -103,7 +125,11 @@ async def prepare(lab: LabSpec, state: Any, settings: Settings) -> None:
     """Run the state's heavy work (if any) under the one limiter: raises app.work.Busy or InProgress (503)."""
     job = lab.heavy(state, settings) if lab.heavy is not None else None
     if job is not None:
-        await work.run(settings, job)
+        try:
+            await work.run(settings, job)
+        except work.InProgress as exc:
+            exc.link = lab.canonical(state)  # an htmx request is sent there: the page shows the progress
+            raise
 
 
 async def posted(request: Request, read: FormReader, settings: Settings) -> tuple[Form, Any, list[FieldError]]:
@@ -141,9 +167,13 @@ def lab_router(lab: LabSpec) -> APIRouter:
 
         async def answer() -> Response:
             try:
-                state = await work.render(settings, lab.from_link, query, settings)
+                state, filled = await work.render(settings, read_filled, query,
+                                                  lambda q: lab.from_link(q, settings),
+                                                  lab.default_link().partition("?")[2])
             except FieldError as exc:
                 return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
+            if filled:  # what the link left out is the default example's: show the whole link
+                return RedirectResponse(lab.canonical(state), status_code=303)
 
             async def make() -> Response:
                 await prepare(lab, state, settings)
@@ -176,22 +206,24 @@ def lab_router(lab: LabSpec) -> APIRouter:
     edit("results", lab.from_form, "The results after an edit of a cell or a setting (the inputs are not swapped).")
     edit("lab", lab.lab_form or lab.from_form, "The inputs and the results after a change of shape or of mode.")
 
-    if lab.window_positions is not None:
-        positions = lab.window_positions
-
-        @router.post(base + "/window", name=f"{lab.slug}_window")
-        async def window(request: Request, settings: SettingsDep) -> Response:
-            """The sliding window moved by ``step_delta`` positions (wrapping around)."""
+    def stepper(spec: Stepper) -> None:
+        async def route(request: Request, settings: SettingsDep) -> Response:
             fields, state, errors = await posted(request, lab.from_form, settings)
             bound = settings.max_window_step
             delta = collect(errors, parse_int, "step_delta", first(fields, "step_delta", "0"), -bound, bound)
             if errors:
                 return form_errors(request, errors)
-            count = positions(state)
+            count = spec.positions(state)
             if not count:
                 return Response(status_code=204)
-            return await shown_fragment(request, replace(state, step=(state.step + delta) % count), settings,
-                                        "window")
+            moved = replace(state, **{spec.field: (getattr(state, spec.field) + delta) % count})
+            return await shown_fragment(request, moved, settings, spec.part)
+
+        route.__doc__ = f"The {spec.part} stepper moved by ``step_delta`` positions (wrapping around)."
+        router.add_api_route(f"{base}/{spec.part}", route, methods=["POST"], name=f"{lab.slug}_{spec.part}")
+
+    for spec in lab.all_steppers():
+        stepper(spec)
 
     if lab.gradcheck is not None:
         gradcheck = lab.gradcheck
@@ -229,6 +261,14 @@ def lab_router(lab: LabSpec) -> APIRouter:
             except ValueError:
                 return error_response(422, ["body", "index"], f"index {index!r} is not a cell of {array}")
             cells = {name: [",".join(str(int(i)) for i in idx) for idx in idxs] for name, idxs in sources.items()}
-            return JSONResponse({"array": array, "index": index, "cells": cells})
+            answer = {"array": array, "index": index, "cells": cells}
+            if lab.terms is not None:
+                try:
+                    found = lab.terms(state, array, index)
+                except (OpInputError, ValueError):
+                    found = None
+                if found is not None:
+                    answer["terms"] = found.as_json(max_terms=TERMS_SHOWN)
+            return JSONResponse(answer)
 
     return router

@@ -92,3 +92,14 @@ def test_busy_is_a_503_in_the_one_shape(monkeypatch, accept, html):
         page = c.get(far_link(c, seed=5, step=3), headers={"accept": accept})
         assert page.status_code == 503 and page.headers["retry-after"] == "1"
         assert ("The server is busy" in page.text) == html
+
+
+def test_an_htmx_edit_that_needs_a_long_replay_is_sent_to_the_page_that_shows_its_progress():
+    from bench.pageforms import as_data, parse, replaced
+
+    with TestClient(create_app(Settings(max_request_cpu_seconds=0.01))) as c:
+        fields = parse("network", c.get("/network").text).fields
+        data = as_data(replaced(replaced(fields, "seed", "91"), "step", "200"))
+        r = c.post("/network/results", data=data, headers={"HX-Request": "true"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.headers["hx-redirect"].startswith("/network?") and "step=200" in r.headers["hx-redirect"]
