@@ -21,6 +21,18 @@ class Settings:
     max_kernel: int = 5  # KH and KW of conv weights
     max_features: int = 1024  # D of (N, D) and M of dense weights (D, M): 4·16·16 flattened
     max_classes: int = 32  # K of logits (N, K)
+    # --- sizes the JSON API accepts instead (POST /api/v1/ops/{op} and the optimizers' arrays): course-sized, so
+    # cs231n's assignment checks run through it — batch norm on 200×500, dropout on 500×500 with its mask, a
+    # 2×3×32×32 conv with ten 3×3 filters, an affine layer on CIFAR's 3·32·32 features; each request is bounded in
+    # time by the work limiter (app/work.py). The pages keep the sizes above. ---
+    api_max_elements: int = 262_144  # numbers in any one array: 500×500 = 250,000
+    api_max_batch: int = 500  # N (and the rows of (N, D))
+    api_max_channels: int = 64  # C of (N, C, H, W)
+    api_max_spatial: int = 64  # H and W
+    api_max_filters: int = 64  # F of conv weights
+    api_max_kernel: int = 11  # KH and KW
+    api_max_features: int = 4096  # D of (N, D) and of dense weights: 3·32·32 = 3072
+    api_max_classes: int = 1000  # K of logits
     # --- optimizers ---
     max_optimizer_steps: int = 500  # gradients sent, one per step
     max_optimizer_params: int = 8  # named parameter arrays
@@ -65,7 +77,8 @@ class Settings:
     network_max_input_side: int = 64  # each size of the model's input shape, as the builder's form gives it
     trace_max_numbers: int = 3_000_000  # numbers in the answer of POST /api/v1/networks/trace
     # --- HTTP ---
-    max_body_bytes: int = 4 * 1024 * 1024  # request bodies above this answer 413
+    max_body_bytes: int = 8 * 1024 * 1024  # request bodies above this answer 413 (cs231n's dropout check: 500×500
+    # numbers at 17 digits and its mask, ~5.7 MB of JSON)
     gzip_minimum_size: int = 500  # bytes; smaller responses go out uncompressed
     gzip_level: int = 6  # 9 costs ~3x the CPU on plotly.js for 1% smaller output
     static_max_age: int = 31_536_000  # one year, for versioned (?v=) and vendored static files

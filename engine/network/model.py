@@ -8,7 +8,13 @@ layer that breaks (``model.layers[3]``), with the sizes that do not fit.
 Parameters are named ``<path>.<name>``: the path is the layer's index, dotted inside a
 residual block (``4.0.w``). conv2d and linear own ``w`` and ``b``; batchnorm owns ``gamma``
 and ``beta`` and the buffers ``running_mean`` and ``running_var`` (in the same dict, never
-given a gradient). Layers are listed in pre-order: a residual block before its inner layers.
+given a gradient); groupnorm owns ``gamma`` and ``beta``. Layers are listed in pre-order: a
+residual block before its inner layers.
+
+The loss is softmax cross-entropy or the multiclass SVM (hinge) loss, plus optional weight
+penalties on every conv2d and linear ``w`` (not biases, not norms' γ, β): ``reg`` the L2 strength,
+½·reg·Σw² (cs231n's convention, gradient reg·w — PyTorch's weight decay), and ``l1``, l1·Σ|w|
+(gradient l1·sign(w), 0 at w = 0).
 """
 
 from __future__ import annotations
@@ -17,11 +23,28 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from engine import conventions
+from engine.network.layers import (  # noqa: F401  (re-exported: the model's layer records)
+    ACTIVATIONS,
+    AvgPool2d,
+    BatchNorm,
+    Conv2d,
+    Dropout,
+    Flatten,
+    GroupNorm,
+    Layer,
+    LeakyRelu,
+    Linear,
+    MaxPool2d,
+    Relu,
+    Residual,
+    Sigmoid,
+    Tanh,
+)
 from engine.records import OpInputError
 
 Shape = tuple[int, ...]  # one sample's shape: (C, H, W) or (D,)
@@ -36,75 +59,9 @@ MAX_DEPTH = 3  # residual blocks nested at most this deep
 MAX_PARAMS = 1_000_000  # learnable numbers in the whole model
 MAX_BATCH = 1024  # examples in one x
 MODES = ("train", "eval")
-LOSSES = ("softmax_cross_entropy",)
+LOSSES = ("softmax_cross_entropy", "svm_loss")
+MAX_REG = 1000.0  # the largest L2 or L1 strength
 CONVENTIONS = conventions.values("convention")
-
-
-# --- layer records -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Conv2d:
-    type: ClassVar[str] = "conv2d"
-    filters: int
-    kernel: int
-    stride: int = 1
-    pad: int = 0
-
-
-@dataclass(frozen=True)
-class BatchNorm:
-    type: ClassVar[str] = "batchnorm"
-    eps: float = 1e-5
-    momentum: float | None = None  # None: the convention's default (0.1 pytorch, 0.9 cs231n)
-    convention: str = "pytorch"
-
-
-@dataclass(frozen=True)
-class Relu:
-    type: ClassVar[str] = "relu"
-
-
-@dataclass(frozen=True)
-class MaxPool2d:
-    type: ClassVar[str] = "maxpool2d"
-    size: int
-    stride: int
-
-
-@dataclass(frozen=True)
-class AvgPool2d:
-    type: ClassVar[str] = "avgpool2d"
-    size: int
-    stride: int
-
-
-@dataclass(frozen=True)
-class Dropout:
-    type: ClassVar[str] = "dropout"
-    p: float  # probability of dropping (PyTorch)
-
-
-@dataclass(frozen=True)
-class Flatten:
-    type: ClassVar[str] = "flatten"
-
-
-@dataclass(frozen=True)
-class Linear:
-    type: ClassVar[str] = "linear"
-    units: int
-
-
-@dataclass(frozen=True)
-class Residual:
-    """out = x + f(x), f being ``layers`` in order; f must keep the shape."""
-
-    type: ClassVar[str] = "residual"
-    layers: tuple[Layer, ...]
-
-
-Layer = Conv2d | BatchNorm | Relu | MaxPool2d | AvgPool2d | Dropout | Flatten | Linear | Residual
 
 
 @dataclass(frozen=True)
@@ -112,6 +69,8 @@ class Model:
     input_shape: Shape  # one sample: (C, H, W) or (D,)
     layers: tuple[Layer, ...]
     loss: str = "softmax_cross_entropy"
+    reg: float = 0.0  # L2 strength: ½·reg·Σw² over every conv2d and linear w
+    l1: float = 0.0  # L1 strength: l1·Σ|w|
 
 
 @dataclass(frozen=True)
@@ -134,6 +93,10 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required keys, optio
     "conv2d": ({"filters", "kernel"}, {"stride", "pad"}),
     "batchnorm": (set(), {"eps", "momentum", "convention"}),
     "relu": (set(), set()),
+    "sigmoid": (set(), set()),
+    "tanh": (set(), set()),
+    "leaky_relu": (set(), {"slope"}),
+    "groupnorm": (set(), {"groups", "eps"}),
     "maxpool2d": ({"size"}, {"stride"}),
     "avgpool2d": ({"size"}, {"stride"}),
     "dropout": ({"p"}, set()),
@@ -217,6 +180,13 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
         return (MaxPool2d if kind == "maxpool2d" else AvgPool2d)(size=size, stride=stride)
     if kind == "dropout":
         return Dropout(p=_float(f("p"), spec["p"], 0.0, 1.0, hi_open=True))
+    if kind == "leaky_relu":
+        return LeakyRelu(slope=_float(f("slope"), spec.get("slope", 0.01), 0.0, 1.0))
+    if kind == "groupnorm":
+        return GroupNorm(groups=check_int(f("groups"), spec.get("groups", 1), 1, MAX_CHANNELS * 4),
+                         eps=_float(f("eps"), spec.get("eps", 1e-5), 0.0, 1.0, lo_open=True))
+    if kind in ("sigmoid", "tanh"):
+        return Sigmoid() if kind == "sigmoid" else Tanh()
     if kind == "linear":
         return Linear(units=check_int(f("units"), spec["units"], 1, MAX_UNITS))
     if kind == "residual":
@@ -233,8 +203,8 @@ def parse_structure(model_json: Any) -> Model:
     if not isinstance(model_json, dict):
         raise OpInputError("model", f"must be an object, got {type(model_json).__name__}")
     for key in model_json:
-        if key not in ("input_shape", "layers", "loss"):
-            raise OpInputError(f"model.{key}", f"unknown key {key!r} (allowed: input_shape, layers, loss)")
+        if key not in ("input_shape", "layers", "loss", "reg", "l1"):
+            raise OpInputError(f"model.{key}", f"unknown key {key!r} (allowed: input_shape, layers, loss, reg, l1)")
     for key in ("input_shape", "layers"):
         if key not in model_json:
             raise OpInputError(f"model.{key}", "is required")
@@ -247,7 +217,9 @@ def parse_structure(model_json: Any) -> Model:
     loss = model_json.get("loss", "softmax_cross_entropy")
     if loss not in LOSSES:
         raise OpInputError("model.loss", f"must be one of {', '.join(LOSSES)}; got {loss!r}")
-    return Model(input_shape, _parse_layers("model.layers", model_json["layers"], 0), loss)
+    reg = _float("model.reg", model_json.get("reg", 0.0), 0.0, MAX_REG)
+    l1 = _float("model.l1", model_json.get("l1", 0.0), 0.0, MAX_REG)
+    return Model(input_shape, _parse_layers("model.layers", model_json["layers"], 0), loss, reg, l1)
 
 
 def parse_model(model_json: Any) -> Model:
@@ -268,7 +240,7 @@ def layer_to_json(layer: Layer) -> dict[str, Any]:
 def model_to_json(model: Model) -> dict[str, Any]:
     """The inverse of :func:`parse_model` (every setting spelled out)."""
     return {"input_shape": list(model.input_shape), "layers": [layer_to_json(layer) for layer in model.layers],
-            "loss": model.loss}
+            "loss": model.loss, "reg": model.reg, "l1": model.l1}
 
 
 # --- walking and shapes --------------------------------------------------------------------
@@ -323,6 +295,13 @@ def _layer_shapes(layer: Layer, shape: Shape, field: str, prev: str | None
     if isinstance(layer, BatchNorm):
         c = (shape[0],)
         return shape, {"gamma": c, "beta": c}, {"running_mean": c, "running_var": c}
+    if isinstance(layer, GroupNorm):
+        c = shape[0]
+        if c % layer.groups:
+            what = "channels" if len(shape) == 3 else "features"
+            raise OpInputError(f"{field}.groups", f"groupnorm's {layer.groups} groups must divide the {c} {what} "
+                                                  f"into equal groups ({where} {_dims(shape)})")
+        return shape, {"gamma": (c,), "beta": (c,)}, {}
     if isinstance(layer, Flatten):
         return (math.prod(shape),), {}, {}
     if isinstance(layer, Linear):

@@ -59,7 +59,7 @@ def init_params(model: Model, seed: int = 0, dtype=np.float64) -> dict[str, np.n
 
     conv2d and linear: w and b uniform in ±1/√fan_in (PyTorch's default
     kaiming_uniform_(a=√5) and bias init; fan_in = C·KH·KW for conv, D for linear).
-    batchnorm: gamma ones, beta zeros, running_mean zeros, running_var ones.
+    batchnorm: gamma ones, beta zeros, running_mean zeros, running_var ones. groupnorm: gamma ones, beta zeros.
     """
     seed = check_seed(seed)
     out: dict[str, np.ndarray] = {}
@@ -78,6 +78,10 @@ def init_params(model: Model, seed: int = 0, dtype=np.float64) -> dict[str, np.n
             out[f"{p}.beta"] = np.zeros(c, dtype)
             out[f"{p}.running_mean"] = np.zeros(c, dtype)
             out[f"{p}.running_var"] = np.ones(c, dtype)
+        elif info.type == "groupnorm":
+            c = info.param_shapes[f"{p}.gamma"]
+            out[f"{p}.gamma"] = np.ones(c, dtype)
+            out[f"{p}.beta"] = np.zeros(c, dtype)
     return out
 
 

@@ -53,7 +53,7 @@ from engine.network.model import (
     parse_structure,
 )
 from engine.network.params import check_seed, complete_params
-from engine.ops import softmax
+from engine.ops import softmax, svm
 from engine.optim import rules as optim
 from engine.records import OpInputError, Step
 
@@ -282,13 +282,16 @@ def diagnose(spec: RunSpec, at: Checkpoint) -> Divergence:
 
 
 def evaluate(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(mean loss, accuracy) in eval mode (running statistics, no dropout), in chunks of the batch limit."""
+    """(mean data loss, accuracy) in eval mode (running statistics, no dropout), in chunks of the batch limit."""
     total_loss, correct = 0.0, 0
     for lo in range(0, x.shape[0], MAX_BATCH):
         xs, ys = x[lo:lo + MAX_BATCH], labels[lo:lo + MAX_BATCH]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             logits = network.eval_logits(model, params, xs)
-            loss, _ = softmax.softmax_cross_entropy_forward(logits, ys)
+            if model.loss == "svm_loss":
+                loss, _ = svm.svm_loss_forward(logits, ys)
+            else:
+                loss, _ = softmax.softmax_cross_entropy_forward(logits, ys)
         total_loss += float(loss) * xs.shape[0]
         correct += int(np.sum(np.argmax(logits, axis=1) == ys))
     return total_loss / x.shape[0], correct / x.shape[0]

@@ -49,7 +49,8 @@ from engine.network.params import (
     complete_params,
     dropout_seed,
 )
-from engine.ops import activations, batchnorm, conv, dropout, linear, pool, softmax
+from engine.network.penalty import Penalty, penalize
+from engine.ops import activations, batchnorm, conv, dropout, groupnorm, linear, pool, softmax, svm
 from engine.optim import rules as optim
 from engine.records import OpInputError
 from engine.registry import OPS
@@ -59,6 +60,7 @@ PARAM_GRADS: dict[str, tuple[tuple[str, str], ...]] = {
     "conv2d": (("w", "dw"), ("b", "db")),
     "linear": (("w", "dw"), ("b", "db")),
     "batchnorm": (("gamma", "dgamma"), ("beta", "dbeta")),
+    "groupnorm": (("gamma", "dgamma"), ("beta", "dbeta")),
 }
 
 
@@ -108,19 +110,21 @@ class ForwardTrace:
     seed: int
     layers: dict[str, LayerForward]  # by path, in pre-order (a residual block before its layers)
     logits: np.ndarray
-    loss: float  # NaN (and probs, loss_cache None) when a lean pass's logits overflowed
-    probs: np.ndarray | None
-    loss_cache: softmax.SoftmaxCECache | None
+    loss: float  # data loss + penalty; NaN (and probs, loss_cache None) when a lean pass's logits overflowed
+    probs: np.ndarray | None  # softmax's probabilities (None for the SVM loss)
+    loss_cache: softmax.SoftmaxCECache | svm.SvmCache | None
     buffers: dict[str, np.ndarray]  # running statistics after this pass (updated in train mode)
     lean: bool = False  # the ops ran without their display-only records (see forward)
+    data_loss: float = math.nan  # the loss function's own value
+    penalty: Penalty | None = None  # the model's L2/L1 weight penalty and its gradient
 
 
 @dataclass(frozen=True)
 class BackwardTrace:
     layers: dict[str, LayerBackward]  # by path, in pre-order
     dlogits: np.ndarray
-    loss_grads: softmax.SoftmaxCEGrads
-    grads: dict[str, np.ndarray]  # learnable parameter name -> dL/dparam, in parameter order
+    loss_grads: softmax.SoftmaxCEGrads | svm.SvmGrads
+    grads: dict[str, np.ndarray]  # learnable parameter name -> dL/dparam (the penalty's share included), in order
     dx: np.ndarray | None  # dL/d(network input); None after a lean pass that starts with a conv
 
 
@@ -135,6 +139,14 @@ def _layer_forward(layer: Layer, path: str, x: np.ndarray, params: dict[str, np.
         return conv.conv2d_forward(x, params[path + ".w"], params[path + ".b"], layer.stride, layer.pad)
     if kind == "relu":
         return activations.relu_forward(x)
+    if kind == "sigmoid":
+        return activations.sigmoid_forward(x)
+    if kind == "tanh":
+        return activations.tanh_forward(x)
+    if kind == "leaky_relu":
+        return activations.leaky_relu_forward(x, layer.slope)
+    if kind == "groupnorm":
+        return groupnorm.groupnorm_forward(x, params[path + ".gamma"], params[path + ".beta"], layer.groups, layer.eps)
     if kind == "maxpool2d":
         return pool.maxpool2d_forward(x, layer.size, layer.stride, keep_windows=not lean)
     if kind == "avgpool2d":
@@ -158,6 +170,10 @@ def _layer_forward(layer: Layer, path: str, x: np.ndarray, params: dict[str, np.
 _BACKWARD = {
     "conv2d": conv.conv2d_backward,
     "relu": activations.relu_backward,
+    "sigmoid": activations.activation_backward,
+    "tanh": activations.activation_backward,
+    "leaky_relu": activations.activation_backward,
+    "groupnorm": groupnorm.groupnorm_backward,
     "maxpool2d": pool.maxpool2d_backward,
     "avgpool2d": pool.avgpool2d_backward,
     "linear": linear.linear_backward,
@@ -224,9 +240,15 @@ def _forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels:
     if lean and not np.all(np.isfinite(logits)):  # a training run diverged: the loss is not a number
         return ForwardTrace(model, params, x, labels, mode, seed, records, logits, math.nan, None, None, buffers,
                             lean)
-    loss, loss_cache = softmax.softmax_cross_entropy_forward(logits, labels)
-    return ForwardTrace(model, params, x, labels, mode, seed, records, logits, float(loss), loss_cache.probs,
-                        loss_cache, buffers, lean)
+    if model.loss == "svm_loss":
+        loss, loss_cache = svm.svm_loss_forward(logits, labels)
+        probs = None
+    else:
+        loss, loss_cache = softmax.softmax_cross_entropy_forward(logits, labels)
+        probs = loss_cache.probs
+    penalty = penalize(model, params)
+    return ForwardTrace(model, params, x, labels, mode, seed, records, logits, float(loss) + penalty.loss, probs,
+                        loss_cache, buffers, lean, float(loss), penalty)
 
 
 def forward(model: Any, params: dict[str, Any], x: Any, labels: Any, mode: str = "train",
@@ -243,11 +265,18 @@ def forward(model: Any, params: dict[str, Any], x: Any, labels: Any, mode: str =
 
 
 def backward(trace: ForwardTrace) -> BackwardTrace:
-    """Every layer's gradient record, from dL/dlogits down to dL/dx, and dL/dparam by name."""
-    loss_grads = softmax.softmax_cross_entropy_backward(trace.loss_cache, jacobian=not trace.lean)
+    """Every layer's gradient record, from dL/dlogits down to dL/dx, and dL/dparam by name (with the
+    penalty's gradient added to each penalized w)."""
+    if trace.model.loss == "svm_loss":
+        loss_grads = svm.svm_loss_backward(trace.loss_cache)
+    else:
+        loss_grads = softmax.softmax_cross_entropy_backward(trace.loss_cache, jacobian=not trace.lean)
     records: dict[str, LayerBackward] = {}
     grads: dict[str, np.ndarray] = {}
     dx = _backward_layers(trace.model.layers, "", loss_grads.dlogits, trace.layers, records, grads, not trace.lean)
+    if trace.penalty is not None:
+        for name, dpenalty in trace.penalty.grads.items():
+            grads[name] = grads[name] + dpenalty  # a new array: the layer's own record keeps the data gradient
     order = [name for info in infer_shapes(trace.model) for name in info.param_shapes]
     return BackwardTrace({p: records[p] for p in trace.layers}, loss_grads.dlogits, loss_grads,
                          {name: grads[name] for name in order}, dx)
@@ -343,7 +372,10 @@ def trace(model: Any, params: dict[str, Any] | None, x: Any, labels: Any, mode: 
     """The ``POST /api/v1/networks/trace`` answer, arrays as NumPy arrays (see :func:`jsonable`).
 
     ``{"layers": [{"path", "type", "out_shape", "forward": {name: array}, "backward": {name: array}}],
-    "loss", "probs", "grads": {param name: array}, "update": {"t", "params", "state"} or None}``.
+    "loss", "data_loss", "l2_penalty", "l1_penalty", "probs", "grads": {param name: array},
+    "reg_grads": {w name: array}, "update": {"t", "params", "state"} or None}``: ``loss`` is the data
+    loss plus the penalties; ``grads`` include the penalty's gradient ``reg_grads`` (see
+    :mod:`engine.network.penalty`); ``probs`` is None for the SVM loss.
     Missing parameters are initialised from ``seed``. ``layers`` is in pre-order (a residual
     block, then its layers); a residual block's arrays are x, fx, out and dout, dx_skip,
     dx_branch, dx. ``update.params`` holds every parameter after one optimizer step and the
@@ -376,7 +408,10 @@ def trace(model: Any, params: dict[str, Any] | None, x: Any, labels: Any, mode: 
         else:
             new, shown, t = {}, {}, 1
         update = {"t": t, "params": {**new, **fwd.buffers}, "state": shown}
-    return {"layers": layers, "loss": fwd.loss, "probs": fwd.probs, "grads": bwd.grads, "update": update}
+    penalty = fwd.penalty
+    return {"layers": layers, "loss": fwd.loss, "data_loss": fwd.data_loss, "l2_penalty": penalty.l2,
+            "l1_penalty": penalty.l1, "probs": fwd.probs, "grads": bwd.grads, "reg_grads": penalty.grads,
+            "update": update}
 
 
 def jsonable(value: Any) -> Any:

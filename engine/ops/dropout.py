@@ -8,7 +8,9 @@ Two readings of ``p`` (CONVENTIONS.md, "Normalization and dropout"):
   0 < p ≤ 1; kept values are divided by p (the notes' ``(np.random.rand(*x.shape) < p) / p``).
 
 The uniform draws come from ``np.random.default_rng(seed).random(x.shape)``: a value is kept
-when u ≥ p (drop) or u < p (keep). ``mask`` holds 0/1 in x's dtype and ``scale`` is 0-d, so
+when u ≥ p (drop) or u < p (keep) — unless a ``mask`` is given (the optional input): then that
+0/1 pattern is used as it is, so a published mask reproduces (cs231n's ``(rand < p) / p`` is
+this mask times its scale). ``mask`` holds 0/1 in x's dtype and ``scale`` is 0-d, so
 out = x·mask·scale and dx = dout·mask·scale. Eval mode is the identity (mask of ones, scale 1).
 """
 
@@ -60,16 +62,34 @@ class DropoutGrads:
     dx: np.ndarray  # dout·mask·scale
 
 
+def check_mask(mask: np.ndarray, x_shape: tuple[int, ...], mode: str) -> None:
+    """OpInputError("inputs.mask", ...) unless ``mask`` is a 0/1 pattern of x's shape in train mode."""
+    if mode != "train":
+        raise OpInputError("inputs.mask", "is used in train mode only: eval mode is the identity (leave it out)")
+    if tuple(mask.shape) != tuple(x_shape):
+        raise OpInputError("inputs.mask", f"must have the shape of x {shape_text(x_shape)}, "
+                                          f"got {shape_text(mask.shape)}")
+    bad = np.flatnonzero((mask != 0) & (mask != 1))
+    if bad.size:
+        at = [int(i) for i in np.unravel_index(int(bad[0]), mask.shape)]
+        raise OpInputError("inputs.mask", f"must hold 0 (dropped) and 1 (kept) only — the scale is applied "
+                                          f"separately; element {at} is {mask.flat[int(bad[0])]:g}")
+
+
 def dropout_forward(x: np.ndarray, p: float, mode: str = "train", seed: int = 0,
-                    p_means: str = "drop") -> tuple[np.ndarray, DropoutCache]:
-    """out = x·mask·scale with a mask drawn from ``default_rng(seed)``; identity in eval."""
+                    p_means: str = "drop", mask: np.ndarray | None = None) -> tuple[np.ndarray, DropoutCache]:
+    """out = x·mask·scale with a mask drawn from ``default_rng(seed)`` (or the given 0/1 ``mask``); identity
+    in eval."""
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     _validate(p, mode, seed, p_means)
+    if mask is not None:
+        check_mask(np.asarray(mask), x.shape, mode)
     if mode == "train":
-        u = np.random.default_rng(int(seed)).random(x.shape)
-        kept = u >= p if p_means == "drop" else u < p
-        mask = kept.astype(dtype)
+        if mask is None:
+            u = np.random.default_rng(int(seed)).random(x.shape)
+            mask = u >= p if p_means == "drop" else u < p
+        mask = np.asarray(mask).astype(dtype, copy=True)
         scale = np.asarray(1.0 / (1.0 - p) if p_means == "drop" else 1.0 / p, dtype)
     else:
         mask = np.ones(x.shape, dtype)
@@ -104,7 +124,7 @@ def dropout_expectation(x: np.ndarray, p: float, draws: int = 1000, seed: int = 
     return (total / draws).astype(dtype)
 
 
-DROPOUT_ARRAYS = ("x", "dout", "mask", "scale", "out", "dx")
+DROPOUT_ARRAYS = ("x", "dout", "mask", "mask_given", "scale", "out", "dx")
 
 
 def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
@@ -114,6 +134,9 @@ def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
     if "dout" in shapes and tuple(shapes["dout"]) != x_shape:
         raise OpInputError("inputs.dout", f"must have the shape of out {shape_text(x_shape)}, "
                            f"got {shape_text(shapes['dout'])}")
+    if "mask" in shapes and tuple(shapes["mask"]) != x_shape:
+        raise OpInputError("inputs.mask", f"must have the shape of x {shape_text(x_shape)}, "
+                           f"got {shape_text(shapes['mask'])}")
     _validate(params.get("p", 0.5), params.get("mode", "train"), params.get("seed", 0), params.get("p_means", "drop"))
 
 
@@ -125,9 +148,10 @@ def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     x = arrays["x"]
     dout = arrays["dout"] if "dout" in arrays else np.ones(x.shape, x.dtype)
     out, c = dropout_forward(x, params.get("p", 0.5), params.get("mode", "train"), params.get("seed", 0),
-                             params.get("p_means", "drop"))
+                             params.get("p_means", "drop"), arrays.get("mask"))
     g = dropout_backward(dout, c)
-    return copied(x=x, dout=dout, mask=c.mask, scale=c.scale, out=out, dx=g.dx)
+    given = np.asarray(float("mask" in arrays), c.mask.dtype)
+    return copied(x=x, dout=dout, mask=c.mask, mask_given=given, scale=c.scale, out=out, dx=g.dx)
 
 
 def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
@@ -149,7 +173,9 @@ def _steps(a: Arrays, params: dict[str, Any]) -> list[Step]:
                     + p + r" \text{ (keep probability)}")
         scale_tex = r"s = \frac{1}{p} = \frac{1}{" + p + "}"
     return [
-        Step("forward", "mask", f"Draw the mask (seed {int(params.get('seed', 0))})", mask_tex, pick(a, "mask")),
+        Step("forward", "mask", "The given mask (1 kept, 0 dropped)" if int(a.get("mask_given", 0))
+             else f"Draw the mask (seed {int(params.get('seed', 0))})",
+             r"m \text{ as given}" if int(a.get("mask_given", 0)) else mask_tex, pick(a, "mask")),
         Step("forward", "scale", "Scale the kept values so the expectation stays x", scale_tex,
              pick(a, "scale")),
         Step("forward", "out", "Drop and scale", r"y_i = x_i\, m_i\, s",
@@ -188,6 +214,8 @@ SPECS = (
         inputs=(
             Input("x", (1, 2, 3, 4), doc="any array of 1 to 4 dimensions"),
             Input("dout", (1, 2, 3, 4), required=False, grad=False, doc="upstream gradient (default ones)"),
+            Input("mask", (1, 2, 3, 4), required=False, grad=False,
+                  doc="train mode: a given 0/1 pattern (1 kept) instead of one drawn from the seed; x's shape"),
         ),
         params=(
             Param("p", float, 0.5, lo=0.0, hi=1.0,

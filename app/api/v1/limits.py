@@ -1,8 +1,9 @@
-"""Size limits of :class:`app.settings.Settings` applied to op inputs, with clear messages.
+"""The JSON API's size limits (``Settings.api_max_*``) applied to op inputs, with clear messages.
 
-The registry already bounds the numbers in each array (``max_elements``) and checks that
-shapes fit together; this adds the per-axis limits a page can draw legibly: batch size,
-channels, height and width, filters, kernel size. Only the inputs that fix the shapes are
+The registry already bounds the numbers in each array (``api_max_elements``) and checks that
+shapes fit together; this adds the per-axis limits: batch size, channels, height and width,
+filters, kernel size. They are course-sized (cs231n's assignment checks fit); the pages keep
+their own, smaller ``max_*``. Only the inputs that fix the shapes are
 named here; the others (``dout``, running statistics, ...) must match them, which the op's
 own ``check`` enforces.
 """
@@ -27,16 +28,16 @@ AXES: dict[str, dict[int, tuple[str, ...]]] = {
 
 def axis_limit(axis: str, settings: Settings) -> int:
     return {
-        "batch size N": settings.max_batch,
-        "channels C": settings.max_channels,
-        "height H": settings.max_spatial,
-        "width W": settings.max_spatial,
-        "filters F": settings.max_filters,
-        "kernel height KH": settings.max_kernel,
-        "kernel width KW": settings.max_kernel,
-        "features D": settings.max_features,
-        "units M": settings.max_features,
-        "classes K": settings.max_classes,
+        "batch size N": settings.api_max_batch,
+        "channels C": settings.api_max_channels,
+        "height H": settings.api_max_spatial,
+        "width W": settings.api_max_spatial,
+        "filters F": settings.api_max_filters,
+        "kernel height KH": settings.api_max_kernel,
+        "kernel width KW": settings.api_max_kernel,
+        "features D": settings.api_max_features,
+        "units M": settings.api_max_features,
+        "classes K": settings.api_max_classes,
     }[axis]
 
 

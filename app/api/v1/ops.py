@@ -10,11 +10,13 @@ from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app import work
 from app.api.v1.common import ERROR_RESPONSES, not_found, rounded
 from app.api.v1.jsonarrays import to_json
 from app.api.v1.limits import check_op_limits
 from app.settings import Settings, get_settings
 from engine import registry
+from engine.records import Arrays
 
 log = logging.getLogger("backprop_lens")
 router = APIRouter(prefix="/ops", tags=["ops"])
@@ -76,16 +78,22 @@ def _examples() -> dict[str, dict[str, Any]]:
     "[CONVENTIONS.md](/conventions#the-json-api-versioned-under-api-v1-described-by-the-app-s-openapi-schema). "
     f"Known ops: {', '.join(f'`{n}`' for n in OP_NAMES) or 'none yet'}. An unknown op answers 404.",
 )
-def run_op(
+async def run_op(
     op: Annotated[str, Path(description="The op to run.", json_schema_extra={"enum": OP_NAMES})],
     body: Annotated[OpRequest, Body(openapi_examples=_examples())],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JSONResponse:
     if op not in registry.OPS:
         raise not_found("op", op, registry.OPS)
+    # course-sized inputs (Settings.api_max_*) take a while: validated, computed and written under the work limiter
+    answer = await work.run(settings, _answer, op, body, settings)
+    return JSONResponse(answer)
+
+
+def _answer(op: str, body: OpRequest, settings: Settings) -> dict[str, Any]:
     spec, arrays, params = registry.prepare(
-        op, body.inputs, body.params, dtype=body.dtype, max_elements=settings.max_elements
+        op, body.inputs, body.params, dtype=body.dtype, max_elements=settings.api_max_elements
     )
     check_op_limits(arrays, settings)
-    result = spec.run(arrays, params)
-    return JSONResponse({"op": op, "params": params, "arrays": to_json(result)})
+    result: Arrays = spec.run(arrays, params)
+    return {"op": op, "params": params, "arrays": to_json(result)}

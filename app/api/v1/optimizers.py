@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.v1 import schemas
 from app.api.v1.common import ERROR_RESPONSES, not_found
 from app.api.v1.jsonarrays import to_json
 from app.settings import Settings, get_settings
@@ -41,16 +42,16 @@ def _hyperparams_doc() -> str:
 class OptimizerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    params: dict[str, Any] = Field(
+    params: Annotated[dict[str, Any], schemas.OPT_PARAMS] = Field(
         description="The starting parameters by name, as nested lists of numbers.",
         examples=[{"w": [0.5, -0.3], "b": 0.1}],
     )
-    grads: list[Any] = Field(
+    grads: Annotated[list[Any], schemas.OPT_GRADS] = Field(
         description="One `{name: array}` object per step, shaped like `params`; the optimizer takes one "
         "step per entry, starting from zero state (t = 1 on the first) or from `state`.",
         examples=[[{"w": [0.1, -0.2], "b": 0.05}, {"w": [0.08, -0.1], "b": 0.02}]],
     )
-    hyperparams: dict[str, Any] = Field(
+    hyperparams: Annotated[dict[str, Any], schemas.OPT_HYPERPARAMS] = Field(
         default_factory=dict,
         description="Hyperparameters by name; missing ones take PyTorch's defaults. Out-of-range values are "
         "rejected, never clamped.",
@@ -149,6 +150,6 @@ def run_optimizer(
     hyperparams = optim.clean_hyperparams(name, body.hyperparams)
     steps = optim.run_optimizer(
         name, body.params, body.grads, hyperparams, dtype=body.dtype,
-        max_steps=settings.max_optimizer_steps, max_elements=settings.max_elements, state=body.state,
+        max_steps=settings.max_optimizer_steps, max_elements=settings.api_max_elements, state=body.state,
     )
     return JSONResponse({"optimizer": name, "hyperparams": hyperparams, "steps": to_json(steps)})

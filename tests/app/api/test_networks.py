@@ -60,7 +60,8 @@ def test_the_answer_has_every_layer_with_the_ops_arrays(client):
     r = client.post(URL, json=body())
     assert r.status_code == 200, r.text
     answer = r.json()
-    assert set(answer) == {"layers", "loss", "probs", "grads", "update"}
+    assert set(answer) == {"layers", "loss", "data_loss", "l2_penalty", "l1_penalty", "probs", "grads", "reg_grads",
+                           "update"}
     paths = [layer["path"] for layer in answer["layers"]]
     assert paths == ["0", "1", "2", "3", "4", "4.0", "4.1", "5", "6", "7"]  # pre-order: the block, then its layers
     for layer in answer["layers"]:

@@ -13,6 +13,7 @@ from engine import registry
 from tests.app.conftest import assert_error, example_body
 
 OPS = sorted(registry.OPS)
+LIMITS = Settings()  # the JSON API's limits (api_max_*)
 
 # CONVENTIONS.md's table, row by row: op -> (inputs, params, arrays it answers at least)
 CONVENTIONS_TABLE = {
@@ -223,9 +224,9 @@ def test_non_finite_json_numbers_are_rejected(client, literal):
 
 def test_oversized_array_is_rejected_with_the_limit(client):
     op = _relu_or_first_op_with_x()
-    n = Settings().max_elements + 1
+    n = Settings().api_max_elements + 1
     r = post(client, op, {"inputs": {"x": [0.5] * n}})
-    assert_error(r, 422, ["body", "inputs", "x"], str(n), str(Settings().max_elements))
+    assert_error(r, 422, ["body", "inputs", "x"], f"{n}", f"{Settings().api_max_elements}")
 
 
 def test_missing_required_input(client):
@@ -275,10 +276,14 @@ def test_conv2d_kernel_larger_than_the_input(client):
 @pytest.mark.parametrize(
     "x_shape, w_shape, words",
     [
-        ((5, 1, 4, 4), (1, 1, 2, 2), ("batch size", "5", "4")),
-        ((1, 5, 4, 4), (1, 5, 2, 2), ("channels", "5", "4")),
-        ((1, 1, 17, 4), (1, 1, 2, 2), ("height", "17", "16")),
-        ((1, 1, 4, 17), (1, 1, 2, 2), ("width", "17", "16")),
+        ((LIMITS.api_max_batch + 1, 1, 2, 2), (1, 1, 2, 2), ("batch size", f"{LIMITS.api_max_batch + 1}",
+                                                              f"{LIMITS.api_max_batch}")),
+        ((1, LIMITS.api_max_channels + 1, 2, 2), (1, LIMITS.api_max_channels + 1, 2, 2),
+         ("channels", f"{LIMITS.api_max_channels + 1}", f"{LIMITS.api_max_channels}")),
+        ((1, 1, LIMITS.api_max_spatial + 1, 4), (1, 1, 2, 2), ("height", f"{LIMITS.api_max_spatial + 1}",
+                                                                 f"{LIMITS.api_max_spatial}")),
+        ((1, 1, 4, LIMITS.api_max_spatial + 1), (1, 1, 2, 2), ("width", f"{LIMITS.api_max_spatial + 1}",
+                                                                 f"{LIMITS.api_max_spatial}")),
     ],
     ids=["batch", "channels", "height", "width"],
 )
@@ -290,11 +295,13 @@ def test_conv2d_input_over_the_settings_limits(client, x_shape, w_shape, words):
 @needs("conv2d")
 @pytest.mark.parametrize(
     "w_shape, words",
-    [((5, 1, 2, 2), ("filters", "5", "4")), ((1, 1, 6, 6), ("kernel height", "6", "5"))],
+    [((LIMITS.api_max_filters + 1, 1, 2, 2), ("filters", f"{LIMITS.api_max_filters + 1}", f"{LIMITS.api_max_filters}")),
+     ((1, 1, LIMITS.api_max_kernel + 1, 2), ("kernel height", f"{LIMITS.api_max_kernel + 1}",
+                                             f"{LIMITS.api_max_kernel}"))],
     ids=["filters", "kernel"],
 )
 def test_conv2d_weights_over_the_settings_limits(client, w_shape, words):
-    body = {"inputs": {"x": np.zeros((1, 1, 8, 8)).tolist(), "w": np.zeros(w_shape).tolist(),
+    body = {"inputs": {"x": np.zeros((1, 1, 16, 8)).tolist(), "w": np.zeros(w_shape).tolist(),
                        "b": [0.0] * w_shape[0]}}
     assert_error(post(client, "conv2d", body), 422, ["body", "inputs", "w"], *words)
 
@@ -303,9 +310,9 @@ def test_conv2d_weights_over_the_settings_limits(client, w_shape, words):
 def test_settings_override_changes_the_limits(app, client):
     body = {"inputs": {"x": np.zeros((2, 1, 4, 4)).tolist(), "w": np.zeros((1, 1, 2, 2)).tolist(), "b": [0.0]}}
     assert post(client, "conv2d", body).status_code == 200
-    app.dependency_overrides[get_settings] = lambda: Settings(max_batch=1)
+    app.dependency_overrides[get_settings] = lambda: Settings(api_max_batch=1)
     assert_error(post(client, "conv2d", body), 422, ["body", "inputs", "x"], "batch size N = 2", "limit of 1")
-    app.dependency_overrides[get_settings] = lambda: Settings(max_elements=16)
+    app.dependency_overrides[get_settings] = lambda: Settings(api_max_elements=16)
     big = {**body, "inputs": {**body["inputs"], "x": np.zeros((2, 1, 4, 3)).tolist()}}
     assert_error(post(client, "conv2d", big), 422, ["body", "inputs", "x"], "24", "16")
 
@@ -343,7 +350,8 @@ def test_malformed_request_is_422_in_the_same_shape(client, raw, loc_start):
 
 def test_body_over_the_size_limit_is_413(client):
     op = _relu_or_first_op_with_x()
-    big = json.dumps({"inputs": {"x": [0.123456789] * 500_000}})
+    big = json.dumps({"inputs": {"x": [0.123456789] * (LIMITS.max_body_bytes // 12)}})
+    assert len(big) > LIMITS.max_body_bytes
     r = client.post(f"/api/v1/ops/{op}", content=big, headers={"content-type": "application/json"})
     assert_error(r, 413, ["body"], "limit")
 

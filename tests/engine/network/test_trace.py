@@ -293,7 +293,8 @@ def test_trace_answer_has_every_key_and_every_table_array():
     spec["layers"].insert(4, {"type": "avgpool2d", "size": 1})
     x, labels = batch(spec, 2, 0)
     out = trace(spec, None, x, labels, "train", {"name": "adam", "hyperparams": {"lr": 0.01}}, seed=0)
-    assert set(out) == {"layers", "loss", "probs", "grads", "update"}
+    assert set(out) == {"layers", "loss", "data_loss", "l2_penalty", "l1_penalty", "probs", "grads", "reg_grads",
+                        "update"}
     m = parse_model(spec)
     assert [layer["path"] for layer in out["layers"]] == [i.path for i in infer_shapes(m)]
     for layer, info in zip(out["layers"], infer_shapes(m), strict=True):

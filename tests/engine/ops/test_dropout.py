@@ -248,3 +248,30 @@ def test_provenance():
     with pytest.raises(OpInputError) as err:
         op_provenance("dropout", {"x": x}, {}, "u", (0, 0))
     assert err.value.field == "array"
+
+
+def test_a_given_mask_is_used_as_it_is():
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    mask = [[1, 0, 1], [0, 0, 1]]
+    for p_means, p, scale in (("drop", 0.25, 1 / 0.75), ("keep", 0.25, 4.0)):
+        a = run_op("dropout", {"x": x, "mask": mask, "dout": np.ones((2, 3))}, {"p": p, "p_means": p_means, "seed": 9})
+        np.testing.assert_array_equal(a["mask"], mask)
+        np.testing.assert_allclose(a["out"], x * np.array(mask) * scale, rtol=1e-15)
+        np.testing.assert_allclose(a["dx"], np.array(mask) * scale, rtol=1e-15)
+        assert float(a["mask_given"]) == 1.0
+    steps = op_steps("dropout", {"x": x, "mask": mask}, {"p": 0.5})
+    assert steps[0].title.startswith("The given mask")
+    assert float(run_op("dropout", {"x": x}, {"p": 0.5})["mask_given"]) == 0.0
+    assert_gradcheck("dropout", {"x": x, "mask": mask, "dout": np.arange(6.0).reshape(2, 3)}, {"p": 0.4})
+
+
+@pytest.mark.parametrize("mask, params, words", [
+    ([[1, 0, 2], [0, 0, 1]], {}, "element [0, 2] is 2"),
+    ([[1, 0, 1 / 0.75], [0, 0, 1]], {}, "scale is applied separately"),
+    ([1, 0, 1], {}, "shape of x"),
+    ([[1, 0, 1], [0, 0, 1]], {"mode": "eval"}, "train mode only"),
+])
+def test_a_bad_mask_names_the_field(mask, params, words):
+    with pytest.raises(OpInputError) as info:
+        run_op("dropout", {"x": np.ones((2, 3)), "mask": mask}, {"p": 0.5, **params})
+    assert info.value.field == "inputs.mask" and words in info.value.message

@@ -55,11 +55,13 @@ def test_db_sums_over_the_batch():
         ({"x": np.ones((2, 3)), "w": np.ones((3, 2)), "b": np.ones(3)}, "inputs.b", "has 3 entries but w has 2"),
         ({"x": np.ones((2, 3)), "w": np.ones((3, 2)), "b": np.ones(2), "dout": np.ones((2, 3))}, "inputs.dout",
          "[2, 2]"),
-        ({"x": np.ones((2, 1, 2, 2)), "w": np.ones((4, 2)), "b": np.ones(2)}, "inputs.x", "2 dimensions"),
+        ({"x": np.ones((2, 1, 2, 2)), "w": np.ones((3, 2)), "b": np.ones(2)}, "inputs.w",
+         "x has 4 features per sample (1 · 2 · 2 = 4)"),
+        ({"x": np.ones(6), "w": np.ones((6, 2)), "b": np.ones(2)}, "inputs.x", "dimensions"),
         ({"x": np.ones((2, 3)), "w": np.ones(3), "b": np.ones(1)}, "inputs.w", "2 dimensions"),
         ({"x": np.ones((2, 3)), "w": np.ones((3, 2))}, "inputs.b", "required"),
     ],
-    ids=["w-rows", "b-length", "dout-shape", "x-4d", "w-1d", "b-missing"],
+    ids=["w-rows", "b-length", "dout-shape", "x-4d-w-rows", "x-1d", "w-1d", "b-missing"],
 )
 def test_linear_errors_name_the_field(inputs, field, words):
     with pytest.raises(OpInputError) as info:
@@ -205,3 +207,26 @@ def test_flatten_then_linear_equals_linear_on_the_reshaped_batch():
 def test_example_runs(op):
     inputs, params = get_spec(op).example(np.random.default_rng(0))
     assert set(get_spec(op).arrays) <= set(run_op(op, inputs, params))
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3, 2, 2), (2, 4, 5, 6), (1, 2, 1, 3, 2)])
+def test_linear_flattens_each_sample_like_cs231n_affine(shape):
+    """x (N, d₁, …, d_k) is x.reshape(N, −1) on the way in, and dx comes back in x's shape."""
+    rng = np.random.default_rng(len(shape))
+    m = int(np.prod(shape[1:]))
+    x, w, b = rng.normal(size=shape), rng.normal(size=(m, 3)), rng.normal(size=3)
+    dout = rng.normal(size=(shape[0], 3))
+    a = run_op("linear", {"x": x, "w": w, "b": b, "dout": dout})
+    flat = run_op("linear", {"x": x.reshape(shape[0], -1), "w": w, "b": b, "dout": dout})
+    np.testing.assert_array_equal(a["x_flat"], x.reshape(shape[0], -1))
+    np.testing.assert_array_equal(a["out"], flat["out"])
+    np.testing.assert_array_equal(a["dx"], flat["dx"].reshape(shape))
+    np.testing.assert_array_equal(a["dw"], flat["dw"])
+    assert_gradcheck("linear", {"x": x, "w": w, "b": b, "dout": dout}, case=str(shape))
+    names = [s.name for s in op_steps("linear", {"x": x, "w": w, "b": b})]
+    assert names[0] == ("flatten" if len(shape) > 2 else "affine")
+    if len(shape) > 2:
+        found = op_provenance("linear", {"x": x, "w": w, "b": b}, None, "out", (0, 1))
+        assert len(found["x"]) == m and found["x"][-1] == (0, *(s - 1 for s in shape[1:]))
+        last = (0, *(s - 1 for s in shape[1:]))
+        assert op_provenance("linear", {"x": x, "w": w, "b": b}, None, "dx", last)["w"][0] == (m - 1, 0)
