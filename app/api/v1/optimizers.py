@@ -57,7 +57,7 @@ class OptimizerRequest(BaseModel):
         "rejected, never clamped.",
         examples=[{"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}],
     )
-    state: dict[str, Any] | None = Field(
+    state: Annotated[dict[str, Any] | None, schemas.OPT_STATE] = Field(
         None,
         description="An optional starting state, under the names the answer uses: `t` (the updates already "
         "taken, default 0; the first step of this request is then t + 1) and every slot of the optimizer — "

@@ -58,6 +58,11 @@ LAYER = {"oneOf": [
                                       "description": "default: 0.1 (pytorch) or 0.9 (cs231n)"},
                          "convention": {"enum": list(nm.CONVENTIONS), "default": "pytorch"}}),
     _layer("relu", {}),
+    _layer("sigmoid", {}),
+    _layer("tanh", {}),
+    _layer("leaky_relu", {"slope": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.01}}),
+    _layer("groupnorm", {"groups": _int(1, nm.MAX_CHANNELS * 4, 1),
+                         "eps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 1e-5}}),
     _layer("maxpool2d", {"size": _int(1, nm.MAX_POOL), "stride": _int(1, nm.MAX_POOL)}),
     _layer("avgpool2d", {"size": _int(1, nm.MAX_POOL), "stride": _int(1, nm.MAX_POOL)}),
     _layer("dropout", {"p": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}}),
@@ -72,6 +77,10 @@ MODEL = {
                         "description": "[C, H, W] (an image) or [D] (features)"},
         "layers": LAYERS,
         "loss": {"enum": list(nm.LOSSES), "default": "softmax_cross_entropy"},
+        "reg": {"type": "number", "minimum": 0, "maximum": nm.MAX_REG, "default": 0,
+                "description": "L2 strength: ½·reg·Σw² over every conv2d and linear w"},
+        "l1": {"type": "number", "minimum": 0, "maximum": nm.MAX_REG, "default": 0,
+               "description": "L1 strength: l1·Σ|w| over every conv2d and linear w"},
     },
 }
 ARRAYS_BY_NAME = {"type": "object", "additionalProperties": number_array()}
@@ -94,3 +103,7 @@ OP_PARAMS = WithJsonSchema({"type": "object", "additionalProperties": {"type": [
 OPT_PARAMS = WithJsonSchema({**ARRAYS_BY_NAME, "maxProperties": LIMITS.max_optimizer_params})
 OPT_GRADS = WithJsonSchema({"type": "array", "items": ARRAYS_BY_NAME, "maxItems": LIMITS.max_optimizer_steps})
 OPT_HYPERPARAMS = WithJsonSchema(HYPERPARAMS)
+OPT_STATE = WithJsonSchema({"anyOf": [
+    {"type": "object", "properties": {"t": _int(0, optim.MAX_T, 0)}, "additionalProperties": ARRAYS_BY_NAME,
+     "description": "t, and each slot of the optimizer (v; s; m and v) as {name: array}"},
+    {"type": "null"}]})
