@@ -5,8 +5,11 @@
  *   - 422 answers are swapped (htmx-config in base.html: they carry the message naming the
  *     bad field), and the cells named in #form-message[data-invalid] get aria-invalid; stale results dim;
  *   - ↑ ↓ Enter move between cells of one grid; ← → step the sliding window, space plays;
- *   - hovering a result cell asks the engine (POST data-provenance) which cells it came
- *     from and outlines them.
+ *   - hovering or focusing a result cell asks the engine (POST data-provenance) which cells it came
+ *     from and outlines them; where the answer has terms (coefficient · upstream = product) each
+ *     pair is outlined in its own colour and numbered, and the terms panel (#terms-panel, a live
+ *     region) lists them with their numbers. Result cells are focusable (one tab stop per table);
+ *     the arrow keys move between them, Esc closes the panel.
  */
 (function () {
   "use strict";
@@ -90,7 +93,7 @@
     if (on) {
       playTimer = setInterval(function () {
         const next = document.querySelector('[data-step="next"]');
-        if (!next || document.hidden) { setPlaying(false); return; }
+        if (!next || next.disabled || document.hidden) { setPlaying(false); return; } // the end: stop
         next.click();
       }, 800);
     }
@@ -105,12 +108,23 @@
   });
   document.addEventListener("visibilitychange", function () { if (document.hidden) setPlaying(false); });
 
-  // --- hover provenance: ask the engine which cells a hovered cell came from ---
+  // --- provenance: ask the engine which cells a hovered or focused result cell came from ---
+  // The answer's cells are outlined; where the lab answers terms too (coefficient · upstream = product),
+  // each pair is outlined in its own colour and numbered, and the terms panel lists them with their numbers.
+  const PAIR_COLOURS = ["#7b2cbf", "#2b9348", "#d6336c", "#0f7c8c", "#b08900", "#1d3557", "#c1121f", "#8c564b"];
+  const RESULT_CELL = "table.heatmap:not(.editable) td[data-idx]";
   let version = 0;
   const cache = new Map();
   let hovered = null;
   function clearProvenance() {
-    document.querySelectorAll(".prov, .prov-self").forEach(function (el) { el.classList.remove("prov", "prov-self"); });
+    document.querySelectorAll(".prov, .prov-self, .prov-pair").forEach(function (el) {
+      el.classList.remove("prov", "prov-self", "prov-pair");
+      el.removeAttribute("data-term");
+      el.style.removeProperty("--pair");
+    });
+  }
+  function cellsOf(lab, array, idx) {
+    return lab.querySelectorAll('table[data-arr="' + CSS.escape(array) + '"] td[data-idx="' + idx + '"]');
   }
   function showProvenance(lab, td, answer) {
     if (hovered !== td) return;
@@ -118,13 +132,88 @@
     td.classList.add("prov-self");
     Object.keys(answer.cells || {}).forEach(function (array) {
       answer.cells[array].forEach(function (idx) {
-        lab.querySelectorAll('table[data-arr="' + array + '"] td[data-idx="' + idx + '"]')
-          .forEach(function (cell) { cell.classList.add("prov"); });
+        cellsOf(lab, array, idx).forEach(function (cell) { cell.classList.add("prov"); });
       });
     });
+    const terms = answer.terms;
+    if (!terms) return;
+    terms.terms.forEach(function (term, k) {
+      const colour = PAIR_COLOURS[k % PAIR_COLOURS.length];
+      [term.coefficient, term.upstream].forEach(function (factor) {
+        if (!factor.array || factor.index === null) return;
+        cellsOf(lab, factor.array, factor.index).forEach(function (cell) {
+          cell.classList.add("prov-pair");
+          cell.style.setProperty("--pair", colour);
+          const had = cell.getAttribute("data-term");
+          cell.setAttribute("data-term", had ? had + "," + (k + 1) : String(k + 1));
+        });
+      });
+    });
+    showTerms(terms);
   }
-  document.addEventListener("mouseover", function (ev) {
-    const td = ev.target.closest && ev.target.closest("table.heatmap:not(.editable) td[data-idx]");
+
+  // the terms panel: made once per page, a live region a screen reader reads
+  function termsPanel() {
+    let panel = document.getElementById("terms-panel");
+    if (panel) return panel;
+    panel = document.createElement("aside");
+    panel.id = "terms-panel";
+    panel.className = "terms-panel";
+    panel.setAttribute("aria-labelledby", "terms-panel-title");
+    panel.hidden = true;
+    panel.innerHTML = '<div class="terms-panel__head"><h2 id="terms-panel-title" class="terms-panel__title"></h2>' +
+      '<button type="button" class="terms-panel__close" aria-label="Close the terms panel" title="Close (Esc)">×</button></div>' +
+      '<p class="terms-panel__live visually-hidden" aria-live="polite"></p>' +
+      '<div class="terms-panel__body" aria-hidden="true"></div>';
+    panel.querySelector(".terms-panel__close").addEventListener("click", hideTerms);
+    document.body.appendChild(panel);
+    return panel;
+  }
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function factorText(f) {
+    const v = Lens.formatNumber(f.value);
+    return f.label === v ? v : f.label + " = " + v;
+  }
+  function showTerms(terms) {
+    const panel = termsPanel();
+    panel.querySelector(".terms-panel__title").textContent = terms.label + " = " + Lens.formatNumber(terms.value);
+    const body = panel.querySelector(".terms-panel__body");
+    body.textContent = "";
+    if (terms.note) body.appendChild(el("p", "terms-panel__note", terms.note));
+    const list = el("ol", "terms-panel__list");
+    terms.terms.forEach(function (term, k) {
+      const item = el("li", "terms-panel__term");
+      item.style.setProperty("--pair", PAIR_COLOURS[k % PAIR_COLOURS.length]);
+      item.appendChild(el("span", "terms-panel__n", String(k + 1)));
+      item.appendChild(el("span", "terms-panel__f", factorText(term.coefficient)));
+      item.appendChild(el("span", "terms-panel__op", "×"));
+      item.appendChild(el("span", "terms-panel__f", factorText(term.upstream)));
+      item.appendChild(el("span", "terms-panel__op", "="));
+      item.appendChild(el("span", "terms-panel__p", Lens.formatNumber(term.product)));
+      if (term.path && terms.paths && terms.paths[term.path]) item.title = terms.paths[term.path];
+      list.appendChild(item);
+    });
+    body.appendChild(list);
+    const more = terms.count - terms.terms.length;
+    const sum = el("p", "terms-panel__sum");
+    sum.textContent = (terms.count ? "Σ of " + terms.count + " term" + (terms.count === 1 ? "" : "s") +
+      (more > 0 ? " (" + more + " more not listed)" : "") + " = " + Lens.formatNumber(terms.total) :
+      "No term reaches it: 0");
+    body.appendChild(sum);
+    panel.querySelector(".terms-panel__live").textContent = terms.text;
+    panel.hidden = false;
+  }
+  function hideTerms() {
+    const panel = document.getElementById("terms-panel");
+    if (panel) panel.hidden = true;
+  }
+
+  function ask(td) {
     if (!td || td === hovered) return;
     const lab = td.closest("[data-lab]");
     const table = td.closest("table[data-arr]");
@@ -143,17 +232,80 @@
         showProvenance(lab, td, answer);
       })
       .catch(function () {});
+  }
+  function leave(td) {
+    if (td && td === hovered) { hovered = null; clearProvenance(); }
+  }
+  document.addEventListener("mouseover", function (ev) {
+    ask(ev.target.closest && ev.target.closest(RESULT_CELL));
   });
   document.addEventListener("mouseout", function (ev) {
     const td = ev.target.closest && ev.target.closest("td[data-idx]");
-    if (td && td === hovered && !td.contains(ev.relatedTarget)) { hovered = null; clearProvenance(); }
+    if (td && !td.contains(ev.relatedTarget) && td !== document.activeElement) leave(td);
   });
+  document.addEventListener("focusin", function (ev) {
+    const td = ev.target.closest && ev.target.closest(RESULT_CELL);
+    if (td) { hovered = null; ask(td); }
+  });
+  document.addEventListener("focusout", function (ev) {
+    const td = ev.target.closest && ev.target.closest(RESULT_CELL);
+    if (td && !(ev.relatedTarget && ev.relatedTarget.closest && ev.relatedTarget.closest(RESULT_CELL))) leave(td);
+  });
+
+  // result cells are focusable: one tab stop per table (the first cell), arrow keys move inside it
+  function focusable(root) {
+    const scope = root && root.querySelectorAll ? root : document;
+    const forms = scope.matches && scope.matches("[data-provenance]") ? [scope] :
+      Array.prototype.slice.call(document.querySelectorAll("[data-provenance]"));
+    forms.forEach(function (lab) {
+      lab.querySelectorAll("table.heatmap:not(.editable)[data-arr]").forEach(function (table) {
+        if (table.querySelector("td[tabindex]")) return;
+        const first = table.querySelector("td[data-idx]");
+        if (first) first.setAttribute("tabindex", "0");
+      });
+    });
+  }
+  function neighbour(td, key) {
+    const row = td.parentElement;
+    const cells = Array.prototype.filter.call(row.children, function (c) { return c.matches("td[data-idx]"); });
+    const at = cells.indexOf(td);
+    if (key === "ArrowLeft") return cells[at - 1];
+    if (key === "ArrowRight") return cells[at + 1];
+    let other = key === "ArrowUp" ? row.previousElementSibling : row.nextElementSibling;
+    while (other && !other.querySelector("td[data-idx]")) {
+      other = key === "ArrowUp" ? other.previousElementSibling : other.nextElementSibling;
+    }
+    if (!other) return null;
+    const below = Array.prototype.filter.call(other.children, function (c) { return c.matches("td[data-idx]"); });
+    return below[Math.min(at, below.length - 1)];
+  }
+  function moveCell(td, key) {
+    const next = neighbour(td, key);
+    if (!next) return;
+    td.setAttribute("tabindex", "-1");
+    next.setAttribute("tabindex", "0");
+    next.focus();
+  }
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") { hideTerms(); return; }
+    const td = ev.target.closest && ev.target.closest(RESULT_CELL);
+    if (td && /^Arrow/.test(ev.key) && !(ev.altKey || ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      moveCell(td, ev.key);
+    }
+  }, true);
+  document.addEventListener("DOMContentLoaded", function () { focusable(document); });
+  if (document.readyState !== "loading") focusable(document);
 
   // After every swap (at once, not after settling): new numbers, so forget cached provenance,
   // re-mark bad cells, keep playing.
   document.addEventListener("htmx:afterSwap", function (ev) {
     version += 1;
     cache.clear();
+    hovered = null;
+    hideTerms();
+    focusable(document);
     markInvalid(ev.detail.elt || document.body);
     if (playTimer) setPlaying(true);
   });

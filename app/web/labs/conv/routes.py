@@ -11,12 +11,21 @@ import numpy as np
 from app.settings import Settings
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
-from app.web.kit.routes import LabSpec, lab_router, shown_view
+from app.web.kit.routes import LabSpec, Stepper, lab_router, shown_view
 from app.web.labs.conv import view as conv_view
 from app.web.labs.conv.presets import DEFAULT, PRESETS
-from app.web.labs.conv.state import ConvState, form_limits, from_form, from_link, out_shape, output_count
+from app.web.labs.conv.state import (
+    ConvState,
+    form_limits,
+    from_form,
+    from_link,
+    out_shape,
+    output_count,
+    walk_count,
+)
 from app.web.render import figures
 from app.web.render.numbers import cell_text
+from engine.explain.terms import op_terms, term_arrays
 from engine.gradcheck import check_op
 from engine.ops.conv import row_to_offset
 from engine.records import OpInputError
@@ -25,7 +34,7 @@ from engine.registry import op_provenance
 GRADCHECK_SAMPLE = 40  # entries checked per input; all of them when an input is smaller
 GRADCHECK_STEP = 1e-3  # conv is linear in each input: central differences have no truncation error
 PROVENANCE_ARRAYS = {"x", "w", "b", "x_padded", "x_col", "w_row", "wx_row", "out", "dout", "dout_row",
-                     "dw", "db", "dx_col", "dx", "dx_full_conv"}
+                     "dw", "db", "dx_col", "dx", "dx_full_conv", "dout_padded", "w_rot"}
 
 
 def gradcheck(state: ConvState, form: Form, settings: Settings) -> dict:
@@ -56,7 +65,16 @@ def provenance(state: ConvState, array: str, index_text: str) -> dict[str, list[
             "w": [(f, c, kh, kw) for f in range(F)], "w_row": [(f, index[0]) for f in range(F)]}
 
 
+def terms(state: ConvState, array: str, index_text: str):
+    """The terms that sum to a gradient cell (dx, dw, db, dx_col, dx_full_conv, dx_padded); None for other arrays."""
+    if array not in term_arrays("conv2d"):
+        return None
+    params = {"stride": state.stride, "pad": state.pad}
+    return op_terms("conv2d", state.inputs(out_shape(state)), params, array, parse_index(index_text))
+
+
 LAB = LabSpec(slug="conv", noun="convolution", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(conv_view.build), limits=form_limits, gradcheck=gradcheck,
-              provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, window_positions=output_count)
+              provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, window_positions=output_count,
+              steppers=(Stepper("walk", walk_count, "walk_step"),), terms=terms)
 router = lab_router(LAB)

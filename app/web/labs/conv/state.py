@@ -26,6 +26,7 @@ from app.web.kit.link import (
 from engine.ops.conv import conv_output_size
 
 TABS = ("window", "im2col", "backward")
+WALKS = ("dx", "dw")  # the backward stepper walks dx cell by cell, or dw
 DOUT_STREAM = 0xD0  # random dout draws from its own stream of the seed
 
 
@@ -41,6 +42,8 @@ class ConvState:
     dout_typed: np.ndarray | None = None  # (N, F, OH, OW) when dout_mode == "typed"
     step: int = 0  # the sliding window's position: flat index into out (n, f, oh, ow)
     tab: str = "window"  # the open section: "window" | "im2col" | "backward"
+    walk: str = "dx"  # what the backward stepper walks: "dx" (the full convolution) | "dw"
+    walk_step: int = 0  # its position: flat index into dx (n, c, h, w) or dw (f, c, kh, kw)
 
     def to_query(self) -> str:
         fields = {"x": encode_array(self.x), "w": encode_array(self.w), "b": encode_array(self.b),
@@ -50,6 +53,10 @@ class ConvState:
             fields["step"] = str(self.step)
         if self.tab != "window":
             fields["tab"] = self.tab
+        if self.walk != "dx":
+            fields["walk"] = self.walk
+        if self.walk_step:
+            fields["walk_step"] = str(self.walk_step)
         return to_query(fields)
 
     def inputs(self, out_shape: tuple[int, ...] | None) -> dict[str, np.ndarray]:
@@ -93,7 +100,8 @@ def from_link(query: str, settings: Settings) -> ConvState:
     """A state from a link's query string; raises FieldError naming the bad parameter."""
     fields = from_query(query)
     lim = limits(settings)
-    known = {"x", "w", "b", "stride", "pad", "dout", "step", "tab", "view"}  # view: links older than tab
+    known = {"x", "w", "b", "stride", "pad", "dout", "step", "tab", "view",  # view: links older than tab
+             "walk", "walk_step"}
     for key in fields:
         if key not in known:
             raise FieldError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
@@ -107,11 +115,16 @@ def from_link(query: str, settings: Settings) -> ConvState:
     state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, settings.conv_max_stride),
                       pad=parse_int("pad", fields.get("pad", "0"), 0, settings.conv_max_pad),
                       step=parse_int("step", fields.get("step", "0"), 0, settings.max_window_step),
-                      tab=_tab(fields))
+                      tab=_tab(fields), walk=parse_choice("walk", fields.get("walk", "dx"), WALKS),
+                      walk_step=parse_int("walk_step", fields.get("walk_step", "0"), 0, settings.max_window_step))
     state = _with_dout(state, fields.get("dout", "ones"), lim, settings.max_seed)
     count = output_count(state)
     if state.step and state.step >= count:
         raise FieldError("step", f"is {state.step}, but there are only {count} output positions (0 to {count - 1})")
+    cells = walk_count(state)
+    if state.walk_step and state.walk_step >= cells:
+        raise FieldError("walk_step", f"is {state.walk_step}, but {state.walk} has only {cells} cells "
+                         f"(0 to {cells - 1})")
     return state
 
 
@@ -122,6 +135,13 @@ def out_shape(state: ConvState) -> tuple[int, int, int, int] | None:
     oh = conv_output_size(H, KH, state.stride, state.pad)
     ow = conv_output_size(W, KW, state.stride, state.pad)
     return (N, F, oh, ow) if oh >= 1 and ow >= 1 else None
+
+
+def walk_count(state: ConvState) -> int:
+    """How many cells the backward stepper walks: dx's N·C·H·W or dw's F·C·KH·KW (0 when no window fits)."""
+    if out_shape(state) is None:
+        return 0
+    return int(state.x.size if state.walk == "dx" else state.w.size)
 
 
 def output_count(state: ConvState) -> int:
@@ -150,6 +170,9 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
     step = int_field(form, "step", 0, settings.max_window_step, errors)
     # a tab's hx-vals comes after the hidden field: the last value is the one clicked
     tab = collect(errors, parse_choice, "tab", (form.get("tab") or ["window"])[-1], TABS)
+    walks = form.get("walk") or ["dx"]  # the hidden field, then (when one was clicked) a button's hx-vals
+    walk = collect(errors, parse_choice, "walk", walks[-1], WALKS)
+    walk_step = int_field(form, "walk_step", 0, settings.max_window_step, errors) if walks[0] == walks[-1] else 0
     mode = choice_field(form, "dout_mode", DOUT_MODES, errors, "ones")
     shapes = {name: shape_field(form, f"{name}_shape", errors, ndim=nd, max_cells=settings.max_elements)
               for name, nd in (("x", 4), ("w", 4), ("b", 1))}
@@ -165,9 +188,11 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
     w = resize(posted["w"], (dims["F"], dims["C"], dims["KH"], dims["KW"]))
     b = resize(posted["b"], (dims["F"],))
     state = ConvState(x, w, b, stride=stride, pad=pad, dout_mode=mode, dout_seed=dout_seed, dout_typed=dout_typed,
-                      step=step, tab=tab)
+                      step=step, tab=tab, walk=walk, walk_step=walk_step)
     if state.step >= output_count(state):  # the shape changed under the window: start it over
         state = replace(state, step=0)
+    if state.walk_step >= walk_count(state):  # the shape (or the walk) changed under the stepper
+        state = replace(state, walk_step=0)
     return state, []
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.web.labs.conv import backward
 from app.web.labs.conv.state import ConvState, fit_dout, out_shape
 from app.web.render.heatmap import Heatmaps, heatmap, planes, scale_max
 from app.web.render.numbers import cell_text
@@ -126,6 +127,7 @@ def build(state: ConvState) -> dict:
         view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
     elif state.tab == "backward":
         view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW))
+        view["walk"] = backward.walk(result, state)
     else:
         view["window"] = window(result, state.step)
     view["dropped"] = {"rows": int(result["dropped_rows"]), "cols": int(result["dropped_cols"])}

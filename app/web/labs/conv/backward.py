@@ -1,0 +1,104 @@
+"""The conv lab's backward stepper: dx cell by cell (the full convolution beside col2im's adds) or dw
+cell by cell (x_pad's taps ⊙ dout, and dout_row · x_colᵀ), laid out for templates/conv/walk.html.
+
+Every number comes from :mod:`engine.explain.conv_backward` on the lab's one conv2d run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.web.render.heatmap import Heatmaps, scale_max
+from app.web.render.numbers import cell_text
+from engine.explain.conv_backward import db_sums, dw_window, dx_window, geometry
+
+
+def _params(state) -> dict:
+    return {"stride": state.stride, "pad": state.pad}
+
+
+def _not_dout(result: dict, g) -> np.ndarray:
+    """(rows, cols) of dout_padded that hold no dout value: the padding and the stride's dilation zeros."""
+    Hd, Wd = result["dout_padded"].shape[2:]
+    real = np.zeros((Hd, Wd), dtype=bool)
+    KH, KW = result["w_rot"].shape[2:]
+    real[KH - 1:KH - 1 + (g.OH - 1) * g.sh + 1:g.sh, KW - 1:KW - 1 + (g.OW - 1) * g.sw + 1:g.sw] = True
+    return ~real
+
+
+def walk(result: dict, state) -> dict:
+    """The backward stepper at ``state.walk_step`` of ``state.walk``; db's sums always."""
+    params = _params(state)
+    g = geometry(result, params)
+    view = {"walk": state.walk, "db": db_sums(result, params)}
+    if state.walk == "dw":
+        count = result["dw"].size
+        step = state.walk_step % count
+        view.update(_dw(result, params, g, *np.unravel_index(step, result["dw"].shape)))
+    else:
+        count = result["dx"].size
+        step = state.walk_step % count
+        view.update(_dx(result, params, g, *np.unravel_index(step, result["dx"].shape)))
+    view.update(step=step, count=count)
+    return view
+
+
+def _dx(result, params, g, n, c, h, w) -> dict:
+    n, c, h, w = int(n), int(c), int(h), int(w)
+    win = dx_window(result, params, n, c, h, w)
+    F, KH, KW = win.kernel.shape
+    grids = Heatmaps()
+    dp = result["dout_padded"]
+    in_window = np.zeros(dp.shape[2:], dtype=bool)
+    in_window[win.top:win.top + KH, win.left:win.left + KW] = True
+    hollow = _not_dout(result, g)
+    dp_vmax, rot_vmax, prod_vmax = scale_max(dp), scale_max(result["w_rot"]), scale_max(win.products)
+    rows = []
+    for f in range(F):
+        rows.append({
+            "f": f,
+            "padded": grids.add(dp[n, f], "dout_padded", prefix=(n, f), vmax=dp_vmax, mark=hollow, window=in_window,
+                                title=f"dout padded, n={n}, f={f}"),
+            "window": grids.add(win.window[f], "", vmax=dp_vmax, title="window"),
+            "kernel": grids.add(win.kernel[f], "w_rot", prefix=(c, f), vmax=rot_vmax, title=f"w_rot, c={c}, f={f}"),
+            "products": grids.add(win.products[f], "", vmax=prod_vmax, title="products"),
+        })
+    here = np.zeros(result["dx"].shape[2:], dtype=bool)
+    here[h, w] = True
+    plane = grids.add(result["dx"][n, c], "dx", prefix=(n, c), vmax=scale_max(result["dx"]), window=here,
+                      title=f"dx, n={n}, c={c}")
+    grids.render()
+    return {"cell": (n, c, h, w), "rows": rows, "plane": plane, "latex": win.latex, "total": cell_text(win.total),
+            "value": cell_text(win.value), "agree": win.agree, "nonzero": win.nonzero, "terms": F * KH * KW,
+            "top": win.top, "left": win.left, "kh": KH, "kw": KW, "adds": win.adds, "col2im_latex": win.col2im_latex,
+            "stride": (g.sh, g.sw), "pad": (g.ph, g.pw)}
+
+
+def _dw(result, params, g, f, c, kh, kw) -> dict:
+    f, c, kh, kw = int(f), int(c), int(kh), int(kw)
+    win = dw_window(result, params, f, c, kh, kw)
+    grids = Heatmaps()
+    xp = result["x_padded"]
+    taps = np.zeros(xp.shape[2:], dtype=bool)
+    taps[np.ix_(win.rows, win.cols)] = True
+    pad = np.ones(xp.shape[2:], dtype=bool)
+    pad[g.ph:g.ph + g.H, g.pw:g.pw + g.W] = False
+    x_vmax, d_vmax, p_vmax = scale_max(xp), scale_max(result["dout"]), scale_max(win.products)
+    samples = []
+    for n in range(g.N):
+        samples.append({
+            "n": n,
+            "padded": grids.add(xp[n, c], "x_padded", prefix=(n, c), vmax=x_vmax, mark=pad, window=taps,
+                                title=f"x_padded, n={n}, c={c}"),
+            "taps": grids.add(win.taps[n], "", vmax=x_vmax, title="the cells it touched"),
+            "dout": grids.add(win.upstream[n], "dout", prefix=(n, f), vmax=d_vmax, title=f"dout, n={n}, f={f}"),
+            "products": grids.add(win.products[n], "", vmax=p_vmax, title="products"),
+        })
+    here = np.zeros(result["dw"].shape[2:], dtype=bool)
+    here[kh, kw] = True
+    plane = grids.add(result["dw"][f, c], "dw", prefix=(f, c), vmax=scale_max(result["dw"]), window=here,
+                      title=f"dw, f={f}, c={c}")
+    grids.render()
+    return {"cell": (f, c, kh, kw), "samples": samples, "plane": plane, "latex": win.latex,
+            "matmul_latex": win.matmul_latex, "r": win.r, "total": cell_text(win.total), "value": cell_text(win.value),
+            "agree": win.agree, "rows": win.rows, "cols": win.cols}

@@ -1,0 +1,86 @@
+"""Backward, explained, in real Chromium: the conv lab's dx stepper walked with the keys, the terms
+panel read after hovering and after focusing a dx cell (and moving with the arrow keys).
+
+Expected numbers are worked by hand from the notes' 5×5 edge filter (x = 1…25, w = [1, 0, −1] in
+every row, dout all ones): dx = [[1, 1, 0, −1, −1], [2, 2, 0, −2, −2], [3, 3, 0, −3, −3], …].
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+EDGE = ("/conv?v=1&x=1x1x5x5:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25"
+        "&w=1x1x3x3:1,0,-1,1,0,-1,1,0,-1&b=1:0&stride=1&pad=0&dout=ones&tab=backward")
+
+
+def open_backward(page, base: str, extra: str = "") -> None:
+    page.goto(base + EDGE + extra)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#walk .window__sum.is-rendered")
+
+
+def walk_pos(page) -> str:
+    return page.inner_text("#walk .window__pos")
+
+
+def test_the_dx_stepper_steps_with_the_keys_and_keeps_its_place_in_the_link(page, live_server, page_errors):
+    open_backward(page, live_server)
+    assert "dx[0, 0, 0, 0]" in walk_pos(page)
+    page.click('#walk [data-step="next"]')
+    page.wait_for_function("() => document.querySelector('#walk .window__pos').textContent.includes('dx[0, 0, 0, 1]')")
+    for _ in range(5):  # → five times more: cell 7, dx[0, 0, 1, 1]
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(120)
+    page.wait_for_function("() => document.querySelector('#walk .window__pos').textContent.includes('dx[0, 0, 1, 1]')")
+    page.wait_for_function("() => location.search.includes('walk_step=6')")
+    agree = page.inner_text("#walk .agree")
+    assert "sum to 2" in agree and "col2im gives dx[0, 0, 1, 1] = 2" in agree
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('#walk .window__pos').textContent.includes('dx[0, 0, 1, 0]')")
+    assert "col2im gives dx[0, 0, 1, 0] = 2" in page.inner_text("#walk .agree")
+    assert not page_errors
+
+
+def test_hovering_a_dx_cell_pairs_weights_with_douts_and_lists_the_terms(page, live_server):
+    open_backward(page, live_server)
+    page.hover('.side-by-side table[data-arr="dx"] td[data-idx="0,0,1,0"]')
+    page.wait_for_selector("#terms-panel:not([hidden])")
+    assert page.inner_text("#terms-panel .terms-panel__title") == "dx[0,0,1,0] = 2"
+    rows = page.locator("#terms-panel .terms-panel__term").all_inner_texts()
+    assert len(rows) == 2  # windows (0, 0) and (1, 0) cover x[1, 0]
+    assert "w[0,0,1,0] = 1" in rows[0] and "dout[0,0,0,0] = 1" in rows[0]
+    assert "w[0,0,0,0] = 1" in rows[1] and "dout[0,0,1,0] = 1" in rows[1]
+    assert "Σ of 2 terms = 2" in page.inner_text("#terms-panel .terms-panel__sum")
+    # each pair: the weight and the upstream cell carry the same number and the same colour
+    pairs = page.evaluate(
+        "() => [...document.querySelectorAll('td.prov-pair')].map(td => [td.closest('table').dataset.arr,"
+        " td.dataset.idx, td.dataset.term, td.style.getPropertyValue('--pair')])")
+    by_term = {}
+    for arr, idx, term, colour in pairs:
+        by_term.setdefault(term, set()).add((arr, idx, colour))
+    first = {(a, i) for a, i, _ in by_term["1"]}
+    assert ("w", "0,0,1,0") in first and ("dout", "0,0,0,0") in first
+    assert len({c for *_, c in by_term["1"]}) == 1 and by_term["1"] != by_term["2"]
+    # the screen reader's sentence
+    live = page.inner_text("#terms-panel .terms-panel__live")
+    assert live.startswith("dx[0,0,1,0] = 2, the sum of 2 terms: w[0,0,1,0] (1) times dout[0,0,0,0] (1) is 1")
+
+
+def test_focusing_a_dx_cell_shows_its_terms_and_arrows_move_between_cells(page, live_server):
+    open_backward(page, live_server)
+    cell = page.locator('.side-by-side table[data-arr="dx"] td[data-idx="0,0,0,0"]')
+    assert cell.get_attribute("tabindex") == "0"  # one tab stop per result table
+    cell.focus()
+    page.wait_for_function("() => document.querySelector('#terms-panel .terms-panel__title')?.textContent"
+                           " === 'dx[0,0,0,0] = 1'")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.activeElement.dataset.idx === '0,0,1,1'")
+    page.wait_for_function("() => document.querySelector('#terms-panel .terms-panel__title').textContent"
+                           " === 'dx[0,0,1,1] = 2'")
+    assert page.locator("#terms-panel .terms-panel__term").count() == 4
+    assert "dx[0, 0, 0, 0]" in walk_pos(page)  # arrows on a cell move the focus, not the stepper
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#terms-panel", state="hidden")
