@@ -183,6 +183,22 @@
     if (event.target.open) within(event.target, "[data-figure]").forEach(renderFigure);
   }, true);
 
+  // A request that a newer one replaces (hx-sync="this:replace" while typing or stepping fast) is aborted:
+  // that is normal, not an error. htmx 2 logs its htmx:afterRequest and htmx:sendAbort with console.error
+  // because it marks their detail {error: name}; an own `error` on the request's detail (the one object
+  // every event of the request carries) overrides that mark. Only an abort clears it: a failed or timed-out
+  // request is still logged.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var detail = event.detail, xhr = detail && detail.xhr;
+    if (!xhr || xhr.lensAbort) return;
+    var abort = xhr.abort;
+    xhr.lensAbort = true;
+    xhr.abort = function () {
+      detail.error = null;
+      return abort.apply(xhr, arguments);
+    };
+  });
+
   ["htmx:afterSwap", "htmx:oobAfterSwap", "htmx:afterSettle", "htmx:sseMessage"].forEach(function (name) {
     document.addEventListener(name, sweep);
   });

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-NOTES = "/optim/preset/notes-001"
+NOTES = "/optim/preset/notes-001-form"  # the notes' form; the lab opens in PyTorch's
 # The ill-conditioned quadratic with four optimizers, 240 updates streamed at 120 per second.
 PLAY = ("/optim?v=1&opt=sgd,lr:0.01&names=w&theta=1:1&gmode=typed&g=1x1:1&k=1&j=0&surface=ill_conditioned"
         "&start=-4.5,1.5&r1=sgd,lr:0.075&r2=momentum,lr:0.02,momentum:0.9,form:pytorch&r3=rmsprop,lr:0.05"

@@ -25,6 +25,14 @@ class FieldError(ValueError):
         self.message = message
 
 
+class MissingField(FieldError):
+    """A field a link must hold and does not: the page opens the default example's value for it instead
+    (:func:`app.web.kit.link.read_filled`)."""
+
+    def __init__(self, field: str, detail: str = ""):
+        super().__init__(field, f"is missing from the link{detail}")
+
+
 def not_ascii_decimal(text: str) -> str:
     """Why ``text`` is not written the way numbers are here (ASCII digits, no separators)."""
     if "_" in text:

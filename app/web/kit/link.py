@@ -12,12 +12,13 @@ import base64
 import binascii
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 import numpy as np
 
-from app.web.kit.fields import SIZE, FieldError, parse_int, parse_number
+from app.web.kit.fields import SIZE, FieldError, MissingField, parse_int, parse_number
 from app.web.render.numbers import link_text
 
 VERSION = "1"
@@ -100,6 +101,20 @@ def from_query(query: str) -> dict[str, str]:
     if version != VERSION:
         raise FieldError("v", f"links of version {version!r} are not known; this app reads version {VERSION}")
     return fields
+
+
+def read_filled(query: str, read: Callable[[str], Any], default_query: str) -> tuple[Any, list[str]]:
+    """``read(query)``; when the link leaves out a field the lab needs, every field it leaves out is taken from
+    ``default_query`` (the default example's link): a bare ``?v=1`` opens the default example, and
+    ``?v=1&tab=ln`` the default example at that tab. Returns the state and the fields taken from the default."""
+    try:
+        return read(query), []
+    except MissingField:
+        fields, defaults = from_query(query), from_query(default_query)
+        filled = [key for key in defaults if key not in fields]
+        if not filled:
+            raise
+        return read(to_query({**defaults, **fields})), filled
 
 
 def split_query(query: str, own: tuple[str, ...]) -> tuple[str, dict[str, str]]:

@@ -1,11 +1,12 @@
 """Jinja2 templates, the full-page-or-partial rule, and cache-busting static URLs.
 
 Every template opens with a one-line comment naming the context it needs. Globals
-available to all templates: ``static_url``, ``vendor``, ``labs``, ``product``.
+available to all templates: ``static_url``, ``data_url``, ``vendor``, ``labs``, ``product``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from functools import lru_cache
 from importlib.metadata import version
@@ -19,7 +20,7 @@ from starlette.responses import Response
 
 from app.paths import STATIC, TEMPLATES
 from app.web.nav import LABS
-from app.web.render.numbers import link_text, prose_text
+from app.web.render.numbers import link_text, power_text, prose_text
 
 PRODUCT = "Backprop Lens"
 
@@ -67,8 +68,23 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_content_hash(str(file), stat.st_mtime_ns, stat.st_size)}"
 
 
-templates.env.globals.update(static_url=static_url, vendor=VENDOR, labs=LABS, product=PRODUCT, fmt=link_text)
+@lru_cache(maxsize=16)
+def _data_url(path: str, mtime_ns: int, size: int, media: str) -> str:
+    return f"data:{media};base64,{base64.b64encode(Path(path).read_bytes()).decode()}"
+
+
+def data_url(path: str, media: str = "image/svg+xml") -> str:
+    """A small static file inline as a ``data:`` URL. The favicon is written so: Chromium fetches a linked
+    icon again on every ``history.replaceState`` (each htmx swap that updates the link), an inline one never."""
+    file = STATIC / path.lstrip("/")
+    stat = file.stat()
+    return _data_url(str(file), stat.st_mtime_ns, stat.st_size, media)
+
+
+templates.env.globals.update(static_url=static_url, data_url=data_url, vendor=VENDOR, labs=LABS, product=PRODUCT,
+                             fmt=link_text)
 templates.env.filters["num"] = prose_text
+templates.env.filters["power"] = power_text
 
 
 def is_htmx(request: Request) -> bool:

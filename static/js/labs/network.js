@@ -94,12 +94,19 @@
   });
 
   // ------------------------------------------------------------------ the timeline
+  // The range and the ◀ ▶ buttons follow the operation shown: ◀ is off at the first one and ▶ at the last
+  // (the server stops there too: no silent wrap round).
   function syncRange() {
     var step = document.getElementById("net-step");
     var range = document.getElementById("op-index");
     if (!step || !range) return;
+    var index = Number(step.getAttribute("data-op-index"));
+    var prev = document.querySelector('#results [data-step="prev"]');
+    var next = document.querySelector('#results [data-step="next"]');
+    if (prev) prev.disabled = index <= 0;
+    if (next) next.disabled = index >= Number(range.max);
     if (document.activeElement === range && range.matches(":active")) return; // being dragged
-    range.value = step.getAttribute("data-op-index");
+    range.value = String(index);
   }
 
   // ------------------------------------------------------------------ training

@@ -264,7 +264,10 @@ def test_stepping_through_every_operation(client):
     assert titles == ["Forward · 0 conv2d", "Forward · 1 relu", "Forward · 2 maxpool2d", "Forward · 3 flatten", "Loss",
                       "Backward · 3 flatten", "Backward · 2 maxpool2d", "Backward · 1 relu", "Backward · 0 conv2d",
                       "Update · 0 conv2d"]
-    assert position(page)[0] == 1  # wraps around
+    assert position(page)[0] == 10  # Next stops at the last operation: no silent wrap to the first
+    r = post(client, "/network/step", replace_field(fields, "op", "f:0"), op_delta="-1")
+    assert position(r.text)[0] == 1  # nor does Prev wrap from the first to the last
+    assert re.search(r'data-step="prev"[^>]*disabled', client.get("/network/preset/notes").text)
     r = post(client, "/network/step", fields, op_goto="u:0")
     assert position(r.text)[2] == "Update · 0 conv2d" and "op=u:0" in r.headers["HX-Replace-Url"]
     r = post(client, "/network/step", replace_field(fields, "op_index", "4"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, parse_choice, parse_int
+from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int
 from app.web.kit.form import Form, choice_field, collect, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import (
     DOUT_MODES,
@@ -107,7 +107,7 @@ def from_link(query: str, settings: Settings) -> ConvState:
             raise FieldError(key, f"is not a setting of the convolution lab (known: {', '.join(sorted(known))})")
     for key in ("x", "w", "b"):
         if key not in fields:
-            raise FieldError(key, "is missing from the link")
+            raise MissingField(key)
     x = decode_array("x", fields["x"], 4, lim["x"])
     w = decode_array("w", fields["w"], 4, lim["w"])
     b = decode_array("b", fields["b"], 1, lim["b"])

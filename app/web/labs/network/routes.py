@@ -82,7 +82,8 @@ def network_jump(request: Request, settings: SettingsDep) -> Response:
 
 @pages.post("/network/step")
 async def network_step(request: Request, settings: SettingsDep) -> Response:
-    """Another operation of the step: ``op_goto`` (a name), ``op_delta`` (±1, wrapping) or ``op_index``."""
+    """Another operation of the step: ``op_goto`` (a name), ``op_delta`` (±1; it stops at the first and the last
+    operation rather than wrapping round unnoticed) or ``op_index``."""
     fields, state, errors = await posted(request, from_form, settings)
     if errors:
         return form_errors(request, errors)
@@ -97,7 +98,8 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
                 raise FieldError("op_goto", f"{goto!r} is not an operation of this network's step")
             index = ops.index(goto)
         elif first(fields, "op_delta"):
-            index = (current + parse_int("op_delta", first(fields, "op_delta"), -len(ops), len(ops))) % len(ops)
+            delta = parse_int("op_delta", first(fields, "op_delta"), -len(ops), len(ops))
+            index = min(max(current + delta, 0), len(ops) - 1)
         else:
             index = parse_int("op_index", first(fields, "op_index", str(current)), 0, len(ops) - 1)
     except FieldError as exc:

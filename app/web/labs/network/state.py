@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, parse_int, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_int, parse_number
 from app.web.kit.link import decode_array, encode_array, from_query
 from app.web.kit.link import to_query as link_query
 from app.web.render.numbers import link_text
@@ -230,7 +230,7 @@ def _field(fields: Mapping[str, str], key: str, default: str | None = None) -> s
     if key in fields:
         return fields[key]
     if default is None:
-        raise FieldError(key, "is missing from the link")
+        raise MissingField(key)
     return default
 
 

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, cell_label, choice_field, collect, first, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import DOUT_MODES, decode_array, dout_text, encode_array, from_query, parse_dout, seeded_dout
 from app.web.kit.link import to_query as link_query
@@ -218,7 +218,7 @@ def from_link(query: str, settings: Settings) -> NormState:
             raise FieldError(key, "is not a setting of the normalization lab "
                                   f"(known: {', '.join(sorted(LINK_FIELDS))})")
     if "x" not in fields:
-        raise FieldError("x", "is missing from the link")
+        raise MissingField("x")
     x_text = fields["x"]
     ndim = len(x_text.partition(":")[0].split("x"))
     if ndim not in (2, 4):

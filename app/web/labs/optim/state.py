@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, choice_field, collect, first, int_field, number_cells, resize
 from app.web.kit.link import decode_array, encode_array, from_query, to_query
 from app.web.render.numbers import link_text
@@ -232,7 +232,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
                                   f"r1 to r{max_runs})")
     for key in ("opt", "names", "theta", "gmode", "surface"):
         if key not in fields:
-            raise FieldError(key, "is missing from the link")
+            raise MissingField(key)
     opt = parse_spec(fields["opt"], "opt", "hyperparams")
     names = _names("names", fields["names"])
     if len(names) > max_params:
@@ -245,7 +245,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
     P = len(names)
     if gmode == "typed":
         if "g" not in fields:
-            raise FieldError("g", "is missing from the link (typed gradients)")
+            raise MissingField("g", " (typed gradients)")
         grads = decode_array("g", fields["g"], 2, (max_steps, max_params))
         if grads.shape[1] != P:
             raise FieldError("g", f"has {grads.shape[1]} columns for {P} parameters")
@@ -254,7 +254,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
         state = replace(state, steps=parse_int("T", fields.get("T", "1"), 1, max_steps))
     if gmode in ("constant", "noisy"):
         if "gc" not in fields:
-            raise FieldError("gc", "is missing from the link")
+            raise MissingField("gc")
         gconst = decode_array("gc", fields["gc"], 1, (max_params,))
         if gconst.shape[0] != P:
             raise FieldError("gc", f"has {gconst.shape[0]} values for {P} parameters")

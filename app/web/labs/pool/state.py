@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, parse_int
+from app.web.kit.fields import FieldError, MissingField, parse_int
 from app.web.kit.form import Form, choice_field, first, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import (
     DOUT_MODES,
@@ -108,7 +108,7 @@ def from_link(query: str, settings: Settings) -> PoolState:
         if key not in KNOWN:
             raise FieldError(key, f"is not a setting of the pooling lab (known: {', '.join(sorted(KNOWN))})")
     if "x" not in fields:
-        raise FieldError("x", "is missing from the link")
+        raise MissingField("x")
     x = decode_array("x", fields["x"], 4, limits(settings))
     pool = fields.get("pool", "max")
     if pool not in POOLS:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_number
 from app.web.kit.form import Form, collect, first, grid_cells, int_field, number_cells, resize, shape_field
 from app.web.kit.link import decode_array, encode_array, from_query
 from app.web.kit.link import to_query as link_query
@@ -97,7 +97,7 @@ def from_link(query: str, settings: Settings) -> SoftmaxState:
             raise FieldError(key, f"is not a setting of the softmax lab (known: {', '.join(KNOWN)})")
     for key in ("logits", "labels"):
         if key not in fields:
-            raise FieldError(key, "is missing from the link")
+            raise MissingField(key)
     logits = decode_array("logits", fields["logits"], 2, (max_n, max_k))
     n, k = logits.shape
     if k < MIN_CLASSES:
