@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
@@ -26,9 +29,17 @@ from app.web.labs.pool import routes as pool
 from app.web.labs.softmax import routes as softmax
 from app.web.pages import assets, home
 from app.web.pages.errors import error_page
-from app.web.render.templating import is_htmx, render
+from app.web.render.templating import is_htmx, render, templates
 
 LABS = (conv, pool, norm, softmax, optim, network)
+
+
+def compile_templates() -> int:
+    """Load (compile) every HTML template into Jinja's cache; how many."""
+    names = [name for name in templates.env.list_templates() if name.endswith(".html")]
+    for name in names:
+        templates.env.get_template(name)
+    return len(names)
 
 DESCRIPTION = """\
 Every number of a small CNN's forward pass, backward pass and optimizer update, computed
@@ -50,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app. ``settings`` replaces :func:`get_settings` everywhere (middleware included)."""
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="Backprop Lens",
         version=version("backprop-lens"),
         description=DESCRIPTION,
@@ -105,6 +117,14 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     if not busy and exc.link and is_htmx(request):  # htmx follows HX-Redirect even on a 503: to the progress page
         response.headers["HX-Redirect"] = exc.link
     return response
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Compile every template before the first request (~2 CPU-s, once per process): else the first burst of
+    students on a fresh worker pays it, each page's first render seconds slower."""
+    await anyio.to_thread.run_sync(compile_templates)
+    yield
 
 
 def _openapi(app: FastAPI) -> dict:
