@@ -210,6 +210,9 @@ class PageCacheMiddleware:
                 headers = Headers(scope=scope)
                 settings = scope["app"].dependency_overrides.get(get_settings, get_settings)()  # as the routes see them
                 url = (page_variant(headers), scope["path"], query, settings)
+                pending = self.cache.pending.get(url)
+                if pending is not None:  # being rendered for another request: wait for it here, not in a route
+                    await asyncio.shield(pending)
                 response = self.cache.hit_alias(headers, url, settings)
                 if response is not None:
                     await response(scope, receive, send)
