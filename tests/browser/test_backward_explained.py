@@ -84,3 +84,19 @@ def test_focusing_a_dx_cell_shows_its_terms_and_arrows_move_between_cells(page, 
     assert "dx[0, 0, 0, 0]" in walk_pos(page)  # arrows on a cell move the focus, not the stepper
     page.keyboard.press("Escape")
     page.wait_for_selector("#terms-panel", state="hidden")
+
+
+@pytest.mark.parametrize("path,table,title", [
+    ("/pool", "dx", "dx["), ("/pool", "relu_dx", "relu_dx["), ("/softmax", "dlogits", "dlogits["),
+    ("/norm", "dx", "dx["), ("/norm", "dgamma", "dgamma["), ("/optim", "m", "m_1["), ("/optim", "theta", "θ_1["),
+])
+def test_every_lab_pairs_the_terms_of_a_gradient_cell(page, live_server, path, table, title):
+    page.goto(live_server + path)
+    page.wait_for_load_state("networkidle")
+    cell = page.locator(f'table[data-arr="{table}"] td[data-idx]').first
+    cell.scroll_into_view_if_needed()
+    cell.hover()
+    page.wait_for_selector("#terms-panel:not([hidden])")
+    assert page.inner_text("#terms-panel .terms-panel__title").startswith(title)
+    live = page.inner_text("#terms-panel .terms-panel__live")
+    assert ", the sum of " in live

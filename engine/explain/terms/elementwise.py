@@ -4,7 +4,8 @@
   the routed upstream values (overlapping windows that share a maximum add);
 - avgpool2d dx[n, c, h, w] = Σ 1/(KH·KW)·dout[n, c, oh, ow] over the windows that cover (h, w);
 - relu dx = mask·dout; sigmoid, tanh, leaky_relu dx = local_grad·dout (one term each);
-- flatten dx[n, c, h, w] = 1·dout[n, (c·H + h)·W + w].
+- flatten dx[n, c, h, w] = 1·dout[n, (c·H + h)·W + w];
+- dropout dx = (mask·scale)·dout.
 
 The cells come from the op's own provenance (one definition of which windows reach a cell).
 """
@@ -79,6 +80,19 @@ def local_terms(op: str):
     return terms
 
 
+def dropout_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
+    if array != "dx":
+        raise _no_terms("dropout", array, ("dx",))
+    scale = float(result["scale"])
+    mask = float(result["mask"][index])
+    term = Term(cell("mask", index, mask * scale, f"{scale:g}·mask[{','.join(map(str, index))}]"),
+                cell("dout", index, result["dout"][index]))
+    note = (f"Kept in the forward pass, so the gradient passes, scaled by {scale:g} as the value was." if mask else
+            "Dropped in the forward pass: no gradient passes.")
+    formula = r"\frac{\partial L}{\partial x} = \text{scale}\cdot\text{mask}\cdot\frac{\partial L}{\partial y}"
+    return Terms("dropout", "dx", tuple(index), float(result["dx"][index]), (term,), formula, note)
+
+
 def flatten_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
     if array != "dx":
         raise _no_terms("flatten", array, ("dx",))
@@ -96,5 +110,6 @@ FAMILY = {
     "avgpool2d": (pool_terms("avgpool2d"), ("dx",)),
     "relu": (relu_terms, ("dx",)),
     "flatten": (flatten_terms, ("dx",)),
+    "dropout": (dropout_terms, ("dx",)),
     **{name: (local_terms(name), ("dx",)) for name, spec in OPS.items() if "local_grad" in spec.arrays},
 }

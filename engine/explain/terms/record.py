@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.records import Arrays, Index
@@ -81,6 +81,7 @@ class Terms:
     formula: str  # the symbolic formula (TeX) the terms instantiate
     note: str = ""  # one sentence a reader needs (which windows, which paths)
     paths: dict[str, str] = field(default_factory=dict)  # path -> what it is, for formulas with several
+    title: str = ""  # how the page names the element, when not ``array[index]`` (the optimizer's m_3[1])
 
     @property
     def total(self) -> float:
@@ -89,7 +90,28 @@ class Terms:
 
     @property
     def label(self) -> str:
-        return f"{self.array}[{index_text(self.index)}]"
+        return self.title or f"{self.array}[{index_text(self.index)}]"
+
+    def renamed(self, name: Callable[[str], str]) -> Terms:
+        """The same terms with every array named ``name(array)``: a page whose tables carry other names
+        (the pool lab's ``relu_dx``, the network lab's ``3.dx``)."""
+        return self.moved(lambda array, index: (name(array), index))
+
+    def moved(self, where: Callable[[str, Index], tuple[str, Index]]) -> Terms:
+        """The same terms with every cell ``(array, index)`` at ``where(array, index)``: a page that lays an
+        array out differently (the optimizer lab's table, parameter by step). A factor labelled by its cell
+        is relabelled."""
+        def factor(f: Factor) -> Factor:
+            if f.array is None or f.index is None:
+                return f
+            array, index = where(f.array, f.index)
+            own = f.label == f"{f.array}[{index_text(f.index)}]"
+            return replace(f, array=array, index=tuple(index),
+                           label=f"{array}[{index_text(index)}]" if own else f.label)
+
+        terms = tuple(replace(t, coefficient=factor(t.coefficient), upstream=factor(t.upstream)) for t in self.terms)
+        array, index = where(self.array, self.index)
+        return replace(self, array=array, index=tuple(index), terms=terms)
 
     def cells(self) -> dict[str, list[Index]]:
         """Every cell a factor names, by array, in term order (no repeats): what a page outlines."""

@@ -134,5 +134,36 @@ def test_unknown_array_and_index_are_named():
         op_terms("linear", inputs, {}, "dx", (0, 5))
     assert info.value.field == "index"
     with pytest.raises(OpInputError) as info:
-        op_terms("dropout", {"x": [[1.0]]}, {}, "dx", (0, 0))
+        op_terms("layernorm", {"x": [[1.0, 2.0]]}, {}, "dx", (0, 0))
     assert info.value.field == "op"
+
+
+OPTIMIZERS = [("sgd", {}), ("momentum", {"form": "pytorch"}), ("momentum", {"form": "ema"}), ("rmsprop", {}),
+              ("adam", {}), ("adam", {"weight_decay": 0.1, "bias_correction": False}), ("adamw", {"weight_decay": 0.1})]
+
+
+@pytest.mark.parametrize("name,hp", OPTIMIZERS, ids=[f"{n}-{h}" for n, h in OPTIMIZERS])
+def test_optimizer_quantities_are_the_sum_of_their_terms(name, hp):
+    from engine.explain.terms.optim import QUANTITIES, optimizer_terms
+    from engine.optim.runs import run_steps, table
+
+    rng = np.random.default_rng(3)
+    theta0 = rng.normal(size=3) * 4
+    steps = run_steps(name, {"w": theta0}, {"lr": 0.05, **hp}, grads_seq=[{"w": rng.normal(size=3)} for _ in range(4)])
+    tab = table(steps)
+    for q in QUANTITIES:
+        if q not in tab:
+            continue
+        for t in range(1, 5):
+            for i in range(3):
+                found = optimizer_terms(name, {"lr": 0.05, **hp}, tab, theta0, q, t, i)
+                scale = sum(abs(x.product) for x in found.terms) + abs(found.value) + np.abs(tab["theta"]).max()
+                assert abs(found.total - found.value) <= 1e-13 * scale, (name, hp, q, t, i, found)
+
+
+def test_renamed_terms_keep_their_numbers():
+    t = op_terms("relu", {"x": [[1.0, -2.0]], "dout": [[3.0, 4.0]]}, {}, "dx", (0, 0))
+    r = t.renamed(lambda a: "relu_" + a)
+    assert r.array == "relu_dx" and r.label == "relu_dx[0,0]"
+    assert [(x.coefficient.label, x.upstream.label) for x in r.terms] == [("relu_mask[0,0]", "relu_dout[0,0]")]
+    assert r.total == t.total == 3.0 and r.cells() == {"relu_mask": [(0, 0)], "relu_dout": [(0, 0)]}

@@ -22,6 +22,7 @@ from app.web.render import figures
 from app.web.render.numbers import cell_text
 from app.web.render.templating import templates
 from engine.explain.norm import scaled_errors
+from engine.explain.terms import op_terms, term_arrays
 from engine.gradcheck import check_op
 from engine.records import OpInputError
 from engine.registry import OPS, op_provenance
@@ -124,9 +125,23 @@ def _sources(state: NormState, array: str, index: tuple[int, ...]) -> dict[str, 
     return out
 
 
+def terms(state: NormState, array: str, index_text: str):
+    """The terms of a batch-norm gradient cell (dx by its three paths, dγ, dβ, …) or dropout's dx; None elsewhere."""
+    op, name, prefix = _op_for(array)
+    if name not in term_arrays(op):
+        return None
+    index = parse_index(index_text)
+    if op == "batchnorm":
+        return op_terms(op, state.bn_inputs(), state.bn_params(), name, index)
+    if op == "dropout":
+        found = op_terms(op, {"x": state.x, "dout": state.dout()}, state.dropout_params(), name, index)
+        return found.renamed(lambda a: a if a in INPUTS else prefix + a)
+    return None
+
+
 LAB = LabSpec(slug="norm", noun="normalization", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(norm_view.build, tabs=TAB_TITLES), limits=form_limits,
-              gradcheck=gradcheck, provenance=provenance)
+              gradcheck=gradcheck, provenance=provenance, terms=terms)
 router = lab_router(LAB)
 
 

@@ -24,6 +24,7 @@ from app.web.labs.optim import view as optim_view
 from app.web.labs.optim.presets import DEFAULT, PRESETS
 from app.web.labs.optim.state import OptimState, form_limits, from_form, from_link
 from app.web.render.numbers import cell_text
+from engine.explain.terms import optim as optim_terms
 from engine.optim import rules as optim
 from engine.optim import runs as optim_lab
 from engine.optim import surfaces
@@ -79,9 +80,20 @@ def provenance(state: OptimState, array: str, index_text: str) -> dict[str, list
     return cells
 
 
+def terms(state: OptimState, array: str, index_text: str):
+    """The terms of a step-table cell (m, v, s, m̂, v̂, the update, θ) laid out as the table: (parameter, t − 1)."""
+    if array not in optim_terms.QUANTITIES:
+        return None
+    i, col = (int(s) for s in index_text.split(","))
+    tab = optim_lab.table(optim_run.run(state))
+    found = optim_terms.optimizer_terms(state.opt.name, state.opt.hp, tab, np.asarray(state.theta, float), array,
+                                        col + 1, i)
+    return found.moved(lambda name, idx: (name, idx if name == "theta0" else (idx[1], idx[0] - 1)))
+
+
 LAB = LabSpec(slug="optim", noun="optimizer", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=show, limits=form_limits, gradcheck=gradcheck, provenance=provenance,
-              provenance_arrays=TABLE_ARRAYS, templates={"lab": "optim/table.html"})
+              provenance_arrays=TABLE_ARRAYS, templates={"lab": "optim/table.html"}, terms=terms)
 router = lab_router(LAB)
 router.include_router(optim_stream.router)
 

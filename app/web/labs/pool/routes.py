@@ -18,6 +18,7 @@ from app.web.labs.pool.state import PoolState, fit_typed, form_limits, from_form
 from app.web.render import figures
 from app.web.render.numbers import cell_text
 from engine.explain import pool as pool_lab
+from engine.explain.terms import op_terms
 from engine.gradcheck import check_op
 from engine.records import OpInputError
 from engine.registry import op_provenance, prepare
@@ -91,8 +92,19 @@ def _relu_provenance(state: PoolState, name: str, index: tuple[int, ...]) -> dic
     return found
 
 
+def terms(state: PoolState, array: str, index_text: str):
+    """The terms of a dx cell: the routed (max) or shared (average) douts; ReLU's mask·dout. None elsewhere."""
+    state = fit_typed(state)
+    if array == "dx":
+        return op_terms(state.op, state.pool_inputs(), state.params, "dx", parse_index(index_text))
+    if array == "relu_dx":
+        found = op_terms("relu", state.relu_inputs(), {}, "dx", parse_index(index_text))
+        return found.renamed(lambda name: "relu_" + name)
+    return None
+
+
 LAB = LabSpec(slug="pool", noun="pooling", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(pool_view.build), limits=form_limits, gradcheck=gradcheck,
               provenance=provenance, provenance_arrays=POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS),
-              window_positions=output_count)
+              window_positions=output_count, terms=terms)
 router = lab_router(LAB)

@@ -15,6 +15,7 @@ from app.web.labs.softmax.state import OP, SoftmaxState, form_limits, from_form,
 from app.web.render import figures
 from app.web.render.numbers import cell_text, power_text
 from engine.explain import softmax as softmax_lab
+from engine.explain.terms import op_terms, term_arrays
 from engine.registry import OPS, op_provenance
 
 PROVENANCE_ARRAYS = set(OPS[OP].arrays) | set(softmax_lab.NAIVE_ARRAYS)
@@ -37,7 +38,14 @@ def provenance(state: SoftmaxState, array: str, index_text: str) -> dict[str, li
     return op_provenance(OP, state.inputs(), state.params(), array, index)
 
 
+def terms(state: SoftmaxState, array: str, index_text: str):
+    """The terms of a dlogits cell (the fused route, or through the Jacobian); None for other arrays."""
+    if array not in term_arrays(OP):
+        return None
+    return op_terms(OP, state.inputs(), state.params(), array, parse_index(index_text))
+
+
 LAB = LabSpec(slug="softmax", noun="softmax", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(softmax_view.build), limits=form_limits, gradcheck=gradcheck,
-              provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS)
+              provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, terms=terms)
 router = lab_router(LAB)
