@@ -52,7 +52,7 @@ def test_every_new_op_answers_through_the_api(client):
     assert op(client, "tanh", {"x": x})["dx"][1, 0] == 1 - np.tanh(2.0) ** 2
     assert op(client, "leaky_relu", {"x": x}, {"slope": 0.2})["out"][1, 1] == -0.6000000000000001
     assert float(op(client, "svm_loss", {"logits": x, "labels": [0, 1]})["loss"]) == (2.5 + 6.0) / 2
-    g = op(client, "groupnorm", {"x": np.arange(8.0).reshape(1, 4, 2).tolist()}, {"groups": 2})
+    g = op(client, "groupnorm", {"x": np.arange(8.0).reshape(1, 4, 2, 1).tolist()}, {"groups": 2})
     assert g["mean"].tolist() == [[1.5, 5.5]]
     t = op(client, "conv_transpose2d", {"x": [[[[1.0]]]], "w": [[[[1.0, 2.0], [3.0, 4.0]]]], "b": [0.0]},
            {"stride": 2})
