@@ -4,12 +4,14 @@ provenance answers."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from app.web.labs.conv.presets import PRESETS
 from app.web.labs.conv.state import from_link
 from tests.app.labs.test_conv_page import STORED_LINK, form_for
 
@@ -28,7 +30,8 @@ def test_a_link_opens_the_dx_stepper_at_its_cell(client):
     assert "cell <b>7</b> of 25: <code>dx[0, 0, 1, 1]</code>" in r.text
     assert "(2 of them not zero) sum to 2; col2im gives dx[0, 0, 1, 1] = 2" in r.text
     # col2im's overlapping adds, with the numbers
-    assert r"dX_{\text{col}}[4,0] + dX_{\text{col}}[3,1] + dX_{\text{col}}[1,3] + dX_{\text{col}}[0,4] = 0 + 1 + 0 + 1 = 2" in r.text
+    adds = r"dX_{\text{col}}[4,0] + dX_{\text{col}}[3,1] + dX_{\text{col}}[1,3] + dX_{\text{col}}[0,4]"
+    assert adds + " = 0 + 1 + 0 + 1 = 2" in r.text
 
 
 def test_old_links_open_at_the_first_dx_cell_and_the_link_keeps_the_walk(client):
@@ -89,3 +92,12 @@ def test_a_dw_cell_lists_every_window_and_db_its_douts(client):
     assert [t["coefficient"]["label"] for t in dw["terms"]] == ["x[0,0,1,0]", "x[0,0,1,1]", "x[0,0,2,0]", "x[0,0,2,1]"]
     db = client.post("/conv/provenance", data={**form_for(state), "array": "db", "index": "0"}).json()["terms"]
     assert db["count"] == 4 and db["total"] == 4 and re.match(r"db\[0\] = 4", db["text"])
+
+
+def test_the_transposed_view_follows_the_dx_stepper(client):
+    r = client.get(EDGE + "&tab=backward&walk_step=12")
+    assert "The stepper's cell dx[0, 0, 2, 2] is row 12 of Cᵀ" in r.text and "Cᵀ (25 × 9)" in r.text
+    assert r"C^{\top}[12,:]" in r.text
+    state = replace(PRESETS["random"].make(0), tab="backward")  # 2 channels, 2 filters, pad 1: C is 50 × 50
+    r = client.get(f"/conv?{state.to_query()}")
+    assert "C would be 50 × 50: too large to read (at most 36" in r.text

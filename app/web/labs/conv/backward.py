@@ -10,7 +10,9 @@ import numpy as np
 
 from app.web.render.heatmap import Heatmaps, scale_max
 from app.web.render.numbers import cell_text
-from engine.explain.conv_backward import db_sums, dw_window, dx_window, geometry
+from engine.explain.conv_backward import db_sums, dw_window, dx_window, geometry, lines_tex
+from engine.explain.transposed import MAX_SIDE, conv_matrix, small_enough
+from engine.tex import tex_number
 
 
 def _params(state) -> dict:
@@ -40,6 +42,48 @@ def walk(result: dict, state) -> dict:
         step = state.walk_step % count
         view.update(_dx(result, params, g, *np.unravel_index(step, result["dx"].shape)))
     view.update(step=step, count=count)
+    view["transposed"] = transposed(result, state, view["cell"] if state.walk == "dx" else None)
+    return view
+
+
+def transposed(result: dict, state, cell: tuple[int, int, int, int] | None) -> dict:
+    """The convolution as a matrix C (out = C·vec(x) + b) and dx = Cᵀ·vec(dout) for one sample, the dx
+    stepper's cell (n, c, h, w) picking the sample and the row of Cᵀ; ``small`` False when C is too large."""
+    x, w, dout = result["x"], result["w"], result["dout"]
+    OH, OW = result["out"].shape[2:]
+    if not small_enough(x.shape, w.shape, (OH, OW)):
+        F, C, H, W = w.shape[0], *x.shape[1:]
+        return {"small": False, "rows": F * OH * OW, "cols": C * H * W, "max": MAX_SIDE}
+    m = conv_matrix(w, x.shape, state.stride, state.pad)
+    n = cell[0] if cell else 0
+    grids = Heatmaps()
+    ct = m.C.T
+    here = np.zeros(ct.shape, dtype=bool)
+    dx_here = np.zeros((ct.shape[0], 1), dtype=bool)
+    view = {"small": True, "n": n, "shape": m.C.shape}
+    if cell is not None:
+        r = m.col_of(*cell[1:])
+        here[r, :] = True
+        dx_here[r, 0] = True
+        pairs = [rf"{tex_number(ct[r, k], 4, parens=True)}\cdot{tex_number(v, 4, parens=True)}"
+                 for k, v in enumerate(dout[n].ravel()) if ct[r, k] != 0]
+        view["row_latex"] = lines_tex(rf"\text{{dx}}[{n},{cell[1]},{cell[2]},{cell[3]}] = C^{{\top}}[{r},:]\cdot"
+                                      rf"\operatorname{{vec}}(\text{{dout}}[{n}])", pairs,
+                                      tex_number(float(result["dx"][cell]), 6), per_line=5)
+        view["row"] = r
+    vmax = scale_max(m.C)
+    view["ct"] = grids.add(ct, "", vmax=vmax, row_labels=m.col_labels, col_labels=m.row_labels, window=here,
+                           title=f"Cᵀ ({ct.shape[0]} × {ct.shape[1]})")
+    gv = scale_max(dout, result["dx"])
+    view["dout"] = grids.add(dout[n].reshape(-1, 1), "", vmax=gv, row_labels=m.row_labels,
+                             title=f"vec(dout[{n}])")
+    view["dx"] = grids.add(result["dx"][n].reshape(-1, 1), "", vmax=gv, row_labels=m.col_labels, window=dx_here,
+                           title=f"vec(dx[{n}])")
+    view["c"] = grids.add(m.C, "", vmax=vmax, row_labels=m.row_labels, col_labels=m.col_labels,
+                          title=f"C ({m.C.shape[0]} × {m.C.shape[1]})")
+    view["x"] = grids.add(x[n].reshape(-1, 1), "", row_labels=m.col_labels, title=f"vec(x[{n}])")
+    view["out"] = grids.add(result["out"][n].reshape(-1, 1), "", row_labels=m.row_labels, title=f"vec(out[{n}])")
+    grids.render()
     return view
 
 
