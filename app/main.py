@@ -111,7 +111,7 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     busy = isinstance(exc, work.Busy)
     if _wants_html(request) and request.method == "GET" and not is_htmx(request):
         title = "The server is busy" if busy else "Computing this link"
-        return error_page(503, title, exc.message[0].upper() + exc.message[1:] + ".", exc.retry_after, headers)
+        return error_page(503, title, exc.message + ".", exc.retry_after, headers)
     response = errors.error_response(503, [], exc.message, "busy" if busy else "in_progress")
     response.headers.update(headers)
     if not busy and exc.link and is_htmx(request):  # htmx follows HX-Redirect even on a 503: to the progress page
