@@ -15,7 +15,7 @@ from app.web.render.numbers import cell_text
 from engine.explain.conv import window_terms
 from engine.ops.conv import conv_output_size
 from engine.records import OpInputError
-from engine.registry import prepare
+from engine.registry import prepare, run_op
 
 MAX_ROWS, MAX_COLS = 36, 40  # matrices larger than this are shown cut, and say so
 
@@ -168,5 +168,17 @@ def _backward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
         "dx_full_conv": planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax),
         "w_rot": planes(result["w_rot"], "w_rot", ("c", "f")),
         "dx_agree": {"max_diff": cell_text(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax)},
+        "dx_transpose": _transposed(result, C, dx_vmax),
         "backward_steps": [steps[k] for k in ("dout_row", "dw", "db", "dx_col", "col2im", "full_conv")],
     }
+
+
+def _transposed(result: dict, C: int, dx_vmax: float) -> dict:
+    """dx a third way: the transposed convolution of dout with w (conv_transpose2d), the rows/columns no window
+    reached given back as output_padding — equal to dx."""
+    params = {"stride": result["stride"], "pad": result["pad"],
+              "output_padding": [int(result["dropped_rows"]), int(result["dropped_cols"])]}
+    out = run_op("conv_transpose2d", {"x": result["dout"], "w": result["w"], "b": np.zeros(C)}, params)["out"]
+    diff = float(np.max(np.abs(out - result["dx"])))
+    return {"max_diff": cell_text(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax),
+            "output_padding": params["output_padding"]}

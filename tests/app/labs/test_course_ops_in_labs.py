@@ -1,0 +1,24 @@
+"""The new ops where the labs show them: the conv lab's backward names dx as a transposed convolution."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from engine.registry import run_op
+
+
+def test_the_conv_backward_shows_dx_as_the_transposed_convolution(client):
+    # stride 2 over 6×6 with a 3×3 kernel leaves one row and column no window reaches: output_padding (1, 1)
+    x = ",".join(str(v) for v in range(36))
+    r = client.get("/conv", params={"v": "1", "x": f"1x1x6x6:{x}", "w": "1x1x3x3:1,0,-1,2,0,-2,1,0,-1", "b": "1:0",
+                                    "stride": "2", "pad": "0", "dout": "ones", "tab": "backward"})
+    assert r.status_code == 200, r.text
+    text = re.sub(r"\s+", " ", r.text)
+    assert "conv_transpose2d(dout, w, stride=2, pad=0, output_padding=(1, 1))" in text
+    assert "✓ The same dx is the <em>transposed convolution</em>" in text and "largest difference 0" in text
+    assert 'href="/conventions#im2col"' in text
+    conv = run_op("conv2d", {"x": np.arange(36.0).reshape(1, 1, 6, 6), "w": np.ones((1, 1, 3, 3)), "b": [0.0]},
+                  {"stride": 2})
+    assert (int(conv["dropped_rows"]), int(conv["dropped_cols"])) == (1, 1)
