@@ -4,6 +4,8 @@
   formula with the numbers plugged in);
 - :func:`routes`: for every dx cell of a plane, the dout cells that were added into it (the
   same cells as the op's provenance; tested), with the sum written out;
+- :func:`routing_step`: the plane's upstream values routed one at a time (row-major): where one
+  goes, and dx before and after it (after the last, the op's dx; tested);
 - :func:`tie_counts`: how many cells of each window equal its maximum;
 - :func:`kinks`, :func:`check_away_from_kinks`: where a central difference crosses a point
   where the op has no derivative (a tie in a max window, ReLU at 0), and a gradient check
@@ -173,6 +175,63 @@ def routes(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, in
             text = f"{lhs} = {names} / {share} = {numbers} / {share} = {plain_number(total)}"
         found.append(Route(target, tuple(sources), values, share, total, text.replace("(-", "(−").replace(" -", " −")))
     return found
+
+
+@dataclass(frozen=True)
+class RoutingStep:
+    """One upstream value routed into dx: where it goes, and the plane's dx before and after it."""
+
+    index: Index  # (n, c, oh, ow): the dout cell routed at this step
+    dout: float
+    targets: tuple[Index, ...]  # the dx cells it is added into (max: the window's winner; average: its cells)
+    share: float  # what each target receives: dout (max) or dout/k² (average)
+    before: np.ndarray  # (H, W): the plane's dx from the upstream values before this one (row-major)
+    after: np.ndarray  # (H, W): ... and this one
+    routed: int  # upstream values of the plane routed so far, this one included
+    total: int  # upstream values of the plane: OH·OW
+    lines: tuple[str, ...]  # per target: "dx[0,0,1,1]: 1 + 2 = 3"
+
+    @property
+    def complete(self) -> bool:
+        return self.routed == self.total
+
+
+def routing_step(op: str, result: Arrays, size: int, stride: int, index: Index) -> RoutingStep:
+    """Route the plane's upstream values in row-major order up to and including dout[``index``]."""
+    if op not in POOL_OPS:
+        raise OpInputError("op", f"{op!r} is not a pooling op ({', '.join(POOL_OPS)})")
+    n, c, oh, ow = (int(i) for i in index)
+    out_h, out_w = result["out"].shape[2:]
+    height, width = result["x"].shape[2:]
+    dout = result["dout"][n, c]
+
+    def targets(r: int, q: int) -> list[tuple[int, int]]:
+        if op == "maxpool2d":
+            return [divmod(int(result["argmax"][n, c, r, q]), width)]
+        return [(h, w) for h in range(r * stride, r * stride + size) for w in range(q * stride, q * stride + size)
+                if h < height and w < width]
+
+    share = 1.0 if op == "maxpool2d" else 1.0 / (size * size)
+    before = np.zeros((height, width), dtype=np.result_type(dout, np.float64))
+    for r in range(out_h):
+        for q in range(out_w):
+            if (r, q) == (oh, ow):
+                break
+            for h, w in targets(r, q):
+                before[h, w] += share * dout[r, q]
+        else:
+            continue
+        break
+    after = before.copy()
+    mine = targets(oh, ow)
+    g = float(dout[oh, ow])
+    for h, w in mine:
+        after[h, w] += share * g
+    lines = tuple(f"dx[{n},{c},{h},{w}]: {plain_number(float(before[h, w]), 4)} + "
+                  f"{plain_number(share * g, 4, parens=True)} = {plain_number(float(after[h, w]), 4)}"
+                  for h, w in mine)
+    return RoutingStep((n, c, oh, ow), g, tuple((n, c, h, w) for h, w in mine), share * g, before, after,
+                       oh * out_w + ow + 1, out_h * out_w, lines)
 
 
 # ---------------------------------------------------------------- where derivatives do not exist

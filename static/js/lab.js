@@ -111,7 +111,8 @@
   // --- provenance: ask the engine which cells a hovered or focused result cell came from ---
   // The answer's cells are outlined; where the lab answers terms too (coefficient · upstream = product),
   // each pair is outlined in its own colour and numbered, and the terms panel lists them with their numbers.
-  const PAIR_COLOURS = ["#7b2cbf", "#2b9348", "#d6336c", "#0f7c8c", "#b08900", "#1d3557", "#c1121f", "#8c564b"];
+  const PAIRS = 8; // the pair colours are CSS custom properties --pair-0 … --pair-7 (explain.css)
+  function pairColour(k) { return "var(--pair-" + (k % PAIRS) + ")"; }
   const RESULT_CELL = "table.heatmap:not(.editable) td[data-idx]";
   let version = 0;
   const cache = new Map();
@@ -138,7 +139,7 @@
     const terms = answer.terms;
     if (!terms) return;
     terms.terms.forEach(function (term, k) {
-      const colour = PAIR_COLOURS[k % PAIR_COLOURS.length];
+      const colour = pairColour(k);
       [term.coefficient, term.upstream].forEach(function (factor) {
         if (!factor.array || factor.index === null) return;
         cellsOf(lab, factor.array, factor.index).forEach(function (cell) {
@@ -188,7 +189,7 @@
     const list = el("ol", "terms-panel__list");
     terms.terms.forEach(function (term, k) {
       const item = el("li", "terms-panel__term");
-      item.style.setProperty("--pair", PAIR_COLOURS[k % PAIR_COLOURS.length]);
+      item.style.setProperty("--pair", pairColour(k));
       item.appendChild(el("span", "terms-panel__n", String(k + 1)));
       item.appendChild(el("span", "terms-panel__f", factorText(term.coefficient)));
       item.appendChild(el("span", "terms-panel__op", "×"));

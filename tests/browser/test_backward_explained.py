@@ -100,3 +100,29 @@ def test_every_lab_pairs_the_terms_of_a_gradient_cell(page, live_server, path, t
     assert page.inner_text("#terms-panel .terms-panel__title").startswith(title)
     live = page.inner_text("#terms-panel .terms-panel__live")
     assert ", the sum of " in live
+
+
+NOTES_003 = ("/norm?v=1&tab=bn&x=2x3:1,10,0.5,3,4,0.502&gamma=3:2,0.5,1&beta=3:0.5,-1,0&running_mean=3:0,0,0"
+             "&running_var=3:1,1,1&dout=2x3:0.3,1,1,-1.2,2,-0.5&mode=train&eps=1e-05&convention=pytorch&c=0")
+
+
+def test_walking_the_batch_norm_graph_stage_by_stage(page, live_server, page_errors):
+    """Notes 003, feature 0: dβ = 0.3 − 1.2 = −0.9, dγ = 0.3·(−1) + (−1.2)·1 = −1.5 (x̂ = ∓1), …, dx by three paths."""
+    page.goto(live_server + NOTES_003)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#stage .window__pos")
+    assert "the whole graph" in page.inner_text("#stage .window__pos")
+    expected = [("①", "dbeta", "-0.9"), ("②", "dgamma", "-1.5"), ("③", "dx_hat", "0.6"), ("④", "dvar", "1.5"),
+                ("⑤", "dmean", "1.8"), ("⑥", "dx", "1.5e-05")]
+    page.click('#stage [data-step="next"]')
+    for k, (circle, array, value) in enumerate(expected):
+        if k:
+            page.keyboard.press("ArrowRight")  # focus stays on the button: the arrows walk on
+        page.wait_for_function(f"() => document.querySelector('#stage .window__pos').textContent.includes('{circle}')")
+        assert array in page.inner_text("#stage .window__pos")
+        assert page.locator("#stage .norm-node--current").count() == 1
+        assert f"{array}[0] = {value}" in page.inner_text("#stage .terms-panel__sum").replace("−", "-") or \
+            f"{array}[0,0] = {value}" in page.inner_text("#stage .terms-panel__sum").replace("−", "-")
+    page.wait_for_function("() => location.search.includes('stage=6')")
+    assert page.locator("#stage .terms-panel__term").count() == 3  # through x̂, σ² and μ
+    assert not page_errors

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.explain.pool import bmatrix, check_away_from_kinks, consumers, kinks, pool_window, routes, tie_counts
+from engine.explain.pool import (
+    bmatrix,
+    check_away_from_kinks,
+    consumers,
+    kinks,
+    pool_window,
+    routes,
+    routing_step,
+    tie_counts,
+)
 from engine.gradcheck import check_op
 from engine.records import OpInputError
 from engine.registry import op_provenance, prepare, run_op
@@ -192,3 +201,24 @@ def test_nothing_here_modifies_the_ops_arrays(op):
         tie_counts(result)
     for name, value in before.items():
         np.testing.assert_array_equal(result[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("op,size,stride", [("maxpool2d", 2, 2), ("maxpool2d", 3, 1), ("maxpool2d", 2, 1),
+                                            ("avgpool2d", 2, 1), ("avgpool2d", 3, 2)])
+def test_routing_one_upstream_value_at_a_time_ends_in_dx(op, size, stride):
+    rng = np.random.default_rng(7)
+    x = rng.integers(-2, 3, size=(1, 2, 6, 5)).astype(float)  # small integers: ties and shared maxima
+    spec, arrays, params = prepare(op, {"x": x}, {"size": size, "stride": stride})
+    out_shape = spec.run(arrays, params)["out"].shape
+    spec, arrays, params = prepare(op, {"x": x, "dout": rng.normal(size=out_shape)}, {"size": size, "stride": stride})
+    result = spec.run(arrays, params)
+    for c in range(2):
+        previous = np.zeros(x.shape[2:])
+        for oh, ow in np.ndindex(out_shape[2:]):
+            step = routing_step(op, result, size, stride, (0, c, oh, ow))
+            np.testing.assert_allclose(step.before, previous, atol=1e-12)
+            assert step.routed == oh * out_shape[3] + ow + 1
+            assert len(step.targets) == (1 if op == "maxpool2d" else size * size)
+            previous = step.after
+        assert step.complete
+        np.testing.assert_allclose(previous, result["dx"][0, c], atol=1e-12)

@@ -24,6 +24,7 @@ from engine import conventions
 from engine.registry import get_spec
 
 TABS = ("bn", "running", "ln", "dropout")
+BACKWARD_STAGES = {"train": "①②③④⑤⑥", "eval": "①②③④"}  # the batch-norm graph's backward stages per mode
 TAB_TITLES = {"bn": "Batch norm", "running": "Running statistics", "ln": "Layer norm vs batch norm",
               "dropout": "Dropout"}
 MODES = ("train", "eval")
@@ -47,6 +48,7 @@ class NormState:
     momentum: float | None = None  # None: the convention's default (pytorch 0.1, cs231n 0.9)
     convention: str = "pytorch"
     c: int = 0  # the feature/channel drawn in the graph, the formulas and the running plot
+    stage: int = 0  # the backward graph's stage ①→⑥ (0: the whole graph)
     sample: int = 0  # the sample whose layer-norm statistics are written out
     dout_mode: str = "ones"  # "ones" | "random" (seeded) | "typed"
     dout_seed: int = 0
@@ -77,6 +79,8 @@ class NormState:
              "eps": link_text(self.eps), "convention": self.convention}
         if self.momentum is not None:
             f["momentum"] = link_text(self.momentum)
+        if self.stage:
+            f["stage"] = str(self.stage)
         f.update({"c": str(self.c), "sample": str(self.sample), "source": self.source,
                   "batches": str(self.batches), "seq_seed": str(self.seq_seed),
                   "true_mean": link_text(self.true_mean), "true_var": link_text(self.true_var),
@@ -207,7 +211,7 @@ def _check_vectors(state: NormState) -> None:
 
 LINK_FIELDS = {"tab", "x", "gamma", "beta", "running_mean", "running_var", "dout", "mode", "eps", "momentum",
                "convention", "c", "sample", "source", "batches", "seq_seed", "true_mean", "true_var", "p",
-               "p_means", "drop_seed", "draws"}
+               "p_means", "drop_seed", "draws", "stage"}
 
 
 def from_link(query: str, settings: Settings) -> NormState:
@@ -238,6 +242,7 @@ def from_link(query: str, settings: Settings) -> NormState:
         eps=parse_eps(get("eps", "1e-5")), momentum=parse_momentum(get("momentum", "")),
         convention=parse_choice("convention", get("convention", "pytorch"), CONVENTIONS),
         c=parse_int("c", get("c", "0"), 0, index), sample=parse_int("sample", get("sample", "0"), 0, index),
+        stage=parse_int("stage", get("stage", "0"), 0, 6),
         source=parse_choice("source", get("source", "random"), SEQ_SOURCES),
         batches=parse_int("batches", get("batches", "50"), 1, settings.norm_max_batches),
         seq_seed=parse_int("seq_seed", get("seq_seed", "0"), 0, seed),
@@ -248,6 +253,9 @@ def from_link(query: str, settings: Settings) -> NormState:
         draws=parse_int("draws", get("draws", "200"), 1, settings.norm_max_draws))
     state = _with_dout(state, get("dout", "ones"), settings)
     _check_vectors(state)
+    if state.stage >= 1 + len(BACKWARD_STAGES[state.mode]):
+        raise FieldError("stage", f"is {state.stage}, but {state.mode} mode's backward graph has stages 1 to "
+                                  f"{len(BACKWARD_STAGES[state.mode])}")
     return state
 
 
@@ -308,6 +316,7 @@ def from_form(form: Form, settings: Settings) -> tuple[NormState | None, list[Fi
     seed, index = settings.max_seed, settings.norm_max_index
     ints = {}
     for name, lo, hi, default in (("c", 0, index, "0"), ("sample", 0, index, "0"), ("dout_seed", 0, seed, "0"),
+                                  ("stage", 0, 6, "0"),
                                   ("batches", 1, settings.norm_max_batches, "50"), ("seq_seed", 0, seed, "0"),
                                   ("drop_seed", 0, seed, "0"), ("draws", 1, settings.norm_max_draws, "200")):
         ints[name] = int_field(form, name, lo, hi, errors, default)
@@ -345,7 +354,8 @@ def from_form(form: Form, settings: Settings) -> tuple[NormState | None, list[Fi
         convention=choices["convention"], c=min(ints["c"], channels - 1), sample=min(ints["sample"], dims[0] - 1),
         dout_mode=choices["dout_mode"], dout_seed=ints["dout_seed"], dout_typed=dout_typed,
         source=choices["source"], batches=ints["batches"], seq_seed=ints["seq_seed"], true_mean=true_mean,
-        true_var=true_var, p=p, p_means=choices["p_means"], drop_seed=ints["drop_seed"], draws=ints["draws"])
+        true_var=true_var, p=p, p_means=choices["p_means"], drop_seed=ints["drop_seed"], draws=ints["draws"],
+        stage=ints["stage"] if ints["stage"] <= len(BACKWARD_STAGES[choices["mode"]]) else 0)  # eval has fewer
     return state, []
 
 

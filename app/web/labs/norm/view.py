@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.web.labs.norm import stages
 from app.web.labs.norm.state import TAB_SETTINGS, NormState, form_values
 from app.web.render.heatmap import heatmap, planes, scale_max
 from app.web.render.numbers import cell_text, exact_text
@@ -118,6 +119,7 @@ def bn_view(state: NormState) -> dict:
         "momentum": float(r["momentum"]),
         "mode": params["mode"],
     }
+    view["stage"] = stages.stage_view(r, params, state.c, state.stage, view["graph"], view["terms"])
     if view["n"] == 2 and params["mode"] == "train":
         view["two_sample"] = two_sample(r, state.eps)
     return view
@@ -180,6 +182,9 @@ def _place(node: dict, x: float, y: float) -> dict:
     return node
 
 
+TAILS = {"xᵢ": "x", "μ": "mu", "σ²": "var", "x̂ᵢ": "x_hat", "γ": "gamma", "β": "beta"}  # an edge's ∂/∂(tail)
+
+
 def graph(r: dict, c: int, mode: str, layout: str) -> dict:
     """The notes' computational graph of batch norm for feature/channel ``c``: every node's value and
     ∂L/∂node, the forward pass left to right, numbered in the order the backward pass visits them.
@@ -228,11 +233,14 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
 
     def edge(a: tuple[float, float], b: tuple[float, float], label: str, at: tuple[float, float],
              anchor: str = "middle", curve: float | None = None, used: bool = True) -> None:
+        # the local derivative ∂head/∂tail: the backward pass uses it at the tail's stage
+        tail = TAILS[label.split("/∂", 1)[1].split(" ", 1)[0]]
         if curve is None:
             path = f"M{a[0]:.0f},{a[1]:.0f} L{b[0]:.0f},{b[1]:.0f}"
         else:
             path = f"M{a[0]:.0f},{a[1]:.0f} C{a[0]:.0f},{curve:.0f} {b[0]:.0f},{curve:.0f} {b[0]:.0f},{b[1]:.0f}"
-        edges.append({"path": path, "label": label, "lx": at[0], "ly": at[1], "used": used, "anchor": anchor})
+        edges.append({"path": path, "label": label, "lx": at[0], "ly": at[1], "used": used, "anchor": anchor,
+                      "tail": tail})
 
     x, mu, var, xh, y, g, b = (n[k] for k in ("x", "mu", "var", "x_hat", "y", "gamma", "beta"))
     arrow_y = mid + 78  # the middle row's horizontal arrows, below the column headers

@@ -240,7 +240,17 @@ def window(grids: Heatmaps, state: PoolState, result: dict) -> dict:
     subs = {(i, j): str(i * k + j) for i in range(k) for j in range(k)}  # the row-major index window_argmax counts
     values = grids.add(win.values, "windows", prefix=(n, c, oh, ow), vmax=xvmax, classes=value_cls, subs=subs,
                        tip=_tip("windows", (n, c, oh, ow)), title=f"window of out[{n}, {c}, {oh}, {ow}]")
-    return {"step": state.step % out.size, "count": out.size, "n": n, "c": c, "oh": oh, "ow": ow,
+    routed = pool_lab.routing_step(state.op, result, state.size, state.stride, index)
+    gvmax = scale_max(result["dout"], result["dx"])
+    landing = np.zeros((H, W), dtype=bool)
+    for t in routed.targets:
+        landing[t[2:]] = True
+    routing = {"before": grids.add(routed.before, "", vmax=gvmax, window=landing, title="dx before"),
+               "after": grids.add(routed.after, "", vmax=gvmax, window=landing,
+                                  title="dx after" + (" = dx" if routed.complete else "")),
+               "lines": routed.lines, "routed": routed.routed, "total": routed.total, "complete": routed.complete,
+               "dout": cell_text(routed.dout), "share": cell_text(routed.share), "targets": len(routed.targets)}
+    return {"step": state.step % out.size, "count": out.size, "n": n, "c": c, "oh": oh, "ow": ow, "routing": routing,
             "rows": win.rows, "cols": win.cols, "plane": plane, "window_grid": values, "latex": win.latex,
             "backward_latex": win.backward_latex, "winner": win.winner, "winner_x": win.winner_x,
             "window_argmax": None if win.winner is None else win.winner[0] * k + win.winner[1],
