@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import work
+from app.api.v1 import schemas
 from app.api.v1.common import ERROR_RESPONSES, not_found, rounded
 from app.api.v1.jsonarrays import to_json
 from app.api.v1.limits import check_op_limits
@@ -27,12 +28,12 @@ OP_NAMES = sorted(registry.OPS)
 class OpRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inputs: dict[str, Any] = Field(
+    inputs: Annotated[dict[str, Any], schemas.OP_INPUTS] = Field(
         description="Input arrays by name, as nested lists of numbers (a scalar is a bare number). "
         "Optional inputs may be left out: a missing `dout` means all ones.",
         examples=[{"x": [[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]], "w": [[[[1, 0], [0, -1]]]], "b": [0.5]}],
     )
-    params: dict[str, Any] = Field(
+    params: Annotated[dict[str, Any], schemas.OP_PARAMS] = Field(
         default_factory=dict,
         description="Scalar parameters by name (`stride`, `pad`, `eps`, `mode`, ...); missing ones take their "
         "defaults. Out-of-range values are rejected, never clamped.",
