@@ -252,14 +252,19 @@ def lab_router(lab: LabSpec) -> APIRouter:
                 return error_response(422, ["body", "array"], f"no provenance for {array!r}")
             if errors:
                 return field_errors(errors)
-            try:
-                sources = sources_of(state, array, index)
+            await prepare(lab, state, settings)  # a lab whose state needs a replay (the network) has it first
+            try:  # in a thread: a lab's provenance may run its op (or a network's traced step) again
+                answer = await work.render(settings, answer_provenance, state, array, index)
             except FieldError as exc:
                 return field_errors([exc])
             except OpInputError as exc:
                 return error_response(422, ["body", "index"], exc.message)
             except ValueError:
                 return error_response(422, ["body", "index"], f"index {index!r} is not a cell of {array}")
+            return JSONResponse(answer)
+
+        def answer_provenance(state: Any, array: str, index: str) -> dict[str, Any]:
+            sources = sources_of(state, array, index)
             cells = {name: [",".join(str(int(i)) for i in idx) for idx in idxs] for name, idxs in sources.items()}
             answer = {"array": array, "index": index, "cells": cells}
             if lab.terms is not None:
@@ -269,6 +274,6 @@ def lab_router(lab: LabSpec) -> APIRouter:
                     found = None
                 if found is not None:
                     answer["terms"] = found.as_json(max_terms=TERMS_SHOWN)
-            return JSONResponse(answer)
+            return answer
 
     return router
