@@ -11,7 +11,9 @@
   the stepper moved by ``step_delta``;
 - ``POST /<slug>/gradcheck``: the numeric gradient check of the posted state;
 - ``POST /<slug>/provenance``: which cells a hovered cell came from, as JSON, with the terms that sum to
-  it where the lab has them.
+  it where the lab has them;
+- ``GET /<slug>/export/arrays.json?<link>`` and ``GET /<slug>/export/numpy.py?<link>`` (a lab with an
+  ``export``): the page's arrays from the engine, and a NumPy-only script printing the same JSON.
 
 A bad form answers 422 with nothing but the out-of-band message naming each bad field. Every
 route reads the settings through :func:`app.settings.get_settings`, so an override reaches every
@@ -33,6 +35,7 @@ from app import work
 from app.errors import error_response
 from app.settings import Settings, get_settings
 from app.web.kit.cache import page_cache, page_variant
+from app.web.kit.export import Export, as_json, engine_arrays, numpy_script
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
 from app.web.kit.link import read_filled
@@ -101,6 +104,7 @@ class LabSpec:
     lab_form: FormReader | None = None  # how POST /<slug>/lab reads the form, when not as ``from_form`` does
     heavy: Callable[[Any, Settings], Callable[[], None] | None] | None = None  # the work a state needs before it
     # can be shown (a replay), as a job run under the one limiter (app.work) with the per-request CPU budget
+    export: Export | None = None  # GET /<slug>/export/arrays.json and numpy.py of a link (app.web.kit.export)
 
     def template(self, part: str) -> str:
         return self.templates.get(part, f"{self.slug}/{part}.html")
@@ -276,4 +280,41 @@ def lab_router(lab: LabSpec) -> APIRouter:
                     answer["terms"] = found.as_json(max_terms=TERMS_SHOWN)
             return answer
 
+    if lab.export is not None:
+        export_routes(router, lab, lab.export)
+
     return router
+
+
+def export_routes(router: APIRouter, lab: LabSpec, export: Export) -> None:
+    """``GET /<slug>/export/arrays.json`` and ``/numpy.py`` of a link; a bad link is the page's named 422."""
+    base = f"/{lab.slug}/export"
+
+    async def exported(request: Request, settings: Settings, make: Callable[[Any, str], Response]) -> Response:
+        query = request.url.query
+        try:
+            state = await work.render(settings, lab.from_link, query, settings)
+        except FieldError as exc:
+            return field_errors([exc], where="query")
+        try:
+            return await work.run(settings, make, state, query)
+        except OpInputError as exc:
+            return error_response(422, ["query", exc.field], exc.message)
+
+    def arrays(state: Any, query: str) -> Response:
+        return JSONResponse(as_json(engine_arrays(export.calls(state))))
+
+    def script(state: Any, query: str) -> Response:
+        text = numpy_script(export, export.calls(state), f"/{lab.slug}?{query}", f"{base}/arrays.json?{query}")
+        return Response(text, media_type="text/x-python; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="{lab.slug}.py"'})
+
+    @router.get(base + "/arrays.json", name=f"{lab.slug}_export_arrays")
+    async def arrays_json(request: Request, settings: SettingsDep) -> Response:
+        """The engine's arrays of the page of this link, ``{name: nested list}``."""
+        return await exported(request, settings, arrays)
+
+    @router.get(base + "/numpy.py", name=f"{lab.slug}_export_numpy")
+    async def numpy_py(request: Request, settings: SettingsDep) -> Response:
+        """A NumPy-only script recomputing the page's arrays; it prints the same JSON as arrays.json."""
+        return await exported(request, settings, script)

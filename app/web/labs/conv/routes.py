@@ -13,6 +13,7 @@ from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
 from app.web.kit.routes import LabSpec, Stepper, lab_router, shown_view
 from app.web.labs.conv import view as conv_view
+from app.web.labs.conv.export import EXPORT
 from app.web.labs.conv.presets import DEFAULT, PRESETS
 from app.web.labs.conv.state import (
     ConvState,
@@ -73,7 +74,7 @@ def terms(state: ConvState, array: str, index_text: str):
     return op_terms("conv2d", state.inputs(out_shape(state)), params, array, parse_index(index_text))
 
 
-LAB = LabSpec(slug="conv", noun="convolution", presets=PRESETS, default=DEFAULT, from_link=from_link,
+LAB = LabSpec(export=EXPORT, slug="conv", noun="convolution", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(conv_view.build), limits=form_limits, gradcheck=gradcheck,
               provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, window_positions=output_count,
               steppers=(Stepper("walk", walk_count, "walk_step"),), terms=terms)

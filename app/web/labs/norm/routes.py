@@ -17,6 +17,7 @@ from app.web.kit.responses import form_errors
 from app.web.kit.routes import LabSpec, SettingsDep, Stepper, lab_router, posted, shown_view
 from app.web.labs.norm import stages
 from app.web.labs.norm import view as norm_view
+from app.web.labs.norm.export import EXPORT
 from app.web.labs.norm.presets import DEFAULT, PRESETS
 from app.web.labs.norm.state import TAB_TITLES, NormState, form_limits, from_form, from_link
 from app.web.render import figures
@@ -140,7 +141,7 @@ def terms(state: NormState, array: str, index_text: str):
     return None
 
 
-LAB = LabSpec(slug="norm", noun="normalization", presets=PRESETS, default=DEFAULT, from_link=from_link,
+LAB = LabSpec(export=EXPORT, slug="norm", noun="normalization", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(norm_view.build, tabs=TAB_TITLES), limits=form_limits,
               gradcheck=gradcheck, provenance=provenance, terms=terms,
               steppers=(Stepper("stage", lambda state: stages.stage_count(state.mode), "stage"),))

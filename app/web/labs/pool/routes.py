@@ -13,6 +13,7 @@ from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
 from app.web.kit.routes import LabSpec, lab_router, shown_view
 from app.web.labs.pool import view as pool_view
+from app.web.labs.pool.export import EXPORT
 from app.web.labs.pool.presets import DEFAULT, PRESETS
 from app.web.labs.pool.state import PoolState, fit_typed, form_limits, from_form, from_link, output_count
 from app.web.render import figures
@@ -103,7 +104,7 @@ def terms(state: PoolState, array: str, index_text: str):
     return None
 
 
-LAB = LabSpec(slug="pool", noun="pooling", presets=PRESETS, default=DEFAULT, from_link=from_link,
+LAB = LabSpec(export=EXPORT, slug="pool", noun="pooling", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(pool_view.build), limits=form_limits, gradcheck=gradcheck,
               provenance=provenance, provenance_arrays=POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS),
               window_positions=output_count, terms=terms)

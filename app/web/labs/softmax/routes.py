@@ -10,6 +10,7 @@ from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
 from app.web.kit.routes import LabSpec, lab_router, shown_view
 from app.web.labs.softmax import view as softmax_view
+from app.web.labs.softmax.export import EXPORT
 from app.web.labs.softmax.presets import DEFAULT, PRESETS
 from app.web.labs.softmax.state import OP, SoftmaxState, form_limits, from_form, from_link
 from app.web.render import figures
@@ -45,7 +46,7 @@ def terms(state: SoftmaxState, array: str, index_text: str):
     return op_terms(OP, state.inputs(), state.params(), array, parse_index(index_text))
 
 
-LAB = LabSpec(slug="softmax", noun="softmax", presets=PRESETS, default=DEFAULT, from_link=from_link,
+LAB = LabSpec(export=EXPORT, slug="softmax", noun="softmax", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(softmax_view.build), limits=form_limits, gradcheck=gradcheck,
               provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, terms=terms)
 router = lab_router(LAB)
