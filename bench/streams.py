@@ -26,6 +26,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import Browser, sync_playwright
 
+from app.web.kit.link import from_query, to_query
 from app.web.labs.network import presets as network_presets
 from bench.web import form_fields, launch_chromium, percentile, start_server
 from engine.network import runs as nl
@@ -58,7 +59,8 @@ def line(case: str, value: str, target: str = "", ok: bool | None = None) -> Non
 def lenet_link(base: str) -> str:
     """The LeNet-like preset's canonical link, its run 3000 steps long (about 2 s at full speed)."""
     link = httpx.get(base + "/network/preset/lenet", follow_redirects=False).headers["location"]
-    return link.replace("until=600", "until=3000")
+    fields = from_query(link.split("?", 1)[1])  # the network's links are compact (v=1&z=…)
+    return "/network?" + to_query({**fields, "until": "3000"})
 
 
 def network_steps(base: str, steps: int = 600) -> None:

@@ -31,7 +31,19 @@ def test_what_the_link_gives_is_kept_and_the_rest_is_the_default(client):
     default = from_query(urlsplit(client.get("/norm", follow_redirects=False).headers["location"]).query)
     assert fields == {**default, "tab": "ln"}
     r = client.get("/network?v=1&seed=3", follow_redirects=False)
-    assert r.status_code == 303 and "seed=3" in r.headers["location"] and "model=" in r.headers["location"]
+    fields = from_query(urlsplit(r.headers["location"]).query)
+    assert r.status_code == 303 and fields["seed"] == "3" and "model" in fields
+
+
+def test_the_network_link_is_compact_and_old_readable_links_still_open(client):
+    link = client.get("/network", follow_redirects=False).headers["location"]
+    query = urlsplit(link).query
+    assert query.startswith("v=1&z=") and len(link) < 300  # was 465 characters of percent-encoded JSON
+    readable = "/network?" + to_query(from_query(query))  # the same state written out in full
+    assert len(readable) > len(link)
+    page = client.get(readable)
+    assert page.status_code == 200 and "Watch it train" in page.text
+
 
 
 def test_a_bad_field_is_still_named_not_replaced(client):

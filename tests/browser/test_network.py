@@ -8,9 +8,12 @@ moves K[0, 0, 0, 0] = 1 to 1 − 0.1·σ(4)·3 = 0.7054.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
+from app.web.kit.link import from_query
 from tests.app.labs.test_network_page import LENET_STEP_40
 
 pytestmark = pytest.mark.browser
@@ -30,6 +33,19 @@ def type_into(page, selector: str, text: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(text)
     page.keyboard.press("Tab")
+
+
+def link_fields(page) -> dict[str, str]:
+    """The fields of the page's link (the address bar holds a compact ``v=1&z=…``)."""
+    return from_query(page.evaluate("() => location.search").lstrip("?"))
+
+
+def wait_for_link(page, test, timeout: float = 30.0) -> None:
+    """Wait until ``test(fields of the page's link)`` holds."""
+    deadline = time.monotonic() + timeout
+    while not test(link_fields(page)):
+        assert time.monotonic() < deadline, f"the link never matched: {link_fields(page)}"
+        page.wait_for_timeout(50)
 
 
 def position(page) -> str:
@@ -59,7 +75,7 @@ def test_build_a_network_and_see_where_it_breaks(page, live_server, page_errors)
     page.click("text=Add layer")
     page.wait_for_function("() => document.querySelectorAll('.net-layer').length === 6")
     assert page.text_content('.net-layer[data-path="4"] .net-layer__out').strip() == "→ 2"
-    page.wait_for_function("() => location.search.includes('relu')")
+    wait_for_link(page, lambda f: "relu" in f["model"])
     page.click('[aria-label="Remove layer 4"]')
     page.wait_for_function("() => document.querySelectorAll('.net-layer').length === 5")
     assert not page_errors, page_errors
@@ -74,7 +90,7 @@ def test_step_through_one_training_step_with_the_keyboard(page, live_server, pag
         page.keyboard.press("ArrowRight")
         wait_for_position(page, title)
     assert page.text_content("[data-value='loss']").strip() == "4.018"  # log(1 + e⁴)
-    assert "op=loss" in page.url
+    assert link_fields(page)["op"] == "loss"
     page.keyboard.press("ArrowLeft")
     wait_for_position(page, "Forward · 3 flatten")
     # scrub to the end: the update of the kernel
@@ -128,7 +144,7 @@ def test_a_shared_link_to_a_step_in_the_middle_of_training(page, live_server, pa
     page.click("h1")
     page.keyboard.press("ArrowRight")
     wait_for_position(page, "Backward · 6 linear")
-    page.wait_for_function("() => location.search.includes('op=b:6')")
+    wait_for_link(page, lambda f: f["op"] == "b:6")
     assert not page_errors, page_errors
 
 
@@ -149,6 +165,6 @@ def test_draw_a_digit_and_trace_the_step_on_it(page, live_server, page_errors):
     assert drawn >= 8
     page.select_option("#pad-label", "1")
     page.click("#pad-use")
-    page.wait_for_function("() => location.search.includes('on=own') && location.search.includes('labels=1:1')")
+    wait_for_link(page, lambda f: f.get("on") == "own" and f.get("labels") == "1:1")
     assert "your own example" in page.text_content(".net-step__pos")
     assert not page_errors, page_errors

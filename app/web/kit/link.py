@@ -79,10 +79,11 @@ def decode_array(field: str, text: str, ndim: int, max_dims: tuple[int, ...]) ->
     return np.array(values, dtype=np.float64).reshape(shape)
 
 
-def to_query(fields: Mapping[str, str]) -> str:
-    """The link's query string: readable when short, deflated into ``z`` when long."""
+def to_query(fields: Mapping[str, str], readable_limit: int = READABLE_LIMIT) -> str:
+    """The link's query string: readable when short, deflated into ``z`` when longer than ``readable_limit``
+    (0: always deflated, for a lab whose link would be mostly percent-encoded JSON)."""
     readable = urlencode({"v": VERSION, **fields}, safe=":,x-.", quote_via=quote)
-    if len(readable) <= READABLE_LIMIT:
+    if len(readable) <= readable_limit:
         return readable
     packed = base64.urlsafe_b64encode(zlib.compress(readable.encode(), 9)).decode().rstrip("=")
     return urlencode({"v": VERSION, "z": packed})

@@ -2,7 +2,9 @@
  *
  *  - The drawing pad: 8×8 cells painted with the mouse or a finger (pointer events); the
  *    pixel values (0–16, like the digits) live in hidden inputs named "pad"; every stroke
- *    ends with a "change" event, which htmx turns into POST /network/predict.
+ *    ends with a "change" event, which htmx turns into POST /network/predict. The pad predicts
+ *    with the weights of the latest step training streamed (hidden input pad_trained, kept up
+ *    to date here; asked again when a run pauses or ends), or after a step the visitor types.
  *  - The timeline's range input follows the operation the server shows after each swap.
  *  - Watch it train: an EventSource on /network/train/stream?<the page's link>&from=&speed=.
  *    Each "steps" event holds a chunk of steps (its id is the last step, so the browser's own
@@ -10,6 +12,8 @@
  *    per animation frame (Plotly.extendTraces / restyle), so the page stays responsive at any
  *    speed. "done" ends the stream (finished, diverged or failed) and closes it. Pause closes
  *    the stream (the server stops at once); Resume opens a new one from the last step.
+ *    The gradient-norm chart can be smoothed (an exponential moving average, as TensorBoard's):
+ *    its raw points are kept, so the toggle redraws either.
  */
 (function () {
   "use strict";
@@ -93,6 +97,29 @@
     if (out) out.innerHTML = '<p class="hint">Draw a digit.</p>';
   });
 
+  // Typing a step chooses "after … steps".
+  document.addEventListener("input", function (ev) {
+    if (ev.target.id !== "pad-step") return;
+    var radio = document.getElementById("pad-at-step");
+    if (radio) radio.checked = true;
+  });
+
+  // The latest trained step, for the pad's "latest" weights.
+  function padTrained(t) {
+    var input = document.querySelector("[data-pad-trained]");
+    if (input) input.value = String(t);
+    var label = document.querySelector("[data-pad-latest]");
+    if (label) label.textContent = "(step " + t + ")";
+  }
+
+  // Ask the pad again (a run paused or ended): only when a digit is drawn and it follows the latest weights.
+  function repredict() {
+    var pad = document.querySelector("[data-pad]");
+    var latest = document.getElementById("pad-latest");
+    if (!pad || !latest || !latest.checked || !padValues(pad).some(function (v) { return v > 0; })) return;
+    pad.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
   // ------------------------------------------------------------------ the timeline
   // The range and the ◀ ▶ buttons follow the operation shown: ◀ is off at the first one and ▶ at the last
   // (the server stops there too: no silent wrap round).
@@ -113,7 +140,8 @@
   var run = null; // the active run: {card, source, t, until, ...}
 
   function el(card, selector) { return card.querySelector(selector); }
-  function chart(card, name) { return card.querySelector('[data-chart="' + name + '"]'); }
+  // the charts live in two cards (Watch it train, Inside the training): found in the page
+  function chart(card, name) { return document.querySelector('[data-chart="' + name + '"]'); }
 
   function setButtons(card, state) {
     var enabled = {
@@ -147,6 +175,43 @@
     return card.getAttribute("data-jump") + "?" + location.search.replace(/^\?/, "") + "&to=" + t;
   }
 
+  // --- the gradient-norm chart's smoothing: an exponential moving average of log ‖∇θ‖ with TensorBoard's
+  // debiasing (the first points are not pulled towards 0), weight 0.9 on the past
+  var SMOOTH = 0.9;
+
+  function emptyHistory(layers) {
+    var h = { x: [], raw: {}, smooth: {}, acc: {}, n: {} };
+    layers.forEach(function (p) { h.raw[p] = []; h.smooth[p] = []; h.acc[p] = 0; h.n[p] = 0; });
+    return h;
+  }
+
+  function smoothed(h, p, y) {
+    if (y === null || !(y > 0)) return null;
+    h.acc[p] = SMOOTH * h.acc[p] + (1 - SMOOTH) * Math.log(y);
+    h.n[p] += 1;
+    return Math.exp(h.acc[p] / (1 - Math.pow(SMOOTH, h.n[p])));
+  }
+
+  function smoothing() {
+    var box = document.querySelector('[data-smooth="gnorm"]');
+    return !!(box && box.checked);
+  }
+
+  // the toggle: the whole chart redrawn from the kept points
+  document.addEventListener("change", function (ev) {
+    if (!ev.target.matches || !ev.target.matches('[data-smooth="gnorm"]')) return;
+    if (!run || !window.Plotly) return;
+    var plot = chart(run.card, "gnorm");
+    if (!plot || !plot.data) return;
+    var h = run.gnorm, which = ev.target.checked ? h.smooth : h.raw;
+    var pendingGnorm = run.queue.gnorm;
+    run.layers.forEach(function (p) { pendingGnorm[p] = { x: [], y: [] }; }); // drawn now, all of them
+    window.Plotly.restyle(plot, {
+      x: run.layers.map(function () { return h.x.slice(); }),
+      y: run.layers.map(function (p) { return which[p].slice(); }),
+    }, run.layers.map(function (_, i) { return i; }));
+  });
+
   function emptyQueue(layers) {
     var q = { loss: { x: [], y: [] }, evals: [], accEvals: [], gnorm: {}, ratio: {}, snap: null, dirty: false };
     layers.forEach(function (p) { q.gnorm[p] = { x: [], y: [] }; q.ratio[p] = { x: [], y: [] }; });
@@ -169,6 +234,7 @@
         card: card, t: from, until: until, layers: layers, queue: emptyQueue(layers), frame: 0,
         renders: 0, renderTimes: [], received: 0, started: performance.now(), stepsAtStart: from,
         every: Math.max(1, Math.ceil(until / 1000)), last: null, turn: 0,
+        gnorm: emptyHistory(layers), // every gradient-norm point drawn: raw and smoothed, for the toggle
       };
       if (fresh) resetCharts(card);
       el(card, "[data-train-diverged]").hidden = true;
@@ -211,9 +277,13 @@
       run.lastLoss = d.loss[i];
       if (t % run.every === 0 || t === run.until) { // at most ~1000 points a trace: redraws stay cheap
         q.loss.x.push(t); q.loss.y.push(d.loss[i]);
+        var smooth = smoothing();
+        run.gnorm.x.push(t);
         run.layers.forEach(function (p) {
           var g = d.gnorm[p] ? d.gnorm[p][i] : null, r = d.ratio[p] ? d.ratio[p][i] : null;
-          q.gnorm[p].x.push(t); q.gnorm[p].y.push(g > 0 ? g : null);
+          var raw = g > 0 ? g : null, avg = smoothed(run.gnorm, p, raw);
+          run.gnorm.raw[p].push(raw); run.gnorm.smooth[p].push(avg);
+          q.gnorm[p].x.push(t); q.gnorm[p].y.push(smooth ? avg : raw);
           q.ratio[p].x.push(t); q.ratio[p].y.push(r > 0 ? r : null);
         });
       }
@@ -249,7 +319,7 @@
       var snapPlot = chart(card, "snap");
       if (snapPlot && snapPlot.data) {
         P.restyle(snapPlot, { z: [q.snap.filters, q.snap.maps] }, [0, 1]);
-        var when = card.querySelector("[data-snap-when]");
+        var when = document.querySelector("[data-snap-when]");
         if (when && q.snap.t !== null) when.textContent = "(after " + q.snap.t + " steps)";
       }
       q.snap = null;
@@ -289,8 +359,9 @@
     if (final === true) SLOW.forEach(function (n) { if (pending(q, n)) drawSlow(card, q, n, P, max); });
     q.dirty = SLOW.some(function (n) { return pending(q, n); });
     if (q.dirty && !run.frame) run.frame = requestAnimationFrame(draw); // the other charts' turns
-    // the numbers line
+    // the numbers line, and the step the pad's "latest" weights are
     el(card, "[data-train-step]").textContent = String(run.t);
+    padTrained(run.t);
     if (run.lastLoss !== undefined) el(card, "[data-train-loss]").textContent = num(run.lastLoss);
     if (run.last) {
       el(card, "[data-train-acc]").textContent = pct(run.last.train_acc);
@@ -335,12 +406,13 @@
       status(card, "Done: " + d.message + (run.last ? " Test accuracy " + pct(run.last.test_acc) + "." : ""));
     }
     offerJump(card, run.t);
+    repredict();
   }
 
   function offerJump(card, t) {
     var link = el(card, "[data-train-jump]");
     link.href = jumpUrl(card, t);
-    link.textContent = "Step through step " + (t + 1) + " (after " + t + " steps) ↑";
+    link.textContent = "Step through step " + (t + 1) + " (after " + t + " steps) ↓";
     el(card, "[data-train-jump-wrap]").hidden = false;
   }
 
@@ -358,6 +430,7 @@
       setButtons(card, "paused");
       status(card, "Paused at step " + run.t + ". Resume continues from there; the server does no work meanwhile.");
       offerJump(card, run.t);
+      repredict();
     } else if (action === "resume" && run) {
       open(card, run.t, false);
     } else if (action === "stop" && run) {
@@ -367,6 +440,7 @@
       setButtons(card, "idle");
       status(card, "Stopped at step " + run.t + ". Start trains again from step 0.");
       offerJump(card, run.t);
+      repredict();
     }
   });
 

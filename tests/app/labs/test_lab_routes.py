@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.settings import Settings, get_settings
 from app.web.kit import routes as kit_routes
+from app.web.kit.link import from_query
 from app.web.labs.conv import routes as conv
 from app.web.labs.network import routes as network
 from app.web.labs.norm import routes as norm
@@ -82,7 +83,7 @@ def test_the_optimizer_lab_reads_its_limits_from_the_settings_dependency(app, cl
 
 def test_the_network_lab_reads_its_limits_from_the_settings_dependency(app, client):
     link = _default_link(client, "network")  # 32 digits per step
-    assert "batch=32" in link
+    assert from_query(urlsplit(link).query)["batch"] == "32"
     page = client.get(link, headers=HX)
     assert page.status_code == 200 and _max_of(page.text, "batch") == "64" and _max_of(page.text, "step") == "3000"
     app.dependency_overrides[get_settings] = lambda: Settings(network_max_batch=40, network_max_step=2000)

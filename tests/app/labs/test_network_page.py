@@ -7,7 +7,7 @@ import math
 import re
 from html import unescape
 from html.parser import HTMLParser
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -90,6 +90,11 @@ LENET_STEP_40 = (
     "&seed=0&opt=adam&lr=0.01&step=40&op=loss&until=600")
 
 
+def link_fields(url: str) -> dict[str, str]:
+    """The fields a lab link holds (the network's links are compact: ``v=1&z=…``)."""
+    return from_query(urlsplit(url).query)
+
+
 def post(client, url: str, fields: list[tuple[str, str]], **extra: str):
     body = urlencode(fields + list(extra.items()))
     return client.post(url, content=body, headers={**HX, "Content-Type": "application/x-www-form-urlencoded"})
@@ -117,7 +122,8 @@ def lenet(client):
 
 def test_network_without_a_link_redirects_to_the_default_preset(client):
     r = client.get("/network", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"].startswith("/network?v=1&model=")
+    assert r.status_code == 303 and r.headers["location"].startswith("/network?v=1&z=")  # compact
+    assert link_fields(r.headers["location"])["model"].startswith('{"input_shape":[1,8,8]')
     page = client.get(r.headers["location"])
     assert page.status_code == 200 and "<html" in page.text and "Network lab" in page.text
     assert 'id="network-form"' in page.text and 'data-lab="network"' in page.text
@@ -269,7 +275,7 @@ def test_stepping_through_every_operation(client):
     assert position(r.text)[0] == 1  # nor does Prev wrap from the first to the last
     assert re.search(r'data-step="prev"[^>]*disabled', client.get("/network/preset/notes").text)
     r = post(client, "/network/step", fields, op_goto="u:0")
-    assert position(r.text)[2] == "Update · 0 conv2d" and "op=u:0" in r.headers["HX-Replace-Url"]
+    assert position(r.text)[2] == "Update · 0 conv2d" and link_fields(r.headers["HX-Replace-Url"])["op"] == "u:0"
     r = post(client, "/network/step", replace_field(fields, "op_index", "4"))
     assert position(r.text)[2] == "Loss"
     r = post(client, "/network/step", fields, op_goto="b:9")
@@ -318,7 +324,7 @@ def test_typed_cell_edit_recomputes_the_results(client):
     fields[cells[0]] = ("x", "13")
     r = post(client, "/network/results", fields)
     assert r.status_code == 200 and 'id="results"' in r.text
-    assert "x=1x1x4x4:13,1,0,2" in r.headers["HX-Replace-Url"]
+    assert link_fields(r.headers["HX-Replace-Url"])["x"].startswith("1x1x4x4:13,1,0,2")
     assert loss_shown(r.text) == "4.018"
     fields[cells[1]] = ("x", "one")
     r = post(client, "/network/results", fields)
@@ -336,14 +342,44 @@ def test_the_drawing_pad_feeds_your_own_digit(client, lenet):
     assert "the pad is empty" in r.text
     fields = replace_field(fields, "pad_label", "1")
     r = post(client, "/network/lab", fields + [("pad", p) for p in pixels], action="pad")
-    assert r.status_code == 200 and "on=own" in r.headers["HX-Replace-Url"] and "labels=1:1" in r.headers[
-        "HX-Replace-Url"]
+    fields = link_fields(r.headers["HX-Replace-Url"])
+    assert r.status_code == 200 and fields["on"] == "own" and fields["labels"] == "1:1"
     assert "your own example" in r.text
+
+
+def test_the_first_screen_holds_the_model_the_training_and_the_pad(client, lenet):
+    html = lenet.text
+    first = html[html.index('<div class="net-first">'):html.index('<div class="lab__grid net-lower">')]
+    assert [m for m in re.findall(r'<h2 id="(builder-h|train-h|pad-h)"', first)] == ["builder-h", "train-h", "pad-h"]
+    assert 'data-train-action="start"' in first and "data-pad" in first
+    assert html.index('id="net-train"') < html.index('id="step-h"')  # above the step-through, not 3,750 px down
+
+
+def test_the_pad_predicts_with_the_latest_trained_weights_or_any_step(client, lenet):
+    fields = [(k, v) for k, v in form_fields(lenet.text) if k not in ("pad", "pad_trained", "pad_weights", "pad_step")]
+    pixels = [("pad", "16" if i % 8 == 3 else "0") for i in range(64)]  # a "1"
+    r = post(client, "/network/predict", fields + pixels + [("pad_weights", "latest"), ("pad_trained", "")])
+    assert 'data-weights="untrained" data-t="0"' in r.text and "Untrained" in r.text  # no training run yet
+    r = post(client, "/network/predict", fields + pixels + [("pad_weights", "latest"), ("pad_trained", "60")])
+    assert 'data-weights="latest" data-t="60"' in r.text and "training step <b>60</b> (the latest trained)" in r.text
+    r = post(client, "/network/predict", fields + pixels + [("pad_weights", "step"), ("pad_trained", "60"),
+                                                           ("pad_step", "7")])
+    assert 'data-weights="step" data-t="7"' in r.text
+    r = post(client, "/network/predict", fields + pixels + [("pad_weights", "step"), ("pad_step", "-1")])
+    assert r.status_code == 422 and "pad_step" in r.text
+
+
+def test_a_typed_edit_swaps_the_training_cards_too(client):
+    page = client.get(NOTES_LINK).text
+    r = post(client, "/network/results", form_fields(page))
+    assert r.status_code == 200
+    assert '<section class="card net-train" id="net-train" aria-labelledby="train-h" hx-swap-oob="true"' in r.text
+    assert 'id="net-inside"' in r.text
 
 
 def test_jump_opens_the_same_network_at_another_step(client):
     r = client.get("/network/jump?" + LENET_STEP_40.split("?", 1)[1] + "&to=7", follow_redirects=False)
-    assert r.status_code == 303 and "step=7&" in r.headers["location"]
+    assert r.status_code == 303 and link_fields(r.headers["location"])["step"] == "7"
     r = client.get("/network/jump?" + LENET_STEP_40.split("?", 1)[1] + "&to=-1", follow_redirects=False)
     assert r.status_code == 422
 

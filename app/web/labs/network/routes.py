@@ -114,7 +114,9 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
 
 @pages.post("/network/predict")
 async def network_predict(request: Request, settings: SettingsDep) -> Response:
-    """What the network (after ``step`` training steps) sees in the digit drawn on the pad."""
+    """What the network sees in the digit drawn on the pad: with the weights of the latest training step the page
+    streamed (``pad_weights=latest``, ``pad_trained``: that step; none yet: the traced step's), or after
+    ``pad_step`` steps (``pad_weights=step``)."""
     fields, state, errors = await posted(request, from_form, settings)
     if errors:
         return form_errors(request, errors)
@@ -124,17 +126,32 @@ async def network_predict(request: Request, settings: SettingsDep) -> Response:
         if len(texts) != digits.SIDE * digits.SIDE:
             raise FieldError("pad", f"expected {digits.SIDE * digits.SIDE} pixels, got {len(texts)}")
         pixels = np.array([parse_int(f"pad[{i}]", t, 0, digits.PIXEL_MAX) for i, t in enumerate(texts)], float)
+        step, weights = pad_weights(fields, state, settings)
         if not pixels.any():
             ctx["error"] = "Draw a digit: the pad is empty."
         else:
+            state = replace(state, step=step)
             await prepare(LAB, state, settings)
             ctx["result"] = await anyio.to_thread.run_sync(network_view.predict, state,
                                                            pixels.reshape(digits.SIDE, digits.SIDE))
+            ctx["weights"] = weights
     except FieldError as exc:
         return form_errors(request, [exc])
     except OpInputError as err:
         ctx["error"] = f"The network cannot predict yet: {err.message}"
     return templates.TemplateResponse(request, "network/predict.html", ctx)
+
+
+def pad_weights(fields: Form, state: NetworkState, settings: Settings) -> tuple[int, str]:
+    """(the training step whose weights predict, and which: ``latest`` trained, ``untrained`` (no run yet: the
+    traced step's weights) or ``step`` as asked)."""
+    last = settings.network_max_step
+    if first(fields, "pad_weights", "latest") == "step":
+        return parse_int("pad_step", first(fields, "pad_step", str(state.step)), 0, last), "step"
+    trained = first(fields, "pad_trained", "")
+    if not trained:
+        return state.step, "untrained"
+    return parse_int("pad_trained", trained, 0, last), "latest"
 
 
 @pages.get("/network/train/stream", response_class=EventSourceResponse)

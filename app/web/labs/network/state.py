@@ -90,7 +90,8 @@ class NetworkState:
     until: int = DEFAULT_UNTIL  # the training stream's last step
 
     def to_query(self) -> str:
-        return link_query(self.link_fields())
+        """Always compact (``v=1&z=…``): the model is JSON, which percent-encoding makes long and unreadable."""
+        return link_query(self.link_fields(), readable_limit=0)
 
     def link_fields(self) -> dict[str, str]:
         fields = {"model": model_text(self.model), "data": self.data}

@@ -33,6 +33,7 @@ def _layout(ytitle: str, until: int, **extra) -> dict[str, Any]:
 
 
 CONFIG = {"displayModeBar": False, "responsive": True}
+FIRST_SCREEN_HEIGHT = 210  # the loss and accuracy charts of the first screen (the others: 250)
 
 
 def _line(name: str, colour: str, mode: str = "lines", width: float = 1.5, dash: str | None = None) -> dict:
@@ -77,10 +78,11 @@ def train_view(state: NetworkState, spec: nl.RunSpec, at: nl.Checkpoint) -> dict
     loss = {"data": [_line("training loss (each step's batch)", "rgba(0,114,178,0.55)", width=1),
                      _line("train sample (eval mode)", LINE_COLOURS[2], "lines+markers", 2),
                      _line("test (eval mode)", LINE_COLOURS[1], "lines+markers", 2)],
-            "layout": _layout("cross-entropy", state.until), "config": CONFIG}
+            "layout": _layout("cross-entropy", state.until, height=FIRST_SCREEN_HEIGHT), "config": CONFIG}
     acc = {"data": [_line("train sample", LINE_COLOURS[2], "lines+markers", 2),
                     _line("test", LINE_COLOURS[1], "lines+markers", 2)],
-           "layout": _layout("accuracy", state.until, yaxis={"title": {"text": "accuracy"}, "range": [0, 1.02],
+           "layout": _layout("accuracy", state.until, height=FIRST_SCREEN_HEIGHT,
+                             yaxis={"title": {"text": "accuracy"}, "range": [0, 1.02],
                                                 "tickformat": ".0%"},
                              shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0.9, "y1": 0.9,
                                       "line": {"color": "rgba(0,0,0,0.35)", "dash": "dot", "width": 1}}]),
