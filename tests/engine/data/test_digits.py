@@ -35,7 +35,7 @@ def test_load_gives_1797_images_of_pixels_0_to_16_and_their_labels():
 
 
 def test_loading_does_not_import_scikit_learn():
-    code = "import sys; from engine import digits; digits.load(); digits.split(0); print('sklearn' in sys.modules)"
+    code = "import sys; from engine.data import digits; digits.load(); digits.split(0); print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
