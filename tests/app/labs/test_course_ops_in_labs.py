@@ -22,3 +22,14 @@ def test_the_conv_backward_shows_dx_as_the_transposed_convolution(client):
     conv = run_op("conv2d", {"x": np.arange(36.0).reshape(1, 1, 6, 6), "w": np.ones((1, 1, 3, 3)), "b": [0.0]},
                   {"stride": 2})
     assert (int(conv["dropped_rows"]), int(conv["dropped_cols"])) == (1, 1)
+
+
+def test_the_softmax_lab_shows_the_svm_loss_beside_cross_entropy(client):
+    r = client.get("/softmax", params={"v": "1", "logits": "2x3:3,-2,-100,1,2.5,0.2", "labels": "2:0,2",
+                                       "temperature": "1"})
+    assert r.status_code == 200, r.text
+    text = re.sub(r"\s+", " ", r.text)
+    want = float(run_op("svm_loss", {"logits": [[3, -2, -100], [1, 2.5, 0.2]], "labels": [0, 2]})["loss"])
+    assert want == 2.55
+    assert 'id="svm-h"' in text and "L = 2.55" in text and "2 margins still violated" in text
+    assert 'href="#svm"' in text

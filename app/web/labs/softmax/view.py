@@ -17,7 +17,7 @@ from app.web.labs.softmax.state import OP, SoftmaxState, temperature_range
 from app.web.render.heatmap import Heatmaps, rounded_tip, scale_max
 from app.web.render.numbers import cell_text, exact_text, power_text, prose_text, tex_number
 from engine.explain import softmax as softmax_lab
-from engine.registry import prepare
+from engine.registry import prepare, trace_op
 
 BAR = "rgb(33,102,172)"
 BAR_LABEL = "rgb(191,91,23)"
@@ -213,6 +213,7 @@ def build(state: SoftmaxState) -> dict:
     grids = Heatmaps()
     view["samples"] = [_sample(grids, r, naive, rmax, n, labels[n], t) for n in range(n_rows)]
     view.update(_grids(grids, {**r, "temperature_shown": t != 1}, naive, rmax))
+    view["svm"] = _svm(grids, state)
     grids.render()
     view["mean_latex"] = _mean_latex(r)
     view["naive"] = {
@@ -229,6 +230,23 @@ def build(state: SoftmaxState) -> dict:
                      "undefined": list(agree.undefined_rows)}
     view["notes"] = _notes(r, naive, t)
     return view
+
+
+def _svm(grids: Heatmaps, state: SoftmaxState) -> dict:
+    """The multiclass SVM (hinge) loss on the same logits and labels (no temperature), beside cross-entropy."""
+    a, steps = trace_op("svm_loss", state.inputs())
+    steps = {s.name: s for s in steps}
+    table = {**TABLE, "why": {}}
+    n, k = a["logits"].shape
+    rows, cols = [f"n={i}" for i in range(n)], [f"k={j}" for j in range(k)]
+    return {
+        "loss": cell_text(float(a["loss"])), "steps": steps,
+        "margins": grids.add(a["margins"], "", label="svm margins", row_labels=rows, col_labels=cols, **table),
+        "positive": grids.add(a["positive"], "", label="violated margins", vmax=1.0, row_labels=rows,
+                              col_labels=cols, **table),
+        "dlogits": grids.add(a["dlogits"], "", label="svm dlogits", row_labels=rows, col_labels=cols, **table),
+        "violations": int(a["positive"].sum()),
+    }
 
 
 def _naive_reason(naive: softmax_lab.NaiveSoftmax, n: int) -> str:
