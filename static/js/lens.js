@@ -58,6 +58,9 @@
   }
 
   var PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  // Every figure keeps Plotly's own image download (PNG, twice the size shown) in its mode bar, shown on
+  // hover, even where the figure turns the rest of the bar off; a static plot (no interaction) has none.
+  var DOWNLOAD = { modeBarButtons: [["toImage"]], toImageButtonOptions: { format: "png", scale: 2 } };
 
   function within(root, selector) {
     var found = Array.prototype.slice.call(root.querySelectorAll(selector));
@@ -102,6 +105,9 @@
       return;
     }
     var config = Object.assign({}, PLOT_CONFIG, spec.config || {});
+    if (!config.staticPlot && config.displayModeBar === false) {
+      config = Object.assign(config, DOWNLOAD, { displayModeBar: "hover" });
+    }
     window.Plotly.react(el, spec.data || [], spec.layout || {}, config);
     plotted.add(el);
   }
@@ -176,6 +182,32 @@
         button.textContent = label;
         button.removeAttribute("data-copied");
       }, 1800);
+    });
+  });
+
+  // Export buttons (kit/export_buttons.html) follow the address bar, which holds the current state:
+  // [data-export-copy="/<lab>/export/numpy.py"] copies that script, [data-export-link] downloads its file.
+  function flash(button, text) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = text;
+    setTimeout(function () { button.textContent = label; }, 1800);
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-export-link]");
+    if (link) link.setAttribute("href", link.getAttribute("data-export-link") + window.location.search);
+    var button = event.target.closest && event.target.closest("[data-export-copy]");
+    if (!button) return;
+    event.preventDefault();
+    var url = button.getAttribute("data-export-copy") + window.location.search;
+    fetch(url).then(function (response) {
+      if (!response.ok) throw new Error("export answered " + response.status);
+      return response.text();
+    }).then(copyText).then(function () { flash(button, "Script copied"); }, function (err) {
+      console.error("Lens: cannot copy the export", err);
+      flash(button, "Opened instead");
+      window.open(url, "_blank", "noopener");
     });
   });
 
