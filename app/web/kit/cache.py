@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from app.settings import Settings, get_settings
+from app.security import SECURITY_HEADERS
+from app.settings import Settings
 
 KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap")  # what a cached answer repeats of the original
 
@@ -175,7 +176,9 @@ def _client_has(headers: Headers, etag: str) -> bool:
 
 
 def respond(request_headers: Headers, entry: Entry, cache_control_value: str) -> Response:
-    headers = {"ETag": entry.etag, "Cache-Control": cache_control_value, "Vary": "HX-Request, Accept-Encoding"}
+    """The cached answer (or a 304), with every header it needs: it may be sent before any middleware runs."""
+    headers = {**SECURITY_HEADERS, "ETag": entry.etag, "Cache-Control": cache_control_value,
+               "Vary": "HX-Request, Accept-Encoding"}
     if entry.status == 200 and _client_has(request_headers, entry.etag):
         return Response(status_code=304, headers=headers)
     headers.update(entry.headers)
@@ -196,25 +199,23 @@ def page_variant(headers: Headers) -> str:
     return "lab" if htmx else "page"
 
 
-class PageCacheMiddleware:
-    """Answers a GET of a lab link already in the page cache before routing: a hit costs a dictionary look-up
-    and a write, not the app's routing and dependencies. Anything else goes on to the app."""
-
-    def __init__(self, app: ASGIApp, cache: PageCache, paths: frozenset[str]) -> None:
-        self.app, self.cache, self.paths = app, cache, paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
-            query = scope.get("query_string", b"").decode("latin-1")
-            if query:
-                headers = Headers(scope=scope)
-                settings = scope["app"].dependency_overrides.get(get_settings, get_settings)()  # as the routes see them
-                url = (page_variant(headers), scope["path"], query, settings)
-                pending = self.cache.pending.get(url)
-                if pending is not None:  # being rendered for another request: wait for it here, not in a route
-                    await asyncio.shield(pending)
-                response = self.cache.hit_alias(headers, url, settings)
-                if response is not None:
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+async def answer_cached(cache: PageCache, settings: Settings, paths: frozenset[str], scope: Scope,
+                        receive: Receive, send: Send) -> bool:
+    """Answer a GET of a lab link already in the page cache, before any routing or middleware: a hit costs a
+    dictionary look-up and a write. A link another request is rendering is waited for here, then answered.
+    False: not a cached page (the app answers it)."""
+    if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in paths:
+        return False
+    query = scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return False
+    headers = Headers(scope=scope)
+    url = (page_variant(headers), scope["path"], query, settings)
+    pending = cache.pending.get(url)
+    if pending is not None:
+        await asyncio.shield(pending)
+    response = cache.hit_alias(headers, url, settings)
+    if response is None:
+        return False
+    await response(scope, receive, send)
+    return True
