@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from app.errors import error_item, error_response, errors_response
 from app.web.kit.fields import FieldError, parse_int
+from app.web.kit.link import from_query, to_query
 from app.web.render.templating import templates
 
 
@@ -40,15 +41,22 @@ def field_errors(errors: Iterable[FieldError], where: str = "body", status: int 
     return errors_response(status, [error_item([where, e.field], e.message) for e in errors])
 
 
-def preset_redirect(presets: Mapping, key: str, seed: str, canonical: Callable[[Any], str], max_seed: int) -> Response:
-    """``GET /<lab>/preset/{key}?seed=``: 303 to the preset's canonical link (404 / 422 naming what is wrong)."""
+def preset_redirect(presets: Mapping, key: str, seed: str, canonical: Callable[[Any], str], max_seed: int,
+                    extra: Mapping[str, str] | None = None) -> Response:
+    """``GET /<lab>/preset/{key}?seed=``: 303 to the preset's canonical link (404 / 422 naming what is wrong);
+    ``extra`` link fields replace the preset's (``?tab=backward``: the example at that tab; the lab's page
+    checks them as strictly as any link)."""
     if key not in presets:
         return error_response(404, ["path", "key"], f"no preset {key!r}; presets: {', '.join(presets)}")
     try:
         value = parse_int("seed", seed, 0, max_seed)
     except FieldError as exc:
         return field_errors([exc], where="query")
-    return RedirectResponse(canonical(presets[key].make(value)), status_code=303)
+    url = canonical(presets[key].make(value))
+    if extra:
+        path, _, query = url.partition("?")
+        url = f"{path}?{to_query({**from_query(query), **extra})}"
+    return RedirectResponse(url, status_code=303)
 
 
 def broken_link(request: Request, slug: str, noun: str, error: FieldError, default_link: str, query: str) -> Response:

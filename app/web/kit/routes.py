@@ -34,6 +34,7 @@ from starlette.responses import Response
 from app import work
 from app.errors import error_response
 from app.settings import Settings, get_settings
+from app.web.kit import errata
 from app.web.kit.cache import page_cache, page_variant
 from app.web.kit.export import Export, as_json, engine_arrays, numpy_script
 from app.web.kit.fields import FieldError, parse_int
@@ -121,8 +122,9 @@ class LabSpec:
         return self.canonical(self.presets[self.default].make(0))
 
     def context(self, shown: Shown, settings: Settings) -> dict[str, Any]:
-        return {**shown.context, "presets": self.presets.values(), "link": self.canonical(shown.state),
-                "limits": self.limits(settings)}
+        link = self.canonical(shown.state)
+        return {**shown.context, "presets": self.presets.values(), "link": link, "limits": self.limits(settings),
+                "slips": errata.slips_shown(self.slug, link.partition("?")[2], self.presets)}
 
 
 async def prepare(lab: LabSpec, state: Any, settings: Settings) -> None:
@@ -152,8 +154,11 @@ def lab_router(lab: LabSpec) -> APIRouter:
         async def make() -> Response:
             await prepare(lab, state, settings)
             shown = await work.render(settings, lab.show, state, settings, part)
-            return fragment(request, lab.template(part), lab.context(shown, settings), lab.canonical(shown.state),
-                            shown.status)
+            ctx = lab.context(shown, settings)
+            template = lab.template(part)
+            if part in ("results", "lab"):  # an edit: the slips of the example now open follow, out of band
+                ctx, template = {**ctx, "inner": template}, "kit/fragment.html"
+            return fragment(request, template, ctx, lab.canonical(shown.state), shown.status)
 
         cache = page_cache(request)
         if cache is None:
@@ -194,8 +199,9 @@ def lab_router(lab: LabSpec) -> APIRouter:
         return await answer() if cache is None else await cache.by_url(request.headers, url, settings, answer)
 
     @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")
-    def preset(key: str, settings: SettingsDep, seed: str = "0") -> Response:
-        return preset_redirect(lab.presets, key, seed, lab.canonical, settings.max_seed)
+    def preset(key: str, request: Request, settings: SettingsDep, seed: str = "0") -> Response:
+        extra = {k: v for k, v in request.query_params.items() if k != "seed"}  # e.g. the errata's tab=backward
+        return preset_redirect(lab.presets, key, seed, lab.canonical, settings.max_seed, extra)
 
     def edit(part: str, read: FormReader, doc: str) -> None:
         async def route(request: Request, settings: SettingsDep) -> Response:
