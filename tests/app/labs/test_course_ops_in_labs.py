@@ -33,3 +33,20 @@ def test_the_softmax_lab_shows_the_svm_loss_beside_cross_entropy(client):
     assert want == 2.55
     assert 'id="svm-h"' in text and "L = 2.55" in text and "2 margins still violated" in text
     assert 'href="#svm"' in text
+
+
+def test_the_norm_lab_shows_group_norm_beside_layer_norm(client):
+    from app.web.labs.norm.groupnorm import groupings
+
+    assert groupings(2) == [2] and groupings(6) == [2, 6] and groupings(3) == [3]
+    r = client.get("/norm/preset/images", follow_redirects=False)
+    link = r.headers["location"].replace("tab=bn", "tab=ln")
+    page = client.get(link if "tab=ln" in link else link + "&tab=ln")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    assert 'id="gn-h"' in text and "G = 2 (instance norm)" in text
+    x = np.array([1, 2, 3, 4, 0, 0, 2, 2, 5, 6, 7, 8, -2, -2, 4, 4], float).reshape(2, 2, 2, 2)
+    mean = run_op("groupnorm", {"x": x}, {"groups": 2})["mean"]
+    assert mean.tolist() == [[2.5, 1.0], [6.5, 1.0]]
+    features = client.get("/norm", params={"v": "1", "tab": "ln"}, follow_redirects=True)
+    assert "has no grouping strictly between 1 and 3" in re.sub(r"\s+", " ", features.text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.web.labs.norm import stages
+from app.web.labs.norm.groupnorm import group_view
 from app.web.labs.norm.state import TAB_SETTINGS, NormState, form_values
 from app.web.render.heatmap import heatmap, planes, scale_max
 from app.web.render.numbers import cell_text, exact_text
@@ -380,6 +381,7 @@ def ln_view(state: NormState) -> dict:
         "ln_dx_agree": _agree(r["dx"], r["dx_compact"]),
         "ln_steps": steps,
         "ln_terms": {t.name: t for t in norm_lab.layernorm_terms(r, state.sample, state.eps)},
+        "gn": group_view(state.x, state.eps),
         "bn_mode": bn_params["mode"],
         "d": int(r["x"][0].size),
         "n_bn": int(b["x"].size // b["x"].shape[1]),
