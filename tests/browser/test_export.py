@@ -1,0 +1,52 @@
+"""Export in real Chromium: the header's Download JSON and Copy as NumPy follow the page's current link
+(after an edit, not only the link it opened with), and a Plotly figure offers its own PNG download.
+
+Expected numbers by hand: logits [0, 0] → p = [0.5, 0.5].
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+START = "/softmax?v=1&logits=1x2:3,0&labels=1:0&temperature=1"
+
+
+def test_download_and_copy_follow_the_edited_link(page, live_server, page_errors):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(live_server + START)
+    page.wait_for_selector("#gradcheck .badge--ok")
+    page.click("#logits-0-0")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("0")
+    page.keyboard.press("Tab")
+    page.wait_for_url("**logits=1x2:0,0**")
+
+    with page.expect_download() as download:
+        page.click("text=Download JSON")
+    arrays = json.loads(open(download.value.path()).read())
+    assert arrays["probs"] == [[0.5, 0.5]]
+    assert download.value.suggested_filename == "softmax.json"
+
+    page.click("text=Copy as NumPy")
+    page.wait_for_selector("text=Script copied")
+    script = page.evaluate("navigator.clipboard.readText()")
+    assert script.startswith('"""Softmax')
+    assert "import numpy as np" in script
+    assert "logits = np.array([[0.0, 0.0]], dtype=float)" in script
+    assert not page_errors
+
+
+def test_a_figure_offers_plotlys_png_download(page, live_server, page_errors):
+    page.goto(live_server + START)
+    plot = page.locator("#probabilities .plot").first
+    page.wait_for_selector("#probabilities .plot .main-svg")
+    plot.hover()
+    download = '#probabilities .plot .modebar-btn[data-title="Download plot as a png" i]'
+    page.locator(download).first.wait_for(state="attached")
+    # the download is the only button: the rest of the bar stays off, as the figure asked
+    assert page.locator("#probabilities .plot .modebar-btn").count() == page.locator("#probabilities .plot").count()
+    assert not page_errors
