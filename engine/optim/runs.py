@@ -176,8 +176,8 @@ def plugged_step(step: LabStep, key: str, index: tuple[int, ...] | int | None = 
         subs = step_formulas(step)
     lines = []
     for st in subs:
-        a = {q.rsplit(".", 1)[0]: float(np.asarray(v)[() if index is None else index])
-             for q, v in st.arrays.items() if q.rsplit(".", 1)[-1] == key}
+        a = {q.partition(".")[0]: float(np.asarray(v)[() if index is None else index])  # "m_prev.4.7.gamma"
+             for q, v in st.arrays.items() if q.partition(".")[2] == key}
         lines.append((st, _plug(st, a, t, hp, step.record.optimizer)))
     return lines
 

@@ -126,3 +126,27 @@ def test_walking_the_batch_norm_graph_stage_by_stage(page, live_server, page_err
     page.wait_for_function("() => location.search.includes('stage=6')")
     assert page.locator("#stage .terms-panel__term").count() == 3  # through x̂, σ² and μ
     assert not page_errors
+
+
+def test_following_the_chain_to_the_deep_gamma_of_the_resnet_block(page, live_server, page_errors):
+    """The conv5_block3 preset opens on its last batch norm's backward: the chain runs from the loss to a γ of
+    it and ends in its Adam update; the picker follows another element; a dγ cell's terms come on hover."""
+    page.goto(live_server + "/network/preset/resnet")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#net-chain .net-chain__hop")
+    assert "how the loss reached 4.7.gamma[" in page.inner_text("#net-chain h3")
+    hops = page.locator("#net-chain .net-chain__where").all_inner_texts()
+    assert hops[0].startswith("the loss") and hops[-1].startswith("layer 4.7")
+    assert "optimizer's update of this one number" in page.inner_text("#net-chain")
+    page.select_option('#net-chain select[name="chain_param"]', "4.7.beta")
+    page.fill('#net-chain input[name="chain_index"]', "2")
+    page.click("#net-chain button")
+    page.wait_for_function("() => document.querySelector('#net-chain h3').textContent.includes('4.7.beta[2]')")
+    page.wait_for_function("() => location.search.length > 0")
+    cell = page.locator('.net-panel table[data-arr="dgamma"] td[data-idx]').first
+    cell.scroll_into_view_if_needed()
+    cell.hover()
+    page.wait_for_selector("#terms-panel:not([hidden])")
+    assert page.inner_text("#terms-panel .terms-panel__title").startswith("dgamma[0] = ")
+    assert "512 terms" in page.inner_text("#terms-panel .terms-panel__sum")  # N·H·W = 32·4·4
+    assert not page_errors

@@ -123,10 +123,12 @@ class Terms:
                     found[where[0]].append(where[1])
         return found
 
-    def latex(self, max_terms: int = 9, digits: int = 4) -> str:
-        """``label = c₁·u₁ + c₂·u₂ + … = value`` with the numbers (the middle elided past ``max_terms``)."""
+    def latex(self, max_terms: int = 9, digits: int = 4, largest_first: bool = False) -> str:
+        """``label = c₁·u₁ + c₂·u₂ + … = value`` with the numbers (the middle elided past ``max_terms``);
+        ``largest_first``: the terms by |product|, largest first (a long sum's elision then hides the small)."""
         num = _tex_factor(digits)
-        parts = [rf"{num(t.coefficient.value)}\cdot{num(t.upstream.value)}" for t in self.terms]
+        terms = sorted(self.terms, key=lambda t: -abs(t.product)) if largest_first else self.terms
+        parts = [rf"{num(t.coefficient.value)}\cdot{num(t.upstream.value)}" for t in terms]
         if len(parts) > max_terms:
             parts = [*parts[:max_terms - 2], r"\cdots", parts[-1]]
         body = " + ".join(parts) if parts else "0"

@@ -27,6 +27,7 @@ from app.web.labs.network.state import (
     compact_json,
     hyperparams,
     model_works,
+    parse_chain,
     parse_model_text,
     timeline,
     typed_input_fits,
@@ -255,8 +256,13 @@ def from_form(form: Form, settings: Settings, action: str | None = None
         init = _init_from_form(form, model, ints["seed"], settings.network_max_typed_init, errors)
     if errors or model is None:
         return None, errors
+    try:  # the chain's pick: the picker's two fields when it posted them, else the hidden one
+        picked = f"{first(form, 'chain_param')}:{first(form, 'chain_index').replace(' ', '')}"
+        chain = parse_chain(picked if first(form, "chain_param") else first(form, "chain", ""), model)
+    except FieldError as exc:
+        return None, [exc]
     state = NetworkState(model, data, ints["batch"], None, None, on, init, ints["seed"], name, hp, ints["step"],
-                         first(form, "op", "f:0"), ints["until"])
+                         first(form, "op", "f:0"), ints["until"], chain)
     if pad is not None:
         if tuple(model.input_shape) != (1, digits.SIDE, digits.SIDE):
             return None, [FieldError("pad", "the drawing pad feeds models that take 1×8×8 images")]

@@ -25,6 +25,7 @@ from app.web.kit.form import Form, first
 from app.web.kit.link import split_query
 from app.web.kit.responses import field_errors, form_errors, fragment
 from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted, prepare, shown_view
+from app.web.labs.network import explain as network_explain
 from app.web.labs.network import run as network_run
 from app.web.labs.network import view as network_view
 from app.web.labs.network.form import from_form
@@ -63,7 +64,7 @@ def heavy(state: NetworkState, settings: Settings):
 
 LAB = LabSpec(slug="network", noun="network", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(network_view.build), limits=form_limits, gradcheck=gradcheck,
-              lab_form=lab_form, heavy=heavy)
+              lab_form=lab_form, heavy=heavy, provenance=network_explain.provenance, terms=network_explain.terms)
 pages = lab_router(LAB)
 router = APIRouter()  # what app/main.py includes: the pages and the JSON API's trace (tag "networks")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +64,8 @@ SETTINGS: dict[str, dict[str, tuple[str, Any]]] = {
     "residual": {},
 }
 DEFAULT_UNTIL = 1000
-LINK_KEYS = {"model", "data", "batch", "x", "labels", "on", "seed", "opt", "lr", "step", "op", "until"}
+LINK_KEYS = {"model", "data", "batch", "x", "labels", "on", "seed", "opt", "lr", "step", "op", "until", "chain"}
+CHAIN = re.compile(r"^(\d+(?:\.\d+)*\.(?:w|b|gamma|beta)):(\d+(?:,\d+)*)$")  # the chain's pick: 0.w:1,0,2,2
 
 
 def form_limits(settings: Settings) -> dict[str, int]:
@@ -88,6 +90,7 @@ class NetworkState:
     step: int = 0  # training steps done before the traced one
     op: str = "f:0"  # the operation shown: f:<path>, loss, b:<path>, u:<path>
     until: int = DEFAULT_UNTIL  # the training stream's last step
+    chain: str = ""  # the parameter element the chain from the loss ends at: "0.w:1,0,2,2" ("": the layer's largest)
 
     def to_query(self) -> str:
         """Always compact (``v=1&z=…``): the model is JSON, which percent-encoding makes long and unreadable."""
@@ -117,6 +120,8 @@ class NetworkState:
         fields["op"] = self.op
         if self.until != DEFAULT_UNTIL:
             fields["until"] = str(self.until)
+        if self.chain:
+            fields["chain"] = self.chain
         return fields
 
     @property
@@ -305,7 +310,28 @@ def from_link(query: str, settings: Settings) -> NetworkState:
         if op not in ops:
             raise FieldError("op", f"{op!r} is not an operation of this network's step (e.g. {ops[0]}, loss, "
                                   f"{ops[-1]})")
-    return NetworkState(model, data, batch, x, labels, on, init, seed, name, hp, step, op, until)
+    chain = parse_chain(_field(fields, "chain", ""), model)
+    return NetworkState(model, data, batch, x, labels, on, init, seed, name, hp, step, op, until, chain)
+
+
+def parse_chain(text: str, model: Model) -> str:
+    """The chain's pick ``<parameter>:<index>`` (a parameter of the model and one of its elements), or ""."""
+    if not text:
+        return ""
+    match = CHAIN.match(text)
+    if not match:
+        raise FieldError("chain", f"must be a parameter and an element, e.g. 0.w:0,0,1,1; got {text!r}")
+    name, index = match.group(1), tuple(int(i) for i in match.group(2).split(","))
+    if not model_works(model):
+        return text
+    shapes = param_shapes(model)
+    if name not in shapes:
+        raise FieldError("chain", f"{name} is not a parameter of this network (parameters: {', '.join(shapes)})")
+    shape = shapes[name]
+    if len(index) != len(shape) or any(i >= s for i, s in zip(index, shape, strict=True)):
+        raise FieldError("chain", f"{name}[{', '.join(map(str, index))}] is not an element: {name} has shape "
+                                  f"{list(shape)}")
+    return text
 
 
 def _is_hyperparam(key: str) -> bool:

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from app.web.labs.network import links
+from app.web.labs.network import explain, links
 from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
 from app.web.labs.network.state import NetworkState, model_text
 from app.web.render.heatmap import Heatmaps, heatmap, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine import registry
+from engine.explain.chain import layer_at
 from engine.network import runs as nl
 from engine.network.model import Model, layer_field
 from engine.network.params import dropout_seed
@@ -56,12 +57,6 @@ def dims(shape) -> str:
     return "×".join(str(d) for d in shape)
 
 
-def layer_at(model: Model, path: str):
-    layers, layer = model.layers, None
-    for part in path.split("."):
-        layer = layers[int(part)]
-        layers = getattr(layer, "layers", ())
-    return layer
 
 
 
@@ -98,12 +93,12 @@ def show(arr: Any, name: str, title: str | None = None, axes: tuple[str, str] = 
         return {"kind": "planes", "title": title, "name": name, "planes": planes, "shape": shape,
                 "note": f"showing {note}" if note else "", "vmax": cell_text(vmax)}
     if arr.ndim == 1:
-        arr2 = arr[None, :SHOW_COLS * 2]
-        cut = arr.shape[0] - arr2.shape[1]
-        g = heatmap(arr2, name, vmax=vmax, col_labels=col_labels or [str(i) for i in range(arr2.shape[1])],
+        arr1 = arr[:SHOW_COLS * 2]  # one row whose cells are indexed as the array's own: "j"
+        cut = arr.shape[0] - arr1.shape[0]
+        g = heatmap(arr1, name, vmax=vmax, col_labels=col_labels or [str(i) for i in range(arr1.shape[0])],
                     hidden_cols=max(0, cut), shape_text=shape)
         return {"kind": "grid", "title": title, "name": name, "grid": g, "shape": shape,
-                "note": f"showing 0–{arr2.shape[1] - 1} of {arr.shape[0]}" if cut > 0 else "",
+                "note": f"showing 0–{arr1.shape[0] - 1} of {arr.shape[0]}" if cut > 0 else "",
                 "vmax": cell_text(vmax)}
     if arr.ndim == 2:
         rows, cols = arr.shape
@@ -224,8 +219,10 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
         out["lede"] = (f"dL/d(out) {dims(bwd['dout'].shape)} arrives from above; this layer passes dL/dx "
                        f"{dims(bwd['dx'].shape)} down" + (" and keeps the gradients of its parameters"
                                                            if layer.type in ("conv2d", "linear", "batchnorm") else ""))
-        out["blocks"] = _backward_blocks(layer, fwd, bwd, seed, path)
+        out["blocks"] = explain.with_elements(_backward_blocks(layer, fwd, bwd, seed, path),
+                                              explain.element_formulas(layer, fwd, bwd, (SHOW_N, SHOW_C)))
         names = nl.layer_groups(state.model).get(path, ())
+        out["chain"] = explain.chain_view(state, st, names) if names else None
         if names and st.update is not None:
             table = _update_table(st.update, st.state, names, st.params, st.new_params)
             if table:
@@ -233,6 +230,7 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
                                  "op": f"u:{path}"}
     else:
         out.update(_update_panel(state, st, spec, path, layer))
+        out["chain"] = explain.chain_view(state, st, nl.layer_groups(state.model).get(path, ()))
         for name in nl.layer_groups(state.model)[path]:
             link = links.optim_link(spec, name, st.t)
             if link and (link["href"] or all(other["note"] != link["note"] for other in out["links"])):
