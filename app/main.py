@@ -29,7 +29,7 @@ from app.web.labs.norm import routes as norm
 from app.web.labs.optim import routes as optim
 from app.web.labs.pool import routes as pool
 from app.web.labs.softmax import routes as softmax
-from app.web.pages import assets, errata, home
+from app.web.pages import assets, bugs, errata, home
 from app.web.pages.errors import error_page
 from app.web.render.templating import is_htmx, render, templates
 
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(home.router)
     app.include_router(errata.router)
+    app.include_router(bugs.router)
     for lab in LABS:
         app.include_router(lab.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
