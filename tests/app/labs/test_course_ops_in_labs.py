@@ -50,3 +50,16 @@ def test_the_norm_lab_shows_group_norm_beside_layer_norm(client):
     assert mean.tolist() == [[2.5, 1.0], [6.5, 1.0]]
     features = client.get("/norm", params={"v": "1", "tab": "ln"}, follow_redirects=True)
     assert "has no grouping strictly between 1 and 3" in re.sub(r"\s+", " ", features.text)
+
+
+def test_the_pool_lab_shows_sigmoid_tanh_and_leaky_relu_on_relus_x(client):
+    r = client.get("/pool", params={"v": "1", "x": "1x1x2x2:-2,0,1,3", "pool": "max", "size": "2", "stride": "2",
+                                    "dout": "ones"})
+    assert r.status_code == 200, r.text
+    text = re.sub(r"\s+", " ", r.text)
+    assert 'id="acts-h"' in text and 'href="#activations"' in text
+    for title in ("<h3>Sigmoid</h3>", "<h3>Tanh</h3>", "<h3>Leaky ReLU</h3>"):
+        assert title in text
+    slope = run_op("sigmoid", {"x": [[-2.0, 0.0], [1.0, 3.0]]})["local_grad"]
+    assert slope[0, 1] == 0.25 and ">0.25<" in text  # σ'(0) = 1/4, in the sigmoid's slope grid
+    assert ">-0.02<" in text  # leaky ReLU at x = −2: 0.01·(−2)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from app.web.labs.pool.activations import activations
 from app.web.labs.pool.state import PoolState, fit_typed
 from app.web.render.heatmap import Heatmaps, colours, scale_max
 from app.web.render.numbers import cell_text, exact_text
@@ -177,6 +178,7 @@ def build(state: PoolState) -> dict:
     view["routes"], view["routes_hidden"], view["routes_adding"] = _routes(state, result)
     view["window"] = window(grids, state, result)
     view["relu"] = _relu(grids, relu, relu_steps, *step_plane, only)
+    view["activations"] = activations(grids, relu, *step_plane)
     grids.render()
     return view
 
