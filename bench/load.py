@@ -10,7 +10,8 @@ with the load average printed beside it:
 3. both again **with 50 training streams running** (SSE, /network/train/stream).
 4. **/healthz** polled every 50 ms on a kept-alive connection throughout: its worst. Target ≤ 100 ms.
 5. **kept-alive requests, 2 workers against 1**: the median of sequential requests on one kept-alive
-   connection, for uvicorn's own ``--workers`` and for ``backprop-lens serve`` (TCP_NODELAY on).
+   connection, for uvicorn's own ``--workers`` on h11 and asyncio (what it runs without httptools and
+   uvloop: Nagle's algorithm left on, uvicorn#3149) and for ``backprop-lens serve`` (TCP_NODELAY on).
 
 Clients are raw asyncio sockets speaking HTTP/1.1 (an HTTP library would spend more of the two cores
 than the server); a response counts when its last byte has arrived.
@@ -58,7 +59,8 @@ class Server:
         self.port = free_port()
         if plain:
             cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(self.port),
-                   "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+                   "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+                   "--http", "h11", "--loop", "asyncio"]  # what uvicorn runs without httptools and uvloop
         else:
             cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--workers", str(workers)]
         env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "2147483648",
@@ -240,7 +242,7 @@ async def kept_alive(port: int, requests: int, path: str = "/healthz") -> float:
 def workers_section(requests: int) -> list[str]:
     lines = []
     for plain in (True, False):
-        name = "uvicorn --workers" if plain else "backprop-lens serve --workers"
+        name = "uvicorn --http h11 --loop asyncio --workers" if plain else "backprop-lens serve --workers"
         medians = {}
         for workers in (1, 2):
             with Server(workers, plain=plain) as server:
