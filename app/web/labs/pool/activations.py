@@ -28,7 +28,8 @@ def activations(grids: Heatmaps, relu: dict, n: int, c: int) -> dict:
             return grids.planes(a[key], "", vmax=vmax, label=label, only=(n, c))[0]
 
         shown.append({"name": name, "title": title, "params": params,
-                      "latex": r",\qquad ".join(step.latex for step in steps),  # the op's three formulas in one line
+                      # the op's three formulas, one a line (a narrow screen cannot hold them side by side)
+                      "latex": r"\begin{gathered}" + r" \\ ".join(step.latex for step in steps) + r"\end{gathered}",
                       "out": plane("out", name, scale_max(a["out"])),
                       "local_grad": plane("local_grad", "slope", 1.0), "dx": plane("dx", "dx", gvmax)})
     return {"shown": shown, "plane": (n, c), "dout": grids.planes(relu["dout"], "", vmax=gvmax, label="dout",
