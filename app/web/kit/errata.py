@@ -204,6 +204,7 @@ SLIPS: tuple[Slip, ...] = (
          kind="demo"),
 )
 BY_KEY = {s.key: s for s in SLIPS}
+LABS = frozenset(s.lab for s in SLIPS)  # the labs that may show a slip
 
 
 @cache
