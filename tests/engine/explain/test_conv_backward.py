@@ -9,6 +9,7 @@ import pytest
 from engine.explain.conv_backward import db_sums, dw_window, dx_window
 from engine.records import OpInputError
 from engine.registry import get_spec, prepare
+from engine.tex import tex_number
 
 CASES = [  # x shape, w shape, stride, pad, dilation
     ((1, 1, 5, 5), (1, 1, 3, 3), 1, 0, 1),
@@ -75,3 +76,13 @@ def test_outside_is_named():
     with pytest.raises(OpInputError):
         dw_window(result, params, 1, 0, 0, 0)
     assert get_spec("conv2d")
+
+
+def test_db_sums_write_the_douts_of_each_filter_and_end_in_db():
+    result, params = _run(CASES[1])
+    lines = db_sums(result, params)
+    assert len(lines) == result["db"].shape[0]
+    for f, line in enumerate(lines):
+        assert line.rstrip().endswith(tex_number(float(result["db"][f]), 6) + r" \end{aligned}") or \
+            line.endswith(" = " + tex_number(float(result["db"][f]), 6))
+        assert math.isclose(float(np.sum(result["dout"][:, f])), float(result["db"][f]), rel_tol=1e-12)
