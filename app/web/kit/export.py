@@ -41,6 +41,8 @@ class OpCall:
     params: Mapping[str, Any]
     shown: Sequence[str]  # result arrays exported, in the page's order
     prefix: str = ""  # put before each name in the JSON ("relu.")
+    engine: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]] | None = None  # not a registry
+    # op (the optimizer's steps): the engine's arrays from (inputs, params); the script gets both as written
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,23 @@ class Export:
     formats: tuple[str, ...] = field(default=("arrays.json", "numpy.py"))
 
 
-def _prepared(call: OpCall):
+def _prepared(call: OpCall) -> tuple[list[str], Mapping[str, Any], Mapping[str, Any]]:
+    """(input names in order, arrays with the registry's defaults filled, params with theirs)."""
+    if call.engine is not None:
+        return list(call.inputs), call.inputs, call.params
     op, arrays, params = prepare(call.op, dict(call.inputs), dict(call.params))
-    return op, arrays, params
+    return [spec.name for spec in op.inputs if arrays.get(spec.name) is not None], arrays, params
 
 
 def engine_arrays(calls: Sequence[OpCall]) -> dict[str, np.ndarray]:
     """Each call's shown arrays, computed by the engine as the page computes them."""
     found: dict[str, np.ndarray] = {}
     for call in calls:
-        op, arrays, params = _prepared(call)
-        result = op.run(arrays, params)
+        if call.engine is not None:
+            result = call.engine(call.inputs, call.params)
+        else:
+            op, arrays, params = prepare(call.op, dict(call.inputs), dict(call.params))
+            result = op.run(arrays, params)
         for name in call.shown:
             found[call.prefix + name] = np.asarray(result[name])
     return found
@@ -86,8 +94,7 @@ def numpy_script(export: Export, calls: Sequence[OpCall], link: str, json_link: 
     """The self-contained NumPy script of ``calls``: one function per op, the inputs written out, and a print."""
     rendered = []
     for call in calls:
-        op, arrays, params = _prepared(call)
-        names = [spec.name for spec in op.inputs if arrays.get(spec.name) is not None]
+        names, arrays, params = _prepared(call)
         literals = [(name, literal(arrays[name])) for name in names]
         arguments = ", ".join([f"{name}={name}" for name in names] + [f"{k}={v!r}" for k, v in params.items()])
         rendered.append({"op": call.op, "prefix": call.prefix, "literals": literals, "arguments": arguments,

@@ -14,6 +14,8 @@ import pytest
 
 from app.web.labs.conv.routes import LAB as CONV
 from app.web.labs.norm.routes import LAB as NORM
+from app.web.labs.optim.routes import LAB as OPTIM
+from app.web.labs.optim.state import OptSpec
 from app.web.labs.pool.routes import LAB as POOL
 from app.web.labs.softmax.routes import LAB as SOFTMAX
 
@@ -21,8 +23,9 @@ RTOL = 1e-12
 
 
 def _links():
-    """(lab slug, query) of every preset (seeds 0 and 1), and the normalization lab's tabs and modes."""
-    for lab in (CONV, POOL, NORM, SOFTMAX):
+    """(lab slug, query) of every preset (seeds 0 and 1), the normalization lab's tabs and modes, and every
+    optimizer (and its conventions) on the optimizer lab's step table."""
+    for lab in (CONV, POOL, NORM, SOFTMAX, OPTIM):
         for key, preset in lab.presets.items():
             for seed in (0, 1) if key.startswith("random") else (0,):
                 state = preset.make(seed)
@@ -33,6 +36,10 @@ def _links():
                     for tab in ("bn", "ln", "dropout"):
                         yield lab.slug, f"{key}-{tab}-eval", replace(state, tab=tab, mode="eval").to_query()
                     yield lab.slug, f"{key}-cs231n", replace(state, convention="cs231n").to_query()
+    state = OPTIM.presets["notes-001-steps"].make(0)
+    for name, hp in (("sgd", {}), ("momentum", {"form": "ema"}), ("rmsprop", {}), ("adam", {"weight_decay": 0.1}),
+                     ("adam", {"eps_placement": "inside", "bias_correction": False}), ("adamw", {})):
+        yield OPTIM.slug, f"{name}-{'-'.join(hp) or 'defaults'}", replace(state, opt=OptSpec.make(name, hp)).to_query()
 
 
 LINKS = list(_links())

@@ -21,6 +21,7 @@ from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted
 from app.web.labs.optim import run as optim_run
 from app.web.labs.optim import stream as optim_stream
 from app.web.labs.optim import view as optim_view
+from app.web.labs.optim.export import EXPORT
 from app.web.labs.optim.presets import DEFAULT, PRESETS
 from app.web.labs.optim.state import OptimState, form_limits, from_form, from_link
 from app.web.render.numbers import cell_text
@@ -91,7 +92,7 @@ def terms(state: OptimState, array: str, index_text: str):
     return found.moved(lambda name, idx: (name, idx if name == "theta0" else (idx[1], idx[0] - 1)))
 
 
-LAB = LabSpec(slug="optim", noun="optimizer", presets=PRESETS, default=DEFAULT, from_link=from_link,
+LAB = LabSpec(export=EXPORT, slug="optim", noun="optimizer", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=show, limits=form_limits, gradcheck=gradcheck, provenance=provenance,
               provenance_arrays=TABLE_ARRAYS, templates={"lab": "optim/table.html"}, terms=terms)
 router = lab_router(LAB)
