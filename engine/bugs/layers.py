@@ -60,13 +60,14 @@ def residual_example(rng: np.random.Generator) -> tuple[Arrays, dict]:
 
 
 def _residual(inputs: Arrays, overwrite: bool) -> Arrays:
-    """y = x + f(x) with f a linear layer; dx = dout + df (the skip path and the branch add)."""
+    """y = x + f(x) with f a linear layer; dx = dx_skip + dx_branch (the array names of CONVENTIONS' residual)."""
     x, w, b, dout = (np.asarray(inputs[k], float) for k in ("x", "w", "b", "dout"))
     fx, cache = linear_forward(x, w, b)
     grads = linear_backward(dout, cache)
-    dx = grads.dx if overwrite else dout + grads.dx  # the bug: = instead of +=
-    return {"x": x, "fx": fx, "out": x + fx, "dout": dout, "dfx": grads.dx, "dx": dx, "dw": grads.dw,
-            "db": grads.db}
+    dx_skip, dx_branch = dout, grads.dx
+    dx = dx_branch if overwrite else dx_skip + dx_branch  # the bug: = instead of +=
+    return {"x": x, "fx": fx, "out": x + fx, "dout": dout, "dx_skip": dx_skip, "dx_branch": dx_branch, "dx": dx,
+            "dw": grads.dw, "db": grads.db}
 
 
 def residual_reference(inputs: Arrays, params: dict) -> Arrays:
