@@ -76,6 +76,8 @@ class Settings:
     network_max_layers: int = 24  # layers in one list of the builder
     network_max_input_side: int = 64  # each size of the model's input shape, as the builder's form gives it
     trace_max_numbers: int = 3_000_000  # numbers in the answer of POST /api/v1/networks/trace
+    network_gradcheck_cpu_seconds: float = 0.4  # the network lab's gradient check is refused when one timed loss
+    # evaluation says it would take longer (a 24-layer network at batch 64 would take ~18 s)
     # --- HTTP ---
     max_body_bytes: int = 8 * 1024 * 1024  # request bodies above this answer 413 (cs231n's dropout check: 500×500
     # numbers at 17 digits and its mask, ~5.7 MB of JSON)

@@ -105,3 +105,21 @@ def test_an_htmx_edit_that_needs_a_long_replay_is_sent_to_the_page_that_shows_it
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
         assert r.headers["hx-redirect"].startswith("/network?")
     assert from_query(r.headers["hx-redirect"].split("?", 1)[1])["step"] == "200"
+
+
+def test_a_network_gradient_check_over_its_budget_is_refused_by_its_named_limit():
+    import json
+    from urllib.parse import urlencode
+
+    layers = [{"type": "conv2d", "filters": 8, "kernel": 3, "pad": 1}, {"type": "relu"}] * 11
+    model = {"input_shape": [1, 8, 8], "layers": [*layers, {"type": "flatten"}, {"type": "linear", "units": 10}]}
+    query = urlencode({"v": "1", "model": json.dumps(model), "data": "digits", "batch": "64", "seed": "0",
+                       "opt": "sgd", "lr": "0.1", "step": "0"})
+    from bench.pageforms import as_data, parse
+
+    with TestClient(create_app(Settings(network_gradcheck_cpu_seconds=0.01))) as c:
+        page = c.get("/network?" + query)
+        assert page.status_code == 200
+        r = c.post("/network/gradcheck", data=as_data(parse("network", page.text).fields))
+        assert r.status_code == 200 and "Settings.network_gradcheck_cpu_seconds" in r.text
+        assert "check a smaller batch" in r.text

@@ -50,7 +50,7 @@ def gradcheck(state: NetworkState, form: Form, settings: Settings) -> dict:
     """The whole-network numeric gradient check of the traced step (lazy: the page asks after it loads)."""
     ctx = {"report": None, "tol": network_run.GRADCHECK_TOL, "sample": network_run.GRADCHECK_SAMPLE}
     try:
-        report, checked_x = network_run.gradcheck(state)
+        report, checked_x = network_run.gradcheck(state, settings.network_gradcheck_cpu_seconds)
     except OpInputError as err:
         return {**ctx, "error": err.message}
     return {**ctx, "report": report, "worst": cell_text(report.worst), "checked_x": checked_x,

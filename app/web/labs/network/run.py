@@ -37,6 +37,7 @@ from app.web.render import figures
 from app.work import InProgress
 from engine.data import digits
 from engine.network import runs as nl
+from engine.network import trace as network_trace
 from engine.records import OpInputError
 
 GRADCHECK_SAMPLE = 6  # entries checked per parameter array and of x
@@ -137,18 +138,38 @@ def traced_step(state: NetworkState) -> tuple[nl.RunSpec, nl.Checkpoint, nl.Step
     return spec, at, st
 
 
-def gradcheck(state: NetworkState):
+def gradcheck(state: NetworkState, budget: float | None = None):
     """The whole-network numeric gradient check of the traced step: (report, whether x was checked).
 
     Every learnable parameter is checked (a sample of each array's entries). The input x is
     checked for typed or drawn examples only: the digits' flat background makes exactly tied
     maxima in max-pooling, where the loss has no derivative, and a difference quotient across
-    the tie is not a gradient.
+    the tie is not a gradient. With a ``budget`` (CPU seconds), one loss evaluation is timed first and
+    a check that would take longer is refused (OpInputError naming the limit) before it starts.
     """
-    spec, at, st = traced_step(state)
+    spec = state.spec()
+    at = checkpoint(spec, state.step)
+    if state.own_example:
+        x, labels = state.x, state.labels.astype(np.int64)
+    else:
+        x, labels = nl.step_batch(spec, at.t)
     check_x = state.own_example  # typed or drawn examples: also dL/dx
-    report = nl.check_gradients(spec.model, at.params, st.x, np.asarray(st.labels, np.int64),
-                                nl.step_seed(spec.seed, at.t), GRADCHECK_SAMPLE, check_x)
+    seed = nl.step_seed(spec.seed, at.t)
+    labels = np.asarray(labels, np.int64)
+    if budget is not None:
+        per_eval = math.inf
+        for _ in range(2):  # the faster of two: the first pays for cold caches
+            started = time.thread_time()
+            network_trace.forward(spec.model, at.params, x, labels, "train", seed)  # as the check evaluates it
+            per_eval = min(per_eval, time.thread_time() - started)
+        sizes = [at.params[name].size for group in nl.layer_groups(spec.model).values() for name in group]
+        evals = 2 * (sum(min(GRADCHECK_SAMPLE, n) for n in sizes) + (min(GRADCHECK_SAMPLE, x.size) if check_x else 0))
+        if per_eval * evals > budget:
+            raise OpInputError("batch", f"checking this network's gradients on {len(x)} examples would take about "
+                                        f"{per_eval * evals:.1f} CPU-s ({evals} loss evaluations of "
+                                        f"{per_eval * 1000:.0f} ms); one request may take {budget:g} "
+                                        "(Settings.network_gradcheck_cpu_seconds): check a smaller batch")
+    report = nl.check_gradients(spec.model, at.params, x, labels, seed, GRADCHECK_SAMPLE, check_x)
     return report, check_x
 
 
