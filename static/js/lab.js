@@ -64,25 +64,40 @@
     }
   });
 
-  // A step key pressed while htmx is swapping would click a button htmx has not wired up yet
-  // (it does so when the swap settles): keep the last such key and replay it after settling.
-  let swapping = false;
-  let queued = null;
+  // A step key pressed while a step is on its way (its request in flight, or its swap not yet settled) would
+  // post the same position again (the form still holds the old one) or click a button htmx has not wired up
+  // yet: count such keys (+1 next, −1 prev) and replay them one by one after each step settles, so five quick
+  // presses are five steps.
+  let busy = false;
+  let queued = 0;
   function step(which) {
-    if (swapping) { queued = which; return; }
+    if (busy) { queued += which === "next" ? 1 : -1; return; }
     const btn = document.querySelector('[data-step="' + which + '"]');
     if (btn) btn.click();
   }
   let release = null;
   function settled() {
-    swapping = false;
+    busy = false;
     clearTimeout(release);
-    if (queued) { const which = queued; queued = null; step(which); }
+    if (queued) {
+      const which = queued > 0 ? "next" : "prev";
+      queued -= queued > 0 ? 1 : -1;
+      step(which);
+    }
   }
-  document.addEventListener("htmx:beforeSwap", function () {
-    swapping = true;
+  function hold() {
+    busy = true;
     clearTimeout(release);
-    release = setTimeout(settled, 200); // a swap that never settles (HX-Reswap: none) releases keys anyway
+    release = setTimeout(settled, 3000); // a step that never settles (an error, HX-Reswap: none) releases keys
+  }
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    const elt = ev.detail && ev.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-step]")) hold();
+  });
+  document.addEventListener("htmx:beforeSwap", hold);
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    const xhr = ev.detail && ev.detail.xhr;
+    if (!ev.detail.successful || (xhr && xhr.status === 204)) settled(); // nothing will be swapped
   });
   document.addEventListener("htmx:afterSettle", settled);
 
@@ -94,7 +109,7 @@
       playTimer = setInterval(function () {
         const next = document.querySelector('[data-step="next"]');
         if (!next || next.disabled || document.hidden) { setPlaying(false); return; } // the end: stop
-        next.click();
+        if (!busy) next.click(); // a step still on its way: this tick waits for it
       }, 800);
     }
     document.querySelectorAll("[data-play]").forEach(function (b) {

@@ -30,9 +30,8 @@ def test_the_dx_stepper_steps_with_the_keys_and_keeps_its_place_in_the_link(page
     assert "dx[0, 0, 0, 0]" in walk_pos(page)
     page.click('#walk [data-step="next"]')
     page.wait_for_function("() => document.querySelector('#walk .window__pos').textContent.includes('dx[0, 0, 0, 1]')")
-    for _ in range(5):  # → five times more: cell 7, dx[0, 0, 1, 1]
+    for _ in range(5):  # → five times more, quicker than the server answers: each press is a step
         page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(120)
     page.wait_for_function("() => document.querySelector('#walk .window__pos').textContent.includes('dx[0, 0, 1, 1]')")
     page.wait_for_function("() => location.search.includes('walk_step=6')")
     agree = page.inner_text("#walk .agree")
@@ -118,7 +117,8 @@ def test_walking_the_batch_norm_graph_stage_by_stage(page, live_server, page_err
     for k, (circle, array, value) in enumerate(expected):
         if k:
             page.keyboard.press("ArrowRight")  # focus stays on the button: the arrows walk on
-        page.wait_for_function(f"() => document.querySelector('#stage .window__pos').textContent.includes('{circle}')")
+        page.wait_for_function(f"() => document.querySelector('#stage .window__pos').textContent"
+                               f".includes('stage {circle}')")
         assert array in page.inner_text("#stage .window__pos")
         assert page.locator("#stage .norm-node--current").count() == 1
         assert f"{array}[0] = {value}" in page.inner_text("#stage .terms-panel__sum").replace("−", "-") or \
