@@ -136,7 +136,54 @@
     root = root || document.body;
     within(root, "[data-latex]").forEach(renderMath);
     within(root, "[data-figure]").forEach(renderFigure);
+    markOverflow(root);
   }
+
+  // A box whose content is wider than it scrolls inside itself (fit.css); mark which side has more, so that
+  // side fades: data-overflow="left" | "right" | "both" (none when it all fits). Kept up to date on scroll
+  // and on resize.
+  var SCROLLERS = ".formula, .katex-display, .fit-x, .scroll, .planes > .grid-fig, table.notes-table, " +
+    "table.compare-table, table.runs-legend, .presets, .site-nav, .route";
+
+  function overflowSide(el) {
+    var more = el.scrollWidth - el.clientWidth;
+    if (more <= 1) return null;
+    var left = el.scrollLeft > 1, right = el.scrollLeft < more - 1;
+    return left && right ? "both" : left ? "left" : right ? "right" : null;
+  }
+
+  function markOne(el) {
+    var side = overflowSide(el);
+    if (side) el.setAttribute("data-overflow", side);
+    else el.removeAttribute("data-overflow");
+  }
+
+  function markOverflow(root) {
+    within(root || document.body, SCROLLERS).forEach(markOne);
+  }
+
+  // A phone shows the site's labs in one row that scrolls: bring the current one into view.
+  function showCurrentLab() {
+    var nav = document.querySelector(".site-nav");
+    var here = nav && nav.querySelector('[aria-current="page"]');
+    if (!here || nav.scrollWidth <= nav.clientWidth) return;
+    var left = here.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
+    nav.scrollLeft = Math.max(0, left - (nav.clientWidth - here.offsetWidth) / 2);
+    markOne(nav);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showCurrentLab);
+  else showCurrentLab();
+
+  document.addEventListener("scroll", function (event) {
+    var el = event.target;
+    if (el && el.matches && el.matches(SCROLLERS)) markOne(el);
+  }, { capture: true, passive: true });
+
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { markOverflow(document.body); }, 150);
+  });
 
   function purge(el) {
     if (window.Plotly) window.Plotly.purge(el);
@@ -253,5 +300,6 @@
     copyText: copyText,
     ensurePlotly: ensurePlotly,
     formatNumber: formatNumber,
+    markOverflow: markOverflow,
   };
 })();
