@@ -1,0 +1,156 @@
+/* Backprop Lens: motion where it explains (CSP-safe, no inline code). Off when the visitor prefers reduced motion.
+ *
+ *  - A marker that moves glides from where it was to where it is now, so the eye can follow the cause: the
+ *    sliding window (table.heatmap td.win: the conv and pool windows) and the network drawing's current
+ *    layer ([aria-current="step"] in .net-drawing), forward then backward with the step. Before an htmx swap
+ *    the marker's box is measured; after it, an outline starts there and glides to the new box (the new
+ *    marker's own outline waits until it arrives).
+ *  - Values an edit changed flash once (class is-changed, fit.css): heatmap cells and [data-value]s of the
+ *    swapped content whose text differs from before, when not (nearly) everything changed — a new example
+ *    is not "a few changed values".
+ */
+(function () {
+  "use strict";
+
+  var reduced = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : { matches: false };
+  var GLIDE_MS = 260;
+  var FLASH_MS = 900;
+  var MAX_CELLS = 6000; // more cells than this: compare nothing (a big swap is not an edit of a few values)
+
+  // ---------------------------------------------------------------- markers that glide
+  // A group holds one marker: its key says which group is "the same" after a swap.
+  function groups(root) {
+    var out = [];
+    var seen = new Map();
+    root.querySelectorAll("table.heatmap").forEach(function (table) {
+      var cells = table.querySelectorAll("td.win");
+      if (!cells.length) return;
+      var name = "win:" + (table.getAttribute("data-arr") || (table.caption ? table.caption.textContent.trim() : ""));
+      var n = seen.get(name) || 0;
+      seen.set(name, n + 1);
+      out.push({ key: name + "#" + n, box: table.parentElement, cells: Array.prototype.slice.call(cells), table: table });
+    });
+    root.querySelectorAll(".net-drawing").forEach(function (drawing, i) {
+      var current = drawing.querySelector('[aria-current="step"]');
+      if (current) out.push({ key: "net#" + i, box: drawing, cells: [current], table: drawing });
+    });
+    return out;
+  }
+
+  function rectOf(cells, box) {
+    var outer = box.getBoundingClientRect();
+    var left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+    cells.forEach(function (c) {
+      var r = c.getBoundingClientRect();
+      left = Math.min(left, r.left); top = Math.min(top, r.top);
+      right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+    });
+    return { left: left - outer.left + box.scrollLeft, top: top - outer.top + box.scrollTop,
+             width: right - left, height: bottom - top };
+  }
+
+  var before = new Map(); // group key -> rect, measured just before a swap
+
+  function measure(target) {
+    before.clear();
+    if (reduced.matches || !target) return;
+    groups(target).forEach(function (g) { before.set(g.key, rectOf(g.cells, g.box)); });
+  }
+
+  function glide(root) {
+    if (reduced.matches || !before.size) return;
+    groups(root).forEach(function (g) {
+      var from = before.get(g.key);
+      if (!from) return;
+      var to = rectOf(g.cells, g.box);
+      if (Math.abs(from.left - to.left) < 1 && Math.abs(from.top - to.top) < 1) return;
+      if (getComputedStyle(g.box).position === "static") g.box.style.position = "relative";
+      var ghost = document.createElement("div");
+      ghost.className = "glide" + (g.key.indexOf("net#") === 0 ? " glide--step" : "");
+      ghost.setAttribute("aria-hidden", "true");
+      ghost.style.left = from.left + "px";
+      ghost.style.top = from.top + "px";
+      ghost.style.width = from.width + "px";
+      ghost.style.height = from.height + "px";
+      g.box.appendChild(ghost);
+      g.table.classList.add("is-gliding");
+      ghost.getBoundingClientRect(); // start from the old box
+      ghost.style.transition = "left " + GLIDE_MS + "ms ease, top " + GLIDE_MS + "ms ease, width " + GLIDE_MS +
+        "ms ease, height " + GLIDE_MS + "ms ease";
+      ghost.style.left = to.left + "px";
+      ghost.style.top = to.top + "px";
+      ghost.style.width = to.width + "px";
+      ghost.style.height = to.height + "px";
+      setTimeout(function () {
+        ghost.remove();
+        g.table.classList.remove("is-gliding");
+      }, GLIDE_MS + 40);
+    });
+    before.clear();
+  }
+
+  // ---------------------------------------------------------------- values that changed
+  var VALUES = "table.heatmap td[data-idx], [data-value]";
+  var texts = null; // key -> text, of the content about to be swapped out
+
+  function keyOf(el, counts) {
+    var table = el.closest("table");
+    var base = el.hasAttribute("data-value") ? "v:" + el.getAttribute("data-value")
+      : (table && (table.getAttribute("data-arr") || "")) + "@" + el.getAttribute("data-idx");
+    var n = counts.get(base) || 0;
+    counts.set(base, n + 1);
+    return base + "#" + n;
+  }
+
+  function snapshot(target) {
+    texts = null;
+    if (reduced.matches || !target) return;
+    var cells = target.querySelectorAll(VALUES);
+    if (!cells.length || cells.length > MAX_CELLS) return;
+    texts = new Map();
+    var counts = new Map();
+    cells.forEach(function (c) {
+      if (c.closest("table.editable")) return; // what the visitor typed is not news to them
+      texts.set(keyOf(c, counts), c.textContent.trim());
+    });
+  }
+
+  function flash(root) {
+    if (!texts || reduced.matches) { texts = null; return; }
+    var changed = [];
+    var counts = new Map();
+    var compared = 0;
+    root.querySelectorAll(VALUES).forEach(function (c) {
+      if (c.closest("table.editable")) return;
+      var old = texts.get(keyOf(c, counts));
+      if (old === undefined) return;
+      compared += 1;
+      if (old !== c.textContent.trim()) changed.push(c);
+    });
+    texts = null;
+    if (!changed.length || changed.length > 0.6 * compared) return;
+    changed.forEach(function (c) {
+      c.classList.remove("is-changed");
+      c.getBoundingClientRect();
+      c.classList.add("is-changed");
+      setTimeout(function () { c.classList.remove("is-changed"); }, FLASH_MS);
+    });
+  }
+
+  // The swapped content is found again by the target's id (an outerHTML swap replaces the element itself).
+  var swapped = null;
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var target = ev.detail && ev.detail.target;
+    swapped = target && target.id ? target.id : null;
+    if (!swapped) { before.clear(); texts = null; return; }
+    measure(target);
+    snapshot(target);
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var root = swapped && document.getElementById(swapped);
+    swapped = null;
+    if (!root) { before.clear(); texts = null; return; }
+    glide(root);
+    flash(root);
+  });
+})();
