@@ -12,9 +12,11 @@ over 0.5 CPU-s, or it is refused by a named limit.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
@@ -81,6 +83,24 @@ def measure(settings: Settings, only: tuple[str, ...] = LABS) -> list[tuple[floa
                 tries(lambda: client.get(far)))
         for preset in ("lenet", "resnet"):  # the largest presets, at the largest batch and step, a new seed
             rows.extend(preset_at_limits(settings, preset))
+        rows.extend(deep_network(settings))
+    return rows
+
+
+def deep_network(settings: Settings) -> list[tuple[float, str, int]]:
+    """A network as deep as the builder allows (11 × conv 8@3×3 + relu, flatten, linear: 24 layers) at the
+    largest batch, step 0: the page and its fragments."""
+    layers = [{"type": "conv2d", "filters": 8, "kernel": 3, "pad": 1}, {"type": "relu"}] * 11
+    model = {"input_shape": [1, 8, 8], "layers": [*layers, {"type": "flatten"}, {"type": "linear", "units": 10}]}
+    query = urlencode({"v": "1", "model": json.dumps(model, separators=(",", ":")), "data": "digits",
+                       "batch": str(settings.network_max_batch), "seed": "0", "opt": "sgd", "lr": "0.1", "step": "0"})
+    rows: list[tuple[float, str, int]] = []
+    what = f"24-layer network at batch {settings.network_max_batch}"
+    with TestClient(create_app(settings)) as client:
+        row(rows, f"GET a {what}", tries(lambda: client.get("/network?" + query)))
+        page = parse("network", client.get("/network?" + query).text)
+        for url in sorted(page.posts):
+            row(rows, f"POST {url} ({what})", tries(lambda url=url: client.post(url, data=as_data(page.fields))))
     return rows
 
 
