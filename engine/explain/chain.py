@@ -66,6 +66,15 @@ def _layers(model: Model) -> dict[str, Any]:
     return found
 
 
+def layer_at(model: Model, path: str) -> Any:
+    """The layer at ``path`` ("4.0": the first layer inside the block at index 4)."""
+    layers, layer = model.layers, None
+    for part in path.split("."):
+        layer = layers[int(part)]
+        layers = getattr(layer, "layers", ())
+    return layer
+
+
 def op_params(layer: Any) -> dict[str, Any]:
     """The op params a layer ran with, as far as its terms read them."""
     t = layer.type
