@@ -21,9 +21,10 @@ from engine.optim import rules as optim
 LIMITS = Settings()
 
 
-def number_array(max_items: int | None = None, depth: int = 4) -> dict[str, Any]:
+def number_array(max_items: int | None = None, depth: int = 4, max_numbers: int = LIMITS.max_elements
+                 ) -> dict[str, Any]:
     """A bare number, or arrays of numbers nested up to ``depth`` deep (every row as long as the others:
-    the engine names a ragged one). JSON has no NaN or infinity."""
+    the engine names a ragged one), ``max_numbers`` in all. JSON has no NaN or infinity."""
     schema: dict[str, Any] = {"type": "number"}
     for _ in range(depth):
         schema = {"anyOf": [{"type": "number"}, {"type": "array", "items": schema}]}
@@ -31,7 +32,7 @@ def number_array(max_items: int | None = None, depth: int = 4) -> dict[str, Any]
     if max_items is not None:
         outer["maxItems"] = max_items
     return {"anyOf": [{"type": "number"}, outer],
-            "description": f"A number or nested lists of numbers (at most {LIMITS.max_elements} numbers)."}
+            "description": f"A number or nested lists of numbers (at most {max_numbers:,} numbers)."}
 
 
 def _int(lo: int, hi: int, default: int | None = None) -> dict[str, Any]:
@@ -83,7 +84,9 @@ MODEL = {
                "description": "L1 strength: l1·Σ|w| over every conv2d and linear w"},
     },
 }
-ARRAYS_BY_NAME = {"type": "object", "additionalProperties": number_array()}
+ARRAYS_BY_NAME = {"type": "object", "additionalProperties": number_array()}  # the trace: the pages' sizes
+API_ARRAYS_BY_NAME = {"type": "object",  # the ops and the optimizers: course-sized (Settings.api_max_*)
+                      "additionalProperties": number_array(max_numbers=LIMITS.api_max_elements)}
 HYPERPARAMS = {"type": "object", "additionalProperties": {"type": ["number", "string", "boolean"]}}
 OPTIMIZER = {"type": "object", "additionalProperties": False, "required": ["name"],
              "properties": {"name": {"enum": list(optim.OPTIMIZERS)}, "hyperparams": HYPERPARAMS}}
@@ -98,12 +101,12 @@ TRACE = {
     "optimizer": WithJsonSchema({"anyOf": [OPTIMIZER, {"type": "null"}]}),
     "seed": WithJsonSchema(_int(0, 2**63 - 1, 0)),
 }
-OP_INPUTS = WithJsonSchema(ARRAYS_BY_NAME)
+OP_INPUTS = WithJsonSchema(API_ARRAYS_BY_NAME)
 OP_PARAMS = WithJsonSchema({"type": "object", "additionalProperties": {"type": ["number", "string", "boolean"]}})
-OPT_PARAMS = WithJsonSchema({**ARRAYS_BY_NAME, "maxProperties": LIMITS.max_optimizer_params})
-OPT_GRADS = WithJsonSchema({"type": "array", "items": ARRAYS_BY_NAME, "maxItems": LIMITS.max_optimizer_steps})
+OPT_PARAMS = WithJsonSchema({**API_ARRAYS_BY_NAME, "maxProperties": LIMITS.max_optimizer_params})
+OPT_GRADS = WithJsonSchema({"type": "array", "items": API_ARRAYS_BY_NAME, "maxItems": LIMITS.max_optimizer_steps})
 OPT_HYPERPARAMS = WithJsonSchema(HYPERPARAMS)
 OPT_STATE = WithJsonSchema({"anyOf": [
-    {"type": "object", "properties": {"t": _int(0, optim.MAX_T, 0)}, "additionalProperties": ARRAYS_BY_NAME,
+    {"type": "object", "properties": {"t": _int(0, optim.MAX_T, 0)}, "additionalProperties": API_ARRAYS_BY_NAME,
      "description": "t, and each slot of the optimizer (v; s; m and v) as {name: array}"},
     {"type": "null"}]})
