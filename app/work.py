@@ -52,6 +52,7 @@ class InProgress(Exception):
 @dataclass
 class _Pool:
     limiter: anyio.CapacityLimiter
+    streams: anyio.CapacityLimiter  # the streams' share: all tokens but one, kept for requests
     running: int = 0
     waiting: int = 0
 
@@ -64,16 +65,28 @@ def pool(settings: Settings) -> _Pool:
     try:
         current = _pool.get()
     except LookupError:
-        current = _Pool(anyio.CapacityLimiter(settings.work_threads))
+        current = _Pool(anyio.CapacityLimiter(settings.work_threads), anyio.CapacityLimiter(1))
         _pool.set(current)
     if current.limiter.total_tokens != settings.work_threads:
         current.limiter.total_tokens = settings.work_threads
+    if current.streams.total_tokens != max(1, settings.work_threads - 1):
+        current.streams.total_tokens = max(1, settings.work_threads - 1)
     return current
 
 
 async def run(settings: Settings, job: Callable[..., T], *args: object, admit: bool = True) -> T:
-    """``job(*args)`` in a worker thread under the limiter; :class:`Busy` when ``admit`` and the queue is full."""
+    """``job(*args)`` in a worker thread under the limiter; :class:`Busy` when ``admit`` and the queue is full.
+
+    A stream's chunk (``admit=False``) also takes one of the streams' tokens (all but one of the threads): fifty
+    training streams never leave a request's replay or trace waiting behind all of their chunks."""
     p = pool(settings)
+    if not admit:
+        async with p.streams:
+            return await _run(settings, p, job, args, admit)
+    return await _run(settings, p, job, args, admit)
+
+
+async def _run(settings: Settings, p: _Pool, job: Callable[..., T], args: tuple, admit: bool) -> T:
     if admit:  # only requests count in the queue: the chunks of streams already running wait without a bound
         if p.running >= settings.work_threads and p.waiting >= settings.work_queue:
             raise Busy(settings.retry_after_seconds, p.running, p.waiting)
