@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from app.health import healthz, readyz
+from app.security import SECURITY_HEADERS
 
 
 def test_healthz_and_readyz(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/healthz")
+    assert r.json() == {"status": "ok"} and r.headers["cache-control"] == "no-cache"
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers[name] == value, name
     assert client.head("/healthz").status_code == 200
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready"

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.security import SECURITY_HEADERS
 from app.settings import Settings
 from app.web.kit import routes as kit_routes
 from app.web.kit.cache import Entry, PageCache
@@ -29,8 +30,10 @@ def test_a_lab_page_is_a_cacheable_document(client, lab):
     assert etag.startswith('"') and not etag.startswith("W/")  # strong
     assert first.headers["cache-control"] == "public, max-age=0, s-maxage=3600, must-revalidate"
     assert "HX-Request" in first.headers["vary"] and "Accept-Encoding" in first.headers["vary"]
-    again = client.get(link)
+    again = client.get(link)  # from the cache, before any middleware: the same headers all the same
     assert again.content == first.content and again.headers["etag"] == etag
+    for name, value in SECURITY_HEADERS.items():
+        assert first.headers[name] == value and again.headers[name] == value, name
     not_modified = client.get(link, headers={"if-none-match": etag})
     assert not_modified.status_code == 304 and not_modified.content == b""
     assert not_modified.headers["etag"] == etag
