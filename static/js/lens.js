@@ -142,7 +142,7 @@
   // A box whose content is wider than it scrolls inside itself (fit.css); mark which side has more, so that
   // side fades: data-overflow="left" | "right" | "both" (none when it all fits). Kept up to date on scroll
   // and on resize.
-  var SCROLLERS = ".formula, .katex-display, .fit-x, .scroll, .planes > .grid-fig, table.notes-table, " +
+  var SCROLLERS = ".formula, .katex-display, .fit-x, .scroll, .grid-fig, .transposed__mul, table.notes-table, " +
     "table.compare-table, table.runs-legend, .presets, .site-nav, .route";
 
   function overflowSide(el) {

@@ -164,7 +164,8 @@ class _Table:
         self.classes = _class_grid(values.shape, mark, window, classes)
         self.attrs, self.subs, self.tip = attrs or {}, subs or {}, tip
         self.hidden_rows, self.hidden_cols, self.shape_text = hidden_rows, hidden_cols, shape_text
-        self.label = label if label is not None else (f"{array}[{pre.replace(',', ', ')}]" if pre else array)
+        named = f"{array}[{pre.replace(',', ', ')}]" if pre else array
+        self.label = label if label is not None else (named or title or "")  # no array name: the figure's caption
         self.kind = kind
         self.out = {"array": array, "html": Markup(""), "title": title, "vmax": self.vmax,
                     "vmax_text": cell_text(self.vmax), "shape": shape_text, "n_rows": values.shape[0],
