@@ -142,11 +142,29 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return response
 
 
+_warm = False  # this process's templates are compiled and its labs have run once
+
+
+def warm_labs(settings: Settings) -> None:
+    """Show each lab's default example once: what a process loads on first use (the digits, NumPy's first
+    calls) is loaded before the first student arrives. A lab that fails here fails its own requests too."""
+    for lab in LABS:
+        spec = lab.LAB
+        try:
+            spec.show(spec.presets[spec.default].make(0), settings, "page")
+        except Exception:  # never stop the server for it: the lab's requests will show the problem
+            errors.log.warning("warming up the %s lab failed", spec.slug, exc_info=True)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Compile every template before the first request (~2 CPU-s, once per process): else the first burst of
-    students on a fresh worker pays it, each page's first render seconds slower."""
-    await anyio.to_thread.run_sync(compile_templates)
+    """Compile every template and show each lab's default once before the first request (~2-3 CPU-s, once per
+    process): else the first burst of students on a fresh worker pays for it, each first render slower."""
+    global _warm
+    if not _warm:  # what it fills is the process's own (templates, data): once is enough
+        await anyio.to_thread.run_sync(compile_templates)
+        await anyio.to_thread.run_sync(warm_labs, app.dependency_overrides.get(get_settings, get_settings)())
+        _warm = True
     yield
 
 
