@@ -9,7 +9,8 @@
  *     from and outlines them; where the answer has terms (coefficient · upstream = product) each
  *     pair is outlined in its own colour and numbered, and the terms panel (#terms-panel, a live
  *     region) lists them with their numbers. Result cells are focusable (one tab stop per table);
- *     the arrow keys move between them, Esc closes the panel.
+ *     the arrow keys move between them, Esc closes the panel;
+ *   - a 503 (the server busy) says so in #form-message and asks again after its Retry-After.
  */
 (function () {
   "use strict";
@@ -100,6 +101,32 @@
     if (!ev.detail.successful || (xhr && xhr.status === 204)) settled(); // nothing will be swapped
   });
   document.addEventListener("htmx:afterSettle", settled);
+
+  // --- a busy server: a 503 (its queue of heavy work is full) is said in #form-message, and the same
+  // request is asked again after its Retry-After; a newer request replaces the retry. (A 503 with
+  // HX-Redirect — a long replay — is htmx's own: it opens the page that shows the progress.) ---
+  let retry = null;
+  document.addEventListener("htmx:responseError", function (ev) {
+    const xhr = ev.detail && ev.detail.xhr;
+    if (!xhr || xhr.status !== 503 || xhr.getResponseHeader("HX-Redirect")) return;
+    const wait = Math.min(30, Math.max(1, parseInt(xhr.getResponseHeader("Retry-After"), 10) || 1));
+    let text = "the server is busy";
+    try { text = JSON.parse(xhr.responseText).detail[0].msg; } catch (e) { /* the default says it */ }
+    const box = document.getElementById("form-message");
+    if (box) {
+      box.hidden = false;
+      box.removeAttribute("data-invalid");
+      box.textContent = text.charAt(0).toUpperCase() + text.slice(1) + ". Asking again in " + wait + " s…";
+    }
+    const elt = ev.detail.elt, config = ev.detail.requestConfig, target = ev.detail.target;
+    clearTimeout(retry);
+    retry = setTimeout(function () {
+      if (elt && document.body.contains(elt) && window.htmx) {
+        window.htmx.ajax(config.verb.toUpperCase(), config.path, { source: elt, target: target });
+      }
+    }, wait * 1000);
+  });
+  document.addEventListener("htmx:beforeRequest", function () { clearTimeout(retry); });
 
   // --- sliding window autoplay: clicks Next on a timer until pressed again or hidden ---
   let playTimer = null;
@@ -223,6 +250,14 @@
     body.appendChild(sum);
     panel.querySelector(".terms-panel__live").textContent = terms.text;
     panel.hidden = false;
+    // never over the cell it explains: where the corner would cover it, the panel sits at the top
+    panel.classList.remove("terms-panel--top");
+    if (hovered && overlaps(panel.getBoundingClientRect(), hovered.getBoundingClientRect())) {
+      panel.classList.add("terms-panel--top");
+    }
+  }
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   }
   function hideTerms() {
     const panel = document.getElementById("terms-panel");
@@ -257,7 +292,8 @@
   });
   document.addEventListener("mouseout", function (ev) {
     const td = ev.target.closest && ev.target.closest("td[data-idx]");
-    if (td && !td.contains(ev.relatedTarget) && td !== document.activeElement) leave(td);
+    const onPanel = ev.relatedTarget && ev.relatedTarget.closest && ev.relatedTarget.closest("#terms-panel");
+    if (td && !td.contains(ev.relatedTarget) && td !== document.activeElement && !onPanel) leave(td);
   });
   document.addEventListener("focusin", function (ev) {
     const td = ev.target.closest && ev.target.closest(RESULT_CELL);
