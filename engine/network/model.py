@@ -106,16 +106,22 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required keys, optio
 }
 
 
-def check_int(field: str, value: Any, lo: int, hi: int) -> int:
-    """``value`` as an int in [lo, hi], or OpInputError naming ``field``."""
+def check_int(field: str, value: Any, lo: int, hi: int, bound: str = "") -> int:
+    """``value`` as an int in [lo, hi], or OpInputError naming ``field`` (and, given ``bound``, what sets ``hi``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise OpInputError(field, f"must be a whole number, got {value!r}")
     if not math.isfinite(value) or value != int(value):
         raise OpInputError(field, f"must be a whole number, got {value!r}")
     value = int(value)
     if not lo <= value <= hi:
-        raise OpInputError(field, f"must be between {lo} and {hi}, got {value}")
+        why = f" ({hi}: {bound})" if bound else ""
+        raise OpInputError(field, f"must be between {lo} and {hi}, got {value}{why}")
     return value
+
+
+def _engine_limit(name: str) -> str:
+    """What bounds a layer setting: one of this module's limits, which keep a step quick to trace and draw."""
+    return f"the network engine's {name} in engine/network/model.py, which keeps a training step quick to trace"
 
 
 def _float(field: str, value: Any, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> float:
@@ -159,10 +165,10 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
     f = lambda key: f"{field}.{key}"  # noqa: E731
     if kind == "conv2d":
         return Conv2d(
-            filters=check_int(f("filters"), spec["filters"], 1, MAX_FILTERS),
-            kernel=check_int(f("kernel"), spec["kernel"], 1, MAX_KERNEL),
-            stride=check_int(f("stride"), spec.get("stride", 1), 1, MAX_STRIDE),
-            pad=check_int(f("pad"), spec.get("pad", 0), 0, MAX_PAD),
+            filters=check_int(f("filters"), spec["filters"], 1, MAX_FILTERS, _engine_limit("MAX_FILTERS")),
+            kernel=check_int(f("kernel"), spec["kernel"], 1, MAX_KERNEL, _engine_limit("MAX_KERNEL")),
+            stride=check_int(f("stride"), spec.get("stride", 1), 1, MAX_STRIDE, _engine_limit("MAX_STRIDE")),
+            pad=check_int(f("pad"), spec.get("pad", 0), 0, MAX_PAD, _engine_limit("MAX_PAD")),
         )
     if kind == "batchnorm":
         convention = spec.get("convention", "pytorch")
@@ -175,8 +181,8 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
             convention=convention,
         )
     if kind in ("maxpool2d", "avgpool2d"):
-        size = check_int(f("size"), spec["size"], 1, MAX_POOL)
-        stride = check_int(f("stride"), spec.get("stride", size), 1, MAX_POOL)
+        size = check_int(f("size"), spec["size"], 1, MAX_POOL, _engine_limit("MAX_POOL"))
+        stride = check_int(f("stride"), spec.get("stride", size), 1, MAX_POOL, _engine_limit("MAX_POOL"))
         return (MaxPool2d if kind == "maxpool2d" else AvgPool2d)(size=size, stride=stride)
     if kind == "dropout":
         return Dropout(p=_float(f("p"), spec["p"], 0.0, 1.0, hi_open=True))
@@ -188,7 +194,7 @@ def _parse_layer(field: str, spec: Any, depth: int) -> Layer:
     if kind in ("sigmoid", "tanh"):
         return Sigmoid() if kind == "sigmoid" else Tanh()
     if kind == "linear":
-        return Linear(units=check_int(f("units"), spec["units"], 1, MAX_UNITS))
+        return Linear(units=check_int(f("units"), spec["units"], 1, MAX_UNITS, _engine_limit("MAX_UNITS")))
     if kind == "residual":
         if depth >= MAX_DEPTH:
             raise OpInputError(field, f"residual blocks may be nested at most {MAX_DEPTH} deep")
@@ -212,8 +218,9 @@ def parse_structure(model_json: Any) -> Model:
     if not isinstance(raw, (list, tuple)) or len(raw) not in (1, 3):
         raise OpInputError("model.input_shape", f"must be [C, H, W] (an image) or [D] (features), got {raw!r}")
     limits = (MAX_CHANNELS, MAX_SIDE, MAX_SIDE) if len(raw) == 3 else (MAX_FEATURES,)
-    input_shape = tuple(check_int(f"model.input_shape[{i}]", v, 1, hi)
-                        for i, (v, hi) in enumerate(zip(raw, limits, strict=True)))
+    names = ("MAX_CHANNELS", "MAX_SIDE", "MAX_SIDE") if len(raw) == 3 else ("MAX_FEATURES",)
+    input_shape = tuple(check_int(f"model.input_shape[{i}]", v, 1, hi, _engine_limit(name))
+                        for i, (v, hi, name) in enumerate(zip(raw, limits, names, strict=True)))
     loss = model_json.get("loss", "softmax_cross_entropy")
     if loss not in LOSSES:
         raise OpInputError("model.loss", f"must be one of {', '.join(LOSSES)}; got {loss!r}")

@@ -86,3 +86,11 @@ def test_a_passing_gradient_check_says_why_it_is_not_zero(client):
     r = client.post("/conv/gradcheck", data=form, headers={"HX-Request": "true"})
     assert r.status_code == 200 and "badge--ok" in r.text
     assert "Why not 0: float64 keeps about 16 significant digits" in r.text and "below 10⁻⁷" in r.text
+
+
+def test_a_limit_message_says_what_sets_the_limit(client):
+    r = client.get("/network?v=1&seed=0&batch=99")  # the rest from the default example
+    r = client.get(r.headers.get("location", "/network?v=1&batch=99"), follow_redirects=True)
+    assert r.status_code == 422
+    text = r.text.replace("&#39;", "'")
+    assert "must be between 1 and 64, got 99 (64: Settings.network_max_batch in app/settings.py" in text

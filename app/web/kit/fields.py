@@ -56,14 +56,20 @@ def parse_number(field: str, text: str) -> float:
     return value
 
 
-def parse_int(field: str, text: str, lo: int, hi: int) -> int:
-    """A whole number in lo..hi (``2.0`` reads as 2)."""
+def parse_int(field: str, text: str, lo: int, hi: int, bound: str = "") -> int:
+    """A whole number in lo..hi (``2.0`` reads as 2); ``bound`` says what sets ``hi`` (a setting, and why)."""
     value = parse_number(field, text)
     if not value.is_integer():
         raise FieldError(field, f"must be a whole number, got {text.strip()}")
     if not lo <= value <= hi:
-        raise FieldError(field, f"must be between {lo} and {hi}, got {int(value)}")
+        why = f" ({hi}: {bound})" if bound else ""
+        raise FieldError(field, f"must be between {lo} and {hi}, got {int(value)}{why}")
     return int(value)
+
+
+def setting_bound(name: str, why: str) -> str:
+    """What bounds a field: a limit of app/settings.py, and why it is there."""
+    return f"Settings.{name} in app/settings.py — {why}"
 
 
 def parse_shape(field: str, text: str, ndim: int | None, max_cells: int) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, parse_int, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_int, parse_number, setting_bound
 from app.web.kit.link import decode_array, encode_array, from_query
 from app.web.kit.link import to_query as link_query
 from app.web.render.numbers import link_text
@@ -64,6 +64,8 @@ SETTINGS: dict[str, dict[str, tuple[str, Any]]] = {
     "residual": {},
 }
 DEFAULT_UNTIL = 1000
+REPLAY_BOUND = setting_bound("network_max_step", "a link is replayed from step 0, and a longer replay would keep a "
+                                                 "request waiting")
 LINK_KEYS = {"model", "data", "batch", "x", "labels", "on", "seed", "opt", "lr", "step", "op", "until", "chain"}
 CHAIN = re.compile(r"^(\d+(?:\.\d+)*\.(?:w|b|gamma|beta)):(\d+(?:,\d+)*)$")  # the chain's pick: 0.w:1,0,2,2
 
@@ -280,7 +282,8 @@ def from_link(query: str, settings: Settings) -> NetworkState:
     data = _field(fields, "data", "digits")
     if data not in DATA:
         raise FieldError("data", f"must be one of {', '.join(DATA)}; got {data!r}")
-    batch = parse_int("batch", _field(fields, "batch", "32"), 1, settings.network_max_batch)
+    batch = parse_int("batch", _field(fields, "batch", "32"), 1, settings.network_max_batch,
+                      setting_bound("network_max_batch", "each training step stays quick to trace"))
     on = _field(fields, "on", "batch")
     if on not in ON:
         raise FieldError("on", f"must be one of {', '.join(ON)}; got {on!r}")
@@ -301,7 +304,7 @@ def from_link(query: str, settings: Settings) -> NetworkState:
         if _is_hyperparam(key) and key not in {p.name for p in optim.OPTIMIZERS[name]}:
             raise FieldError(key, f"is not a hyperparameter of {name}")
     hp = hyperparams(name, fields)
-    step = parse_int("step", _field(fields, "step", "0"), 0, settings.network_max_step)
+    step = parse_int("step", _field(fields, "step", "0"), 0, settings.network_max_step, REPLAY_BOUND)
     until = parse_int("until", _field(fields, "until", str(min(DEFAULT_UNTIL, settings.network_max_step))), 1,
                       settings.network_max_step)
     op = _field(fields, "op", "f:0")
