@@ -23,13 +23,14 @@ from engine.ops import (
     groupnorm,
     layernorm,
     linear,
-    pool,
+    pool_specs,
     softmax,
     svm,
 )
 from engine.records import Arrays, Index, OpInputError, OpSpec, Step
 
-_MODULES = (conv, conv_transpose, pool, activations, linear, softmax, svm, batchnorm, layernorm, groupnorm, dropout)
+_MODULES = (conv, conv_transpose, pool_specs, activations, linear, softmax, svm, batchnorm, layernorm, groupnorm,
+            dropout)
 OPS: dict[str, OpSpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}
 
 DTYPES = {"float64": np.float64, "float32": np.float32}

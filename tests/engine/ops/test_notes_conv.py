@@ -12,9 +12,9 @@ from engine.ops.conv import (
     conv2d_dx_full_conv,
     conv2d_forward,
     conv2d_forward_naive,
-    im2col,
     rotate_kernel,
 )
+from engine.ops.im2col import im2col
 from engine.registry import run_op
 
 

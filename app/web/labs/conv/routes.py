@@ -28,7 +28,7 @@ from app.web.render import figures
 from app.web.render.numbers import cell_text
 from engine.explain.terms import op_terms, term_arrays
 from engine.gradcheck import check_op
-from engine.ops.conv import row_to_offset
+from engine.ops.im2col import row_to_offset
 from engine.records import OpInputError
 from engine.registry import op_provenance
 

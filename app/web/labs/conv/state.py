@@ -23,7 +23,7 @@ from app.web.kit.link import (
     seeded_dout,
     to_query,
 )
-from engine.ops.conv import conv_output_size
+from engine.ops.im2col import conv_output_size
 
 TABS = ("window", "im2col", "backward")
 WALKS = ("dx", "dw")  # the backward stepper walks dx cell by cell, or dw

@@ -13,7 +13,7 @@ from app.web.labs.conv.state import ConvState, fit_dout, out_shape
 from app.web.render.heatmap import Heatmaps, heatmap, planes, scale_max
 from app.web.render.numbers import cell_text
 from engine.explain.conv import window_terms
-from engine.ops.conv import conv_output_size
+from engine.ops.im2col import conv_output_size
 from engine.records import OpInputError
 from engine.registry import prepare, run_op
 
