@@ -189,11 +189,11 @@ SLIPS: tuple[Slip, ...] = (
     Slip("beta2", "001", "Adam, the hyperparameters", "β₂ = 0.995", "β2 → Controls velocity decay (e.g., 0.995)",
          _beta2, "optim", "notes-001", ("names", "theta", "g"), kind="convention"),
     Slip("eps-inside", "002", "RMSprop and Adam", "ε inside the square root",
-         "θ_{t+1} = θ_t − α/√(E[g²]_t + ε) · v_t", _eps_inside, "optim", "notes-001-form", ("names", "theta", "g"),
-         kind="convention"),
+         "θ_{t+1} = θ_t − α/√(E[g²]_t + ε) · v_t", _eps_inside, "optim", "notes-001-form",
+         ("names", "theta", "g", "opt"), kind="convention"),
     Slip("v-next", "002", "Adam, the update line", "v_t where v_{t+1} is meant",
          "v_{t+1} = β1·v_t + (1 − β1)·∇J(θ_t);  θ_{t+1} = θ_t − α/√(E[g²]_t + ε) · v_t", _v_next,
-         "optim", "notes-001-form", ("names", "theta", "g")),
+         "optim", "notes-001-form", ("names", "theta", "g", "opt")),  # shown where the notes' form is open
     Slip("dropout-p", "002", "Dropout", "p keeps, not drops", "Determine a constant p as the probability of setting "
          "each value to zero … mask = (np.random.rand(*x.shape) < p) / p", _dropout_p, "norm", "notes-002", ("x",),
          {"tab": "dropout"}),
