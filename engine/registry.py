@@ -10,6 +10,9 @@ raises :class:`OpInputError` naming the field.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -35,8 +38,27 @@ OPS: dict[str, OpSpec] = {spec.name: spec for module in _MODULES for spec in mod
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
+# Ops swapped for the current context only (spot the bug: a planted variant of one op for one request). A
+# ContextVar, so a request's swap is seen by nothing else — not another request, not another thread; the
+# registry itself (OPS) never changes.
+_SWAPPED: ContextVar[Mapping[str, OpSpec]] = ContextVar("engine_registry_swapped", default={})
+
+
+@contextmanager
+def swapped(specs: Mapping[str, OpSpec]) -> Iterator[None]:
+    """Within the block (in this context only), :func:`get_spec` — and so :func:`prepare`, :func:`run_op`,
+    the gradient check and the terms — answers ``specs[name]`` instead of the registry's op ``name``."""
+    token = _SWAPPED.set({**_SWAPPED.get(), **specs})
+    try:
+        yield
+    finally:
+        _SWAPPED.reset(token)
+
 
 def get_spec(name: str) -> OpSpec:
+    swapped_spec = _SWAPPED.get().get(name)
+    if swapped_spec is not None:
+        return swapped_spec
     try:
         return OPS[name]
     except KeyError:
