@@ -1,0 +1,43 @@
+"""Where each planted bug of engine.bugs opens, per lab (``LabSpec.bug_sites``; app.web.kit.bugs).
+
+A site is the lab link the bug opens on — a state on which the mistake shows — and the page's arrays
+(their ``data-arr``) where the mistake is made (marking one finds it) or that are wrong only because of
+it. The bugs of one lab open on one link where they can, so the link says nothing of which it is.
+Only keys and names here: engine.bugs is not imported.
+"""
+
+from __future__ import annotations
+
+from app.web.kit.bugs import BugSite
+
+CONV_LINK = ("v=1&x=1x1x5x5:1,-2,3,0,2,4,1,-1,2,0,-3,2,5,1,-2,0,1,-1,3,2,2,-2,0,1,4"
+             "&w=1x1x3x3:1,2,0,-1,0,1,0,3,-2&b=1:0.5&stride=1&pad=0&dout=random:3&tab=backward")
+POOL_LINK = "v=1&x=1x1x4x4:1,3,2,2,3,0,1,0,5,5,4,1,5,5,0,4&pool=max&size=2&stride=2&dout=random:2"
+NORM_BN = ("x=4x3:1,10,0.5,3,4,0.502,-2,7,1.5,0.5,6,-1&gamma=3:2,0.5,1&beta=3:0.5,-1,0&running_mean=3:0,0,0"
+           "&running_var=3:1,1,1&dout=random:4&mode=train&eps=1e-05&convention=pytorch")
+SOFTMAX_LINK = "v=1&logits=2x3:1000,999,0,3,-2,-100&labels=2:0,0&temperature=1"
+
+SITES: dict[str, dict[str, BugSite]] = {
+    "conv": {
+        "conv-flip": BugSite(CONV_LINK, found=("out",)),
+        "conv-dx-unrotated": BugSite(CONV_LINK, found=("dx",)),
+        "col2im-assign": BugSite(CONV_LINK, found=("dx",)),
+    },
+    "pool": {
+        "maxpool-all-ties": BugSite(POOL_LINK, found=("dx",)),
+        "relu-mask-ge": BugSite(POOL_LINK, found=("relu_mask",), follows=("relu_dx",),
+                                names={"mask": "relu_mask", "dx": "relu_dx"}),
+    },
+    "norm": {
+        "bn-no-mean-path": BugSite("v=1&tab=bn&" + NORM_BN, found=("dx",)),
+        "bn-unbiased-train": BugSite("v=1&tab=bn&" + NORM_BN, found=("var",),
+                                     follows=("std", "x_hat", "out", "dx", "dx_compact", "dgamma")),
+        "dropout-no-scale": BugSite("v=1&tab=dropout&" + NORM_BN + "&p=0.5&p_means=drop&drop_seed=0",
+                                    found=("drop_out",), follows=("drop_dx",),
+                                    names={"out": "drop_out", "dx": "drop_dx", "mask": "drop_mask"}),
+    },
+    "softmax": {
+        "softmax-no-max": BugSite(SOFTMAX_LINK, found=("exp", "probs"), follows=("nll", "loss", "dlogits")),
+        "ce-no-mean": BugSite(SOFTMAX_LINK, found=("dlogits",)),
+    },
+}
