@@ -80,7 +80,7 @@ def surface_gradient(surface: str, key: str | None = None) -> Callable[[Arrays],
 class LabStep:
     """One update of a run with everything around it."""
 
-    t: int  # the step number (1 on the first update)
+    t: int  # the update's step number (1 on the first update from zero state; t₀ + 1 from a given state)
     params: Arrays  # θ_{t−1}: where this update started
     state: OptimizerState  # the state before this update
     grads: Arrays  # g_t as given to the optimizer
@@ -90,8 +90,9 @@ class LabStep:
 
 def run_steps(name: str, params: dict[str, Any], hyperparams: dict[str, Any] | None = None,
               grads_seq: list[dict[str, Any]] | None = None, grad_fn: Callable[[Arrays], Arrays] | None = None,
-              steps: int | None = None) -> list[LabStep]:
-    """Run optimizer ``name`` from zero state, keeping every step.
+              steps: int | None = None, state: OptimizerState | None = None) -> list[LabStep]:
+    """Run optimizer ``name`` from zero state (or from ``state``: t counts the updates already taken),
+    keeping every step; each :class:`LabStep`'s ``t`` is its update's own t (t₀ + 1 on the first).
 
     The gradients are either ``grads_seq`` (one {name: value} per step) or ``grad_fn(θ_{t−1})``
     for ``steps`` steps (e.g. :func:`surface_gradient`: the gradient along the path itself).
@@ -101,7 +102,7 @@ def run_steps(name: str, params: dict[str, Any], hyperparams: dict[str, Any] | N
         raise OpInputError("grads", "give either a sequence of gradients or a gradient function")
     hp = clean_hyperparams(name, hyperparams)
     current = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    state = init_state(name, current)
+    state = init_state(name, current) if state is None else state
     count = len(grads_seq) if grads_seq is not None else steps
     if not isinstance(count, int) or count < 1:
         raise OpInputError("steps", f"must be a whole number ≥ 1, got {count!r}")
@@ -110,7 +111,7 @@ def run_steps(name: str, params: dict[str, Any], hyperparams: dict[str, Any] | N
         for i in range(count):
             grads = grads_seq[i] if grads_seq is not None else grad_fn(current)
             new, new_state, record = optimizer_step(name, current, grads, state, hp)
-            out.append(LabStep(i + 1, current, state, record.g, record, new))
+            out.append(LabStep(record.t, current, state, record.g, record, new))
             current, state = new, new_state
     return out
 

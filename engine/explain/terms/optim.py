@@ -8,7 +8,8 @@
   effective step (lr, or lr/denom); adamw starts from the decayed θ (its update adds (−lr·λ)·θ_{t−1}).
 
 Cells are (t, i) of :func:`engine.optim.runs.table` (row t for step t, from 1); ``theta0`` (0, i) is the start
-and step 0's slots are zeros (constants).
+and step 0's slots are zeros (constants) — or, for a run from a given state, that state's slots (``slots0``,
+constants) with the labels and the bias correction counting from its ``t0``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ SYMBOLS = {"theta": "θ", "m_hat": "m̂", "v_hat": "v̂", "g_wd": "g+λθ", "p_d
 
 
 def optimizer_terms(optimizer: str, hyperparams: dict[str, Any] | None, table: Arrays, theta0: np.ndarray,
-                    quantity: str, t: int, i: int) -> Terms:
-    """The terms of ``quantity`` of parameter ``i`` at step ``t`` (from 1) of a run's ``table``."""
+                    quantity: str, t: int, i: int, t0: int = 0,
+                    slots0: dict[str, np.ndarray] | None = None) -> Terms:
+    """The terms of ``quantity`` of parameter ``i`` at step ``t`` (from 1) of a run's ``table``.
+
+    A run from a given state: ``t0`` the updates taken before it, ``slots0`` its slots (slot name -> a
+    value per table column); the labels and 1 − βᵗ use the update's own t, t0 + t.
+    """
     hp = clean_hyperparams(optimizer, hyperparams)
     if quantity not in table or quantity not in QUANTITIES:
         raise OpInputError("array", f"{optimizer} has no terms for {quantity!r}")
@@ -37,13 +43,16 @@ def optimizer_terms(optimizer: str, hyperparams: dict[str, Any] | None, table: A
         raise OpInputError("index", f"no step {t}, parameter {i} in a run of {T} steps and {P} numbers")
 
     def name(q: str, step: int) -> str:
-        return f"{SYMBOLS.get(q, q)}_{step}[{i}]"
+        return f"{SYMBOLS.get(q, q)}_{t0 + step}[{i}]"
 
     def at(q: str, step: int):
         return cell(q, (step, i), table[q][step - 1, i], name(q, step))
 
     def prev(q: str):
-        return at(q, t - 1) if t > 1 else constant(0.0, f"{name(q, 0)} = 0")
+        if t > 1:
+            return at(q, t - 1)
+        given = 0.0 if slots0 is None or q not in slots0 else float(np.ravel(slots0[q])[i])
+        return constant(given, f"{name(q, 0)} = {given:g}" + (" (given)" if slots0 is not None else ""))
 
     g_key = "g_wd" if "g_wd" in table else "g"
     g = float(table[g_key][t - 1, i])
@@ -64,9 +73,10 @@ def optimizer_terms(optimizer: str, hyperparams: dict[str, Any] | None, table: A
             terms = [Term(constant(decay, symbol), prev(quantity)), second]
     elif quantity in ("m_hat", "v_hat"):
         beta = hp["beta1" if quantity == "m_hat" else "beta2"]
-        corr = 1 / (1 - beta**t) if hp["bias_correction"] else 1.0
+        corr = 1 / (1 - beta ** (t0 + t)) if hp["bias_correction"] else 1.0
         symbol = "β1" if quantity == "m_hat" else "β2"
-        terms = [Term(constant(corr, f"1/(1 − {symbol}^{t})" if hp["bias_correction"] else "1"), at(quantity[0], t))]
+        label = f"1/(1 − {symbol}^{t0 + t})" if hp["bias_correction"] else "1"
+        terms = [Term(constant(corr, label), at(quantity[0], t))]
     else:
         eff = float(table["effective_step"][t - 1, i])
         direction = {"sgd": "g", "momentum": "v", "rmsprop": "g"}.get(optimizer, "m_hat")
@@ -78,5 +88,5 @@ def optimizer_terms(optimizer: str, hyperparams: dict[str, Any] | None, table: A
         elif optimizer == "adamw":  # the decoupled decay is part of the update: θ·(1 − lr·λ) − θ = −lr·λ·θ
             terms = [Term(constant(-hp["lr"] * hp["weight_decay"], "−lr·λ"), before), step]
     value = float(table[quantity][t - 1, i])
-    return Terms(optimizer, quantity, (t, i), value, tuple(terms), "", f"Step {t}, parameter number {i}.",
+    return Terms(optimizer, quantity, (t, i), value, tuple(terms), "", f"Step {t0 + t}, parameter number {i}.",
                  title=name(quantity, t))

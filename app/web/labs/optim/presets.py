@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from app.web.kit.presets import Preset
+from app.web.labs.optim import starting
 from app.web.labs.optim.state import OptimState, OptSpec
 from engine.optim import surfaces
 
@@ -80,6 +81,18 @@ def _momentum_noisy(seed: int) -> OptimState:
     return _surface_part(state, "ill_conditioned")
 
 
+def _cs231n_adam(_: int) -> OptimState:
+    """cs231n's Adam test (assignment2, FullyConnectedNets): w, dw, m, v are linspaces over 4 × 5 numbers and the
+    update starts at t = 5; Adam is elementwise, so the first row's five numbers are that test's first row."""
+    def row(a: float, b: float) -> np.ndarray:
+        return np.linspace(a, b, 20)[:5]
+
+    start = starting.StartingState(5, {"m": row(0.6, 0.9), "v": row(0.7, 0.5)})
+    state = OptimState(OptSpec.make("adam", {"lr": 1e-2}), tuple(f"w{i}" for i in range(5)), row(-0.4, 0.6),
+                       gmode="typed", grads=row(-0.6, 0.4)[None, :], steps=1, k=1, j=0, starting=start)
+    return _surface_part(state, "ill_conditioned")
+
+
 def _random(seed: int) -> OptimState:
     """Values with two decimals so they read well on a projector and in a link."""
     rng = np.random.default_rng(seed)
@@ -106,6 +119,9 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
            "bias correction makes the first updates lr-sized; without it they start small.", _notes_repeated),
     Preset("momentum-noisy", "Momentum on noisy gradients", "Notes 002's momentum (the moving-average form) "
            "smoothing a noisy gradient sequence drawn from the seed.", _momentum_noisy),
+    Preset("cs231n-adam-t5", "cs231n: Adam from t = 5", "cs231n's Adam test (assignment 2, fully connected "
+           "nets): Adam starts from t = 5 with given m and v, so this update runs with t = 6; the first five of its "
+           "twenty numbers (expected_next_w begins −0.40094747, −0.34836187, …).", _cs231n_adam),
     Preset("random", "Random", "Random θ0 and six steps of gradients with two decimals, drawn from the seed.",
            _random),
     *(Preset(f"surface-{name}", surfaces.SURFACES[name].title.split(" (")[0], surfaces.SURFACES[name].doc,

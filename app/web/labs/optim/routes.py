@@ -87,8 +87,10 @@ def terms(state: OptimState, array: str, index_text: str):
         return None
     i, col = (int(s) for s in index_text.split(","))
     tab = optim_lab.table(optim_run.run(state))
+    start = state.starting
     found = optim_terms.optimizer_terms(state.opt.name, state.opt.hp, tab, np.asarray(state.theta, float), array,
-                                        col + 1, i)
+                                        col + 1, i, t0=start.t if start else 0,
+                                        slots0=start.slots if start else None)
     return found.moved(lambda name, idx: (name, idx if name == "theta0" else (idx[1], idx[0] - 1)))
 
 
@@ -135,4 +137,15 @@ async def optim_link(request: Request, settings: SettingsDep) -> Response:
     if errors:
         return field_errors(errors)
     return JSONResponse({"url": LAB.canonical(state)})
+
+
+@router.post("/optim/continue")
+async def optim_continue(request: Request, settings: SettingsDep) -> Response:
+    """"Continue from here": the step table restarted from θ and the optimizer state after the selected step."""
+    _, state, errors = await posted(request, from_form, settings)
+    if not errors:
+        state = collect(errors, optim_run.continued, state)
+    if errors:
+        return form_errors(request, errors)
+    return _fragment(request, state, settings, "lab")
 

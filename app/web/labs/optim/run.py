@@ -6,11 +6,14 @@ Paths are cached by their full input (a pure function of it): pages re-render th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from app.web.kit.fields import FieldError
+from app.web.labs.optim import starting
 from app.web.labs.optim.state import OptimState, OptSpec
 from engine.optim import runs as lab
 from engine.optim import surfaces
@@ -26,11 +29,32 @@ def run(state: OptimState, spec: OptSpec | None = None) -> list[lab.LabStep]:
     """
     spec = spec or state.opt
     params = {VECTOR: np.array(state.theta, dtype=np.float64)}
+    start = state.starting.engine_state(VECTOR) if state.starting else None
     rows = state.grad_rows()
     if rows is None:
         return lab.run_steps(spec.name, params, spec.hp, grad_fn=lab.surface_gradient(state.gsurface, VECTOR),
-                             steps=state.steps)
-    return lab.run_steps(spec.name, params, spec.hp, grads_seq=[{VECTOR: row} for row in rows])
+                             steps=state.steps, state=start)
+    return lab.run_steps(spec.name, params, spec.hp, grads_seq=[{VECTOR: row} for row in rows], state=start)
+
+
+def continued(state: OptimState) -> OptimState:
+    """"Continue from here": a new run that starts from θ and the optimizer state after the selected step k.
+
+    Its t0 is step k's t. Typed gradients keep the rows after step k (from the last step: the last row,
+    once); generated and surface gradients keep their rule and T. The selected step is the new run's first.
+    """
+    steps = run(state)
+    step = steps[min(state.k, len(steps)) - 1]
+    after = starting.after(step, VECTOR)
+    if not all(np.all(np.isfinite(a)) for a in (step.new_params[VECTOR], *after.slots.values())):
+        raise FieldError("k", f"θ or the state after step t = {step.t} is not a finite number (the run overflowed); "
+                              "continue from an earlier step or lower the learning rate")
+    new = replace(state, theta=np.array(step.new_params[VECTOR], dtype=np.float64),
+                  starting=starting.canonical(after), k=1)
+    if state.gmode == "typed":
+        rows = state.grads[state.k:] if state.k < state.steps else state.grads[-1:]
+        new = replace(new, grads=np.array(rows), steps=len(rows))
+    return new
 
 
 def path_points(steps: list[lab.LabStep]) -> np.ndarray:

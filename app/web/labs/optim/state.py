@@ -20,6 +20,7 @@ from app.settings import Settings
 from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, choice_field, collect, first, int_field, number_cells, resize
 from app.web.kit.link import decode_array, encode_array, from_query, to_query
+from app.web.labs.optim import starting
 from app.web.render.numbers import link_text
 from engine.optim import rules as optim
 from engine.optim import surfaces
@@ -127,6 +128,7 @@ class OptimState:
     gsurface: str = "rosenbrock"  # the surface whose gradient drives the table (gmode surface)
     k: int = 1  # the selected step (formulas)
     j: int = 0  # the selected parameter (formulas)
+    starting: starting.StartingState | None = None  # the optimizer state the table starts from (None: zero, t = 1)
     # --- the surface explorer ---
     surface: str = "ill_conditioned"
     start: tuple[float, float] = (-4.5, 1.5)
@@ -153,6 +155,8 @@ class OptimState:
                 fields["seed"] = str(self.seed)
             if self.gmode == "surface":
                 fields["gsurf"] = self.gsurface
+        if self.starting:
+            fields.update(self.starting.link_fields())
         fields.update(k=str(self.k), j=str(self.j), surface=self.surface,
                       start=f"{link_text(self.start[0])},{link_text(self.start[1])}")
         for i, run in enumerate(self.runs, 1):
@@ -170,7 +174,7 @@ class OptimState:
 
 
 LINK_KEYS = {"opt", "names", "theta", "gmode", "g", "T", "gc", "sigma", "seed", "gsurf", "k", "j", "surface", "start",
-             "N", "speed", "t"}  # and r1, r2, … one per optimizer on the surface
+             "N", "speed", "t", *starting.LINK_KEYS}  # and r1, r2, … one per optimizer on the surface
 
 
 def form_limits(settings: Settings) -> dict[str, int]:
@@ -266,6 +270,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
         state = replace(state, gsurface=parse_choice("gsurf", fields.get("gsurf", ""), SURFACE_NAMES))
         if names != SURFACE_NAMES_XY:
             raise FieldError("names", "with surface gradients the parameters are x,y")
+    state = replace(state, starting=starting.from_link(fields, opt.name, names))
     runs = []
     for i, key in enumerate(run_keys, 1):
         if key in fields:
@@ -347,7 +352,8 @@ def from_form(form: Form, settings: Settings) -> tuple[OptimState | None, list[F
     grads_posted = None
     if "g" in form and posted:
         rows = len(form["g"]) // len(posted)
-        flat = number_cells(form, "g", [grad_label(t + 1, n) for t in range(rows) for n in posted], errors)
+        t0 = starting.posted_t0(form)
+        flat = number_cells(form, "g", [grad_label(t0 + t + 1, n) for t in range(rows) for n in posted], errors)
         if flat is not None:
             grads_posted = flat.reshape(rows, len(posted))
     gc_posted = number_cells(form, "gc", [f"gc[{n}]" for n in posted], errors) if posted else None
@@ -374,11 +380,13 @@ def from_form(form: Form, settings: Settings) -> tuple[OptimState | None, list[F
     t = 0 if first(form, "reset") else int_field(form, "t", 0, max_path, errors, "0")
     k = int_field(form, "k", 1, max_steps, errors, "1")
     j = int_field(form, "j", 0, max_params - 1, errors, "0")
+    start0 = starting.from_form(form, opt.name, posted, names, errors)
     if errors:
         return None, errors
     state = OptimState(opt, names, theta, gmode=gmode, steps=T, gsurface=gsurface, sigma=sigma, seed=seed,
                        k=min(k, T), j=min(j, P - 1), surface=surface, start=start, runs=runs,
                        path_steps=path_steps, speed=speed, t=min(t, path_steps))
+    state = replace(state, starting=start0)
     if gmode == "typed":
         state = replace(state, grads=resize(grads_posted, (T, P)))
     elif gmode in ("constant", "noisy"):

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from app.web.labs.optim import starting
 from app.web.labs.optim.presets import NOTES_GRADS, NOTES_NAMES, NOTES_PRINTED
 from app.web.labs.optim.run import VECTOR, path, run
 from app.web.labs.optim.state import OptimState, OptSpec
@@ -124,14 +125,15 @@ def _labels(key: str, spec: OptSpec) -> tuple[str, str]:
     return symbol, doc
 
 
-def step_rows(grids: Heatmaps, tab: dict[str, np.ndarray], step: lab.LabStep, spec: OptSpec, j: int) -> list[dict]:
+def step_rows(grids: Heatmaps, tab: dict[str, np.ndarray], step: lab.LabStep, spec: OptSpec, j: int,
+              t0: int = 0) -> list[dict]:
     """The selected step as a table: a row per quantity, a column per parameter.
 
     Each row is its own ``table.heatmap[data-arr]`` (cells ``data-idx="i,c"``, c = t − 1) so hovering
     outlines sources here and in the bands alike; fixed column widths line the rows up as one table.
     θ before the step has no array of the table: its row has no ``data-arr`` and its cells no index.
     """
-    c = step.t - 1
+    c = step.t - 1 - t0  # the step's column: t counts from the starting state's t0
     rows = [("", f"θ{subscript(step.t - 1)}", "θ before the step", np.asarray(step.params[VECTOR], np.float64))]
     for key in (k for k in BANDS if k in tab):
         symbol, doc = _labels(key, spec)
@@ -149,7 +151,8 @@ def subscript(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
-def _bands(grids: Heatmaps, tab: dict[str, np.ndarray], names: tuple[str, ...], spec: OptSpec, k: int) -> list[dict]:
+def _bands(grids: Heatmaps, tab: dict[str, np.ndarray], names: tuple[str, ...], spec: OptSpec, k: int,
+           t0: int = 0) -> list[dict]:
     """Every quantity of every step: a band per quantity, a row per parameter, a column per step (cells
     ``data-idx="i,c"``, c = t − 1); the selected step's column has class ``sel``."""
     out = []
@@ -159,7 +162,7 @@ def _bands(grids: Heatmaps, tab: dict[str, np.ndarray], names: tuple[str, ...], 
         selected = [["sel" if c == k - 1 else "" for c in range(values.shape[1])]] * values.shape[0]
         band = grids.add(values, key, band=(symbol, doc), row_labels=names, row_class="row-label",
                          classes=selected, kind="band", label=doc, **TABLE,
-                         tip=lambda i, c, v, text, doc=doc: f"{doc}, {names[i]}, t={c + 1}: {exact_text(v)}")
+                         tip=lambda i, c, v, text, doc=doc: f"{doc}, {names[i]}, t={t0 + c + 1}: {exact_text(v)}")
         band.update({"key": key, "symbol": symbol, "doc": doc})
         out.append(band)
     return out
@@ -172,11 +175,13 @@ def build_table(state: OptimState) -> dict[str, Any]:
     k = min(state.k, len(steps))
     key = state.names[state.j]
     step = steps[k - 1]
+    t0 = state.starting.t if state.starting else 0
     grids = Heatmaps()
     view: dict[str, Any] = {
         "state": state, "steps": steps, "T": len(steps), "k": k, "key": key,
-        "bands": _bands(grids, tab, state.names, state.opt, k) if len(steps) > 1 else [],
-        "step_rows": step_rows(grids, tab, step, state.opt, state.j),
+        "bands": _bands(grids, tab, state.names, state.opt, k, t0) if len(steps) > 1 else [],
+        "step_rows": step_rows(grids, tab, step, state.opt, state.j, t0),
+        "t0": t0, "starting": starting_rows(state),
         "formulas": lab.plugged_step(step, VECTOR, state.j),
         "title": optim.TITLES[state.opt.name],
         "grad_rows": state.grad_rows(),
@@ -188,6 +193,15 @@ def build_table(state: OptimState) -> dict[str, Any]:
     view["conventions"] = conventions(state, steps)
     grids.render()
     return view
+
+
+def starting_rows(state: OptimState) -> list[dict[str, Any]]:
+    """The form's starting-state cells: a row per slot of the optimizer (its key, title, a value per parameter)."""
+    start = state.starting or starting.zero(state.opt.name, state.P)
+    return [{"slot": slot, "key": starting.SLOT_KEYS[slot], "title": starting.slot_title(state.opt.name, slot),
+             "cells": [{"label": starting.slot_label(slot, n), "value": start.value(slot, i)}
+                       for i, n in enumerate(state.names)]}
+            for slot in optim.SLOTS[state.opt.name]]
 
 
 # ---------------------------------------------------------------- conventions side by side
@@ -211,7 +225,7 @@ def _variants(spec: OptSpec) -> list[tuple[str, str, dict]]:
 def _is_notes_example(state: OptimState, k: int) -> bool:
     """The notes' printed m and v apply: step 1 of their five gradients with β1 = 0.9 and β2 = 0.995."""
     hp = state.opt.hp
-    if k != 1 or (hp["beta1"], hp["beta2"]) != (0.9, 0.995) or state.names != NOTES_NAMES:
+    if k != 1 or (hp["beta1"], hp["beta2"]) != (0.9, 0.995) or state.names != NOTES_NAMES or state.starting:
         return False
     if state.opt.name == "adam" and hp["weight_decay"]:
         return False  # L2 decay changes what the moments see
@@ -233,7 +247,7 @@ def conventions(state: OptimState, steps: list[lab.LabStep]) -> dict[str, Any] |
     tables = {key: lab.table(r) for key, r in runs.items()}
     quantity = "update"
     for t in range(first):
-        out["rows"].append({"t": t + 1, "cells": {key: cell_text(float(tables[key][quantity][t, j]))
+        out["rows"].append({"t": steps[t].t, "cells": {key: cell_text(float(tables[key][quantity][t, j]))
                                                   for key in runs},
                             "titles": {key: exact_text(tables[key][quantity][t, j]) for key in runs}})
     out["figure"] = _convention_figure(tables, labels, current, j, key_name, len(steps))
