@@ -46,6 +46,8 @@ class HeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
+                    if name == "Content-Security-Policy" and name in headers:
+                        continue  # a route's own (an embed=1 page's, app.security.embed_csp)
                     headers[name] = value
                 if immutable and message["status"] == 200:
                     headers["Cache-Control"] = self.immutable

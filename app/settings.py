@@ -96,6 +96,10 @@ class Settings:
     page_cache_entries: int = 512  # rendered pages and fragments kept, by canonical link
     page_cache_bytes: int = 64 * 1024 * 1024  # ... and their bytes (plain + gzipped), whichever bound comes first
     page_shared_max_age: int = 3600  # seconds a shared cache (nginx, a CDN) may serve a lab page unrevalidated
+    # --- embedding: who may frame a lab page opened with embed=1 (its CSP frame-ancestors; app.security.embed_csp).
+    # '*' is any origin; else origins separated by spaces ("https://course.example.edu https://lms.example.org").
+    # Every other page refuses to be framed (frame-ancestors 'none'). ---
+    embed_frame_ancestors: str = "*"
 
 
 @lru_cache(maxsize=1)

@@ -38,11 +38,18 @@ def swapped_specs(key: str, record: Record | None = None) -> dict[str, OpSpec]:
     real = OPS[name]
 
     def run(arrays: dict[str, Any], params: dict[str, Any], extras: bool = True) -> dict[str, Any]:
+        params = given(params)
         if record is not None:
             record(arrays, params)
         return bug.run(arrays, params)
 
     return {name: replace(real, run=run)}
+
+
+def given(params: dict[str, Any]) -> dict[str, Any]:
+    """Cleaned params as a call gives them again: a param that defaults from another (batch norm's momentum from
+    its convention) is None once cleaned, and the registry refuses an explicit None."""
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def both(key: str, arrays: dict[str, Any], params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

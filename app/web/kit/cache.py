@@ -29,7 +29,8 @@ from starlette.types import Receive, Scope, Send
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
 
-KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap")  # what a cached answer repeats of the original
+KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap",  # what a cached answer repeats of the original
+                "content-security-policy")  # a route's own CSP (an embed=1 page's) over the default
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,12 @@ def respond(request_headers: Headers, entry: Entry, cache_control_value: str) ->
     """The cached answer (or a 304), with every header it needs: it may be sent before any middleware runs."""
     headers = {**SECURITY_HEADERS, "ETag": entry.etag, "Cache-Control": cache_control_value,
                "Vary": "HX-Request, Accept-Encoding"}
+    own_csp = dict(entry.headers).get("content-security-policy")
+    if own_csp is not None:  # a route's own (an embed=1 page's) replaces the default, in a 304 too (a 304's
+        headers["Content-Security-Policy"] = own_csp  # headers update the browser's stored ones)
     if entry.status == 200 and _client_has(request_headers, entry.etag):
         return Response(status_code=304, headers=headers)
-    headers.update(entry.headers)
+    headers.update((name, value) for name, value in entry.headers if name != "content-security-policy")
     if entry.gzipped is not None and "gzip" in request_headers.get("accept-encoding", "").lower():
         headers["Content-Encoding"] = "gzip"
         return Response(entry.gzipped, status_code=entry.status, headers=headers)

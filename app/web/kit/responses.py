@@ -59,7 +59,10 @@ def preset_redirect(presets: Mapping, key: str, seed: str, canonical: Callable[[
     return RedirectResponse(url, status_code=303)
 
 
-def broken_link(request: Request, slug: str, noun: str, error: FieldError, default_link: str, query: str) -> Response:
-    """A link that does not open: 422, what is wrong with which parameter, and the way back to a default."""
-    ctx = {"active": slug, "noun": noun, "error": error, "default_link": default_link, "query": query}
+def broken_link(request: Request, slug: str, noun: str, error: FieldError, default_link: str, query: str,
+                display: Mapping[str, bool] | None = None) -> Response:
+    """A link that does not open: 422, what is wrong with which parameter, and the way back to a default
+    (``display``: the page's present/embed, app.web.kit.display)."""
+    ctx = {"active": slug, "noun": noun, "error": error, "default_link": default_link, "query": query,
+           "display": display or {}}
     return templates.TemplateResponse(request, "kit/broken.html", ctx, status_code=422)

@@ -20,6 +20,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.v1.networks import router as api_router
 from app.settings import Settings
+from app.web.kit.display import split_display
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, first
 from app.web.kit.link import split_query
@@ -74,11 +75,12 @@ def network_jump(request: Request, settings: SettingsDep) -> Response:
     """The same network opened at another training step (from the training card): 303 to its link."""
     try:
         rest, mine = split_query(request.url.query, JUMP_KEYS)
+        rest, display = split_display(rest)  # presenter mode (or a frame) stays on at the other step
         state = from_link(rest, settings)
         to = parse_int("to", mine.get("to", "0"), 0, settings.network_max_step)
     except FieldError as exc:
         return field_errors([exc], where="query")
-    return RedirectResponse(LAB.canonical(replace(state, step=to)), status_code=303)
+    return RedirectResponse(display.link(LAB.canonical(replace(state, step=to))), status_code=303)
 
 
 @pages.post("/network/step")
@@ -163,7 +165,7 @@ async def network_stream(request: Request, settings: SettingsDep,
     id is the last step they hold, then ``done``. ``Last-Event-ID`` (a reconnect) wins over ``from``."""
     try:
         rest, mine = split_query(request.url.query, STREAM_KEYS)
-        state = from_link(rest, settings)
+        state = from_link(split_display(rest)[0], settings)  # the address bar's link: present/embed change nothing
         start = parse_int("from", mine.get("from", "0"), 0, settings.network_max_step)
         if last_event_id:
             start = parse_int("Last-Event-ID", last_event_id, 0, settings.network_max_step)
