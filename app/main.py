@@ -22,6 +22,7 @@ from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddl
 from app.paths import STATIC
 from app.security import SECURITY_HEADERS
 from app.settings import Settings, get_settings
+from app.timing import ServerTimingMiddleware
 from app.web.kit.cache import PageCache, answer_cached
 from app.web.labs.conv import routes as conv
 from app.web.labs.network import routes as network
@@ -116,7 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(lab.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    # The last added runs first: set headers on whatever answers, limit the URL, then the body, then compress.
+    # The last added runs first: set headers on whatever answers, limit the URL, then the body, then compress;
+    # innermost, the server's own time (Server-Timing).
+    app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLimitMiddleware, max_bytes=settings.max_url_bytes)

@@ -91,25 +91,24 @@
 
   function renderFigure(el) {
     var closed = el.closest && el.closest("details:not([open])");
-    if (closed) return; // drawn when it opens (see the toggle listener)
+    if (closed) return Promise.resolve(); // drawn when it opens (see the toggle listener)
     if (!window.Plotly) {
-      ensurePlotly().then(function () { if (el.isConnected) renderFigure(el); },
+      return ensurePlotly().then(function () { if (el.isConnected) return renderFigure(el); },
         function (err) { console.error("Lens: cannot draw", err, el); });
-      return;
     }
     var spec;
     try {
       spec = JSON.parse(el.getAttribute("data-figure"));
     } catch (err) {
       console.error("Lens: data-figure is not valid JSON", err, el);
-      return;
+      return Promise.resolve();
     }
     var config = Object.assign({}, PLOT_CONFIG, spec.config || {});
     if (!config.staticPlot && config.displayModeBar === false) {
       config = Object.assign(config, DOWNLOAD, { displayModeBar: "hover" });
     }
-    window.Plotly.react(el, spec.data || [], spec.layout || {}, config);
     plotted.add(el);
+    return window.Plotly.react(el, spec.data || [], spec.layout || {}, config);
   }
 
   // Typeset HTML by source: an edit re-renders a fragment whose formulas are mostly unchanged,
@@ -132,11 +131,21 @@
     el.classList.add("is-rendered");
   }
 
+  // After the formulas and figures of new content are drawn, "lens:drawn" is dispatched on it (it bubbles;
+  // detail.root), and Lens.whenDrawn() answers that promise: bench.web times a keystroke to the frame after it.
+  var drawn = Promise.resolve();
   function renderWithin(root) {
     root = root || document.body;
     within(root, "[data-latex]").forEach(renderMath);
-    within(root, "[data-figure]").forEach(renderFigure);
-    markOverflow(root);
+    var figures = within(root, "[data-figure]").map(renderFigure);
+    // the fades of scrolling boxes after the frame that shows the new content: measured then, the page is
+    // already laid out (measured now, the browser would lay it out once more before that frame)
+    requestAnimationFrame(function () { setTimeout(function () { markOverflow(root); }, 0); });
+    drawn = Promise.all(figures).then(function () {
+      var target = root.isConnected ? root : document;
+      target.dispatchEvent(new CustomEvent("lens:drawn", { bubbles: true, detail: { root: root } }));
+    }, function () {});
+    return drawn;
   }
 
   // A box whose content is wider than it scrolls inside itself (fit.css); mark which side has more, so that
@@ -158,8 +167,16 @@
     else el.removeAttribute("data-overflow");
   }
 
+  // Every box is measured first, then marked: a mark written between two reads would make the browser lay
+  // the page out again for the next read (once per box: tens of milliseconds after each edit).
   function markOverflow(root) {
-    within(root || document.body, SCROLLERS).forEach(markOne);
+    var boxes = within(root || document.body, SCROLLERS);
+    var sides = boxes.map(overflowSide);
+    boxes.forEach(function (el, i) {
+      if (el.getAttribute("data-overflow") === sides[i]) return;
+      if (sides[i]) el.setAttribute("data-overflow", sides[i]);
+      else el.removeAttribute("data-overflow");
+    });
   }
 
   // A phone shows the site's labs in one row that scrolls: bring the current one into view.
@@ -301,5 +318,6 @@
     ensurePlotly: ensurePlotly,
     formatNumber: formatNumber,
     markOverflow: markOverflow,
+    whenDrawn: function () { return drawn; },
   };
 })();

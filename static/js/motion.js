@@ -130,8 +130,10 @@
     texts = null;
     if (!changed.length || changed.length > 0.6 * compared) return;
     changed.forEach(function (c) {
-      c.classList.remove("is-changed");
-      c.getBoundingClientRect();
+      if (c.classList.contains("is-changed")) { // a flash still running restarts (a swapped-in cell never has one:
+        c.classList.remove("is-changed"); //         no layout forced per cell)
+        c.getBoundingClientRect();
+      }
       c.classList.add("is-changed");
       setTimeout(function () { c.classList.remove("is-changed"); }, FLASH_MS);
     });

@@ -1,0 +1,63 @@
+/* Backprop Lens: the numeric gradient check is asked once typing pauses, not on every keystroke.
+ *
+ * A lab's results hold a slot [data-gradcheck] (templates/kit/gradcheck.html) that posts the form to
+ * /<lab>/gradcheck on the event "lens:gradcheck" and is replaced by the answer. This script sends that
+ * event IDLE_MS after the last edit was answered, and only to slots still on the page: while someone
+ * types, each keystroke is one request (the results), and the check runs once, on the numbers they
+ * stopped at. On a page's first load the check is asked at once. A new edit cancels a check not yet
+ * asked; one already on its way is replaced by the edit (the form's hx-sync) and asked again after it.
+ * Lens.gradcheckNow() asks at once (tests, a button).
+ */
+(function () {
+  "use strict";
+
+  var IDLE_MS = 600;
+  var SLOT = "[data-gradcheck]:not([data-asked])";
+  var timer = null;
+
+  function ask() {
+    timer = null;
+    if (!window.htmx) return;
+    document.querySelectorAll(SLOT).forEach(function (slot) {
+      slot.setAttribute("data-asked", "");
+      window.htmx.trigger(slot, "lens:gradcheck");
+    });
+  }
+
+  function later(ms) {
+    clearTimeout(timer);
+    timer = setTimeout(ask, ms);
+  }
+
+  function isCheck(elt) {
+    return !!(elt && elt.closest && elt.closest("[data-gradcheck]"));
+  }
+
+  // an edit on its way: the check waits until the edits stop
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    if (isCheck(ev.detail && ev.detail.elt)) return;
+    clearTimeout(timer);
+    timer = null;
+  });
+
+  // an edit answered (swapped, refused with a message, or aborted by a newer one): a slot still waiting
+  // is asked once nothing else has been sent for IDLE_MS
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    if (isCheck(ev.detail && ev.detail.elt)) {
+      // a check that did not answer (aborted by an edit, a 503): its slot may be asked again
+      var slot = ev.detail.elt.closest("[data-gradcheck]");
+      if (slot && slot.isConnected && !ev.detail.successful) slot.removeAttribute("data-asked");
+    }
+    if (document.querySelector(SLOT)) later(IDLE_MS);
+  });
+
+  // the first load: at once (after the figures are drawn)
+  function first() {
+    if (document.querySelector(SLOT)) later(0);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", first);
+  else first();
+
+  window.Lens = window.Lens || {};
+  window.Lens.gradcheckNow = ask;
+})();
