@@ -100,6 +100,12 @@ class Settings:
     # '*' is any origin; else origins separated by spaces ("https://course.example.edu https://lms.example.org").
     # Every other page refuses to be framed (frame-ancestors 'none'). ---
     embed_frame_ancestors: str = "*"
+    # --- decks of live slides (/deck, app/web/pages/deck_link.py): what a deck link may hold. A slide is up to
+    # three link fields (s, t, n), and a link holds at most 64 fields (app.web.kit.link): keep slides ≤ 21 ---
+    deck_max_slides: int = 20  # slides in one deck (a ten-minute lecture needs six to ten)
+    deck_max_slide_link: int = 16 * 1024  # characters of one slide's lab link (a lab's longest link is ~14 KB)
+    deck_max_title: int = 120  # characters of a slide's title
+    deck_max_note: int = 2000  # characters of a slide's speaker note
 
 
 @lru_cache(maxsize=1)
