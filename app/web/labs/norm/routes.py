@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from app.settings import Settings
+from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import FieldError, parse_index
 from app.web.kit.form import Form
 from app.web.kit.responses import form_errors
@@ -142,6 +143,7 @@ def terms(state: NormState, array: str, index_text: str):
 
 
 LAB = LabSpec(export=EXPORT, slug="norm", noun="normalization", presets=PRESETS, default=DEFAULT, from_link=from_link,
+              bug_sites=SITES["norm"],
               from_form=from_form, show=shown_view(norm_view.build, tabs=TAB_TITLES), limits=form_limits,
               gradcheck=gradcheck, provenance=provenance, terms=terms,
               steppers=(Stepper("stage", lambda state: stages.stage_count(state.mode), "stage"),))
