@@ -99,7 +99,7 @@
       item.setAttribute("aria-label", "Slide " + (i + 1));
       item.querySelector("[data-slide-number]").textContent = String(i + 1);
       const open = item.querySelector("[data-slide-open]");
-      open.href = slide.link;
+      if (/^\/[a-z]/.test(slide.link)) open.href = slide.link; // a path of this site, nothing else
       open.textContent = slide.link.split("?")[0];
       open.title = "Open this slide's lab link in a new tab";
       const title = item.querySelector("[data-slide-title]");

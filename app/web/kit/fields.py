@@ -96,3 +96,13 @@ def parse_choice(field: str, text: str, choices: tuple[str, ...]) -> str:
 def parse_index(text: str) -> tuple[int, ...]:
     """A cell's index as a page posts it, ``"0,1,2,3"`` (ValueError when it is not one)."""
     return tuple(int(i) for i in text.split(","))
+
+
+def check_elements(field: str, shape: tuple[int, ...], settings) -> None:
+    """Raise a FieldError naming ``field`` when an array of ``shape`` holds more than ``settings.max_elements``
+    numbers (each size may be within its own limit while the whole is not: 4×4×32×32 is 16,384)."""
+    count = math.prod(int(d) for d in shape)
+    if count > settings.max_elements:
+        dims = " × ".join(str(int(d)) for d in shape)
+        raise FieldError(field, f"would hold {dims} = {count} numbers; the lab holds at most "
+                                f"{settings.max_elements} in one array (Settings.max_elements): make a size smaller")

@@ -15,6 +15,7 @@ import numpy as np
 from fastapi import Request
 
 from app.web.kit.fields import FieldError, parse_choice, parse_int, parse_number, parse_shape
+from app.web.kit.plane import plane_cells, posted_as_planes
 
 Form = Mapping[str, list[str]]
 T = TypeVar("T")
@@ -79,6 +80,8 @@ def number_cells(form: Form, name: str, labels: Sequence[str], errors: list[Fiel
 def grid_cells(form: Form, name: str, shape: tuple[int, ...], errors: list[FieldError],
                parse: Callable[[str, str], float] = parse_number) -> np.ndarray:
     """The grid cells ``name`` posted in row-major order, as an array of ``shape``; each bad cell named."""
+    if posted_as_planes(form, name):  # drawn as images: one field per plane (app.web.kit.plane)
+        return plane_cells(form, name, shape, errors, parse)
     size = math.prod(shape)
     count = len(form.get(name, []))
     if count != size:

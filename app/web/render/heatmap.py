@@ -10,6 +10,8 @@ with a visually hidden caption naming the array, its accessible name.
     planes(values, array, names, ...)  every (a, b) plane of an (A, B, H, W) array on one colour scale
     Heatmaps()                         many tables coloured in one vectorised pass: add() and
                                        planes() return their dicts, render() fills in every ``html``
+    planes(..., image_over=N)          planes of more than N cells as images with a cell inspector
+                                       (app.web.render.plane), not tables: a 28×28 digit, a 32×32 CIFAR plane
     colours(values, vmax, rule)        the scale's (background, text) colours, for cells a template
                                        or a drawing lays out itself (the optimizer's comparison, pool's routing)
 
@@ -46,6 +48,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
+from app.web.render import plane
 from app.web.render.numbers import cell_text, exact_text
 
 # A colour-blind-safe diverging scale (blue for negative, orange for positive, after
@@ -105,12 +108,18 @@ def _position(values: np.ndarray, vmax: np.ndarray, ends: np.ndarray) -> np.ndar
     return np.where(ends & np.isnan(values), _NAN_T, t)
 
 
-def _shades(t: np.ndarray) -> tuple[list[str], list[str]]:
-    """(background, text colour) of every position t, as flat lists of CSS colours (a NaN's t: dark)."""
+def _rgb(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the (n, 3) colours of positions t as ints 0–255, where t is a NaN's)."""
     nan = t > 1.0
     end = np.where((t > 0)[:, None], _POSITIVE, _NEGATIVE)
     rgb = np.rint(_ZERO + (end - _ZERO) * np.abs(np.where(nan, 0.0, t))[:, None]).astype(np.int64)
     rgb[nan] = NAN_COLOUR
+    return rgb, nan
+
+
+def _shades(t: np.ndarray) -> tuple[list[str], list[str]]:
+    """(background, text colour) of every position t, as flat lists of CSS colours (a NaN's t: dark)."""
+    rgb, nan = _rgb(t)
     dark_ink = (rgb @ _LUMINANCE > 140) & ~nan
     # a table has few distinct colours: each one's text is written once (np.char would cost ~30× more)
     return [_rgb_text(k) for k in (rgb @ _PACK).tolist()], ["#111" if d else "#fff" for d in dark_ink.tolist()]
@@ -130,9 +139,11 @@ class _Table:
                  row_class: str = "", row_title: str = "", band: tuple[str, str] | None = None,
                  mark=None, window=None, classes=None, attrs=None, subs=None, tip: Tip | None = fraction_tip,
                  hidden_rows: int = 0, hidden_cols: int = 0, shape_text: str = "", title: str = "",
-                 label: str | None = None, kind: str = ""):
+                 label: str | None = None, kind: str = "", image: bool = False, editable: bool = False):
         values = np.asarray(values, dtype=np.float64)
+        self.image, self.editable, self.window = image, editable, window  # an image plane (app.web.render.plane)
         pre = ",".join(str(int(k)) for k in prefix)
+        self.prefix = pre
         if values.ndim == 0:
             values, positions = values.reshape(1, 1), [[""]]
         elif values.ndim == 1:
@@ -169,7 +180,8 @@ class _Table:
         self.kind = kind
         self.out = {"array": array, "html": Markup(""), "title": title, "vmax": self.vmax,
                     "vmax_text": cell_text(self.vmax), "shape": shape_text, "n_rows": values.shape[0],
-                    "n_cols": values.shape[1]}
+                    "n_cols": values.shape[1],
+                    "cells": (self.index, values)}  # (data-idx texts, the exact values): what a quiz grades
 
     def html(self, bg: list[str] | None, fg: list[str] | None) -> Markup:
         parts = [f'<table class="heatmap{" " + self.kind if self.kind else ""}"',
@@ -258,24 +270,38 @@ class Heatmaps:
     """Many heatmaps coloured in one vectorised pass (the colour of each distinct scale position is
     computed once): :meth:`add` and :meth:`planes` return dicts whose ``html`` :meth:`render` fills in."""
 
-    def __init__(self) -> None:
+    def __init__(self, image_over: int | None = None) -> None:
         self._tables: list[_Table] = []
+        self.image_over = image_over  # a plane of more cells than this is drawn as an image (app.web.render.plane)
 
-    def add(self, values: Any, array: str, **options: Any) -> dict:
-        """One table (the options are the module's); its dict, ``html`` filled in by :meth:`render`."""
+    def add(self, values: Any, array: str, image_over: int | None = None, **options: Any) -> dict:
+        """One table (the options are the module's); its dict, ``html`` filled in by :meth:`render`. A plane (2-D,
+        at least 2 × 2) of more than ``image_over`` cells (default: the batch's) is an image instead: of the
+        options only ``window``, ``editable``, ``colour``, ``prefix``, ``vmax``, ``title``, ``label`` apply."""
+        limit = self.image_over if image_over is None else image_over
+        shape = np.shape(values)
+        if limit is not None and len(shape) == 2 and min(shape) > 1 and shape[0] * shape[1] > limit:
+            options = {k: v for k, v in options.items()
+                       if k in ("window", "editable", "colour", "prefix", "vmax", "title", "label")}
+            options["image"] = True
+            if options.get("colour") == "none":  # an image is its colours: labels (a mask) on the value scale
+                options["colour"] = "scale"
         table = _Table(values, array, **options)
         self._tables.append(table)
         return table.out
 
     def planes(self, values: Any, array: str, names: tuple[str, str] = ("n", "c"), vmax: float | None = None,
                label: str | None = None, only: tuple[int, int] | None = None, per_plane=None,
-               **options: Any) -> list[dict]:
+               image_over: int | None = None, **options: Any) -> list[dict]:
         """Every (a, b) plane of an (A, B, H, W) array on one colour scale (or only plane ``only``), titled
         ``"<label>, n=a, c=b"`` (``"n=a, c=b"`` without a label). ``per_plane(a, b)`` gives a plane's own
         options ({"classes": …, "attrs": …}); ``mark``/``window`` may be one (H, W) mask for every plane or
-        a mask per cell of ``values``."""
+        a mask per cell of ``values``. Planes of more than ``image_over`` cells are drawn as images
+        (:mod:`app.web.render.plane`: ``window`` outlined, ``editable`` posts the plane's values) instead."""
         values = np.asarray(values, dtype=np.float64)
         vmax = scale_max(values) if vmax is None else vmax
+        if image_over is not None:
+            options["image_over"] = image_over
         keys = [tuple(only)] if only is not None else np.ndindex(values.shape[:2])
         out = []
         for a, b in keys:
@@ -297,6 +323,12 @@ class Heatmaps:
             bg_all, fg_all = _shades(t)
         at = 0
         for table in self._tables:
+            if table.image:  # a large plane: an image, coloured on the same scale (app.web.render.plane)
+                n = table.values.size
+                rgb, _ = _rgb(t[at:at + n])
+                table.out["html"] = plane.image_html(table, rgb.reshape(*table.values.shape, 3).astype(np.uint8))
+                at += n
+                continue
             if table.colour == "none":
                 table.out["html"] = table.html(None, None)
                 continue

@@ -28,7 +28,7 @@ def _not_dout(result: dict, g) -> np.ndarray:
     return ~real
 
 
-def walk(result: dict, state) -> dict:
+def walk(result: dict, state, image_over: int | None = None) -> dict:
     """The backward stepper at ``state.walk_step`` of ``state.walk``; db's sums always."""
     params = _params(state)
     g = geometry(result, params)
@@ -36,11 +36,11 @@ def walk(result: dict, state) -> dict:
     if state.walk == "dw":
         count = result["dw"].size
         step = state.walk_step % count
-        view.update(_dw(result, params, g, *np.unravel_index(step, result["dw"].shape)))
+        view.update(_dw(result, params, g, *np.unravel_index(step, result["dw"].shape), image_over=image_over))
     else:
         count = result["dx"].size
         step = state.walk_step % count
-        view.update(_dx(result, params, g, *np.unravel_index(step, result["dx"].shape)))
+        view.update(_dx(result, params, g, *np.unravel_index(step, result["dx"].shape), image_over=image_over))
     view.update(step=step, count=count)
     view["transposed"] = transposed(result, state, view["cell"] if state.walk == "dx" else None)
     return view
@@ -87,11 +87,11 @@ def transposed(result: dict, state, cell: tuple[int, int, int, int] | None) -> d
     return view
 
 
-def _dx(result, params, g, n, c, h, w) -> dict:
+def _dx(result, params, g, n, c, h, w, image_over=None) -> dict:
     n, c, h, w = int(n), int(c), int(h), int(w)
     win = dx_window(result, params, n, c, h, w)
     F, KH, KW = win.kernel.shape
-    grids = Heatmaps()
+    grids = Heatmaps(image_over)
     dp = result["dout_padded"]
     in_window = np.zeros(dp.shape[2:], dtype=bool)
     in_window[win.top:win.top + KH, win.left:win.left + KW] = True
@@ -118,10 +118,10 @@ def _dx(result, params, g, n, c, h, w) -> dict:
             "stride": (g.sh, g.sw), "pad": (g.ph, g.pw)}
 
 
-def _dw(result, params, g, f, c, kh, kw) -> dict:
+def _dw(result, params, g, f, c, kh, kw, image_over=None) -> dict:
     f, c, kh, kw = int(f), int(c), int(kh), int(kw)
     win = dw_window(result, params, f, c, kh, kw)
-    grids = Heatmaps()
+    grids = Heatmaps(image_over)
     xp = result["x_padded"]
     taps = np.zeros(xp.shape[2:], dtype=bool)
     taps[np.ix_(win.rows, win.cols)] = True

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int
+from app.web.kit.fields import FieldError, MissingField, check_elements, parse_choice, parse_int
 from app.web.kit.form import Form, choice_field, collect, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import (
     DOUT_MODES,
@@ -70,16 +70,19 @@ class ConvState:
 
 
 def form_limits(settings: Settings) -> dict[str, int]:
-    """The form's bounds: each dimension of x (N, C, H, W) and w (F, KH, KW), stride and pad."""
-    return {"N": settings.max_batch, "C": settings.max_channels, "H": settings.max_spatial,
-            "W": settings.max_spatial, "F": settings.max_filters, "KH": settings.max_kernel, "KW": settings.max_kernel,
-            "stride": settings.conv_max_stride, "pad": settings.conv_max_pad}
+    """The form's bounds: each dimension of x (N, C, H, W) and w (F, KH, KW), stride and pad; ``elements``, the
+    numbers x (and a typed dout) may hold in all; ``image_over``, the plane size drawn as an image."""
+    return {"N": settings.max_batch, "C": settings.max_channels, "H": settings.conv_max_spatial,
+            "W": settings.conv_max_spatial, "F": settings.max_filters, "KH": settings.max_kernel,
+            "KW": settings.max_kernel, "stride": settings.conv_max_stride, "pad": settings.conv_max_pad,
+            "elements": settings.max_elements, "image_over": settings.plane_image_cells}
 
 
 def limits(settings: Settings) -> dict[str, tuple[int, ...]]:
-    """The largest shape of each array a link may hold (dout: the output of a 1×1 kernel on padded x)."""
-    n, c, s = settings.max_batch, settings.max_channels, settings.max_spatial
-    f, k, side = settings.max_filters, settings.max_kernel, settings.max_spatial + 2 * settings.conv_max_pad
+    """The largest shape of each array a link may hold (dout: the output of a 1×1 kernel on padded x); each
+    array also holds at most ``Settings.max_elements`` numbers (:func:`app.web.kit.fields.check_elements`)."""
+    n, c, s = settings.max_batch, settings.max_channels, settings.conv_max_spatial
+    f, k, side = settings.max_filters, settings.max_kernel, settings.conv_max_spatial + 2 * settings.conv_max_pad
     return {"x": (n, c, s, s), "w": (f, c, k, k), "b": (f,), "dout": (n, f, side, side)}
 
 
@@ -109,6 +112,7 @@ def from_link(query: str, settings: Settings) -> ConvState:
         if key not in fields:
             raise MissingField(key)
     x = decode_array("x", fields["x"], 4, lim["x"])
+    check_elements("x", x.shape, settings)
     w = decode_array("w", fields["w"], 4, lim["w"])
     b = decode_array("b", fields["b"], 1, lim["b"])
     _check_shapes(x, w, b)
@@ -118,6 +122,8 @@ def from_link(query: str, settings: Settings) -> ConvState:
                       tab=_tab(fields), walk=parse_choice("walk", fields.get("walk", "dx"), WALKS),
                       walk_step=parse_int("walk_step", fields.get("walk_step", "0"), 0, settings.max_window_step))
     state = _with_dout(state, fields.get("dout", "ones"), lim, settings.max_seed)
+    if state.dout_typed is not None:
+        check_elements("dout", state.dout_typed.shape, settings)
     count = output_count(state)
     if state.step and state.step >= count:
         raise FieldError("step", f"is {state.step}, but there are only {count} output positions (0 to {count - 1})")
@@ -182,6 +188,8 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
         dshape = shape_field(form, "dout_shape", errors, ndim=4, max_cells=settings.max_elements)
         if dshape:
             dout_typed = grid_cells(form, "dout", dshape, errors)
+    if not errors:
+        collect(errors, check_elements, "x", (dims["N"], dims["C"], dims["H"], dims["W"]), settings)
     if errors:
         return None, errors
     x = resize(posted["x"], (dims["N"], dims["C"], dims["H"], dims["W"]))
@@ -189,6 +197,11 @@ def from_form(form: Form, settings: Settings) -> tuple[ConvState | None, list[Fi
     b = resize(posted["b"], (dims["F"],))
     state = ConvState(x, w, b, stride=stride, pad=pad, dout_mode=mode, dout_seed=dout_seed, dout_typed=dout_typed,
                       step=step, tab=tab, walk=walk, walk_step=walk_step)
+    shape = out_shape(state)
+    if mode == "typed" and shape is not None and int(np.prod(shape)) > settings.max_elements:
+        return None, [FieldError("dout_mode", f"a typed dout would hold the output's {' × '.join(map(str, shape))} = "
+                                              f"{int(np.prod(shape))} numbers, more than the {settings.max_elements} "
+                                              "one array may hold (Settings.max_elements): choose ones or random")]
     if state.step >= output_count(state):  # the shape changed under the window: start it over
         state = replace(state, step=0)
     if state.walk_step >= walk_count(state):  # the shape (or the walk) changed under the stepper

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.settings import Settings
+from app.web.kit.routes import Shown
 from app.web.labs.conv import backward
 from app.web.labs.conv.state import ConvState, fit_dout, out_shape
 from app.web.render.heatmap import Heatmaps, heatmap, planes, scale_max
@@ -58,7 +60,7 @@ def output_size_latex(state: ConvState) -> list[str]:
     return lines
 
 
-def window(result: dict, step: int) -> dict:
+def window(result: dict, step: int, image_over: int | None = None) -> dict:
     """The sliding window at output position ``step`` (flat index into out), with its terms."""
     out = result["out"]
     N, F, OH, OW = out.shape
@@ -69,7 +71,7 @@ def window(result: dict, step: int) -> dict:
     s = int(result["stride"])
     in_window = np.zeros(padded.shape[2:], dtype=bool)
     in_window[oh * s:oh * s + KH, ow * s:ow * s + KW] = True
-    grids = Heatmaps()
+    grids = Heatmaps(image_over)
     vmax, prod_vmax, win_vmax, w_vmax = (scale_max(a) for a in (padded, terms.products, terms.x_window, result["w"]))
     mask = _padding_mask(result)
     planes_ = [grids.add(padded[n, c], "x_padded", prefix=(n, c), vmax=vmax, mark=mask, window=in_window,
@@ -105,11 +107,13 @@ def _padding_mask(result: dict) -> np.ndarray:
     return mask
 
 
-def build(state: ConvState) -> dict:
-    """Everything the results partial draws; ``error`` set when the engine refuses the setting."""
+def build(state: ConvState, image_over: int | None = None) -> dict:
+    """Everything the lab draws; ``error`` set when the engine refuses the setting. Planes of more than
+    ``image_over`` cells (``Settings.plane_image_cells``) are drawn as images (app.web.render.plane)."""
     N, C, H, W = state.x.shape
     F, _, KH, KW = state.w.shape
     view = {"state": state, "dims": {"N": N, "C": C, "H": H, "W": W, "F": F, "KH": KH, "KW": KW}}
+    view["inputs"] = input_images(state, image_over)
     view["size_latex"] = output_size_latex(state)
     try:
         state, result, steps = compute(state)
@@ -120,18 +124,37 @@ def build(state: ConvState) -> dict:
     view["state"] = state
     _, _, OH, OW = result["out"].shape
     # the summary always; of the three sections only the open one (an edit re-renders just these)
-    view["out"] = planes(result["out"], "out", ("n", "f"))
-    view["dout"] = planes(result["dout"], "dout", ("n", "f"))
-    view["dx"] = planes(result["dx"], "dx", ("n", "c"), scale_max(result["dx"], result["dx_full_conv"]))
+    view["inputs"] = input_images(state, image_over)  # dout fitted to the output
+    view["out"] = planes(result["out"], "out", ("n", "f"), image_over=image_over)
+    view["dout"] = planes(result["dout"], "dout", ("n", "f"), image_over=image_over)
+    view["dx"] = planes(result["dx"], "dx", ("n", "c"), scale_max(result["dx"], result["dx_full_conv"]),
+                        image_over=image_over)
     if state.tab == "im2col":
-        view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW))
+        view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over))
     elif state.tab == "backward":
-        view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW))
-        view["walk"] = backward.walk(result, state)
+        view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over))
+        view["walk"] = backward.walk(result, state, image_over)
     else:
-        view["window"] = window(result, state.step)
+        view["window"] = window(result, state.step, image_over)
     view["dropped"] = {"rows": int(result["dropped_rows"]), "cols": int(result["dropped_cols"])}
     return view
+
+
+def input_images(state: ConvState, image_over: int | None) -> dict[str, list[dict]]:
+    """The inputs whose planes are drawn as editable images (more than ``image_over`` cells), by name: x, a
+    typed dout; the others stay grids of cells (kit/grid.html)."""
+    arrays = {"x": (state.x, ("n", "c")), "w": (state.w, ("f", "c"))}
+    if state.dout_mode == "typed" and state.dout_typed is not None:
+        arrays["dout"] = (state.dout_typed, ("n", "f"))
+    return {name: planes(values, name, names, label=name, image_over=image_over, editable=True)
+            for name, (values, names) in arrays.items()
+            if image_over is not None and values.shape[2] * values.shape[3] > image_over}
+
+
+def show(state: ConvState, settings: Settings, part: str) -> Shown:
+    """The lab's ``show`` (app.web.kit.routes.LabSpec): the view, its planes above the settings' size as images."""
+    view = build(state, settings.plane_image_cells)
+    return Shown({"view": view}, view["state"], 422 if "error" in view else 200)
 
 
 def _labels(N, C, F, KH, KW, OH, OW):
@@ -140,12 +163,13 @@ def _labels(N, C, F, KH, KW, OH, OW):
     return rows, cols, [f"f{f}" for f in range(F)]
 
 
-def _forward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
+def _forward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over=None) -> dict:
     rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
     out_vmax = scale_max(result["out"])
     return {
-        "x_padded": planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result)),
-        "out": planes(result["out"], "out", ("n", "f"), out_vmax),
+        "x_padded": planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result),
+                           image_over=image_over),
+        "out": planes(result["out"], "out", ("n", "f"), out_vmax, image_over=image_over),
         "x_col": _matrix(result["x_col"], "x_col", rows, cols),
         "w_row": _matrix(result["w_row"], "w_row", filters, rows),
         "wx_row": _matrix(result["wx_row"], "wx_row", filters, cols),
@@ -154,18 +178,18 @@ def _forward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
     }
 
 
-def _backward_view(result, steps, N, C, F, KH, KW, OH, OW) -> dict:
+def _backward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over=None) -> dict:
     rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
     dx_vmax = scale_max(result["dx"], result["dx_full_conv"])
     diff = float(np.max(np.abs(result["dx"] - result["dx_full_conv"])))
     return {
-        "dout": planes(result["dout"], "dout", ("n", "f")),
+        "dout": planes(result["dout"], "dout", ("n", "f"), image_over=image_over),
         "dout_row": _matrix(result["dout_row"], "dout_row", filters, cols),
         "dw": planes(result["dw"], "dw", ("f", "c")),
         "db": heatmap(result["db"][:, None], "db", row_labels=filters),
         "dx_col": _matrix(result["dx_col"], "dx_col", rows, cols),
-        "dx": planes(result["dx"], "dx", ("n", "c"), dx_vmax),
-        "dx_full_conv": planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax),
+        "dx": planes(result["dx"], "dx", ("n", "c"), dx_vmax, image_over=image_over),
+        "dx_full_conv": planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax, image_over=image_over),
         "w_rot": planes(result["w_rot"], "w_rot", ("c", "f")),
         "dx_agree": {"max_diff": cell_text(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax)},
         "dx_transpose": _transposed(result, C, dx_vmax),

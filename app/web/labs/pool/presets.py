@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.web.kit.images import cifar_sized, digit_28
 from app.web.kit.presets import Preset
 from app.web.labs.pool.state import PoolState
 
@@ -49,6 +50,15 @@ def _random(seed: int) -> PoolState:
     return PoolState(x, "max", 3, 2, dout_mode="random", dout_seed=seed)
 
 
+def _mnist(seed: int) -> PoolState:
+    x, _ = digit_28(seed)
+    return PoolState(x[None, None], "max", 2, 2)
+
+
+def _cifar(seed: int) -> PoolState:
+    return PoolState(cifar_sized(seed), "max", 2, 2, dout_mode="random", dout_seed=seed)
+
+
 PRESETS: dict[str, Preset] = {p.key: p for p in (
     Preset("notes-4x4", "4×4 max pool (notes)", "Notes 001: a 4×4 image, 2×2 windows, stride 2 → [[10, 0], [100, 20]].",
            _notes_4x4),
@@ -62,5 +72,10 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
            "[2, 4]] → dx = [[0, 3], [0, 4]] (x = 0 passes no gradient).", _relu_notes),
     Preset("random", "Random", "Random inputs with one decimal drawn from the seed; 3×3 windows, stride 2 (they "
            "overlap); dout random from the same seed.", _random),
+    Preset("mnist", "MNIST-sized digit", "A handwritten digit at MNIST's size, 1×1×28×28 (one of the 8×8 digits "
+           "scaled to 20×20 and centred, as MNIST lays a digit out; the seed picks which), max-pooled 2×2, stride 2, "
+           "to 14×14 as LeNet does. Large planes are images: click a pixel to read or edit it.", _mnist),
+    Preset("cifar", "CIFAR-sized", "A seeded 1×3×32×32 image (CIFAR-10's size: smooth colour fields and noise, not "
+           "a photo) max-pooled 2×2, stride 2, to 16×16; dout random from the same seed.", _cifar),
 )}
 DEFAULT = "notes-4x4"

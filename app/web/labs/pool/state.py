@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, parse_int
-from app.web.kit.form import Form, choice_field, first, grid_cells, int_field, resize, shape_field
+from app.web.kit.fields import FieldError, MissingField, check_elements, parse_int
+from app.web.kit.form import Form, choice_field, collect, first, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import (
     DOUT_MODES,
     decode_array,
@@ -91,14 +91,16 @@ class PoolState:
 
 
 def limits(settings: Settings) -> tuple[int, int, int, int]:
-    """The largest x a link or the form may hold: (N, C, H, W)."""
-    return settings.max_batch, settings.max_channels, settings.max_spatial, settings.max_spatial
+    """The largest x a link or the form may hold: (N, C, H, W) — and at most ``max_elements`` numbers in all."""
+    return settings.max_batch, settings.max_channels, settings.pool_max_spatial, settings.pool_max_spatial
 
 
 def form_limits(settings: Settings) -> dict[str, int]:
-    """The form's bounds: each dimension of x, the window side and the stride."""
+    """The form's bounds: each dimension of x, the window side and the stride; ``elements``, the numbers x may
+    hold in all; ``image_over``, the plane size drawn as an image."""
     return {**dict(zip("NCHW", limits(settings), strict=True)), "size": settings.pool_max_size,
-            "stride": settings.pool_max_stride}
+            "stride": settings.pool_max_stride, "elements": settings.max_elements,
+            "image_over": settings.plane_image_cells}
 
 
 def from_link(query: str, settings: Settings) -> PoolState:
@@ -110,6 +112,7 @@ def from_link(query: str, settings: Settings) -> PoolState:
     if "x" not in fields:
         raise MissingField("x")
     x = decode_array("x", fields["x"], 4, limits(settings))
+    check_elements("x", x.shape, settings)
     pool = fields.get("pool", "max")
     if pool not in POOLS:
         raise FieldError("pool", f"must be max or avg, got {pool!r}")
@@ -178,6 +181,8 @@ def from_form(form: Form, settings: Settings) -> tuple[PoolState | None, list[Fi
         if form.get("relu_dout_shape"):
             shape = shape_field(form, "relu_dout_shape", errors, max_cells=settings.max_elements)
             relu_posted = grid_cells(form, "relu_dout", shape, errors) if shape else None
+    if not errors:
+        collect(errors, check_elements, "x", dims, settings)
     if errors:
         return None, errors
     x = resize(x_posted, dims)

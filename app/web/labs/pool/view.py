@@ -12,9 +12,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from app.settings import Settings
+from app.web.kit.routes import Shown
 from app.web.labs.pool.activations import activations
 from app.web.labs.pool.state import PoolState, fit_typed
-from app.web.render.heatmap import Heatmaps, colours, scale_max
+from app.web.render.heatmap import Heatmaps, colours, planes, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.explain import pool as pool_lab
 from engine.records import OpInputError
@@ -133,12 +135,32 @@ def split_size_latex(latex: str) -> list[str]:
     return [head, oh.strip(), "OW" + ow] if sep else [head, tail.strip()]
 
 
-def build(state: PoolState) -> dict:
-    """Everything the results partial draws; ``error`` set when the engine refuses the setting."""
+def show(state: PoolState, settings: Settings, part: str) -> Shown:
+    """The lab's ``show`` (app.web.kit.routes.LabSpec): the view, its planes above the settings' size as images."""
+    view = build(state, settings.plane_image_cells)
+    return Shown({"view": view}, view["state"], 422 if "error" in view else 200)
+
+
+def input_images(state: PoolState, image_over: int | None) -> dict[str, list[dict]]:
+    """The inputs whose planes are drawn as editable images (more than ``image_over`` cells), by name: x and the
+    typed douts; the others stay grids of cells (kit/grid.html)."""
+    arrays = {"x": state.x}
+    if state.dout_mode == "typed":
+        arrays.update(dout=state.dout_typed, relu_dout=state.relu_dout_typed)
+    return {name: planes(values, name, ("n", "c"), label=name, image_over=image_over, editable=True)
+            for name, values in arrays.items()
+            if values is not None and image_over is not None and values.shape[2] * values.shape[3] > image_over}
+
+
+def build(state: PoolState, image_over: int | None = None) -> dict:
+    """Everything the lab draws; ``error`` set when the engine refuses the setting. Planes of more than
+    ``image_over`` cells (``Settings.plane_image_cells``) are drawn as images (app.web.render.plane), and the
+    routing drawing is left out for them (hundreds of arrows)."""
     N, C, H, W = state.x.shape
     is_max = state.pool == "max"
     view: dict = {"state": fit_typed(state), "dims": {"N": N, "C": C, "H": H, "W": W}, "is_max": is_max,
                   "op_title": "Max pooling" if is_max else "Average pooling"}
+    view["inputs"] = input_images(view["state"], image_over)
     try:
         state, result, steps, relu, relu_steps = compute(state)
     except OpInputError as exc:
@@ -153,7 +175,7 @@ def build(state: PoolState) -> dict:
     ties = pool_lab.tie_counts(result) if is_max else None
     xvmax = scale_max(result["x"])
     gvmax = scale_max(result["dout"], result["dx"])
-    grids = Heatmaps()  # every grid of the page coloured in one pass (x is drawn up to four times)
+    grids = Heatmaps(image_over)  # every grid of the page coloured in one pass (x is drawn up to four times)
     view.update({
         "size_step": steps["windows"],
         "size_lines": split_size_latex(steps["windows"].latex),
@@ -176,7 +198,7 @@ def build(state: PoolState) -> dict:
         if name in view:
             view[name + "_detail"] = view[name] if only is None else [view[name][only[0] * C + only[1]]]
     view["routes"], view["routes_hidden"], view["routes_adding"] = _routes(state, result)
-    view["window"] = window(grids, state, result)
+    view["window"] = window(grids, state, result, drawn=image_over is None or H * W <= image_over)
     view["relu"] = _relu(grids, relu, relu_steps, *step_plane, only)
     view["activations"] = activations(grids, relu, *step_plane)
     grids.render()
@@ -220,8 +242,9 @@ def _routes(state: PoolState, result: dict) -> tuple[list[dict], int, int]:
 CELL, GAP, PAD = 60, 6, 16  # routing drawing: cell side, gap, outer padding (px)
 
 
-def window(grids: Heatmaps, state: PoolState, result: dict) -> dict:
-    """The window at output position ``state.step`` (flat index into out), term by term, and the routing drawing."""
+def window(grids: Heatmaps, state: PoolState, result: dict, drawn: bool = True) -> dict:
+    """The window at output position ``state.step`` (flat index into out), term by term, and the routing drawing
+    (None unless ``drawn``)."""
     out = result["out"]
     index = tuple(int(i) for i in np.unravel_index(state.step % out.size, out.shape))
     win = pool_lab.pool_window(state.op, result, state.size, state.stride, index)
@@ -258,7 +281,7 @@ def window(grids: Heatmaps, state: PoolState, result: dict) -> dict:
             "window_argmax": None if win.winner is None else win.winner[0] * k + win.winner[1],
             "argmax": win.argmax, "tied": sorted(tied), "is_tie": bool(tied), "k": k,
             "out": cell_text(win.out), "dout": cell_text(win.dout),
-            "drawing": _drawing(state, result, index)}
+            "drawing": _drawing(state, result, index) if drawn else None}
 
 
 def _centre(h: float, w: float) -> tuple[float, float]:

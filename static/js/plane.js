@@ -1,0 +1,208 @@
+/* Large planes drawn as images (app.web.render.plane) and the selected-cell inspector (kit/plane.html).
+ *
+ *   - click a pixel of any image (or focus an image and use the arrow keys) to select it: it is outlined,
+ *     and the inspector names the cell (x[0, 0, 3, 4], its row and column) and shows its value;
+ *   - an input's image is editable: type in the inspector and the plane's hidden field (<array>_plane, every
+ *     value row-major) gets the new number, then the whole form is posted to /<lab>/lab (kit/plane.html's
+ *     hx-trigger "plane-edit"), which redraws the inputs' images and the results;
+ *   - with "paint" on, dragging over an input image sets every pixel it crosses to the inspector's value,
+ *     posted once when the drag ends;
+ *   - the selection, and what is being typed, survive the swap; a bad number is named by the server and
+ *     lab.js marks the inspector (its data-label is the selected cell's).
+ * CSP-safe: no inline code.
+ */
+(function () {
+  "use strict";
+
+  let sel = null; // {arr, prefix, edit, i, j}: the selected cell (edit: of an input's image)
+  let typing = null; // {text, start, end}: the inspector's text, when it had the focus as a swap began
+  let paint = null; // {plane, text, done: Set}: a drag that paints
+  let painting = false; // the inspector's "paint" box, kept across swaps
+
+  function inspectorOf(el) {
+    const form = el.closest("form") || document;
+    return form.querySelector("[data-inspector]");
+  }
+
+  function size(plane) {
+    return [Number(plane.dataset.rows), Number(plane.dataset.cols)];
+  }
+
+  function hidden(plane) {
+    return plane.dataset.edit ? plane.querySelector('input[type="hidden"]') : null;
+  }
+
+  function tokens(plane) {
+    const field = hidden(plane);
+    return (field ? field.value : plane.dataset.values || "").split(" ");
+  }
+
+  function cellLabel(plane, i, j) {
+    const prefix = plane.dataset.prefix ? plane.dataset.prefix.split(",") : [];
+    return plane.dataset.arr + "[" + prefix.concat([i, j]).join(", ") + "]";
+  }
+
+  function box(plane, i, j, cls) {
+    const [rows, cols] = size(plane);
+    const span = document.createElement("span");
+    span.className = cls;
+    span.style.top = (100 * i / rows) + "%";
+    span.style.left = (100 * j / cols) + "%";
+    span.style.height = (100 / rows) + "%";
+    span.style.width = (100 / cols) + "%";
+    plane.appendChild(span);
+    return span;
+  }
+
+  function cellAt(plane, ev) {
+    const rect = plane.getBoundingClientRect();
+    const [rows, cols] = size(plane);
+    const j = Math.floor((ev.clientX - rect.left) / rect.width * cols);
+    const i = Math.floor((ev.clientY - rect.top) / rect.height * rows);
+    return [Math.min(rows - 1, Math.max(0, i)), Math.min(cols - 1, Math.max(0, j))];
+  }
+
+  function select(plane, i, j) {
+    document.querySelectorAll(".plane__sel").forEach(function (el) { el.remove(); });
+    box(plane, i, j, "plane__sel");
+    sel = {arr: plane.dataset.arr, prefix: plane.dataset.prefix, edit: Boolean(plane.dataset.edit), i: i, j: j};
+    const inspector = inspectorOf(plane);
+    if (!inspector) return;
+    const label = cellLabel(plane, i, j);
+    const where = inspector.querySelector(".inspector__where");
+    const input = inspector.querySelector(".inspector__value");
+    const editable = Boolean(plane.dataset.edit);
+    where.textContent = "";
+    const code = document.createElement("code");
+    code.textContent = label;
+    where.appendChild(code);
+    where.appendChild(document.createTextNode(" — row " + i + ", column " + j +
+      (editable ? " (an input: type a new value)" : " (a result: read only)")));
+    input.disabled = false;
+    input.readOnly = !editable;
+    input.dataset.label = label;
+    input.setAttribute("aria-label", label);
+    input.value = tokens(plane)[i * size(plane)[1] + j] || "";
+  }
+
+  function selectedPlane(root) {
+    if (!sel) return null;
+    return (root || document).querySelector('.plane[data-arr="' + CSS.escape(sel.arr) + '"][data-prefix="' +
+      CSS.escape(sel.prefix) + '"]' + (sel.edit ? "[data-edit]" : ":not([data-edit])"));
+  }
+
+  function setValue(plane, i, j, text) {
+    const field = hidden(plane);
+    if (!field) return;
+    const values = field.value.split(" ");
+    values[i * size(plane)[1] + j] = text.replace(/\s+/g, ""); // one number per pixel: no spaces inside
+    field.value = values.join(" ");
+  }
+
+  function post(plane) {
+    const inspector = inspectorOf(plane);
+    if (inspector) inspector.dispatchEvent(new CustomEvent("plane-edit", {bubbles: false}));
+  }
+
+  // --- selecting and painting with the pointer ---
+  document.addEventListener("pointerdown", function (ev) {
+    const plane = ev.target.closest && ev.target.closest(".plane");
+    if (!plane || ev.button !== 0) return;
+    const [i, j] = cellAt(plane, ev);
+    const inspector = inspectorOf(plane);
+    const painting = plane.dataset.edit && inspector && inspector.querySelector("#inspect-paint").checked;
+    if (!painting) {
+      select(plane, i, j);
+      return;
+    }
+    ev.preventDefault();
+    const text = inspector.querySelector(".inspector__value").value;
+    paint = {plane: plane, text: text, done: new Set()};
+    plane.setPointerCapture(ev.pointerId);
+    dab(i, j);
+  });
+
+  function dab(i, j) {
+    const key = i + "," + j;
+    if (paint.done.has(key)) return;
+    paint.done.add(key);
+    setValue(paint.plane, i, j, paint.text);
+    box(paint.plane, i, j, "plane__dab");
+  }
+
+  document.addEventListener("pointermove", function (ev) {
+    if (!paint) return;
+    const [i, j] = cellAt(paint.plane, ev);
+    dab(i, j);
+  });
+
+  function endPaint() {
+    if (!paint) return;
+    const plane = paint.plane;
+    paint = null;
+    post(plane);
+  }
+  document.addEventListener("pointerup", endPaint);
+  document.addEventListener("pointercancel", endPaint);
+
+  // --- the keyboard: arrows move the selection in a focused image, Enter goes to the inspector ---
+  document.addEventListener("keydown", function (ev) {
+    const plane = ev.target.classList && ev.target.classList.contains("plane") ? ev.target : null;
+    if (!plane) return;
+    const moves = {ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1]};
+    const [rows, cols] = size(plane);
+    const here = sel && sel.arr === plane.dataset.arr && sel.prefix === plane.dataset.prefix &&
+      sel.edit === Boolean(plane.dataset.edit) ? sel : null;
+    if (moves[ev.key]) {
+      ev.preventDefault();
+      ev.stopPropagation(); // the steppers' ← → (steps.js) stay for the page outside an image
+      const [di, dj] = here ? moves[ev.key] : [0, 0];
+      const i = Math.min(rows - 1, Math.max(0, (here ? here.i : 0) + di));
+      const j = Math.min(cols - 1, Math.max(0, (here ? here.j : 0) + dj));
+      select(plane, i, j);
+    } else if (ev.key === "Enter" && here) {
+      ev.preventDefault();
+      const input = inspectorOf(plane).querySelector(".inspector__value");
+      input.focus();
+      input.select();
+    }
+  }, true);
+
+  // --- typing in the inspector edits the selected input pixel ---
+  document.addEventListener("input", function (ev) {
+    if (!ev.target.classList || !ev.target.classList.contains("inspector__value")) return;
+    const plane = selectedPlane(ev.target.closest("form"));
+    if (!plane || !plane.dataset.edit) return;
+    setValue(plane, sel.i, sel.j, ev.target.value);
+    post(plane);
+  });
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    const active = document.activeElement;
+    typing = active && active.classList.contains("inspector__value") ?
+      {text: active.value, start: active.selectionStart, end: active.selectionEnd} : null;
+  });
+
+  document.addEventListener("change", function (ev) {
+    if (ev.target.id === "inspect-paint") painting = ev.target.checked;
+  });
+
+  // --- after a swap: the selection and the paint mode again, and what was being typed stays as typed ---
+  document.addEventListener("htmx:afterSwap", function () {
+    const box = document.getElementById("inspect-paint");
+    if (box) box.checked = painting;
+    const plane = selectedPlane(document);
+    if (!plane) return;
+    const [rows, cols] = size(plane);
+    if (sel.i >= rows || sel.j >= cols) { sel = null; return; }
+    const kept = typing;
+    typing = null;
+    select(plane, sel.i, sel.j);
+    if (!kept) return;
+    const input = inspectorOf(plane).querySelector(".inspector__value");
+    if (plane.dataset.edit) setValue(plane, sel.i, sel.j, kept.text); // the form holds what is on screen
+    input.value = kept.text;
+    input.focus();
+    input.setSelectionRange(kept.start, kept.end);
+  });
+})();
