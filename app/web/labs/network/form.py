@@ -33,7 +33,7 @@ from app.web.labs.network.state import (
     typed_input_fits,
 )
 from engine.data import digits
-from engine.network.model import MAX_DEPTH, Model, param_shapes
+from engine.network.model import LOSSES, MAX_DEPTH, Model, param_shapes
 from engine.network.params import init_params
 from engine.network.runs import parse_structure, shape_report
 from engine.optim import rules as optim
@@ -42,7 +42,11 @@ from engine.records import OpInputError
 NEW_LAYER = {  # what "Add layer" inserts
     "conv2d": {"type": "conv2d", "filters": 4, "kernel": 3, "pad": 1},
     "batchnorm": {"type": "batchnorm"},
+    "groupnorm": {"type": "groupnorm", "groups": 2},
     "relu": {"type": "relu"},
+    "leaky_relu": {"type": "leaky_relu", "slope": 0.1},
+    "sigmoid": {"type": "sigmoid"},
+    "tanh": {"type": "tanh"},
     "maxpool2d": {"type": "maxpool2d", "size": 2},
     "avgpool2d": {"type": "avgpool2d", "size": 2},
     "dropout": {"type": "dropout", "p": 0.25},
@@ -98,9 +102,38 @@ def _model_from_form(form: Form, settings: Settings, errors: list[FieldError]) -
         except FieldError as exc:
             errors.append(exc)
             shape.append(value)
-    return {"input_shape": shape,
-            "layers": [_layer_from_form(form, layer, f"model.layers[{i}]", errors)
-                       for i, layer in enumerate(base["layers"])]}
+    out = {"input_shape": shape,
+           "layers": [_layer_from_form(form, layer, f"model.layers[{i}]", errors)
+                      for i, layer in enumerate(base["layers"])]}
+    out.update(_loss_from_form(form, base, errors))
+    return out
+
+
+def _loss_from_form(form: Form, base: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    """The loss and the weight penalties (``model.loss``, ``model.reg``, ``model.l1``): the posted fields, else the
+    model's own. The bounds are the engine's (``MAX_REG``), checked when the model is parsed: the message names
+    the field and its bound."""
+    out: dict[str, Any] = {}
+    loss = first(form, "model.loss", base.get("loss", "softmax_cross_entropy"))
+    if loss not in LOSSES:
+        errors.append(FieldError("model.loss", f"must be one of {', '.join(LOSSES)}; got {loss!r}"))
+    elif loss != "softmax_cross_entropy":
+        out["loss"] = loss
+    for key in ("reg", "l1"):
+        name = f"model.{key}"
+        text = first(form, name, "").strip()
+        if not text:
+            if key in base:
+                out[key] = base[key]
+            continue
+        try:
+            value = parse_number(name, text)
+        except FieldError as exc:
+            errors.append(exc)
+            continue
+        if value:
+            out[key] = value
+    return out
 
 
 def _posted_shape(form: Form, name: str, errors: list[FieldError], max_cells: int) -> tuple[int, ...] | None:

@@ -42,6 +42,10 @@ RESNET_MODEL = {"input_shape": [1, 8, 8], "layers": [
     _conv(8, 3, 1), BN, RELU, POOL2,
     {"type": "residual", "layers": [_conv(2, 1), BN, RELU, _conv(2, 3, 1), BN, RELU, _conv(8, 1), BN]},
     RELU, {"type": "avgpool2d", "size": 4}, FLAT, {"type": "linear", "units": 10}]}
+# leaky ReLU and group norm in a small convnet, trained on the multiclass SVM loss with an L2 penalty
+COURSE_MODEL = {"input_shape": [1, 8, 8], "layers": [
+    _conv(4, 3, 1), {"type": "groupnorm", "groups": 2}, {"type": "leaky_relu", "slope": 0.1}, POOL2, FLAT,
+    {"type": "linear", "units": 10}], "loss": "svm_loss", "reg": 0.01}
 # the Keras names of ResNet-50's conv5_block3 for the block's layers (shown next to the miniature's)
 RESNET_NAMES = {"4": "conv5_block3 (add)", "4.0": "conv5_block3_1_conv", "4.1": "conv5_block3_1_bn",
                 "4.2": "conv5_block3_1_relu", "4.3": "conv5_block3_2_conv", "4.4": "conv5_block3_2_bn",
@@ -69,6 +73,11 @@ def resnet(seed: int) -> NetworkState:
                         hyperparams=_hp("adam", lr=0.03), step=50, op="b:4.7", until=1000)
 
 
+def course(seed: int) -> NetworkState:
+    return NetworkState(parse_structure(COURSE_MODEL), data="digits", batch=16, seed=seed, optimizer="adam",
+                        hyperparams=_hp("adam", lr=0.01), op="f:1", until=600)
+
+
 PRESETS: dict[str, Preset] = {p.key: p for p in (
     Preset("notes", "Notes: conv → ReLU → max-pool → loss",
            "Notes 004's training algorithm: one 4×4 example, two edge kernels, the pooled values are the logits; "
@@ -79,5 +88,8 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
            "Notes 000: a miniature of ResNet-50's conv5_block3 — 1×1 conv-BN-ReLU, 3×3 conv-BN-ReLU, 1×1 conv-BN, "
            "+ identity, ReLU — trained with Adam; opens on the gradient of conv5_block3_3_bn and its Adam update.",
            resnet),
+    Preset("svm-groupnorm", "Group norm, leaky ReLU, SVM loss + L2",
+           "cs231n's pieces in one convnet: group norm (2 groups of 2 channels), a leaky ReLU (slope 0.1), and the "
+           "multiclass SVM (hinge) loss with an L2 weight penalty ½·reg·Σw², reg = 0.01.", course),
 )}
 DEFAULT = "lenet"

@@ -50,12 +50,18 @@ MAX_LAB_ACTIVATION = _DEFAULTS.network_max_activation
 
 DATA = ("digits", "typed")
 ON = ("batch", "own")
-LAYER_TYPES = ("conv2d", "batchnorm", "relu", "maxpool2d", "avgpool2d", "dropout", "flatten", "linear", "residual")
+LAYER_TYPES = ("conv2d", "batchnorm", "groupnorm", "relu", "leaky_relu", "sigmoid", "tanh", "maxpool2d", "avgpool2d",
+               "dropout", "flatten", "linear", "residual")
+LOSS_TITLES = {"softmax_cross_entropy": "softmax cross-entropy", "svm_loss": "multiclass SVM (hinge, margin 1)"}
 # each type's settings: key -> (kind, default when the key is left out) — "int", "float", "choice"
 SETTINGS: dict[str, dict[str, tuple[str, Any]]] = {
     "conv2d": {"filters": ("int", None), "kernel": ("int", None), "stride": ("int", 1), "pad": ("int", 0)},
     "batchnorm": {"eps": ("float", 1e-5), "momentum": ("float?", None), "convention": ("choice", "pytorch")},
+    "groupnorm": {"groups": ("int", 1), "eps": ("float", 1e-5)},
     "relu": {},
+    "leaky_relu": {"slope": ("float", 0.01)},
+    "sigmoid": {},
+    "tanh": {},
     "maxpool2d": {"size": ("int", None), "stride": ("int", "size")},
     "avgpool2d": {"size": ("int", None), "stride": ("int", "size")},
     "dropout": {"p": ("float", None)},
@@ -170,6 +176,9 @@ def compact_json(model: Model) -> dict[str, Any]:
                            "layers": [compact_layer(layer) for layer in model.layers]}
     if model.loss != "softmax_cross_entropy":
         out["loss"] = model.loss
+    for key in ("reg", "l1"):  # the weight penalties, left out at 0
+        if getattr(model, key):
+            out[key] = getattr(model, key)
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from app.web.labs.network import explain, links
+from app.web.labs.network import explain, links, step_layers, step_loss
 from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
 from app.web.labs.network.state import NetworkState, model_text
 from app.web.render.heatmap import Heatmaps, heatmap, scale_max
@@ -50,7 +50,7 @@ def describe(layer) -> str:
         return f"ε = {layer.eps:g}, {layer.convention}"
     if t == "residual":
         return f"x + f(x), {len(layer.layers)} layer{'s' if len(layer.layers) > 1 else ''}"
-    return ""
+    return step_layers.describe(layer)
 
 
 def dims(shape) -> str:
@@ -159,7 +159,7 @@ def _op_call(layer, fwd: dict, bwd: dict, seed: int, path: str) -> tuple[str, di
              **({} if layer.momentum is None else {"momentum": layer.momentum})}
     if t == "dropout":
         return t, {"x": x, "dout": dout}, {"p": layer.p, "mode": "train", "seed": dropout_seed(seed, path)}
-    return t, {"x": x, "dout": dout}, {}
+    return step_layers.op_call(layer, fwd, bwd) or (t, {"x": x, "dout": dout}, {})
 
 
 def op_steps(layer, fwd: dict, bwd: dict, seed: int, path: str) -> dict[str, dict[str, Any]]:
@@ -203,7 +203,7 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
     layers = {entry["path"]: entry for entry in st.trace["layers"]}
     seed = nl.step_seed(spec.seed, st.t)
     if op == "loss":
-        return _loss_panel(st)
+        return _loss_panel(state.model, st)
     kind, _, path = op.partition(":")
     layer = layer_at(state.model, path)
     entry = layers[path]
@@ -218,10 +218,12 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
         out["title"] = f"Backward through layer {path}: {layer.type}"
         out["lede"] = (f"dL/d(out) {dims(bwd['dout'].shape)} arrives from above; this layer passes dL/dx "
                        f"{dims(bwd['dx'].shape)} down" + (" and keeps the gradients of its parameters"
-                                                           if layer.type in ("conv2d", "linear", "batchnorm") else ""))
+                                                           if layer.type in ("conv2d", "linear", "batchnorm",
+                                                                             "groupnorm") else ""))
+        names = nl.layer_groups(state.model).get(path, ())
         out["blocks"] = explain.with_elements(_backward_blocks(layer, fwd, bwd, seed, path),
                                               explain.element_formulas(layer, fwd, bwd, (SHOW_N, SHOW_C)))
-        names = nl.layer_groups(state.model).get(path, ())
+        out["blocks"] += step_loss.reg_grad_blocks(state.model, st.trace, names, show)
         out["chain"] = explain.chain_view(state, st, names) if names else None
         if names and st.update is not None:
             table = _update_table(st.update, st.state, names, st.params, st.new_params)
@@ -259,6 +261,8 @@ def _forward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
     steps = op_steps(layer, fwd, bwd, seed, path)
     S = _picker(steps)  # noqa: N806 - the op's step records by name
 
+    if t in step_layers.LAYERS:
+        return step_layers.forward_blocks(layer, fwd, show, S)
     x = show(fwd["x"], "x", "Input x")
     if t == "conv2d":
         rows, cols, f = _conv_labels(fwd)
@@ -303,6 +307,8 @@ def _backward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
     steps = op_steps(layer, fwd, bwd, seed, path)
     S = _picker(steps)  # noqa: N806
 
+    if t in step_layers.LAYERS:
+        return step_layers.backward_blocks(layer, fwd, bwd, show, S, UPDATE_HERE)
     dout = show(bwd["dout"], "dout", "Upstream gradient dout = dL/d(out)")
     if t == "conv2d":
         rows, cols, _ = _conv_labels(fwd)
@@ -345,34 +351,18 @@ def _backward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
     return [dout, *extra, *S(*steps), show(bwd["dx"], "dx", "dx")]
 
 
-def _loss_panel(st: nl.StepTrace) -> dict[str, Any]:
+def _loss_panel(model: Model, st: nl.StepTrace) -> dict[str, Any]:
+    """The loss (softmax cross-entropy or the SVM loss) and, with reg or l1, the weight penalty: :mod:`.step_loss`."""
     tr = st.trace
-    last = tr["layers"][-1]
-    logits, dlogits = last["forward"]["out"], last["backward"]["dout"]
-    try:
-        steps = {s.name: _formula(s) for s in registry.op_steps("softmax_cross_entropy",
-                                                                 {"logits": logits, "labels": st.labels})}
-    except OpInputError:
-        steps = {}
-    S = _picker(steps)  # noqa: N806
-
+    logits = tr["layers"][-1]["forward"]["out"]
+    labels = np.asarray(st.labels, np.int64)
+    blocks = step_loss.loss_blocks(model, tr, labels, show) + step_loss.penalty_blocks(model, tr, show)
+    link = links.softmax_link(logits, labels) if model.loss == "softmax_cross_entropy" else None
     n, k = logits.shape
-    rows = [f"n{i}" for i in range(n)]
-    classes = [str(j) for j in range(k)]
-    blocks = [show(logits, "logits", "Logits z (the last layer's output)", row_labels=rows, col_labels=classes,
-                   max_rows=8),
-              show(np.asarray(st.labels, np.float64), "labels", "Labels y"), *S("shift", "exp", "normalise"),
-              show(tr["probs"], "probs", "Probabilities p = softmax(z)", row_labels=rows, col_labels=classes,
-                   max_rows=8), *S("log", "nll", "mean"),
-              {"kind": "value", "title": "Loss L = mean over the batch of −log p[n, yₙ]", "name": "loss",
-               "text": cell_text(tr["loss"]), "exact": exact_text(tr["loss"]), "shape": "scalar"},
-              *S("p_minus_y", "divide"),
-              show(dlogits, "dlogits", "dL/dz = (p − onehot(y)) / N: where backward starts", row_labels=rows,
-                   col_labels=classes, max_rows=8)]
-    link = links.softmax_link(logits, np.asarray(st.labels, np.int64))
-    return {"phase": "loss", "path": None, "type": "softmax_cross_entropy", "field": "model.loss",
-            "title": "The loss: softmax cross-entropy", "blocks": blocks, "links": [link] if link else [],
-            "lede": f"{n} example{'s' if n > 1 else ''}, {k} classes"}
+    penalty = " + the weight penalty" if model.reg or model.l1 else ""
+    return {"phase": "loss", "path": None, "type": model.loss, "field": "model.loss",
+            "title": f"The loss: {step_loss.TITLES[model.loss]}{penalty}", "blocks": blocks,
+            "links": [link] if link else [], "lede": f"{n} example{'s' if n > 1 else ''}, {k} classes"}
 
 
 def _rows_block(name: str, pairs: list[tuple[str, np.ndarray]], title: str | None = None) -> dict[str, Any]:

@@ -70,6 +70,13 @@ def snapshot_figure(snap: nl.Snapshot) -> dict[str, Any] | None:
     return {"data": data, "layout": layout, "config": {**CONFIG, "displayModeBar": False}}
 
 
+def _loss_axis(model) -> str:
+    """The loss chart's axis: the model's loss, and its weight penalties when it has them."""
+    name = "hinge loss" if model.loss == "svm_loss" else "cross-entropy"
+    penalties = [p for p, on in (("L2", model.reg), ("L1", model.l1)) if on]
+    return " + ".join([name, *penalties])
+
+
 def train_view(state: NetworkState, spec: nl.RunSpec, at: nl.Checkpoint) -> dict[str, Any]:
     groups = nl.layer_groups(spec.model)
     types = {p: layer_at(spec.model, p).type for p in groups}
@@ -78,7 +85,7 @@ def train_view(state: NetworkState, spec: nl.RunSpec, at: nl.Checkpoint) -> dict
     loss = {"data": [_line("training loss (each step's batch)", "rgba(0,114,178,0.55)", width=1),
                      _line("train sample (eval mode)", LINE_COLOURS[2], "lines+markers", 2),
                      _line("test (eval mode)", LINE_COLOURS[1], "lines+markers", 2)],
-            "layout": _layout("cross-entropy", state.until, height=FIRST_SCREEN_HEIGHT), "config": CONFIG}
+            "layout": _layout(_loss_axis(spec.model), state.until, height=FIRST_SCREEN_HEIGHT), "config": CONFIG}
     acc = {"data": [_line("train sample", LINE_COLOURS[2], "lines+markers", 2),
                     _line("test", LINE_COLOURS[1], "lines+markers", 2)],
            "layout": _layout("accuracy", state.until, height=FIRST_SCREEN_HEIGHT,

@@ -16,6 +16,7 @@ import numpy as np
 from app.web.labs.network import run as network_run
 from app.web.labs.network.state import (
     LAYER_TYPES,
+    LOSS_TITLES,
     MAX_TYPED_INIT,
     SETTINGS,
     NetworkState,
@@ -30,7 +31,7 @@ from app.web.render.numbers import cell_text
 from engine import conventions
 from engine.data import digits
 from engine.network import runs as nl
-from engine.network.model import Model, Residual, num_classes, param_shapes
+from engine.network.model import MAX_REG, Model, Residual, num_classes, param_shapes
 from engine.optim import rules as optim
 from engine.records import OpInputError
 
@@ -81,7 +82,8 @@ def builder(model: Model) -> dict[str, Any]:
     return {"rows": tree, "ok": error is None, "error": error, "error_path": bad, "loss_error": loss_error,
             "total_params": report.total_params, "input": list(model.input_shape),
             "classes": num_classes(model) if error is None else None, "types": LAYER_TYPES,
-            "model_text": model_text(model)}
+            "model_text": model_text(model), "loss": model.loss, "losses": LOSS_TITLES, "reg": model.reg,
+            "l1": model.l1, "max_reg": MAX_REG}
 
 
 # --- the drawing of the network --------------------------------------------------------------
