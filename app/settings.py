@@ -6,8 +6,15 @@ limits with ``app.dependency_overrides[get_settings] = lambda: Settings(max_batc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import secrets
+from dataclasses import dataclass, field
 from functools import lru_cache
+
+# Spot the bug's links carry the planted bug sealed with this secret (app/web/kit/bugs.py). Set
+# BACKPROP_LENS_BUG_SECRET so the links survive a restart and agree between workers; without it each process
+# draws its own, and a bug link opens only in the process that made it.
+PROCESS_BUG_SECRET = os.environ.get("BACKPROP_LENS_BUG_SECRET") or secrets.token_hex(32)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,10 @@ class Settings:
     max_window_step: int = 10**6  # a sliding window's position (conv, pool), and how far one request moves it
     conv_max_stride: int = 3
     conv_max_pad: int = 3
+    conv_max_spatial: int = 32  # H and W of the conv lab's x (CIFAR's 32×32, MNIST's 28×28), within max_elements
+    pool_max_spatial: int = 32  # H and W of the pooling lab's x, within max_elements
+    plane_image_cells: int = 256  # a conv or pool plane of more cells than this (above 16×16) is drawn as an image
+    # with a selected-cell inspector (templates/kit/plane.html), not as one <input> or <td> per cell
     pool_max_size: int = 4  # window side k
     pool_max_stride: int = 4  # below the size, windows overlap
     norm_max_features: int = 8  # D of (N, D): the columns a projector still shows
@@ -96,10 +107,15 @@ class Settings:
     page_cache_entries: int = 512  # rendered pages and fragments kept, by canonical link
     page_cache_bytes: int = 64 * 1024 * 1024  # ... and their bytes (plain + gzipped), whichever bound comes first
     page_shared_max_age: int = 3600  # seconds a shared cache (nginx, a CDN) may serve a lab page unrevalidated
+    # --- spot the bug ---
+    bug_secret: str = field(default=PROCESS_BUG_SECRET, repr=False)  # seals which bug a link plants (see above)
+    quiz_max_cells: int = 24  # cells one quiz link may hide (app/web/kit/quiz.py)
     # --- embedding: who may frame a lab page opened with embed=1 (its CSP frame-ancestors; app.security.embed_csp).
     # '*' is any origin; else origins separated by spaces ("https://course.example.edu https://lms.example.org").
     # Every other page refuses to be framed (frame-ancestors 'none'). ---
     embed_frame_ancestors: str = "*"
+    qr_max_link: int = 2048  # characters of a link GET /qr.svg draws (app/web/pages/qr.py): past ~2,000 a QR code
+    # needs over 150 modules a side, too fine for a phone to read off a projector
     # --- decks of live slides (/deck, app/web/pages/deck_link.py): what a deck link may hold. A slide is up to
     # three link fields (s, t, n), and a link holds at most 64 fields (app.web.kit.link): keep slides ≤ 21 ---
     deck_max_slides: int = 20  # slides in one deck (a ten-minute lecture needs six to ten)

@@ -33,9 +33,11 @@ from starlette.responses import Response
 
 from app import work
 from app.errors import error_response
+from app.security import embed_csp
 from app.settings import Settings, get_settings
-from app.web.kit import errata
+from app.web.kit import bugs, errata, quiz
 from app.web.kit.cache import page_cache, page_variant
+from app.web.kit.display import DISPLAY_FIELDS, OFF, Display, parse_display, split_display
 from app.web.kit.export import Export, as_json, engine_arrays, numpy_script
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
@@ -106,6 +108,8 @@ class LabSpec:
     heavy: Callable[[Any, Settings], Callable[[], None] | None] | None = None  # the work a state needs before it
     # can be shown (a replay), as a job run under the one limiter (app.work) with the per-request CPU budget
     export: Export | None = None  # GET /<slug>/export/arrays.json and numpy.py of a link (app.web.kit.export)
+    bug_sites: Mapping[str, bugs.BugSite] | None = None  # spot the bug in this lab: bug key -> where it opens
+    # (app.web.kit.bugs; a link's ``bug=`` token plants one, POST /<slug>/bug/mark and /bug/reveal grade it)
 
     def template(self, part: str) -> str:
         return self.templates.get(part, f"{self.slug}/{part}.html")
@@ -125,6 +129,14 @@ class LabSpec:
         link = self.canonical(shown.state)
         return {**shown.context, "presets": self.presets.values(), "link": link, "limits": self.limits(settings),
                 "slips": errata.slips_shown(self.slug, link.partition("?")[2], self.presets)}
+
+
+def displayed(response: Response, display: Display, settings: Settings) -> Response:
+    """A page as its display asks: an ``embed=1`` document answers the CSP that lets the configured origins
+    frame it (every other keeps the default ``frame-ancestors 'none'``, set by the middleware)."""
+    if display.embed:
+        response.headers["Content-Security-Policy"] = embed_csp(settings.embed_frame_ancestors)
+    return response
 
 
 async def prepare(lab: LabSpec, state: Any, settings: Settings) -> None:
@@ -150,29 +162,38 @@ def lab_router(lab: LabSpec) -> APIRouter:
     router = APIRouter(tags=["pages"], include_in_schema=False)  # HTML, not the JSON API: out of the OpenAPI schema
     base = f"/{lab.slug}"
 
-    async def shown_fragment(request: Request, state: Any, settings: Settings, part: str) -> Response:
+    async def shown_fragment(request: Request, state: Any, settings: Settings, part: str,
+                             plant: bugs.Plant | None = None) -> Response:
         async def make() -> Response:
             await prepare(lab, state, settings)
-            shown = await work.render(settings, lab.show, state, settings, part)
+            shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, part)
             ctx = lab.context(shown, settings)
             template = lab.template(part)
             if part in ("results", "lab") and lab.slug in errata.LABS:  # an edit: the slips follow, out of band
                 ctx, template = {**ctx, "inner": template}, "kit/fragment.html"
-            return fragment(request, template, ctx, lab.canonical(shown.state), shown.status)
+            return fragment(request, template, ctx, bugs.link(plant, lab.canonical(shown.state)), shown.status)
 
         cache = page_cache(request)
         if cache is None:
             return await make()
-        return await cache.answer(request, (part, lab.canonical(state), settings), make, settings, shared=False)
+        key = (part, lab.canonical(state), bugs.key(plant), settings)
+        return await cache.answer(request, key, make, settings, shared=False)
 
     @router.get(base, name=f"{lab.slug}_page")
     async def page(request: Request, settings: SettingsDep) -> Response:
-        """The page of a link: from the page cache by its canonical link, or rendered (once) and kept."""
-        query = request.url.query
+        """The page of a link: from the page cache by its canonical link, or rendered (once) and kept. The display
+        parameters (``present``, ``embed``: app.web.kit.display) are taken out before the lab reads its link."""
+        raw = request.url.query
+        try:
+            query, display = split_display(raw)
+            query, plant = bugs.from_query(lab.slug, lab.bug_sites, query, settings.bug_secret)
+            query, cells = quiz.from_query(query, settings.quiz_max_cells)
+        except FieldError as exc:
+            return displayed(broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), raw), OFF, settings)
         if not query:
-            return RedirectResponse(lab.default_link(), status_code=303)
+            return RedirectResponse(display.link(lab.default_link()), status_code=303)
         cache, variant = page_cache(request), page_variant(request.headers)
-        url = (variant, base, query, settings)  # the settings too: what a page shows depends on its limits
+        url = (variant, base, raw, settings)  # the settings too: what a page shows depends on its limits
 
         async def answer() -> Response:
             try:
@@ -180,19 +201,25 @@ def lab_router(lab: LabSpec) -> APIRouter:
                                                   lambda q: lab.from_link(q, settings),
                                                   lab.default_link().partition("?")[2])
             except FieldError as exc:
-                return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query)
+                broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query, display.context())
+                return displayed(broken, display, settings)
             if filled:  # what the link left out is the default example's: show the whole link
-                return RedirectResponse(lab.canonical(state), status_code=303)
+                filled_link = quiz.link(cells, bugs.link(plant, lab.canonical(state)))
+                return RedirectResponse(display.link(filled_link), status_code=303)
 
             async def make() -> Response:
                 await prepare(lab, state, settings)
-                shown = await work.render(settings, lab.show, state, settings, "page")
-                return render(request, lab.template("page"), lab.context(shown, settings),
-                              partial=f"{lab.slug}/lab.html", status_code=shown.status)
+                shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, "page")
+                ctx = {**lab.context(shown, settings), "display": display.context()}
+                ctx.update(bugs.context(plant, ctx["link"]))
+                quiz_ctx, quiz_error = quiz.context(cells, shown.context, lab.slug, ctx["link"], settings)
+                ctx.update(quiz_ctx)
+                return displayed(render(request, lab.template("page"), ctx, partial=f"{lab.slug}/lab.html",
+                                        status_code=422 if quiz_error else shown.status), display, settings)
 
             if cache is None:
                 return await make()
-            key = (variant, lab.canonical(state), settings)
+            key = (variant, lab.canonical(state), display, bugs.key(plant), cells, settings)
             cache.alias(url, key)
             return await cache.answer(request, key, make, settings, shared=True)
 
@@ -201,14 +228,22 @@ def lab_router(lab: LabSpec) -> APIRouter:
     @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")
     def preset(key: str, request: Request, settings: SettingsDep, seed: str = "0") -> Response:
         extra = {k: v for k, v in request.query_params.items() if k != "seed"}  # e.g. the errata's tab=backward
-        return preset_redirect(lab.presets, key, seed, lab.canonical, settings.max_seed, extra)
+        try:  # a preset chosen in presenter mode (or in a frame) stays in it: present/embed follow the link
+            display = parse_display({k: extra.pop(k) for k in DISPLAY_FIELDS if k in extra})
+        except FieldError as exc:
+            return field_errors([exc], where="query")
+        response = preset_redirect(lab.presets, key, seed, lab.canonical, settings.max_seed, extra)
+        if display != OFF and "location" in response.headers:
+            response.headers["location"] = display.link(response.headers["location"])
+        return response
 
     def edit(part: str, read: FormReader, doc: str) -> None:
         async def route(request: Request, settings: SettingsDep) -> Response:
-            _, state, errors = await posted(request, read, settings)
+            fields, state, errors = await posted(request, read, settings)
+            plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
             if errors:
                 return form_errors(request, errors)
-            return await shown_fragment(request, state, settings, part)
+            return await shown_fragment(request, state, settings, part, plant)
 
         route.__doc__ = doc
         router.add_api_route(f"{base}/{part}", route, methods=["POST"], name=f"{lab.slug}_{part}")
@@ -221,13 +256,14 @@ def lab_router(lab: LabSpec) -> APIRouter:
             fields, state, errors = await posted(request, lab.from_form, settings)
             bound = settings.max_window_step
             delta = collect(errors, parse_int, "step_delta", first(fields, "step_delta", "0"), -bound, bound)
+            plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
             if errors:
                 return form_errors(request, errors)
             count = spec.positions(state)
             if not count:
                 return Response(status_code=204)
             moved = replace(state, **{spec.field: (getattr(state, spec.field) + delta) % count})
-            return await shown_fragment(request, moved, settings, spec.part)
+            return await shown_fragment(request, moved, settings, spec.part, plant)
 
         route.__doc__ = f"The {spec.part} stepper moved by ``step_delta`` positions (wrapping around)."
         router.add_api_route(f"{base}/{spec.part}", route, methods=["POST"], name=f"{lab.slug}_{spec.part}")
@@ -242,10 +278,11 @@ def lab_router(lab: LabSpec) -> APIRouter:
         async def check(request: Request, settings: SettingsDep) -> Response:
             """The numeric gradient check of the posted state: the worst relative error and a scatter."""
             fields, state, errors = await posted(request, lab.from_form, settings)
+            plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
             if errors:
                 return form_errors(request, errors)
             await prepare(lab, state, settings)
-            ctx = await work.run(settings, gradcheck, state, fields, settings)
+            ctx = await work.run(settings, bugs.planted(plant, gradcheck), state, fields, settings)
             if ctx is None:
                 return Response(status_code=204)
             return templates.TemplateResponse(request, lab.template("gradcheck"), ctx)
@@ -258,13 +295,14 @@ def lab_router(lab: LabSpec) -> APIRouter:
             """Which cells a hovered cell came from: ``{"array", "index", "cells": {table: ["n,c,h,w", ...]}}``."""
             fields, state, errors = await posted(request, lab.from_form, settings)
             array, index = first(fields, "array"), first(fields, "index")
+            plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
             if lab.provenance_arrays is not None and array not in lab.provenance_arrays:
                 return error_response(422, ["body", "array"], f"no provenance for {array!r}")
             if errors:
                 return field_errors(errors)
             await prepare(lab, state, settings)  # a lab whose state needs a replay (the network) has it first
             try:  # in a thread: a lab's provenance may run its op (or a network's traced step) again
-                answer = await work.render(settings, answer_provenance, state, array, index)
+                answer = await work.render(settings, bugs.planted(plant, answer_provenance), state, array, index)
             except FieldError as exc:
                 return field_errors([exc])
             except OpInputError as exc:
@@ -288,6 +326,9 @@ def lab_router(lab: LabSpec) -> APIRouter:
 
     if lab.export is not None:
         export_routes(router, lab, lab.export)
+    if lab.bug_sites:
+        bugs.add_routes(router, lab, posted)
+    quiz.add_routes(router, lab, posted, prepare)
 
     return router
 
@@ -297,8 +338,9 @@ def export_routes(router: APIRouter, lab: LabSpec, export: Export) -> None:
     base = f"/{lab.slug}/export"
 
     async def exported(request: Request, settings: Settings, make: Callable[[Any, str], Response]) -> Response:
-        query = request.url.query
-        try:
+        try:  # the address bar's link, present/embed included (they change nothing here)
+            query, _ = split_display(request.url.query)
+            query = bugs.unplanted(lab.slug, lab.bug_sites, query, settings.bug_secret)
             state = await work.render(settings, lab.from_link, query, settings)
         except FieldError as exc:
             return field_errors([exc], where="query")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from app.settings import Settings
+from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
-from app.web.kit.routes import LabSpec, Stepper, lab_router, shown_view
+from app.web.kit.routes import LabSpec, Stepper, lab_router
 from app.web.labs.conv import view as conv_view
 from app.web.labs.conv.export import EXPORT
 from app.web.labs.conv.presets import DEFAULT, PRESETS
@@ -75,7 +76,8 @@ def terms(state: ConvState, array: str, index_text: str):
 
 
 LAB = LabSpec(export=EXPORT, slug="conv", noun="convolution", presets=PRESETS, default=DEFAULT, from_link=from_link,
-              from_form=from_form, show=shown_view(conv_view.build), limits=form_limits, gradcheck=gradcheck,
+              bug_sites=SITES["conv"],
+              from_form=from_form, show=conv_view.show, limits=form_limits, gradcheck=gradcheck,
               provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, window_positions=output_count,
               steppers=(Stepper("walk", walk_count, "walk_step"),), terms=terms)
 router = lab_router(LAB)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from app.settings import Settings
+from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
-from app.web.kit.routes import LabSpec, lab_router, shown_view
+from app.web.kit.routes import LabSpec, lab_router
 from app.web.labs.pool import view as pool_view
 from app.web.labs.pool.export import EXPORT
 from app.web.labs.pool.presets import DEFAULT, PRESETS
@@ -105,7 +106,8 @@ def terms(state: PoolState, array: str, index_text: str):
 
 
 LAB = LabSpec(export=EXPORT, slug="pool", noun="pooling", presets=PRESETS, default=DEFAULT, from_link=from_link,
-              from_form=from_form, show=shown_view(pool_view.build), limits=form_limits, gradcheck=gradcheck,
+              bug_sites=SITES["pool"],
+              from_form=from_form, show=pool_view.show, limits=form_limits, gradcheck=gradcheck,
               provenance=provenance, provenance_arrays=POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS),
               window_positions=output_count, terms=terms)
 router = lab_router(LAB)

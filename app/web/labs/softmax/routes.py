@@ -6,6 +6,7 @@ GET /softmax?<state> renders the whole page from a link; the page's form posts t
 from __future__ import annotations
 
 from app.settings import Settings
+from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
 from app.web.kit.routes import LabSpec, lab_router, shown_view
@@ -48,5 +49,6 @@ def terms(state: SoftmaxState, array: str, index_text: str):
 
 LAB = LabSpec(export=EXPORT, slug="softmax", noun="softmax", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(softmax_view.build), limits=form_limits, gradcheck=gradcheck,
+              bug_sites=SITES["softmax"],
               provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, terms=terms)
 router = lab_router(LAB)
