@@ -54,6 +54,7 @@
     var input = document.createElement("input");
     input.className = "quiz-answer";
     input.setAttribute("inputmode", "decimal");
+    input.setAttribute("size", "4");
     input.setAttribute("autocomplete", "off");
     input.setAttribute("aria-label", "your answer for " + label(cell));
     input.dataset.cell = cell;
