@@ -30,7 +30,7 @@ from app.web.labs.norm import routes as norm
 from app.web.labs.optim import routes as optim
 from app.web.labs.pool import routes as pool
 from app.web.labs.softmax import routes as softmax
-from app.web.pages import assets, bugs, deck, errata, home
+from app.web.pages import assets, bugs, deck, errata, home, qr
 from app.web.pages.errors import error_page
 from app.web.render.templating import is_htmx, render, templates
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(errata.router)
     app.include_router(bugs.router)
+    app.include_router(qr.router)
     app.include_router(deck.router)
     for lab in LABS:
         app.include_router(lab.router)

@@ -96,5 +96,259 @@
     });
   }, true);
 
-  window.LensDisplay = { withDisplay: withDisplay, labLink: labLink, flags: flags };
+  // --- presenter mode: the button, the P key; the figures redrawn at projector size ---
+  function syncButtons() {
+    var on = flags();
+    document.querySelectorAll("[data-present-toggle]").forEach(function (b) {
+      b.setAttribute("aria-pressed", on.present ? "true" : "false");
+      b.textContent = on.present ? "Leave presenter mode" : "Present";
+    });
+    document.querySelectorAll("[data-open-lab]").forEach(function (a) { a.setAttribute("href", labLink()); });
+  }
+
+  function setPresent(on) {
+    var now = flags();
+    if (now.present === on) return;
+    root.classList.toggle(CLASSES.present, on);
+    now.present = on;
+    setAddress(now);
+    syncButtons();
+    addInputToggles(document.body);
+    measureHeader();
+    if (window.Lens) window.Lens.renderWithin(document.body); // Plotly.react with the projector's layout (or not)
+    window.dispatchEvent(new Event("resize")); // responsive plots and the overflow marks follow the new widths
+  }
+
+  document.addEventListener("click", function (event) {
+    var b = event.target.closest && event.target.closest("[data-present-toggle]");
+    if (!b) return;
+    event.preventDefault();
+    setPresent(!flags().present);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "p" && event.key !== "P") return;
+    if (event.altKey || event.ctrlKey || event.metaKey || event.defaultPrevented || !isLabPage()) return;
+    var t = event.target;
+    if (t && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName))) return;
+    event.preventDefault();
+    setPresent(!flags().present);
+  });
+
+  // The projector's figure layout (lens.js renderFigure asks for it when <html> is-present): every font of a
+  // Plotly figure at least MIN_FONT px — the figure's own, axes' ticks and titles, legend, annotations, colour
+  // bars, a trace's text — and margins that grow to fit them.
+  var MIN_FONT = 18;
+  function bump(font) {
+    font = Object.assign({}, font || {});
+    font.size = Math.max(font.size || 12, MIN_FONT);
+    return font;
+  }
+  function bumpTitle(title) {
+    if (title === undefined || title === null) return title;
+    title = typeof title === "string" ? { text: title } : Object.assign({}, title);
+    title.font = bump(title.font);
+    return title;
+  }
+  function bumpColorbar(bar) {
+    bar = Object.assign({}, bar || {});
+    bar.tickfont = bump(bar.tickfont);
+    if (bar.title) bar.title = bumpTitle(bar.title);
+    return bar;
+  }
+  function projectorLayout(layout) {
+    var out = Object.assign({}, layout || {});
+    out.font = bump(out.font);
+    if (out.title) out.title = bumpTitle(out.title);
+    Object.keys(out).forEach(function (key) {
+      if (!/^([xyz]axis|polar|ternary)\d*$/.test(key) || typeof out[key] !== "object") return;
+      var axis = Object.assign({}, out[key]);
+      axis.tickfont = bump(axis.tickfont);
+      if (axis.title) axis.title = bumpTitle(axis.title);
+      if (/^[xy]axis/.test(key)) axis.automargin = true;
+      out[key] = axis;
+    });
+    if (out.legend) out.legend = Object.assign({}, out.legend, { font: bump(out.legend.font) });
+    out.hoverlabel = Object.assign({}, out.hoverlabel || {}, { font: bump((out.hoverlabel || {}).font) });
+    if (out.annotations) {
+      out.annotations = out.annotations.map(function (a) { return Object.assign({}, a, { font: bump(a.font) }); });
+    }
+    if (out.coloraxis) out.coloraxis = Object.assign({}, out.coloraxis, { colorbar: bumpColorbar(out.coloraxis.colorbar) });
+    if (out.height) out.height = Math.round(out.height * 1.25); // room for the larger type
+    return out;
+  }
+  function projectorData(data) {
+    return (data || []).map(function (trace) {
+      var t = Object.assign({}, trace);
+      if (t.textfont || t.text || t.texttemplate) t.textfont = bump(t.textfont);
+      if (t.colorbar || /^(heatmap|contour|surface)$/.test(t.type || "")) t.colorbar = bumpColorbar(t.colorbar);
+      if (t.marker && t.marker.colorbar) {
+        t.marker = Object.assign({}, t.marker, { colorbar: bumpColorbar(t.marker.colorbar) });
+      }
+      return t;
+    });
+  }
+  function isPresent() { return root.classList.contains(CLASSES.present); }
+
+  // --- the inputs column folds to a toggle in presenter mode (its state kept on <html> across swaps) ---
+  var inputsCount = 0;
+  function addInputToggles(scope) {
+    var boxes = [];
+    if (scope.matches && scope.matches(".lab__inputs")) boxes.push(scope);
+    scope.querySelectorAll && scope.querySelectorAll(".lab__inputs").forEach(function (b) { boxes.push(b); });
+    boxes.forEach(function (box) {
+      if (box.querySelector(":scope > [data-inputs-toggle]")) return;
+      if (!box.id) box.id = "lab-inputs-" + (++inputsCount);
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "button inputs-toggle";
+      b.setAttribute("data-inputs-toggle", "");
+      b.setAttribute("aria-controls", box.id);
+      box.insertBefore(b, box.firstChild);
+    });
+    var open = root.classList.contains("inputs-open");
+    document.querySelectorAll("[data-inputs-toggle]").forEach(function (b) {
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+      b.textContent = open ? "Hide the inputs" : "Show the inputs";
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var b = event.target.closest && event.target.closest("[data-inputs-toggle]");
+    if (!b) return;
+    event.preventDefault();
+    root.classList.toggle("inputs-open");
+    addInputToggles(document.body);
+    if (window.Lens) window.Lens.renderWithin(document.body);
+    window.dispatchEvent(new Event("resize"));
+    if (root.classList.contains("inputs-open")) {
+      var first = document.getElementById(b.getAttribute("aria-controls"));
+      var cell = first && first.querySelector("input.cell, input:not([type=hidden])");
+      if (cell) cell.focus({ preventScroll: true });
+    }
+  });
+
+  // --- fullscreen: the whole page (its own header included), where the browser allows it ---
+  function fullscreenElement() { return document.fullscreenElement || document.webkitFullscreenElement || null; }
+  function syncFullscreen() {
+    var enabled = document.fullscreenEnabled || document.webkitFullscreenEnabled;
+    document.querySelectorAll("[data-fullscreen]").forEach(function (b) {
+      b.hidden = !enabled;
+      b.setAttribute("aria-pressed", fullscreenElement() ? "true" : "false");
+      b.textContent = fullscreenElement() ? "Exit fullscreen" : "Fullscreen";
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var b = event.target.closest && event.target.closest("[data-fullscreen]");
+    if (!b) return;
+    event.preventDefault();
+    if (fullscreenElement()) {
+      (document.exitFullscreen || document.webkitExitFullscreen).call(document);
+    } else {
+      var ask = root.requestFullscreen || root.webkitRequestFullscreen;
+      var asked = ask.call(root);
+      if (asked && asked.catch) asked.catch(function (err) { console.warn("Lens: fullscreen refused", err); });
+    }
+  });
+  document.addEventListener("fullscreenchange", syncFullscreen);
+  document.addEventListener("webkitfullscreenchange", syncFullscreen);
+
+  // --- the QR code of the link, in a dialog ---
+  document.addEventListener("click", function (event) {
+    var b = event.target.closest && event.target.closest("[data-qr]");
+    if (!b) return;
+    event.preventDefault();
+    var dialog = document.querySelector("[data-qr-dialog]");
+    if (!dialog) return;
+    var link = labLink();
+    var path = link.slice(window.location.origin.length);
+    dialog.querySelector("[data-qr-image]").setAttribute("src", "/qr.svg?link=" + encodeURIComponent(path));
+    var shown = dialog.querySelector("[data-qr-link]");
+    shown.textContent = link.length > 90 ? link.slice(0, 86) + " …" : link;
+    shown.title = link;
+    if (dialog.showModal) dialog.showModal(); else dialog.setAttribute("open", "");
+  });
+  document.addEventListener("click", function (event) { // a click on the backdrop closes the dialog
+    var dialog = event.target;
+    if (dialog.matches && dialog.matches("[data-qr-dialog][open]") && event.target === dialog) dialog.close();
+  });
+
+  // --- "Copy embed code": an <iframe> of this view, and the few lines that size it to its content ---
+  function escapeAttr(text) {
+    return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+  }
+  function embedCode() {
+    var link = labLink();
+    var src = link + (link.indexOf("?") < 0 ? "?" : "&") + "embed=1";
+    var holder = document.querySelector("[data-lab-title]");
+    var title = (holder ? holder.getAttribute("data-lab-title") + " — " : "") + "Backprop Lens";
+    return '<iframe src="' + escapeAttr(src) + '" title="' + escapeAttr(title) + '" width="100%" height="760"' +
+      ' style="border:0;max-width:100%" loading="lazy" allow="fullscreen; clipboard-write"></iframe>\n' +
+      "<script>/* optional: the lab tells its frame's height; this fits the frame to it */\n" +
+      'addEventListener("message", function (e) {\n' +
+      '  if (!e.data || e.data.type !== "backprop-lens:height") return;\n' +
+      '  document.querySelectorAll("iframe").forEach(function (f) {\n' +
+      '    if (f.contentWindow === e.source) f.style.height = Math.ceil(e.data.height) + "px";\n' +
+      "  });\n" +
+      "});\n" +
+      "</script>";
+  }
+  document.addEventListener("click", function (event) {
+    var b = event.target.closest && event.target.closest("[data-embed-code]");
+    if (!b || !window.Lens) return;
+    event.preventDefault();
+    var label = b.getAttribute("data-label") || b.textContent;
+    b.setAttribute("data-label", label);
+    window.Lens.copyText(embedCode()).then(function () {
+      b.textContent = "Embed code copied";
+      setTimeout(function () { b.textContent = label; }, 1800);
+    });
+  });
+
+  // --- a page in a frame tells its parent how tall it is (the parent may size the frame to it) ---
+  var lastHeight = 0;
+  function postHeight() {
+    if (!flags().embed || window.parent === window) return;
+    var height = Math.ceil(document.documentElement.scrollHeight);
+    if (height === lastHeight) return;
+    lastHeight = height;
+    window.parent.postMessage({ type: "backprop-lens:height", height: height }, "*");
+  }
+  var heightTimer = null;
+  function postHeightSoon() { clearTimeout(heightTimer); heightTimer = setTimeout(postHeight, 60); }
+
+  // --- the sticky header's height, for anchors and the sticky inputs column (present.css: --header-h) ---
+  function measureHeader() {
+    var header = document.querySelector(".site-header");
+    var sticky = header && getComputedStyle(header).position === "sticky";
+    var h = sticky ? header.getBoundingClientRect().height : 0;
+    root.style.setProperty("--header-h", Math.ceil(h) + "px");
+  }
+
+  function start() {
+    syncButtons();
+    syncFullscreen();
+    addInputToggles(document.body);
+    measureHeader();
+    postHeight();
+    if (window.ResizeObserver) {
+      var watch = new ResizeObserver(function () { measureHeader(); postHeightSoon(); });
+      watch.observe(document.body);
+      var header = document.querySelector(".site-header");
+      if (header) watch.observe(header);
+    }
+    window.addEventListener("load", postHeight);
+    window.addEventListener("resize", function () { measureHeader(); postHeightSoon(); });
+    if (window.htmx) {
+      window.htmx.onLoad(function (el) { addInputToggles(el); syncButtons(); postHeightSoon(); });
+    }
+    document.addEventListener("htmx:afterSettle", postHeightSoon);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+
+  window.LensDisplay = {
+    withDisplay: withDisplay, labLink: labLink, flags: flags, setPresent: setPresent, isPresent: isPresent,
+    projectorLayout: projectorLayout, projectorData: projectorData, embedCode: embedCode,
+  };
 })();
