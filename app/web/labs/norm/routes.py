@@ -16,7 +16,7 @@ from app.web.kit.fields import FieldError, parse_index
 from app.web.kit.form import Form
 from app.web.kit.responses import form_errors
 from app.web.kit.routes import LabSpec, SettingsDep, Stepper, lab_router, posted, shown_view
-from app.web.labs.norm import stages
+from app.web.labs.norm import groupnorm, stages
 from app.web.labs.norm import view as norm_view
 from app.web.labs.norm.export import EXPORT
 from app.web.labs.norm.presets import DEFAULT, PRESETS
@@ -97,6 +97,8 @@ def provenance(state: NormState, array: str, index_text: str) -> dict[str, list[
 
 
 def _sources(state: NormState, array: str, index: tuple[int, ...]) -> dict[str, list[tuple[int, ...]]]:
+    if groupnorm.is_group_table(array):  # the group-norm card's groupings (γ = 1, β = 0)
+        return groupnorm.provenance(state.x, state.eps, array, index)
     if array in DISPLAY_ONLY:  # tables drawn from engine helpers, not from one op call
         if len(index) != state.x.ndim or any(not 0 <= i < n for i, n in zip(index, state.x.shape, strict=True)):
             raise ValueError(array)

@@ -13,6 +13,7 @@ from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
 from app.web.kit.routes import LabSpec, lab_router
+from app.web.labs.pool import activations as pool_activations
 from app.web.labs.pool import view as pool_view
 from app.web.labs.pool.export import EXPORT
 from app.web.labs.pool.presets import DEFAULT, PRESETS
@@ -73,6 +74,8 @@ def provenance(state: PoolState, array: str, index_text: str) -> dict[str, list[
     index = parse_index(index_text)
     if array in RELU_ARRAYS:
         return _relu_provenance(state, RELU_ARRAYS[array], index)
+    if array in pool_activations.PROVENANCE_ARRAYS:
+        return pool_activations.provenance(state.relu_inputs(), array, index)
     if array in POOL_ARRAYS:
         return op_provenance(state.op, state.pool_inputs(), state.params, array, index)
     spec, arrays, params = prepare(state.op, state.pool_inputs(), state.params)
@@ -102,12 +105,15 @@ def terms(state: PoolState, array: str, index_text: str):
     if array == "relu_dx":
         found = op_terms("relu", state.relu_inputs(), {}, "dx", parse_index(index_text))
         return found.renamed(lambda name: "relu_" + name)
+    if array in pool_activations.ARRAYS:
+        return pool_activations.terms(state.relu_inputs(), array, parse_index(index_text))
     return None
 
 
 LAB = LabSpec(export=EXPORT, slug="pool", noun="pooling", presets=PRESETS, default=DEFAULT, from_link=from_link,
               bug_sites=SITES["pool"],
               from_form=from_form, show=pool_view.show, limits=form_limits, gradcheck=gradcheck,
-              provenance=provenance, provenance_arrays=POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS),
+              provenance=provenance,
+              provenance_arrays=POOL_ARRAYS | POOL_INPUTS | set(RELU_ARRAYS) | pool_activations.PROVENANCE_ARRAYS,
               window_positions=output_count, terms=terms)
 router = lab_router(LAB)

@@ -10,6 +10,7 @@ from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
 from app.web.kit.routes import LabSpec, lab_router, shown_view
+from app.web.labs.softmax import svm
 from app.web.labs.softmax import view as softmax_view
 from app.web.labs.softmax.export import EXPORT
 from app.web.labs.softmax.presets import DEFAULT, PRESETS
@@ -20,7 +21,7 @@ from engine.explain import softmax as softmax_lab
 from engine.explain.terms import op_terms, term_arrays
 from engine.registry import OPS, op_provenance
 
-PROVENANCE_ARRAYS = set(OPS[OP].arrays) | set(softmax_lab.NAIVE_ARRAYS)
+PROVENANCE_ARRAYS = set(OPS[OP].arrays) | set(softmax_lab.NAIVE_ARRAYS) | set(svm.ARRAYS)
 
 
 def gradcheck(state: SoftmaxState, form: Form, settings: Settings) -> dict:
@@ -37,6 +38,8 @@ def provenance(state: SoftmaxState, array: str, index_text: str) -> dict[str, li
     index = parse_index(index_text) if index_text else ()
     if array in softmax_lab.NAIVE_ARRAYS:
         return softmax_lab.naive_provenance(array, index, state.logits.shape, state.labels)
+    if array in svm.ARRAYS:
+        return svm.provenance(state.inputs(), array, index)
     return op_provenance(OP, state.inputs(), state.params(), array, index)
 
 

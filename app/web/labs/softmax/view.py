@@ -241,10 +241,12 @@ def _svm(grids: Heatmaps, state: SoftmaxState) -> dict:
     rows, cols = [f"n={i}" for i in range(n)], [f"k={j}" for j in range(k)]
     return {
         "loss": cell_text(float(a["loss"])), "steps": steps,
-        "margins": grids.add(a["margins"], "", label="svm margins", row_labels=rows, col_labels=cols, **table),
-        "positive": grids.add(a["positive"], "", label="violated margins", vmax=1.0, row_labels=rows,
+        "margins": grids.add(a["margins"], "svm_margins", label="svm margins", row_labels=rows, col_labels=cols,
+                             **table),
+        "positive": grids.add(a["positive"], "svm_positive", label="violated margins", vmax=1.0, row_labels=rows,
                               col_labels=cols, **table),
-        "dlogits": grids.add(a["dlogits"], "", label="svm dlogits", row_labels=rows, col_labels=cols, **table),
+        "dlogits": grids.add(a["dlogits"], "svm_dlogits", label="svm dlogits", row_labels=rows, col_labels=cols,
+                             **table),
         "violations": int(a["positive"].sum()),
     }
 
