@@ -4,7 +4,8 @@
  * frame's Lens.advance(+1) to step what is in view (a stepper, a stage); when it answers false (its end, nothing
  * in view) or the frame has no Lens.advance, the deck goes to the next slide. PageUp / ← likewise backwards. A
  * frame's keydown does not reach this document, so the same handler listens inside each frame once it loads.
- * The slide shown is in the address bar (at=k, replaceState).
+ * The slide shown is in the address bar (at=k, replaceState). While a slide is shown, the next one loads in a
+ * second, unseen frame of the same size, so the clicker's next slide is there at once.
  *
  * Two windows of one deck (the projected one and the speaker view) keep in step through a BroadcastChannel named
  * after the deck: a slide change is announced ({type: "at"}), a step inside a slide too ({type: "advance"}); a key
@@ -20,7 +21,8 @@
   const role = root.dataset.role; // "deck" (projected) | "speaker"
   const slides = JSON.parse(root.dataset.slides);
   const deckQuery = root.dataset.deckQuery;
-  const frame = root.querySelector("[data-deck-frame]");
+  let frame = root.querySelector("[data-deck-frame]"); // the slide shown
+  let spare = root.querySelector("[data-deck-spare]"); // the projected window's next slide, loading unseen
   const problem = root.querySelector("[data-deck-problem]");
   const $ = (sel) => root.querySelector(sel);
   let at = Number(root.dataset.at) || 1;
@@ -32,19 +34,23 @@
 
   /* ------------------------------------------------------------ the frame */
 
-  function watchFrame() {
-    frameLoaded = new Promise((resolve) => {
-      const done = () => { frame.removeEventListener("load", done); resolve(); };
-      frame.addEventListener("load", done);
+  function load(el, src) { // el opens src; el.loaded resolves when it has
+    el.loaded = new Promise((resolve) => {
+      const done = () => { el.removeEventListener("load", done); resolve(); };
+      el.addEventListener("load", done);
       setTimeout(resolve, 15000); // a frame that never loads does not stop the deck
     });
+    el.setAttribute("src", src);
+    return el.loaded;
   }
 
-  frame.addEventListener("load", () => listenInFrame()); // every document the frame loads (a preset clicked in it)
+  [frame, spare].forEach((el) => { // every document a frame loads (a preset clicked in it too)
+    if (el) el.addEventListener("load", () => listenInFrame(el));
+  });
 
-  function listenInFrame() {
+  function listenInFrame(el) {
     try {
-      const win = frame.contentWindow;
+      const win = el.contentWindow;
       if (win && !win.__lensDeckKeys) {
         win.__lensDeckKeys = true;
         win.addEventListener("keydown", onKey, true); // capture: before the lab's own keys
@@ -74,8 +80,32 @@
       frameLoaded = Promise.resolve();
       return;
     }
-    watchFrame();
-    frame.setAttribute("src", src);
+    frameLoaded = load(frame, src);
+  }
+
+  function swap() { // the spare frame, which holds the slide asked for, is shown; the other becomes the spare
+    [frame, spare] = [spare, frame];
+    frame.setAttribute("data-deck-frame", "");
+    frame.removeAttribute("data-deck-spare");
+    frame.removeAttribute("aria-hidden");
+    frame.removeAttribute("tabindex");
+    spare.setAttribute("data-deck-spare", "");
+    spare.removeAttribute("data-deck-frame");
+    spare.setAttribute("aria-hidden", "true");
+    spare.setAttribute("tabindex", "-1");
+    spare.hidden = false;
+    frameLoaded = frame.loaded || Promise.resolve();
+  }
+
+  function preloadNext() { // once the slide shown has loaded, the next one loads in the spare frame
+    if (!spare) return;
+    const shownAt = at;
+    Promise.resolve(frameLoaded).then(() => {
+      const next = slides[shownAt];
+      if (shownAt !== at || !next || !next.src || spare.getAttribute("src") === next.src) return;
+      if (next.src.split("#")[0] === (frame.getAttribute("src") || "").split("#")[0]) return; // same page
+      load(spare, next.src);
+    });
   }
 
   function label(slide) {
@@ -93,9 +123,12 @@
     at = k;
     if (slide.src) {
       problem.hidden = true;
+      if (changed || frame.getAttribute("src") !== slide.src) {
+        if (spare && spare.getAttribute("src") === slide.src) swap(); // loaded while the last slide was shown
+        else { frame.hidden = false; open(slide.src); }
+      }
       frame.hidden = false;
       frame.title = slide.Name;
-      if (changed || frame.getAttribute("src") !== slide.src) open(slide.src);
     } else {
       frame.hidden = true;
       frame.setAttribute("src", "about:blank");
@@ -120,6 +153,7 @@
       a.setAttribute("aria-disabled", String(target < 1 || target > slides.length));
     });
     if (role === "speaker") showSpeaker(slide);
+    if (slide.src) preloadNext();
     history.replaceState(history.state, "", deckUrl(at));
     root.dataset.at = String(at);
     if (announce) post({ type: "at", at });
@@ -275,11 +309,16 @@
       ready = Boolean(doc) && doc.readyState === "complete" && doc.URL !== "about:blank";
     } catch (err) { ready = false; }
     if (ready) {
-      listenInFrame();
-      frameLoaded = Promise.resolve();
+      listenInFrame(frame);
+      frameLoaded = frame.loaded = Promise.resolve();
     } else {
-      watchFrame();
+      frameLoaded = frame.loaded = new Promise((resolve) => {
+        const done = () => { frame.removeEventListener("load", done); resolve(); };
+        frame.addEventListener("load", done);
+        setTimeout(resolve, 15000);
+      });
     }
+    preloadNext();
   }
   history.replaceState(history.state, "", deckUrl(at));
   // for tests and the console: settled() resolves when every queued step is done and the frame has loaded
