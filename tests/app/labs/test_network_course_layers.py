@@ -142,3 +142,25 @@ def test_whole_network_gradient_check_passes_with_the_new_layers(client):
     assert r.status_code == 200 and "badge--ok" in r.text, r.text[:500]
     worst = float(re.search(r'data-worst="([^"]+)"', r.text).group(1))
     assert worst < 1e-6
+
+
+def test_open_an_update_in_the_optimizer_lab_from_its_state(client):
+    """An update 12 steps into training opens in /optim as one step from the run's optimizer state (t0 = 12, m0, v0):
+    the lab's θ after it is the network's, and its t is the run's."""
+    from app.web.labs.network.run import traced_step
+    from app.web.labs.optim import run as optim_run
+    from app.web.labs.optim.state import from_link as optim_from_link
+
+    _, state = open_preset(client, "svm-groupnorm")
+    state = replace(state, step=12, op="u:1")  # the group norm's γ and β
+    html = client.get("/network?" + state.to_query(), headers=HX).text
+    hrefs = [unescape(h) for h in re.findall(r'href="([^"]+)" data-open-lab="optimizer"', html)]
+    assert len(hrefs) == 2, hrefs  # 1.gamma and 1.beta
+    _, _, st = traced_step(state)
+    for href, name in zip(hrefs, ("1.gamma", "1.beta"), strict=True):
+        lab = optim_from_link(href.split("?", 1)[1], Settings())
+        assert lab.starting is not None and lab.starting.t == 12 and lab.steps == 1
+        step = optim_run.run(lab)[0]
+        assert step.t == 13 == st.update.t
+        assert np.array_equal(step.new_params["theta"], st.new_params[name]), name
+    assert "t0 = 12, m0, v0" in unescape(html)

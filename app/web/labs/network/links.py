@@ -19,11 +19,11 @@ from app.settings import get_settings
 from app.web.kit.fields import FieldError
 from app.web.labs.conv.state import ConvState
 from app.web.labs.norm import state as norm_state
+from app.web.labs.optim import starting as optim_starting
 from app.web.labs.optim import state as optim_state
 from app.web.labs.pool import state as pool_state
 from app.web.labs.softmax import state as softmax_state
 from engine.network.model import param_shapes
-from engine.network.runs import gradient_history
 from engine.records import OpInputError
 
 LINK_ERRORS = (FieldError, OpInputError, ValueError, KeyError, TypeError)
@@ -160,29 +160,32 @@ def softmax_link(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     return {"lab": "softmax", "href": f"/softmax?{state.to_query()}", "note": note}
 
 
-def optim_link(spec, name: str, t: int) -> dict[str, Any]:
-    """One parameter's update into /optim: its first entries' θ before step 1 and their gradient at every step
-    up to this one, so the lab redoes the run's updates from zero state and lands on this step's."""
-    steps = t + 1
-    if steps > get_settings().optim_max_steps:
-        return {"lab": "optimizer", "href": None,
-                "note": f"The optimizer lab replays at most {get_settings().optim_max_steps} steps from zero state; "
-                        f"this is step {steps} (open an earlier step to carry it)."}
+def optim_link(spec, name: str, st) -> dict[str, Any]:
+    """One parameter's update into /optim: its first entries' θ before this step, this step's gradient, and the
+    optimizer state the run had reached (t0 = the steps before, m0/v0/s0 — the lab's starting state), so the
+    lab takes exactly this update, at any step of the run."""
     try:
-        theta0, grads = gradient_history(spec, steps, name, get_settings().optim_max_params)
+        limit = get_settings().optim_max_params
+        size = int(np.prod(spec_param_shape(spec, name)))
+        k = min(size, limit)
         short = name.rsplit(".", 1)[1]
-        names = tuple(f"{short}{i}" for i in range(theta0.size))
+        names = tuple(f"{short}{i}" for i in range(k))
+        theta = np.asarray(st.params[name], np.float64).ravel()[:k]
+        grads = np.asarray(st.update.g[name], np.float64).ravel()[:k][None, :]
+        slots = {slot: np.asarray(values[name], np.float64).ravel()[:k] for slot, values in st.state.slots.items()}
+        start = optim_starting.canonical(optim_starting.StartingState(st.state.t, slots))
         opt = optim_state.OptSpec.make(spec.optimizer, dict(spec.hyperparams))
-        state = optim_state.OptimState(opt=opt, names=names, theta=theta0, gmode="typed", grads=grads, steps=steps,
-                                       k=steps, j=0, runs=(opt,))
+        state = optim_state.OptimState(opt=opt, names=names, theta=theta, gmode="typed", grads=grads, steps=1,
+                                       k=1, j=0, runs=(opt,), starting=start)
         optim_state.from_link(state.to_query(), get_settings())
     except LINK_ERRORS as exc:
         return _failed("optimizer", exc)
-    size = int(np.prod(spec_param_shape(spec, name)))
-    what = f"the first {theta0.size} of {size} entries of {name}" if theta0.size < size else f"every entry of {name}"
+    what = f"the first {k} of {size} entries of {name}" if k < size else f"every entry of {name}"
+    since = (f"the optimizer's state after the run's {st.state.t} step{'s' if st.state.t != 1 else ''} "
+             f"(t0 = {st.state.t}{''.join(f', {s}0' for s in slots)})" if start else "zero state (the first step)")
     return {"lab": "optimizer", "href": f"/optim?{state.to_query()}",
-            "note": f"Carries {what}: θ before step 1 and the gradient of all {steps} step{'s' if steps > 1 else ''} "
-                    "so far, so the lab redoes this run's updates from zero state and lands on this one."}
+            "note": f"Carries {what}: θ before this step, its gradient and {since}, so the lab takes exactly "
+                    "this update."}
 
 
 def spec_param_shape(spec, name: str) -> tuple[int, ...]:

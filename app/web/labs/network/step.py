@@ -234,7 +234,7 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
         out.update(_update_panel(state, st, spec, path, layer))
         out["chain"] = explain.chain_view(state, st, nl.layer_groups(state.model).get(path, ()))
         for name in nl.layer_groups(state.model)[path]:
-            link = links.optim_link(spec, name, st.t)
+            link = links.optim_link(spec, name, st)
             if link and (link["href"] or all(other["note"] != link["note"] for other in out["links"])):
                 link["param"] = name
                 out["links"].append(link)
