@@ -16,7 +16,10 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from app.web.kit.link import to_query
+from app.web.labs.network.run import traced_step
 from app.web.labs.network.state import LAYER_TYPES, from_link, timeline
+from app.web.labs.optim import run as optim_run
+from app.web.labs.optim.state import from_link as optim_from_link
 from app.web.render.numbers import cell_text
 from engine.network.model import model_to_json
 from engine.network.params import init_params
@@ -147,10 +150,6 @@ def test_whole_network_gradient_check_passes_with_the_new_layers(client):
 def test_open_an_update_in_the_optimizer_lab_from_its_state(client):
     """An update 12 steps into training opens in /optim as one step from the run's optimizer state (t0 = 12, m0, v0):
     the lab's θ after it is the network's, and its t is the run's."""
-    from app.web.labs.network.run import traced_step
-    from app.web.labs.optim import run as optim_run
-    from app.web.labs.optim.state import from_link as optim_from_link
-
     _, state = open_preset(client, "svm-groupnorm")
     state = replace(state, step=12, op="u:1")  # the group norm's γ and β
     html = client.get("/network?" + state.to_query(), headers=HX).text
