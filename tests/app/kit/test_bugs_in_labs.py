@@ -5,7 +5,7 @@ the swap is seen by the request that asked for it only."""
 
 from __future__ import annotations
 
-import html
+import html as html_module
 import re
 import subprocess
 import sys
@@ -47,10 +47,14 @@ def form_of(html: str, slug: str) -> dict[str, list[str]]:
         value = re.search(r'value="([^"]*)"', tag)
         if not name or (re.search(r'type="(radio|checkbox)"', tag) and " checked" not in tag):
             continue
-        fields.setdefault(name.group(1), []).append(value.group(1) if value else "")
+        fields.setdefault(name.group(1), []).append(html_module.unescape(value.group(1)) if value else "")
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        fields.setdefault(name, []).append(html_module.unescape(body))
     for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected', body) or re.search(r'<option value="([^"]*)"', body)
-        fields.setdefault(name, []).append(chosen.group(1))
+        chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]* selected', body) or \
+            re.search(r'<option[^>]*value="([^"]*)"', body)
+        if chosen:
+            fields.setdefault(name, []).append(chosen.group(1))
     return fields
 
 
@@ -173,7 +177,7 @@ def test_show_me_puts_the_bug_beside_the_correct_engine(client):
     form = form_of(pages(client, "pool", "relu-mask-ge")[1], "pool")
     r = client.post("/pool/bug/reveal", data=form)
     assert r.status_code == 200
-    assert get_bug("relu-mask-ge").title in html.unescape(r.text)
+    assert get_bug("relu-mask-ge").title in html_module.unescape(r.text)
     assert "<code>relu_mask</code>" in r.text and "<code>relu_dx</code>" in r.text
     assert "the correct engine" in r.text and "with the bug" in r.text
     assert r.text.count('class="heatmap') >= 2

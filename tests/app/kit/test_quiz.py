@@ -8,6 +8,8 @@ out[0,0,1,1] = (7 + 12 + 17) − (9 + 14 + 19) = −6; dx[0,0,2,2] = Σ w = 0; d
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.web.kit.fields import FieldError
@@ -109,3 +111,36 @@ def test_reveal_gives_the_engines_values(client):
     form = {**_form(client, CONV, "conv"), "quiz": CELLS}
     r = client.post("/conv/quiz/reveal", data=form)
     assert [c["value"] for c in r.json()["cells"]] == ["-6", "0", "1"]
+
+
+LABS = ("conv", "pool", "norm", "softmax", "optim", "network")
+
+
+def _result_cells(html: str, count: int) -> list[tuple[str, str, str]]:
+    """(array, index, the cell's text) of the first result cells of different tables the page shows."""
+    found, seen = [], set()
+    for kind, array, body in re.findall(r'<table class="heatmap([^"]*)" data-arr="([^"]+)">(.*?)</table>', html, re.S):
+        if array in seen or "editable" in kind:  # an input's cells are what the student typed
+            continue
+        cell = re.search(r'<td data-idx="([^"]*)"[^>]*>(.*?)</td>', body, re.S)
+        if cell:
+            seen.add(array)
+            found.append((array, cell.group(1), re.sub(r"<sub.*?</sub>|<[^>]+>", "", cell.group(2))))
+    return found[:count]
+
+
+@pytest.mark.parametrize("slug", LABS)
+def test_every_lab_can_quiz_the_arrays_it_shows(client, slug):
+    """Any array any lab shows: a quiz of cells of three of its tables opens, and reveals what the page shows."""
+    page = client.get(f"/{slug}")
+    assert page.status_code == 200
+    cells = _result_cells(page.text, 3)
+    assert cells, f"/{slug} shows no result table"
+    text = ";".join(f"{a}:{i}" for a, i, _ in cells)
+    link = str(page.url) + "&quiz=" + text
+    r = client.get(link)
+    assert r.status_code == 200, re.findall(r'quiz-panel__error.*?</p>', r.text, re.S)
+    form = {**form_of(r.text, slug), "quiz": text}
+    revealed = client.post(f"/{slug}/quiz/reveal", data=form)
+    assert revealed.status_code == 200, revealed.text[:300]
+    assert [c["value"] for c in revealed.json()["cells"]] == [t.strip() for _, _, t in cells]
