@@ -1,6 +1,9 @@
 def optimizer_steps(theta0, grads, name, lr, momentum=0.9, form="pytorch", alpha=0.99, beta1=0.9, beta2=0.999,
-                    eps=1e-8, eps_placement="outside", bias_correction=True, weight_decay=0.0):
+                    eps=1e-8, eps_placement="outside", bias_correction=True, weight_decay=0.0, t0=0, m0=None,
+                    v0=None, s0=None):
     """Run optimizer `name` from θ0 with the gradient grads[t − 1] at step t; every step's numbers, (T, P) each.
+    It starts from zero state with t = 1, or from a given state: t0 steps already taken (the first is t0 + 1)
+    and the slots m0, v0 (momentum's velocity or adam's second moment), s0.
 
     sgd: θ ← θ − lr·g.  momentum: v ← μv + g (pytorch) or μv + (1 − μ)g (ema); θ ← θ − lr·v.
     rmsprop: s ← αs + (1 − α)g²; θ ← θ − lr·g/(√s + ε).
@@ -8,11 +11,11 @@ def optimizer_steps(theta0, grads, name, lr, momentum=0.9, form="pytorch", alpha
           θ ← θ − lr·m̂/(√v̂ + ε) (or √(v̂ + ε), the notes); adam adds λθ to g, adamw shrinks θ by (1 − lr·λ) first.
     """
     theta = theta0.copy()
-    m = np.zeros_like(theta)
-    v = np.zeros_like(theta)
-    s = np.zeros_like(theta)
+    m = np.zeros_like(theta) if m0 is None else m0.copy()
+    v = np.zeros_like(theta) if v0 is None else v0.copy()
+    s = np.zeros_like(theta) if s0 is None else s0.copy()
     rows = {key: [] for key in ("m", "v", "s", "m_hat", "v_hat", "update", "theta")}
-    for t, g in enumerate(grads, start=1):
+    for t, g in enumerate(grads, start=t0 + 1):
         if name == "sgd":
             new = theta - lr * g
         elif name == "momentum":

@@ -17,6 +17,8 @@ from app.web.labs.optim import run as optim_run
 from app.web.labs.optim import starting
 from app.web.labs.optim.presets import PRESETS
 from app.web.labs.optim.state import OptimState, OptSpec, from_link
+from engine.optim import rules as optim_rules
+from tests.app.export.test_export import assert_same, run_script
 from tests.app.labs.test_optim_page import STORED_LINK, form_for, step_row
 
 HX = {"HX-Request": "true"}
@@ -171,3 +173,17 @@ def test_terms_of_the_first_step_use_the_given_state(client):
     terms = r.json()["terms"]["terms"]
     assert terms[0]["coefficient"]["label"] == "1/(1 − β1^6)"
     assert terms[0]["coefficient"]["value"] == pytest.approx(1 / (1 - 0.9**6))
+
+
+@pytest.mark.parametrize("name,slot", [("momentum", "v"), ("rmsprop", "s"), ("adamw", "m")])
+def test_the_numpy_export_starts_from_the_same_state(client, tmp_path, name, slot):
+    """The exported NumPy script takes t0 and the slots too: it prints the page's arrays (test_export's check)."""
+    slots = {s: np.array([0.4, 0.2, 0.1, 0.3]) for s in optim_rules.SLOTS[name]}
+    base = PRESETS["random"].make(3)
+    state = replace(base, opt=OptSpec.make(name, {"lr": 0.05}), starting=starting.StartingState(4, slots))
+    query = state.to_query()
+    assert f"{slot}0=" in query
+    arrays = client.get(f"/optim/export/arrays.json?{query}").json()
+    script = client.get(f"/optim/export/numpy.py?{query}").text
+    assert "t0=4" in script
+    assert_same(arrays, run_script(script, tmp_path))

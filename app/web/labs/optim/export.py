@@ -11,6 +11,7 @@ import numpy as np
 
 from app.web.kit.export import Export, OpCall
 from app.web.labs.optim import run as runs
+from app.web.labs.optim.starting import SLOT_KEYS
 from app.web.labs.optim.state import OptimState
 
 SLOTS = {"sgd": (), "momentum": ("v",), "rmsprop": ("s",), "adam": ("m", "v", "m_hat", "v_hat"),
@@ -39,6 +40,10 @@ def calls(state: OptimState) -> list[OpCall]:
     arrays = table(state)
     inputs = {"theta0": np.asarray(state.theta, dtype=np.float64), "grads": arrays["g"]}
     params = {"name": state.opt.name, **state.opt.hp}
+    if state.starting:  # the table starts from a given state: t0 and the slots (m0, v0, s0)
+        inputs.update({SLOT_KEYS[slot]: np.asarray(value, dtype=np.float64)
+                       for slot, value in state.starting.slots.items()})
+        params["t0"] = state.starting.t
 
     def engine(_inputs: Mapping[str, Any], _params: Mapping[str, Any]) -> Mapping[str, Any]:
         return arrays
