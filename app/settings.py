@@ -53,7 +53,7 @@ class Settings:
     conv_max_spatial: int = 32  # H and W of the conv lab's x (CIFAR's 32×32, MNIST's 28×28), within max_elements
     pool_max_spatial: int = 32  # H and W of the pooling lab's x, within max_elements
     plane_image_cells: int = 256  # a conv or pool plane of more cells than this (above 16×16) is drawn as an image
-    # with a selected-cell inspector (templates/kit/plane.html), not as one <input> or <td> per cell
+    # with a selected-cell inspector (templates/kit/plane.html), not as one input (or table cell) per cell
     pool_max_size: int = 4  # window side k
     pool_max_stride: int = 4  # below the size, windows overlap
     norm_max_features: int = 8  # D of (N, D): the columns a projector still shows

@@ -2,9 +2,9 @@
  *
  * A lab's results hold a slot [data-gradcheck] (templates/kit/gradcheck.html) that posts the form to
  * /<lab>/gradcheck on the event "lens:gradcheck" and is replaced by the answer. This script sends that
- * event IDLE_MS after the last edit was answered, and only to slots still on the page: while someone
- * types, each keystroke is one request (the results), and the check runs once, on the numbers they
- * stopped at. On a page's first load the check is asked at once. A new edit cancels a check not yet
+ * event IDLE_MS after the last edit was answered and drawn (and no key typed since), and only to slots
+ * still on the page: while someone types, each keystroke is one request (the results), and the check
+ * runs once, on the numbers they stopped at. On a page's first load the check is asked at once. A new edit cancels a check not yet
  * asked; one already on its way is replaced by the edit (the form's hx-sync) and asked again after it.
  * Lens.gradcheckNow() asks at once (tests, a button).
  */
@@ -51,7 +51,17 @@
     if (document.querySelector(SLOT)) later(IDLE_MS);
   });
 
-  // the first load: at once (after the figures are drawn)
+  // the answer drawn (its figures can take a while on a busy machine): the pause counts from then
+  document.addEventListener("lens:drawn", function () {
+    if (timer !== null && document.querySelector(SLOT)) later(IDLE_MS);
+  });
+
+  // a key typed into a lab's form: no check until the typing pauses
+  document.addEventListener("input", function (ev) {
+    if (timer !== null && ev.target.closest && ev.target.closest("[data-lab]")) later(IDLE_MS);
+  }, true);
+
+  // the first load: at once
   function first() {
     if (document.querySelector(SLOT)) later(0);
   }

@@ -89,16 +89,23 @@
     return plotlyLoading;
   }
 
-  function renderFigure(el) {
+  // again: false when called by renderWithin, which leaves a figure drawn from the same spec (and in the same
+  // presenter mode) as it is — an edit patched in place (static/js/patch.js) kept it; a page script calling
+  // Lens.renderFigure(el) always draws it anew (network.js resets a chart it extended)
+  function renderFigure(el, again) {
     var closed = el.closest && el.closest("details:not([open])");
     if (closed) return Promise.resolve(); // drawn when it opens (see the toggle listener)
     if (!window.Plotly) {
       return ensurePlotly().then(function () { if (el.isConnected) return renderFigure(el); },
         function (err) { console.error("Lens: cannot draw", err, el); });
     }
+    var source = el.getAttribute("data-figure");
+    var mode = window.LensDisplay;
+    var drawnAs = (mode && mode.isPresent && mode.isPresent() ? "present " : "") + source;
+    if (again === false && plotted.has(el) && el.lensFigure === drawnAs) return Promise.resolve();
     var spec;
     try {
-      spec = JSON.parse(el.getAttribute("data-figure"));
+      spec = JSON.parse(source);
     } catch (err) {
       console.error("Lens: data-figure is not valid JSON", err, el);
       return Promise.resolve();
@@ -108,10 +115,11 @@
       config = Object.assign(config, DOWNLOAD, { displayModeBar: "hover" });
     }
     plotted.add(el);
-    var data = spec.data || [], layout = spec.layout || {}, display = window.LensDisplay;
-    if (display && display.isPresent && display.isPresent()) { // presenter mode: every label at projector size
-      data = display.projectorData(data); // (present.js)
-      layout = display.projectorLayout(layout);
+    el.lensFigure = drawnAs;
+    var data = spec.data || [], layout = spec.layout || {};
+    if (drawnAs !== source) { // presenter mode: every label at projector size (present.js)
+      data = mode.projectorData(data);
+      layout = mode.projectorLayout(layout);
     }
     return window.Plotly.react(el, data, layout, config);
   }
@@ -126,6 +134,7 @@
     var source = el.getAttribute("data-latex");
     var display = el.hasAttribute("data-display");
     var key = (display ? "D" : "I") + source;
+    if (el.lensMath === key) return; // typeset already (an edit patched in place kept it: static/js/patch.js)
     var html = mathCache.get(key);
     if (html === undefined) {
       html = window.katex.renderToString(source, { displayMode: display, throwOnError: false, output: "htmlAndMathml" });
@@ -134,6 +143,7 @@
     }
     el.innerHTML = html;
     el.classList.add("is-rendered");
+    el.lensMath = key;
   }
 
   // After the formulas and figures of new content are drawn, "lens:drawn" is dispatched on it (it bubbles;
@@ -142,7 +152,7 @@
   function renderWithin(root) {
     root = root || document.body;
     within(root, "[data-latex]").forEach(renderMath);
-    var figures = within(root, "[data-figure]").map(renderFigure);
+    var figures = within(root, "[data-figure]").map(function (el) { return renderFigure(el, false); });
     // the fades of scrolling boxes after the frame that shows the new content: measured then, the page is
     // already laid out (measured now, the browser would lay it out once more before that frame)
     requestAnimationFrame(function () { setTimeout(function () { markOverflow(root); }, 0); });

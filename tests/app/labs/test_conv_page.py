@@ -184,9 +184,9 @@ def test_resizing_keeps_what_fits_and_restarts_the_window(client):
 
 def test_dims_over_the_limits_are_refused_not_clamped(client):
     state = from_link(STORED_LINK.split("?", 1)[1], Settings())
-    r = client.post("/conv/lab", data=form_for(state, H="17", F="0"), headers={"HX-Request": "true"})
+    r = client.post("/conv/lab", data=form_for(state, H="33", F="0"), headers={"HX-Request": "true"})
     assert r.status_code == 422
-    assert "H</b>: must be between 1 and 16, got 17" in r.text and "F</b>: must be between 1 and 4" in r.text
+    assert "H</b>: must be between 1 and 32, got 33" in r.text and "F</b>: must be between 1 and 4" in r.text
 
 
 def test_the_window_steps_and_wraps(client):

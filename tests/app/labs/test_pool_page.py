@@ -178,7 +178,8 @@ BROKEN = {
     "x=1x1x2x2:1,2,3": "x",
     "x=1x1x2x2:1,2,3,abc": "x[3]",
     "x=1x1x2x2:1,2,3,inf": "x[3]",
-    "x=1x1x17x1:" + ",".join(["1"] * 17): "x",
+    "x=1x1x33x1:" + ",".join(["1"] * 33): "x",
+    "x=2x3x32x32:" + ",".join(["1"] * 6144): "x",  # each size within its limit, the whole over max_elements
     "x=5x1x1x1:1,2,3,4,5": "x",
     "pool=min": "pool",
     "size=0": "size",
@@ -251,9 +252,9 @@ def test_a_window_larger_than_the_input_shows_why_and_keeps_the_inputs(client):
 
 def test_settings_over_the_limits_are_refused_not_clamped(client):
     state = state_of(STORED_LINK)
-    r = post(client, "/pool/lab", form_for(state, W="17", stride="5", size="0", pool="min"))
+    r = post(client, "/pool/lab", form_for(state, W="33", stride="5", size="0", pool="min"))
     assert r.status_code == 422
-    for text in ("W</b>: must be between 1 and 16, got 17", "stride</b>: must be between 1 and 4, got 5",
+    for text in ("W</b>: must be between 1 and 32, got 33", "stride</b>: must be between 1 and 4, got 5",
                  "size</b>: must be between 1 and 4, got 0", "pool</b>: must be max or avg"):
         assert text in r.text
 
