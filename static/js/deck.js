@@ -171,7 +171,17 @@
     if (next) {
       const lab = document.createElement("p");
       lab.className = "deck-next__lab";
-      lab.textContent = "/" + (next.lab || "?") + (next.problem ? " — does not open" : "");
+      if (next.frame) {
+        const a = document.createElement("a");
+        a.href = next.frame;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.title = "Open this slide's lab in a new tab";
+        a.textContent = "/" + next.lab;
+        lab.append(a);
+      } else {
+        lab.textContent = "/" + (next.lab || "?") + " — does not open";
+      }
       box.append(lab);
     }
   }

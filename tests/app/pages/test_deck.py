@@ -162,3 +162,14 @@ def test_every_lab_page_has_add_to_deck(client, lab):
     r = client.get(f"/{lab}")
     assert r.status_code == 200
     assert "data-deck-add" in r.text and "js/deck-editor.js" in r.text
+
+
+def test_a_slide_of_every_lab_opens_the_network_and_a_present_link_included(client):
+    links = {lab: client.get(f"/{lab}", follow_redirects=False).headers["location"] for lab in SPECS}
+    deck = Deck(tuple(Slide(link + ("&present=1" if lab == "optim" else ""), lab) for lab, link in links.items()))
+    opened = open_slides(deck, SPECS, SETTINGS)
+    assert [(s.lab, s.problem) for s in opened] == [(lab, None) for lab in SPECS]
+    assert [s.frame for s in opened] == list(links.values())  # the lab's canonical link: present/embed the deck's
+    for k in range(1, len(opened) + 1):
+        (src,) = frames(client.get(deck.link(at=k)).text)
+        assert client.get(src).status_code == 200, src
