@@ -139,7 +139,11 @@ def test_the_speaker_view_follows_the_projected_one_and_leads_it(viewport, live_
     assert "walk the stages" in speaker.inner_text("[data-deck-notes]")
     assert "4. Max pooling backward" in speaker.inner_text("[data-deck-next]")
     assert speaker.inner_text("[data-deck-clock]") != "--:--"
+    speaker.evaluate("() => Deck.settled()")
     page.bring_to_front()
+    assert press(page, "PageDown") == (3, "#stage:2")  # a stage of the batch-norm graph: the speaker's too
+    speaker.wait_for_function("() => document.querySelector('[data-deck-frame]').contentWindow.Lens"
+                              ".stepperInView().position === 2")
     page.click("[data-deck-go='1']")  # the projector moves: the speaker follows
     speaker.wait_for_function("() => Deck.at() === 4")
     assert speaker.inner_text("[data-deck-next]") == "End of the deck"
