@@ -32,9 +32,32 @@
     return plane.dataset.edit ? plane.querySelector('input[type="hidden"]') : null;
   }
 
-  function tokens(plane) {
+  // a result's values: little-endian float64, base64 (data-f64), decoded once per image
+  function numbers(plane) {
+    if (!plane._f64) {
+      const bytes = Uint8Array.from(atob(plane.dataset.f64 || ""), function (ch) { return ch.charCodeAt(0); });
+      plane._f64 = new Float64Array(bytes.buffer);
+    }
+    return plane._f64;
+  }
+
+  // a number as a table's cell writes it (app.web.render.numbers.cell_text: 4 significant digits)
+  function short(v) {
+    if (v === 0 || !isFinite(v)) return v === 0 ? "0" : String(v);
+    const e = Math.floor(Math.log10(Math.abs(v)));
+    if (e < -4 || e >= 4) {
+      const parts = v.toExponential(3).split("e");
+      return parts[0].replace(/\.?0+$/, "") + "e" + parts[1].replace("+", "");
+    }
+    return String(Number(v.toPrecision(4)));
+  }
+
+  // the text of cell k: an input's every digit as posted, a result's value rounded (and exactly, when it differs)
+  function cellText(plane, k) {
     const field = hidden(plane);
-    return (field ? field.value : plane.dataset.values || "").split(" ");
+    if (field) return field.value.split(" ")[k] || "";
+    const v = numbers(plane)[k];
+    return short(v) === String(v) ? String(v) : short(v) + "  (" + String(v) + ")";
   }
 
   function cellLabel(plane, i, j) {
@@ -82,7 +105,7 @@
     input.readOnly = !editable;
     input.dataset.label = label;
     input.setAttribute("aria-label", label);
-    input.value = tokens(plane)[i * size(plane)[1] + j] || "";
+    input.value = cellText(plane, i * size(plane)[1] + j);
   }
 
   function selectedPlane(root) {

@@ -32,12 +32,14 @@ def click_pixel(page, selector: str, i: int, j: int) -> None:
 
 
 def value_at(page, selector: str, i: int, j: int) -> str:
-    """The text of pixel (i, j): an input's hidden field, or a result's data-values."""
+    """The text of pixel (i, j): an input's hidden field, or a result's value (data-f64) as JavaScript writes it."""
     return page.evaluate("""([selector, i, j]) => {
         const plane = document.querySelector(selector);
+        const k = i * Number(plane.dataset.cols) + j;
         const field = plane.querySelector('input[type="hidden"]');
-        const text = field ? field.value : plane.dataset.values;
-        return text.split(' ')[i * Number(plane.dataset.cols) + j];
+        if (field) return field.value.split(' ')[k];
+        const bytes = Uint8Array.from(atob(plane.dataset.f64), ch => ch.charCodeAt(0));
+        return String(new Float64Array(bytes.buffer)[k]);
     }""", [selector, i, j])
 
 
@@ -71,12 +73,12 @@ def test_a_pixel_is_read_and_edited_through_the_inspector(page, live_server, pag
     page.click("#inspect-value")
     page.keyboard.press("Control+A")
     page.keyboard.type("5")
-    page.wait_for_function("([sel, want]) => { const p = document.querySelector(sel);"
-                           " return p && p.dataset.values.split(' ')[14 * 28 + 2] !== want; }",
-                           arg=[OUT, value_at(page, OUT, 14, 2)])
+    changed = "([sel, was]) => { const p = document.querySelector(sel); return p && p.dataset.f64 !== was; }"
+    page.wait_for_function(changed,
+                           arg=[OUT, page.get_attribute(OUT, "data-f64")])
     d = 5 - old_x
-    assert float(value_at(page, OUT, 14, 2)) == pytest.approx(left - d, abs=2e-3)
-    assert float(value_at(page, OUT, 14, 4)) == pytest.approx(right + d, abs=2e-3)
+    assert float(value_at(page, OUT, 14, 2)) == pytest.approx(left - d, abs=1e-12)
+    assert float(value_at(page, OUT, 14, 4)) == pytest.approx(right + d, abs=1e-12)
     assert value_at(page, X, 14, 3) == "5"  # the redrawn input holds the edit
     assert page.input_value("#inspect-value") == "5"  # what was typed stays, focused
     assert page.evaluate("() => document.activeElement.id") == "inspect-value"

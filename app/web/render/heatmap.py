@@ -158,7 +158,7 @@ class _Table:
                              f"got {values.ndim}-D and {colour!r}")
         if index is not None:
             self.index = index
-        elif not array:
+        elif not array or image:  # an image's cells are addressed by its prefix and (i, j) (app.web.render.plane)
             self.index = None
         elif positions is None:
             head = pre + "," if pre else ""
@@ -172,7 +172,7 @@ class _Table:
         self.row_labels, self.col_labels, self.band = row_labels, col_labels, band
         self.row_head = (f' class="{escape(row_class)}"' if row_class else "") + \
             (f' title="{escape(row_title)}"' if row_title else "")
-        self.classes = _class_grid(values.shape, mark, window, classes)
+        self.classes = None if image else _class_grid(values.shape, mark, window, classes)
         self.attrs, self.subs, self.tip = attrs or {}, subs or {}, tip
         self.hidden_rows, self.hidden_cols, self.shape_text = hidden_rows, hidden_cols, shape_text
         named = f"{array}[{pre.replace(',', ', ')}]" if pre else array
@@ -314,7 +314,7 @@ class Heatmaps:
 
     def render(self) -> None:
         """Colour every table added so far and write its ``html``."""
-        coloured = [t for t in self._tables if t.colour != "none"]
+        coloured = [t for t in self._tables if t.colour != "none" and not t.image]
         if coloured:
             sizes = [t.values.size for t in coloured]
             t = _position(np.concatenate([t.values.reshape(-1) for t in coloured]),
@@ -325,9 +325,9 @@ class Heatmaps:
         for table in self._tables:
             if table.image:  # a large plane: an image, coloured on the same scale (app.web.render.plane)
                 n = table.values.size
-                rgb, _ = _rgb(t[at:at + n])
+                rgb, _ = _rgb(_position(table.values.reshape(-1), np.full(n, table.vmax),
+                                        np.full(n, table.colour == "scale")))
                 table.out["html"] = plane.image_html(table, rgb.reshape(*table.values.shape, 3).astype(np.uint8))
-                at += n
                 continue
             if table.colour == "none":
                 table.out["html"] = table.html(None, None)

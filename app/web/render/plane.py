@@ -8,7 +8,8 @@ index, row and column and value. The markup carries what the inspector needs:
 
 - ``data-arr``, ``data-prefix`` (the plane's index in its array, e.g. ``0,1`` for n=0, c=1), ``data-rows``,
   ``data-cols``: a pixel (i, j) is the cell ``prefix + (i, j)``, as a table's ``data-idx`` would say;
-- ``data-values``: every cell's short text (4 significant digits), row-major, space-separated;
+- ``data-f64``: every cell's value, row-major, as little-endian float64 in base64 (the inspector shows it
+  rounded like a table's cell and exactly; 8 bytes a cell, and no number formatted on the server);
 - an editable plane (an input of the lab's form) instead holds its values in a hidden input named
   ``<array>_plane`` (every digit: they are posted back as the array, :func:`app.web.kit.plane.plane_cells`);
 - ``window``: the sliding window's cells, outlined by an overlay.
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
-from app.web.render.numbers import cell_text, link_text
+from app.web.render.numbers import link_text
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -41,11 +42,14 @@ def png(rgb: np.ndarray) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
 
-def values_text(values: np.ndarray, exact: bool) -> str:
-    """Every value row-major, space-separated: each digit (``exact``: an input's values, posted back) or 4
-    significant digits (what the inspector shows of a result)."""
-    text = link_text if exact else cell_text
-    return " ".join(text(v) for v in values.reshape(-1).tolist())
+def values_text(values: np.ndarray) -> str:
+    """Every value row-major, space-separated, each with every digit: an input's values, posted back."""
+    return " ".join(link_text(v) for v in values.reshape(-1).tolist())
+
+
+def values_f64(values: np.ndarray) -> str:
+    """Every value row-major as little-endian float64, base64: a result's values for the inspector."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
 def _window_box(window: Any, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -71,9 +75,9 @@ def image_html(table: Any, rgb: np.ndarray) -> Markup:
              f' style="--rows:{rows};--cols:{cols}"']
     if table.editable:
         parts.append(f' data-edit="{escape(table.array)}">')
-        parts.append(f'<input type="hidden" name="{escape(table.array)}_plane" value="{values_text(values, True)}">')
+        parts.append(f'<input type="hidden" name="{escape(table.array)}_plane" value="{values_text(values)}">')
     else:
-        parts.append(f' data-values="{values_text(values, False)}">')
+        parts.append(f' data-f64="{values_f64(values)}">')
     parts.append(f'<img class="plane__img" src="{src}" alt="{escape(label)}" width="{cols}" height="{rows}"'
                  ' draggable="false">')
     box = _window_box(table.window, (rows, cols))

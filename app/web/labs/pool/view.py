@@ -89,7 +89,8 @@ def _x_planes(grids: Heatmaps, result: dict, state: PoolState, vmax: float, ties
     classes: dict = {}
     attrs: dict = {}
     titles: dict = {}
-    if "argmax" in result:
+    image = grids.image_over is not None and H * W > grids.image_over  # an image draws no winners
+    if "argmax" in result and not image:
         argmax, windows, out = result["argmax"], result["windows"], result["out"]
         s = state.stride
         won: dict[tuple[int, int, int, int], list[str]] = {}
