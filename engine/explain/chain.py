@@ -21,6 +21,7 @@ import numpy as np
 from engine.explain.terms import TERMS, Term, Terms, cell, constant, terms_of
 from engine.network.model import Model, Residual
 from engine.records import OpInputError
+from engine.registry import run_op
 
 GRADIENTS = {"w": "dw", "b": "db", "gamma": "dgamma", "beta": "dbeta"}
 
@@ -167,6 +168,10 @@ def _residual_dx(entry: dict[str, Any], index: tuple[int, ...]) -> Terms:
 def _loss_hop(model: Model, trace: dict[str, Any], labels: Any, index: tuple[int, ...]) -> tuple[Hop, str]:
     last = trace["layers"][-1] if trace["layers"] else None
     dlogits = last["backward"]["dout"] if last else None
+    if model.loss == "svm_loss" and dlogits is not None:  # the hinge's violations, from the same logits
+        logits = last["forward"]["out"]
+        result = run_op("svm_loss", {"logits": logits, "labels": np.asarray(labels, dtype=np.int64)})
+        return Hop("loss", "svm_loss", terms_of("svm_loss", result, {}, "dlogits", index), None), "loss"
     if model.loss != "softmax_cross_entropy" or trace.get("probs") is None:
         value = float(dlogits[index]) if dlogits is not None else 0.0
         terms = Terms(model.loss, "dlogits", index, value, (), "", "")

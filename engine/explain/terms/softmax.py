@@ -2,6 +2,11 @@
 
 - dlogits[n, k] = (1/(N·T))·p[n, k] + (−1/(N·T))·y[n, k]    (the fused (p − y)/(N·T))
 - dlogits_via_jacobian[n, k] = Σ_j (J[n, j, k]/T)·dprobs[n, j]   (the chain through the softmax Jacobian)
+
+svm_loss's (the multiclass hinge, mean over N rows):
+
+- dlogits[n, k] = (1/N)·positive[n, k] for a wrong class k (its margin violated or not), and
+  dlogits[n, yₙ] = Σ_{j ≠ yₙ} (−1/N)·positive[n, j] for the label: each violation pushes the true class down.
 """
 
 from __future__ import annotations
@@ -41,4 +46,25 @@ def softmax_terms(result: Arrays, params: dict[str, Any], array: str, index: Ind
                  note)
 
 
-FAMILY = {"softmax_cross_entropy": (softmax_terms, ARRAYS)}
+SVM_FORMULA = (r"\frac{\partial L}{\partial z_{n,k}} = \frac{1}{N}\,[\text{margin}_{n,k} > 0] \;(k \ne y_n),"
+               r"\qquad \frac{\partial L}{\partial z_{n,y_n}} = -\frac{1}{N}\sum_{j \ne y_n} [\text{margin}_{n,j} > 0]")
+
+
+def svm_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
+    if array != "dlogits":
+        raise OpInputError("array", f"svm_loss has no terms for {array!r}; arrays with terms: dlogits")
+    n, k = (int(i) for i in index)
+    N, K = result["logits"].shape
+    label, positive = int(result["labels"][n]), result["positive"]
+    if k != label:
+        terms = [Term(constant(1.0 / N, "1/N"), cell("positive", (n, k), positive[n, k]))]
+        note = (f"Class {k} {'violates' if positive[n, k] else 'keeps'} the margin of row {n}'s label {label}: "
+                + ("the loss grows with its score." if positive[n, k] else "it does not touch the loss."))
+    else:
+        terms = [Term(constant(-1.0 / N, "−1/N"), cell("positive", (n, j), positive[n, j]))
+                 for j in range(K) if j != label]
+        note = f"The label's column: every class that violates its margin pushes z[{n}, {label}] down by 1/N."
+    return Terms("svm_loss", "dlogits", (n, k), float(result["dlogits"][n, k]), tuple(terms), SVM_FORMULA, note)
+
+
+FAMILY = {"softmax_cross_entropy": (softmax_terms, ARRAYS), "svm_loss": (svm_terms, ("dlogits",))}

@@ -71,3 +71,14 @@ def test_norm_group_norm_card(client):
     assert sorted(stats["x"]) == sorted(cell.replace("1,", "0,", 1) for cell in x_cells)
     r = post(client, "/norm/provenance", form_fields(page, "norm-form"), array="gn99_x_hat", index="0,0,0,0")
     assert r.status_code == 422
+
+
+def test_softmax_svm_dlogits_terms(client):
+    page = client.get("/softmax", params={"v": "1", "logits": "2x3:3,-2,-100,1,2.5,0.2", "labels": "2:0,2",
+                                          "temperature": "1"}).text
+    # row 1, label 2: classes 0 (1 − 0.2 + 1 > 0) and 1 (2.5 − 0.2 + 1 > 0) both violate: dlogits[1, 2] = −2/2
+    got = hover(client, "softmax", page, "svm_dlogits", "1,2")["terms"]
+    assert [t["upstream"]["array"] for t in got["terms"]] == ["svm_positive", "svm_positive"]
+    assert sum(t["product"] for t in got["terms"]) == -1.0 == got["value"]
+    got = hover(client, "softmax", page, "svm_dlogits", "1,0")["terms"]
+    assert [(t["coefficient"]["label"], t["upstream"]["index"]) for t in got["terms"]] == [("1/N", "1,0")]

@@ -59,6 +59,9 @@ def _case(op, rng):
         n, k = int(rng.integers(1, 4)), int(rng.integers(2, 5))
         return ({"logits": rng.normal(size=(n, k)) * 2, "labels": rng.integers(0, k, size=n).tolist()},
                 {"temperature": float(rng.choice([0.5, 1.0, 2.0]))})
+    if op == "svm_loss":
+        n, k = int(rng.integers(1, 5)), int(rng.integers(2, 6))
+        return {"logits": np.round(rng.normal(size=(n, k)) * 2, 1), "labels": rng.integers(0, k, size=n).tolist()}, {}
     if op == "flatten":
         return {"x": rng.normal(size=(2, 2, 2, 3)), "dout": rng.normal(size=(2, 12))}, {}
     inputs, params = get_spec(op).example(rng)

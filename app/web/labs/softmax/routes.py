@@ -44,7 +44,10 @@ def provenance(state: SoftmaxState, array: str, index_text: str) -> dict[str, li
 
 
 def terms(state: SoftmaxState, array: str, index_text: str):
-    """The terms of a dlogits cell (the fused route, or through the Jacobian); None for other arrays."""
+    """The terms of a dlogits cell (the fused route, or through the Jacobian; the SVM card's dlogits); None for
+    other arrays."""
+    if array == "svm_dlogits":
+        return svm.terms(state.inputs(), parse_index(index_text))
     if array not in term_arrays(OP):
         return None
     return op_terms(OP, state.inputs(), state.params(), array, parse_index(index_text))
