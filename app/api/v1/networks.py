@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import work
 from app.api.v1 import schemas
 from app.api.v1.common import ERROR_RESPONSES
-from app.api.v1.jsonarrays import to_json
+from app.api.v1.jsonarrays import ArraysResponse
 from app.errors import error_response
 from app.settings import Settings, get_settings
 from engine import registry
@@ -73,6 +73,10 @@ class TraceRequest(BaseModel):
                           "optimizer state (t = 1).")
     seed: Annotated[Any, schemas.TRACE["seed"]] = Field(
         0, description="Initialises missing parameters and fixes dropout masks.")
+    arrays: Literal["lists", "base64"] = Field(
+        "lists", description="How the answer's arrays travel: `lists` (nested lists of numbers, non-finite as null) "
+                             "or `base64` (each array `{\"dtype\", \"shape\", \"base64\"}`: its numbers "
+                             "little-endian in row-major order, exact to the bit, NaN and ±inf as IEEE values).")
 
 
 class TraceLayer(BaseModel):
@@ -170,17 +174,17 @@ async def trace_network(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> JSONResponse:
     try:
-        return JSONResponse(await work.run(settings, _trace, body, settings))
+        return await work.run(settings, _trace, body, settings)
     except OpInputError as err:
         return _error(err.field, err.message)
 
 
-def _trace(body: TraceRequest, settings: Settings) -> Any:
-    """The answer as JSON values (a worker thread's job), or OpInputError."""
+def _trace(body: TraceRequest, settings: Settings) -> ArraysResponse:
+    """The answer, encoded (a worker thread's job), or OpInputError."""
     model, x, params = check_limits(body, settings)
     answer = network.trace(model, params, x, body.labels, body.mode, body.optimizer, body.seed)
     numbers = _count(answer)
     if numbers > settings.trace_max_numbers:
         raise OpInputError("x", f"the trace would hold {numbers:,} numbers; the limit is "
                                 f"{settings.trace_max_numbers:,} (use fewer examples or a smaller network)")
-    return to_json(answer)
+    return ArraysResponse(answer, arrays=body.arrays)

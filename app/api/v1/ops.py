@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Path
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import work
 from app.api.v1 import schemas
 from app.api.v1.common import ERROR_RESPONSES, not_found, rounded
-from app.api.v1.jsonarrays import to_json
+from app.api.v1.jsonarrays import ArraysResponse
 from app.api.v1.limits import check_op_limits
 from app.settings import Settings, get_settings
 from engine import registry
@@ -83,18 +82,17 @@ async def run_op(
     op: Annotated[str, Path(description="The op to run.", json_schema_extra={"enum": OP_NAMES})],
     body: Annotated[OpRequest, Body(openapi_examples=_examples())],
     settings: Annotated[Settings, Depends(get_settings)],
-) -> JSONResponse:
+) -> ArraysResponse:
     if op not in registry.OPS:
         raise not_found("op", op, registry.OPS)
     # course-sized inputs (Settings.api_max_*) take a while: validated, computed and written under the work limiter
-    answer = await work.run(settings, _answer, op, body, settings)
-    return JSONResponse(answer)
+    return await work.run(settings, _answer, op, body, settings)
 
 
-def _answer(op: str, body: OpRequest, settings: Settings) -> dict[str, Any]:
+def _answer(op: str, body: OpRequest, settings: Settings) -> ArraysResponse:
     spec, arrays, params = registry.prepare(
         op, body.inputs, body.params, dtype=body.dtype, max_elements=settings.api_max_elements
     )
     check_op_limits(arrays, settings)
     result: Arrays = spec.run(arrays, params)
-    return {"op": op, "params": params, "arrays": to_json(result)}
+    return ArraysResponse({"op": op, "params": params, "arrays": result})  # encoded here, in the worker thread

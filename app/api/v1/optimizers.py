@@ -6,12 +6,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Path
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.v1 import schemas
 from app.api.v1.common import ERROR_RESPONSES, not_found
-from app.api.v1.jsonarrays import to_json
+from app.api.v1.jsonarrays import ArraysResponse
 from app.settings import Settings, get_settings
 from engine.optim import rules as optim
 from engine.records import OpInputError, Param
@@ -131,7 +130,7 @@ def run_optimizer(
     name: Annotated[str, Path(description="The optimizer.", json_schema_extra={"enum": OPTIMIZER_NAMES})],
     body: Annotated[OptimizerRequest, Body(openapi_examples=EXAMPLES)],
     settings: Annotated[Settings, Depends(get_settings)],
-) -> JSONResponse:
+) -> ArraysResponse:
     if name not in optim.OPTIMIZERS:
         raise not_found("optimizer", name, optim.OPTIMIZERS)
     if len(body.params) > settings.max_optimizer_params:
@@ -152,4 +151,4 @@ def run_optimizer(
         name, body.params, body.grads, hyperparams, dtype=body.dtype,
         max_steps=settings.max_optimizer_steps, max_elements=settings.api_max_elements, state=body.state,
     )
-    return JSONResponse({"optimizer": name, "hyperparams": hyperparams, "steps": to_json(steps)})
+    return ArraysResponse({"optimizer": name, "hyperparams": hyperparams, "steps": steps})
