@@ -100,7 +100,8 @@
       item.querySelector("[data-slide-number]").textContent = String(i + 1);
       const open = item.querySelector("[data-slide-open]");
       if (/^\/[a-z]/.test(slide.link)) open.href = slide.link; // a path of this site, nothing else
-      open.textContent = slide.link.split("?")[0];
+      const anchor = slide.link.split("#")[1];
+      open.textContent = slide.link.split(/[?#]/)[0] + (anchor ? "#" + anchor : "");
       open.title = "Open this slide's lab link in a new tab";
       const title = item.querySelector("[data-slide-title]");
       title.value = slide.title;
@@ -138,7 +139,7 @@
       const info = ok ? answer.slides[i] : null;
       const problem = item.querySelector("[data-slide-problem]");
       problem.hidden = !(info && info.problem);
-      problem.textContent = info && info.problem ? "This slide does not open: " + info.problem : "";
+      problem.textContent = info && info.problem ? info.problem.charAt(0).toUpperCase() + info.problem.slice(1) : "";
       item.classList.toggle("is-broken", Boolean(info && info.problem));
     });
   }

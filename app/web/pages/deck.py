@@ -96,16 +96,16 @@ async def speaker(request: Request, settings: SettingsDep) -> Response:
 @router.get("/deck/edit")
 async def edit(request: Request, settings: SettingsDep) -> Response:
     """The deck editor: the deck of the link, or (without one) the deck in progress kept by the browser."""
+    ctx = {"active": "deck", "initial": None, "limits": limits(settings),
+           "sample": sample_deck(lab_specs(request)).link("/deck/edit")}
     if not request.url.query:
-        return templates.TemplateResponse(request, "deck/edit.html", {"active": "deck", "initial": None,
-                                                                      "limits": limits(settings)})
+        return templates.TemplateResponse(request, "deck/edit.html", ctx)
     found = await opened(request, settings)
     if isinstance(found, FieldError):
         return broken_deck(request, found, request.url.query, lab_specs(request))
-    deck, slides, at = found
+    deck, _, _ = found
     initial = [{"link": s.link, "title": s.title, "note": s.note} for s in deck.slides]
-    return templates.TemplateResponse(request, "deck/edit.html", {"active": "deck", "initial": initial,
-                                                                  "limits": limits(settings)})
+    return templates.TemplateResponse(request, "deck/edit.html", {**ctx, "initial": initial})
 
 
 def limits(settings: Settings) -> dict[str, int]:
