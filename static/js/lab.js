@@ -1,10 +1,10 @@
-/* Backprop Lens labs: editable grids, bad-input marks, hover provenance, stepping.
+/* Backprop Lens labs: editable grids, bad-input marks, hover provenance.
  *
  * A lab is a <form data-lab data-provenance="URL"> whose cells post on every keystroke
  * (htmx attributes in the templates). This script adds what htmx does not:
  *   - 422 answers are swapped (htmx-config in base.html: they carry the message naming the
  *     bad field), and the cells named in #form-message[data-invalid] get aria-invalid; stale results dim;
- *   - ↑ ↓ Enter move between cells of one grid; ← → step the sliding window, space plays;
+ *   - ↑ ↓ Enter move between cells of one grid (the steppers' keys are static/js/steps.js);
  *   - hovering or focusing a result cell asks the engine (POST data-provenance) which cells it came
  *     from and outlines them; where the answer has terms (coefficient · upstream = product) each
  *     pair is outlined in its own colour and numbered, and the terms panel (#terms-panel, a live
@@ -50,57 +50,9 @@
     if (t.classList && t.classList.contains("cell")) {
       if ((ev.key === "ArrowDown" || ev.key === "Enter") && moveInGrid(t, 1)) ev.preventDefault();
       else if (ev.key === "ArrowUp" && moveInGrid(t, -1)) ev.preventDefault();
-      return;
-    }
-    if (/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(t.tagName) || ev.altKey || ev.ctrlKey || ev.metaKey) {
-      if (!(t.tagName === "BUTTON" && (ev.key === "ArrowLeft" || ev.key === "ArrowRight"))) return;
-    }
-    const which = ev.key === "ArrowLeft" ? "prev" : ev.key === "ArrowRight" ? "next" : null;
-    if (which) {
-      ev.preventDefault();
-      step(which);
-    } else if (ev.key === " " && t.tagName !== "BUTTON") {
-      const play = document.querySelector("[data-play]");
-      if (play) { ev.preventDefault(); play.click(); }
     }
   });
-
-  // A step key pressed while a step is on its way (its request in flight, or its swap not yet settled) would
-  // post the same position again (the form still holds the old one) or click a button htmx has not wired up
-  // yet: count such keys (+1 next, −1 prev) and replay them one by one after each step settles, so five quick
-  // presses are five steps.
-  let busy = false;
-  let queued = 0;
-  function step(which) {
-    if (busy) { queued += which === "next" ? 1 : -1; return; }
-    const btn = document.querySelector('[data-step="' + which + '"]');
-    if (btn) btn.click();
-  }
-  let release = null;
-  function settled() {
-    busy = false;
-    clearTimeout(release);
-    if (queued) {
-      const which = queued > 0 ? "next" : "prev";
-      queued -= queued > 0 ? 1 : -1;
-      step(which);
-    }
-  }
-  function hold() {
-    busy = true;
-    clearTimeout(release);
-    release = setTimeout(settled, 3000); // a step that never settles (an error, HX-Reswap: none) releases keys
-  }
-  document.addEventListener("htmx:beforeRequest", function (ev) {
-    const elt = ev.detail && ev.detail.elt;
-    if (elt && elt.matches && elt.matches("[data-step]")) hold();
-  });
-  document.addEventListener("htmx:beforeSwap", hold);
-  document.addEventListener("htmx:afterRequest", function (ev) {
-    const xhr = ev.detail && ev.detail.xhr;
-    if (!ev.detail.successful || (xhr && xhr.status === 204)) settled(); // nothing will be swapped
-  });
-  document.addEventListener("htmx:afterSettle", settled);
+  // (← →, PageUp/PageDown, space and autoplay step the stepper in view: static/js/steps.js, on every page)
 
   // --- a busy server: a 503 (its queue of heavy work is full) is said in #form-message, and the same
   // request is asked again after its Retry-After; a newer request replaces the retry. (A 503 with
@@ -127,28 +79,6 @@
     }, wait * 1000);
   });
   document.addEventListener("htmx:beforeRequest", function () { clearTimeout(retry); });
-
-  // --- sliding window autoplay: clicks Next on a timer until pressed again or hidden ---
-  let playTimer = null;
-  function setPlaying(on) {
-    if (playTimer) { clearInterval(playTimer); playTimer = null; }
-    if (on) {
-      playTimer = setInterval(function () {
-        const next = document.querySelector('[data-step="next"]');
-        if (!next || next.disabled || document.hidden) { setPlaying(false); return; } // the end: stop
-        if (!busy) next.click(); // a step still on its way: this tick waits for it
-      }, 800);
-    }
-    document.querySelectorAll("[data-play]").forEach(function (b) {
-      b.setAttribute("aria-pressed", on ? "true" : "false");
-      b.textContent = on ? "❚❚ Pause" : "▶ Play";
-    });
-  }
-  document.addEventListener("click", function (ev) {
-    const play = ev.target.closest && ev.target.closest("[data-play]");
-    if (play) setPlaying(!playTimer);
-  });
-  document.addEventListener("visibilitychange", function () { if (document.hidden) setPlaying(false); });
 
   // --- provenance: ask the engine which cells a hovered or focused result cell came from ---
   // The answer's cells are outlined; where the lab answers terms too (coefficient · upstream = product),
@@ -351,7 +281,7 @@
   if (document.readyState !== "loading") focusable(document);
 
   // After every swap (at once, not after settling): new numbers, so forget cached provenance,
-  // re-mark bad cells, keep playing.
+  // re-mark bad cells.
   document.addEventListener("htmx:afterSwap", function (ev) {
     version += 1;
     cache.clear();
@@ -359,7 +289,6 @@
     hideTerms();
     focusable(document);
     markInvalid(ev.detail.elt || document.body);
-    if (playTimer) setPlaying(true);
   });
   document.addEventListener("htmx:oobAfterSwap", function (ev) { markInvalid(ev.detail.target || document.body); });
 })();

@@ -132,6 +132,7 @@
     var next = document.querySelector('#results [data-step="next"]');
     if (prev) prev.disabled = index <= 0;
     if (next) next.disabled = index >= Number(range.max);
+    if (range.parentElement) range.parentElement.setAttribute("data-position", String(index)); // steps.js reads it
     if (document.activeElement === range && range.matches(":active")) return; // being dragged
     range.value = String(index);
   }

@@ -17,8 +17,9 @@ from app.settings import Settings
 from app.web.kit.fields import parse_int
 from app.web.kit.form import Form, collect, first
 from app.web.kit.responses import field_errors, form_errors, fragment
-from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted
+from app.web.kit.routes import LabSpec, SettingsDep, Shown, Stepper, lab_router, posted
 from app.web.labs.optim import run as optim_run
+from app.web.labs.optim import stages
 from app.web.labs.optim import stream as optim_stream
 from app.web.labs.optim import view as optim_view
 from app.web.labs.optim.export import EXPORT
@@ -96,7 +97,9 @@ def terms(state: OptimState, array: str, index_text: str):
 
 LAB = LabSpec(export=EXPORT, slug="optim", noun="optimizer", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=show, limits=form_limits, gradcheck=gradcheck, provenance=provenance,
-              provenance_arrays=TABLE_ARRAYS, templates={"lab": "optim/table.html"}, terms=terms)
+              provenance_arrays=TABLE_ARRAYS, templates={"lab": "optim/table.html", "stages": "optim/stages.html"},
+              terms=terms, steppers=(Stepper("stages", lambda state: stages.stage_count(state.opt.name, state.opt.hp),
+                                             "stage"),))
 router = lab_router(LAB)
 router.include_router(optim_stream.router)
 
@@ -148,4 +151,3 @@ async def optim_continue(request: Request, settings: SettingsDep) -> Response:
     if errors:
         return form_errors(request, errors)
     return _fragment(request, state, settings, "lab")
-

@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number
 from app.web.kit.form import Form, choice_field, collect, first, int_field, number_cells, resize
 from app.web.kit.link import decode_array, encode_array, from_query, to_query
-from app.web.labs.optim import starting
+from app.web.labs.optim import stages, starting
 from app.web.render.numbers import link_text
 from engine.optim import rules as optim
 from engine.optim import surfaces
@@ -129,6 +129,7 @@ class OptimState:
     k: int = 1  # the selected step (formulas)
     j: int = 0  # the selected parameter (formulas)
     starting: starting.StartingState | None = None  # the optimizer state the table starts from (None: zero, t = 1)
+    stage: int = 0  # the update revealed stage by stage, g → … → update (0: all at once; app.web.labs.optim.stages)
     # --- the surface explorer ---
     surface: str = "ill_conditioned"
     start: tuple[float, float] = (-4.5, 1.5)
@@ -157,7 +158,10 @@ class OptimState:
                 fields["gsurf"] = self.gsurface
         if self.starting:
             fields.update(self.starting.link_fields())
-        fields.update(k=str(self.k), j=str(self.j), surface=self.surface,
+        fields.update(k=str(self.k), j=str(self.j))
+        if self.stage:
+            fields["stage"] = str(self.stage)
+        fields.update(surface=self.surface,
                       start=f"{link_text(self.start[0])},{link_text(self.start[1])}")
         for i, run in enumerate(self.runs, 1):
             fields[f"r{i}"] = run.text()
@@ -173,8 +177,8 @@ class OptimState:
         return gradient_sequence(self.gmode, self.gconst, self.steps, self.sigma, self.seed)
 
 
-LINK_KEYS = {"opt", "names", "theta", "gmode", "g", "T", "gc", "sigma", "seed", "gsurf", "k", "j", "surface", "start",
-             "N", "speed", "t", *starting.LINK_KEYS}  # and r1, r2, … one per optimizer on the surface
+LINK_KEYS = {"opt", "names", "theta", "gmode", "g", "T", "gc", "sigma", "seed", "gsurf", "k", "j", "stage", "surface",
+             "start", "N", "speed", "t", *starting.LINK_KEYS}  # and r1, r2, … one per optimizer on the surface
 
 
 def form_limits(settings: Settings) -> dict[str, int]:
@@ -223,6 +227,15 @@ def _sigma(text: str, limit: float) -> float:
     if not 0 <= sigma <= limit:
         raise FieldError("sigma", f"must be between 0 and {link_text(limit)}, got {link_text(sigma)}")
     return sigma
+
+
+def _stage(text: str, opt: OptSpec) -> int:
+    count = stages.stage_count(opt.name, opt.hp)
+    stage = parse_int("stage", text, 0, stages.MAX_STAGE)
+    if stage >= count:
+        raise FieldError("stage", f"is {stage}, but {opt.name}'s update has stages 1 to {count - 1} "
+                                  f"({stages.stage_line(opt.name, opt.hp)}); 0 shows them all")
+    return stage
 
 
 def from_link(query: str, settings: Settings) -> OptimState:
@@ -281,11 +294,12 @@ def from_link(query: str, settings: Settings) -> OptimState:
         raise FieldError("r1", "the link names no optimizer for the surface (r1=…)")
     path_steps = parse_int("N", fields.get("N", "200"), 1, settings.optim_max_path)
     k, j = parse_int("k", fields.get("k", "1"), 1, state.steps), parse_int("j", fields.get("j", "0"), 0, P - 1)
+    stage = _stage(fields.get("stage", "0"), opt)
     surface = parse_choice("surface", fields["surface"], SURFACE_NAMES)
     start = _start("start", fields["start"], settings.optim_max_start) if "start" in fields else \
         surfaces.SURFACES[surface].start
     return replace(
-        state, k=k, j=j, surface=surface, start=start, runs=tuple(runs), path_steps=path_steps,
+        state, k=k, j=j, stage=stage, surface=surface, start=start, runs=tuple(runs), path_steps=path_steps,
         speed=parse_int("speed", fields.get("speed", "60"), settings.optim_min_speed, settings.optim_max_speed),
         t=parse_int("t", fields.get("t", "0"), 0, path_steps))
 
@@ -380,11 +394,13 @@ def from_form(form: Form, settings: Settings) -> tuple[OptimState | None, list[F
     t = 0 if first(form, "reset") else int_field(form, "t", 0, max_path, errors, "0")
     k = int_field(form, "k", 1, max_steps, errors, "1")
     j = int_field(form, "j", 0, max_params - 1, errors, "0")
+    stage = int_field(form, "stage", 0, stages.MAX_STAGE, errors, "0")
     start0 = starting.from_form(form, opt.name, posted, names, errors)
     if errors:
         return None, errors
     state = OptimState(opt, names, theta, gmode=gmode, steps=T, gsurface=gsurface, sigma=sigma, seed=seed,
                        k=min(k, T), j=min(j, P - 1), surface=surface, start=start, runs=runs,
+                       stage=stage if stage < stages.stage_count(opt.name, opt.hp) else 0,  # another optimizer: all
                        path_steps=path_steps, speed=speed, t=min(t, path_steps))
     state = replace(state, starting=start0)
     if gmode == "typed":

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from app.web.labs.optim import starting
+from app.web.labs.optim import stages, starting
 from app.web.labs.optim.presets import NOTES_GRADS, NOTES_NAMES, NOTES_PRINTED
 from app.web.labs.optim.run import VECTOR, path, run
 from app.web.labs.optim.state import OptimState, OptSpec
@@ -186,6 +186,7 @@ def build_table(state: OptimState) -> dict[str, Any]:
         "title": optim.TITLES[state.opt.name],
         "grad_rows": state.grad_rows(),
     }
+    view["stage"] = stages.stage_view(view["formulas"], step.grads, key, VECTOR, state.j, step.t, state.stage)
     if state.gmode == "surface":
         view["gsurface"] = surfaces.SURFACES[state.gsurface]
     broken = ~np.all(np.isfinite(tab["theta"]), axis=1)  # steps whose θ overflowed

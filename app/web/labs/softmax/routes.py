@@ -9,8 +9,8 @@ from app.settings import Settings
 from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_index
 from app.web.kit.form import Form
-from app.web.kit.routes import LabSpec, lab_router, shown_view
-from app.web.labs.softmax import svm
+from app.web.kit.routes import LabSpec, Stepper, lab_router, shown_view
+from app.web.labs.softmax import stages, svm
 from app.web.labs.softmax import view as softmax_view
 from app.web.labs.softmax.export import EXPORT
 from app.web.labs.softmax.presets import DEFAULT, PRESETS
@@ -56,5 +56,6 @@ def terms(state: SoftmaxState, array: str, index_text: str):
 LAB = LabSpec(export=EXPORT, slug="softmax", noun="softmax", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(softmax_view.build), limits=form_limits, gradcheck=gradcheck,
               bug_sites=SITES["softmax"],
-              provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, terms=terms)
+              provenance=provenance, provenance_arrays=PROVENANCE_ARRAYS, terms=terms,
+              steppers=(Stepper("stable", lambda state: stages.stage_count(), "stage"),))
 router = lab_router(LAB)

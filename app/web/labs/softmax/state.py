@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_int, parse_number
 from app.web.kit.form import Form, collect, first, grid_cells, int_field, number_cells, resize, shape_field
 from app.web.kit.link import decode_array, encode_array, from_query
 from app.web.kit.link import to_query as link_query
+from app.web.labs.softmax.stages import STAGES
 from app.web.render.numbers import link_text
 from engine.registry import get_spec
 
@@ -35,11 +36,15 @@ class SoftmaxState:
     logits: np.ndarray  # (N, K) float64
     labels: np.ndarray  # (N,) int64 in 0..K−1
     temperature: float = 1.0
+    stage: int = 0  # the stable-vs-naive reveal's stage 1..5 (0: every stage at once; left out of the link)
 
     def to_query(self) -> str:
-        return link_query({"logits": encode_array(self.logits),
-                           "labels": f"{self.labels.size}:" + ",".join(str(int(v)) for v in self.labels),
-                           "temperature": link_text(self.temperature)})
+        fields = {"logits": encode_array(self.logits),
+                  "labels": f"{self.labels.size}:" + ",".join(str(int(v)) for v in self.labels),
+                  "temperature": link_text(self.temperature)}
+        if self.stage:
+            fields["stage"] = str(self.stage)
+        return link_query(fields)
 
     def inputs(self) -> dict[str, np.ndarray]:
         return {"logits": self.logits, "labels": self.labels}
@@ -85,7 +90,7 @@ def check_temperature(field: str, text: str) -> float:
     return value
 
 
-KNOWN = ("logits", "labels", "temperature")
+KNOWN = ("logits", "labels", "temperature", "stage")
 
 
 def from_link(query: str, settings: Settings) -> SoftmaxState:
@@ -112,7 +117,8 @@ def from_link(query: str, settings: Settings) -> SoftmaxState:
         raise FieldError("labels", f"has {len(parts)} labels but logits has {n} rows: one label per row")
     labels = np.array([check_label(f"labels[{i}]", p, k) for i, p in enumerate(parts)], dtype=np.int64)
     temperature = check_temperature("temperature", fields.get("temperature", "1"))
-    return SoftmaxState(logits, labels, temperature)
+    stage = parse_int("stage", fields.get("stage", "0"), 0, len(STAGES))
+    return SoftmaxState(logits, labels, temperature, stage)
 
 
 def _posted_shape(form: Form, settings: Settings, errors: list[FieldError]) -> tuple[int, int] | None:
@@ -141,6 +147,7 @@ def from_form(form: Form, settings: Settings) -> tuple[SoftmaxState | None, list
             int_field(form, "K", MIN_CLASSES, max_k, errors, default=""))
     shape = _posted_shape(form, settings, errors)
     temperature = collect(errors, check_temperature, "temperature", first(form, "temperature"))
+    stage = collect(errors, parse_int, "stage", first(form, "stage", "0"), 0, len(STAGES))
     logits = labels = None
     if shape is not None:
         n, k = shape
@@ -156,7 +163,7 @@ def from_form(form: Form, settings: Settings) -> tuple[SoftmaxState | None, list
     if errors:
         return None, errors
     assert logits is not None and labels is not None
-    return SoftmaxState(*resize_rows(logits, labels.astype(np.int64), dims), temperature), []
+    return SoftmaxState(*resize_rows(logits, labels.astype(np.int64), dims), temperature, stage), []
 
 
 def resize_rows(logits: np.ndarray, labels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,9 @@ from functools import partial
 
 import numpy as np
 
+from app.web.labs.softmax import stages
 from app.web.labs.softmax.presets import NOTES_LOGITS, NOTES_PRINTED
+from app.web.labs.softmax.stages import tex, tex_vec
 from app.web.labs.softmax.state import OP, SoftmaxState, temperature_range
 from app.web.render.heatmap import Heatmaps, rounded_tip, scale_max
 from app.web.render.numbers import cell_text, exact_text, power_text, prose_text, tex_number
@@ -34,12 +36,7 @@ def compute(state: SoftmaxState) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ numbers as text
 
 
-tex = partial(tex_number, digits=4)  # a number in a formula: a cell's 4 digits (1.84 × 10⁻⁴⁵, ∞)
 _paren = partial(tex_number, digits=4, parens=True)  # a factor: a negative one in parentheses
-
-
-def tex_vec(values) -> str:
-    return r"\left[" + r",\ ".join(map(tex, np.ravel(values).astype(float).tolist())) + r"\right]"
 
 
 # ------------------------------------------------------------------ grids
@@ -115,30 +112,14 @@ def bars(probs: np.ndarray, label: int, n: int, nll: float) -> dict:
 
 
 def _stable_latex(r: dict, rmax: np.ndarray, n: int, t: float) -> str:
-    lines = []
-    if t != 1:
-        lines.append(rf"z_{n} &= \text{{logits}}_{n} / T = {tex_vec(r['logits'][n])} / {tex(t)}"
-                     rf" = {tex_vec(r['scaled'][n])}")
-    lines += [
-        rf"m_{n} &= \max_k z_{{{n},k}} = {tex(rmax[n])}",
-        rf"\tilde z_{n} &= z_{n} - m_{n} = {tex_vec(r['shifted'][n])}",
-        rf"e_{n} &= \exp(\tilde z_{n}) = {tex_vec(r['exp'][n])}",
-        rf"S_{n} &= \textstyle\sum_k e_{{{n},k}} = {' + '.join(tex(v) for v in r['exp'][n])} = {tex(r['sum_exp'][n])}",
-        rf"p_{n} &= e_{n} / S_{n} = {tex_vec(r['probs'][n])}",
-    ]
-    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+    lines = stages.stable_lines(r, rmax, n, t)
+    return stages.aligned([line for key in stages.STAGES for line in lines[key] if t != 1 or key != "z"])
 
 
 def _naive_latex(naive: softmax_lab.NaiveSoftmax, n: int, label: int) -> str:
-    z = naive.z[n]
-    powers = r",\ ".join(f"e^{{{tex(v)}}}" for v in z)
-    lines = [
-        rf"e^{{z_{n}}} &= \left[{powers}\right] = {tex_vec(naive.exp[n])}",
-        rf"\textstyle\sum_k e^{{z_{{{n},k}}}} &= {tex(naive.sum_exp[n])}",
-        rf"p_{n} &= e^{{z_{n}}} / \textstyle\sum_k e^{{z_{{{n},k}}}} = {tex_vec(naive.probs[n])}",
-        rf"-\log p_{{{n},{label}}} &= {tex(naive.nll[n])}",
-    ]
-    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+    lines = stages.naive_lines(naive, n)
+    return stages.aligned(lines["exp"] + lines["sum"] + lines["divide"]
+                          + [rf"-\log p_{{{n},{label}}} &= {tex(naive.nll[n])}"])
 
 
 def _nll_latex(r: dict, n: int, label: int) -> str:
@@ -229,6 +210,7 @@ def build(state: SoftmaxState) -> dict:
     view["agree"] = {"ok": agree.agree, "max_diff": cell_text(agree.max_diff),
                      "undefined": list(agree.undefined_rows)}
     view["notes"] = _notes(r, naive, t)
+    view["stage"] = stages.stage_view(r, naive, rmax, state.stage, t)
     return view
 
 
