@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 # Ops swapped for the current context only (spot the bug: a planted variant of one op for one request). A
 # ContextVar, so a request's swap is seen by nothing else — not another request, not another thread; the
 # registry itself (OPS) never changes.
-_SWAPPED: ContextVar[Mapping[str, OpSpec]] = ContextVar("engine_registry_swapped", default={})
+_SWAPPED: ContextVar[Mapping[str, OpSpec]] = ContextVar("engine_registry_swapped", default=MappingProxyType({}))
 
 
 @contextmanager

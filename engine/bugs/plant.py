@@ -8,11 +8,14 @@ computed with, so "show me" can put the bug's arrays beside the correct engine's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from engine import registry
 from engine.bugs.catalogue import Bug, get_bug
+from engine.optim import rules
 from engine.records import OpSpec
 from engine.registry import OPS
 
@@ -24,12 +27,27 @@ OP_OF = {
     "bn-no-mean-path": "batchnorm", "bn-unbiased-train": "batchnorm", "dropout-no-scale": "dropout",
 }
 
+# the optimizer bugs: hyperparameters forced whatever the page asks (engine.optim.rules.forced)
+FORCED = {"adam-no-bias-correction": {"adam": {"bias_correction": False}, "adamw": {"bias_correction": False}}}
+
 Record = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 def plantable(key: str) -> bool:
-    """Whether bug ``key`` can be planted in a registry op (and so in a lab)."""
-    return key in OP_OF
+    """Whether bug ``key`` can be planted in a lab (a registry op's, or an optimizer's)."""
+    return key in OP_OF or key in FORCED
+
+
+@contextmanager
+def planted(key: str, record: Record | None = None) -> Iterator[None]:
+    """Within the block (this context only), the engine computes with bug ``key``: its registry op swapped
+    (``record`` sees each call), or its optimizer's hyperparameters forced."""
+    if key in FORCED:
+        with rules.forced(FORCED[key]):
+            yield
+        return
+    with registry.swapped(swapped_specs(key, record)):
+        yield
 
 
 def swapped_specs(key: str, record: Record | None = None) -> dict[str, OpSpec]:

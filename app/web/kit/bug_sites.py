@@ -15,6 +15,12 @@ CONV_LINK = ("v=1&x=1x1x5x5:1,-2,3,0,2,4,1,-1,2,0,-3,2,5,1,-2,0,1,-1,3,2,2,-2,0,
 POOL_LINK = "v=1&x=1x1x4x4:1,3,2,2,3,0,1,0,5,5,4,1,5,5,0,4&pool=max&size=2&stride=2&dout=random:2"
 NORM_BN = ("x=4x3:1,10,0.5,3,4,0.502,-2,7,1.5,0.5,6,-1&gamma=3:2,0.5,1&beta=3:0.5,-1,0&running_mean=3:0,0,0"
            "&running_var=3:1,1,1&dout=random:4&mode=train&eps=1e-05&convention=pytorch")
+OPTIM_LINK = ("v=1&opt=adam,lr:0.01,beta1:0.9,beta2:0.995,eps:1e-07,eps_placement:outside,bias_correction:on,"
+              "weight_decay:0&names=w1,w2,b0,b1,conv1&theta=5:0.5,0.3,0.2,-0.1,0.8&gmode=typed"
+              "&g=1x5:0.02,0.01,0.01,-0.03,0.05&k=1&j=1&surface=ill_conditioned&start=-4.5,1.5&r1=sgd,lr:0.075"
+              "&r2=momentum,lr:0.02,momentum:0.9,form:pytorch&r3=rmsprop,lr:0.05,alpha:0.99,eps:1e-08"
+              "&r4=adam,lr:0.3,beta1:0.9,beta2:0.999,eps:1e-08,eps_placement:outside,bias_correction:on,weight_decay:0"
+              "&N=150&speed=60&t=0")
 SOFTMAX_LINK = "v=1&logits=2x3:1000,999,0,3,-2,-100&labels=2:0,0&temperature=1"
 
 SITES: dict[str, dict[str, BugSite]] = {
@@ -35,6 +41,10 @@ SITES: dict[str, dict[str, BugSite]] = {
         "dropout-no-scale": BugSite("v=1&tab=dropout&" + NORM_BN + "&p=0.5&p_means=drop&drop_seed=0",
                                     found=("drop_out",), follows=("drop_dx",),
                                     names={"out": "drop_out", "dx": "drop_dx", "mask": "drop_mask"}),
+    },
+    "optim": {
+        "adam-no-bias-correction": BugSite(OPTIM_LINK, found=("m_hat", "v_hat"),
+                                           follows=("update", "theta", "effective_step", "denom")),
     },
     "softmax": {
         "softmax-no-max": BugSite(SOFTMAX_LINK, found=("exp", "probs"), follows=("nll", "loss", "dlogits")),

@@ -111,8 +111,7 @@ class Plant:
 
     def run(self, job: Callable[..., Any], *args: Any, record: Callable[[dict, dict], None] | None = None) -> Any:
         """``job(*args)`` with the bug's op swapped in (call it inside the worker thread that computes)."""
-        registry = importlib.import_module("engine.registry")
-        with registry.swapped(_plant_module().swapped_specs(self.key, record)):
+        with _plant_module().planted(self.key, record):
             return job(*args)
 
     def wrap(self, job: Callable[..., Any]) -> Callable[..., Any]:
@@ -162,10 +161,14 @@ def reveal(plant: Plant, show: Callable[[], Any]) -> dict[str, Any]:
     """The bug, and its arrays beside the correct engine's on the page's own inputs: ``show`` computes the
     page (with the bug planted) once to learn what its planted op was called with."""
     calls: list[tuple[dict, dict]] = []
-    plant.run(show, record=lambda arrays, params: calls.append((dict(arrays), dict(params))))
+    planted_page = plant.run(show, record=lambda arrays, params: calls.append((dict(arrays), dict(params))))
     bug = _engine_bugs().get_bug(plant.key)
     context: dict[str, Any] = {"title": bug.title, "explanation": bug.explanation, "replaces": bug.replaces,
                                "caught": bug.caught_by, "pairs": []}
+    if not _plant_module().OP_OF.get(plant.key):  # not a registry op (the optimizer's): the page's own tables
+        context["pairs"] = _page_pairs(plant.site, planted_page.context, show().context)
+        context["unused"] = not context["pairs"]
+        return context
     if not calls:
         context["unused"] = True  # the page on screen does not call the op (another section of the lab does)
         return context
@@ -181,6 +184,19 @@ def reveal(plant: Plant, show: Callable[[], Any]) -> dict[str, Any]:
         context["pairs"].append({"name": plant.site.names.get(name, name), "differs": _differs(a, b),
                                  "wrong": _grids(a, vmax), "right": _grids(b, vmax)})
     return context
+
+
+def _page_pairs(site: BugSite, wrong: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The page's own tables of the arrays where the bug is made and what follows, planted beside correct."""
+    grids = importlib.import_module("app.web.kit.quiz").grids  # (quiz imports this module)
+    pairs = []
+    for name in (*site.found, *site.follows):
+        w = [g for g in grids(wrong) if g["array"] == name]
+        r = [g for g in grids(right) if g["array"] == name]
+        if w and r:
+            differs = any(not np.array_equal(a["cells"][1], b["cells"][1]) for a, b in zip(w, r, strict=False))
+            pairs.append({"name": name, "differs": differs, "wrong": w[:1], "right": r[:1]})
+    return pairs
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> bool:

@@ -88,7 +88,7 @@ def from_query(query: str, max_cells: int) -> tuple[str, tuple[Cell, ...] | None
 # --------------------------------------------------------------------------- the engine's values of a page
 
 
-def _grids(value: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
+def grids(value: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
     """Every heatmap dict (app.web.render.heatmap: "array", "cells") inside a page's context."""
     if depth > 12:
         return
@@ -97,19 +97,19 @@ def _grids(value: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
             yield value
             return
         for v in value.values():
-            yield from _grids(v, depth + 1)
+            yield from grids(v, depth + 1)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from _grids(v, depth + 1)
+            yield from grids(v, depth + 1)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
-            yield from _grids(getattr(value, f.name), depth + 1)
+            yield from grids(getattr(value, f.name), depth + 1)
 
 
 def values_of(context: Mapping[str, Any]) -> dict[Cell, float]:
     """{(array, index text): the exact value} of every cell of every table a page's context draws."""
     found: dict[Cell, float] = {}
-    for grid in _grids(context):
+    for grid in grids(context):
         index, values = grid["cells"]
         if not grid["array"] or index is None:
             continue

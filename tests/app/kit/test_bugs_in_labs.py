@@ -6,6 +6,7 @@ the swap is seen by the request that asked for it only."""
 from __future__ import annotations
 
 import html as html_module
+import importlib
 import re
 import subprocess
 import sys
@@ -16,11 +17,13 @@ import numpy as np
 import pytest
 
 from app.settings import get_settings
+from app.web.kit import bugs as kit_bugs
 from app.web.kit.bug_sites import SITES
 from app.web.kit.bugs import FieldError, seal, unseal
+from app.web.kit.quiz import values_of
 from engine import registry
 from engine.bugs import get_bug
-from engine.bugs.plant import swapped_specs
+from engine.bugs.plant import FORCED, swapped_specs
 
 ROOT = Path(__file__).resolve().parents[3]
 CASES = [(lab, key) for lab, sites in SITES.items() for key in sites]
@@ -90,18 +93,21 @@ def test_the_page_catches_it_the_way_the_bug_says(client, lab, key):
         assert "badge--bad" in planted.text, planted.text[:600]
         assert "badge--ok" in clean.text, clean.text[:600]
     else:
-        calls = []
-        specs = swapped_specs(key, lambda arrays, params: calls.append((arrays, params)))
-        assert specs  # the comparison runs on the very inputs the page computed with
-        from app.web.kit import bugs as kit_bugs
-        from app.web.kit.routes import LabSpec  # noqa: F401  (the lab's spec shows the page)
-        labs = {"conv": "conv", "pool": "pool", "norm": "norm", "softmax": "softmax"}
-        spec = __import__(f"app.web.labs.{labs[lab]}.routes", fromlist=["LAB"]).LAB
+        spec = importlib.import_module(f"app.web.labs.{lab}.routes").LAB
         state = spec.from_link(SITES[lab][key].link, get_settings())
         plant = kit_bugs.Plant(token(key), key, lab, SITES[lab][key])
+        if key in FORCED:  # the optimizer's: PyTorch's first Adam step moves each parameter by ±lr
+            wrong = values_of(plant.run(spec.show, state, get_settings(), "page").context)
+            right = values_of(spec.show(state, get_settings(), "page").context)
+            lr, g = 0.01, [0.02, 0.01, 0.01, -0.03, 0.05]  # OPTIM_LINK's
+            first = [("update", f"{j},0") for j in range(len(g))]  # (parameter, step)
+            assert [right[c] for c in first] == pytest.approx([-lr * np.sign(v) for v in g], rel=1e-3)
+            assert [wrong[c] for c in first] != pytest.approx([-lr * np.sign(v) for v in g], rel=1e-3)
+            return
+        calls = []
         plant.run(spec.show, state, get_settings(), "page",
                   record=lambda arrays, params: calls.append((arrays, params)))
-        assert calls
+        assert calls  # the comparison runs on the very inputs the page computed with
         arrays, params = calls[0]
         assert bug.caught(bug.run(arrays, params), arrays, params)
         assert not bug.caught(bug.reference(arrays, params), arrays, params)
@@ -224,3 +230,11 @@ def test_the_normal_lab_pages_never_import_the_bugs():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_show_me_on_the_optimizer_puts_the_pages_tables_side_by_side(client):
+    form = form_of(pages(client, "optim", "adam-no-bias-correction")[1], "optim")
+    r = client.post("/optim/bug/reveal", data=form)
+    assert r.status_code == 200
+    assert "Adam without bias correction" in r.text
+    assert "<code>m_hat</code>" in r.text and "(the same on these inputs)" not in r.text.split("<code>v_hat")[0]

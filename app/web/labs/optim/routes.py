@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from app.settings import Settings
+from app.web.kit.bug_sites import SITES
 from app.web.kit.fields import parse_int
 from app.web.kit.form import Form, collect, first
 from app.web.kit.responses import field_errors, form_errors, fragment
@@ -96,6 +97,7 @@ def terms(state: OptimState, array: str, index_text: str):
 
 
 LAB = LabSpec(export=EXPORT, slug="optim", noun="optimizer", presets=PRESETS, default=DEFAULT, from_link=from_link,
+              bug_sites=SITES["optim"],
               from_form=from_form, show=show, limits=form_limits, gradcheck=gradcheck, provenance=provenance,
               provenance_arrays=TABLE_ARRAYS, templates={"lab": "optim/table.html", "stages": "optim/stages.html"},
               terms=terms, steppers=(Stepper("stages", lambda state: stages.stage_count(state.opt.name, state.opt.hp),
@@ -140,6 +142,7 @@ async def optim_link(request: Request, settings: SettingsDep) -> Response:
     if errors:
         return field_errors(errors)
     return JSONResponse({"url": LAB.canonical(state)})
+
 
 
 @router.post("/optim/continue")
