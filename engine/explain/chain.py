@@ -85,6 +85,10 @@ def op_params(layer: Any) -> dict[str, Any]:
         return {"size": layer.size, "stride": layer.stride}
     if t == "batchnorm":
         return {"eps": layer.eps, "mode": "train", "convention": layer.convention}
+    if t == "groupnorm":
+        return {"groups": layer.groups, "eps": layer.eps}
+    if t == "leaky_relu":
+        return {"slope": layer.slope}
     return {}
 
 

@@ -1,8 +1,8 @@
 """Provenance as terms: for an element of a gradient array, the terms (coefficient cell, upstream cell,
 product) that sum to it — not only the set of cells (:func:`engine.registry.op_provenance`).
 
-One function per op family (conv, pooling and elementwise, dense, batch norm, softmax
-cross-entropy), registered by op name in :data:`TERMS`. :func:`op_terms` runs an op from plain
+One function per op family (conv, pooling and elementwise, dense, batch norm, group norm, softmax
+cross-entropy and the SVM loss), registered by op name in :data:`TERMS`. :func:`op_terms` runs an op from plain
 inputs through the registry's one validation (:func:`engine.registry.prepare`), as
 ``op_provenance`` does; :func:`terms_of` reads an answer the caller already has (a lab's run, a
 network layer's arrays). Every element's terms sum to the array's value (tested).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.explain.terms import conv, dense, elementwise, norm, softmax
+from engine.explain.terms import conv, dense, elementwise, groupnorm, norm, softmax
 from engine.explain.terms.record import Factor, Term, Terms, TermsFn, cell, constant, index_text
 from engine.records import Arrays, Index, OpInputError, check_element
 from engine.registry import get_spec, prepare
@@ -21,7 +21,7 @@ __all__ = ["TERMS", "Factor", "Term", "Terms", "cell", "constant", "index_text",
            "terms_of"]
 
 TERMS: dict[str, tuple[TermsFn, tuple[str, ...]]] = {
-    **conv.FAMILY, **elementwise.FAMILY, **dense.FAMILY, **norm.FAMILY, **softmax.FAMILY,
+    **conv.FAMILY, **elementwise.FAMILY, **dense.FAMILY, **norm.FAMILY, **groupnorm.FAMILY, **softmax.FAMILY,
 }
 
 

@@ -59,6 +59,10 @@ def _case(op, rng):
         n, k = int(rng.integers(1, 4)), int(rng.integers(2, 5))
         return ({"logits": rng.normal(size=(n, k)) * 2, "labels": rng.integers(0, k, size=n).tolist()},
                 {"temperature": float(rng.choice([0.5, 1.0, 2.0]))})
+    if op == "groupnorm":
+        shape = (int(rng.integers(1, 4)), 4) if rng.integers(2) else (2, 4, int(rng.integers(1, 4)), 2)
+        return {"x": rng.normal(size=shape) * 3 + 1, "gamma": rng.uniform(0.5, 2, 4), "beta": rng.normal(size=4),
+                "dout": rng.normal(size=shape)}, {"groups": int(rng.choice([1, 2, 4]))}
     if op == "svm_loss":
         n, k = int(rng.integers(1, 5)), int(rng.integers(2, 6))
         return {"logits": np.round(rng.normal(size=(n, k)) * 2, 1), "labels": rng.integers(0, k, size=n).tolist()}, {}

@@ -1,0 +1,97 @@
+"""groupnorm's gradients as terms (statistics per sample n and group g over the d = (C/G)·H·W values i of that
+sample's group of channels; batch norm's terms with the group in place of the channel's column):
+
+- dbeta[c] = Σ_{n, positions} 1·dout;  dgamma[c] = Σ x̂·dout;  dx_hat[i] = γ[c]·dout[i]
+- dvar[n, g] = Σ_i (x − μ)[i]·(−½)(σ² + ε)^{−3/2} · dx̂[i]
+- dmean[n, g] = Σ_i (−1/σ)·dx̂[i] + (−2·Σ(x − μ)/d)·dvar[n, g]
+- dx[i] = (1/σ)·dx̂[i] (through x̂) + (2(x − μ)[i]/d)·dvar[n, g] (through σ²) + (1/d)·dmean[n, g] (through μ)
+
+σ is std = √(σ² + ε) of the group. Each coefficient names the cell it is made from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.explain.terms.norm import PATHS
+from engine.explain.terms.record import Term, Terms, cell, constant, index_text
+from engine.records import Arrays, Index, OpInputError
+
+ARRAYS = ("dbeta", "dgamma", "dx_hat", "dvar", "dmean", "dx")
+FORMULAS = {
+    "dbeta": r"\frac{\partial L}{\partial \beta_c} = \sum_{n,\,\text{positions}} 1\cdot\frac{\partial L}{\partial y}",
+    "dgamma": r"\frac{\partial L}{\partial \gamma_c} = \sum_{n,\,\text{positions}} \hat{x}\,"
+              r"\frac{\partial L}{\partial y}",
+    "dx_hat": r"\frac{\partial L}{\partial \hat{x}_i} = \gamma_c\,\frac{\partial L}{\partial y_i}",
+    "dvar": r"\frac{\partial L}{\partial \sigma^2_{n,g}} = \sum_{i \in (n,g)} (x_i - \mu_{n,g})\,"
+            r"\frac{-1}{2}(\sigma^2_{n,g} + \epsilon)^{-3/2}\,\frac{\partial L}{\partial \hat{x}_i}",
+    "dmean": r"\frac{\partial L}{\partial \mu_{n,g}} = \sum_{i \in (n,g)} \frac{-1}{\sigma_{n,g}}\,"
+             r"\frac{\partial L}{\partial \hat{x}_i} + \frac{-2\sum_i (x_i - \mu_{n,g})}{d}\,"
+             r"\frac{\partial L}{\partial \sigma^2_{n,g}}",
+    "dx": r"\frac{\partial L}{\partial x_i} = \frac{1}{\sigma_{n,g}}\,\frac{\partial L}{\partial \hat{x}_i}"
+          r" + \frac{2(x_i - \mu_{n,g})}{d}\,\frac{\partial L}{\partial \sigma^2_{n,g}}"
+          r" + \frac{1}{d}\,\frac{\partial L}{\partial \mu_{n,g}}",
+}
+
+
+def members(shape: tuple[int, ...], groups: int, n: int, g: int) -> list[Index]:
+    """Every index of sample n's group g (channels g·C/G … (g+1)·C/G − 1, every position), row-major."""
+    per = shape[1] // groups
+    return [(n, g * per + j[0], *j[1:]) for j in np.ndindex((per, *shape[2:]))]
+
+
+def channel(shape: tuple[int, ...], c: int) -> list[Index]:
+    """Every index of channel c over the samples and positions: what dβ[c] and dγ[c] sum."""
+    return [(i[0], c, *i[1:]) for i in np.ndindex(shape[:1] + shape[2:])]
+
+
+def groupnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
+    if array not in ARRAYS:
+        raise OpInputError("array", f"groupnorm has no terms for {array!r}; arrays with terms: {', '.join(ARRAYS)}")
+    index = tuple(int(i) for i in index)
+    shape = result["x"].shape
+    groups = int(params.get("groups", result["mean"].shape[1]))
+    eps = float(params.get("eps", 1e-5))
+    per = shape[1] // groups
+    d = result["x"][0].size // groups
+    dout, x_hat, x_mu, dx_hat = result["dout"], result["x_hat"], result["x_mu"], result["dx_hat"]
+    if array in ("dx_hat", "dx"):
+        n, g = index[0], index[1] // per
+    elif array in ("dvar", "dmean"):
+        n, g = index
+    else:
+        n = g = 0
+    note = ""
+    if array == "dbeta":
+        terms = [Term(constant(1.0, "1"), cell("dout", j, dout[j])) for j in channel(shape, index[0])]
+    elif array == "dgamma":
+        terms = [Term(cell("x_hat", j, x_hat[j]), cell("dout", j, dout[j])) for j in channel(shape, index[0])]
+    elif array == "dx_hat":
+        c = index[1]
+        terms = [Term(cell("gamma", (c,), result["gamma"][c]), cell("dout", index, dout[index]))]
+    elif array == "dvar":
+        k = -0.5 * (float(result["var"][n, g]) + eps) ** -1.5
+        terms = [Term(cell("x_mu", j, x_mu[j] * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"),
+                      cell("dx_hat", j, dx_hat[j])) for j in members(shape, groups, n, g)]
+    elif array == "dmean":
+        std = float(result["std"][n, g])
+        group = members(shape, groups, n, g)
+        terms = [Term(cell("std", (n, g), -1.0 / std, f"−1/σ[{n},{g}]"), cell("dx_hat", j, dx_hat[j]))
+                 for j in group]
+        through_var = -2.0 * float(sum(x_mu[j] for j in group)) / d
+        terms.append(Term(constant(through_var, "−2·Σ(x−μ)/d"), cell("dvar", (n, g), result["dvar"][n, g])))
+        note = "Σ(x − μ) over the group is 0 up to rounding, so the path through σ² adds (almost) nothing."
+    else:  # dx
+        std = float(result["std"][n, g])
+        terms = [Term(cell("std", (n, g), 1.0 / std, f"1/σ[{n},{g}]"), cell("dx_hat", index, dx_hat[index]), "x_hat"),
+                 Term(cell("x_mu", index, 2.0 * x_mu[index] / d, f"2(x−μ)[{index_text(index)}]/d"),
+                      cell("dvar", (n, g), result["dvar"][n, g]), "var"),
+                 Term(constant(1.0 / d, f"1/d = 1/{d}"), cell("dmean", (n, g), result["dmean"][n, g]), "mean")]
+        note = f"Three paths reach x through its group's statistics (sample {n}, group {g} of {groups})."
+    return Terms("groupnorm", array, index, float(result[array][index]), tuple(terms), FORMULAS[array], note,
+                 PATHS if array == "dx" else {})
+
+
+FAMILY = {"groupnorm": (groupnorm_terms, ARRAYS)}
