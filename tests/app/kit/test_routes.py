@@ -202,7 +202,9 @@ def test_every_route_reads_the_settings_through_the_dependency(fake_app, fake):
 def test_a_lab_without_gradcheck_provenance_or_window_has_no_such_routes(fake_app):
     bare = replace(FAKE, slug="bare", gradcheck=None, provenance=None, window_positions=None)
     paths = {route.path for route in lab_router(bare).routes}
-    assert paths == {"/bare", "/bare/preset/{key}", "/bare/results", "/bare/lab"}
+    quiz = {f"/{{slug}}/quiz/{part}" for part in ("grade", "hint", "reveal")}  # quiz mode is on every lab
+    bare_quiz = {q.format(slug="bare") for q in quiz}
+    assert paths == {"/bare", "/bare/preset/{key}", "/bare/results", "/bare/lab"} | bare_quiz
     paths = {route.path for route in lab_router(FAKE).routes}
     assert paths == {"/fake", "/fake/preset/{key}", "/fake/results", "/fake/lab", "/fake/window", "/fake/gradcheck",
-                     "/fake/provenance"}
+                     "/fake/provenance"} | {q.format(slug="fake") for q in quiz}
