@@ -87,8 +87,8 @@ def unseal(token: str, secret: str) -> str:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raise bad from None
-    if len(raw) != NONCE + PLAIN + TAG:
-        raise bad
+    if len(raw) != NONCE + PLAIN + TAG or base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+        raise bad  # (re-encoded: a last character that differs only in base64's unused bits is not the token)
     body, tag = raw[:-TAG], raw[-TAG:]
     if not hmac.compare_digest(tag, _tag(secret, body)):
         raise bad
