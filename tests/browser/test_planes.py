@@ -57,11 +57,6 @@ def test_a_digit_is_drawn_as_images_not_thousands_of_inputs(page, live_server, p
     assert page.locator('input.cell[name="x"]').count() == 0
     assert page.locator('.plane[data-edit="x"] input[name="x_plane"]').count() == 1
     assert page.locator('#results .plane[data-arr="out"]').count() == 2  # two filters
-    # the first load's check is asked by gradcheck.js; asked again here, as its button would, in case that first
-    # ask raced htmx's start on a loaded machine (seen once: the slot stayed pending)
-    page.evaluate("() => window.Lens && window.Lens.gradcheckNow && window.Lens.gradcheckNow()")
-    page.wait_for_selector("#gradcheck .badge:not(.badge--pending)", timeout=60_000)
-    assert page.locator("#gradcheck .badge--ok").count() >= 1  # the check passes at this size too
     assert page.locator("input").count() < 60
     assert not page_errors, page_errors
 
