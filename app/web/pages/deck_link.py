@@ -83,6 +83,9 @@ class OpenSlide:
                 "Name": self.name[:1].upper() + self.name[1:]}
 
 
+EXERCISE = ("quiz", "bug")  # a slide in quiz mode (app.web.kit.quiz) or with a planted bug (app.web.kit.bugs)
+
+
 def check_slide(k: int, link: str, title: str, note: str, settings: Settings) -> Slide:
     """A slide's fields within the caps (FieldError naming ``s<k>``, ``t<k>`` or ``n<k>``)."""
     for kind, text in (("s", link), ("t", title), ("n", note)):
@@ -162,12 +165,14 @@ def open_slide(number: int, slide: Slide, labs: Mapping[str, LabSpec], settings:
                          "section's id (letters, digits, - and _), e.g. #backward")
     try:
         own, _ = split_display(query)  # a link copied in presenter mode: the deck adds present/embed itself
+        own, exercise = split_query(own, EXERCISE)  # a quiz or a planted bug rides along; its lab page checks it
         if not own:
             return OpenSlide(number, slide, slug, lab.default_link(), None, anchor)
         state, _ = read_filled(own, lambda q: lab.from_link(q, settings), lab.default_link().partition("?")[2])
     except FieldError as exc:
         return OpenSlide(number, slide, slug, None, f"this {lab.noun} link does not open: {exc.field}: {exc.message}")
-    return OpenSlide(number, slide, slug, lab.canonical(state), None, anchor)
+    extra = "".join(f"&{key}={value}" for key, value in exercise.items())
+    return OpenSlide(number, slide, slug, lab.canonical(state) + extra, None, anchor)
 
 
 def open_slides(deck: Deck, labs: Mapping[str, LabSpec], settings: Settings) -> list[OpenSlide]:

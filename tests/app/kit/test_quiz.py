@@ -144,3 +144,12 @@ def test_every_lab_can_quiz_the_arrays_it_shows(client, slug):
     revealed = client.post(f"/{slug}/quiz/reveal", data=form)
     assert revealed.status_code == 200, revealed.text[:300]
     assert [c["value"] for c in revealed.json()["cells"]] == [t.strip() for _, _, t in cells]
+
+
+def test_a_deck_slide_can_be_in_quiz_mode(client):
+    """A deck (app/web/pages/deck_link.py) keeps a slide's quiz= in the link its frame opens."""
+    from urllib.parse import quote
+
+    r = client.get("/deck?v=1&s1=" + quote(f"{CONV}&quiz={CELLS}", safe="") + "&t1=Quiz")
+    assert r.status_code == 200
+    assert f"quiz={CELLS}" in r.text.replace("&amp;", "&")
