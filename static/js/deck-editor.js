@@ -147,7 +147,8 @@
   let timer = 0;
   let asked = 0;
 
-  function changed(now) {
+  function changed(now) { // the editor is in sync (data-synced) once the server has answered the last change
+    editor.dataset.synced = "false";
     save(slides);
     clearTimeout(timer);
     timer = setTimeout(sync, now ? 0 : 300);
@@ -157,6 +158,7 @@
     const mine = ++asked;
     if (!slides.length) {
       answer = null;
+      editor.dataset.synced = "true";
       status.textContent = "";
       history.replaceState(history.state, "", "/deck/edit");
       showAnswer();
@@ -172,6 +174,8 @@
     }
     if (mine !== asked) return; // a later change is on its way
     const body = await response.json().catch(() => null);
+    if (mine !== asked) return;
+    editor.dataset.synced = "true";
     if (!response.ok) {
       answer = null;
       const item = body && body.detail && body.detail[0];

@@ -176,13 +176,14 @@ def test_add_to_deck_then_edit_reorder_and_present(viewport, live_server, page_e
     page.keyboard.press("Alt+ArrowUp")  # the focused slide moves up, the focus with it
     assert page.evaluate("() => document.activeElement.value") == "Batch norm"
     assert page.locator("[data-slide-open]").nth(0).inner_text() == "/norm"
-    page.wait_for_function("() => location.pathname === '/deck/edit' && location.search.startsWith('?v=1')")
+    page.wait_for_selector("[data-deck-editor][data-synced='true']", state="attached")  # the server has the order
+    assert page.evaluate("() => location.pathname") == "/deck/edit"
     edit_link = page.url
     page.locator("[data-slide-remove]").nth(1).click()
     assert page.locator("[data-slide-title]").count() == 1
     page.goto(edit_link)  # the editor's own address edits that deck (both slides)
     assert page.locator("[data-slide-title]").count() == 2
-    page.wait_for_function("() => document.querySelector('[data-editor-open]').ariaDisabled === 'false'")
+    page.wait_for_selector("[data-deck-editor][data-synced='true']", state="attached")
     page.click("[data-editor-open]")
     page.wait_for_function("() => window.Deck !== undefined")
     assert page.inner_text("[data-deck-title]") == "Batch norm"
