@@ -141,7 +141,7 @@ class _Table:
                  hidden_rows: int = 0, hidden_cols: int = 0, shape_text: str = "", title: str = "",
                  label: str | None = None, kind: str = "", image: bool = False, editable: bool = False):
         values = np.asarray(values, dtype=np.float64)
-        self.image, self.editable, self.window = image, editable, window  # an image plane (app.web.render.plane)
+        self.image, self.editable, self.window, self.mark = image, editable, window, mark  # an image's (render.plane)
         pre = ",".join(str(int(k)) for k in prefix)
         self.prefix = pre
         if values.ndim == 0:
@@ -277,12 +277,13 @@ class Heatmaps:
     def add(self, values: Any, array: str, image_over: int | None = None, **options: Any) -> dict:
         """One table (the options are the module's); its dict, ``html`` filled in by :meth:`render`. A plane (2-D,
         at least 2 × 2) of more than ``image_over`` cells (default: the batch's) is an image instead: of the
-        options only ``window``, ``editable``, ``colour``, ``prefix``, ``vmax``, ``title``, ``label`` apply."""
+        options only ``window``, ``mark`` (the unmarked cells' box is outlined, dashed), ``editable``, ``colour``,
+        ``prefix``, ``vmax``, ``title``, ``label`` apply."""
         limit = self.image_over if image_over is None else image_over
         shape = np.shape(values)
         if limit is not None and len(shape) == 2 and min(shape) > 1 and shape[0] * shape[1] > limit:
             options = {k: v for k, v in options.items()
-                       if k in ("window", "editable", "colour", "prefix", "vmax", "title", "label")}
+                       if k in ("window", "mark", "editable", "colour", "prefix", "vmax", "title", "label")}
             options["image"] = True
             if options.get("colour") == "none":  # an image is its colours: labels (a mask) on the value scale
                 options["colour"] = "scale"

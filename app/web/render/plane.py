@@ -12,7 +12,8 @@ index, row and column and value. The markup carries what the inspector needs:
   rounded like a table's cell and exactly; 8 bytes a cell, and no number formatted on the server);
 - an editable plane (an input of the lab's form) instead holds its values in a hidden input named
   ``<array>_plane`` (every digit: they are posted back as the array, :func:`app.web.kit.plane.plane_cells`);
-- ``window``: the sliding window's cells, outlined by an overlay.
+- ``window``: the sliding window's cells, outlined by an overlay; ``mark`` (padding, cells no window reaches):
+  the box of the cells NOT marked is outlined, dashed, so what lies outside it is the marked ring.
 """
 
 from __future__ import annotations
@@ -80,11 +81,14 @@ def image_html(table: Any, rgb: np.ndarray) -> Markup:
         parts.append(f' data-f64="{values_f64(values)}">')
     parts.append(f'<img class="plane__img" src="{src}" alt="{escape(label)}" width="{cols}" height="{rows}"'
                  ' draggable="false">')
-    box = _window_box(table.window, (rows, cols))
-    if box is not None:
-        top, left, bottom, right = box
-        parts.append(f'<span class="plane__win" style="top:{100 * top / rows:.4g}%;left:{100 * left / cols:.4g}%;'
-                     f'height:{100 * (bottom - top + 1) / rows:.4g}%;width:{100 * (right - left + 1) / cols:.4g}%">'
-                     "</span>")
+    marked = None if table.mark is None else np.broadcast_to(np.asarray(table.mark, bool), (rows, cols))
+    for cls, cells in (("plane__inner", None if marked is None or not marked.any() else ~marked),
+                       ("plane__win", table.window)):
+        box = _window_box(cells, (rows, cols))
+        if box is not None:
+            top, left, bottom, right = box
+            parts.append(f'<span class="{cls}" style="top:{100 * top / rows:.4g}%;left:{100 * left / cols:.4g}%;'
+                         f'height:{100 * (bottom - top + 1) / rows:.4g}%;width:{100 * (right - left + 1) / cols:.4g}%">'
+                         "</span>")
     parts.append("</div>")
     return Markup("".join(parts))
