@@ -118,10 +118,13 @@ def test_no_console_error_while_typing_and_stepping_fast(sized, live_server):
     type_fast(sized, "table.editable input.cell", "1234567")
     sized.wait_for_function("() => location.search.includes('1234567')")
     sized.locator("h1").click()
+    # the keys drive the stepper in view (static/js/steps.js)
+    sized.evaluate("() => document.querySelector('#window').scrollIntoView({block: 'center'})")
     for _ in range(8):
         sized.keyboard.press("ArrowRight")  # the sliding window, as fast as the keys come
     opened(sized, live_server + "/network")
     sized.locator("h1").click()
+    sized.evaluate("() => document.querySelector('.net-timeline').scrollIntoView({block: 'center'})")
     for _ in range(10):
         sized.keyboard.press("ArrowRight")
     sized.wait_for_timeout(1500)
@@ -133,6 +136,8 @@ def test_the_first_step_does_not_wrap_to_the_last(sized, live_server):
     opened(sized, live_server + "/network")
     assert sized.locator('#results [data-step="prev"]').is_disabled()
     sized.locator("h1").click()
+    # the keys drive the stepper in view (static/js/steps.js)
+    sized.evaluate("() => document.querySelector('.net-timeline').scrollIntoView({block: 'center'})")
     sized.keyboard.press("ArrowLeft")
     sized.wait_for_timeout(400)
     assert sized.get_attribute("#net-step", "data-op-index") == "0"

@@ -86,6 +86,8 @@ def test_step_through_one_training_step_with_the_keyboard(page, live_server, pag
     assert position(page) == "Forward · 0 conv2d"
     assert page.get_attribute(".net-box.is-current", "aria-current") == "step"
     page.click("h1")  # focus off the form, as a person clicking the page would
+    # the keys drive the stepper in view (static/js/steps.js): bring the step-through into view
+    page.evaluate("() => document.querySelector('.net-timeline').scrollIntoView({block: 'center'})")
     for title in ("Forward · 1 relu", "Forward · 2 maxpool2d", "Forward · 3 flatten", "Loss"):
         page.keyboard.press("ArrowRight")
         wait_for_position(page, title)
@@ -142,6 +144,8 @@ def test_a_shared_link_to_a_step_in_the_middle_of_training(page, live_server, pa
     assert page.text_content("[data-value='loss']").strip() == "0.6634"
     assert "after 40 steps" in page.text_content(".net-step__pos")
     page.click("h1")
+    # the keys drive the stepper in view (static/js/steps.js)
+    page.evaluate("() => document.querySelector('.net-timeline').scrollIntoView({block: 'center'})")
     page.keyboard.press("ArrowRight")
     wait_for_position(page, "Backward · 6 linear")
     wait_for_link(page, lambda f: f["op"] == "b:6")
