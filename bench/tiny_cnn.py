@@ -37,6 +37,7 @@ MODEL = {
 BATCH = 32
 HYPER = {"lr": 1e-3}
 TARGET_STEPS_PER_S = 800.0
+TORCH_SPEEDUP = 2.0  # issue 12, target 6: at least 2× PyTorch's steps/s (time per step ≤ 0.5× PyTorch's)
 
 
 def _batch(model: Any, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +121,8 @@ def run(table: Table, settings: Settings, torch: Any = None, model_json: dict = 
     for label in fns:
         if label == "candidate":
             continue
-        row = ratio_row(name, label, cand.median, timings[label].median, None,
+        limit = 1.0 / TORCH_SPEEDUP if label == "torch" else None
+        row = ratio_row(name, label, cand.median, timings[label].median, limit,
                         spread={"candidate": cand.spread, "reference": timings[label].spread},
                         note="ratio = time per step (lower is better)")
         row.unit = "steps/s"
