@@ -20,7 +20,7 @@ from app.api import v1 as api
 from app.api.v1 import schemas as api_schemas
 from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
-from app.security import SECURITY_HEADERS
+from app.security import SECURITY_HEADERS, embed_csp
 from app.settings import Settings, get_settings
 from app.timing import ServerTimingMiddleware
 from app.web.kit.cache import PageCache, answer_cached
@@ -84,6 +84,7 @@ over the size limit, **503** with `Retry-After` when the server's queue of heavy
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app. ``settings`` replaces :func:`get_settings` everywhere (middleware included)."""
     settings = settings or get_settings()
+    embed_csp(settings.embed_frame_ancestors)  # a bad embedding setting stops the start, not every embed page
     app = LensApp(
         lifespan=_lifespan,
         title="Backprop Lens",

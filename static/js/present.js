@@ -116,6 +116,7 @@
     addInputToggles(document.body);
     measureHeader();
     if (window.Lens) window.Lens.renderWithin(document.body); // Plotly.react with the projector's layout (or not)
+    fitFigures();
     window.dispatchEvent(new Event("resize")); // responsive plots and the overflow marks follow the new widths
   }
 
@@ -138,16 +139,23 @@
   // The projector's figure layout (lens.js renderFigure asks for it when <html> is-present): every font of a
   // Plotly figure at least MIN_FONT px — the figure's own, axes' ticks and titles, legend, annotations, colour
   // bars, a trace's text — and margins that grow to fit them.
+  // A label holding a sub- or superscript (p<sub>0</sub>, 10<sup>−3</sup>: Plotly draws them at 70 %), and a log
+  // axis's ticks (exponents), get SCRIPT_FONT, so that their small part too is at least 16 px.
   var MIN_FONT = 18;
-  function bump(font) {
+  var SCRIPT_FONT = 23;
+  function scripted(text) {
+    if (Array.isArray(text)) return text.some(scripted);
+    return typeof text === "string" && /<su[bp]>/i.test(text);
+  }
+  function bump(font, text) {
     font = Object.assign({}, font || {});
-    font.size = Math.max(font.size || 12, MIN_FONT);
+    font.size = Math.max(font.size || 12, scripted(text) ? SCRIPT_FONT : MIN_FONT);
     return font;
   }
   function bumpTitle(title) {
     if (title === undefined || title === null) return title;
     title = typeof title === "string" ? { text: title } : Object.assign({}, title);
-    title.font = bump(title.font);
+    title.font = bump(title.font, title.text);
     return title;
   }
   function bumpColorbar(bar) {
@@ -163,15 +171,19 @@
     Object.keys(out).forEach(function (key) {
       if (!/^([xyz]axis|polar|ternary)\d*$/.test(key) || typeof out[key] !== "object") return;
       var axis = Object.assign({}, out[key]);
-      axis.tickfont = bump(axis.tickfont);
+      axis.tickfont = bump(axis.tickfont, axis.ticktext);
       if (axis.title) axis.title = bumpTitle(axis.title);
       if (/^[xy]axis/.test(key)) axis.automargin = true;
+      if (axis.type === "log") { // a log axis: no small-digit minor labels (drawn at ¾ size), exponents (70 %) ≥ 16 px
+        axis.minorloglabels = "none";
+        axis.tickfont.size = Math.max(axis.tickfont.size, SCRIPT_FONT);
+      }
       out[key] = axis;
     });
     if (out.legend) out.legend = Object.assign({}, out.legend, { font: bump(out.legend.font) });
     out.hoverlabel = Object.assign({}, out.hoverlabel || {}, { font: bump((out.hoverlabel || {}).font) });
     if (out.annotations) {
-      out.annotations = out.annotations.map(function (a) { return Object.assign({}, a, { font: bump(a.font) }); });
+      out.annotations = out.annotations.map(function (a) { return Object.assign({}, a, { font: bump(a.font, a.text) }); });
     }
     if (out.coloraxis) out.coloraxis = Object.assign({}, out.coloraxis, { colorbar: bumpColorbar(out.coloraxis.colorbar) });
     if (out.height) out.height = Math.round(out.height * 1.25); // room for the larger type
@@ -180,7 +192,7 @@
   function projectorData(data) {
     return (data || []).map(function (trace) {
       var t = Object.assign({}, trace);
-      if (t.textfont || t.text || t.texttemplate) t.textfont = bump(t.textfont);
+      if (t.textfont || t.text || t.texttemplate) t.textfont = bump(t.textfont, t.texttemplate || t.text);
       if (t.colorbar || /^(heatmap|contour|surface)$/.test(t.type || "")) t.colorbar = bumpColorbar(t.colorbar);
       if (t.marker && t.marker.colorbar) {
         t.marker = Object.assign({}, t.marker, { colorbar: bumpColorbar(t.marker.colorbar) });
@@ -220,10 +232,11 @@
     root.classList.toggle("inputs-open");
     addInputToggles(document.body);
     if (window.Lens) window.Lens.renderWithin(document.body);
+    fitFigures();
     window.dispatchEvent(new Event("resize"));
     if (root.classList.contains("inputs-open")) {
       var first = document.getElementById(b.getAttribute("aria-controls"));
-      var cell = first && first.querySelector("input.cell, input:not([type=hidden])");
+      var cell = first && (first.querySelector("input.cell") || first.querySelector("input:not([type=hidden])"));
       if (cell) cell.focus({ preventScroll: true });
     }
   });
@@ -323,6 +336,34 @@
     var sticky = header && getComputedStyle(header).position === "sticky";
     var h = sticky ? header.getBoundingClientRect().height : 0;
     root.style.setProperty("--header-h", Math.ceil(h) + "px");
+  }
+
+  // --- a link to a section (#backward, a deck slide's #section) lands there once the page is drawn: the browser
+  // jumps at load, before formulas and figures above the section take their height. Not after the visitor moved.
+  var moved = false;
+  ["wheel", "touchstart", "keydown", "mousedown"].forEach(function (name) {
+    window.addEventListener(name, function () { moved = true; }, { once: true, passive: true, capture: true });
+  });
+  function landOnHash() {
+    if (moved || window.location.hash.length < 2) return;
+    var target;
+    try { target = document.getElementById(decodeURIComponent(window.location.hash.slice(1))); } catch (e) { return; }
+    if (target) target.scrollIntoView({ block: "start" }); // scroll-margin (present.css) keeps it below the header
+  }
+  var landed = false;
+  document.addEventListener("lens:drawn", function (event) {
+    if (landed || !event.detail || event.detail.root !== document.body) return;
+    landed = true;
+    requestAnimationFrame(landOnHash);
+  });
+
+  // Plotly's own resize waits for its debounce: figures whose box changed (presenter mode, the inputs opened or
+  // closed) are fitted at once, so no label is drawn scaled down in the meantime
+  function fitFigures() {
+    if (!window.Plotly || !window.Plotly.Plots) return;
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      if (gd.offsetParent !== null) window.Plotly.Plots.resize(gd);
+    });
   }
 
   function start() {

@@ -150,3 +150,8 @@ def test_embed_origins_come_from_the_setting(links):
 def test_embed_setting_is_a_source_list(bad):
     with pytest.raises(ValueError):
         embed_csp(bad)
+
+
+def test_a_bad_embed_setting_stops_the_start():
+    with pytest.raises(ValueError, match="embed_frame_ancestors"):
+        create_app(Settings(embed_frame_ancestors="https://a.example; script-src *"))
