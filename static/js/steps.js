@@ -30,7 +30,8 @@
   // --- which stepper is in view ---
   function groups() {
     return Array.prototype.filter.call(document.querySelectorAll("[data-stepper]"), function (g) {
-      return g.getClientRects().length > 0; // not in a hidden tab
+      // not in a hidden tab, and with somewhere to go (the optimizer's t with one step has not)
+      return g.getClientRects().length > 0 && !(parseInt(g.getAttribute("data-count"), 10) <= 1);
     });
   }
   function byKey(key) {
