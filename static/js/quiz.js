@@ -174,7 +174,22 @@
   function activate(on) {
     panel().classList.toggle("is-active", on);
     $(".quiz-panel__body").hidden = !on;
-    $("[data-quiz-open]").hidden = on;
+    document.querySelector("[data-quiz-open]").hidden = on;
+  }
+
+  // "Quiz me" sits with the lab's own actions (Copy link, Present, …) when the page has them: a floating
+  // button would cover whatever is under it (the network's drawing pad)
+  function dock() {
+    var button = document.querySelector("[data-quiz-open]");
+    var actions = document.querySelector(".lab-actions");
+    if (!button || !actions || actions.contains(button)) { return; }
+    var display = actions.querySelector(".display-buttons");  // beside "Copy embed code", where its row has room
+    if (display) {
+      display.insertBefore(button, display.querySelector("[data-open-lab]"));
+    } else {
+      actions.insertBefore(button, actions.querySelector("[data-copy-status]"));
+    }
+    panel().setAttribute("data-docked", "");
   }
 
   function message(text) { $("[data-quiz-message]").textContent = text || ""; }
@@ -337,6 +352,7 @@
   function init() {
     var p = panel();
     if (!p) { return; }
+    dock();
     var given = p.getAttribute("data-cells");
     quiz.cells = given ? given.split(";") : [];
     if (quiz.cells.length) { activate(true); }

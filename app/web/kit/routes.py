@@ -345,6 +345,7 @@ def export_routes(router: APIRouter, lab: LabSpec, export: Export) -> None:
         except FieldError as exc:
             return field_errors([exc], where="query")
         try:
+            await prepare(lab, state, settings)  # a state that needs a replay (the network's step) has it first
             return await work.run(settings, make, state, query)
         except OpInputError as exc:
             return error_response(422, ["query", exc.field], exc.message)
@@ -361,6 +362,9 @@ def export_routes(router: APIRouter, lab: LabSpec, export: Export) -> None:
     async def arrays_json(request: Request, settings: SettingsDep) -> Response:
         """The engine's arrays of the page of this link, ``{name: nested list}``."""
         return await exported(request, settings, arrays)
+
+    if "numpy.py" not in export.formats:  # the network lab: arrays.json only
+        return
 
     @router.get(base + "/numpy.py", name=f"{lab.slug}_export_numpy")
     async def numpy_py(request: Request, settings: SettingsDep) -> Response:

@@ -29,6 +29,7 @@ from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted, 
 from app.web.labs.network import explain as network_explain
 from app.web.labs.network import run as network_run
 from app.web.labs.network import view as network_view
+from app.web.labs.network.export import EXPORT
 from app.web.labs.network.form import from_form
 from app.web.labs.network.presets import DEFAULT, PRESETS
 from app.web.labs.network.state import NetworkState, form_limits, from_link, timeline
@@ -63,7 +64,7 @@ def heavy(state: NetworkState, settings: Settings):
     return network_run.replay_job(state, settings.max_request_cpu_seconds)
 
 
-LAB = LabSpec(slug="network", noun="network", presets=PRESETS, default=DEFAULT, from_link=from_link,
+LAB = LabSpec(export=EXPORT, slug="network", noun="network", presets=PRESETS, default=DEFAULT, from_link=from_link,
               from_form=from_form, show=shown_view(network_view.build), limits=form_limits, gradcheck=gradcheck,
               lab_form=lab_form, heavy=heavy, provenance=network_explain.provenance, terms=network_explain.terms)
 pages = lab_router(LAB)
