@@ -189,12 +189,23 @@ SENT = """(lab) => performance.getEntriesByType('resource').filter(
   (e) => e.initiatorType === 'xmlhttprequest' && new URL(e.name).pathname.startsWith('/' + lab + '/')).length"""
 
 
-def browser_case(browser: Browser, base: str, case: Case, edits: int) -> dict:
+# how an edit was drawn before issue 12: htmx's default settle delay and history snapshots, the results
+# swapped whole (outerHTML), for an A/B in the same run (--compare)
+BEFORE = """() => {
+  document.querySelectorAll('[hx-swap="patch"]').forEach((el) => el.setAttribute('hx-swap', 'outerHTML'));
+  htmx.config.defaultSettleDelay = 20; htmx.config.historyCacheSize = 10;
+  document.body.removeAttribute('hx-history');
+}"""
+
+
+def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bool = False) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(base + case.link)
     page.wait_for_load_state("networkidle")
+    if before:
+        page.evaluate(BEFORE)
     cell = page.locator("[data-lab] .cells input.cell").first
     if case.kind == "cell":
         target = (cell.evaluate("(el) => el.closest('[hx-target]').getAttribute('hx-target')") or "#results")[1:]
@@ -222,7 +233,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int) -> dict:
     return {"lat": latencies, "sent": sent, "errors": errors}
 
 
-def browser_bench(base: str, found: list[Case], edits: int) -> None:
+def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False) -> None:
     print(f"\nbrowser: keystroke -> swapped content drawn (figures and formulas) -> next frame, {edits} per case",
           flush=True)
     print(f"{'case':34} {'keystroke -> drawn':>26} {'requests/keystroke':>20}")
@@ -238,6 +249,11 @@ def browser_bench(base: str, found: list[Case], edits: int) -> None:
             print(f"{case.lab + ' ' + case.preset + ' (' + what + ')':34} {summary(m['lat']):>26}"
                   f" {m['sent'] / edits:20.2f}" + (f"  page errors: {m['errors'][:2]}" if m["errors"] else ""),
                   flush=True)
+            if compare:
+                old = browser_case(browser, base, case, edits, before=True)
+                ratio = statistics.median(old["lat"]) / statistics.median(m["lat"])
+                print(f"{'  before (settle 20 ms, snapshots, outerHTML)':34} {summary(old['lat']):>26}"
+                      f"  p50 now {1 / ratio:.2f}x of before", flush=True)
         print(f"\n{'lab: keystroke -> drawn':34} {'p50':>8} {'p95':>8}  target        status")
         for lab, values in per_lab.items():
             p95 = percentile(values, 95)
@@ -266,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", nargs="+", help="only these presets")
     parser.add_argument("--no-browser", action="store_true", help="server only")
     parser.add_argument("--base", help="measure a server already running there (default: start one)")
+    parser.add_argument("--compare", action="store_true",
+                        help="in Chromium, also each case as edits were drawn before issue 12 (same run)")
     args = parser.parse_args(argv)
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), f"({os.cpu_count()} CPUs)", flush=True)
     proc, base = (None, args.base.rstrip("/")) if args.base else start_server()
@@ -273,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         found = cases(base, args.lab, args.preset)
         server_bench(base, found, args.edits)
         if not args.no_browser:
-            browser_bench(base, found, args.edits)
+            browser_bench(base, found, args.edits, args.compare)
     finally:
         if proc is not None:
             proc.terminate()

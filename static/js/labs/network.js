@@ -264,6 +264,7 @@
   function close() {
     if (run && run.source) { run.source.close(); run.source = null; }
     if (run && run.frame) { cancelAnimationFrame(run.frame); run.frame = 0; }
+    if (run && run.later) { clearTimeout(run.later); run.later = 0; }
   }
 
   function onSteps(ev) {
@@ -298,10 +299,12 @@
     if (!run.frame) run.frame = requestAnimationFrame(draw);
   }
 
-  // Each frame redraws the loss chart (and the evaluation points on it) plus at most ONE of the other
-  // charts that has new points, in turn: every Plotly redraw costs ~15 ms here, so a frame stays short
-  // and the display keeps up with the stream; nothing is dropped, only queued to the chart's next turn.
+  // Each frame redraws the loss chart (and the evaluation points on it); the other charts that have new
+  // points take turns, ONE of them at most every SLOW_MS: every Plotly redraw re-lays out its axes (15 ms
+  // on a quiet machine, 50–150 ms on a busy one), so frames stay short and the loss keeps up with the
+  // stream; nothing is dropped, only queued to the chart's next turn (each is redrawn about once a second).
   var SLOW = ["acc", "gnorm", "ratio", "snap"];
+  var SLOW_MS = 250;
 
   function pending(q, name) {
     if (name === "acc") return q.accEvals.length > 0;
@@ -350,16 +353,23 @@
       q.loss = { x: [], y: [] };
       q.evals = [];
     }
-    // one other chart every second frame (every frame when the loss had nothing new): ~15 ms a redraw
-    var turns = final === true ? SLOW.length : (!lossDrawn || run.renders % 2 === 1 ? 1 : 0);
+    // one other chart when its turn is due (at once when the loss had nothing new)
+    var due = began - (run.lastSlow || 0) >= SLOW_MS;
+    var turns = final === true ? SLOW.length : (due || !lossDrawn ? 1 : 0);
     for (var k = 0; k < SLOW.length && turns > 0; k++) {
       var name = SLOW[run.turn % SLOW.length];
       run.turn += 1;
-      if (pending(q, name)) { drawSlow(card, q, name, P, max); turns -= 1; }
+      if (pending(q, name)) { drawSlow(card, q, name, P, max); turns -= 1; run.lastSlow = began; }
     }
     if (final === true) SLOW.forEach(function (n) { if (pending(q, n)) drawSlow(card, q, n, P, max); });
     q.dirty = SLOW.some(function (n) { return pending(q, n); });
-    if (q.dirty && !run.frame) run.frame = requestAnimationFrame(draw); // the other charts' turns
+    if (q.dirty && !run.frame && !run.later) { // the other charts' turns: when the next one is due
+      var mine = run;
+      mine.later = setTimeout(function () {
+        mine.later = 0;
+        if (run === mine && !mine.frame) mine.frame = requestAnimationFrame(draw);
+      }, Math.max(0, SLOW_MS - (performance.now() - (mine.lastSlow || 0))));
+    }
     // the numbers line, and the step the pad's "latest" weights are
     el(card, "[data-train-step]").textContent = String(run.t);
     padTrained(run.t);
