@@ -186,35 +186,36 @@ def other_origin(tmp_path: Path):
 
 COURSE_PAGE = """<!doctype html><title>A course page</title>
 <h1>Week 4: max pooling</h1>
-<iframe id="embedded" src="{embed}" width="900" height="500" style="border:0"></iframe>
+{snippet}
 <iframe id="plain" src="{plain}" width="900" height="300"></iframe>
 <script>
 window.heights = [];
 addEventListener("message", function (e) {{
-  if (e.data && e.data.type === "backprop-lens:height") {{
-    window.heights.push(e.data.height);
-    document.getElementById("embedded").style.height = e.data.height + "px";
-  }}
+  if (e.data && e.data.type === "backprop-lens:height") window.heights.push(e.data.height);
 }});
 </script>"""
 
 
 def test_a_page_of_another_origin_embeds_a_lab_and_edits_it(projector, live_server, other_origin):
     folder, origin = other_origin
-    link = projector.request.get(live_server + NOTES_POOL, max_redirects=0).headers["location"]
-    (folder / "course.html").write_text(COURSE_PAGE.format(embed=live_server + link + "&embed=1",
-                                                           plain=live_server + link))
+    opened(projector, live_server + NOTES_POOL)  # the lab's own "Copy embed code" snippet, as a course page gets it
+    snippet = projector.evaluate("() => window.LensDisplay.embedCode()")
+    link = projector.url.partition(live_server)[2]
+    assert snippet.startswith('<iframe src="' + live_server + link.replace("&", "&amp;") + '&amp;embed=1"')
+    (folder / "course.html").write_text(COURSE_PAGE.format(snippet=snippet, plain=live_server + link))
     projector.goto(origin + "/course.html")
     projector.wait_for_load_state("networkidle")
-    frame = projector.frame_locator("#embedded")
+    frame = projector.frame_locator("iframe[src*='embed=1']")
     frame.locator("#results").wait_for()
     lab = next(f for f in projector.frames if "embed=1" in f.url)
     assert "is-embed" in lab.evaluate("() => document.documentElement.className")
     assert lab.locator(".site-header, .site-footer").count() == 0  # no site chrome
     assert lab.locator("[data-open-lab]").is_visible()
     projector.wait_for_function("() => window.heights.length > 0")
-    first_height = projector.evaluate("() => window.heights[window.heights.length - 1]")
-    assert first_height > 500  # the lab is taller than its frame: the parent hears it and may grow the frame
+    height = projector.evaluate("() => window.heights[window.heights.length - 1]")
+    assert height > 760  # taller than the snippet's first guess: the snippet's script fits the frame to it
+    projector.wait_for_function("h => document.querySelector(\"iframe[src*='embed=1']\").offsetHeight === h",
+                                arg=height)
     frame.locator("#x-0-0-1-1").click()  # an edit inside the frame recomputes there
     projector.keyboard.press("Control+A")
     projector.keyboard.type("1")
@@ -223,8 +224,7 @@ def test_a_page_of_another_origin_embeds_a_lab_and_edits_it(projector, live_serv
     lab.wait_for_function("() => location.search.includes('x=1x1x4x4:2,1,-11,0,0,1,')")
     assert lab.evaluate("() => location.search").endswith("&embed=1")
     # the same lab without embed=1 refuses to be framed (frame-ancestors 'none'): its frame shows no lab
-    plain = projector.locator("#plain")
-    assert plain.is_visible()
+    assert projector.locator("#plain").is_visible()
     plain_frame = next(f for f in projector.frames if f is not lab and f is not projector.main_frame)
     assert plain_frame.url.startswith("chrome-error://") or plain_frame.locator("#results").count() == 0
 
@@ -243,3 +243,16 @@ def test_anchors_and_the_sticky_inputs_land_below_the_header(projector, live_ser
         inputs = projector.evaluate("() => document.querySelector('.lab__inputs').getBoundingClientRect().top")
         header = projector.evaluate("() => document.querySelector('.site-header').getBoundingClientRect().bottom")
         assert inputs >= header, (header, inputs)
+
+
+def test_fullscreen_button_fills_the_screen_and_gives_it_back(projector, live_server):
+    opened(projector, live_server + "/norm?present=1")
+    button = projector.locator("[data-fullscreen]")
+    assert button.is_visible() and button.get_attribute("aria-pressed") == "false"
+    button.click()
+    projector.wait_for_function("() => document.fullscreenElement === document.documentElement")
+    assert button.get_attribute("aria-pressed") == "true" and button.inner_text() == "Exit fullscreen"
+    button.click()
+    projector.wait_for_function("() => !document.fullscreenElement")
+    assert button.inner_text() == "Fullscreen"
+    assert not projector.errors, projector.errors
