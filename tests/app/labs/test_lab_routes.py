@@ -43,8 +43,8 @@ def test_each_labs_shared_routes_are_made_by_the_factory(app, slug):
         assert made.get(f"/{slug}{tail}") == kit_routes.__name__, f"/{slug}{tail} is not made by lab_router"
     assert LABS[slug].LAB.slug == slug
     own = {path for path, module in made.items() if path.startswith(f"/{slug}/") and module == LABS[slug].__name__}
-    assert own <= {"/optim/step", "/optim/surface", "/optim/link", "/norm/expectation", "/network/jump",
-                   "/network/step", "/network/predict", "/network/train/stream"}, own
+    assert own <= {"/optim/step", "/optim/surface", "/optim/link", "/optim/continue", "/norm/expectation",
+                   "/network/jump", "/network/step", "/network/predict", "/network/train/stream"}, own
 
 
 def _default_link(client, slug: str) -> str:
