@@ -122,7 +122,7 @@ async def deck_link(request: Request, settings: SettingsDep) -> Response:
     A deck over the caps answers 422 at ``["body", "slides", i, "link" | "title" | "note"]``."""
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return error_response(422, ["body"], "the body must be JSON: {\"slides\": [{\"link\": …}, …]}")
     items = body.get("slides") if isinstance(body, dict) else None
     if not isinstance(items, list):

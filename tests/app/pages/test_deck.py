@@ -152,8 +152,9 @@ def test_post_deck_link_refuses_a_bad_deck_naming_the_field(client, body, loc):
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, r.text
 
 
-def test_post_deck_link_refuses_a_body_that_is_not_json(client):
-    r = client.post("/deck/link", content=b"{", headers={"content-type": "application/json"})
+@pytest.mark.parametrize("body", [b"{", b"[" * 100_000 + b"]" * 100_000])
+def test_post_deck_link_refuses_a_body_that_is_not_json(client, body):
+    r = client.post("/deck/link", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
 
 
