@@ -79,3 +79,24 @@ def test_optim_start_from_a_state_and_continue_from_here(page, live_server, page
     type_into(page, "#v0-1", "0.5")
     page.wait_for_function("() => !document.querySelector('#v0-1[aria-invalid=\"true\"]')")
     assert not unexpected(page_errors), page_errors
+
+
+def test_hovering_an_activations_dx_outlines_its_slope_and_dout(page, live_server, page_errors):
+    page.goto(live_server + "/pool?v=1&x=1x1x2x2:-2,0,1,3&pool=max&size=2&stride=2&dout=ones")
+    page.wait_for_load_state("networkidle")
+    page.hover('table[data-arr="leaky_relu_dx"] td[data-idx="0,0,0,0"]')
+    page.wait_for_function("() => [...document.querySelectorAll('td.prov')].some(td => "
+                           "td.closest('table').dataset.arr === 'act_dout')")
+    outlined = page.evaluate("() => [...document.querySelectorAll('td.prov')].map(td => "
+                             "td.closest('table').dataset.arr + '[' + td.dataset.idx + ']')")
+    assert {"act_dout[0,0,0,0]", "leaky_relu_local_grad[0,0,0,0]"} <= set(outlined), outlined
+    # and a softmax SVM margin outlines the two logits it compares
+    page.goto(live_server + "/softmax?v=1&logits=2x3:3,-2,-100,1,2.5,0.2&labels=2:0,2&temperature=1")
+    page.wait_for_load_state("networkidle")
+    page.hover('table[data-arr="svm_margins"] td[data-idx="1,1"]')
+    page.wait_for_function("() => [...document.querySelectorAll('td.prov')].some(td => "
+                           "td.closest('table').dataset.arr === 'logits')")
+    outlined = page.evaluate("() => [...document.querySelectorAll('td.prov')].map(td => "
+                             "td.closest('table').dataset.arr + '[' + td.dataset.idx + ']')")
+    assert {"logits[1,1]", "logits[1,2]"} <= set(outlined), outlined
+    assert not unexpected(page_errors), page_errors
