@@ -127,10 +127,15 @@ class Terms:
         """``label = c₁·u₁ + c₂·u₂ + … = value`` with the numbers (the middle elided past ``max_terms``);
         ``largest_first``: the terms by |product|, largest first (a long sum's elision then hides the small)."""
         num = _tex_factor(digits)
-        terms = sorted(self.terms, key=lambda t: -abs(t.product)) if largest_first else self.terms
-        parts = [rf"{num(t.coefficient.value)}\cdot{num(t.upstream.value)}" for t in terms]
-        if len(parts) > max_terms:
-            parts = [*parts[:max_terms - 2], r"\cdots", parts[-1]]
+        terms = sorted(self.terms, key=lambda t: -abs(t.product)) if largest_first else list(self.terms)
+
+        def part(t: Term) -> str:
+            return rf"{num(t.coefficient.value)}\cdot{num(t.upstream.value)}"
+
+        if len(terms) > max_terms:  # only the terms shown are written (a column of a norm has thousands)
+            parts = [*map(part, terms[:max_terms - 2]), r"\cdots", part(terms[-1])]
+        else:
+            parts = [part(t) for t in terms]
         body = " + ".join(parts) if parts else "0"
         lhs = rf"\text{{{_tex_escape(self.array)}}}[{index_text(self.index)}]"
         return rf"{lhs} = {body} = {tex_number(self.value, 6)}"
