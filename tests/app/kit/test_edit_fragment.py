@@ -57,3 +57,19 @@ def test_the_page_loads_the_scripts_that_pace_the_check_and_patch_the_results(cl
     config = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', page).group(1)
     assert '"defaultSettleDelay": 0' in config and '"historyCacheSize": 0' in config
     assert '<body hx-history="false">' in page
+
+
+@pytest.mark.parametrize(("lab", "module", "extra"), [("conv", "engine.ops.conv", "conv2d_full_conv"),
+                                                      ("softmax", "engine.ops.softmax", "softmax_jacobian")])
+def test_the_gradient_check_computes_no_display_only_extra(client, monkeypatch, lab, module, extra):
+    """The check differentiates the op alone: the full-convolution dx and the softmax Jacobian are for the page."""
+    _, fields = opened(client, lab, CELL_LABS[lab])
+    calls = []
+    target = importlib.import_module(module)
+    real = getattr(target, extra)
+    monkeypatch.setattr(target, extra, lambda *a, **k: calls.append(1) or real(*a, **k))
+    r = client.post(f"/{lab}/gradcheck", data=as_data(fields), headers={"HX-Request": "true"})
+    assert r.status_code == 200 and "badge--ok" in r.text, r.text[:300]
+    assert not calls, f"the {lab} gradient check computed {extra} {len(calls)} times"
+    client.post(f"/{lab}/results", data=as_data(fields), headers={"HX-Request": "true"})
+    assert calls  # the page's own answer does (the patch reaches it)
