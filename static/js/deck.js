@@ -265,6 +265,14 @@
   /* ------------------------------------------------------------ controls */
 
   document.addEventListener("keydown", onKey, true);
+  document.addEventListener("keydown", (event) => { // Esc closes the slide list
+    const list = root.querySelector("[data-deck-list][open]");
+    if (event.key === "Escape" && list) { list.open = false; list.querySelector("summary").focus(); }
+  });
+  document.addEventListener("click", (event) => { // so does a click anywhere else
+    const list = root.querySelector("[data-deck-list][open]");
+    if (list && !list.contains(event.target)) list.open = false;
+  });
   root.addEventListener("click", (event) => {
     const go = event.target.closest("[data-deck-go]");
     const jump = event.target.closest("[data-deck-at]");
