@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from functools import lru_cache
 
 import segno
 from fastapi import APIRouter, Request
@@ -63,13 +64,19 @@ def qr_svg(request: Request, settings: SettingsDep, link: str = "") -> Response:
         checked = same_origin_link(link, settings)
     except FieldError as exc:
         return field_errors([exc], where="query")
-    url = str(request.base_url).rstrip("/") + checked
     try:
-        code = segno.make(url, error="l", boost_error=False, micro=False)
+        svg = qr_svg_bytes(str(request.base_url).rstrip("/") + checked)
     except segno.DataOverflowError:
         return field_errors([FieldError("link", "is too long for a QR code")], where="query")
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400", "Vary": "Host"})
+
+
+@lru_cache(maxsize=128)
+def qr_svg_bytes(url: str) -> bytes:
+    """The SVG of ``url``'s QR code (20-80 ms of pure Python each: a lecturer asking again gets it kept)."""
+    code = segno.make(url, error="l", boost_error=False, micro=False)
     out = io.BytesIO()
     code.save(out, kind="svg", border=4, xmldecl=False, omitsize=True, dark=INK, light="#ffffff",
               svgclass="qr-code", lineclass=None, title="QR code of a Backprop Lens link")
-    return Response(out.getvalue(), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=86400", "Vary": "Host"})
+    return out.getvalue()
