@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from app.settings import Settings
 from app.web.kit.display import split_display
@@ -171,7 +172,7 @@ def open_slide(number: int, slide: Slide, labs: Mapping[str, LabSpec], settings:
         state, _ = read_filled(own, lambda q: lab.from_link(q, settings), lab.default_link().partition("?")[2])
     except FieldError as exc:
         return OpenSlide(number, slide, slug, None, f"this {lab.noun} link does not open: {exc.field}: {exc.message}")
-    extra = "".join(f"&{key}={value}" for key, value in exercise.items())
+    extra = "".join(f"&{key}={quote(value, safe=':,;')}" for key, value in exercise.items())  # as it came, re-quoted
     return OpenSlide(number, slide, slug, lab.canonical(state) + extra, None, anchor)
 
 

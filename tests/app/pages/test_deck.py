@@ -174,3 +174,8 @@ def test_a_slide_of_every_lab_opens_the_network_and_a_present_link_included(clie
     for k in range(1, len(opened) + 1):
         (src,) = frames(client.get(deck.link(at=k)).text)
         assert client.get(src).status_code == 200, src
+
+
+def test_a_quiz_riding_along_stays_one_field_of_the_frames_link():
+    (opened,) = open_slides(Deck((Slide(POOL + "&quiz=dx%3A0%2C0%2C1%2C1%26present%3D0"),)), SPECS, SETTINGS)
+    assert opened.frame.endswith("&quiz=dx:0,0,1,1%26present%3D0")  # the lab reads (and refuses) it whole
