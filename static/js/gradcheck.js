@@ -61,12 +61,11 @@
     if (timer !== null && ev.target.closest && ev.target.closest("[data-lab]")) later(IDLE_MS);
   }, true);
 
-  // the first load: at once
-  function first() {
-    if (document.querySelector(SLOT)) later(0);
-  }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", first);
-  else first();
+  // the first load: at once, but only once htmx has wired the page's slots (its "htmx:load" on <body>, sent
+  // after it processed the page): a slot triggered before that has no listener, and would wait forever
+  document.addEventListener("htmx:load", function (ev) {
+    if (ev.detail && ev.detail.elt === document.body && document.querySelector(SLOT)) later(0);
+  });
 
   window.Lens = window.Lens || {};
   window.Lens.gradcheckNow = ask;
