@@ -94,3 +94,19 @@ def test_a_limit_message_says_what_sets_the_limit(client):
     assert r.status_code == 422
     text = r.text.replace("&#39;", "'")
     assert "must be between 1 and 64, got 99 (64: Settings.network_max_batch in app/settings.py" in text
+
+
+@pytest.mark.parametrize(("lab", "field", "value", "setting"), [
+    ("conv", "stride", "9", "conv_max_stride"), ("conv", "pad", "9", "conv_max_pad"),
+    ("pool", "size", "9", "pool_max_size"), ("pool", "stride", "9", "pool_max_stride"),
+    ("norm", "batches", "99999", "norm_max_batches"), ("norm", "draws", "99999", "norm_max_draws"),
+    ("optim", "N", "99999", "optim_max_path"), ("optim", "speed", "99999", "optim_max_speed"),
+])
+def test_every_lab_limit_message_says_what_sets_it_and_why(client, lab, field, value, setting):
+    default = urlsplit(client.get(f"/{lab}", follow_redirects=False).headers["location"])
+    fields = from_query(default.query)
+    fields[field] = value
+    r = client.get(f"/{lab}?{to_query(fields)}")
+    assert r.status_code == 422
+    text = r.text.replace("&#39;", "'")
+    assert f"Settings.{setting} in app/settings.py — " in text, text[:2000]

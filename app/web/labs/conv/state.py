@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, check_elements, parse_choice, parse_int
+from app.web.kit.fields import FieldError, MissingField, check_elements, parse_choice, parse_int, setting_bound
 from app.web.kit.form import Form, choice_field, collect, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import (
     DOUT_MODES,
@@ -24,6 +24,9 @@ from app.web.kit.link import (
     to_query,
 )
 from engine.ops.im2col import conv_output_size
+
+STRIDE_BOUND = setting_bound("conv_max_stride", "a longer stride skips most of a lecture-sized input")
+PAD_BOUND = setting_bound("conv_max_pad", "pad 3 keeps a 7×7 kernel's output as large as its input; more is zeros")
 
 TABS = ("window", "im2col", "backward")
 WALKS = ("dx", "dw")  # the backward stepper walks dx cell by cell, or dw
@@ -116,8 +119,9 @@ def from_link(query: str, settings: Settings) -> ConvState:
     w = decode_array("w", fields["w"], 4, lim["w"])
     b = decode_array("b", fields["b"], 1, lim["b"])
     _check_shapes(x, w, b)
-    state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, settings.conv_max_stride),
-                      pad=parse_int("pad", fields.get("pad", "0"), 0, settings.conv_max_pad),
+    state = ConvState(x, w, b, stride=parse_int("stride", fields.get("stride", "1"), 1, settings.conv_max_stride,
+                                                    STRIDE_BOUND),
+                      pad=parse_int("pad", fields.get("pad", "0"), 0, settings.conv_max_pad, PAD_BOUND),
                       step=parse_int("step", fields.get("step", "0"), 0, settings.max_window_step),
                       tab=_tab(fields), walk=parse_choice("walk", fields.get("walk", "dx"), WALKS),
                       walk_step=parse_int("walk_step", fields.get("walk_step", "0"), 0, settings.max_window_step))

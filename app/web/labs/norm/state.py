@@ -15,13 +15,16 @@ from functools import cached_property
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number, setting_bound
 from app.web.kit.form import Form, cell_label, choice_field, collect, first, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import DOUT_MODES, decode_array, dout_text, encode_array, from_query, parse_dout, seeded_dout
 from app.web.kit.link import to_query as link_query
 from app.web.render.numbers import link_text
 from engine import conventions
 from engine.registry import get_spec
+
+BATCHES_BOUND = setting_bound("norm_max_batches", "every batch of the sequence is computed and charted on each edit")
+DRAWS_BOUND = setting_bound("norm_max_draws", "every mask is drawn and averaged on each edit")
 
 TABS = ("bn", "running", "ln", "dropout")
 BACKWARD_STAGES = {"train": "①②③④⑤⑥", "eval": "①②③④"}  # the batch-norm graph's backward stages per mode
@@ -244,13 +247,13 @@ def from_link(query: str, settings: Settings) -> NormState:
         c=parse_int("c", get("c", "0"), 0, index), sample=parse_int("sample", get("sample", "0"), 0, index),
         stage=parse_int("stage", get("stage", "0"), 0, 6),
         source=parse_choice("source", get("source", "random"), SEQ_SOURCES),
-        batches=parse_int("batches", get("batches", "50"), 1, settings.norm_max_batches),
+        batches=parse_int("batches", get("batches", "50"), 1, settings.norm_max_batches, BATCHES_BOUND),
         seq_seed=parse_int("seq_seed", get("seq_seed", "0"), 0, seed),
         true_mean=_bounded("true_mean", get("true_mean", "2"), -big, big),
         true_var=_bounded("true_var", get("true_var", "4"), 0.0, big),
         p=parse_p(get("p", "0.25"), p_means), p_means=p_means,
         drop_seed=parse_int("drop_seed", get("drop_seed", "0"), 0, seed),
-        draws=parse_int("draws", get("draws", "200"), 1, settings.norm_max_draws))
+        draws=parse_int("draws", get("draws", "200"), 1, settings.norm_max_draws, DRAWS_BOUND))
     state = _with_dout(state, get("dout", "ones"), settings)
     _check_vectors(state)
     if state.stage >= 1 + len(BACKWARD_STAGES[state.mode]):

@@ -88,7 +88,7 @@ def _check(name: str, slot: str, values: np.ndarray, names: tuple[str, ...]) -> 
 
 
 def _t0(text: str) -> int:
-    return parse_int("t0", text, 0, optim.MAX_T, bound=f" ({optim.MAX_T:,}: the engine's MAX_T, the API's bound)")
+    return parse_int("t0", text, 0, optim.MAX_T, bound="the engine's MAX_T, the JSON API's bound too")
 
 
 def from_link(fields: dict[str, str], name: str, names: tuple[str, ...]) -> StartingState | None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number
+from app.web.kit.fields import FieldError, MissingField, parse_choice, parse_int, parse_number, setting_bound
 from app.web.kit.form import Form, choice_field, collect, first, int_field, number_cells, resize
 from app.web.kit.link import decode_array, encode_array, from_query, to_query
 from app.web.labs.optim import stages, starting
@@ -26,6 +26,10 @@ from engine.optim import rules as optim
 from engine.optim import surfaces
 from engine.optim.runs import GRADIENT_MODES, gradient_sequence
 from engine.records import OpInputError
+
+STEPS_BOUND = setting_bound("optim_max_steps", "every step is a row of the step table")
+PATH_BOUND = setting_bound("optim_max_path", "a path is replayed from step 0 on every change")
+SPEED_BOUND = setting_bound("optim_max_speed", "the steps per second a stream sends and a chart can draw")
 
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
 SURFACE_NAMES = tuple(surfaces.SURFACES)
@@ -268,7 +272,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
             raise FieldError("g", f"has {grads.shape[1]} columns for {P} parameters")
         state = replace(state, grads=grads, steps=grads.shape[0])
     else:
-        state = replace(state, steps=parse_int("T", fields.get("T", "1"), 1, max_steps))
+        state = replace(state, steps=parse_int("T", fields.get("T", "1"), 1, max_steps, STEPS_BOUND))
     if gmode in ("constant", "noisy"):
         if "gc" not in fields:
             raise MissingField("gc")
@@ -292,7 +296,7 @@ def from_link(query: str, settings: Settings) -> OptimState:
             runs.append(parse_spec(fields[key], key, f"run{i}"))
     if not runs:
         raise FieldError("r1", "the link names no optimizer for the surface (r1=…)")
-    path_steps = parse_int("N", fields.get("N", "200"), 1, settings.optim_max_path)
+    path_steps = parse_int("N", fields.get("N", "200"), 1, settings.optim_max_path, PATH_BOUND)
     k, j = parse_int("k", fields.get("k", "1"), 1, state.steps), parse_int("j", fields.get("j", "0"), 0, P - 1)
     stage = _stage(fields.get("stage", "0"), opt)
     surface = parse_choice("surface", fields["surface"], SURFACE_NAMES)
@@ -300,7 +304,8 @@ def from_link(query: str, settings: Settings) -> OptimState:
         surfaces.SURFACES[surface].start
     return replace(
         state, k=k, j=j, stage=stage, surface=surface, start=start, runs=tuple(runs), path_steps=path_steps,
-        speed=parse_int("speed", fields.get("speed", "60"), settings.optim_min_speed, settings.optim_max_speed),
+        speed=parse_int("speed", fields.get("speed", "60"), settings.optim_min_speed, settings.optim_max_speed,
+                        SPEED_BOUND),
         t=parse_int("t", fields.get("t", "0"), 0, path_steps))
 
 

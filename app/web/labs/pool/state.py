@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.settings import Settings
-from app.web.kit.fields import FieldError, MissingField, check_elements, parse_int
+from app.web.kit.fields import FieldError, MissingField, check_elements, parse_int, setting_bound
 from app.web.kit.form import Form, choice_field, collect, first, grid_cells, int_field, resize, shape_field
 from app.web.kit.link import (
     DOUT_MODES,
@@ -27,6 +27,9 @@ from app.web.kit.link import (
     to_query,
 )
 from engine.ops.pool import pool_output_size
+
+SIZE_BOUND = setting_bound("pool_max_size", "a window is drawn cell by cell in the routing figure")
+STRIDE_BOUND = setting_bound("pool_max_stride", "a stride past the window only skips cells")
 
 POOLS = ("max", "avg")
 OPS = {"max": "maxpool2d", "avg": "avgpool2d"}
@@ -116,8 +119,8 @@ def from_link(query: str, settings: Settings) -> PoolState:
     pool = fields.get("pool", "max")
     if pool not in POOLS:
         raise FieldError("pool", f"must be max or avg, got {pool!r}")
-    size = parse_int("size", fields.get("size", "2"), 1, settings.pool_max_size)
-    stride = parse_int("stride", fields.get("stride", str(size)), 1, settings.pool_max_stride)
+    size = parse_int("size", fields.get("size", "2"), 1, settings.pool_max_size, SIZE_BOUND)
+    stride = parse_int("stride", fields.get("stride", str(size)), 1, settings.pool_max_stride, STRIDE_BOUND)
     step = parse_int("step", fields.get("step", "0"), 0, settings.max_window_step)
     state = PoolState(x, pool, size, stride, step=step)
     shape = state.out_shape()
