@@ -86,10 +86,13 @@ def live_server():
 
 @pytest.fixture
 def page_errors(page):
-    """Console errors, page errors and failed or 4xx/5xx requests seen by ``page``: a test asserts it stays empty."""
+    """Console errors, page errors and failed or 4xx/5xx requests seen by ``page``: a test asserts it stays empty.
+    A request the page cancelled (net::ERR_ABORTED: a newer edit replaced it, or its frame moved to another slide)
+    is not a failure."""
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} ({req.failure})"))
+    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} ({req.failure})")
+            if req.failure != "net::ERR_ABORTED" else None)  # cancelled (a newer edit, a frame moved on): normal
     page.on("response", lambda res: errors.append(f"HTTP {res.status}: {res.url}") if res.status >= 400 else None)
     return errors
