@@ -216,16 +216,17 @@ def add_routes(router: APIRouter, lab: Any, posted: Callable[..., Any], prepare:
         cells = collect(errors, parse, first(fields, "quiz"), settings.quiz_max_cells, fallback=())
         return fields, state, cells, errors, plant
 
-    async def page_values(state: Any, settings: Settings, plant: Any) -> dict[Cell, float]:
+    async def page_values(state: Any, settings: Settings, plant: Any,
+                          cells: tuple[Cell, ...]) -> tuple[dict[Cell, float], Response | None]:
+        """The values the page shows, and the 422 naming ``quiz`` when one of ``cells`` is not among them."""
         await prepare(lab, state, settings)
         shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, "page")
-        return values_of(shown.context)
-
-    def absent_error(cells: tuple[Cell, ...], values: Mapping[Cell, float]) -> Response | None:
+        values = values_of(shown.context)
         absent = missing(cells, values)
         if not absent:
-            return None
-        return field_errors([FieldError("quiz", f"{', '.join(label(c) for c in absent)} is not on the page now")])
+            return values, None
+        gone = ", ".join(label(c) for c in absent)
+        return values, field_errors([FieldError("quiz", f"{gone} is not on the page now")])
 
     @router.post(base + "/grade", name=f"{lab.slug}_quiz_grade")
     async def grade(request: Request, settings: SettingsDep) -> Response:
@@ -238,8 +239,7 @@ def add_routes(router: APIRouter, lab: Any, posted: Callable[..., Any], prepare:
                    for c, t in zip(cells, typed, strict=False)]
         if errors:
             return field_errors(errors)
-        values = await page_values(state, settings, plant)
-        bad = absent_error(cells, values)
+        values, bad = await page_values(state, settings, plant, cells)
         if bad is not None:
             return bad
         out = [graded(c, values[c], a) for c, a in zip(cells, answers, strict=True)]
@@ -254,8 +254,7 @@ def add_routes(router: APIRouter, lab: Any, posted: Callable[..., Any], prepare:
             errors.append(FieldError("cell", f"{label(cell)} is not in this quiz"))
         if errors:
             return field_errors(errors)
-        values = await page_values(state, settings, plant)
-        bad = absent_error((cell,), values)
+        values, bad = await page_values(state, settings, plant, (cell,))
         if bad is not None:
             return bad
         answer = await work.render(settings, bugs.planted(plant, hint), cell, state, lab, values)
@@ -267,8 +266,7 @@ def add_routes(router: APIRouter, lab: Any, posted: Callable[..., Any], prepare:
         _, state, cells, errors, plant = await read(request, settings)
         if errors:
             return field_errors(errors)
-        values = await page_values(state, settings, plant)
-        bad = absent_error(cells, values)
+        values, bad = await page_values(state, settings, plant, cells)
         if bad is not None:
             return bad
         return JSONResponse({"cells": [{"cell": f"{a}:{i}", "value": cell_text(values[(a, i)]),
