@@ -12,7 +12,7 @@ from app.settings import Settings
 from app.web.kit.routes import Shown
 from app.web.labs.conv import backward
 from app.web.labs.conv.state import ConvState, fit_dout, out_shape
-from app.web.render.heatmap import Heatmaps, heatmap, planes, scale_max
+from app.web.render.heatmap import Heatmaps, heatmap, scale_max
 from app.web.render.numbers import cell_text
 from engine.explain.conv import window_terms
 from engine.ops.im2col import conv_output_size
@@ -37,13 +37,15 @@ def compute(state: ConvState):
     return state, result, steps
 
 
-def _matrix(values: np.ndarray, array: str, row_labels, col_labels, vmax=None) -> dict:
-    """A 2-D matrix grid, cut to MAX_ROWS × MAX_COLS with a note of what is hidden."""
+def _matrix(values: np.ndarray, array: str, row_labels, col_labels, vmax=None, tables: Heatmaps | None = None) -> dict:
+    """A 2-D matrix grid, cut to MAX_ROWS × MAX_COLS with a note of what is hidden (a table, whatever its size: its
+    cells' hover shows where each came from); added to ``tables`` when given (written by its render)."""
     rows, cols = values.shape
-    return heatmap(values[:MAX_ROWS, :MAX_COLS], array, vmax=scale_max(values) if vmax is None else vmax,
-                   row_labels=row_labels[:MAX_ROWS], col_labels=col_labels[:MAX_COLS],
-                   hidden_rows=max(0, rows - MAX_ROWS), hidden_cols=max(0, cols - MAX_COLS),
-                   shape_text=f"{rows} × {cols}")
+    options = {"vmax": scale_max(values) if vmax is None else vmax, "row_labels": row_labels[:MAX_ROWS],
+               "col_labels": col_labels[:MAX_COLS], "hidden_rows": max(0, rows - MAX_ROWS),
+               "hidden_cols": max(0, cols - MAX_COLS), "shape_text": f"{rows} × {cols}"}
+    cut = values[:MAX_ROWS, :MAX_COLS]
+    return heatmap(cut, array, **options) if tables is None else tables.add(cut, array, **options)
 
 
 def output_size_latex(state: ConvState) -> list[str]:
@@ -113,26 +115,29 @@ def build(state: ConvState, image_over: int | None = None) -> dict:
     N, C, H, W = state.x.shape
     F, _, KH, KW = state.w.shape
     view = {"state": state, "dims": {"N": N, "C": C, "H": H, "W": W, "F": F, "KH": KH, "KW": KW}}
-    view["inputs"] = input_images(state, image_over)
     view["size_latex"] = output_size_latex(state)
     try:
         state, result, steps = compute(state)
     except OpInputError as exc:
+        view["inputs"] = input_images(state, image_over)
         view["error"] = {"field": exc.field, "message": exc.message}
         return view
     result = {**result, "stride": state.stride, "pad": state.pad}
     view["state"] = state
     _, _, OH, OW = result["out"].shape
-    # the summary always; of the three sections only the open one (an edit re-renders just these)
-    view["inputs"] = input_images(state, image_over)  # dout fitted to the output
-    view["out"] = planes(result["out"], "out", ("n", "f"), image_over=image_over)
-    view["dout"] = planes(result["dout"], "dout", ("n", "f"), image_over=image_over)
-    view["dx"] = planes(result["dx"], "dx", ("n", "c"), scale_max(result["dx"], result["dx_full_conv"]),
-                        image_over=image_over)
+    # the summary always; of the three sections only the open one (an edit re-renders just these). The summary's
+    # planes are the sections' too (the same dicts, written once), every plane of the view coloured in one batch.
+    grids = Heatmaps(image_over)
+    view["inputs"] = input_images(state, image_over, grids)  # dout fitted to the output
+    view["out"] = grids.planes(result["out"], "out", ("n", "f"))
+    view["dout"] = grids.planes(result["dout"], "dout", ("n", "f"))
+    view["dx"] = grids.planes(result["dx"], "dx", ("n", "c"), scale_max(result["dx"], result["dx_full_conv"]))
     if state.tab == "im2col":
-        view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over))
+        view.update(_forward_view(result, steps, N, C, F, KH, KW, OH, OW, grids, view["out"]))
     elif state.tab == "backward":
-        view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over))
+        view.update(_backward_view(result, steps, N, C, F, KH, KW, OH, OW, grids, view["dout"], view["dx"]))
+    grids.render()
+    if state.tab == "backward":
         view["walk"] = backward.walk(result, state, image_over)
     else:
         view["window"] = window(result, state.step, image_over)
@@ -140,15 +145,20 @@ def build(state: ConvState, image_over: int | None = None) -> dict:
     return view
 
 
-def input_images(state: ConvState, image_over: int | None) -> dict[str, list[dict]]:
+def input_images(state: ConvState, image_over: int | None, grids: Heatmaps | None = None) -> dict[str, list[dict]]:
     """The inputs whose planes are drawn as editable images (more than ``image_over`` cells), by name: x, a
-    typed dout; the others stay grids of cells (kit/grid.html)."""
+    typed dout; the others stay grids of cells (kit/grid.html). Added to ``grids`` (written by its render) when
+    given, else written now."""
     arrays = {"x": (state.x, ("n", "c")), "w": (state.w, ("f", "c"))}
     if state.dout_mode == "typed" and state.dout_typed is not None:
         arrays["dout"] = (state.dout_typed, ("n", "f"))
-    return {name: planes(values, name, names, label=name, image_over=image_over, editable=True)
-            for name, (values, names) in arrays.items()
-            if image_over is not None and values.shape[2] * values.shape[3] > image_over}
+    batch = Heatmaps() if grids is None else grids
+    images = {name: batch.planes(values, name, names, label=name, image_over=image_over, editable=True)
+              for name, (values, names) in arrays.items()
+              if image_over is not None and values.shape[2] * values.shape[3] > image_over}
+    if grids is None:
+        batch.render()
+    return images
 
 
 def show(state: ConvState, settings: Settings, part: str) -> Shown:
@@ -163,38 +173,45 @@ def _labels(N, C, F, KH, KW, OH, OW):
     return rows, cols, [f"f{f}" for f in range(F)]
 
 
-def _forward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over=None) -> dict:
+def _forward_view(result, steps, N, C, F, KH, KW, OH, OW, grids: Heatmaps, out: list[dict]) -> dict:
+    """The im2col section; its planes added to ``grids``, ``out`` the summary's planes of out (the same)."""
     rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
-    out_vmax = scale_max(result["out"])
-    return {
-        "x_padded": planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result),
-                           image_over=image_over),
-        "out": planes(result["out"], "out", ("n", "f"), out_vmax, image_over=image_over),
-        "x_col": _matrix(result["x_col"], "x_col", rows, cols),
-        "w_row": _matrix(result["w_row"], "w_row", filters, rows),
-        "wx_row": _matrix(result["wx_row"], "wx_row", filters, cols),
-        "bias": heatmap(result["b"][:, None], "b", row_labels=filters),
+    tables = Heatmaps()  # matrices stay tables (cut), whatever their size
+    view = {
+        "x_padded": grids.planes(result["x_padded"], "x_padded", ("n", "c"), mark=_padding_mask(result)),
+        "out": out,
+        "x_col": _matrix(result["x_col"], "x_col", rows, cols, tables=tables),
+        "w_row": _matrix(result["w_row"], "w_row", filters, rows, tables=tables),
+        "wx_row": _matrix(result["wx_row"], "wx_row", filters, cols, tables=tables),
+        "bias": tables.add(result["b"][:, None], "b", row_labels=filters),
         "forward_steps": [steps[k] for k in ("pad", "im2col", "matmul", "bias")],
     }
+    tables.render()
+    return view
 
 
-def _backward_view(result, steps, N, C, F, KH, KW, OH, OW, image_over=None) -> dict:
+def _backward_view(result, steps, N, C, F, KH, KW, OH, OW, grids: Heatmaps, dout: list[dict],
+                   dx: list[dict]) -> dict:
+    """The backward section; its planes added to ``grids``, ``dout`` and ``dx`` the summary's planes (the same)."""
     rows, cols, filters = _labels(N, C, F, KH, KW, OH, OW)
     dx_vmax = scale_max(result["dx"], result["dx_full_conv"])
     diff = float(np.max(np.abs(result["dx"] - result["dx_full_conv"])))
-    return {
-        "dout": planes(result["dout"], "dout", ("n", "f"), image_over=image_over),
-        "dout_row": _matrix(result["dout_row"], "dout_row", filters, cols),
-        "dw": planes(result["dw"], "dw", ("f", "c")),
-        "db": heatmap(result["db"][:, None], "db", row_labels=filters),
-        "dx_col": _matrix(result["dx_col"], "dx_col", rows, cols),
-        "dx": planes(result["dx"], "dx", ("n", "c"), dx_vmax, image_over=image_over),
-        "dx_full_conv": planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax, image_over=image_over),
-        "w_rot": planes(result["w_rot"], "w_rot", ("c", "f")),
+    tables = Heatmaps()  # matrices and the small planes (dw, w_rot: kernel-sized) stay tables
+    view = {
+        "dout": dout,
+        "dout_row": _matrix(result["dout_row"], "dout_row", filters, cols, tables=tables),
+        "dw": tables.planes(result["dw"], "dw", ("f", "c")),
+        "db": tables.add(result["db"][:, None], "db", row_labels=filters),
+        "dx_col": _matrix(result["dx_col"], "dx_col", rows, cols, tables=tables),
+        "dx": dx,
+        "dx_full_conv": grids.planes(result["dx_full_conv"], "dx_full_conv", ("n", "c"), dx_vmax),
+        "w_rot": tables.planes(result["w_rot"], "w_rot", ("c", "f")),
         "dx_agree": {"max_diff": cell_text(diff), "agree": diff <= 1e-9 * max(1.0, dx_vmax)},
         "dx_transpose": _transposed(result, C, dx_vmax),
         "backward_steps": [steps[k] for k in ("dout_row", "dw", "db", "dx_col", "col2im", "full_conv")],
     }
+    tables.render()
+    return view
 
 
 def _transposed(result: dict, C: int, dx_vmax: float) -> dict:
