@@ -56,6 +56,10 @@
   function cellText(plane, k) {
     const field = hidden(plane);
     if (field) return field.value.split(" ")[k] || "";
+    const cols = size(plane)[1];
+    if ((plane.dataset.hidden || "").split(";").indexOf(Math.floor(k / cols) + "," + (k % cols)) >= 0) {
+      return "hidden: the quiz asks it"; // a quiz's cell (app.web.render.hidden): no value sent (NaN)
+    }
     const v = numbers(plane)[k];
     return short(v) === String(v) ? String(v) : short(v) + "  (" + String(v) + ")";
   }
@@ -106,6 +110,12 @@
     input.dataset.label = label;
     input.setAttribute("aria-label", label);
     input.value = cellText(plane, i * size(plane)[1] + j);
+    const quizThis = inspector.querySelector("[data-quiz-this]"); // quiz.js hides the cell (kit/quiz.html)
+    if (quizThis) {
+      const prefix = plane.dataset.prefix ? plane.dataset.prefix + "," : "";
+      quizThis.dataset.cell = plane.dataset.arr + ":" + prefix + i + "," + j;
+      quizThis.hidden = editable || !document.querySelector("[data-quiz]");
+    }
   }
 
   function selectedPlane(root) {

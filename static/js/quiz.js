@@ -1,7 +1,11 @@
 /* Quiz mode (templates/kit/quiz.html, app/web/kit/quiz.py): hide result cells (a click, or N at random), type
    answers into them, and ask the engine to grade them. The hidden set lives in the link (quiz=dx:0,0,1,2;…);
    answers live in sessionStorage keyed by lab and cell, so an edit of a neighbouring input — which swaps the
-   results — puts them back. A hidden cell answers no hover provenance (its terms would give the sum away). */
+   results — puts them back. A hidden cell answers no hover provenance (its terms would give the sum away).
+   Every request of a quiz page carries quiz=, and the server draws the hidden cells blank (app.web.render.hidden:
+   td[data-quiz-masked], no value in the HTML): showing such a cell again reloads the page. A cell of a large
+   plane drawn as an image (app.web.render.plane) is hidden from the inspector ("Quiz this cell"): its pixel is
+   masked and its answer box is in this panel's list. */
 (function () {
   "use strict";
 
@@ -27,6 +31,45 @@
   }
 
   function resultTables() { return document.querySelectorAll("#lab table[data-arr]:not(.editable)"); }
+
+  // a cell of a result image (app.web.render.plane): {plane, i, j}, or null
+  function pixelOf(cell) {
+    var p = parts(cell);
+    var idx = p.index ? p.index.split(",") : [];
+    if (idx.length < 2) { return null; }
+    var prefix = idx.slice(0, -2).join(",");
+    var i = parseInt(idx[idx.length - 2], 10), j = parseInt(idx[idx.length - 1], 10);
+    var found = null;
+    document.querySelectorAll("#lab .plane[data-arr]:not([data-edit])").forEach(function (plane) {
+      if (found || plane.getAttribute("data-arr") !== p.array || (plane.getAttribute("data-prefix") || "") !== prefix) { return; }
+      if (i < parseInt(plane.dataset.rows, 10) && j < parseInt(plane.dataset.cols, 10)) { found = { plane: plane, i: i, j: j }; }
+    });
+    return found;
+  }
+
+  function pixelHidden(px) { return (px.plane.dataset.hidden || "").split(";").indexOf(px.i + "," + px.j) >= 0; }
+
+  // mask a pixel on the page (the server masks it in the image on the next drawing): outlined, and the inspector
+  // reads it as hidden (plane.js reads data-hidden)
+  function maskPixel(px, on) {
+    var list = (px.plane.dataset.hidden || "").split(";").filter(Boolean);
+    var at = list.indexOf(px.i + "," + px.j);
+    if (on && at < 0) { list.push(px.i + "," + px.j); }
+    if (!on && at >= 0) { list.splice(at, 1); }
+    px.plane.dataset.hidden = list.join(";");
+    var mark = px.plane.querySelector('.plane__quiz[data-ij="' + px.i + "," + px.j + '"]');
+    if (on && !mark) {
+      mark = document.createElement("span");
+      mark.className = "plane__quiz";
+      mark.dataset.ij = px.i + "," + px.j;
+      mark.style.top = (100 * px.i / parseInt(px.plane.dataset.rows, 10)) + "%";
+      mark.style.left = (100 * px.j / parseInt(px.plane.dataset.cols, 10)) + "%";
+      mark.style.height = (100 / parseInt(px.plane.dataset.rows, 10)) + "%";
+      mark.style.width = (100 / parseInt(px.plane.dataset.cols, 10)) + "%";
+      px.plane.appendChild(mark);
+    }
+    if (!on && mark) { mark.remove(); }
+  }
 
   function cellOf(td) {
     var table = td.closest("table[data-arr]");
@@ -72,19 +115,32 @@
 
   function answerOf(cell) {
     var td = tdOf(cell);
-    var input = td && td.querySelector(".quiz-answer");
+    var input = td ? td.querySelector(".quiz-answer") : panel().querySelector('.quiz-answer[data-cell="' + CSS.escape(cell) + '"]');
     return input ? input.value : (sessionStorage.getItem(key(cell)) || "");
   }
 
   function apply() {
-    document.querySelectorAll("#lab td.quiz-hidden").forEach(function (td) {
-      if (quiz.cells.indexOf(cellOf(td)) < 0) { show(td); }
+    var drawn = false;  // a cell the server drew blank is to be shown: only a new drawing has its value
+    document.querySelectorAll("#lab td.quiz-hidden, #lab td[data-quiz-masked]").forEach(function (td) {
+      if (quiz.cells.indexOf(cellOf(td)) < 0) { drawn = drawn || td.hasAttribute("data-quiz-masked"); show(td); }
     });
+    document.querySelectorAll("#lab .plane[data-hidden]:not([data-edit])").forEach(function (plane) {
+      (plane.dataset.hidden || "").split(";").filter(Boolean).forEach(function (ij) {
+        var cell = plane.dataset.arr + ":" + (plane.dataset.prefix ? plane.dataset.prefix + "," : "") + ij;
+        if (quiz.cells.indexOf(cell) < 0) { drawn = true; }
+      });
+    });
+    if (drawn) { location.reload(); return; }
     quiz.cells.forEach(function (cell) {
       var td = tdOf(cell);
-      if (!td) { return; }
+      if (!td) {
+        var px = pixelOf(cell);
+        if (px) { maskPixel(px, quiz.revealed[cell] === undefined); }
+        return;
+      }
       if (quiz.revealed[cell] !== undefined) {
         show(td);
+        if (td.hasAttribute("data-quiz-masked")) { td.textContent = quiz.revealed[cell]; }
         td.classList.add("quiz-revealed");
         return;
       }
@@ -113,7 +169,19 @@
       mark.className = "quiz-item__mark";
       mark.textContent = v === true ? " ✓" : v === false ? " ✗" : "";
       li.appendChild(mark);
-      if (!tdOf(cell)) {
+      var px = tdOf(cell) ? null : pixelOf(cell);
+      if (px && quiz.revealed[cell] === undefined) {  // a pixel of an image: its answer box is here
+        var box = document.createElement("input");
+        box.className = "quiz-answer quiz-answer--listed";
+        box.setAttribute("inputmode", "decimal");
+        box.setAttribute("autocomplete", "off");
+        box.setAttribute("aria-label", "your answer for " + label(cell));
+        box.dataset.cell = cell;
+        box.value = sessionStorage.getItem(key(cell)) || "";
+        li.appendChild(document.createTextNode(" = "));
+        li.appendChild(box);
+      }
+      if (!tdOf(cell) && !px) {
         var gone = document.createElement("span");
         gone.className = "hint";
         gone.textContent = " (not on the page now)";
@@ -257,8 +325,9 @@
     changed();
   }
 
-  function toggle(td) {
-    var cell = cellOf(td);
+  function toggle(td) { toggleCell(cellOf(td)); }
+
+  function toggleCell(cell) {
     var at = quiz.cells.indexOf(cell);
     if (at >= 0) {
       quiz.cells.splice(at, 1);
@@ -307,10 +376,16 @@
     }
     var hintButton = t.closest("[data-quiz-hint]");
     if (hintButton) { giveHint(hintButton.dataset.quizHint); return; }
+    var thisCell = t.closest("[data-quiz-this]");
+    if (thisCell && thisCell.dataset.cell) {
+      activate(true);
+      if (quiz.cells.indexOf(thisCell.dataset.cell) < 0) { toggleCell(thisCell.dataset.cell); }
+      return;
+    }
     var focus = t.closest("[data-quiz-focus]");
     if (focus) {
       var td = tdOf(focus.dataset.quizFocus);
-      var input = td && td.querySelector(".quiz-answer");
+      var input = td ? td.querySelector(".quiz-answer") : $('.quiz-answer[data-cell="' + CSS.escape(focus.dataset.quizFocus) + '"]');
       if (input) { input.focus(); }
       return;
     }
@@ -358,6 +433,13 @@
     if (quiz.cells.length) { activate(true); }
     apply();
   }
+
+  // every request of this lab carries the quiz, so what the server draws leaves the hidden cells blank
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!panel() || !quiz.cells.length) { return; }
+    if ((event.detail.path || "").indexOf("/" + slug() + "/") !== 0) { return; }
+    event.detail.parameters.quiz = text();
+  });
 
   function afterSwap() {
     if (!panel()) { return; }

@@ -29,11 +29,12 @@ from starlette.responses import Response
 
 from app import work
 from app.settings import Settings, get_settings
-from app.web.kit import bugs
+from app.web.kit import bugs, quiz_mask
 from app.web.kit.fields import FieldError, parse_number
 from app.web.kit.form import collect, first
 from app.web.kit.link import split_query
 from app.web.kit.responses import field_errors
+from app.web.render import hidden
 from app.web.render.numbers import cell_text
 
 CELL = re.compile(r"([a-z][a-z0-9_.]{0,39}):((?:\d{1,4}(?:,\d{1,4}){0,5})?)", re.ASCII)
@@ -85,6 +86,25 @@ def from_query(query: str, max_cells: int) -> tuple[str, tuple[Cell, ...] | None
     return query, (parse(own["quiz"], max_cells) if "quiz" in own else None)
 
 
+def from_form(fields: Mapping[str, list[str]], max_cells: int) -> tuple[Cell, ...] | None:
+    """The cells of a posted ``quiz`` (quiz.js adds it to every request of a quiz page), None without one."""
+    text = first(fields, "quiz")
+    return parse(text, max_cells) if text else None
+
+
+def hiding(cells: tuple[Cell, ...] | None, job: Callable[..., Any]) -> Callable[..., Any]:
+    """``job`` drawing a page or fragment with ``cells`` hidden: THE heatmap writer draws them blank."""
+    return hidden.hiding(cells, job)
+
+
+def masked(response: Response, cells: tuple[Cell, ...] | None, values: Mapping[Cell, float]) -> Response:
+    """A page or fragment drawn for a quiz without its hidden cells' values anywhere in its text
+    (app.web.kit.quiz_mask: formulas, cards, tooltips, figures, a second table of the same quantity)."""
+    if not cells:
+        return response
+    return quiz_mask.masked(response, [values[c] for c in cells if c in values])
+
+
 # --------------------------------------------------------------------------- the engine's values of a page
 
 
@@ -111,6 +131,9 @@ def values_of(context: Mapping[str, Any]) -> dict[Cell, float]:
     found: dict[Cell, float] = {}
     for grid in grids(context):
         index, values = grid["cells"]
+        if grid["array"] and index is None and "image_prefix" in grid:  # a result drawn as an image
+            head = grid["image_prefix"] + "," if grid["image_prefix"] else ""
+            index = [[f"{head}{i},{j}" for j in range(values.shape[1])] for i in range(values.shape[0])]
         if not grid["array"] or index is None:
             continue
         for i, row in enumerate(index):

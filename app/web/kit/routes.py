@@ -163,20 +163,28 @@ def lab_router(lab: LabSpec) -> APIRouter:
     base = f"/{lab.slug}"
 
     async def shown_fragment(request: Request, state: Any, settings: Settings, part: str,
-                             plant: bugs.Plant | None = None) -> Response:
+                             plant: bugs.Plant | None = None, cells: tuple[quiz.Cell, ...] | None = None) -> Response:
         async def make() -> Response:
             await prepare(lab, state, settings)
-            shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, part)
+            shown = await work.render(settings, quiz.hiding(cells, bugs.planted(plant, lab.show)), state, settings,
+                                      part)
             ctx = lab.context(shown, settings)
             template = lab.template(part)
             if part in ("results", "lab") and lab.slug in errata.LABS:  # an edit: the slips follow, out of band
                 ctx, template = {**ctx, "inner": template}, "kit/fragment.html"
-            return fragment(request, template, ctx, bugs.link(plant, lab.canonical(shown.state)), shown.status)
+            answer = fragment(request, template, ctx, bugs.link(plant, lab.canonical(shown.state)), shown.status)
+            if not cells:
+                return answer
+            values = quiz.values_of(shown.context)
+            if quiz.missing(cells, values):  # a stepper's part: the page holds the hidden cells' values
+                whole = await work.render(settings, bugs.planted(plant, lab.show), shown.state, settings, "page")
+                values = quiz.values_of(whole.context)
+            return quiz.masked(answer, cells, values)
 
         cache = page_cache(request)
         if cache is None:
             return await make()
-        key = (part, lab.canonical(state), bugs.key(plant), settings)
+        key = (part, lab.canonical(state), bugs.key(plant), cells, settings)
         return await cache.answer(request, key, make, settings, shared=False)
 
     @router.get(base, name=f"{lab.slug}_page")
@@ -209,13 +217,15 @@ def lab_router(lab: LabSpec) -> APIRouter:
 
             async def make() -> Response:
                 await prepare(lab, state, settings)
-                shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, "page")
+                shown = await work.render(settings, quiz.hiding(cells, bugs.planted(plant, lab.show)), state,
+                                          settings, "page")
                 ctx = {**lab.context(shown, settings), "display": display.context()}
                 ctx.update(bugs.context(plant, ctx["link"]))
                 quiz_ctx, quiz_error = quiz.context(cells, shown.context, lab.slug, ctx["link"], settings)
                 ctx.update(quiz_ctx)
-                return displayed(render(request, lab.template("page"), ctx, partial=f"{lab.slug}/lab.html",
-                                        status_code=422 if quiz_error else shown.status), display, settings)
+                answer = render(request, lab.template("page"), ctx, partial=f"{lab.slug}/lab.html",
+                                status_code=422 if quiz_error else shown.status)
+                return displayed(quiz.masked(answer, cells, quiz.values_of(shown.context)), display, settings)
 
             if cache is None:
                 return await make()
@@ -241,9 +251,10 @@ def lab_router(lab: LabSpec) -> APIRouter:
         async def route(request: Request, settings: SettingsDep) -> Response:
             fields, state, errors = await posted(request, read, settings)
             plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
+            cells = collect(errors, quiz.from_form, fields, settings.quiz_max_cells)
             if errors:
                 return form_errors(request, errors)
-            return await shown_fragment(request, state, settings, part, plant)
+            return await shown_fragment(request, state, settings, part, plant, cells)
 
         route.__doc__ = doc
         router.add_api_route(f"{base}/{part}", route, methods=["POST"], name=f"{lab.slug}_{part}")
@@ -257,13 +268,14 @@ def lab_router(lab: LabSpec) -> APIRouter:
             bound = settings.max_window_step
             delta = collect(errors, parse_int, "step_delta", first(fields, "step_delta", "0"), -bound, bound)
             plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
+            cells = collect(errors, quiz.from_form, fields, settings.quiz_max_cells)
             if errors:
                 return form_errors(request, errors)
             count = spec.positions(state)
             if not count:
                 return Response(status_code=204)
             moved = replace(state, **{spec.field: (getattr(state, spec.field) + delta) % count})
-            return await shown_fragment(request, moved, settings, spec.part, plant)
+            return await shown_fragment(request, moved, settings, spec.part, plant, cells)
 
         route.__doc__ = f"The {spec.part} stepper moved by ``step_delta`` positions (wrapping around)."
         router.add_api_route(f"{base}/{spec.part}", route, methods=["POST"], name=f"{lab.slug}_{spec.part}")

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
-from app.web.render import plane
+from app.web.render import hidden, plane
 from app.web.render.numbers import cell_text, exact_text
 
 # A colour-blind-safe diverging scale (blue for negative, orange for positive, after
@@ -166,6 +166,7 @@ class _Table:
         else:
             self.index = [[",".join(p for p in (pre, q) if p) for q in row] for row in positions]
         self.values, self.array = values, array
+        self.hidden = _hidden_positions(array, self.index, pre, values) if image or self.index is not None else None
         self.vmax = scale_max(values) if vmax is None else float(vmax)
         self.why = why
         self.colour = colour
@@ -182,6 +183,8 @@ class _Table:
                     "vmax_text": cell_text(self.vmax), "shape": shape_text, "n_rows": values.shape[0],
                     "n_cols": values.shape[1],
                     "cells": (self.index, values)}  # (data-idx texts, the exact values): what a quiz grades
+        if image and array and not editable:
+            self.out["image_prefix"] = pre  # a result image's cells are prefix + (i, j): a quiz may ask them too
 
     def html(self, bg: list[str] | None, fg: list[str] | None) -> Markup:
         parts = [f'<table class="heatmap{" " + self.kind if self.kind else ""}"',
@@ -194,7 +197,7 @@ class _Table:
             parts.append(f"<thead><tr>{'<th></th>' if self.row_labels else ''}{head}{more}</tr></thead>")
         parts.append("<tbody>")
         values, index, classes, tip = self.values.tolist(), self.index, self.classes, self.tip
-        attrs, subs, why = self.attrs, self.subs, self.why
+        attrs, subs, why, masked = self.attrs, self.subs, self.why, self.hidden
         for i, row in enumerate(values):
             cells = []
             if self.band and i == 0:
@@ -205,6 +208,10 @@ class _Table:
                 cells.append(f'<th scope="row"{self.row_head}>{escape(self.row_labels[i])}</th>')
             at = i * cols
             for j, v in enumerate(row):
+                if masked and (i, j) in masked:  # a quiz's hidden cell: its index only (app.web.render.hidden)
+                    cls = f"{classes[i][j]} quiz-masked".strip() if classes else "quiz-masked"
+                    cells.append(f'<td data-idx="{index[i][j]}" class="{cls}" data-quiz-masked>?</td>')
+                    continue
                 text, cls = cell_text(v), classes[i][j] if classes else ""
                 if why is not None and v - v != 0:  # a flagged inf or NaN
                     kind = "nan" if v != v else "inf"
@@ -244,6 +251,21 @@ _SPECIAL = re.compile(r"[&<>\"']")
 def _attr(text: str) -> str:
     """Text for an attribute value: escaped only where it holds a special character (a number never does)."""
     return str(escape(text)) if _SPECIAL.search(text) else text
+
+
+def _hidden_positions(array: str, index, prefix: str, values: np.ndarray) -> set[tuple[int, int]] | None:
+    """The (i, j) of a quiz's hidden cells in this table (None: none), each hidden magnitude noted for legends."""
+    wanted = hidden.in_array(array)
+    if not wanted:
+        return None
+    if index is None:  # an image: prefix + (i, j)
+        found = hidden.positions(array, prefix, values.shape)
+    else:
+        found = {(i, j) for i, row in enumerate(index) for j, idx in enumerate(row) if idx in wanted}
+    now = hidden.current()
+    for i, j in found:
+        now.magnitudes.add(cell_text(abs(float(values[i, j]))))
+    return found or None
 
 
 def _class_grid(shape: tuple[int, int], mark, window, classes) -> list[list[str]] | None:
@@ -315,6 +337,11 @@ class Heatmaps:
 
     def render(self) -> None:
         """Colour every table added so far and write its ``html``."""
+        quiz = hidden.current()
+        if quiz is not None and quiz.magnitudes:  # a legend's half-range that is a hidden cell's |value|: not printed
+            for table in self._tables:
+                if table.out["vmax_text"] in quiz.magnitudes:
+                    table.out["vmax_text"] = "?"
         coloured = [t for t in self._tables if t.colour != "none" and not t.image]
         if coloured:
             sizes = [t.values.size for t in coloured]
@@ -328,6 +355,8 @@ class Heatmaps:
                 n = table.values.size
                 rgb, _ = _rgb(_position(table.values.reshape(-1), np.full(n, table.vmax),
                                         np.full(n, table.colour == "scale")))
+                for i, j in table.hidden or ():  # a quiz's hidden pixel: masked (app.web.render.plane)
+                    rgb[i * table.values.shape[1] + j] = plane.MASKED
                 table.out["html"] = plane.image_html(table, rgb.reshape(*table.values.shape, 3).astype(np.uint8))
                 continue
             if table.colour == "none":

@@ -12,6 +12,8 @@ index, row and column and value. The markup carries what the inspector needs:
   rounded like a table's cell and exactly; 8 bytes a cell, and no number formatted on the server);
 - an editable plane (an input of the lab's form) instead holds its values in a hidden input named
   ``<array>_plane`` (every digit: they are posted back as the array, :func:`app.web.kit.plane.plane_cells`);
+- ``data-hidden``: a quiz's hidden cells of the plane, ``i,j;i,j`` (app.web.render.hidden): painted MASKED,
+  and NaN in ``data-f64``, so neither the image nor the inspector holds their values;
 - ``window``: the sliding window's cells, outlined by an overlay; ``mark`` (padding, cells no window reaches):
   the box of the cells NOT marked is outlined, dashed, so what lies outside it is the marked ring.
 """
@@ -29,6 +31,7 @@ from markupsafe import Markup, escape
 from app.web.render.numbers import link_text
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MASKED = (112, 48, 160)  # a quiz's hidden pixel: violet, off the blue-white-orange scale (quiz.css's colour)
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -78,6 +81,11 @@ def image_html(table: Any, rgb: np.ndarray) -> Markup:
         parts.append(f' data-edit="{escape(table.array)}">')
         parts.append(f'<input type="hidden" name="{escape(table.array)}_plane" value="{values_text(values)}">')
     else:
+        masked = sorted(table.hidden or ())
+        if masked:  # a quiz's hidden cells: NaN here, named in data-hidden
+            values = values.copy()
+            values[tuple(np.array(masked).T)] = np.nan
+            parts.append(f' data-hidden="{";".join(f"{i},{j}" for i, j in masked)}"')
         parts.append(f' data-f64="{values_f64(values)}">')
     parts.append(f'<img class="plane__img" src="{src}" alt="{escape(label)}" width="{cols}" height="{rows}"'
                  ' draggable="false">')

@@ -1,0 +1,113 @@
+"""A quiz page sends no hidden value: with ``quiz=`` in the link, the cells it hides are written nowhere in the
+page (app.web.render.hidden: THE heatmap writer draws them blank; app.web.kit.quiz_mask: the same number in a
+formula, a card, a tooltip, a second table or a figure is taken out), nor in a fragment after an edit.
+
+Each lab is opened on a random preset (its numbers are distinctive), on every tab; from every array the page shows,
+one cell whose value is distinctive (not a whole number, at least three significant digits, its text written by
+no other cell of the page, and present on the page without the quiz) is hidden; then neither THE number
+formatter's text of it (``cell_text``) nor its repr may appear in the quiz page as a number (not inside a longer
+one: ``0.3192`` in ``0.31925`` is another number).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from app.settings import get_settings
+from app.web.kit import quiz
+from app.web.render.numbers import cell_text
+from tests.app.kit.test_bugs_in_labs import form_of
+
+CASES = [("conv", "random", {"tab": t}) for t in ("window", "im2col", "backward")] + \
+    [("pool", "random", {}), ("softmax", "random", {}), ("optim", "random", {}), ("optim", "cs231n-adam-t5", {})] + \
+    [("norm", "random", {"tab": t}) for t in ("bn", "running", "ln", "dropout")] + \
+    [("norm", "random-images", {"tab": "bn"}), ("network", "svm-groupnorm", {}),
+     ("network", "lenet", {"op": "b:0"}), ("network", "resnet", {"op": "b:4"})]
+
+
+def written(text: str, number: str) -> bool:
+    return re.search(r"(?<![\w.])" + re.escape(number) + r"(?!\d)", text) is not None
+
+
+def opened(client, link: str):
+    for _ in range(120):  # a network replay answers its progress (503) until its checkpoints are in
+        r = client.get(link)
+        if r.status_code != 503:
+            return r
+        time.sleep(0.25)
+    return r
+
+
+def distinctive(values: dict, page: str, slug: str) -> list[tuple[quiz.Cell, float]]:
+    """One cell per result array whose value's text is distinctive and on the plain page (the middle such cell);
+    not the lab's inputs (what the user typed stays in its box: the quiz asks results)."""
+    inputs = set(form_of(page, slug))
+    counts = Counter(cell_text(abs(v)) for v in values.values())
+    per: dict[str, list] = {}
+    for (array, index), v in values.items():
+        text = cell_text(abs(v))
+        if (array not in inputs and np.isfinite(v) and not float(v).is_integer()
+                and len(text.replace(".", "").lstrip("0")) >= 3 and "e" not in text and counts[text] == 1 and written(page, cell_text(v))):
+            per.setdefault(array, []).append(((array, index), v))
+    return [cells[len(cells) // 2] for cells in per.values()]
+
+
+@pytest.mark.parametrize(("slug", "preset", "change"), CASES)
+def test_a_quiz_page_writes_no_hidden_value(app, client, slug, preset, change):
+    lab = app.state.labs[slug]
+    state = dataclasses.replace(lab.presets[preset].make(1), **change)
+    link = lab.canonical(state)
+    plain = opened(client, link)
+    assert plain.status_code == 200, plain.text[:500]
+    values = quiz.values_of(lab.show(state, get_settings(), "page").context)
+    cells = distinctive(values, plain.text, slug)[:get_settings().quiz_max_cells]
+    assert len(cells) >= 2, f"{slug}/{preset} {change}: too few distinctive cells to prove anything"
+    page = opened(client, link + "&quiz=" + quiz.text_of(tuple(c for c, _ in cells)))
+    assert page.status_code == 200, page.text[:500]
+    leaks = [f"{a}:{i} = {v!r}" for (a, i), v in cells
+             if written(page.text, cell_text(v)) or written(page.text, repr(v))]
+    assert not leaks, f"{slug}/{preset} {change}: the quiz page writes {leaks}"
+    for (a, i), _ in cells:  # each hidden cell is still there to answer, blank
+        assert f'data-idx="{i}" class' in page.text or "data-hidden" in page.text, (a, i)
+
+
+def test_an_edit_of_a_quiz_page_answers_a_fragment_without_the_hidden_values(app, client):
+    lab = app.state.labs["conv"]
+    state = dataclasses.replace(lab.presets["random"].make(1), tab="backward")
+    plain = client.get(lab.canonical(state))
+    values = quiz.values_of(lab.show(state, get_settings(), "page").context)
+    cells = distinctive(values, plain.text, "conv")
+    text = quiz.text_of(tuple(c for c, _ in cells))
+    form = form_of(plain.text, "conv")
+    for part in ("results", "lab"):
+        bare = client.post(f"/conv/{part}", data=form)
+        assert all(written(bare.text, cell_text(v)) for _, v in cells[:1])  # the values are there without a quiz
+        r = client.post(f"/conv/{part}", data={**form, "quiz": text})
+        assert r.status_code == 200, r.text[:300]
+        assert not [c for c, v in cells if written(r.text, cell_text(v)) or written(r.text, repr(v))]
+        assert "data-quiz-masked" in r.text
+    r = client.post("/conv/results", data={**form, "quiz": "dx:1.5"})  # a bad quiz is named like any field
+    assert r.status_code == 422 and "quiz" in r.text
+
+
+def test_a_cell_of_an_image_plane_can_be_quizzed_and_is_masked(app, client):
+    lab = app.state.labs["conv"]
+    state = lab.presets["mnist"].make(0)
+    link = lab.canonical(state)
+    values = quiz.values_of(lab.show(state, get_settings(), "page").context)
+    assert ("out", "0,0,10,12") in values  # a 28 × 28 result is an image: its cells are quiz cells too
+    page = client.get(link + "&quiz=out:0,0,10,12")
+    assert page.status_code == 200, page.text[:300]
+    plane = re.search(r'<div class="plane"[^>]*data-arr="out" data-prefix="0,0"[^>]*>', page.text).group(0)
+    assert 'data-hidden="10,12"' in plane
+    f64 = np.frombuffer(base64.b64decode(re.search(r'data-f64="([^"]*)"', plane).group(1)), "<f8").reshape(28, 28)
+    assert np.isnan(f64[10, 12]) and np.isfinite(np.delete(f64.reshape(-1), 10 * 28 + 12)).all()
+    r = client.post("/conv/quiz/reveal", data={**form_of(page.text, "conv"), "quiz": "out:0,0,10,12"})
+    assert r.status_code == 200 and float(r.json()["cells"][0]["exact"]) == values[("out", "0,0,10,12")]
