@@ -291,13 +291,18 @@ def lab_router(lab: LabSpec) -> APIRouter:
             """The numeric gradient check of the posted state: the worst relative error and a scatter."""
             fields, state, errors = await posted(request, lab.from_form, settings)
             plant = collect(errors, bugs.from_form, lab.slug, lab.bug_sites, fields, settings.bug_secret)
+            cells = collect(errors, quiz.from_form, fields, settings.quiz_max_cells)
             if errors:
                 return form_errors(request, errors)
             await prepare(lab, state, settings)
             ctx = await work.run(settings, bugs.planted(plant, gradcheck), state, fields, settings)
             if ctx is None:
                 return Response(status_code=204)
-            return templates.TemplateResponse(request, lab.template("gradcheck"), ctx)
+            answer = templates.TemplateResponse(request, lab.template("gradcheck"), ctx)
+            if not cells:
+                return answer
+            shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, "page")
+            return quiz.masked(answer, cells, quiz.values_of(shown.context))  # its scatter plots the gradients
 
     if lab.provenance is not None:
         sources_of = lab.provenance

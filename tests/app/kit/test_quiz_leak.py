@@ -111,3 +111,18 @@ def test_a_cell_of_an_image_plane_can_be_quizzed_and_is_masked(app, client):
     assert np.isnan(f64[10, 12]) and np.isfinite(np.delete(f64.reshape(-1), 10 * 28 + 12)).all()
     r = client.post("/conv/quiz/reveal", data={**form_of(page.text, "conv"), "quiz": "out:0,0,10,12"})
     assert r.status_code == 200 and float(r.json()["cells"][0]["exact"]) == values[("out", "0,0,10,12")]
+
+
+def test_the_gradient_check_of_a_quiz_page_plots_no_hidden_gradient(app, client):
+    lab = app.state.labs["conv"]
+    state = dataclasses.replace(lab.presets["random"].make(1), tab="backward")
+    plain = client.get(lab.canonical(state))
+    values = quiz.values_of(lab.show(state, get_settings(), "page").context)
+    form = form_of(plain.text, "conv")
+    bare = client.post("/conv/gradcheck", data=form)
+    shown = [(c, v) for c, v in values.items() if c[0] == "dx" and not float(v).is_integer()
+             and written(bare.text, repr(v))][:3]
+    assert shown, "the scatter plots dx"
+    r = client.post("/conv/gradcheck", data={**form, "quiz": quiz.text_of(tuple(c for c, _ in shown))})
+    assert r.status_code == 200 and "data-figure" in r.text
+    assert not [c for c, v in shown if written(r.text, repr(v))]
