@@ -52,7 +52,7 @@ from engine.network.model import (
     num_classes,
     parse_structure,
 )
-from engine.network.params import check_seed, complete_params
+from engine.network.params import check_params, check_seed, complete_params
 from engine.ops import softmax, svm
 from engine.optim import rules as optim
 from engine.records import OpInputError, Step
@@ -219,13 +219,15 @@ def run_steps(spec: RunSpec, at: Checkpoint, n: int, report: bool = True) -> tup
     """
     groups = layer_groups(spec.model) if report else {}
     rep = Report(grad_norm={p: [] for p in groups}, update_ratio={p: [] for p in groups})
-    params, state, hp = at.params, at.state, spec.hp
+    # checked once: every step's output is checked finite below, and the batches are the run's own
+    params, state = check_params(spec.model, at.params), at.state
+    hp = optim.clean_hyperparams(spec.optimizer, spec.hp)
     t = at.t
     for t in range(at.t, at.t + n):
-        x, labels = step_batch(spec, t)
+        x, labels = network.check_batch(spec.model, *step_batch(spec, t))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            new, new_state, loss, grads = network.train_step(spec.model, params, state, x, labels, spec.optimizer, hp,
-                                                     seed=step_seed(spec.seed, t))
+            new, new_state, loss, grads = network.lean_train_step(spec.model, params, state, x, labels,
+                                                                  spec.optimizer, hp, step_seed(spec.seed, t))
         finite = math.isfinite(loss) and all(np.isfinite(v).all() for v in new.values())
         if not finite:
             rep.divergence = diagnose(spec, Checkpoint(t, params, state))

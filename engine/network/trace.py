@@ -290,15 +290,24 @@ def train_step(model: Any, params: dict[str, Any], state: optim.OptimizerState |
                ) -> tuple[dict[str, np.ndarray], optim.OptimizerState | None, float, dict[str, np.ndarray]]:
     """One training step in train mode: (new params and buffers, new optimizer state, loss, grads).
 
-    The lean :func:`forward` and :func:`backward` (the ops' own functions) and one
-    :func:`engine.optim.rules.optimizer_step`. ``state=None`` starts the optimizer from zeros
+    The lean :func:`forward` and :func:`backward` (the ops' own functions) and one update by
+    :func:`engine.optim.rules.optimizer_step`'s rules. ``state=None`` starts the optimizer from zeros
     (t = 0). Nothing passed in is modified. Pass a different ``seed`` each step for fresh
     dropout masks.
     """
     model = as_model(model)
     params = check_params(model, params)
     x, labels = check_batch(model, x, labels)
-    fwd = _forward(model, params, x, labels, "train", check_seed(seed), lean=True)
+    hp = optim.clean_hyperparams(optimizer_name, hyperparams)
+    return lean_train_step(model, params, state, x, labels, optimizer_name, hp, check_seed(seed))
+
+
+def lean_train_step(model: Model, params: dict[str, np.ndarray], state: optim.OptimizerState | None,
+                    x: np.ndarray, labels: np.ndarray, optimizer_name: str, hp: dict[str, Any], seed: int
+                    ) -> tuple[dict[str, np.ndarray], optim.OptimizerState | None, float, dict[str, np.ndarray]]:
+    """:func:`train_step` on checked inputs (a training loop's own arrays, ``hp`` from
+    :func:`engine.optim.rules.clean_hyperparams`): the same numbers without re-checking what the loop made."""
+    fwd = _forward(model, params, x, labels, "train", seed, lean=True)
     if math.isnan(fwd.loss):  # the logits overflowed: report it (run_steps stops there) and change nothing
         return {**params, **fwd.buffers}, state, fwd.loss, {k: np.full_like(params[k], np.nan)
                                                             for k in param_shapes(model)}
@@ -308,7 +317,8 @@ def train_step(model: Any, params: dict[str, Any], state: optim.OptimizerState |
     learnable = {k: params[k] for k in grads}
     if state is None:
         state = optim.init_state(optimizer_name, learnable)
-    new, state, _ = optim.optimizer_step(optimizer_name, learnable, grads, state, hyperparams)
+    new, state = optim.lean_step(optimizer_name, learnable,
+                                 {k: g.astype(learnable[k].dtype, copy=False) for k, g in grads.items()}, state, hp)
     return {**params, **new, **fwd.buffers}, state, fwd.loss, grads
 
 

@@ -238,62 +238,62 @@ def optimizer_step(name: str, params: dict[str, Any], grads: dict[str, Any], sta
     arrays = {k: _as_float(f"params.{k}", v) for k, v in params.items()}
     _check_grads(arrays, grads, "grads")
     _check_state(name, arrays, state)
-    t = state.t + 1
-    lr = hp["lr"]
+    g = {k: np.array(_as_float(f"grads.{k}", grads[k]), dtype=p.dtype, copy=True) for k, p in arrays.items()}
+    rec: dict[str, Arrays] = {k: {} for k in ("g_wd", "p_decayed", "m_hat", "v_hat", "denom", "update",
+                                               "effective_step")}
+    new_params, new_state = _update(name, arrays, g, state, hp, rec)
+    rec = {q: {k: np.asarray(a) for k, a in d.items()} for q, d in rec.items()}
+    record = StepRecord(optimizer=name, t=new_state.t, hyperparams=hp, g=g,
+                        slots={s: {k: a.copy() for k, a in d.items()} for s, d in new_state.slots.items()}, **rec)
+    return new_params, new_state, record
+
+
+def lean_step(name: str, params: Arrays, grads: Arrays, state: OptimizerState, hp: dict[str, Any]
+              ) -> tuple[Arrays, OptimizerState]:
+    """:func:`optimizer_step`'s numbers, unchecked and unrecorded: a training loop's own arrays, ``hp`` clean."""
+    return _update(name, params, grads, state, hp, None)
+
+
+def _update(name: str, arrays: Arrays, grads: Arrays, state: OptimizerState, hp: dict[str, Any],
+            rec: dict[str, Arrays] | None) -> tuple[Arrays, OptimizerState]:
+    """The update rules; ``rec`` (when given) collects the intermediates by quantity, then parameter name."""
+    t, lr = state.t + 1, hp["lr"]
     new_params: Arrays = {}
     slots: dict[str, Arrays] = {slot: {} for slot in SLOTS[name]}
-    rec: dict[str, Arrays] = {k: {} for k in ("g", "g_wd", "p_decayed", "m_hat", "v_hat", "denom", "update",
-                                               "effective_step")}
     for key, p in arrays.items():
-        g = np.array(_as_float(f"grads.{key}", grads[key]), dtype=p.dtype, copy=True)
-        rec["g"][key] = g
+        g, seen = grads[key], {}  # seen: this parameter's intermediates, for rec
         if name == "sgd":
-            new = p - lr * g
-            eff = np.full_like(p, lr)
+            new, denom = p - lr * g, None
         elif name == "momentum":
             mu, v_prev = hp["momentum"], state.slots["v"][key]
-            v = mu * v_prev + g if hp["form"] == "pytorch" else mu * v_prev + (1 - mu) * g
-            new = p - lr * v
-            eff = np.full_like(p, lr)
-            slots["v"][key] = v
+            v = slots["v"][key] = mu * v_prev + g if hp["form"] == "pytorch" else mu * v_prev + (1 - mu) * g
+            new, denom = p - lr * v, None
         elif name == "rmsprop":
-            alpha, s_prev = hp["alpha"], state.slots["s"][key]
-            s = alpha * s_prev + (1 - alpha) * (g * g)
+            s = slots["s"][key] = hp["alpha"] * state.slots["s"][key] + (1 - hp["alpha"]) * (g * g)
             denom = np.sqrt(s) + hp["eps"]
-            new = p - lr * (g / denom)
-            eff = lr / denom
-            slots["s"][key] = s
-            rec["denom"][key] = denom
+            new, seen["denom"] = p - lr * (g / denom), denom
         else:  # adam, adamw
             beta1, beta2, lam = hp["beta1"], hp["beta2"], hp["weight_decay"]
             base, g_used = p, g
             if name == "adamw":
-                base = p * (1 - lr * lam)  # PyTorch's AdamW: p.mul_(1 − lr·λ) before the Adam step
-                rec["p_decayed"][key] = base
+                base = seen["p_decayed"] = p * (1 - lr * lam)  # PyTorch's AdamW: p.mul_(1 − lr·λ) first
             elif lam != 0:
-                g_used = g + lam * p  # PyTorch's Adam: grad = grad.add(p, alpha=λ)
-                rec["g_wd"][key] = g_used
-            m = beta1 * state.slots["m"][key] + (1 - beta1) * g_used
-            v = beta2 * state.slots["v"][key] + (1 - beta2) * (g_used * g_used)
-            if hp["bias_correction"]:
-                m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-            else:
-                m_hat, v_hat = m.copy(), v.copy()
+                g_used = seen["g_wd"] = g + lam * p  # PyTorch's Adam: grad = grad.add(p, alpha=λ)
+            m = slots["m"][key] = beta1 * state.slots["m"][key] + (1 - beta1) * g_used
+            v = slots["v"][key] = beta2 * state.slots["v"][key] + (1 - beta2) * (g_used * g_used)
+            m_hat, v_hat = (m / (1 - beta1**t), v / (1 - beta2**t)) if hp["bias_correction"] else (m.copy(), v.copy())
             denom = np.sqrt(v_hat) + hp["eps"] if hp["eps_placement"] == "outside" else np.sqrt(v_hat + hp["eps"])
             new = base - lr * m_hat / denom
-            eff = lr / denom
-            slots["m"][key], slots["v"][key] = m, v
-            rec["m_hat"][key], rec["v_hat"][key], rec["denom"][key] = m_hat, v_hat, denom
+            seen.update(m_hat=m_hat, v_hat=v_hat, denom=denom)
         new_params[key] = new
-        rec["update"][key] = new - p
-        rec["effective_step"][key] = eff
+        if rec is not None:
+            eff = np.full_like(p, lr) if denom is None else lr / denom
+            for q, a in {**seen, "update": new - p, "effective_step": eff}.items():
+                rec[q][key] = a
     # 0-d parameters come out of NumPy arithmetic as scalars: keep every value an ndarray
     new_params = {k: np.asarray(a) for k, a in new_params.items()}
     slots = {s: {k: np.asarray(a) for k, a in d.items()} for s, d in slots.items()}
-    rec = {q: {k: np.asarray(a) for k, a in d.items()} for q, d in rec.items()}
-    record = StepRecord(optimizer=name, t=t, hyperparams=hp,
-                        slots={s: {k: a.copy() for k, a in d.items()} for s, d in slots.items()}, **rec)
-    return new_params, OptimizerState(t=t, slots=slots), record
+    return new_params, OptimizerState(t=t, slots=slots)
 
 
 # ---------------------------------------------------------------- a starting state
@@ -497,5 +497,4 @@ def optimizer_steps(name: str, params: dict[str, Any], grads: dict[str, Any], st
                     _group(p=p, **({"p_decayed": rec.p_decayed} if name == "adamw" else {}), m_hat=rec.m_hat,
                            v_hat=rec.v_hat, denom=rec.denom, update=rec.update,
                            effective_step=rec.effective_step, p_new=new_params))
-    steps.append(done)
-    return steps
+    return [*steps, done]
