@@ -114,7 +114,8 @@
     if (quizThis) {
       const prefix = plane.dataset.prefix ? plane.dataset.prefix + "," : "";
       quizThis.dataset.cell = plane.dataset.arr + ":" + prefix + i + "," + j;
-      quizThis.hidden = editable || !document.querySelector("[data-quiz]");
+      quizThis.hidden = editable || !document.querySelector("[data-quiz]") ||
+        (plane.dataset.hidden || "").split(";").indexOf(i + "," + j) >= 0;
     }
   }
 

@@ -380,6 +380,9 @@
     if (thisCell && thisCell.dataset.cell) {
       activate(true);
       if (quiz.cells.indexOf(thisCell.dataset.cell) < 0) { toggleCell(thisCell.dataset.cell); }
+      var shown = thisCell.closest("[data-inspector]").querySelector(".inspector__value");
+      if (shown) { shown.value = "hidden: the quiz asks it"; }  // as plane.js reads a hidden pixel
+      thisCell.hidden = true;
       return;
     }
     var focus = t.closest("[data-quiz-focus]");

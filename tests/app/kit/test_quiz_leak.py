@@ -54,7 +54,8 @@ def distinctive(values: dict, page: str, slug: str) -> list[tuple[quiz.Cell, flo
     for (array, index), v in values.items():
         text = cell_text(abs(v))
         if (array not in inputs and np.isfinite(v) and not float(v).is_integer()
-                and len(text.replace(".", "").lstrip("0")) >= 3 and "e" not in text and counts[text] == 1 and written(page, cell_text(v))):
+                and len(text.replace(".", "").lstrip("0")) >= 3 and "e" not in text and counts[text] == 1
+                and written(page, cell_text(v))):
             per.setdefault(array, []).append(((array, index), v))
     return [cells[len(cells) // 2] for cells in per.values()]
 
