@@ -79,13 +79,15 @@ class Settings:
     network_max_batch: int = 64  # digits per training step
     network_max_examples: int = 4  # examples of typed data (each drawn as editable grids)
     network_max_typed_channels: int = 4  # C of typed (N, C, H, W) examples
-    network_max_typed_side: int = 16  # H and W of typed (N, C, H, W) examples
+    network_max_typed_side: int = 28  # H and W of typed (N, C, H, W) examples: an MNIST digit (planes above
+    # plane_image_cells are editable images; a replay past the per-request CPU budget answers its progress)
     network_max_typed_features: int = 64  # D of typed (N, D) examples
     network_max_typed_init: int = 256  # typed initial parameters: for models of at most this many learnable numbers
     network_max_params: int = 20_000  # learnable numbers in a model the page trains
     network_max_activation: int = 16_384  # numbers one layer outputs for one example
     network_max_layers: int = 24  # layers in one list of the builder
     network_max_input_side: int = 64  # each size of the model's input shape, as the builder's form gives it
+    export_max_script_values: int = 500_000  # numbers a network export script may write out (weights, batch, masks)
     trace_max_numbers: int = 3_000_000  # numbers in the answer of POST /api/v1/networks/trace
     network_gradcheck_cpu_seconds: float = 0.4  # the network lab's gradient check is refused when one timed loss
     # evaluation says it would take longer (a 24-layer network at batch 64 would take ~18 s)

@@ -8,7 +8,8 @@ shows). The factory (:mod:`app.web.kit.routes`) then answers
   ``prepare`` → ``run`` the page uses);
 - ``GET /<slug>/export/numpy.py?<link>``: a script using NumPy alone (no import of this project) that
   recomputes those arrays in the notes' style — one function per op, from ``templates/export/numpy/<op>.py``
-  — and prints the same JSON object.
+  — and prints the same JSON object;
+- ``GET /<slug>/export/torch.py?<link>``: the same with PyTorch autograd (:mod:`app.web.kit.export_torch`).
 
 Names in the JSON are the engine's result names, with the call's ``prefix`` when a page makes more
 than one call (the pooling lab's ReLU: ``relu.out``).
@@ -51,7 +52,10 @@ class Export:
 
     calls: Callable[[Any], list[OpCall]]  # may raise OpInputError (the page's 422)
     title: str = "Backprop Lens"  # the script's first line
-    formats: tuple[str, ...] = field(default=("arrays.json", "numpy.py"))
+    formats: tuple[str, ...] = field(default=("arrays.json", "numpy.py", "torch.py"))
+    # a lab's own script writer for a format, (state, link, json link) → text, in place of the kit's per-op one
+    # (the network lab: its scripts replay the training)
+    writers: Mapping[str, Callable[[Any, str, str], str]] = field(default_factory=dict)
 
 
 def _prepared(call: OpCall) -> tuple[list[str], Mapping[str, Any], Mapping[str, Any]]:

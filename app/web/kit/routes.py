@@ -12,8 +12,8 @@
 - ``POST /<slug>/gradcheck``: the numeric gradient check of the posted state;
 - ``POST /<slug>/provenance``: which cells a hovered cell came from, as JSON, with the terms that sum to
   it where the lab has them;
-- ``GET /<slug>/export/arrays.json?<link>`` and ``GET /<slug>/export/numpy.py?<link>`` (a lab with an
-  ``export``): the page's arrays from the engine, and a NumPy-only script printing the same JSON.
+- ``GET /<slug>/export/arrays.json?<link>``, ``/numpy.py`` and ``/torch.py`` (a lab with an ``export``):
+  the page's arrays from the engine, and a NumPy-only and a PyTorch script printing the same JSON.
 
 A bad form answers 422 with nothing but the out-of-band message naming each bad field. Every
 route reads the settings through :func:`app.settings.get_settings`, so an override reaches every
@@ -39,6 +39,7 @@ from app.web.kit import bugs, errata, quiz
 from app.web.kit.cache import page_cache, page_variant
 from app.web.kit.display import DISPLAY_FIELDS, OFF, Display, parse_display, split_display
 from app.web.kit.export import Export, as_json, engine_arrays, numpy_script
+from app.web.kit.export_torch import torch_script
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
 from app.web.kit.link import read_filled
@@ -370,20 +371,30 @@ def export_routes(router: APIRouter, lab: LabSpec, export: Export) -> None:
     def arrays(state: Any, query: str) -> Response:
         return JSONResponse(as_json(engine_arrays(export.calls(state))))
 
-    def script(state: Any, query: str) -> Response:
-        text = numpy_script(export, export.calls(state), f"/{lab.slug}?{query}", f"{base}/arrays.json?{query}")
-        return Response(text, media_type="text/x-python; charset=utf-8",
-                        headers={"Content-Disposition": f'inline; filename="{lab.slug}.py"'})
+    def script(fmt: str) -> Callable[[Any, str], Response]:
+        kit = {"numpy.py": numpy_script, "torch.py": torch_script}[fmt]
+
+        def make(state: Any, query: str) -> Response:
+            links = (f"/{lab.slug}?{query}", f"{base}/arrays.json?{query}")
+            own = export.writers.get(fmt)
+            text = own(state, *links) if own is not None else kit(export, export.calls(state), *links)
+            return Response(text, media_type="text/x-python; charset=utf-8",
+                            headers={"Content-Disposition": f'inline; filename="{lab.slug}_{fmt[:-3]}.py"'})
+        return make
 
     @router.get(base + "/arrays.json", name=f"{lab.slug}_export_arrays")
     async def arrays_json(request: Request, settings: SettingsDep) -> Response:
         """The engine's arrays of the page of this link, ``{name: nested list}``."""
         return await exported(request, settings, arrays)
 
-    if "numpy.py" not in export.formats:  # the network lab: arrays.json only
-        return
+    if "numpy.py" in export.formats:
+        @router.get(base + "/numpy.py", name=f"{lab.slug}_export_numpy")
+        async def numpy_py(request: Request, settings: SettingsDep) -> Response:
+            """A NumPy-only script recomputing the page's arrays; it prints the same JSON as arrays.json."""
+            return await exported(request, settings, script("numpy.py"))
 
-    @router.get(base + "/numpy.py", name=f"{lab.slug}_export_numpy")
-    async def numpy_py(request: Request, settings: SettingsDep) -> Response:
-        """A NumPy-only script recomputing the page's arrays; it prints the same JSON as arrays.json."""
-        return await exported(request, settings, script)
+    if "torch.py" in export.formats:
+        @router.get(base + "/torch.py", name=f"{lab.slug}_export_torch")
+        async def torch_py(request: Request, settings: SettingsDep) -> Response:
+            """The same computation with PyTorch autograd (float64); it prints the same JSON as arrays.json."""
+            return await exported(request, settings, script("torch.py"))

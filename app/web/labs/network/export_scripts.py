@@ -1,0 +1,57 @@
+"""The network lab's export scripts: ``torch.py`` of a link's traced step (templates/export/network/torch.py.j2).
+
+The script holds, written out exactly, the run's parameters and running statistics after the link's step count,
+the optimizer's state then, the step's batch and dropout masks; it builds an ``nn.Module`` of the model, runs
+forward, the loss, ``.backward()`` and one optimizer step, and prints :mod:`.export`'s names. A link whose script
+would write out more numbers than ``Settings.export_max_script_values`` is a 422 naming ``export``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.settings import get_settings
+from app.web.kit.export import _ENV
+from app.web.kit.export_torch import tensor_literal
+from engine.network.model import layer_to_json
+from engine.network.runs import RunSpec, StepTrace
+from engine.optim import rules as optim
+from engine.records import OpInputError
+
+
+def _dropout_masks(layers: list[dict]) -> list[tuple[str, np.ndarray]]:
+    return [(entry["path"], np.asarray(entry["forward"]["mask"])) for entry in layers if entry["type"] == "dropout"]
+
+
+def torch_script(spec: RunSpec, st: StepTrace, names: list[str], link: str, json_link: str) -> str:
+    """The PyTorch script of the traced step ``st`` of run ``spec``, printing ``names``."""
+    params = _start_params(st)
+    state = st.state if st.state is not None else optim.init_state(spec.optimizer, st.params)
+    masks = _dropout_masks(st.trace["layers"])
+    count = sum(v.size for v in params.values()) + np.asarray(st.x).size + sum(m.size for _, m in masks) \
+        + sum(np.asarray(v).size for per in state.slots.values() for v in per.values())
+    limit = get_settings().export_max_script_values
+    if count > limit:
+        raise OpInputError("export", f"this step's script would write out {count:,} numbers; the limit is "
+                                     f"{limit:,} (Settings.export_max_script_values) — a smaller batch or model")
+    model = spec.model
+    return _ENV.get_template("network/torch.py.j2").render(
+        link=link, json_link=json_link, step=st.t, names=names,
+        model=repr([layer_to_json(layer) for layer in model.layers]), loss=repr(model.loss), reg=repr(model.reg),
+        l1=repr(model.l1), optimizer=repr(spec.optimizer), hp=repr(spec.hp), t_before=repr(state.t),
+        start=[(name, tensor_literal(value)) for name, value in params.items()],
+        slots=[(slot, [(name, tensor_literal(v)) for name, v in per.items()]) for slot, per in state.slots.items()],
+        x=tensor_literal(np.asarray(st.x, dtype=np.float64)), labels=tensor_literal(np.asarray(st.labels)),
+        masks=[(path, tensor_literal(m)) for path, m in masks])
+
+
+def _start_params(st: StepTrace) -> dict[str, np.ndarray]:
+    """Parameters and buffers the traced step starts from: the learnable ones and batch norm's running statistics
+    before the step (its forward's ``running_mean_before``/``running_var_before``)."""
+    params = {name: np.asarray(value) for name, value in st.params.items()}
+    for entry in st.trace["layers"]:
+        if entry["type"] == "batchnorm":
+            fwd = entry["forward"]
+            params[f"{entry['path']}.running_mean"] = np.asarray(fwd["running_mean_before"])
+            params[f"{entry['path']}.running_var"] = np.asarray(fwd["running_var_before"])
+    return params
