@@ -4,8 +4,9 @@ answered 200 — never 400 "Too many fields" (Starlette's default max_fields is 
 The conv and pool labs' largest inputs are bounded by the number of values one array may hold
 (Settings.max_elements = 4,096), not by each size alone: 4×1×28×28 (MNIST), 1×3×32×32 (CIFAR), 4×1×32×32 and
 4×4×16×16 (the old largest) are each posted; 4×4×32×32 (every size at its own bound) is a 422 naming x. The
-network lab's largest form is typed data at its bounds: four 4×16×16 examples, one input per cell. The other
-labs post their default page's form with every bounded input at its max.
+network lab's largest form is typed data at its bounds: four 4×16×16 examples, one input per cell; at the typed
+side's bound (28×28, within max_elements) x's planes are editable images. The other labs post their default
+page's form with every bounded input at its max.
 """
 
 from __future__ import annotations
@@ -81,14 +82,47 @@ def test_a_lab_with_every_bound_at_its_max_posts_its_whole_form(client, lab):
     posts_whole_form(client, lab, r.headers["HX-Replace-Url"], ("results", "lab"))
 
 
-def test_the_network_lab_with_the_most_typed_data_posts_its_whole_form(client):
-    n, c, side = S.network_max_examples, S.network_max_typed_channels, S.network_max_typed_side
-    model = {"input_shape": [c, side, side], "layers": [{"type": "flatten"}, {"type": "linear", "units": 10}]}
-    x = ",".join(str(v) for v in np.round(_x((n * c * side * side,)), 2))
-    link = (f"/network?v=1&model={quote(json.dumps(model, separators=(',', ':')))}&data=typed"
-            f"&x={n}x{c}x{side}x{side}:{x}&labels={n}:" + ",".join(str(i) for i in range(n)) + "&seed=0&opt=sgd&lr=0.1")
-    count = posts_whole_form(client, "network", link, ("results",))
+def _network_link(shape: tuple[int, int, int, int], values: str | None = None) -> str:
+    n, c, h, w = shape
+    model = {"input_shape": [c, h, w], "layers": [{"type": "flatten"}, {"type": "linear", "units": 10}]}
+    x = values if values is not None else ",".join(str(v) for v in np.round(_x((n * c * h * w,)), 2))
+    return (f"/network?v=1&model={quote(json.dumps(model, separators=(',', ':')))}&data=typed"
+            f"&x={n}x{c}x{h}x{w}:{x}&labels={n}:" + ",".join(str(i) for i in range(n)) + "&seed=0&opt=sgd&lr=0.1")
+
+
+def test_the_network_lab_with_the_most_typed_cells_posts_its_whole_form(client):
+    """Four 4×16×16 examples: planes of 256 cells stay grids, one input per typed cell."""
+    n, c, side = S.network_max_examples, S.network_max_typed_channels, 16
+    count = posts_whole_form(client, "network", _network_link((n, c, side, side)), ("results",))
     assert count > n * c * side * side  # one input per typed cell: 4,096 of them, far above Starlette's 1,000
+
+
+@pytest.mark.parametrize("shape", [(S.network_max_examples, 1, S.network_max_typed_side, S.network_max_typed_side),
+                                   (1, S.network_max_typed_channels, S.network_max_typed_side,
+                                    S.network_max_typed_side)], ids=lambda s: "x".join(map(str, s)))
+def test_the_network_lab_takes_mnist_sized_typed_data_as_images(client, shape):
+    """At the typed side's bound (28: four MNIST digits, or one 4-channel 28×28 example) x's planes are editable
+    images (the kit's image plane): the whole form is a few dozen fields, posted to every edit route."""
+    r = client.get(_network_link(shape))
+    assert r.status_code == 200 and 'data-edit="x"' in r.text and "data-inspector" in r.text, r.text[:300]
+    count = posts_whole_form(client, "network", _network_link(shape), ("results", "lab"))
+    assert count < 200, count  # one hidden field per plane, not 3,136 inputs
+    fields = parse("network", r.text).fields
+    at = next(i for i, (k, _) in enumerate(fields) if k == "x_plane")
+    tokens = fields[at][1].split(" ")
+    assert len(tokens) == shape[2] * shape[3]
+    tokens[5] = "abc"  # a bad pixel is named by its cell
+    fields[at] = ("x_plane", " ".join(tokens))
+    bad = client.post("/network/results", data=as_data(fields), headers=HX)
+    assert bad.status_code == 422 and "x[0, 0, 0, 5]" in bad.text, bad.text[:300]
+
+
+def test_typed_network_data_beyond_max_elements_is_refused_by_name(client):
+    """Each size within its bound is not enough: 4×4×28×28 is 12,544 numbers, over Settings.max_elements."""
+    n, c, side = S.network_max_examples, S.network_max_typed_channels, S.network_max_typed_side
+    r = client.get(_network_link((n, c, side, side), ",".join("0" for _ in range(n * c * side * side))))
+    assert r.status_code == 422 and "would hold 4 × 4 × 28 × 28 = 12544 numbers" in r.text, r.text[:400]
+    assert "Settings.max_elements" in r.text
 
 
 @pytest.mark.parametrize("lab", ["conv", "pool"])

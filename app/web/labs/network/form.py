@@ -24,6 +24,7 @@ from app.web.labs.network.state import (
     SETTINGS,
     NetworkState,
     check_layer_counts,
+    check_typed_size,
     compact_json,
     hyperparams,
     model_works,
@@ -303,6 +304,11 @@ def from_form(form: Form, settings: Settings, action: str | None = None
         labels = np.array([float(label)])
         state = replace(state, x=x, labels=labels, on="own" if data == "digits" else on)
     else:
+        if state.data == "typed" and typed_input_fits(model, settings):
+            try:
+                check_typed_size("N", (ints["N"], *model.input_shape), settings)
+            except FieldError as exc:
+                return None, [exc]
         state = _fit_examples(state, x, labels, ints["N"], settings)
     if model_works(model):
         ops = timeline(model)

@@ -300,6 +300,7 @@ def from_link(query: str, settings: Settings) -> NetworkState:
     if data == "typed" or on == "own":
         lim = _x_limits(model, settings)
         x = decode_array("x", _field(fields, "x"), len(lim), lim)
+        check_typed_size("x", x.shape, settings)
         labels = decode_array("labels", _field(fields, "labels"), 1, lim[:1])
         _check_xy(model, x, labels)
     elif "x" in fields or "labels" in fields:
@@ -381,6 +382,16 @@ def _init_from_fields(model: Model, fields: Mapping[str, str], max_numbers: int)
             raise FieldError(key, f"must have shape {list(shape)}, got {list(arr.shape)}")
         out[name] = arr
     return {name: out[name] for name in shapes if name in out}
+
+
+def check_typed_size(field: str, shape: tuple[int, ...], settings: Settings) -> None:
+    """Typed data holds at most ``Settings.max_elements`` numbers in all (four 1×28×28 digits, one 4×28×28
+    example): each size within its own bound is not enough. Raises FieldError naming ``field``."""
+    count = math.prod(shape)
+    if count > settings.max_elements:
+        sizes = " × ".join(str(d) for d in shape)
+        raise FieldError(field, f"would hold {sizes} = {count} numbers; typed data holds at most "
+                                f"{settings.max_elements} ({setting_bound('max_elements', 'one array of a form')})")
 
 
 def typed_input_fits(model: Model, settings: Settings = _DEFAULTS) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from app.settings import Settings
 from app.web.labs.network import explain, links, step_layers, step_loss
 from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
 from app.web.labs.network.state import NetworkState, model_text
@@ -25,6 +26,7 @@ from engine.optim import rules as optim
 from engine.records import OpInputError
 
 SHOW_N, SHOW_C = 2, 4  # examples and channels drawn of a 4-D array
+IMAGE_OVER = Settings().plane_image_cells  # a plane of more cells (a 28×28 input) is drawn as an image (render.plane)
 SHOW_ROWS, SHOW_COLS = 4, 32  # rows and columns drawn of an (N, D) array
 MAX_ROWS, MAX_COLS = 24, 36  # of a matrix (x_col, w_row, dense weights)
 
@@ -85,7 +87,7 @@ def show(arr: Any, name: str, title: str | None = None, axes: tuple[str, str] = 
     vmax = scale_max(arr) if vmax is None else vmax
     if arr.ndim == 4:
         a, b = min(arr.shape[0], max_a), min(arr.shape[1], max_b)
-        grids = Heatmaps()
+        grids = Heatmaps(IMAGE_OVER)
         planes = [grids.add(arr[i, j], name, prefix=(i, j), vmax=vmax, title=f"{axes[0]}={i}, {axes[1]}={j}")
                   for i in range(a) for j in range(b)]
         grids.render()

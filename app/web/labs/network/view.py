@@ -25,8 +25,9 @@ from app.web.labs.network.state import (
     timeline,
     typed_input_fits,
 )
-from app.web.labs.network.step import PHASES, describe, dims, keras_names, layer_at, panel
+from app.web.labs.network.step import IMAGE_OVER, PHASES, describe, dims, keras_names, layer_at, panel
 from app.web.labs.network.train import train_view
+from app.web.render.heatmap import planes
 from app.web.render.numbers import cell_text
 from engine import conventions
 from engine.data import digits
@@ -138,9 +139,15 @@ def hp_fields(state: NetworkState) -> list[dict[str, Any]]:
 
 
 def _example_grids(state: NetworkState) -> dict[str, Any] | None:
+    """The typed examples; ``images``: x's planes as editable images (the kit's image plane, app.web.render.plane)
+    when a plane has more cells than ``Settings.plane_image_cells`` (a 28×28 digit), else None (grids of cells)."""
     if state.x is None or not (state.data == "typed" or state.on == "own"):
         return None
-    return {"x": state.x, "labels": state.labels, "n": state.x.shape[0]}
+    x = state.x
+    images = None
+    if x.ndim == 4 and x.shape[2] * x.shape[3] > IMAGE_OVER:
+        images = planes(x, "x", ("n", "c"), label="x", image_over=IMAGE_OVER, editable=True)
+    return {"x": x, "labels": state.labels, "n": x.shape[0], "images": images}
 
 
 def _init_grids(state: NetworkState, report_ok: bool) -> dict[str, Any] | None:
