@@ -45,6 +45,11 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 _SWAPPED: ContextVar[Mapping[str, OpSpec]] = ContextVar("engine_registry_swapped", default=MappingProxyType({}))
 
 
+def swapped_names() -> frozenset[str]:
+    """The ops swapped in this context (none outside a planted bug)."""
+    return frozenset(_SWAPPED.get())
+
+
 @contextmanager
 def swapped(specs: Mapping[str, OpSpec]) -> Iterator[None]:
     """Within the block (in this context only), :func:`get_spec` — and so :func:`prepare`, :func:`run_op`,

@@ -76,3 +76,9 @@ def residual_reference(inputs: Arrays, params: dict) -> Arrays:
 
 def residual_overwrite(inputs: Arrays, params: dict) -> Arrays:
     return _residual(inputs, overwrite=True)
+
+
+def overwrite_fork(dx_skip: np.ndarray, dx_branch: np.ndarray) -> np.ndarray:
+    """The network's fork with the bug planted (engine.network.trace.fork_swapped): dx = dx_branch, the skip
+    path's dout dropped (``=`` where ``+=`` belongs)."""
+    return np.array(dx_branch, dtype=float, copy=True)

@@ -14,7 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from engine import registry
+from engine.bugs import layers
 from engine.bugs.catalogue import Bug, get_bug
+from engine.network import trace
 from engine.optim import rules
 from engine.records import OpSpec
 from engine.registry import OPS
@@ -30,20 +32,27 @@ OP_OF = {
 # the optimizer bugs: hyperparameters forced whatever the page asks (engine.optim.rules.forced)
 FORCED = {"adam-no-bias-correction": {"adam": {"bias_correction": False}, "adamw": {"bias_correction": False}}}
 
+# the network's bugs: a residual block's fork joined by the bug's rule (engine.network.trace.fork_swapped)
+FORKS = {"residual-overwrite": layers.overwrite_fork}
+
 Record = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 def plantable(key: str) -> bool:
     """Whether bug ``key`` can be planted in a lab (a registry op's, or an optimizer's)."""
-    return key in OP_OF or key in FORCED
+    return key in OP_OF or key in FORCED or key in FORKS
 
 
 @contextmanager
 def planted(key: str, record: Record | None = None) -> Iterator[None]:
     """Within the block (this context only), the engine computes with bug ``key``: its registry op swapped
-    (``record`` sees each call), or its optimizer's hyperparameters forced."""
+    (``record`` sees each call), its optimizer's hyperparameters forced, or the network's fork swapped."""
     if key in FORCED:
         with rules.forced(FORCED[key]):
+            yield
+        return
+    if key in FORKS:
+        with trace.fork_swapped(FORKS[key]):
             yield
         return
     with registry.swapped(swapped_specs(key, record)):

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +55,7 @@ from engine.network.penalty import Penalty, penalize
 from engine.ops import activations, batchnorm, conv, dropout, groupnorm, linear, pool, softmax, svm
 from engine.optim import rules as optim
 from engine.records import OpInputError
-from engine.registry import OPS
+from engine.registry import OPS, swapped_names
 
 # layer type -> ((parameter short name, its gradient's field in the op's Grads record), ...)
 PARAM_GRADS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -211,6 +213,27 @@ def fork_add(dx_skip: np.ndarray, dx_branch: np.ndarray) -> np.ndarray:
     return dx_skip + dx_branch
 
 
+# The fork's rule in this context only (a ContextVar): fork_add, unless a planted bug swapped it for one request
+_FORK: ContextVar[Callable[[np.ndarray, np.ndarray], np.ndarray]] = ContextVar("engine_network_fork", default=fork_add)
+
+
+@contextmanager
+def fork_swapped(rule: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Iterator[None]:
+    """Within the block (this context only), a residual block's backward joins its two paths with ``rule``."""
+    token = _FORK.set(rule)
+    try:
+        yield
+    finally:
+        _FORK.reset(token)
+
+
+def variant() -> tuple[str, ...]:
+    """What computes differently in this context (a swapped fork or op): part of any cache key of results,
+    so a run computed with a planted bug never shares them with the true engine's."""
+    fork = _FORK.get()
+    return tuple(sorted(swapped_names())) + (() if fork is fork_add else (f"fork:{fork.__qualname__}",))
+
+
 def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, records: dict[str, LayerForward],
                      out: dict[str, LayerBackward], grads: dict[str, np.ndarray], need_dx: bool = True) -> np.ndarray:
     """Back through ``layers``; ``need_dx=False``: the first layer's input needs no gradient (a
@@ -219,7 +242,7 @@ def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, r
         layer, path = layers[i], prefix + str(i)
         if isinstance(layer, Residual):
             dx_branch = _backward_layers(layer.layers, path + ".", dout, records, out, grads)
-            g: Any = ResidualGrads(dout, dout, dx_branch, fork_add(dout, dx_branch))
+            g: Any = ResidualGrads(dout, dout, dx_branch, _FORK.get()(dout, dx_branch))
         else:
             if layer.type == "conv2d" and i == 0 and not need_dx:
                 g = conv.conv2d_backward(dout, records[path].cache, need_dx=False)

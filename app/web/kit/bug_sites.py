@@ -22,6 +22,12 @@ OPTIM_LINK = ("v=1&opt=adam,lr:0.01,beta1:0.9,beta2:0.995,eps:1e-07,eps_placemen
               "&r4=adam,lr:0.3,beta1:0.9,beta2:0.999,eps:1e-08,eps_placement:outside,bias_correction:on,weight_decay:0"
               "&N=150&speed=60&t=0")
 SOFTMAX_LINK = "v=1&logits=2x3:1000,999,0,3,-2,-100&labels=2:0,0&temperature=1"
+# a small network with a residual block (flatten → linear 8 → residual[linear 8, ReLU] → linear 10), batch 4, two
+# steps into training, on the block's backward (op b:2): dx_skip, dx_branch and their sum dx side by side; small
+# enough that its whole-network gradient check fits a request (NetworkState's compact link)
+NETWORK_LINK = ("v=1&z=eNqVT9sKgzAM_Zr2SUbtJoqQF9l_jLhms1BraePAv183ZQ9jDHzLybnk5AGlHCdDDkTdCa2tDzNf0oCBMmpF1ZVFUzSiOh"
+                "cZO1wopo1YDbxsSq1vDpnJ50nUWf5NO-sJYx5eSbO3_A5qfmojJWtmdJv6_919wW5eC-aXdtQs1cciDTKCsfdMyR75OsBJJiIDSk"
+                "6BAQ2O0kVQB3WUiSmAznvoW_0EVLVmWg")
 
 SITES: dict[str, dict[str, BugSite]] = {
     "conv": {
@@ -49,5 +55,8 @@ SITES: dict[str, dict[str, BugSite]] = {
     "softmax": {
         "softmax-no-max": BugSite(SOFTMAX_LINK, found=("exp", "probs"), follows=("nll", "loss", "dlogits")),
         "ce-no-mean": BugSite(SOFTMAX_LINK, found=("dlogits",)),
+    },
+    "network": {
+        "residual-overwrite": BugSite(NETWORK_LINK, found=("dx",)),
     },
 }

@@ -51,15 +51,23 @@ CHUNK_SECONDS = 0.025  # at most this much computing per event: ~40 events a sec
 SPEEDS = (0, 10, 30, 100, 300, 1000)  # steps per second; 0 = as fast as the server can
 
 
+def run_key(spec: nl.RunSpec) -> tuple:
+    """What a run's checkpoints are cached by: its fingerprint, and what the engine computes differently in this
+    context (a planted bug's swapped fork or op, engine.network.trace.variant): a run trained with a bug never
+    shares checkpoints with the true one."""
+    return spec.key, network_trace.variant()
+
+
 def remember(spec: nl.RunSpec, ck: nl.Checkpoint) -> None:
+    key = run_key(spec)
     with _lock:
-        run = _cache.get(spec.key)
+        run = _cache.get(key)
         if run is None:
-            run = _cache[spec.key] = OrderedDict()
+            run = _cache[key] = OrderedDict()
             while len(_cache) > _MAX_RUNS:
                 _cache.popitem(last=False)
         else:
-            _cache.move_to_end(spec.key)
+            _cache.move_to_end(key)
         run[ck.t] = ck
         run.move_to_end(ck.t)
         while len(run) > _MAX_PER_RUN:
@@ -68,8 +76,9 @@ def remember(spec: nl.RunSpec, ck: nl.Checkpoint) -> None:
 
 def nearest(spec: nl.RunSpec, t: int) -> nl.Checkpoint | None:
     """The cached checkpoint of this run closest at or before step ``t``."""
+    key = run_key(spec)
     with _lock:
-        run = _cache.get(spec.key)
+        run = _cache.get(key)
         if not run:
             return None
         best = max((s for s in run if s <= t), default=None)
@@ -287,6 +296,16 @@ def _chunk_as_json(spec: nl.RunSpec, at: nl.Checkpoint, n: int, every: int, unti
     return at, chunk, json.dumps(_finite(jsonable_encoder(chunk_payload(chunk))))
 
 
+_streams = [0]  # training streams this process is sending now
+
+
+def frame_seconds(settings: Settings) -> float:
+    """The steps one event carries, in seconds of the run: CHUNK_SECONDS (~40 events a second) while few streams
+    run; with many, longer, so that all of them together send at most ``Settings.stream_max_events`` a second —
+    fewer, larger frames, and the event loop's time for every other request (/healthz, pages) stays bounded."""
+    return max(CHUNK_SECONDS, _streams[0] / settings.stream_max_events)
+
+
 def _event(name: str, data: Any, t: int | None = None) -> ServerSentEvent:
     return ServerSentEvent(event=name, data=data, id=None if t is None else str(t))
 
@@ -311,26 +330,31 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
     except OpInputError as err:
         yield _event("done", {"t": start, "reason": "diverged", "message": err.message}, start)
         return
-    n = max(1, round(speed * CHUNK_SECONDS)) if speed else 8
+    n = max(1, round(speed * frame_seconds(settings))) if speed else 8
     began, done_at_start = time.perf_counter(), at.t
-    while at.t < until:
-        at, chunk, data = await work.run(settings, _chunk_as_json, spec, at, n, every, until, admit=False)
-        last = chunk.report.steps[-1] if chunk.report.steps else at.t
-        yield ServerSentEvent(event="steps", raw_data=data, id=str(last))
-        if chunk.report.divergence is not None:
-            d = chunk.report.divergence
-            yield _event("done", {"t": last, "reason": "diverged", "message": d.message, "phase": d.phase,
-                                  "where": d.where, "field": d.field, "path": divergence_path(d),
-                                  "step": d.step + 1}, last)
-            return
-        if speed:
-            ahead = (at.t - done_at_start) / speed - (time.perf_counter() - began)
-            if ahead > 0:
-                await anyio.sleep(ahead)
-        else:  # as fast as possible: size chunks to about CHUNK_SECONDS of work
-            per_step = chunk.seconds / max(1, len(chunk.report.steps))
-            n = max(1, min(2000, int(CHUNK_SECONDS / max(per_step, 1e-5))))
-            await anyio.sleep(0)
+    _streams[0] += 1
+    try:
+        while at.t < until:
+            at, chunk, data = await work.run(settings, _chunk_as_json, spec, at, n, every, until, admit=False)
+            last = chunk.report.steps[-1] if chunk.report.steps else at.t
+            yield ServerSentEvent(event="steps", raw_data=data, id=str(last))
+            if chunk.report.divergence is not None:
+                d = chunk.report.divergence
+                yield _event("done", {"t": last, "reason": "diverged", "message": d.message, "phase": d.phase,
+                                      "where": d.where, "field": d.field, "path": divergence_path(d),
+                                      "step": d.step + 1}, last)
+                return
+            if speed:
+                n = max(1, round(speed * frame_seconds(settings)))
+                ahead = (at.t - done_at_start) / speed - (time.perf_counter() - began)
+                if ahead > 0:
+                    await anyio.sleep(ahead)
+            else:  # as fast as possible: size chunks to about a frame's time of work
+                per_step = chunk.seconds / max(1, len(chunk.report.steps))
+                n = max(1, min(2000, int(frame_seconds(settings) / max(per_step, 1e-5))))
+                await anyio.sleep(0)
+    finally:
+        _streams[0] -= 1
     rate = (at.t - done_at_start) / max(1e-9, time.perf_counter() - began)
     yield _event("done", {"t": at.t, "reason": "finished", "message": f"Trained {until} steps.",
                           "steps_per_s": round(rate, 1)}, at.t)
