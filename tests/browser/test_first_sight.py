@@ -5,8 +5,11 @@ every heatmap table has an accessible name."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from app.web.kit import errata
 from app.web.labs.conv.presets import PRESETS as CONV
@@ -43,22 +46,92 @@ def opened(page, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def too_wide(page) -> str | None:
-    """What makes the page wider than the screen (None: nothing)."""
-    return page.evaluate("""() => {
-        const cw = document.documentElement.clientWidth;
-        if (document.documentElement.scrollWidth <= cw) return null;
-        for (const el of document.querySelectorAll('body *')) {
-            const r = el.getBoundingClientRect();
-            if (r.right <= cw + 1 || !r.width) continue;
-            let p = el.parentElement, held = false;
-            for (; p && p !== document.body; p = p.parentElement) {
-                if (getComputedStyle(p).overflowX !== 'visible') { held = true; break; }
+# Watches the page from its first paint: the first moment it is wider than the screen is kept with what makes it
+# so — the deepest element whose removal brings the width back (text overflowing its box has no element of its own:
+# a badge's long unbreakable word was the /network transient, seen only when a loaded machine's gradient check was
+# over its budget and said so naming Settings.network_gradcheck_cpu_seconds).
+WATCH_WIDTH = """(() => {
+    const cw = () => document.documentElement.clientWidth;
+    const sw = () => document.scrollingElement.scrollWidth;
+    function culprit() {
+        const base = sw(), out = [];
+        let scope = document.body;
+        for (let depth = 0; depth < 60 && scope; depth++) {
+            let found = null;
+            for (const el of scope.children) {
+                const was = el.style.getPropertyValue('display'), prio = el.style.getPropertyPriority('display');
+                el.style.setProperty('display', 'none', 'important');
+                const w = sw();
+                el.style.setProperty('display', was, prio);
+                if (w < base) { found = el; break; }
             }
-            if (!held) return `${el.tagName}.${el.className} ends at ${Math.round(r.right)} px of ${cw}`;
+            if (!found) break;
+            out.push(found.tagName.toLowerCase() + (found.id ? '#' + found.id : '') +
+                     (found.classList.length ? '.' + [...found.classList].join('.') : ''));
+            scope = found;
         }
-        return `scrollWidth ${document.documentElement.scrollWidth} > ${cw}`;
-    }""")
+        const text = scope && scope !== document.body ? scope.textContent.trim().slice(0, 80) : '';
+        return `${base} px of ${cw()}: ${out.slice(-4).join(' > ')} "${text}"`;
+    }
+    window.__tooWide = null;
+    const look = () => { if (!window.__tooWide && sw() > cw()) window.__tooWide = culprit(); };
+    setInterval(look, 40);
+    document.addEventListener('htmx:afterSettle', look);
+})();"""
+
+
+def too_wide(page) -> str | None:
+    """What made the page wider than the screen at any moment since it opened (None: nothing)."""
+    return page.evaluate("() => window.__tooWide || (document.scrollingElement.scrollWidth > "
+                         "document.documentElement.clientWidth ? `scrollWidth ${document.scrollingElement.scrollWidth}`"
+                         " : null)")
+
+
+def visited(page, url: str) -> None:
+    """Opens url and waits for the lab itself: a link whose replay is still running answers a progress page that
+    reloads itself (the resnet preset on a fresh server), and a cancelled navigation is asked again."""
+    for attempt in range(3):
+        try:
+            page.goto(url)
+            break
+        except PlaywrightError as exc:
+            if "ERR_ABORTED" not in str(exc) or attempt == 2:
+                raise
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if page.evaluate("() => document.readyState === 'complete' && !/^(Computing|The server is busy)/"
+                             ".test(document.title)"):
+                break
+        except PlaywrightError:  # the progress page reloading itself
+            pass
+        assert time.monotonic() < deadline, f"{url[:60]} did not open in 120 s"
+        page.wait_for_timeout(250)
+    try:
+        page.wait_for_load_state("networkidle", timeout=10_000)
+    except PlaywrightError:  # a busy machine: the watcher has been looking all along
+        pass
+
+
+def settled(page) -> None:
+    """Waits for the gradient check's answer (a page without one, or one still checking after 15 s, goes on)."""
+    try:
+        page.wait_for_function("""() => ![...document.querySelectorAll('.gradcheck')].some(
+            g => /checking/i.test(g.textContent) && !/no gradient check/i.test(g.textContent))""", timeout=15_000)
+    except PlaywrightError:  # a slow check is not what this test is about
+        pass
+
+
+def stepped(page) -> None:
+    """Steps the first stepper on the page once (a window, a stage, an operation) and waits for its answer."""
+    button = page.locator('[data-step="next"]:not([disabled])')
+    if button.count():
+        button.first.scroll_into_view_if_needed()
+        button.first.click()
+        try:
+            page.wait_for_load_state("networkidle", timeout=10_000)
+        except PlaywrightError:
+            pass
 
 
 def pages(base: str) -> list[str]:
@@ -72,23 +145,36 @@ def pages(base: str) -> list[str]:
     return urls
 
 
-# Known, not yet fixed: on a phone the network lab is ~445 px wide while its whole-network gradient check runs
-# (seen on a quiet machine; a loaded one measured before the check's badge arrived). Reported, not failed.
-KNOWN_WIDE_ON_PHONES = ("/network",)
-
-
 def test_no_page_is_wider_than_the_screen(sized, live_server):
+    """Every preset, at three moments: loaded, its gradient check answered, one step taken — and any moment between
+    (the watcher runs from the first paint)."""
+    sized.context.add_init_script(WATCH_WIDTH)
     wide = []
-    phone = sized.viewport_size["width"] < 500
     for url in pages(live_server):
-        if phone and url.startswith(KNOWN_WIDE_ON_PHONES):
-            continue
-        opened(sized, live_server + url)
+        visited(sized, live_server + url)
+        settled(sized)
+        stepped(sized)
         what = too_wide(sized)
         if what:
             wide.append(f"{url[:60]}: {what}")
     assert not wide, "\n".join(wide)
-    assert not sized.errors, sized.errors
+    # a link whose replay is still running answers its progress page with 503 (and Retry-After) by design
+    errors = [e for e in sized.errors if "status of 503" not in e]
+    assert not errors, errors
+
+
+def test_a_badge_naming_a_setting_wraps_on_a_phone(sized, live_server):
+    """The /network transient: a gradient check over its budget says so naming Settings.<field> — one long word."""
+    if sized.viewport_size["width"] > 500:
+        pytest.skip("a phone's width")
+    opened(sized, live_server + "/network")
+    settled(sized)
+    sized.evaluate("""() => { const b = document.querySelector('#gradcheck .badge');
+        b.className = 'badge badge--pending';
+        b.textContent = "No gradient check: checking this network's gradients on 32 examples would take about 0.7 "
+            + 'CPU-s; one request may take 0.4 (Settings.network_gradcheck_cpu_seconds): check a smaller batch'; }""")
+    width = sized.evaluate("() => document.scrollingElement.scrollWidth")
+    assert width <= 390, width
 
 
 def test_every_heatmap_table_has_an_accessible_name(sized, live_server):
