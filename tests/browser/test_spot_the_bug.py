@@ -37,3 +37,23 @@ def test_a_bug_found_on_norm(page, live_server, page_errors):
     page.wait_for_selector("#bug-reveal [data-revealed]")
     assert "the correct engine" in page.inner_text("#bug-reveal")
     assert not page_errors
+
+
+def test_the_residual_bug_found_on_network(page, live_server, page_errors):
+    page.goto(live_server + "/bugs")
+    page.click('li.bug:has(.bug__title:text("overwrites the gradient")) a.bug__open')
+    page.wait_for_selector("#bug-panel", timeout=30000)  # a replay of two bugged training steps may answer 503 first
+    assert page.url.startswith(live_server + "/network?") and "bug=" in page.url and "residual" not in page.url
+    page.wait_for_selector("#gradcheck .badge--bad", timeout=30000)  # the whole-network check catches it
+    page.click('#lab table[data-arr="dx_skip"] td >> nth=0')  # the skip path is right: not it
+    page.click("#bug-panel button[type=submit]")
+    page.wait_for_selector('#bug-verdict [data-verdict="wrong"]')
+    page.click('#lab table[data-arr="dx"] td >> nth=0')  # dx = skip + branch is where it is made
+    assert page.input_value("#bug-marked") == "dx"
+    page.click("#bug-panel button[type=submit]")
+    page.wait_for_selector('#bug-verdict [data-verdict="found"]')
+    page.click("text=Show me")
+    page.wait_for_selector("#bug-reveal [data-revealed]")
+    assert "the correct engine" in page.inner_text("#bug-reveal")
+    page.screenshot(path="/tmp/e_shots/network_bug_found.png", full_page=False)
+    assert not [e for e in page_errors if "ERR_ABORTED" not in e and " 503" not in e]

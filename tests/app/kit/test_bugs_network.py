@@ -73,3 +73,14 @@ def test_the_gradient_check_catches_it_and_marking_dx_finds_it(client, bug_link)
     assert "is right here" in wrong.text
     shown = client.post("/network/bug/reveal", data=form)
     assert shown.status_code == 200 and "overwrites the gradient" in shown.text and "<code>dx</code>" in shown.text
+
+
+def test_a_residual_block_card_answers_hover_provenance(client):
+    form = form_of(opened(client, TRUE).text, "network")
+    answers = {a: client.post("/network/provenance", data={**form, "array": a, "index": "1,3"})
+               for a in ("dx", "dx_skip", "dx_branch", "dout")}
+    assert {a: r.status_code for a, r in answers.items()} == dict.fromkeys(answers, 200)
+    assert answers["dx"].json()["cells"] == {"dx_skip": ["1,3"], "dx_branch": ["1,3"]}
+    assert answers["dx_skip"].json()["cells"] == {"dout": ["1,3"]}
+    bad = client.post("/network/provenance", data={**form, "array": "dx", "index": "99,0"})
+    assert bad.status_code == 422

@@ -72,10 +72,25 @@ def _shown_layer(state: NetworkState) -> tuple[Any, dict, str]:
 def provenance(state: NetworkState, array: str, index_text: str) -> dict[str, list[tuple[int, ...]]]:
     """Which cells of the shown layer a cell of it came from (the op's own provenance)."""
     layer, result, _ = _shown_layer(state)
+    if layer.type == "residual" and array in RESIDUAL_SOURCES:
+        return _residual_sources(result, array, parse_index(index_text))
     spec = OPS.get(layer.type)
     if spec is None or spec.provenance is None or array not in result:
         raise ValueError(array)
     return spec.provenance(result, {**_defaults(spec), **op_params(layer)}, array, parse_index(index_text))
+
+
+# a residual block's card, cell by cell: out = x + fx, dx = dx_skip + dx_branch, dx_skip = dout (the branch's
+# dx comes from the block's own layers, on their cards)
+RESIDUAL_SOURCES = {"out": ("x", "fx"), "dx": ("dx_skip", "dx_branch"), "dx_skip": ("dout",), "dx_branch": (),
+                    "x": (), "fx": (), "dout": ()}
+
+
+def _residual_sources(result: dict, array: str, index: tuple[int, ...]) -> dict[str, list[tuple[int, ...]]]:
+    shape = np.shape(result[array])
+    if len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape, strict=True)):
+        raise ValueError(array)
+    return {name: [index] for name in RESIDUAL_SOURCES[array] if name in result}
 
 
 def _defaults(spec) -> dict[str, Any]:
