@@ -105,6 +105,8 @@ class Settings:
     work_queue: int = 16  # heavy jobs waiting; one more answers 503 with Retry-After
     retry_after_seconds: int = 1  # what a 503 asks the client to wait
     max_request_cpu_seconds: float = 0.3  # a replay computes this long per request, then answers its progress
+    stream_max_events: int = 400  # events a second all training streams together send at most: with many streams
+    # each event carries more steps (app/web/labs/network/run.frame_seconds), so the event loop stays free for the rest
     # --- pages as cacheable documents (app/web/kit/cache.py) ---
     page_cache_entries: int = 512  # rendered pages and fragments kept, by canonical link
     page_cache_bytes: int = 64 * 1024 * 1024  # ... and their bytes (plain + gzipped), whichever bound comes first

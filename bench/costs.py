@@ -42,16 +42,51 @@ def link_of(response: Any, fallback: str) -> str:
     return response.headers.get("hx-replace-url") or response.headers.get("hx-redirect") or fallback
 
 
-def at_limits(client: TestClient, lab: str) -> tuple[str, dict[str, list[str]], list[str]]:
-    """(the canonical link of the lab's state at its limits, that form, the fragment routes)."""
+SHAPE = ("N", "C", "H", "W")  # an image batch's sizes in the conv and pool labs' forms
+
+
+def shapes_at_limits(bounds: dict[str, tuple[str, str]], max_elements: int) -> list[dict[str, str]]:
+    """The form's sizes at their limits, or (when N·C·H·W at every max is over ``max_elements``, a 422) the largest
+    ALLOWED shapes two ways: planes at their largest (H, W at max, N then C made smaller), and batch and channels at
+    their largest (N, C at max, H and W halved in turn). Each is ≤ max_elements with no size that could grow."""
+    top = {k: int(v[1]) for k, v in bounds.items() if k in SHAPE}
+    if len(top) < 4 or top["N"] * top["C"] * top["H"] * top["W"] <= max_elements:
+        return [{}]
+    out = []
+    for order in (("N", "C"), ("H", "W")):  # shrink these first: the planes' side, then the batch's
+        size = dict(top)
+        while size["N"] * size["C"] * size["H"] * size["W"] > max_elements:
+            k = max(order, key=lambda k: size[k]) if order == ("H", "W") else next(k for k in order if size[k] > 1)
+            size[k] = max(1, size[k] // 2) if order == ("H", "W") else size[k] - 1
+        for k in SHAPE:  # grow back what still fits
+            while size[k] < top[k] and (size["N"] * size["C"] * size["H"] * size["W"]) // size[k] * (size[k] + 1) \
+                    <= max_elements:
+                size[k] += 1
+        out.append({k: str(v) for k, v in size.items()})
+    return out
+
+
+def at_limits(client: TestClient, lab: str, settings: Settings | None = None
+              ) -> list[tuple[str, dict[str, list[str]], list[str]]]:
+    """[(the canonical link of a lab's state at its limits, that form, the fragment routes)]: one state, or one per
+    largest allowed shape (:func:`shapes_at_limits`) where every size at its max would be refused."""
     page = parse(lab, client.get(f"/{lab}").text)
     fields = page.fields
     for name, (_, top) in page.bounds.items():
         fields = replaced(fields, name, top)
-    link = link_of(client.post(f"/{lab}/lab", data=as_data(fields), headers={"HX-Request": "true"}), f"/{lab}")
-    _, _, r = tries(lambda: client.get(link))
-    limits = parse(lab, r.text)
-    return link, as_data(limits.fields), sorted(limits.posts)
+    out = []
+    for shape in shapes_at_limits(page.bounds, (settings or Settings()).max_elements):
+        shaped = fields
+        for name, value in shape.items():
+            shaped = replaced(shaped, name, value)
+        posted = client.post(f"/{lab}/lab", data=as_data(shaped), headers={"HX-Request": "true"})
+        if 400 <= posted.status_code < 500:  # (a 503 is a replay in progress: its link is the one)
+            raise SystemExit(f"{lab} at its limits {shape or ''}: answered {posted.status_code}, not a link")
+        link = link_of(posted, f"/{lab}")
+        _, _, r = tries(lambda link=link: client.get(link))
+        limits = parse(lab, r.text)
+        out.append((link, as_data(limits.fields), sorted(limits.posts)))
+    return out
 
 
 def new_seed_link(client: TestClient, settings: Settings, seed: int) -> str:
@@ -59,6 +94,10 @@ def new_seed_link(client: TestClient, settings: Settings, seed: int) -> str:
     fields = parse("network", client.get("/network").text).fields
     fields = replaced(replaced(fields, "seed", str(seed)), "step", str(settings.network_max_step))
     return link_of(client.post("/network/results", data=as_data(fields), headers={"HX-Request": "true"}), "")
+
+
+def shape_of(form: dict[str, list[str]]) -> str:
+    return f", x {form['x_shape'][0]}" if "x_shape" in form else ""
 
 
 def row(rows: list, what: str, measured: tuple[float, int, Any]) -> None:
@@ -70,12 +109,13 @@ def measure(settings: Settings, only: tuple[str, ...] = LABS) -> list[tuple[floa
     rows: list[tuple[float, str, int]] = []
     for lab in only:
         with TestClient(create_app(settings)) as warm:
-            link, form, posts = at_limits(warm, lab)
-        with TestClient(create_app(settings)) as client:  # a fresh app: nothing cached, no checkpoints kept
-            row(rows, f"GET {link[:80]}", tries(lambda client=client, link=link: client.get(link)))
-            for url in posts:
-                row(rows, f"POST {url} (at the limits)",
-                    tries(lambda client=client, url=url, form=form: client.post(url, data=form)))
+            states = at_limits(warm, lab, settings)
+        for link, form, posts in states:
+            with TestClient(create_app(settings)) as client:  # a fresh app: nothing cached, no checkpoints kept
+                row(rows, f"GET {link[:80]}", tries(lambda client=client, link=link: client.get(link)))
+                for url in posts:
+                    row(rows, f"POST {url} (at the limits{shape_of(form)})",
+                        tries(lambda client=client, url=url, form=form: client.post(url, data=form)))
     if "network" in only:
         with TestClient(create_app(settings)) as client:
             far = new_seed_link(client, settings, 4242)

@@ -252,6 +252,23 @@ def workers_section(requests: int) -> list[str]:
     return lines
 
 
+async def healthz_with_streams(port: int, count: int, seconds: float, seed: int) -> str:
+    """/healthz polled for ``seconds`` while ``count`` training streams run, and nothing else: its p50/p95/max."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(streams(port, default_link(port, "network", seed), count, stop))
+    await asyncio.sleep(2)
+    polls: list[float] = []
+    poller = asyncio.create_task(poll_healthz(port, stop, polls))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await poller
+    got = await running
+    ms = [s * 1000 for s in polls]
+    return (f"/healthz with {count} streams running, {len(ms)} polls over {seconds:.0f} s: "
+            f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, max {max(ms):.1f} ms; "
+            f"{sum(b > 0 for b in got)} streams received {sum(got) // 1024} KiB ({load_average()})")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=300)
@@ -259,7 +276,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--keepalive", type=int, default=200, help="requests per kept-alive run (0: skip that section)")
     p.add_argument("--seed", type=int, default=int(time.time()) % 100_000, help="first seed (new links each run)")
+    p.add_argument("--healthz-only", type=float, default=0, metavar="SECONDS",
+                   help="only poll /healthz this long with --streams streams running (no bursts, no workers section)")
     args = p.parse_args(argv)
+    if args.healthz_only:
+        with Server(args.workers) as server:
+            line = asyncio.run(healthz_with_streams(server.port, args.streams, args.healthz_only, args.seed))
+            print(line, flush=True)
+        return
     print(f"bench.load: {args.clients} clients, {args.workers} worker(s), seed {args.seed}; {load_average()}",
           flush=True)
     with Server(args.workers) as server:

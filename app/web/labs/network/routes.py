@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from app import work
 from app.api.v1.networks import router as api_router
 from app.settings import Settings
 from app.web.kit.bug_sites import SITES
@@ -38,6 +39,7 @@ from app.web.render import figures
 from app.web.render.numbers import cell_text
 from app.web.render.templating import templates
 from engine.data import digits
+from engine.network.runs import RunSpec
 from engine.records import OpInputError
 
 STREAM_KEYS = ("from", "speed")  # the stream's own query parameters, besides the state's link
@@ -160,6 +162,22 @@ def pad_weights(fields: Form, state: NetworkState, settings: Settings) -> tuple[
     return parse_int("pad_trained", trained, 0, last), "latest"
 
 
+def _stream_run(query: str, last_event_id: str | None, settings: Settings
+                ) -> tuple[NetworkState, RunSpec, int, int]:
+    """(state, its run, the step to start from, speed) of a stream's query: reading the link, checking the model and
+    making its run cost ~50 ms of CPU, so a render thread does it (fifty streams opened at once would otherwise hold
+    the event loop, and /healthz with it, for seconds)."""
+    rest, mine = split_query(query, STREAM_KEYS)
+    state = from_link(split_display(rest)[0], settings)  # the address bar's link: present/embed change nothing
+    start = parse_int("from", mine.get("from", "0"), 0, settings.network_max_step)
+    if last_event_id:
+        start = parse_int("Last-Event-ID", last_event_id, 0, settings.network_max_step)
+    speed = parse_int("speed", mine.get("speed", "100"), 0, settings.network_max_speed)
+    if not network_view.builder(state.model)["ok"]:
+        raise FieldError("model", "the network cannot run: fix the layer the builder marks")
+    return state, state.spec(), start, speed
+
+
 @pages.get("/network/train/stream", response_class=EventSourceResponse)
 async def network_stream(request: Request, settings: SettingsDep,
                          last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None
@@ -167,15 +185,8 @@ async def network_stream(request: Request, settings: SettingsDep,
     """Training steps as Server-Sent Events (see app.web.labs.network.run): ``run``, then ``steps`` events whose
     id is the last step they hold, then ``done``. ``Last-Event-ID`` (a reconnect) wins over ``from``."""
     try:
-        rest, mine = split_query(request.url.query, STREAM_KEYS)
-        state = from_link(split_display(rest)[0], settings)  # the address bar's link: present/embed change nothing
-        start = parse_int("from", mine.get("from", "0"), 0, settings.network_max_step)
-        if last_event_id:
-            start = parse_int("Last-Event-ID", last_event_id, 0, settings.network_max_step)
-        speed = parse_int("speed", mine.get("speed", "100"), 0, settings.network_max_speed)
-        if not network_view.builder(state.model)["ok"]:
-            raise FieldError("model", "the network cannot run: fix the layer the builder marks")
-        spec = state.spec()
+        state, spec, start, speed = await work.render(settings, _stream_run, request.url.query, last_event_id,
+                                                      settings)
     except (FieldError, OpInputError) as exc:
         yield ServerSentEvent(event="done", data={"t": 0, "reason": "failed", "field": exc.field,
                                                   "message": f"{exc.field}: {exc.message}"})

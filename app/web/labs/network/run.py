@@ -296,6 +296,16 @@ def _chunk_as_json(spec: nl.RunSpec, at: nl.Checkpoint, n: int, every: int, unti
     return at, chunk, json.dumps(_finite(jsonable_encoder(chunk_payload(chunk))))
 
 
+_streams = [0]  # training streams this process is sending now
+
+
+def frame_seconds(settings: Settings) -> float:
+    """The steps one event carries, in seconds of the run: CHUNK_SECONDS (~40 events a second) while few streams
+    run; with many, longer, so that all of them together send at most ``Settings.stream_max_events`` a second —
+    fewer, larger frames, and the event loop's time for every other request (/healthz, pages) stays bounded."""
+    return max(CHUNK_SECONDS, _streams[0] / settings.stream_max_events)
+
+
 def _event(name: str, data: Any, t: int | None = None) -> ServerSentEvent:
     return ServerSentEvent(event=name, data=data, id=None if t is None else str(t))
 
@@ -320,26 +330,31 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
     except OpInputError as err:
         yield _event("done", {"t": start, "reason": "diverged", "message": err.message}, start)
         return
-    n = max(1, round(speed * CHUNK_SECONDS)) if speed else 8
+    n = max(1, round(speed * frame_seconds(settings))) if speed else 8
     began, done_at_start = time.perf_counter(), at.t
-    while at.t < until:
-        at, chunk, data = await work.run(settings, _chunk_as_json, spec, at, n, every, until, admit=False)
-        last = chunk.report.steps[-1] if chunk.report.steps else at.t
-        yield ServerSentEvent(event="steps", raw_data=data, id=str(last))
-        if chunk.report.divergence is not None:
-            d = chunk.report.divergence
-            yield _event("done", {"t": last, "reason": "diverged", "message": d.message, "phase": d.phase,
-                                  "where": d.where, "field": d.field, "path": divergence_path(d),
-                                  "step": d.step + 1}, last)
-            return
-        if speed:
-            ahead = (at.t - done_at_start) / speed - (time.perf_counter() - began)
-            if ahead > 0:
-                await anyio.sleep(ahead)
-        else:  # as fast as possible: size chunks to about CHUNK_SECONDS of work
-            per_step = chunk.seconds / max(1, len(chunk.report.steps))
-            n = max(1, min(2000, int(CHUNK_SECONDS / max(per_step, 1e-5))))
-            await anyio.sleep(0)
+    _streams[0] += 1
+    try:
+        while at.t < until:
+            at, chunk, data = await work.run(settings, _chunk_as_json, spec, at, n, every, until, admit=False)
+            last = chunk.report.steps[-1] if chunk.report.steps else at.t
+            yield ServerSentEvent(event="steps", raw_data=data, id=str(last))
+            if chunk.report.divergence is not None:
+                d = chunk.report.divergence
+                yield _event("done", {"t": last, "reason": "diverged", "message": d.message, "phase": d.phase,
+                                      "where": d.where, "field": d.field, "path": divergence_path(d),
+                                      "step": d.step + 1}, last)
+                return
+            if speed:
+                n = max(1, round(speed * frame_seconds(settings)))
+                ahead = (at.t - done_at_start) / speed - (time.perf_counter() - began)
+                if ahead > 0:
+                    await anyio.sleep(ahead)
+            else:  # as fast as possible: size chunks to about a frame's time of work
+                per_step = chunk.seconds / max(1, len(chunk.report.steps))
+                n = max(1, min(2000, int(frame_seconds(settings) / max(per_step, 1e-5))))
+                await anyio.sleep(0)
+    finally:
+        _streams[0] -= 1
     rate = (at.t - done_at_start) / max(1e-9, time.perf_counter() - began)
     yield _event("done", {"t": at.t, "reason": "finished", "message": f"Trained {until} steps.",
                           "steps_per_s": round(rate, 1)}, at.t)
