@@ -50,3 +50,37 @@ def test_a_figure_offers_plotlys_png_download(page, live_server, page_errors):
     # the download is the only button: the rest of the bar stays off, as the figure asked
     assert page.locator("#probabilities .plot .modebar-btn").count() == page.locator("#probabilities .plot").count()
     assert not page_errors
+
+
+def test_copy_as_pytorch_follows_the_link(page, live_server, page_errors):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(live_server + START)
+    page.wait_for_selector("#gradcheck .badge--ok")
+    page.click("text=Copy as PyTorch")
+    page.wait_for_selector("text=Script copied")
+    script = page.evaluate("navigator.clipboard.readText()")
+    assert "import torch" in script
+    assert "logits = torch.tensor([[3.0, 0.0]], dtype=torch.float64)" in script
+    assert not page_errors
+
+
+def test_a_heatmap_table_downloads_as_svg_and_png(page, live_server, page_errors):
+    """static/js/export-table.js: hovering a heatmap table shows a PNG/SVG bar; the SVG holds the table's numbers."""
+    page.goto(live_server + START)
+    table = page.locator('table.heatmap[data-arr="probs"]').first
+    table.hover()
+    bar = page.locator(".table-download.is-shown")
+    bar.wait_for()
+    with page.expect_download() as svg:
+        bar.locator("text=SVG").click()
+    assert svg.value.suggested_filename == "probs.svg"
+    text = open(svg.value.path()).read()
+    first = table.locator("td").first.text_content().strip()
+    assert text.startswith("<svg") and f">{first}<" in text
+    table.hover()
+    bar.wait_for()
+    with page.expect_download() as png:
+        bar.locator("text=PNG").click()
+    assert png.value.suggested_filename == "probs.png"
+    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not page_errors

@@ -1,7 +1,7 @@
 """The network lab's export (app/web/labs/network/export.py): GET /network/export/arrays.json of a link answers the
 traced step's arrays — every layer's forward and backward arrays under its path, the batch, the loss and
 probabilities, each parameter's gradient and value before and after the update — and a bad link is the page's
-named 422. No numpy.py for the network (it would have to replay the training): 404."""
+named 422. (numpy.py and torch.py: tests/app/labs/test_network_export_scripts.py.)"""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_the_network_exports_its_traced_step(client):
     assert np.allclose(a["probs"].sum(axis=1), 1.0)
     first = next(k for k in grads if k.endswith(".w"))
     assert a[f"param_after.{first[5:]}"].shape == a[f"param.{first[5:]}"].shape == a[first].shape
-    assert client.get("/network/export/numpy.py?" + query).status_code == 404
+    assert client.get("/network/export/numpy.py?" + query).status_code == 200  # the step as a NumPy script
 
 
 def test_a_bad_network_link_is_a_named_422(client):

@@ -8,8 +8,9 @@
   staged batch-norm quantities) are left to the layer's own lab and its export: they made arrays.json of a
   32-example batch ~11 MB, and the scripts print exactly these names.
 - ``GET /network/export/torch.py``: an ``nn.Module`` holding the run's weights after the link's step count, the
-  step's batch, loss and optimizer (state included), running that step (:mod:`.export_scripts`).
-- no ``numpy.py`` yet (it would need every layer type's forward and backward written out in NumPy).
+  step's batch, loss and optimizer (state included), running that step (:mod:`.export_scripts`);
+- ``GET /network/export/numpy.py``: the same step with NumPy alone, each layer type's forward and backward
+  written out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from app.web.kit.export import Export, OpCall
 from app.web.labs.network import run as network_run
-from app.web.labs.network.export_scripts import torch_script
+from app.web.labs.network.export_scripts import numpy_script, torch_script
 from app.web.labs.network.state import NetworkState
 from engine.network.runs import StepTrace
 
@@ -80,4 +81,9 @@ def _torch(state: NetworkState, link: str, json_link: str) -> str:
     return torch_script(spec, st, list(step_arrays(st)), link, json_link)
 
 
-EXPORT = Export(calls, title="Network lab", formats=("arrays.json", "torch.py"), writers={"torch.py": _torch})
+def _numpy(state: NetworkState, link: str, json_link: str) -> str:
+    spec, _, st = network_run.traced_step(state)
+    return numpy_script(spec, st, list(step_arrays(st)), link, json_link)
+
+
+EXPORT = Export(calls, title="Network lab", writers={"torch.py": _torch, "numpy.py": _numpy})

@@ -1,11 +1,11 @@
-"""The network lab's PyTorch export (app/web/labs/network/export.py, export_scripts.py): GET /network/export/torch.py
-of every preset — and of variants that reach every layer type the builder offers (dropout, cs231n batch norm,
-sigmoid, tanh, average pooling, L1) and every optimizer form — is a script importing only json, numpy and torch whose
-NAMES are arrays.json's; run by an interpreter with torch (tests/app/kit/test_export_torch.py says which) it prints
-arrays.json's arrays to 1e-12 of each array's scale.
+"""The network lab's script exports (app/web/labs/network/export.py, export_scripts.py): GET /network/export/numpy.py
+and torch.py of every preset — and of variants that reach every layer type the builder offers (dropout, cs231n batch norm,
+sigmoid, tanh, average pooling, L1) and every optimizer form — is a script importing only json and numpy (and torch) whose
+NAMES are arrays.json's; run in a subprocess (torch.py by an interpreter with torch: tests/app/kit/test_export_torch.py
+says which) it prints arrays.json's arrays to 1e-12 of each array's scale.
 
 One honest exception: a bias feeding a batch norm straight away has a gradient that is exactly 0 in exact
-arithmetic, so the engine and torch both print rounding noise (~1e-17), and the optimizer's moments and its
+arithmetic, so the engine and the scripts all print rounding noise (~1e-17), and the optimizer's moments and its
 (ε-dominated) update of that bias are noise too. Those parameters' arrays are compared to 1e-9 absolute instead.
 """
 
@@ -20,7 +20,7 @@ import pytest
 from app.web.labs.network.presets import PRESETS
 from engine.network.runs import parse_structure
 from engine.optim import rules as optim
-from tests.app.export.test_export import imports
+from tests.app.export.test_export import imports, run_script
 from tests.app.kit.test_export_torch import run_torch, script_names, torch_python
 
 RTOL = 1e-12
@@ -71,6 +71,18 @@ def assert_same_step(engine: dict, script: dict) -> None:
 
 
 @pytest.mark.parametrize(("key", "state"), VARIANTS, ids=[k for k, _ in VARIANTS])
+def test_network_numpy_script(client, tmp_path, key, state):
+    query = state.to_query()
+    arrays = _get(client, "arrays.json", query)
+    assert arrays.status_code == 200, arrays.text[:300]
+    script = _get(client, "numpy.py", query)
+    assert script.status_code == 200, script.text[:300]
+    assert imports(script.text) == {"json", "numpy"}
+    assert script_names(script.text) == list(arrays.json())
+    assert_same_step(arrays.json(), run_script(script.text, tmp_path))
+
+
+@pytest.mark.parametrize(("key", "state"), VARIANTS, ids=[k for k, _ in VARIANTS])
 def test_network_torch_script(client, tmp_path, key, state):
     query = state.to_query()
     arrays = _get(client, "arrays.json", query)
@@ -89,12 +101,14 @@ def test_a_script_too_large_is_a_named_422(client, monkeypatch):
     from app.web.labs.network import export_scripts
 
     monkeypatch.setattr(export_scripts, "get_settings", lambda: Settings(export_max_script_values=100))
-    r = _get(client, "torch.py", PRESETS["lenet"].make(0).to_query())
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["query", "export"]
+    for route in ("numpy.py", "torch.py"):
+        r = _get(client, route, PRESETS["lenet"].make(0).to_query())
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["query", "export"]
 
 
-def test_a_bad_link_is_the_pages_named_422(client):
-    r = client.get("/network/export/torch.py?v=1&z=damaged!")
+@pytest.mark.parametrize("route", ["numpy.py", "torch.py"])
+def test_a_bad_link_is_the_pages_named_422(client, route):
+    r = client.get(f"/network/export/{route}?v=1&z=damaged!")
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"][0] == "query"

@@ -1,0 +1,126 @@
+// Download a heatmap table (THE heatmap writer's <table class="heatmap">) as an SVG or PNG image, as Plotly's
+// own mode-bar button does for figures. One floating bar follows the table under the pointer (or the one a
+// tap or focus lands in); the image is drawn from what the table shows: each cell's box, colours and text.
+(function () {
+  "use strict";
+
+  var bar = null, current = null, hideTimer = null;
+
+  function escapeXml(text) {
+    return String(text).replace(/[&<>"]/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c];
+    });
+  }
+
+  function tableName(table) {
+    var name = table.getAttribute("data-arr") || (table.caption && table.caption.textContent) || "table";
+    return name.trim().replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 60) || "table";
+  }
+
+  // The table as SVG: one rect and one text per visible cell, at the place the page draws it.
+  function tableSvg(table) {
+    var box = table.getBoundingClientRect(), w = Math.ceil(box.width), h = Math.ceil(box.height);
+    var parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="' + w + '" height="' + h + '" viewBox="0 0 ' +
+                 w + " " + h + '">', '<rect width="100%" height="100%" fill="#ffffff"/>'];
+    table.querySelectorAll("th, td").forEach(function (cell) {
+      var r = cell.getBoundingClientRect();
+      if (!r.width || !r.height) return;
+      var s = window.getComputedStyle(cell), x = r.left - box.left, y = r.top - box.top;
+      var fill = s.backgroundColor;
+      if (fill && fill !== "rgba(0, 0, 0, 0)" && fill !== "transparent") {
+        parts.push('<rect x="' + x.toFixed(1) + '" y="' + y.toFixed(1) + '" width="' + r.width.toFixed(1) +
+                   '" height="' + r.height.toFixed(1) + '" fill="' + fill + '"/>');
+      }
+      var text = cell.textContent.trim();
+      if (text) {
+        parts.push('<text x="' + (x + r.width / 2).toFixed(1) + '" y="' + (y + r.height / 2).toFixed(1) +
+                   '" text-anchor="middle" dominant-baseline="central" fill="' + s.color + '" font-family="' +
+                   escapeXml(s.fontFamily) + '" font-size="' + s.fontSize + '" font-weight="' + s.fontWeight + '">' +
+                   escapeXml(text) + "</text>");
+      }
+    });
+    parts.push("</svg>");
+    return { text: parts.join(""), width: w, height: h };
+  }
+
+  function save(href, filename) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    document.body.removeChild(a);
+  }
+
+  function download(format) {
+    if (!current) return;
+    var svg = tableSvg(current), name = tableName(current);
+    var url = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg.text);
+    if (format === "svg") return save(url, name + ".svg");
+    var image = new Image(), scale = 2;
+    image.onload = function () {
+      var canvas = document.createElement("canvas");
+      canvas.width = svg.width * scale;
+      canvas.height = svg.height * scale;
+      var ctx = canvas.getContext("2d");
+      ctx.scale(scale, scale);
+      ctx.drawImage(image, 0, 0);
+      save(canvas.toDataURL("image/png"), name + ".png");
+    };
+    image.src = url;
+  }
+
+  function makeBar() {
+    bar = document.createElement("div");
+    bar.className = "table-download";
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Download this table as an image");
+    ["png", "svg"].forEach(function (format) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "table-download__button";
+      b.textContent = format.toUpperCase();
+      b.title = "Download this table as " + format.toUpperCase();
+      b.addEventListener("click", function (event) {
+        event.preventDefault();
+        event.stopPropagation();
+        download(format);
+      });
+      bar.appendChild(b);
+    });
+    bar.addEventListener("mouseenter", function () { clearTimeout(hideTimer); });
+    bar.addEventListener("mouseleave", hideSoon);
+    document.body.appendChild(bar);
+  }
+
+  function show(table) {
+    if (!bar) makeBar();
+    clearTimeout(hideTimer);
+    current = table;
+    var r = table.getBoundingClientRect();
+    bar.style.top = Math.max(0, r.top + window.scrollY - bar.offsetHeight) + "px";
+    bar.style.left = Math.max(0, r.right + window.scrollX - bar.offsetWidth) + "px";
+    bar.classList.add("is-shown");
+  }
+
+  function hideSoon() {
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(function () { if (bar) bar.classList.remove("is-shown"); }, 600);
+  }
+
+  function tableOf(target) {
+    return target && target.closest ? target.closest("table.heatmap") : null;
+  }
+
+  document.addEventListener("mouseover", function (event) {
+    var table = tableOf(event.target);
+    if (table) show(table);
+  });
+  document.addEventListener("mouseout", function (event) {
+    if (tableOf(event.target) && !tableOf(event.relatedTarget)) hideSoon();
+  });
+  document.addEventListener("focusin", function (event) {
+    var table = tableOf(event.target);
+    if (table) show(table);
+  });
+})();
