@@ -14,9 +14,11 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
+from app.web.labs.pool.routes import LAB as POOL
 from tests.app.export.test_export import LINKS, assert_same, imports
 
 
@@ -68,11 +70,7 @@ def test_torch_script_prints_the_engine_arrays(client, tmp_path, slug, key, quer
 
 
 def test_avgpool_script_prints_the_engine_arrays(client, tmp_path):
-    """Average pooling (no preset uses it) with padding that counts in the mean."""
-    from dataclasses import replace
-
-    from app.web.labs.pool.routes import LAB as POOL
-
+    """Average pooling (no preset uses it)."""
     state = POOL.presets[POOL.default].make(0)
     query = replace(state, op="avgpool2d").to_query()
     arrays = client.get(f"/pool/export/arrays.json?{query}")

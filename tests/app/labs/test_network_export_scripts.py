@@ -1,8 +1,9 @@
-"""The network lab's script exports (app/web/labs/network/export.py, export_scripts.py): GET /network/export/numpy.py
-and torch.py of every preset — and of variants that reach every layer type the builder offers (dropout, cs231n batch norm,
-sigmoid, tanh, average pooling, L1) and every optimizer form — is a script importing only json and numpy (and torch) whose
-NAMES are arrays.json's; run in a subprocess (torch.py by an interpreter with torch: tests/app/kit/test_export_torch.py
-says which) it prints arrays.json's arrays to 1e-12 of each array's scale.
+"""The network lab's script exports (app/web/labs/network/export.py, export_scripts.py): GET
+/network/export/numpy.py and torch.py of every preset — and of variants that reach every layer type the builder
+offers (dropout, cs231n batch norm, sigmoid, tanh, average pooling, L1) and every optimizer form — is a script
+importing only json and numpy (and torch) whose NAMES are arrays.json's; run in a subprocess (torch.py by an
+interpreter with torch: tests/app/kit/test_export_torch.py says which) it prints arrays.json's arrays to 1e-12
+of each array's scale.
 
 One honest exception: a bias feeding a batch norm straight away has a gradient that is exactly 0 in exact
 arithmetic, so the engine and the scripts all print rounding noise (~1e-17), and the optimizer's moments and its
@@ -17,6 +18,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from app.settings import Settings
+from app.web.labs.network import export_scripts
 from app.web.labs.network.presets import PRESETS
 from engine.network.runs import parse_structure
 from engine.optim import rules as optim
@@ -97,9 +100,6 @@ def test_network_torch_script(client, tmp_path, key, state):
 
 
 def test_a_script_too_large_is_a_named_422(client, monkeypatch):
-    from app.settings import Settings
-    from app.web.labs.network import export_scripts
-
     monkeypatch.setattr(export_scripts, "get_settings", lambda: Settings(export_max_script_values=100))
     for route in ("numpy.py", "torch.py"):
         r = _get(client, route, PRESETS["lenet"].make(0).to_query())
