@@ -349,15 +349,22 @@ class Heatmaps:
                           np.repeat([t.vmax for t in coloured], sizes),
                           np.repeat([t.colour == "scale" for t in coloured], sizes))
             bg_all, fg_all = _shades(t)
-        at = 0
+        images = [t for t in self._tables if t.image]
+        if images:  # large planes: images, coloured on the same scale (app.web.render.plane), all in one pass too
+            sizes = [t.values.size for t in images]
+            rgb_all, _ = _rgb(_position(np.concatenate([t.values.reshape(-1) for t in images]),
+                                        np.repeat([t.vmax for t in images], sizes),
+                                        np.repeat([t.colour == "scale" for t in images], sizes)))
+            rgb_all = rgb_all.astype(np.uint8)
+        at = at_image = 0
         for table in self._tables:
-            if table.image:  # a large plane: an image, coloured on the same scale (app.web.render.plane)
+            if table.image:
                 n = table.values.size
-                rgb, _ = _rgb(_position(table.values.reshape(-1), np.full(n, table.vmax),
-                                        np.full(n, table.colour == "scale")))
+                rgb = rgb_all[at_image:at_image + n]
+                at_image += n
                 for i, j in table.hidden or ():  # a quiz's hidden pixel: masked (app.web.render.plane)
                     rgb[i * table.values.shape[1] + j] = plane.MASKED
-                table.out["html"] = plane.image_html(table, rgb.reshape(*table.values.shape, 3).astype(np.uint8))
+                table.out["html"] = plane.image_html(table, rgb.reshape(*table.values.shape, 3))
                 continue
             if table.colour == "none":
                 table.out["html"] = table.html(None, None)
