@@ -1,0 +1,87 @@
+"""Motion where it explains (static/js/motion.js), in real Chromium: the conv and pool windows glide between positions,
+the network drawing's active layer glides with the step, values an edit changed flash — and none of it happens when
+the visitor prefers reduced motion."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+# Counts what moved since the page opened: a glide's outline (.glide, .glide--step for the network drawing) and a
+# flashed value (.is-changed), each as it is added (they are gone again a moment later).
+WATCH = """(() => {
+    window.__motion = {glide: 0, step: 0, changed: 0};
+    new MutationObserver(records => {
+        for (const r of records) {
+            if (r.type === 'childList') {
+                for (const n of r.addedNodes) {
+                    if (n.nodeType !== 1 || !n.classList.contains('glide')) continue;
+                    window.__motion.glide += 1;
+                    if (n.classList.contains('glide--step')) window.__motion.step += 1;
+                }
+            } else if (r.target.classList && r.target.classList.contains('is-changed')) {
+                window.__motion.changed += 1;
+            }
+        }
+    }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+})();"""
+
+
+@pytest.fixture(params=["no-preference", "reduce"])
+def watched(request, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, reduced_motion=request.param)
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    page.reduced = request.param == "reduce"
+    yield page
+    context.close()
+
+
+def motion(page) -> dict:
+    return page.evaluate("() => window.__motion")
+
+
+def step_window(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    button = page.locator('#window [data-step="next"]')
+    button.scroll_into_view_if_needed()
+    before = page.get_attribute("#window [data-position]", "data-position")
+    button.click()
+    page.wait_for_function("b => document.querySelector('#window [data-position]').dataset.position !== b",
+                           arg=before)
+    page.wait_for_timeout(600)  # a glide lasts 260 ms
+
+
+@pytest.mark.parametrize("lab", ["conv", "pool"])
+def test_the_window_glides_to_its_next_position(watched, live_server, lab):
+    step_window(watched, f"{live_server}/{lab}")
+    moved = motion(watched)["glide"]
+    assert (moved == 0) if watched.reduced else (moved >= 1), motion(watched)
+
+
+def test_the_network_drawings_active_layer_glides_with_the_step(watched, live_server):
+    watched.goto(live_server + "/network")
+    watched.wait_for_load_state("networkidle")
+    button = watched.locator('.net-timeline [data-step="next"]')
+    button.scroll_into_view_if_needed()
+    button.click()
+    watched.wait_for_function("() => document.querySelector('#net-step').getAttribute('data-op-index') === '1'")
+    watched.wait_for_timeout(600)
+    moved = motion(watched)["step"]
+    assert (moved == 0) if watched.reduced else (moved >= 1), motion(watched)
+
+
+def test_a_value_an_edit_changed_flashes(watched, live_server):
+    watched.goto(live_server + "/conv")
+    watched.wait_for_load_state("networkidle")
+    cell = watched.locator("table.editable input.cell").first
+    cell.click()
+    watched.keyboard.press("Control+A")
+    watched.keyboard.type("97")
+    watched.wait_for_function("() => location.search.includes('97')")
+    watched.wait_for_load_state("networkidle")
+    watched.wait_for_timeout(300)
+    flashed = motion(watched)["changed"]
+    assert (flashed == 0) if watched.reduced else (flashed >= 1), motion(watched)
