@@ -97,9 +97,11 @@
     if (!bar) makeBar();
     clearTimeout(hideTimer);
     current = table;
-    var r = table.getBoundingClientRect();
-    bar.style.top = Math.max(0, r.top + window.scrollY - bar.offsetHeight) + "px";
-    bar.style.left = Math.max(0, r.right + window.scrollX - bar.offsetWidth) + "px";
+    // beside the table's top-right corner where the page has room, else just above it (covering no cell)
+    var r = table.getBoundingClientRect(), room = document.documentElement.clientWidth - r.right;
+    var beside = room > bar.offsetWidth + 8;
+    bar.style.top = Math.max(0, r.top + window.scrollY - (beside ? 0 : bar.offsetHeight + 2)) + "px";
+    bar.style.left = Math.max(0, r.right + window.scrollX + (beside ? 4 : -bar.offsetWidth)) + "px";
     bar.classList.add("is-shown");
   }
 
