@@ -175,7 +175,7 @@ def test_network_gradients_match_central_differences(name, seed):
     assert report.worst < 1e-6, f"{name} seed {seed}: {report.worst:.2e} at {report.where} ({report.per_input})"
 
 
-def test_the_residual_fork_adds_and_a_fork_that_overwrites_fails(monkeypatch):
+def test_the_residual_fork_adds_and_a_fork_that_overwrites_fails():
     spec = GRAD_MODELS["conv-residual(conv1x1-relu)-flatten-linear"]
     m = parse_model(spec)
     x, labels = batch(spec, 3, 0)
@@ -188,9 +188,12 @@ def test_the_residual_fork_adds_and_a_fork_that_overwrites_fails(monkeypatch):
     assert np.array_equal(bwd.layers["0"].dout, block.dx)
     assert numeric_check_network(m, params, x, labels, h=1e-5, wrt=("0.w", "x")).worst < 1e-6
     # the bug this guards against (early tinygrad): the fork keeps only one path's gradient
-    monkeypatch.setattr(network, "fork_add", lambda skip, branch: branch)
-    broken = numeric_check_network(m, params, x, labels, h=1e-5, wrt=("0.w", "x"))
+    with network.fork_swapped(lambda skip, branch: branch):  # the seam a planted bug uses (engine.bugs)
+        broken = numeric_check_network(m, params, x, labels, h=1e-5, wrt=("0.w", "x"))
+        assert network.variant() == ("fork:test_the_residual_fork_adds_and_a_fork_that_overwrites_fails.<locals>"
+                                     ".<lambda>",)
     assert broken.worst > 1e-2, broken.worst
+    assert network.variant() == ()  # only within the block
 
 
 def test_two_dropout_layers_get_different_masks_fixed_by_seed():
