@@ -233,22 +233,29 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     return {"lat": latencies, "sent": sent, "errors": errors}
 
 
-def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False) -> None:
+def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False, against: str | None = None) -> None:
     print(f"\nbrowser: keystroke -> swapped content drawn (figures and formulas) -> next frame, {edits} per case",
           flush=True)
     print(f"{'case':34} {'keystroke -> drawn':>26} {'requests/keystroke':>20}")
     per_lab: dict[str, list[float]] = {}
+    other: dict[str, list[float]] = {}
     with sync_playwright() as p:
         browser = launch_chromium(p)
         for case in found:
             if case.kind == "skip":
                 continue
+            if against:  # the other server first, then this one: each case's pair timed back to back
+                ref = browser_case(browser, against, case, edits)
+                other.setdefault(case.lab, []).extend(ref["lat"])
             m = browser_case(browser, base, case, edits)
             per_lab.setdefault(case.lab, []).extend(m["lat"])
             what = "step" if case.kind == "step" else "edit"
             print(f"{case.lab + ' ' + case.preset + ' (' + what + ')':34} {summary(m['lat']):>26}"
                   f" {m['sent'] / edits:20.2f}" + (f"  page errors: {m['errors'][:2]}" if m["errors"] else ""),
                   flush=True)
+            if against:
+                ratio = statistics.median(ref["lat"]) / statistics.median(m["lat"])
+                print(f"{'  ' + against:34} {summary(ref['lat']):>26}  p50 now {1 / ratio:.2f}x of it", flush=True)
             if compare:
                 old = browser_case(browser, base, case, edits, before=True)
                 ratio = statistics.median(old["lat"]) / statistics.median(m["lat"])
@@ -259,6 +266,9 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
             p95 = percentile(values, 95)
             print(f"{lab:34} {statistics.median(values):6.1f}ms {p95:6.1f}ms  p95 <= 50 ms  "
                   f"{'PASS' if p95 <= 50 else 'MISS'}", flush=True)
+            if lab in other:
+                ref = other[lab]
+                print(f"{'  ' + against:34} {statistics.median(ref):6.1f}ms {percentile(ref, 95):6.1f}ms", flush=True)
         print(f"\n{'first load (fresh browser, transferred)':44} {'bytes':>10}  plotly.js loaded")
         for lab in {c.lab for c in found}:
             context = browser.new_context()
@@ -282,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", nargs="+", help="only these presets")
     parser.add_argument("--no-browser", action="store_true", help="server only")
     parser.add_argument("--base", help="measure a server already running there (default: start one)")
+    parser.add_argument("--against", help="in Chromium, also each case on the server running there (e.g. an older "
+                        "tree: `git archive <rev> | tar -x -C DIR` and uvicorn from DIR), back to back in the same run")
     parser.add_argument("--compare", action="store_true",
                         help="in Chromium, also each case as edits were drawn before issue 12 (same run)")
     args = parser.parse_args(argv)
@@ -291,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         found = cases(base, args.lab, args.preset)
         server_bench(base, found, args.edits)
         if not args.no_browser:
-            browser_bench(base, found, args.edits, args.compare)
+            browser_bench(base, found, args.edits, args.compare, args.against and args.against.rstrip("/"))
     finally:
         if proc is not None:
             proc.terminate()

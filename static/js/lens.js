@@ -9,7 +9,8 @@
  * a plot that stays because the swap was cancelled.
  * [data-copy-link] buttons copy the page URL (the URL holds the whole state).
  *
- * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.renderFigure(el),
+ * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.drawParts(root, patched) (an edit
+ * patched in place: static/js/patch.js, its formulas, figures and added elements), Lens.renderFigure(el),
  * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text),
  * Lens.ensurePlotly() (a promise: plotly.js loaded on demand), and Lens.formatNumber(v[, style]):
  * the one number-to-text of the page scripts.
@@ -153,13 +154,28 @@
     root = root || document.body;
     within(root, "[data-latex]").forEach(renderMath);
     var figures = within(root, "[data-figure]").map(function (el) { return renderFigure(el, false); });
+    return announce(root, figures);
+  }
+
+  // An edit patched in place (static/js/patch.js): only what it changed is drawn — the formulas and figures whose
+  // source changed and the elements it put in (htmx loaded each: renderWithin, above) — then lens:drawn on the
+  // whole target.
+  function drawParts(root, patched) {
+    patched.formulas.forEach(renderMath);
+    var parts = patched.figures.map(function (el) { return renderFigure(el, false); });
+    patched.added.forEach(function (el) { if (el.lensDrawing) parts.push(el.lensDrawing); });
+    return announce(root, parts);
+  }
+
+  function announce(root, parts) {
     // the fades of scrolling boxes after the frame that shows the new content: measured then, the page is
     // already laid out (measured now, the browser would lay it out once more before that frame)
     requestAnimationFrame(function () { setTimeout(function () { markOverflow(root); }, 0); });
-    drawn = Promise.all(figures).then(function () {
+    drawn = Promise.all(parts).then(function () {
       var target = root.isConnected ? root : document;
       target.dispatchEvent(new CustomEvent("lens:drawn", { bubbles: true, detail: { root: root } }));
     }, function () {});
+    root.lensDrawing = drawn;
     return drawn;
   }
 
@@ -325,6 +341,7 @@
 
   window.Lens = {
     renderWithin: renderWithin,
+    drawParts: drawParts,
     renderFigure: renderFigure,
     renderMath: renderMath,
     purgeWithin: purgeWithin,

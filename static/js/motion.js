@@ -3,8 +3,11 @@
  *  - A marker that moves glides from where it was to where it is now, so the eye can follow the cause: the
  *    sliding window (table.heatmap td.win: the conv and pool windows) and the network drawing's current
  *    layer ([aria-current="step"] in .net-drawing), forward then backward with the step. Before an htmx swap
- *    the marker's box is measured; after it, an outline starts there and glides to the new box (the new
- *    marker's own outline waits until it arrives).
+ *    each marker's cells are noted by name (no layout read); a marker whose cells are the same after the swap (an
+ *    edit of a value: nearly every keystroke) is never measured. Its box is read when the page is laid out anyway
+ *    (in a frame after each swap, kept until the next one), so a swap forces no layout of its own; one that moved
+ *    is measured in the next animation frame, where an outline starts from the old box and glides to the new (the
+ *    new marker's own outline waits until it arrives).
  *  - Values an edit changed flash once (class is-changed, fit.css): heatmap cells and [data-value]s of the
  *    swapped content whose text differs from before, when not (nearly) everything changed — a new example
  *    is not "a few changed values".
@@ -49,44 +52,91 @@
              width: right - left, height: bottom - top };
   }
 
-  var before = new Map(); // group key -> rect, measured just before a swap
+  // which cells a marker covers, read from the markup only (no layout)
+  function cellsKey(g) {
+    return g.cells.map(function (c) { return c.getAttribute("data-idx") || c.getAttribute("hx-vals") || c.id ||
+      Array.prototype.indexOf.call(c.parentElement.children, c); }).join(";");
+  }
+
+  var laidOut = new Map(); // group key -> {cells, rect}: the markers' boxes, read after the last frame was drawn
+  var before = new Map(); // group key -> {cells, rect}, noted just before a swap
+
+  // The page's markers, keyed over the whole page (the same key before and after a swap of any part of it).
+  function groupsIn(target) {
+    return groups(document.body).filter(function (g) { return target.contains(g.table); });
+  }
+
+  // the markers' boxes, read in a task after a frame: the browser laid the page out for that frame already
+  var remembering = false;
+  function rememberSoon() {
+    if (remembering || reduced.matches) return;
+    remembering = true;
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        remembering = false;
+        laidOut.clear();
+        groups(document.body).forEach(function (g) {
+          laidOut.set(g.key, { cells: cellsKey(g), rect: rectOf(g.cells, g.box) });
+        });
+      }, 0);
+    });
+  }
+  document.addEventListener("lens:drawn", rememberSoon);
+  window.addEventListener("resize", rememberSoon);
 
   function measure(target) {
     before.clear();
     if (reduced.matches || !target) return;
-    groups(target).forEach(function (g) { before.set(g.key, rectOf(g.cells, g.box)); });
+    groupsIn(target).forEach(function (g) {
+      var cells = cellsKey(g), seen = laidOut.get(g.key);
+      // the box read after the last frame while it still covers the same cells; else (not read yet) read now
+      before.set(g.key, { cells: cells, rect: seen && seen.cells === cells ? seen.rect : rectOf(g.cells, g.box) });
+    });
   }
 
   function glide(root) {
-    if (reduced.matches || !before.size) return;
-    groups(root).forEach(function (g) {
+    if (reduced.matches || !before.size) { before.clear(); return; }
+    var moved = [];
+    groupsIn(root).forEach(function (g) {
       var from = before.get(g.key);
-      if (!from) return;
-      var to = rectOf(g.cells, g.box);
-      if (Math.abs(from.left - to.left) < 1 && Math.abs(from.top - to.top) < 1) return;
-      if (getComputedStyle(g.box).position === "static") g.box.style.position = "relative";
-      var ghost = document.createElement("div");
-      ghost.className = "glide" + (g.key.indexOf("net#") === 0 ? " glide--step" : "");
-      ghost.setAttribute("aria-hidden", "true");
-      ghost.style.left = from.left + "px";
-      ghost.style.top = from.top + "px";
-      ghost.style.width = from.width + "px";
-      ghost.style.height = from.height + "px";
-      g.box.appendChild(ghost);
-      g.table.classList.add("is-gliding");
-      ghost.getBoundingClientRect(); // start from the old box
-      ghost.style.transition = "left " + GLIDE_MS + "ms ease, top " + GLIDE_MS + "ms ease, width " + GLIDE_MS +
-        "ms ease, height " + GLIDE_MS + "ms ease";
-      ghost.style.left = to.left + "px";
-      ghost.style.top = to.top + "px";
-      ghost.style.width = to.width + "px";
-      ghost.style.height = to.height + "px";
-      setTimeout(function () {
-        ghost.remove();
-        g.table.classList.remove("is-gliding");
-      }, GLIDE_MS + 40);
+      if (from && from.cells !== cellsKey(g)) moved.push({ g: g, from: from.rect });
     });
     before.clear();
+    if (!moved.length) return;
+    // the new boxes are read in the next frame, before it is painted: the layout read is the one that frame needs
+    requestAnimationFrame(function () {
+      moved.forEach(function (m) {
+        var g = m.g;
+        if (!g.table.isConnected) return;
+        var to = rectOf(g.cells, g.box), from = m.from;
+        if (Math.abs(from.left - to.left) < 1 && Math.abs(from.top - to.top) < 1) return;
+        start(g, from, to);
+      });
+    });
+  }
+
+  function start(g, from, to) {
+    if (getComputedStyle(g.box).position === "static") g.box.style.position = "relative";
+    var ghost = document.createElement("div");
+    ghost.className = "glide" + (g.key.indexOf("net#") === 0 ? " glide--step" : "");
+    ghost.setAttribute("aria-hidden", "true");
+    ghost.style.left = from.left + "px";
+    ghost.style.top = from.top + "px";
+    ghost.style.width = from.width + "px";
+    ghost.style.height = from.height + "px";
+    g.box.appendChild(ghost);
+    g.table.classList.add("is-gliding");
+    ghost.getBoundingClientRect(); // start from the old box
+    ghost.style.transition = "left " + GLIDE_MS + "ms ease, top " + GLIDE_MS + "ms ease, width " + GLIDE_MS +
+      "ms ease, height " + GLIDE_MS + "ms ease";
+    ghost.style.left = to.left + "px";
+    ghost.style.top = to.top + "px";
+    ghost.style.width = to.width + "px";
+    ghost.style.height = to.height + "px";
+    setTimeout(function () {
+      ghost.remove();
+      g.table.classList.remove("is-gliding");
+    }, GLIDE_MS + 40);
   }
 
   // ---------------------------------------------------------------- values that changed
@@ -128,15 +178,45 @@
       if (old !== c.textContent.trim()) changed.push(c);
     });
     texts = null;
+    flashCells(changed, compared);
+  }
+
+  function flashCells(changed, compared) {
     if (!changed.length || changed.length > 0.6 * compared) return;
+    var again = [];
     changed.forEach(function (c) {
-      if (c.classList.contains("is-changed")) { // a flash still running restarts (a swapped-in cell never has one:
-        c.classList.remove("is-changed"); //         no layout forced per cell)
-        c.getBoundingClientRect();
+      if (c.classList.contains("is-changed")) { // a flash still running restarts: off now, on two frames later
+        c.classList.remove("is-changed"); //         (no layout forced to restart it)
+        again.push(c);
+        return;
       }
       c.classList.add("is-changed");
       setTimeout(function () { c.classList.remove("is-changed"); }, FLASH_MS);
     });
+    if (again.length) {
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          again.forEach(function (c) {
+            c.classList.add("is-changed");
+            setTimeout(function () { c.classList.remove("is-changed"); }, FLASH_MS);
+          });
+        });
+      });
+    }
+  }
+
+  // An edit patched in place (static/js/patch.js) says which values it changed ("lens:patched"): nothing is
+  // read before or compared after. Other swaps (outerHTML: a step, a tab) are compared by text, as above.
+  var patched = null;
+  document.addEventListener("lens:patched", function (ev) {
+    if (reduced.matches || !ev.detail) return;
+    patched = ev.detail.changed.filter(function (c) { return !c.closest("table.editable"); });
+    patched.compared = ev.detail.compared;
+  });
+
+  function isPatch(elt) {
+    var spec = elt && elt.closest && elt.closest("[hx-swap]");
+    return !!spec && spec.getAttribute("hx-swap").indexOf("patch") === 0;
   }
 
   // The swapped content is found again by the target's id (an outerHTML swap replaces the element itself).
@@ -144,15 +224,22 @@
   document.addEventListener("htmx:beforeSwap", function (ev) {
     var target = ev.detail && ev.detail.target;
     swapped = target && target.id ? target.id : null;
-    if (!swapped) { before.clear(); texts = null; return; }
+    patched = null;
+    texts = null;
+    if (!swapped) { before.clear(); return; }
     measure(target);
-    snapshot(target);
+    if (!isPatch(ev.detail.elt)) snapshot(target);
   });
   document.addEventListener("htmx:afterSettle", function () {
     var root = swapped && document.getElementById(swapped);
     swapped = null;
-    if (!root) { before.clear(); texts = null; return; }
+    if (!root) { before.clear(); texts = null; patched = null; return; }
     glide(root);
-    flash(root);
+    if (patched) {
+      flashCells(patched, patched.compared);
+      patched = null;
+    } else {
+      flash(root);
+    }
   });
 })();

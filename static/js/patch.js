@@ -6,8 +6,8 @@
  * element: ~2,400 events for a 1,200-element conv result) and lay the new ones out from scratch.
  * Patching walks the old and the new trees side by side and changes only what differs:
  *   - text and attributes (a cell's number, its colour, its tooltip) are set in place;
- *   - a formula ([data-latex]) whose source is unchanged is kept as typeset, otherwise replaced
- *     (Lens renders the new one);
+ *   - a formula ([data-latex]) whose source is unchanged is kept as typeset, otherwise its source is
+ *     set and Lens typesets it again in place (its cache of typeset HTML by source);
  *   - a figure ([data-figure]) keeps its drawing; a changed spec is handed to Plotly.react;
  *   - an element whose children differ in number, tag or id, a form control whose attributes differ,
  *     and an htmx element whose attributes differ are replaced by the new one (htmx processes it);
@@ -21,11 +21,17 @@
 
   var FORM = /^(INPUT|SELECT|TEXTAREA|OPTION|BUTTON)$/;
   var KEPT = { tabindex: true, "data-overflow": true };
+  var VALUES = "table.heatmap td[data-idx], [data-value]"; // what motion.js flashes when its number changed
+
+  // One patch's record: the elements it put into the page (htmx processes them, Lens draws them), the figures
+  // and formulas whose source changed in place (Lens draws them again), the values whose text changed (motion.js
+  // flashes them).
+  var run = null;
 
   function isHtmx(el) {
-    for (var i = 0; i < el.attributes.length; i++) {
-      var name = el.attributes[i].name;
-      if (name.indexOf("hx-") === 0 || name.indexOf("data-hx-") === 0) return true;
+    var names = el.getAttributeNames();
+    for (var i = 0; i < names.length; i++) {
+      if (names[i].indexOf("hx-") === 0 || names[i].indexOf("data-hx-") === 0) return true;
     }
     return false;
   }
@@ -35,53 +41,67 @@
   }
 
   function sameAttributes(a, b) {
-    var i, attr;
-    for (i = 0; i < b.attributes.length; i++) {
-      attr = b.attributes[i];
-      if (a.getAttribute(attr.name) !== attr.value) return false;
+    var names = b.getAttributeNames(), i;
+    for (i = 0; i < names.length; i++) {
+      if (a.getAttribute(names[i]) !== b.getAttribute(names[i])) return false;
     }
-    for (i = 0; i < a.attributes.length; i++) {
-      attr = a.attributes[i];
-      if (!b.hasAttribute(attr.name) && !kept(a, attr.name)) return false;
+    var own = a.getAttributeNames();
+    if (own.length === names.length) return true;
+    for (i = 0; i < own.length; i++) {
+      if (!b.hasAttribute(own[i]) && !kept(a, own[i])) return false;
     }
     return true;
   }
 
   function syncAttributes(a, b, skip) {
-    var i, attr;
-    for (i = a.attributes.length - 1; i >= 0; i--) {
-      attr = a.attributes[i];
-      if (!b.hasAttribute(attr.name) && !kept(a, attr.name) && !(skip && skip[attr.name])) a.removeAttribute(attr.name);
+    var own = a.getAttributeNames(), names = b.getAttributeNames(), i, name, value;
+    for (i = 0; i < own.length; i++) {
+      name = own[i];
+      if (!b.hasAttribute(name) && !kept(a, name) && !(skip && skip[name])) a.removeAttribute(name);
     }
-    for (i = 0; i < b.attributes.length; i++) {
-      attr = b.attributes[i];
-      if (skip && skip[attr.name]) continue;
-      if (a.getAttribute(attr.name) !== attr.value) a.setAttribute(attr.name, attr.value);
+    for (i = 0; i < names.length; i++) {
+      name = names[i];
+      if (skip && skip[name]) continue;
+      value = b.getAttribute(name);
+      if (a.getAttribute(name) !== value) a.setAttribute(name, value);
     }
   }
 
   var FIGURE_OWN = { "class": true, style: true }; // plotly's own on a drawn figure
+  var LATEX_OWN = { "class": true }; // is-rendered, Lens's own on a typeset formula
+
+  function replace(x, y) {
+    x.replaceWith(y);
+    if (y.nodeType === 1 && run) run.added.push(y);
+  }
 
   // a (in the page) made to show what b (just parsed) shows; b's nodes may be moved into the page
   function sync(a, b) {
-    if (a.hasAttribute("data-latex")) { // kept as typeset while its source is the same
+    if (a.hasAttribute("data-latex")) { // kept as typeset while its source is the same, else typeset again in place
       if (a.getAttribute("data-latex") !== b.getAttribute("data-latex") ||
-          a.hasAttribute("data-display") !== b.hasAttribute("data-display")) a.replaceWith(b);
+          a.hasAttribute("data-display") !== b.hasAttribute("data-display")) {
+        if (!run) { replace(a, b); return; }
+        syncAttributes(a, b, LATEX_OWN);
+        run.formulas.push(a);
+      }
       return;
     }
     if (a.hasAttribute("data-figure") && b.hasAttribute("data-figure")) {
+      var spec = a.getAttribute("data-figure");
       syncAttributes(a, b, FIGURE_OWN);
+      if (run && a.getAttribute("data-figure") !== spec) run.figures.push(a);
       return;
     }
-    if ((FORM.test(a.tagName) || isHtmx(a) || isHtmx(b)) && !sameAttributes(a, b)) {
-      a.replaceWith(b);
+    var same = sameAttributes(a, b);
+    if (!same && (FORM.test(a.tagName) || isHtmx(a) || isHtmx(b))) {
+      replace(a, b);
       return;
     }
     if ((a.tagName === "SELECT" || a.tagName === "TEXTAREA") && a.innerHTML !== b.innerHTML) {
-      a.replaceWith(b);
+      replace(a, b);
       return;
     }
-    syncAttributes(a, b);
+    if (!same) syncAttributes(a, b);
     syncChildren(a, b);
   }
 
@@ -100,20 +120,27 @@
     var fresh = significant(b);
     if (old.length !== fresh.length) {
       a.replaceChildren.apply(a, Array.prototype.slice.call(b.childNodes));
+      if (run) run.added.push.apply(run.added, Array.prototype.slice.call(a.children));
       return;
     }
     for (var i = 0; i < fresh.length; i++) {
       var x = old[i], y = fresh[i];
       if (x.nodeType !== y.nodeType || (x.nodeType === 1 && (x.tagName !== y.tagName || x.id !== y.id))) {
-        x.replaceWith(y);
+        replace(x, y);
       } else if (x.nodeType === 1) {
         sync(x, y);
       } else if (x.nodeValue !== y.nodeValue) {
         x.nodeValue = y.nodeValue;
+        if (run && a.matches(VALUES)) run.changed.push(a);
       }
     }
   }
 
+  // The target patched in place: htmx processes and loads only what was put in (its htmx:load has Lens draw
+  // it), not the whole target again — its own pass over every element (hx-on attributes by XPath, every
+  // element with an hx- attribute) costs more than the patch. Once htmx has settled (a microtask after this
+  // swap), Lens redraws the figures whose spec changed and says lens:drawn on the target when all is drawn;
+  // "lens:patched" on the target tells motion.js which values changed (detail.changed, of detail.compared).
   function patch(target, fragment, settleInfo) {
     var fresh = null;
     for (var n = fragment.firstChild; n; n = n.nextSibling) {
@@ -126,8 +153,20 @@
       if (at >= 0) settleInfo.elts[at] = fresh;
       return [fresh];
     }
-    sync(target, fresh);
-    return [target];
+    run = { added: [], figures: [], formulas: [], changed: [] };
+    var done = run;
+    try {
+      sync(target, fresh);
+    } finally {
+      run = null;
+    }
+    target.dispatchEvent(new CustomEvent("lens:patched", { bubbles: true, detail: {
+      changed: done.changed, compared: target.querySelectorAll(VALUES).length, added: done.added,
+      formulas: done.formulas.length, figures: done.figures.length } }));
+    Promise.resolve().then(function () {
+      if (window.Lens && window.Lens.drawParts) window.Lens.drawParts(target, done);
+    });
+    return done.added; // htmx: an array (even empty) is a swap handled; each element in it is processed and loaded
   }
 
   function define() {
