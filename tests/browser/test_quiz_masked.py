@@ -95,3 +95,26 @@ def test_a_pixel_of_an_image_plane_is_quizzed_from_the_inspector(page, live_serv
     assert page.inner_text("[data-quiz-score]") == "1 of 1 right"
     page.screenshot(path="/tmp/e_shots/conv_quiz_plane.png", full_page=False)
     assert not [e for e in page_errors if "ERR_ABORTED" not in e]
+
+
+def test_a_quiz_on_the_network_step_view_hides_n_random_cells_of_a_layers_dx(page, live_server, page_errors):
+    from app.web.kit.bug_sites import SITES  # the network link the residual bug opens on, here without the bug
+
+    page.goto(live_server + "/network?" + SITES["network"]["residual-overwrite"].link)
+    page.wait_for_selector('#lab table[data-arr="dx"]', timeout=30000)
+    page.click("[data-quiz-open]")
+    page.fill("[data-quiz-n]", "3")
+    page.select_option("[data-quiz-array]", "dx")
+    page.click("[data-quiz-random]")
+    page.wait_for_function("() => (location.search.match(/dx:/g) || []).length === 3")
+    assert page.locator('#lab table[data-arr="dx"] .quiz-answer').count() == 3
+    page.reload()  # from the link: the server draws the three cells blank
+    page.wait_for_selector('#lab table[data-arr="dx"] .quiz-answer')
+    assert page.locator('#lab table[data-arr="dx"] td[data-quiz-masked]').count() == 3
+    page.click("[data-quiz-check]")
+    page.wait_for_function("() => document.querySelector('[data-quiz-score]').textContent.includes('0 of 3')")
+    page.click("[data-quiz-reveal]")
+    page.wait_for_selector('#lab table[data-arr="dx"] td.quiz-revealed')
+    assert page.locator('#lab table[data-arr="dx"] td.quiz-revealed').count() == 3
+    page.screenshot(path="/tmp/e_shots/network_quiz.png", full_page=False)
+    assert not [e for e in page_errors if "ERR_ABORTED" not in e and " 503" not in e]
