@@ -183,7 +183,7 @@
   // side fades: data-overflow="left" | "right" | "both" (none when it all fits). Kept up to date on scroll
   // and on resize.
   var SCROLLERS = ".formula, .katex-display, .fit-x, .scroll, .grid-fig, .transposed__mul, table.notes-table, " +
-    "table.compare-table, table.runs-legend, .presets, .site-nav, .route, .norm-tabs, .tabs";
+    "table.compare-table, table.runs-legend, .presets, .site-nav, .route, .norm-tabs, .tabs, .lab-actions";
 
   function overflowSide(el) {
     var more = el.scrollWidth - el.clientWidth;
