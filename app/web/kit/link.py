@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 import numpy as np
 
 from app.web.kit.fields import SIZE, FieldError, MissingField, parse_int, parse_number
-from app.web.render.numbers import link_text
+from app.web.render.numbers import link_texts
 
 VERSION = "1"
 DOUT_MODES = ("ones", "random", "typed")  # how a lab's upstream gradient dout is given: all ones, seeded, typed
@@ -55,7 +55,7 @@ def seeded_dout(seed: int, stream: int, shape: tuple[int, ...]) -> np.ndarray:
 def encode_array(arr: np.ndarray) -> str:
     """``1x2x3:1,2,3,4,5,6`` — the shape, then the values in row-major order."""
     shape = "x".join(str(d) for d in arr.shape)
-    return shape + ":" + ",".join(link_text(v) for v in np.asarray(arr, np.float64).ravel())
+    return shape + ":" + ",".join(link_texts(arr))
 
 
 def decode_array(field: str, text: str, ndim: int, max_dims: tuple[int, ...]) -> np.ndarray:

@@ -1,7 +1,8 @@
 """THE number formatting of the pages: every number the app writes as text is one of these named formats.
 
 - ``cell_text``: a heatmap cell or a value beside a figure, 4 significant digits (``0.1235``, ``1.5e-7``, ``inf``)
-- ``link_text``: a link or an input's value, the shortest text that reads back the same float (``2``, ``0.1``)
+- ``link_text``: a link or an input's value, the shortest text that reads back the same float (``2``, ``0.1``);
+  ``link_texts``: the same for every value of an array at once
 - ``exact_text``: a tooltip's full precision, Python's repr (``0.30000000000000004``, ``2.0``)
 - ``prose_text``: a number in a sentence, up to 4 decimals, a true minus, ``—`` when missing (``−0.5``)
 - ``power_text``: ``cell_text`` for prose, its exponent written out (``1.84 × 10⁻⁴⁵``)
@@ -17,9 +18,11 @@ import math
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from engine.tex import tex_number
 
-__all__ = ["cell_text", "exact_text", "link_text", "power_text", "prose_text", "tex_number"]
+__all__ = ["cell_text", "exact_text", "link_text", "link_texts", "power_text", "prose_text", "tex_number"]
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -42,6 +45,15 @@ def link_text(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+def link_texts(values: Any) -> list[str]:
+    """:func:`link_text` of every value of an array, row-major, in one go (a 28×28 plane's 784 numbers in a link or
+    an image's hidden field): Python's repr of each float, its ``.0`` dropped where :func:`link_text` drops it (a
+    whole number below 1e15, at most 15 digits, which repr writes as ``123.0``; ``-0.0``, which reads back as 0)."""
+    texts = [t[:-2] if t[-2:] == ".0" and len(t.lstrip("-")) <= 17 else t
+             for t in map(repr, np.asarray(values, dtype=np.float64).ravel().tolist())]
+    return [t if t != "-0" else "0" for t in texts]
 
 
 def exact_text(value: float) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
-from app.web.render.numbers import link_text
+from app.web.render.numbers import link_texts
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MASKED = (112, 48, 160)  # a quiz's hidden pixel: violet, off the blue-white-orange scale (quiz.css's colour)
@@ -48,7 +48,7 @@ def png(rgb: np.ndarray) -> bytes:
 
 def values_text(values: np.ndarray) -> str:
     """Every value row-major, space-separated, each with every digit: an input's values, posted back."""
-    return " ".join(link_text(v) for v in values.reshape(-1).tolist())
+    return " ".join(link_texts(values))
 
 
 def values_f64(values: np.ndarray) -> str:
