@@ -40,6 +40,8 @@ class Settings:
     api_max_kernel: int = 11  # KH and KW
     api_max_features: int = 4096  # D of (N, D) and of dense weights: 3·32·32 = 3072
     api_max_classes: int = 1000  # K of logits
+    api_max_answer_numbers: int = 2_000_000  # numbers in one op's answer (every named array, x_col included): writing
+    # them is most of a large request's cost (~0.25 µs a number); cs231n's largest checks answer ~1.5 million
     # --- optimizers ---
     max_optimizer_steps: int = 500  # gradients sent, one per step
     max_optimizer_params: int = 8  # named parameter arrays
@@ -77,6 +79,8 @@ class Settings:
     network_max_step: int = 3000  # training steps a link may replay, and the longest run the page streams
     network_max_speed: int = 100_000  # steps per second the training stream may be asked for (0: as fast as it can)
     network_max_batch: int = 64  # digits per training step
+    network_max_step_numbers: int = 400_000  # numbers one traced step of the digits holds (every layer's output for
+    # each example, batch × per example): the page traces and draws it, ~0.25 CPU-s here; 24 layers at batch 64: 754,304
     network_max_examples: int = 4  # examples of typed data (each drawn as editable grids)
     network_max_typed_channels: int = 4  # C of typed (N, C, H, W) examples
     network_max_typed_side: int = 28  # H and W of typed (N, C, H, W) examples: an MNIST digit (planes above

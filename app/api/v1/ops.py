@@ -16,7 +16,7 @@ from app.api.v1.jsonarrays import ArraysResponse
 from app.api.v1.limits import check_op_limits
 from app.settings import Settings, get_settings
 from engine import registry
-from engine.records import Arrays
+from engine.records import Arrays, OpInputError
 
 log = logging.getLogger("backprop_lens")
 router = APIRouter(prefix="/ops", tags=["ops"])
@@ -95,4 +95,9 @@ def _answer(op: str, body: OpRequest, settings: Settings) -> ArraysResponse:
     )
     check_op_limits(arrays, settings)
     result: Arrays = spec.run(arrays, params)
+    numbers = sum(int(np.size(a)) for a in result.values())
+    if numbers > settings.api_max_answer_numbers:
+        raise OpInputError("inputs", f"the answer would hold {numbers:,} numbers (every named array of {op}); the "
+                                     f"limit is {settings.api_max_answer_numbers:,} (Settings.api_max_answer_numbers: "
+                                     "writing a larger answer would cost seconds) — use smaller arrays")
     return ArraysResponse({"op": op, "params": params, "arrays": result})  # encoded here, in the worker thread

@@ -24,6 +24,7 @@ from app.web.labs.network.state import (
     SETTINGS,
     NetworkState,
     check_layer_counts,
+    check_step_numbers,
     check_typed_size,
     compact_json,
     hyperparams,
@@ -288,6 +289,11 @@ def from_form(form: Form, settings: Settings, action: str | None = None
     init: dict[str, np.ndarray] = {}
     if model is not None and not errors and first(form, "init_mode") == "typed" and model_works(model):
         init = _init_from_form(form, model, ints["seed"], settings.network_max_typed_init, errors)
+    if not errors and model is not None and data == "digits" and on == "batch":
+        try:
+            check_step_numbers(model, ints["batch"], settings)
+        except FieldError as exc:
+            errors.append(exc)
     if errors or model is None:
         return None, errors
     try:  # the chain's pick: the picker's two fields when it posted them, else the hidden one

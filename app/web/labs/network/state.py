@@ -229,6 +229,23 @@ def lab_limit_error(report: ShapeReport) -> OpInputError | None:
     return None
 
 
+def check_step_numbers(model: Model, batch: int, settings: Settings) -> None:
+    """The page's cost bound: the numbers one traced step of ``batch`` digits holds (every layer's output for each
+    example), at most ``Settings.network_max_step_numbers``; a model whose shapes do not work is the builder's."""
+    report = shape_report(model)
+    if not report.ok:
+        return
+    per_example = sum(math.prod(info.out_shape) for info in report.infos.values())
+    if per_example * batch > settings.network_max_step_numbers:
+        most = settings.network_max_step_numbers // per_example
+        raise FieldError("batch", f"at batch {batch} one traced step of this model holds {per_example * batch:,} "
+                                  f"numbers ({per_example:,} an example); the lab traces at most "
+                                  f"{settings.network_max_step_numbers:,} — "
+                                  + setting_bound("network_max_step_numbers", "a larger step would cost over half a "
+                                                  "CPU-second to trace and draw")
+                                  + (f"; use a batch of at most {most}" if most else "; use a smaller model"))
+
+
 def timeline(model: Model) -> list[str]:
     """Every operation of one training step, in order: forward by layer, the loss, backward by
     layer, then the update of each parameterised layer (a model whose shapes work)."""
@@ -296,6 +313,8 @@ def from_link(query: str, settings: Settings) -> NetworkState:
     on = _field(fields, "on", "batch")
     if on not in ON:
         raise FieldError("on", f"must be one of {', '.join(ON)}; got {on!r}")
+    if data == "digits" and on == "batch":  # (typed data and an own example trace those few examples instead)
+        check_step_numbers(model, batch, settings)
     x = labels = None
     if data == "typed" or on == "own":
         lim = _x_limits(model, settings)
