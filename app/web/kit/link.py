@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -52,6 +53,10 @@ def seeded_dout(seed: int, stream: int, shape: tuple[int, ...]) -> np.ndarray:
     return np.round(np.random.default_rng([seed, stream]).standard_normal(shape), 1)
 
 
+_DECIMAL = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # what parse_number reads, but inf and nan (refused there)
+_PLAIN_VALUES = re.compile(rf"{_DECIMAL}(?:,{_DECIMAL})*", re.ASCII)
+
+
 def encode_array(arr: np.ndarray) -> str:
     """``1x2x3:1,2,3,4,5,6`` — the shape, then the values in row-major order."""
     shape = "x".join(str(d) for d in arr.shape)
@@ -75,6 +80,10 @@ def decode_array(field: str, text: str, ndim: int, max_dims: tuple[int, ...]) ->
     expected = math.prod(shape)
     if len(parts) != expected:
         raise FieldError(field, f"shape {shape_text} needs {expected} values, the link has {len(parts)}")
+    if _PLAIN_VALUES.fullmatch(values_text):  # the common case in one go: plain ASCII decimals, as links write them
+        values = np.array(parts, dtype=np.float64)
+        if np.isfinite(values).all():
+            return values.reshape(shape)  # else (an overflow such as 1e999) each number is read and named below
     values = [parse_number(f"{field}[{i}]", p) for i, p in enumerate(parts)]
     return np.array(values, dtype=np.float64).reshape(shape)
 

@@ -23,3 +23,22 @@ def test_link_texts_reads_any_shape_row_major():
     grid = np.array([[[1.0, -0.0], [0.5, 2e20]]])
     assert link_texts(grid) == ["1", "0", "0.5", "2e+20"]
     assert link_texts(np.float64(3.0)) == ["3"]
+
+
+def test_a_link_array_reads_back_the_same_in_one_go_and_each_bad_number_is_still_named():
+    from app.web.kit.fields import FieldError
+    from app.web.kit.link import decode_array, encode_array
+
+    x = np.round(np.random.default_rng(1).standard_normal((1, 2, 28, 28)), 4)
+    x[0, 0, 0, 1], x[0, 1, 5, 5] = 1e300, -3.0
+    assert np.array_equal(decode_array("x", encode_array(x), 4, (4, 4, 32, 32)), x)
+    assert decode_array("x", "1x1x1x4:.5,5.,+1,-.5e-3", 4, (1, 1, 1, 4)).tolist() == [[[[0.5, 5.0, 1.0, -0.0005]]]]
+    assert decode_array("x", "1x1x1x2:1, −2", 4, (1, 1, 1, 2)).tolist() == [[[[1.0, -2.0]]]]  # the strict reader's
+    for text, message in (("1,abc", "not a number"), ("1,1e999", "not a finite number"), ("1,inf", "not a finite"),
+                          ("1,", "is empty")):
+        try:
+            decode_array("x", "1x1x1x2:" + text, 4, (1, 1, 1, 2))
+        except FieldError as exc:
+            assert exc.field == "x[1]" and message in exc.message, (text, exc.field, exc.message)
+        else:
+            raise AssertionError(text)
