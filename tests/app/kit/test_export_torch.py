@@ -72,7 +72,7 @@ def test_torch_script_prints_the_engine_arrays(client, tmp_path, slug, key, quer
 def test_avgpool_script_prints_the_engine_arrays(client, tmp_path):
     """Average pooling (no preset uses it)."""
     state = POOL.presets[POOL.default].make(0)
-    query = replace(state, op="avgpool2d").to_query()
+    query = replace(state, pool="avg").to_query()
     arrays = client.get(f"/pool/export/arrays.json?{query}")
     assert arrays.status_code == 200, arrays.text
     script = client.get(f"/pool/export/torch.py?{query}").text
