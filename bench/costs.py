@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -162,11 +163,43 @@ def preset_at_limits(settings: Settings, preset: str) -> list[tuple[float, str, 
     return rows
 
 
+def api_at_limits(settings: Settings) -> list[tuple[float, str, int]]:
+    """The JSON API at its limits: ops at the API's sizes (the largest answers allowed), an optimizer run as long as
+    it may be, and the network trace of a 24-layer network at its largest batch."""
+    rng = np.random.default_rng(0)
+
+    def arr(*shape: int) -> list:
+        return rng.normal(size=shape).round(3).tolist()
+
+    n = settings.api_max_elements // 500
+    steps = settings.max_optimizer_values // 100
+    layers = [{"type": "conv2d", "filters": 8, "kernel": 3, "pad": 1}, {"type": "relu"}] * 11
+    model = {"input_shape": [1, 8, 8], "layers": [*layers, {"type": "flatten"}, {"type": "linear", "units": 10}]}
+    cases = [
+        ("POST /api/v1/ops/conv2d (x 2×64×32×32, 64 filters 3×3)", "/api/v1/ops/conv2d",
+         {"inputs": {"x": arr(2, 64, 32, 32), "w": arr(64, 64, 3, 3), "b": [0.0] * 64}}),
+        (f"POST /api/v1/ops/batchnorm (x 500×{n})", "/api/v1/ops/batchnorm",
+         {"inputs": {"x": arr(500, n), "gamma": [1.0] * n, "beta": [0.0] * n}}),
+        (f"POST /api/v1/optimizers/adam ({steps} steps of 100 numbers)", "/api/v1/optimizers/adam",
+         {"params": {"w": arr(100)}, "grads": [{"w": arr(100)} for _ in range(steps)]}),
+        (f"POST /api/v1/networks/trace (24 layers, batch {settings.max_batch})", "/api/v1/networks/trace",
+         {"model": model, "x": arr(settings.max_batch, 1, 8, 8), "labels": [1] * settings.max_batch}),
+    ]
+    rows: list[tuple[float, str, int]] = []
+    with TestClient(create_app(settings)) as client:
+        for what, url, body in cases:
+            data = json.dumps(body)  # encoded outside the timing: the client's work, not the server's
+            row(rows, what, tries(lambda url=url, data=data: client.post(
+                url, content=data, headers={"content-type": "application/json"})))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.costs", description=__doc__.splitlines()[0])
     p.add_argument("--lab", action="append", choices=LABS, help="only these labs (repeatable)")
+    p.add_argument("--api", action="store_true", help="only the JSON API")
     args = p.parse_args(argv)
-    rows = measure(Settings(), tuple(args.lab or LABS))
+    rows = api_at_limits(Settings()) if args.api else measure(Settings(), tuple(args.lab or LABS))
     for seconds, what, status in sorted(rows, reverse=True):
         flag = "  OVER" if seconds > BOUND and status < 400 else ""
         print(f"{seconds * 1000:8.1f} ms CPU  {status}  {what}{flag}")
