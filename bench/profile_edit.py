@@ -142,7 +142,8 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
         cell.click()
     else:
         target = "net-step"
-        page.locator("h1").click()
+        page.locator("#net-step").scroll_into_view_if_needed()  # → steps the stepper in view (steps.js)
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.evaluate(SPANS, target)
     page.wait_for_timeout(1200)
     type_keys(page, case, 3)  # warm: plotly.js loaded, KaTeX's fonts in

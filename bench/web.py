@@ -214,7 +214,9 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     else:
         target = "net-step"
         page.evaluate(KEY_TIMER, target)
-        page.locator("h1").click()  # focus out of any input: → steps the view (lab.js)
+        # → steps the stepper in view (static/js/steps.js): the step view's, in view, with no input focused
+        page.locator("#net-step").scroll_into_view_if_needed()
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.wait_for_timeout(1200)  # the first load's gradient check is done
     page.evaluate("() => { window.__lat = []; performance.clearResourceTimings(); }")
     page.evaluate("() => performance.setResourceTimingBufferSize(10000)")
