@@ -130,13 +130,14 @@ def measure(settings: Settings, only: tuple[str, ...] = LABS) -> list[tuple[floa
 
 def deep_network(settings: Settings) -> list[tuple[float, str, int]]:
     """A network as deep as the builder allows (11 × conv 8@3×3 + relu, flatten, linear: 24 layers) at the
-    largest batch, step 0: the page and its fragments."""
+    largest batch its traced step may hold (Settings.network_max_step_numbers), step 0: the page and its fragments."""
     layers = [{"type": "conv2d", "filters": 8, "kernel": 3, "pad": 1}, {"type": "relu"}] * 11
     model = {"input_shape": [1, 8, 8], "layers": [*layers, {"type": "flatten"}, {"type": "linear", "units": 10}]}
+    batch = min(settings.network_max_batch, settings.network_max_step_numbers // 11_786)  # 11,786 numbers an example
     query = urlencode({"v": "1", "model": json.dumps(model, separators=(",", ":")), "data": "digits",
-                       "batch": str(settings.network_max_batch), "seed": "0", "opt": "sgd", "lr": "0.1", "step": "0"})
+                       "batch": str(batch), "seed": "0", "opt": "sgd", "lr": "0.1", "step": "0"})
     rows: list[tuple[float, str, int]] = []
-    what = f"24-layer network at batch {settings.network_max_batch}"
+    what = f"24-layer network at batch {batch}"
     with TestClient(create_app(settings)) as client:
         row(rows, f"GET a {what}", tries(lambda: client.get("/network?" + query)))
         page = parse("network", client.get("/network?" + query).text)

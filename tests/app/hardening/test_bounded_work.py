@@ -113,7 +113,7 @@ def test_a_network_gradient_check_over_its_budget_is_refused_by_its_named_limit(
 
     layers = [{"type": "conv2d", "filters": 8, "kernel": 3, "pad": 1}, {"type": "relu"}] * 11
     model = {"input_shape": [1, 8, 8], "layers": [*layers, {"type": "flatten"}, {"type": "linear", "units": 10}]}
-    query = urlencode({"v": "1", "model": json.dumps(model), "data": "digits", "batch": "64", "seed": "0",
+    query = urlencode({"v": "1", "model": json.dumps(model), "data": "digits", "batch": "33", "seed": "0",
                        "opt": "sgd", "lr": "0.1", "step": "0"})
     from bench.pageforms import as_data, parse
 
