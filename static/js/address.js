@@ -5,8 +5,9 @@
  * navigation the renderer reports to the browser process — 1–2 ms on a quiet machine, tens of ms on a
  * busy one), three sessionStorage writes and a case-insensitive attribute query over the whole page,
  * all between the keystroke and the drawn figure. Here the link is taken from the answer before htmx
- * reads it (htmx:beforeOnLoad; htmx then sees no history update at all) and written once, in a task
- * after the next frame, through present.js's replaceState (which keeps present/embed); then
+ * reads it (htmx:beforeOnLoad; htmx then sees no history update at all) and written once, when the page
+ * is idle after the next frame (requestIdleCallback, within 250 ms), through present.js's replaceState
+ * (which keeps present/embed); then
  * htmx:replacedInHistory is said, as htmx would, so that scripts adding to the link (quiz.js) see the
  * new one. A click, a copy, leaving the page or Lens.address() writes a pending link at once: Copy
  * link, the exports and the tests read the current state. htmx's own history is off as well (base.html:
@@ -14,6 +15,10 @@
  */
 (function () {
   "use strict";
+
+  // after the frame, when the page is idle (within 250 ms): the next keystroke's work goes first
+  var idle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
+    : function (fn) { setTimeout(fn, 0); };
 
   var pending = null;
   var scheduled = false;
@@ -31,10 +36,10 @@
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(function () {
-      setTimeout(function () {
+      idle(function () {
         scheduled = false;
         flush();
-      }, 0);
+      });
     });
   }
 

@@ -167,10 +167,14 @@
     return announce(root, parts);
   }
 
+  // work that can wait until the page is idle after a frame (within 250 ms): a keystroke's work goes first
+  var idle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
+    : function (fn) { setTimeout(fn, 0); };
+
   function announce(root, parts) {
-    // the fades of scrolling boxes after the frame that shows the new content: measured then, the page is
-    // already laid out (measured now, the browser would lay it out once more before that frame)
-    requestAnimationFrame(function () { setTimeout(function () { markOverflow(root); }, 0); });
+    // the fades of scrolling boxes when the page is idle after the frame that shows the new content: measured
+    // then, the page is already laid out (measured now, the browser would lay it out once more before that frame)
+    requestAnimationFrame(function () { idle(function () { markOverflow(root); }); });
     drawn = Promise.all(parts).then(function () {
       var target = root.isConnected ? root : document;
       target.dispatchEvent(new CustomEvent("lens:drawn", { bubbles: true, detail: { root: root } }));

@@ -66,19 +66,21 @@
     return groups(document.body).filter(function (g) { return target.contains(g.table); });
   }
 
-  // the markers' boxes, read in a task after a frame: the browser laid the page out for that frame already
+  // the markers' boxes, read when the page is idle after a frame (within 250 ms): laid out for that frame already
+  var idle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
+    : function (fn) { setTimeout(fn, 0); };
   var remembering = false;
   function rememberSoon() {
     if (remembering || reduced.matches) return;
     remembering = true;
     requestAnimationFrame(function () {
-      setTimeout(function () {
+      idle(function () {
         remembering = false;
         laidOut.clear();
         groups(document.body).forEach(function (g) {
           laidOut.set(g.key, { cells: cellsKey(g), rect: rectOf(g.cells, g.box) });
         });
-      }, 0);
+      });
     });
   }
   document.addEventListener("lens:drawn", rememberSoon);
