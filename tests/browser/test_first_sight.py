@@ -74,7 +74,10 @@ WATCH_WIDTH = """(() => {
         return `${base} px of ${cw()}: ${out.slice(-4).join(' > ')} "${text}"`;
     }
     window.__tooWide = null;
-    const look = () => { if (!window.__tooWide && sw() > cw()) window.__tooWide = culprit(); };
+    const look = () => {  // from the first paint: no body yet, nothing to measure
+        if (!document.body || !document.scrollingElement) return;
+        if (!window.__tooWide && sw() > cw()) window.__tooWide = culprit();
+    };
     setInterval(look, 40);
     document.addEventListener('htmx:afterSettle', look);
 })();"""
@@ -135,8 +138,9 @@ def stepped(page) -> None:
 
 
 def pages(base: str) -> list[str]:
-    """Every preset of every lab (its link at seed 0), the conv and norm tabs, the errata and the home page."""
-    urls = ["/", "/errata"]
+    """Every preset of every lab (its link at seed 0), the conv and norm tabs, the home page, the errata, the bugs and
+    the sample deck."""
+    urls = ["/", "/errata", "/bugs", "/deck"]
     for lab, presets in PRESETS.items():
         for key in presets:
             urls.append(httpx.get(f"{base}/{lab}/preset/{key}", follow_redirects=False).headers["location"])
