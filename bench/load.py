@@ -66,7 +66,7 @@ class Server:
         env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "2147483648",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(600):
+        for _ in range(2400):  # its startup compiles every template and warms each lab: slow on a loaded machine
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
                 return
@@ -185,20 +185,21 @@ async def streams(port: int, link: str, count: int, stop: asyncio.Event) -> list
     received = [0] * count
 
     async def one(i: int) -> None:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request_bytes(f"/network/train/stream?{query}&speed=100", keep_alive=True))
-            while not stop.is_set():
-                try:
-                    chunk = await asyncio.wait_for(reader.read(65536), 0.5)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                received[i] += len(chunk)
-            writer.close()
-        except OSError:
-            pass
+        while not stop.is_set():  # a run that ends is started again (Train pressed again): fifty streams throughout
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request_bytes(f"/network/train/stream?{query}&speed=100", keep_alive=False))
+                while not stop.is_set():
+                    try:
+                        chunk = await asyncio.wait_for(reader.read(65536), 0.5)
+                    except TimeoutError:
+                        continue
+                    if not chunk:
+                        break
+                    received[i] += len(chunk)
+                writer.close()
+            except OSError:
+                await asyncio.sleep(0.5)
 
     await asyncio.gather(*(one(i) for i in range(count)))
     return received
