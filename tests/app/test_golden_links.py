@@ -68,6 +68,10 @@ def test_every_preset_still_opens_its_recorded_link(golden_client):
 def test_the_page_shows_the_recorded_numbers(golden_client, record):
     link = record["link"]
     response = golden_client.get(link, follow_redirects=False)
+    for _ in range(40):  # a replay over one request's CPU budget answers its progress (503) and goes on when
+        if response.status_code != 503 or record["status"] == 503:  # asked again, as the page does; a loaded
+            break  # machine gets there in more requests than a quiet one
+        response = golden_client.get(link, follow_redirects=False)
     status = response.status_code
     assert status == record["status"], f"{link}\nanswered {status}, recorded {record['status']}"
     lost = missing(record["numbers"], page_numbers(response.text))

@@ -68,11 +68,15 @@ def server(request):
                f"app.serve:{request.param}", "--no-server-header", "--h11-max-incomplete-event-size",
                str(max_request_head(Settings()))]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
+    deadline = time.monotonic() + 120  # a loaded machine (CI beside other jobs) can take tens of seconds to start
+    while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
             break
         except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{' '.join(cmd[1:4])} did not answer /healthz on port {port} (exit {proc.poll()})")
             time.sleep(0.05)
     yield port, request.param
     proc.terminate()
