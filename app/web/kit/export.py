@@ -94,15 +94,22 @@ def literal(value: np.ndarray) -> str:
     return f"np.array({json.dumps(value.astype(np.float64).tolist())}, dtype=float)"
 
 
-def numpy_script(export: Export, calls: Sequence[OpCall], link: str, json_link: str) -> str:
-    """The self-contained NumPy script of ``calls``: one function per op, the inputs written out, and a print."""
+def script(template: str, literal_of: Callable[[np.ndarray], str], export: Export, calls: Sequence[OpCall],
+           link: str, json_link: str, **extra: Any) -> str:
+    """A self-contained script of ``calls`` from ``templates/export/<template>``: one function per op, each input
+    written out by ``literal_of``, and a print of the JSON (the NumPy and the PyTorch scripts alike)."""
     rendered = []
     for call in calls:
         names, arrays, params = _prepared(call)
-        literals = [(name, literal(arrays[name])) for name in names]
+        literals = [(name, literal_of(arrays[name])) for name in names]
         arguments = ", ".join([f"{name}={name}" for name in names] + [f"{k}={v!r}" for k, v in params.items()])
         rendered.append({"op": call.op, "prefix": call.prefix, "literals": literals, "arguments": arguments,
                          "shown": repr(tuple(call.shown))})
     ops = list(dict.fromkeys(call.op for call in calls))
-    return _ENV.get_template("numpy.py.j2").render(title=export.title, link=link, json_link=json_link, ops=ops,
-                                                   calls=rendered)
+    return _ENV.get_template(template).render(title=export.title, link=link, json_link=json_link, ops=ops,
+                                              calls=rendered, **extra)
+
+
+def numpy_script(export: Export, calls: Sequence[OpCall], link: str, json_link: str) -> str:
+    """The self-contained NumPy script of ``calls``: one function per op, the inputs written out, and a print."""
+    return script("numpy.py.j2", literal, export, calls, link, json_link)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.web.kit.export import _ENV, Export, OpCall, _prepared
+from app.web.kit.export import Export, OpCall, script
 
 
 def names(calls: Sequence[OpCall]) -> list[str]:
@@ -35,13 +35,4 @@ def tensor_literal(value: np.ndarray) -> str:
 
 def torch_script(export: Export, calls: Sequence[OpCall], link: str, json_link: str) -> str:
     """The self-contained PyTorch script of ``calls``: one function per op, the inputs as tensors, a print."""
-    rendered = []
-    for call in calls:
-        arg_names, arrays, params = _prepared(call)
-        literals = [(name, tensor_literal(arrays[name])) for name in arg_names]
-        arguments = ", ".join([f"{name}={name}" for name in arg_names] + [f"{k}={v!r}" for k, v in params.items()])
-        rendered.append({"op": call.op, "prefix": call.prefix, "literals": literals, "arguments": arguments,
-                         "shown": repr(tuple(call.shown))})
-    ops = list(dict.fromkeys(call.op for call in calls))
-    return _ENV.get_template("torch.py.j2").render(title=export.title, link=link, json_link=json_link, ops=ops,
-                                                   calls=rendered, names=names(calls))
+    return script("torch.py.j2", tensor_literal, export, calls, link, json_link, names=names(calls))
