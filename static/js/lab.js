@@ -280,13 +280,21 @@
   document.addEventListener("DOMContentLoaded", function () { focusable(document); });
   if (document.readyState !== "loading") focusable(document);
 
-  // After every swap (at once, not after settling): new numbers, so forget cached provenance,
-  // re-mark bad cells.
+  // After a swap that brought numbers (at once, not after settling): forget cached provenance and the
+  // hovered cell, re-mark bad cells. A swap without tables (the gradient check's badge, a chart) leaves
+  // the terms panel as it is: a cell hovered while the badge answered keeps its terms.
+  function bringsNumbers(elt) {
+    if (!elt || !elt.querySelector) return true;
+    return elt.matches("table[data-arr], table[data-arr] *") || !!elt.querySelector("table[data-arr]");
+  }
   document.addEventListener("htmx:afterSwap", function (ev) {
-    version += 1;
-    cache.clear();
-    hovered = null;
-    hideTerms();
+    const elt = ev.detail.target || ev.detail.elt;
+    if (bringsNumbers(elt) || (hovered && !hovered.isConnected)) {
+      version += 1;
+      cache.clear();
+      hovered = null;
+      hideTerms();
+    }
     focusable(document);
     markInvalid(ev.detail.elt || document.body);
   });
