@@ -15,6 +15,9 @@ this process, reported per case:
 - ``GET /healthz`` after every edit, its round trip through the in-process client (it has no Server-Timing): the
   floor of a request through the app at this load.
 
+``--ab`` times each edit twice, paired (in alternating order): as the app writes it, and with every table written
+at once (``app.web.render.heatmap.DEFER`` off: how views wrote their tables before ``batched``), and reports both.
+
 Unlike ``python -m bench.web --no-browser`` (a real uvicorn process, round trips included) it needs no port and
 measures the image-plane presets (MNIST, CIFAR) too.
 """
@@ -63,11 +66,13 @@ def edit_of(lab: str, fields: list[tuple[str, str]]):
     return None
 
 
-def measure(client, lab: str, link: str, edits: int, warmup: int = 5) -> dict:
+def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool = False) -> dict:
     fields = parse(lab, client.get(link).text).fields
     make = edit_of(lab, fields)
     if make is None:
         return {"error": "no cell to edit"}
+    if ab:
+        return {**paired(client, make, edits, warmup), "url": make(0)[0]}
     server, cpu, floor = [], [], []
     for i in range(edits + warmup):
         url, data = make(i)
@@ -87,8 +92,37 @@ def measure(client, lab: str, link: str, edits: int, warmup: int = 5) -> dict:
     return {"server": server, "cpu": cpu, "floor": floor, "bytes": len(r.content), "url": url}
 
 
+def paired(client, make, edits: int, warmup: int) -> dict:
+    """CPU ms of each edit as written now ("cpu") and with every table written at once ("eager"), paired."""
+    from app.web.render import heatmap
+
+    out: dict[str, list[float]] = {"cpu": [], "eager": [], "server": [], "server_eager": []}
+    r = None
+    try:
+        for i in range(edits + warmup):
+            for defer in ((True, False) if i % 2 else (False, True)):
+                heatmap.DEFER = defer
+                url, data = make(2 * i + defer)  # a value not posted before: no answer from the page cache
+                c0 = time.process_time()
+                r = client.post(url, data=as_data(data), headers={"HX-Request": "true"})
+                c1 = time.process_time()
+                if r.status_code != 200:
+                    return {"error": f"{url} answered {r.status_code}"}
+                if i >= warmup:
+                    out["cpu" if defer else "eager"].append((c1 - c0) * 1000)
+                    out["server" if defer else "server_eager"].append(server_ms(r))
+    finally:
+        heatmap.DEFER = True
+    return {**out, "floor": [], "bytes": len(r.content)}
+
+
 def line(values: list[float]) -> str:
     return f"{statistics.median(values):6.1f} {percentile(values, 95):6.1f}"
+
+
+def floor_line(m: dict) -> str:
+    """The healthz floor, or under --ab the paired eager CPU (what the same edits cost writing each table at once)."""
+    return line(m["floor"]) if m["floor"] else "eager " + line(m["eager"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=30, help="edits per preset (default 30)")
     parser.add_argument("--lab", nargs="+", choices=LABS, default=list(LABS))
     parser.add_argument("--preset", nargs="+", help="only these presets")
+    parser.add_argument("--ab", action="store_true", help="each edit also with every table written at once, paired")
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
@@ -111,22 +146,25 @@ def main(argv: list[str] | None = None) -> int:
                 if args.preset and key not in args.preset:
                     continue
                 link = client.get(f"/{lab}/preset/{key}?seed=3", follow_redirects=False).headers["location"]
-                m = measure(client, lab, link, args.edits)
+                m = measure(client, lab, link, args.edits, ab=args.ab)
                 name = f"{lab} {key}"
                 if "error" in m:
                     print(f"{name:34} not measured: {m['error']}", flush=True)
                     continue
-                mine = per_lab.setdefault(lab, {"server": [], "cpu": [], "floor": []})
+                mine = per_lab.setdefault(lab, {k: [] for k in ("server", "cpu", "floor", "eager", "server_eager")})
                 for k in mine:
-                    mine[k] += m[k]
+                    mine[k] += m.get(k, [])
                 step = " (step)" if m["url"].endswith("/step") else ""
-                print(f"{name + step:34} {line(m['server']):>15} {line(m['cpu']):>15} {line(m['floor']):>16}"
+                print(f"{name + step:34} {line(m['server']):>15} {line(m['cpu']):>15} {floor_line(m):>16}"
                       f" {m['bytes'] / 1024:6.1f}KiB", flush=True)
     print(f"\n{'lab (every preset)':34} {'server p50 p95':>15} {'cpu p50 p95':>15} {'healthz p50 p95':>16}  "
           f"target: server p95 <= {TARGET_MS:g} ms")
     for lab, m in per_lab.items():
         verdict = "PASS" if percentile(m["server"], 95) <= TARGET_MS else "MISS"
-        print(f"{lab:34} {line(m['server']):>15} {line(m['cpu']):>15} {line(m['floor']):>16}  {verdict}")
+        print(f"{lab:34} {line(m['server']):>15} {line(m['cpu']):>15} {floor_line(m):>16}  {verdict}")
+        if m["eager"]:
+            print(f"{'  every table at once (--ab)':34} {line(m['server_eager']):>15} {line(m['eager']):>15}"
+                  f"  cpu p50 now {statistics.median(m['cpu']) / statistics.median(m['eager']):.2f}x of it")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

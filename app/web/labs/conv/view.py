@@ -12,7 +12,7 @@ from app.settings import Settings
 from app.web.kit.routes import Shown
 from app.web.labs.conv import backward
 from app.web.labs.conv.state import ConvState, fit_dout, out_shape
-from app.web.render.heatmap import Heatmaps, heatmap, scale_max
+from app.web.render.heatmap import Heatmaps, batched, heatmap, scale_max
 from app.web.render.numbers import cell_text
 from engine.explain.conv import window_terms
 from engine.ops.im2col import conv_output_size
@@ -109,6 +109,7 @@ def _padding_mask(result: dict) -> np.ndarray:
     return mask
 
 
+@batched
 def build(state: ConvState, image_over: int | None = None) -> dict:
     """Everything the lab draws; ``error`` set when the engine refuses the setting. Planes of more than
     ``image_over`` cells (``Settings.plane_image_cells``) are drawn as images (app.web.render.plane)."""

@@ -27,7 +27,7 @@ from app.web.labs.network.state import (
 )
 from app.web.labs.network.step import IMAGE_OVER, PHASES, describe, dims, keras_names, layer_at, panel
 from app.web.labs.network.train import train_view
-from app.web.render.heatmap import planes
+from app.web.render.heatmap import batched, planes
 from app.web.render.numbers import cell_text
 from engine import conventions
 from engine.data import digits
@@ -169,6 +169,7 @@ def build(state: NetworkState) -> dict[str, Any]:
         return _build(state)
 
 
+@batched
 def _build(state: NetworkState) -> dict[str, Any]:
     b = builder(state.model)
     view: dict[str, Any] = {"state": state, "builder": b, "examples": _example_grids(state),

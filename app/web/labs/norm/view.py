@@ -13,7 +13,7 @@ import numpy as np
 from app.web.labs.norm import stages
 from app.web.labs.norm.groupnorm import group_view
 from app.web.labs.norm.state import TAB_SETTINGS, NormState, form_values
-from app.web.render.heatmap import heatmap, planes, scale_max
+from app.web.render.heatmap import batched, heatmap, planes, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.explain import norm as norm_lab
 from engine.records import OpInputError
@@ -465,6 +465,7 @@ def expectation_view(state: NormState) -> dict:
 BUILDERS = {"bn": bn_view, "running": running_view, "ln": ln_view, "dropout": dropout_view}
 
 
+@batched
 def build(state: NormState) -> dict:
     """Everything the results partial draws for the section on screen; ``error`` when the engine refuses."""
     view = {"state": state, "tab": state.tab, "layout": state.layout,

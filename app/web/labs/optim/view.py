@@ -16,7 +16,7 @@ from app.web.labs.optim import stages, starting
 from app.web.labs.optim.presets import NOTES_GRADS, NOTES_NAMES, NOTES_PRINTED
 from app.web.labs.optim.run import VECTOR, path, run
 from app.web.labs.optim.state import OptimState, OptSpec
-from app.web.render.heatmap import Heatmaps, colours, scale_max
+from app.web.render.heatmap import Heatmaps, batched, colours, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.optim import rules as optim
 from engine.optim import runs as lab
@@ -168,6 +168,7 @@ def _bands(grids: Heatmaps, tab: dict[str, np.ndarray], names: tuple[str, ...], 
     return out
 
 
+@batched
 def build_table(state: OptimState) -> dict[str, Any]:
     """Everything the results partial draws."""
     steps = run(state)

@@ -16,7 +16,7 @@ from app.settings import Settings
 from app.web.kit.routes import Shown
 from app.web.labs.pool.activations import activations
 from app.web.labs.pool.state import PoolState, fit_typed
-from app.web.render.heatmap import Heatmaps, colours, planes, scale_max
+from app.web.render.heatmap import Heatmaps, batched, colours, planes, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.explain import pool as pool_lab
 from engine.records import OpInputError
@@ -153,6 +153,7 @@ def input_images(state: PoolState, image_over: int | None) -> dict[str, list[dic
             if values is not None and image_over is not None and values.shape[2] * values.shape[3] > image_over}
 
 
+@batched
 def build(state: PoolState, image_over: int | None = None) -> dict:
     """Everything the lab draws; ``error`` set when the engine refuses the setting. Planes of more than
     ``image_over`` cells (``Settings.plane_image_cells``) are drawn as images (app.web.render.plane), and the

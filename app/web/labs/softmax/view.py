@@ -16,7 +16,7 @@ from app.web.labs.softmax import stages
 from app.web.labs.softmax.presets import NOTES_LOGITS, NOTES_PRINTED
 from app.web.labs.softmax.stages import tex, tex_vec
 from app.web.labs.softmax.state import OP, SoftmaxState, temperature_range
-from app.web.render.heatmap import Heatmaps, rounded_tip, scale_max
+from app.web.render.heatmap import Heatmaps, batched, rounded_tip, scale_max
 from app.web.render.numbers import cell_text, exact_text, power_text, prose_text, tex_number
 from engine.explain import softmax as softmax_lab
 from engine.registry import prepare, trace_op
@@ -172,6 +172,7 @@ def _long_latex(r: dict, n: int, label: int, t: float) -> str:
 # ------------------------------------------------------------------ the whole view
 
 
+@batched
 def build(state: SoftmaxState) -> dict:
     """Everything the results partial draws."""
     r, steps = compute(state)
