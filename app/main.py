@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
@@ -11,13 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app import errors, health, work
 from app.api import v1 as api
 from app.api.v1 import schemas as api_schemas
+from app.compression import SizedGZipMiddleware
 from app.middleware import BodyLimitMiddleware, HeadersMiddleware, UrlLimitMiddleware
 from app.paths import STATIC
 from app.security import SECURITY_HEADERS, embed_csp
@@ -52,10 +52,28 @@ class LensApp(FastAPI):
             if scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
                 await HEALTHZ(scope, receive, send)
                 return
-            settings = self.dependency_overrides.get(get_settings, get_settings)()  # as the routes see them
-            if await answer_cached(self.state.page_cache, settings, LAB_PAGES, scope, receive, send):
-                return
+            settings = app_settings(self)  # as the routes see them
+            await answer_cached(self.state.page_cache, settings, LAB_PAGES, scope, receive, send, super().__call__)
+            return
         await super().__call__(scope, receive, send)
+
+
+def settings_dependency(settings: Settings) -> Callable[[], Awaitable[Settings]]:
+    """The app's override of :func:`get_settings`: ``async``, because FastAPI calls a plain function dependency in
+    its thread pool, a thread hop (two GIL hand-overs behind the page renders) on every routed request."""
+
+    async def current_settings() -> Settings:
+        return settings
+
+    return current_settings
+
+
+def app_settings(app: FastAPI) -> Settings:
+    """The settings ``app``'s routes see: its own, or a test's override (a plain function)."""
+    override = app.dependency_overrides.get(get_settings, get_settings)
+    if override is getattr(app.state, "settings_dependency", None):
+        return app.state.settings
+    return override()
 
 
 def compile_templates() -> int:
@@ -99,7 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "health", "description": "For load balancers and tests."},
         ],
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings, app.state.settings_dependency = settings, settings_dependency(settings)
+    app.dependency_overrides[get_settings] = app.state.settings_dependency
     app.openapi = lambda: _openapi(app)
     app.state.page_cache = PageCache(settings.page_cache_entries, settings.page_cache_bytes)
     app.state.labs = {lab.LAB.slug: lab.LAB for lab in LABS}  # the labs' specs, for pages that open lab links (/deck)
@@ -124,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: set headers on whatever answers, limit the URL, then the body, then compress;
     # innermost, the server's own time (Server-Timing).
     app.add_middleware(ServerTimingMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level)
+    app.add_middleware(SizedGZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level,
+                       large_bytes=settings.gzip_large_bytes, large_level=settings.gzip_large_level)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLimitMiddleware, max_bytes=settings.max_url_bytes)
     app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
@@ -170,7 +190,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     global _warm
     if not _warm:  # what it fills is the process's own (templates, data): once is enough
         await anyio.to_thread.run_sync(compile_templates)
-        await anyio.to_thread.run_sync(warm_labs, app.dependency_overrides.get(get_settings, get_settings)())
+        await anyio.to_thread.run_sync(warm_labs, app_settings(app))
         _warm = True
     yield
 

@@ -205,10 +205,12 @@ async def streams(port: int, link: str, count: int, stop: asyncio.Event) -> list
     return received
 
 
-async def hall(port: int, clients: int, with_streams: int, seed0: int) -> list[Burst]:
+async def hall(port: int, clients: int, with_streams: int, seed0: int,
+               kinds: tuple[str, ...] = ("same", "different")) -> list[Burst]:
     rng = random.Random(seed0)
     same = default_link(port, "network", seed0)
-    different = [default_link(port, LABS[i % len(LABS)], seed0 + 1 + i) for i in range(clients)]
+    different = [default_link(port, LABS[i % len(LABS)], seed0 + 1 + i) for i in range(clients)
+                 if "different" in kinds]
     rng.shuffle(different)
     stop = asyncio.Event()
     running = None
@@ -217,8 +219,11 @@ async def hall(port: int, clients: int, with_streams: int, seed0: int) -> list[B
                                               stop))
         await asyncio.sleep(2)
     suffix = f" with {with_streams} streams running" if with_streams else ""
-    out = [await burst(port, f"same /network link × {clients}{suffix}", [same] * clients)]
-    out.append(await burst(port, f"{clients} different links (all labs){suffix}", different))
+    out = []
+    if "same" in kinds:
+        out.append(await burst(port, f"same /network link × {clients}{suffix}", [same] * clients))
+    if "different" in kinds:
+        out.append(await burst(port, f"{clients} different links (all labs){suffix}", different))
     if running is not None:
         stop.set()
         got = await running
@@ -279,7 +284,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=int(time.time()) % 100_000, help="first seed (new links each run)")
     p.add_argument("--healthz-only", type=float, default=0, metavar="SECONDS",
                    help="only poll /healthz this long with --streams streams running (no bursts, no workers section)")
+    p.add_argument("--only", choices=("same", "different"), help="run one kind of burst (default: both)")
+    p.add_argument("--rounds", choices=("quiet", "streams", "both"), default="both",
+                   help="the bursts without streams, with --streams streams running, or both (default)")
     args = p.parse_args(argv)
+    kinds = (args.only,) if args.only else ("same", "different")
     if args.healthz_only:
         with Server(args.workers) as server:
             line = asyncio.run(healthz_with_streams(server.port, args.streams, args.healthz_only, args.seed))
@@ -288,10 +297,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bench.load: {args.clients} clients, {args.workers} worker(s), seed {args.seed}; {load_average()}",
           flush=True)
     with Server(args.workers) as server:
-        for result in asyncio.run(hall(server.port, args.clients, 0, args.seed)):
-            print(result.report(), flush=True)
-        if args.streams:
-            for result in asyncio.run(hall(server.port, args.clients, args.streams, args.seed + 50_000)):
+        if args.rounds != "streams":
+            for result in asyncio.run(hall(server.port, args.clients, 0, args.seed, kinds)):
+                print(result.report(), flush=True)
+        if args.streams and args.rounds != "quiet":
+            for result in asyncio.run(hall(server.port, args.clients, args.streams, args.seed + 50_000, kinds)):
                 print(result.report() if result.statuses else result.name, flush=True)
     if args.keepalive:
         for line in workers_section(args.keepalive):

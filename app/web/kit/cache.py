@@ -15,6 +15,7 @@ answered 304 with no body.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gzip
 import hashlib
 from collections import OrderedDict
@@ -24,11 +25,12 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
 
+_claimed: contextvars.ContextVar[Hashable | None] = contextvars.ContextVar("lens_claimed_url", default=None)
 KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap",  # what a cached answer repeats of the original
                 "content-security-policy")  # a route's own CSP (an embed=1 page's) over the default
 
@@ -107,6 +109,8 @@ class PageCache:
         hit = self.hit_alias(headers, url, settings)
         if hit is not None:
             return hit
+        if _claimed.get() == url:  # this request claimed the URL at the door (answer_cached): the others wait there
+            return await answer()
         pending = self.pending.get(url)
         if pending is not None:
             await asyncio.shield(pending)
@@ -204,22 +208,40 @@ def page_variant(headers: Headers) -> str:
 
 
 async def answer_cached(cache: PageCache, settings: Settings, paths: frozenset[str], scope: Scope,
-                        receive: Receive, send: Send) -> bool:
-    """Answer a GET of a lab link already in the page cache, before any routing or middleware: a hit costs a
-    dictionary look-up and a write. A link another request is rendering is waited for here, then answered.
-    False: not a cached page (the app answers it)."""
+                        receive: Receive, send: Send, app: ASGIApp) -> None:
+    """Answer a GET of a lab link, before any routing or middleware when its page is in the page cache: a hit
+    costs a dictionary look-up and a write. A link another request is reading is waited for here, then answered.
+
+    The first request for a link not seen yet claims it here (single flight at the door): it goes on to ``app``,
+    whose page route (:meth:`PageCache.by_url`) knows the claim is its own, while the burst of requests for the
+    same link waits here, not each through the middleware and the router's ~100 routes (300 students on one
+    new link: the first renders, 299 wait for it here and are answered from the cache). Anything else: ``app``."""
     if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in paths:
-        return False
+        await app(scope, receive, send)
+        return
     query = scope.get("query_string", b"").decode("latin-1")
     if not query:
-        return False
+        await app(scope, receive, send)
+        return
     headers = Headers(scope=scope)
     url = (page_variant(headers), scope["path"], query, settings)
     pending = cache.pending.get(url)
     if pending is not None:
         await asyncio.shield(pending)
     response = cache.hit_alias(headers, url, settings)
-    if response is None:
-        return False
-    await response(scope, receive, send)
-    return True
+    if response is not None:
+        await response(scope, receive, send)
+        return
+    if url in cache.pending:  # another request read it and found no page to keep (a redirect, a broken link)
+        await app(scope, receive, send)
+        return
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    cache.pending[url] = future
+    token = _claimed.set(url)
+    try:
+        await app(scope, receive, send)
+    finally:
+        _claimed.reset(token)
+        if cache.pending.get(url) is future:
+            del cache.pending[url]
+        future.set_result(None)

@@ -226,7 +226,8 @@ def lab_router(lab: LabSpec) -> APIRouter:
                 ctx.update(quiz_ctx)
                 answer = render(request, lab.template("page"), ctx, partial=f"{lab.slug}/lab.html",
                                 status_code=422 if quiz_error else shown.status)
-                return displayed(quiz.masked(answer, cells, quiz.values_of(shown.context)), display, settings)
+                values = quiz.values_of(shown.context) if cells else {}  # a walk of the whole context: quizzes only
+                return displayed(quiz.masked(answer, cells, values), display, settings)
 
             if cache is None:
                 return await make()

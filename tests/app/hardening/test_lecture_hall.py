@@ -1,0 +1,107 @@
+"""Issue 13, what a lecture hall costs per request: a burst on one new link enters the router once (the others
+wait at the door, app.web.kit.cache.answer_cached), the settings reach a route without a thread hop, and the
+largest answers are gzipped at Settings.gzip_large_level (app/compression.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import zlib
+
+import anyio
+import httpx
+from fastapi.testclient import TestClient
+from starlette.responses import Response
+
+from app.compression import SizedGZipMiddleware
+from app.main import app_settings, create_app
+from app.settings import Settings, get_settings
+from app.web.kit.cache import PageCache
+
+
+def test_a_burst_on_one_new_link_enters_the_router_once(monkeypatch):
+    calls = []
+    by_url = PageCache.by_url
+
+    async def counting_by_url(self, *args, **kwargs):
+        calls.append(args[1])
+        return await by_url(self, *args, **kwargs)
+
+    monkeypatch.setattr(PageCache, "by_url", counting_by_url)
+    app = create_app()
+    with TestClient(app) as c:
+        link = c.get("/pool", follow_redirects=False).headers["location"]
+    calls.clear()
+
+    async def burst() -> list[tuple[int, bytes]]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as ac:
+            answers: list[tuple[int, bytes]] = []
+
+            async def one() -> None:
+                r = await ac.get(link)
+                answers.append((r.status_code, r.content))
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(20):
+                    tg.start_soon(one)
+            return answers
+
+    answers = anyio.run(burst)
+    assert [status for status, _ in answers] == [200] * 20 and len({body for _, body in answers}) == 1
+    assert len(calls) == 1  # the first request read the link; 19 waited at the door for its page
+    assert not app.state.page_cache.pending  # every claim released
+
+
+def test_a_link_that_redirects_still_answers_every_request_of_its_burst():
+    app = create_app()
+    with TestClient(app) as c:
+        link = c.get("/softmax", follow_redirects=False).headers["location"]
+    partial = link.split("&", 1)[0]  # /softmax?v=1: the rest is filled in by a redirect (no page to keep)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as ac:
+            return [r.status_code for r in await asyncio.gather(*(ac.get(partial) for _ in range(8)))]
+
+    assert anyio.run(burst) == [303] * 8
+    assert not app.state.page_cache.pending
+
+
+def test_the_settings_reach_a_route_without_a_thread_hop():
+    settings = Settings(max_batch=3)
+    app = create_app(settings)
+    dependency = app.dependency_overrides[get_settings]
+    assert asyncio.iscoroutinefunction(dependency)  # FastAPI calls a plain function dependency in its thread pool
+    assert app_settings(app) is settings
+    app.dependency_overrides[get_settings] = lambda: Settings(max_batch=2)  # a test's override, a plain function
+    assert app_settings(app).max_batch == 2
+
+
+def served(body: bytes, accept: str = "gzip") -> httpx.Response:
+    async def answer(scope, receive, send):
+        await Response(body, media_type="application/json")(scope, receive, send)
+
+    S = Settings()
+    app = SizedGZipMiddleware(answer, S.gzip_minimum_size, S.gzip_level, S.gzip_large_bytes, S.gzip_large_level)
+
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as ac:
+            return await ac.get("/", headers={"accept-encoding": accept})
+
+    return anyio.run(get)
+
+
+def test_large_answers_are_gzipped_at_the_large_level_and_the_rest_at_the_usual_one():
+    S = Settings()
+    numbers = b"[" + b",".join(b"%.6f" % (i * 0.37 % 1) for i in range(300_000)) + b"]"
+    large = served(numbers)
+    assert len(numbers) >= S.gzip_large_bytes and large.headers["content-encoding"] == "gzip"
+    assert large.content == numbers  # httpx unzipped it
+    small = numbers[:S.gzip_large_bytes // 4]
+    assert served(small).content == small
+    raw_large = zlib.compress(numbers, S.gzip_large_level, 31)
+    raw_small = zlib.compress(small, S.gzip_level, 31)
+    assert int(large.headers["content-length"]) == len(raw_large)
+    assert int(served(small).headers["content-length"]) == len(raw_small)
+    assert gzip.decompress(raw_large) == numbers
+    identity = served(numbers, accept="identity")
+    assert "content-encoding" not in identity.headers and identity.content == numbers
