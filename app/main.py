@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -23,6 +25,7 @@ from app.paths import STATIC
 from app.security import SECURITY_HEADERS, embed_csp
 from app.settings import Settings, get_settings
 from app.timing import ServerTimingMiddleware
+from app.turnstile import Turnstile
 from app.web.kit.cache import PageCache, answer_cached
 from app.web.labs.conv import routes as conv
 from app.web.labs.network import routes as network
@@ -45,7 +48,8 @@ HEALTHZ = Response(b'{"status":"ok"}', media_type="application/json",
 class LensApp(FastAPI):
     """FastAPI, answering its two hottest requests before any middleware or routing: ``/healthz`` (a load
     balancer's probe must not queue behind the requests it is meant to measure) and a lab page already in the
-    page cache (300 students on one link). Both answers carry the headers the middleware would add."""
+    page cache (300 students on one link). Both answers carry the headers the middleware would add. The other
+    HTTP requests enter the router through a turnstile, a few per turn of the event loop (app/turnstile.py)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -53,8 +57,13 @@ class LensApp(FastAPI):
                 await HEALTHZ(scope, receive, send)
                 return
             settings = app_settings(self)  # as the routes see them
-            await answer_cached(self.state.page_cache, settings, LAB_PAGES, scope, receive, send, super().__call__)
+            await answer_cached(self.state.page_cache, settings, LAB_PAGES, scope, receive, send, self._routed)
             return
+        await super().__call__(scope, receive, send)
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Through the middleware and the router, a few requests per turn of the event loop (app.turnstile)."""
+        await self.state.turnstile.enter()
         await super().__call__(scope, receive, send)
 
 
@@ -121,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = app.state.settings_dependency
     app.openapi = lambda: _openapi(app)
     app.state.page_cache = PageCache(settings.page_cache_entries, settings.page_cache_bytes)
+    app.state.turnstile = Turnstile(settings.routed_per_loop_turn)
     app.state.labs = {lab.LAB.slug: lab.LAB for lab in LABS}  # the labs' specs, for pages that open lab links (/deck)
 
     errors.install(app)
@@ -186,11 +196,19 @@ def warm_labs(settings: Settings) -> None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Compile every template and show each lab's default once before the first request (~2-3 CPU-s, once per
-    process): else the first burst of students on a fresh worker pays for it, each first render slower."""
+    process): else the first burst of students on a fresh worker pays for it, each first render slower. Then
+    freeze what start-up made out of the garbage collector's reach, and shorten the interpreter lock's switch
+    interval (``Settings.gil_switch_interval_ms``): the event loop's two long waits during a burst."""
     global _warm
+    settings = app_settings(app)
+    if settings.gil_switch_interval_ms > 0:  # the event loop's wait for the interpreter lock (Settings)
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     if not _warm:  # what it fills is the process's own (templates, data): once is enough
         await anyio.to_thread.run_sync(compile_templates)
-        await anyio.to_thread.run_sync(warm_labs, app_settings(app))
+        await anyio.to_thread.run_sync(warm_labs, settings)
+        gc.collect()
+        gc.freeze()  # what start-up made lives as long as the process: the collector never scans it again (a full
+        # collection of it took 115-165 ms, the event loop stopped as long: a /healthz probe waited for it)
         _warm = True
     yield
 

@@ -112,6 +112,11 @@ class Settings:
     work_queue: int = 16  # heavy jobs waiting; one more answers 503 with Retry-After
     retry_after_seconds: int = 1  # what a 503 asks the client to wait
     max_request_cpu_seconds: float = 0.3  # a replay computes this long per request, then answers its progress
+    routed_per_loop_turn: int = 4  # requests let into the router per turn of the event loop (app/turnstile.py): a
+    # burst of 300 new links ran ~1 ms each of routing in one turn, and /healthz waited 228-317 ms (0: no turnstile)
+    gil_switch_interval_ms: float = 0.5  # how long a thread may hold the interpreter lock while another waits
+    # (sys.setswitchinterval; Python's default 5 ms): the event loop waits for it after every socket read while
+    # render threads run. A 10 ms sleep's overshoot beside two busy threads: p50 9, p95 29 ms at 5; 4 and 9-11 at 0.5
     stream_max_events: int = 400  # events a second all training streams together send at most: with many streams
     # each event carries more steps (app/web/labs/network/run.frame_seconds), so the event loop stays free for the rest
     # --- pages as cacheable documents (app/web/kit/cache.py) ---

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from app.compression import SizedGZipMiddleware
 from app.main import app_settings, create_app
 from app.settings import Settings, get_settings
+from app.turnstile import Turnstile
 from app.web.kit.cache import PageCache
 
 
@@ -105,3 +106,38 @@ def test_large_answers_are_gzipped_at_the_large_level_and_the_rest_at_the_usual_
     assert gzip.decompress(raw_large) == numbers
     identity = served(numbers, accept="identity")
     assert "content-encoding" not in identity.headers and identity.content == numbers
+
+
+def test_the_turnstile_lets_a_few_requests_into_the_router_per_turn_of_the_loop():
+    async def main() -> list:
+        turnstile, log = Turnstile(2), []
+        loop = asyncio.get_running_loop()
+
+        def turn(left: int) -> None:  # what the loop does between turns: read its sockets (a /healthz probe)
+            log.append("turn")
+            if left:
+                loop.call_soon(turn, left - 1)
+
+        async def request(i: int) -> None:
+            await turnstile.enter()
+            log.append(i)
+
+        loop.call_soon(turn, 8)
+        await asyncio.gather(*(request(i) for i in range(7)))
+        return log
+
+    log = anyio.run(main)
+    assert sorted(x for x in log if x != "turn") == list(range(7))
+    runs = "".join("t" if x == "turn" else "r" for x in log).split("t")
+    assert max(len(run) for run in runs) <= 2, log  # never more than two requests without the loop turning
+
+
+def test_a_turnstile_survives_its_event_loop():
+    turnstile = Turnstile(1)
+
+    async def burst() -> None:
+        with anyio.fail_after(10):
+            await asyncio.gather(*(turnstile.enter() for _ in range(3)))
+
+    anyio.run(burst)
+    anyio.run(burst)  # another loop (another test client): the first loop's scheduled turn never ran there
