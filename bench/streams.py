@@ -4,7 +4,9 @@ Network lab (targets of issue 5: ≥ 500 steps/s while streaming, ≥ 20 display
 step under 50 ms):
 - training steps/s of the LeNet-like digits preset on the fast path, without and with the per-step
   reports, and through the SSE stream of a real uvicorn server read to its end;
-- display updates/s in real Chromium while that stream runs as fast as it goes;
+- in real Chromium while that stream runs as fast as it goes: chart updates drawn a second, main-thread ms per
+  update (DevTools' TaskDuration: every task, events to paint) and the steps arriving, next to the same stream
+  read without a browser;
 - one traced step of the ResNet-block preset: engine.network.trace, and the lab's traced step.
 
 Optimizer lab (targets of issue 4: an edit's server p95 < 15 ms; the stream delivers ≥ 60 steps/s
@@ -12,14 +14,19 @@ without falling behind):
 - POST /optim/results with one gradient cell changed each time, p50/p95 per preset, next to
   GET /healthz timed in the same run (the HTTP floor on this machine);
 - in real Chromium, the surface paths played at 60 and 240 steps/s: steps received and frames drawn
-  per second, how far the drawing lags behind what arrived, duplicates and gaps.
+  per second, main-thread ms per frame, how far the drawing lags behind what arrived, duplicates and gaps.
+
+``--reference REV`` times the stream clients' scripts of git revision REV too (Playwright serves them in place of
+the tree's), interleaved with the tree's in the same run (ABBA, ``--rounds`` each): a before/after pair.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -28,7 +35,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from app.web.kit.link import from_query, to_query
 from app.web.labs.network import presets as network_presets
-from bench.web import form_fields, launch_chromium, percentile, start_server
+from bench.web import ROOT, form_fields, launch_chromium, percentile, start_server
 from engine.network import runs as nl
 from engine.network import trace as network
 
@@ -95,25 +102,75 @@ def network_trace() -> None:
     line("  the lab's traced step (trace, update, step records)", f"{lab * 1000:.1f} ms")
 
 
-def network_display(browser: Browser, base: str) -> None:
-    page = browser.new_page()
+# ---------------------------------------------------------------- the client, paired with a reference
+
+CLIENT_SCRIPTS = ("js/labs/network.js", "js/live-chart.js", "js/labs/optim.js", "js/labs/optim-overlay.js")
+
+
+def reference_scripts(rev: str) -> dict[str, str]:
+    """The stream clients' scripts as git revision ``rev`` has them ("" for one it does not have)."""
+    out = {}
+    for path in CLIENT_SCRIPTS:
+        shown = subprocess.run(["git", "show", f"{rev}:static/{path}"], cwd=ROOT, capture_output=True, text=True)
+        out[path] = shown.stdout if shown.returncode == 0 else ""
+    return out
+
+
+def serve(text: str):
+    """A Playwright route handler answering with ``text`` as a script."""
+    def handler(route, _request) -> None:
+        route.fulfill(status=200, body=text, headers={"content-type": "text/javascript", "cache-control": "no-store"})
+    return handler
+
+
+def client_page(browser: Browser, scripts: dict[str, str] | None, width: int = 1400, height: int = 1000):
+    """A page whose stream scripts are the reference's (``scripts``) or the tree's (None), and a DevTools session
+    reading its main thread's busy time (Performance.getMetrics: TaskDuration)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    for path, text in (scripts or {}).items():
+        page.route(f"**/static/{path}*", serve(text))
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    return page, cdp
+
+
+def task_seconds(cdp) -> float:
+    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+
+
+def sse_rate(url: str, seconds: float) -> float:
+    """Training steps a second the server streams to a plain HTTP reader (no browser), over ``seconds``."""
+    started, done = time.perf_counter(), 0
+    with httpx.stream("GET", url, timeout=60) as r:
+        for text in r.iter_lines():
+            if text.startswith('data: {"t0"'):
+                t = json.loads(text[6:])["t"]
+                done = t[-1] if t else done
+            if time.perf_counter() - started > seconds:
+                break
+    return done / (time.perf_counter() - started)
+
+
+def network_display(browser: Browser, base: str, scripts: dict[str, str] | None, seconds: float = 3.0) -> dict:
+    """The LeNet-like preset trained as fast as it goes while Chromium draws it: chart updates drawn a second,
+    main-thread ms per update (every task: events, drawing, style, layout, paint) and steps arriving a second."""
+    page, cdp = client_page(browser, scripts)
     page.goto(base + lenet_link(base))
     page.wait_for_load_state("networkidle")
     page.select_option("[data-train-speed]", "0")
     page.click("[data-train-action=start]")
-    page.wait_for_function("() => Number(document.querySelector('#net-train').dataset.step || 0) > 100")
-    r0, s0 = int(page.get_attribute("#net-train", "data-renders")), int(page.get_attribute("#net-train", "data-step"))
-    t0 = time.perf_counter()
-    page.wait_for_timeout(1000)
-    r1, s1 = int(page.get_attribute("#net-train", "data-renders")), int(page.get_attribute("#net-train", "data-step"))
-    dt = time.perf_counter() - t0
-    draw_ms = page.get_attribute("#net-train", "data-draw-ms")
+    page.wait_for_function("() => Number(document.querySelector('#net-train').dataset.step || 0) > 100", timeout=60000)
+    read = lambda: (int(page.get_attribute("#net-train", "data-renders") or 0),  # noqa: E731
+                    int(page.get_attribute("#net-train", "data-step") or 0), task_seconds(cdp), time.perf_counter())
+    r0, s0, c0, t0 = read()
+    page.wait_for_timeout(seconds * 1000)
+    r1, s1, c1, t1 = read()
     if page.is_enabled("[data-train-action=pause]"):
         page.click("[data-train-action=pause]")
     page.close()
-    updates = (r1 - r0) / dt
-    line("network, browser: display updates while training", f"{updates:.1f} /s", ">= 20 /s", updates >= 20)
-    line(f"  steps arriving meanwhile (last frame drawn in {draw_ms} ms)", f"{(s1 - s0) / dt:.0f} steps/s")
+    dt = t1 - t0
+    return {"updates": (r1 - r0) / dt, "ms": 1000 * (c1 - c0) / max(1, r1 - r0), "steps": (s1 - s0) / dt,
+            "busy": (c1 - c0) / dt}
 
 
 # ---------------------------------------------------------------- optimizer lab
@@ -146,13 +203,16 @@ def optim_edits(base: str, edits: int) -> None:
                  f"p50 {statistics.median(floor):.1f} p95 {percentile(floor, 95):.1f} ms")
 
 
-def optim_stream(browser: Browser, base: str, speed: int) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+def optim_stream(browser: Browser, base: str, speed: int, scripts: dict[str, str] | None) -> dict:
+    """The surface paths played at ``speed`` steps/s for 4 s: steps received and frames drawn a second, main-thread
+    ms per frame, how far the drawing is behind what arrived, duplicates and gaps."""
+    page, cdp = client_page(browser, scripts, 1400, 900)
     page.goto(base + OPTIM_STREAM.format(speed=speed))
     page.wait_for_load_state("networkidle")
     page.locator("#surface-view").scroll_into_view_if_needed()
     page.wait_for_function("() => { const gd = document.querySelector('#surface-fig .plot');"
                            " return gd && gd._fullLayout; }", timeout=20000)
+    c0 = task_seconds(cdp)
     page.click("[data-surface-play]")
     lags = []
     for _ in range(16):  # 4 s: sample how far the drawing is behind what was received
@@ -160,33 +220,74 @@ def optim_stream(browser: Browser, base: str, speed: int) -> None:
         s = page.evaluate("() => { const p = OptimLab.player(); return [p.lastT, p.have]; }")
         lags.append(s[0] - s[1])
     stats = page.evaluate("() => OptimLab.stats()")
+    c1 = task_seconds(cdp)
     page.click("[data-surface-play]")
     page.close()
-    ok = stats["stepsPerSecond"] >= 0.9 * min(speed, 60)
-    line(f"optim, browser: surface paths played at {speed}/s, received", f"{stats['stepsPerSecond']:.1f} steps/s",
-         f">= {0.9 * min(speed, 60):g} steps/s", ok)
-    line("  frames drawn", f"{stats['framesPerSecond']:.1f} /s")
-    line("  drawing behind what arrived (max, median)", f"{max(lags)}, {statistics.median(lags)} steps")
-    line("  duplicates, gaps", f"{stats['duplicates']}, {stats['gaps']}", "0, 0",
-         stats["duplicates"] == 0 and stats["gaps"] == 0)
+    return {**stats, "ms": 1000 * (c1 - c0) / max(1, stats["frames"]), "lag_max": max(lags),
+            "lag_median": statistics.median(lags)}
+
+
+def paired(browser: Browser, base: str, reference: dict[str, str] | None, rounds: int) -> None:
+    """Each case with the reference's scripts and the tree's, interleaved (ABBA) in one run, the load printed."""
+    sides = [("reference", reference), ("this tree", None)] if reference is not None else [("this tree", None)]
+    url = base + lenet_link(base).replace("/network?", "/network/train/stream?") + "&from=0&speed=0"
+    results: dict[tuple[str, str], list[dict]] = {}
+    for i in range(rounds):
+        order = sides if i % 2 == 0 else sides[::-1]
+        for name, scripts in order:
+            results.setdefault(("server", name), []).append({"steps": sse_rate(url, 2.0)})  # no browser: the floor
+            results.setdefault(("network", name), []).append(network_display(browser, base, scripts))
+            for speed in (60, 240):
+                results.setdefault((f"optim {speed}", name), []).append(optim_stream(browser, base, speed, scripts))
+    med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
+    print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
+    for name, _ in sides:
+        rows = results[("network", name)]
+        updates = med(rows, "updates")
+        line(f"network [{name}]: chart updates drawn while training", f"{updates:.1f} /s", ">= 20 /s", updates >= 20)
+        line("  main-thread ms per update (every task)", f"{med(rows, 'ms'):.1f} ms")
+        line("  main thread busy", f"{100 * med(rows, 'busy'):.0f} %")
+        steps = med(rows, "steps")
+        line("  steps arriving in Chromium", f"{steps:.0f} steps/s", ">= 500 steps/s", steps >= 500)
+        floor = med(results[("server", name)], "steps")
+        line("  reference: the same stream read without a browser", f"{floor:.0f} steps/s")
+        for speed in (60, 240):
+            rows = results[(f"optim {speed}", name)]
+            fps = med(rows, "framesPerSecond")
+            line(f"optim [{name}]: paths played at {speed}/s, frames drawn", f"{fps:.1f} /s", ">= 20 /s", fps >= 20)
+            line("  steps received", f"{med(rows, 'stepsPerSecond'):.1f} steps/s")
+            line("  main-thread ms per frame (every task)", f"{med(rows, 'ms'):.1f} ms")
+            line("  drawing behind what arrived (max, median)", f"{max(r['lag_max'] for r in rows)}, "
+                 f"{med(rows, 'lag_median')} steps")
+            dup, gaps = sum(r["duplicates"] for r in rows), sum(r["gaps"] for r in rows)
+            line("  duplicates, gaps", f"{dup}, {gaps}", "0, 0", dup == 0 and gaps == 0)
+    for name, _ in sides:
+        net = ", ".join(f"{r['updates']:.1f}" for r in results[("network", name)])
+        opt = ", ".join(f"{r['framesPerSecond']:.1f}" for r in results[("optim 240", name)])
+        print(f"rounds [{name}]: network updates/s {net}; optim at 240/s frames/s {opt}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.streams", description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=200, help="optimizer edits per preset (default 200)")
     parser.add_argument("--no-browser", action="store_true", help="server and engine only")
+    parser.add_argument("--reference", metavar="REV", help="also time the stream clients' scripts of git revision "
+                        "REV (served in place of the tree's), interleaved with the tree's in the same run")
+    parser.add_argument("--rounds", type=int, default=3, help="browser rounds per side (default 3)")
+    parser.add_argument("--browser-only", action="store_true", help="only the browser cases")
     args = parser.parse_args(argv)
     proc, base = start_server()
     try:
-        network_steps(base)
-        network_trace()
-        optim_edits(base, args.edits)
+        print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
+        if not args.browser_only:
+            network_steps(base)
+            network_trace()
+            optim_edits(base, args.edits)
         if not args.no_browser:
+            reference = reference_scripts(args.reference) if args.reference else None
             with sync_playwright() as p:
                 browser = launch_chromium(p)
-                network_display(browser, base)
-                for speed in (60, 240):
-                    optim_stream(browser, base, speed)
+                paired(browser, base, reference, args.rounds)
                 browser.close()
     finally:
         proc.terminate()

@@ -8,12 +8,14 @@
  *  - The timeline's range input follows the operation the server shows after each swap.
  *  - Watch it train: an EventSource on /network/train/stream?<the page's link>&from=&speed=.
  *    Each "steps" event holds a chunk of steps (its id is the last step, so the browser's own
- *    reconnect resumes without gaps or duplicates); points are queued and drawn at most once
- *    per animation frame (Plotly.extendTraces / restyle), so the page stays responsive at any
- *    speed. "done" ends the stream (finished, diverged or failed) and closes it. Pause closes
- *    the stream (the server stops at once); Resume opens a new one from the last step.
- *    The gradient-norm chart can be smoothed (an exponential moving average, as TensorBoard's):
- *    its raw points are kept, so the toggle redraws either.
+ *    reconnect resumes without gaps or duplicates). Every step's numbers go into decimated series
+ *    (min and max per bucket of steps: ≤ 1,000 points a trace, no spike dropped) and the charts
+ *    in view are drawn once per animation frame on a canvas over their plotly axes
+ *    (static/js/live-chart.js): no plotly redraw per frame. Pause, Stop and the run's end hand
+ *    plotly every point (hover, zoom). "done" ends the stream (finished, diverged or failed) and
+ *    closes it. Pause closes the stream (the server stops at once); Resume opens a new one from
+ *    the last step. The gradient-norm chart can be smoothed (an exponential moving average, as
+ *    TensorBoard's): raw and smoothed series are both kept, so the toggle shows either.
  */
 (function () {
   "use strict";
@@ -109,7 +111,7 @@
     var input = document.querySelector("[data-pad-trained]");
     if (input) input.value = String(t);
     var label = document.querySelector("[data-pad-latest]");
-    if (label) label.textContent = "(step " + t + ")";
+    if (label) text(label, "(step " + t + ")");
   }
 
   // Ask the pad again (a run paused or ended): only when a digit is drawn and it follows the latest weights.
@@ -141,6 +143,8 @@
   var run = null; // the active run: {card, source, t, until, ...}
 
   function el(card, selector) { return card.querySelector(selector); }
+  // a number's text written in place (LiveChart.setText: no whole-page style recalc per frame)
+  function text(node, value) { if (window.LiveChart) window.LiveChart.setText(node, value); else node.textContent = value; }
   // the charts live in two cards (Watch it train, Inside the training): found in the page
   function chart(card, name) { return document.querySelector('[data-chart="' + name + '"]'); }
 
@@ -154,7 +158,7 @@
     card.setAttribute("data-train-state", state);
   }
 
-  function status(card, text) { el(card, "[data-train-status]").textContent = text; }
+  function status(card, message) { text(el(card, "[data-train-status]"), message); }
 
   // an accuracy to a tenth of a percent; a loss to 4 decimals, or its 3 significant digits below 0.001
   function pct(v) {
@@ -176,15 +180,10 @@
     return card.getAttribute("data-jump") + "?" + location.search.replace(/^\?/, "") + "&to=" + t;
   }
 
-  // --- the gradient-norm chart's smoothing: an exponential moving average of log ‖∇θ‖ with TensorBoard's
-  // debiasing (the first points are not pulled towards 0), weight 0.9 on the past
+  // --- the gradient-norm chart's smoothing: an exponential moving average of log ‖∇θ‖ over the steps, with
+  // TensorBoard's debiasing (the first points are not pulled towards 0), weight 0.9 on the past. Both the raw
+  // and the smoothed series are kept (decimated), so the toggle shows either.
   var SMOOTH = 0.9;
-
-  function emptyHistory(layers) {
-    var h = { x: [], raw: {}, smooth: {}, acc: {}, n: {} };
-    layers.forEach(function (p) { h.raw[p] = []; h.smooth[p] = []; h.acc[p] = 0; h.n[p] = 0; });
-    return h;
-  }
 
   function smoothed(h, p, y) {
     if (y === null || !(y > 0)) return null;
@@ -198,30 +197,61 @@
     return !!(box && box.checked);
   }
 
-  // the toggle: the whole chart redrawn from the kept points
+  // the toggle: plotly is handed the other series (every point of it)
   document.addEventListener("change", function (ev) {
     if (!ev.target.matches || !ev.target.matches('[data-smooth="gnorm"]')) return;
     if (!run || !window.Plotly) return;
-    var plot = chart(run.card, "gnorm");
-    if (!plot || !plot.data) return;
-    var h = run.gnorm, which = ev.target.checked ? h.smooth : h.raw;
-    var pendingGnorm = run.queue.gnorm;
-    run.layers.forEach(function (p) { pendingGnorm[p] = { x: [], y: [] }; }); // drawn now, all of them
-    window.Plotly.restyle(plot, {
-      x: run.layers.map(function () { return h.x.slice(); }),
-      y: run.layers.map(function (p) { return which[p].slice(); }),
-    }, run.layers.map(function (_, i) { return i; }));
+    var live = run.charts.gnorm, s = run.series;
+    live.series = ev.target.checked ? s.smooth : s.gnorm;
+    live.handOver();
   });
 
-  function emptyQueue(layers) {
-    var q = { loss: { x: [], y: [] }, evals: [], accEvals: [], gnorm: {}, ratio: {}, snap: null, dirty: false };
-    layers.forEach(function (p) { q.gnorm[p] = { x: [], y: [] }; q.ratio[p] = { x: [], y: [] }; });
-    return q;
+  // Every streamed number goes into a decimated series (min and max per bucket of steps, see live-chart.js):
+  // at most 1,000 points a trace, and no spike dropped.
+  function newSeries(layers, until) {
+    var D = window.LiveChart.Decimator, width = window.LiveChart.bucketWidth(until);
+    var s = { loss: new D(width), trainLoss: new D(1), testLoss: new D(1), trainAcc: new D(1), testAcc: new D(1),
+              gnorm: [], smooth: [], ratio: [], ema: { acc: {}, n: {} } };
+    layers.forEach(function (p) {
+      s.gnorm.push(new D(width)); s.smooth.push(new D(width)); s.ratio.push(new D(width));
+      s.ema.acc[p] = 0; s.ema.n[p] = 0;
+    });
+    return s;
+  }
+
+  var CHARTS = ["loss", "acc", "gnorm", "ratio"];
+
+  function liveCharts(card, s) {
+    var C = window.LiveChart.Chart, out = {};
+    var series = { loss: [s.loss, s.trainLoss, s.testLoss], acc: [s.trainAcc, s.testAcc],
+                   gnorm: smoothing() ? s.smooth : s.gnorm, ratio: s.ratio };
+    CHARTS.forEach(function (name) {
+      var gd = chart(card, name);
+      if (gd) out[name] = new C(gd, series[name]);
+    });
+    return out;
+  }
+
+  // Only the charts in view are drawn while training (the others catch up when they scroll in, and at the end).
+  var inView = {};
+  var watcher = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) { inView[e.target.getAttribute("data-chart")] = e.isIntersecting; });
+    if (run && run.source) schedule();
+  }) : null;
+
+  function watchCharts() {
+    CHARTS.concat(["snap"]).forEach(function (name) {
+      var gd = chart(null, name);
+      if (!gd) return;
+      if (watcher && !gd.__watched) { gd.__watched = true; watcher.observe(gd); }
+      if (!watcher) inView[name] = true;
+    });
   }
 
   function resetCharts(card) {
-    ["loss", "acc", "gnorm", "ratio"].forEach(function (name) {
+    CHARTS.concat(["snap"]).forEach(function (name) {
       var plot = chart(card, name);
+      if (plot && plot.__live) plot.__live.reset();
       if (plot && window.Lens) window.Lens.renderFigure(plot);
     });
   }
@@ -231,13 +261,14 @@
     var until = Number(card.getAttribute("data-until"));
     if (fresh || !run || run.card !== card) {
       if (run) close();
-      run = {
-        card: card, t: from, until: until, layers: layers, queue: emptyQueue(layers), frame: 0,
-        renders: 0, renderTimes: [], received: 0, started: performance.now(), stepsAtStart: from,
-        every: Math.max(1, Math.ceil(until / 1000)), last: null, turn: 0,
-        gnorm: emptyHistory(layers), // every gradient-norm point drawn: raw and smoothed, for the toggle
-      };
       if (fresh) resetCharts(card);
+      var series = newSeries(layers, until);
+      run = {
+        card: card, t: from, until: until, layers: layers, series: series, charts: liveCharts(card, series),
+        dirty: {}, snap: null, lastSnap: 0, frame: 0, renders: 0, renderTimes: [], drawMs: 0, received: 0,
+        started: performance.now(), stepsAtStart: from, last: null,
+      };
+      watchCharts();
       el(card, "[data-train-diverged]").hidden = true;
       document.querySelectorAll(".net-layer.is-diverged").forEach(function (n) { n.classList.remove("is-diverged"); });
     }
@@ -264,133 +295,98 @@
   function close() {
     if (run && run.source) { run.source.close(); run.source = null; }
     if (run && run.frame) { cancelAnimationFrame(run.frame); run.frame = 0; }
-    if (run && run.later) { clearTimeout(run.later); run.later = 0; }
   }
+
+  function schedule() { if (run && !run.frame) run.frame = requestAnimationFrame(draw); }
 
   function onSteps(ev) {
     if (!run || ev.target !== run.source) return;
     if (!run.card.isConnected) { close(); run = null; return; }
     var d = JSON.parse(ev.data);
-    var q = run.queue;
-    var lastT = run.t;
+    var s = run.series, lastT = run.t;
     for (var i = 0; i < d.t.length; i++) {
       var t = d.t[i];
       if (t <= lastT) continue; // never twice
       run.lastLoss = d.loss[i];
-      if (t % run.every === 0 || t === run.until) { // at most ~1000 points a trace: redraws stay cheap
-        q.loss.x.push(t); q.loss.y.push(d.loss[i]);
-        var smooth = smoothing();
-        run.gnorm.x.push(t);
-        run.layers.forEach(function (p) {
-          var g = d.gnorm[p] ? d.gnorm[p][i] : null, r = d.ratio[p] ? d.ratio[p][i] : null;
-          var raw = g > 0 ? g : null, avg = smoothed(run.gnorm, p, raw);
-          run.gnorm.raw[p].push(raw); run.gnorm.smooth[p].push(avg);
-          q.gnorm[p].x.push(t); q.gnorm[p].y.push(smooth ? avg : raw);
-          q.ratio[p].x.push(t); q.ratio[p].y.push(r > 0 ? r : null);
-        });
+      s.loss.push(t, d.loss[i]);
+      for (var j = 0; j < run.layers.length; j++) {
+        var p = run.layers[j];
+        var g = d.gnorm[p] ? d.gnorm[p][i] : null, r = d.ratio[p] ? d.ratio[p][i] : null;
+        var raw = g > 0 ? g : null;
+        s.gnorm[j].push(t, raw);
+        s.smooth[j].push(t, smoothed(s.ema, p, raw));
+        s.ratio[j].push(t, r > 0 ? r : null);
       }
       lastT = t;
     }
-    d.evals.forEach(function (e) { q.evals.push(e); q.accEvals.push(e); run.last = e; });
-    if (d.snap) q.snap = d.snap;
+    d.evals.forEach(function (e) {
+      s.trainLoss.push(e.t, e.train_loss); s.testLoss.push(e.t, e.test_loss);
+      s.trainAcc.push(e.t, e.train_acc); s.testAcc.push(e.t, e.test_acc);
+      run.dirty.acc = true;
+      run.last = e;
+    });
+    if (d.snap) run.snap = d.snap;
     run.t = lastT;
     run.received += 1;
-    q.dirty = true;
-    if (!run.frame) run.frame = requestAnimationFrame(draw);
+    run.dirty.loss = run.dirty.gnorm = run.dirty.ratio = true;
+    schedule();
   }
 
-  // Each frame redraws the loss chart (and the evaluation points on it); the other charts that have new
-  // points take turns, ONE of them at most every SLOW_MS: every Plotly redraw re-lays out its axes (15 ms
-  // on a quiet machine, 50–150 ms on a busy one), so frames stay short and the loss keeps up with the
-  // stream; nothing is dropped, only queued to the chart's next turn (each is redrawn about once a second).
-  var SLOW = ["acc", "gnorm", "ratio", "snap"];
-  var SLOW_MS = 250;
+  // The filters' snapshot is a plotly heatmap (one restyle redraws it): at most once every SNAP_MS while training.
+  var SNAP_MS = 1000;
 
-  function pending(q, name) {
-    if (name === "acc") return q.accEvals.length > 0;
-    if (name === "snap") return q.snap !== null;
-    return run.layers.length > 0 && q[name][run.layers[0]].x.length > 0;
+  function drawSnap(force) {
+    var snapPlot = chart(null, "snap");
+    if (!run.snap || !snapPlot || !snapPlot.data) return false;
+    if (!force && (inView.snap === false || performance.now() - run.lastSnap < SNAP_MS)) return false;
+    window.Plotly.restyle(snapPlot, { z: [run.snap.filters, run.snap.maps] }, [0, 1]);
+    var when = document.querySelector("[data-snap-when]");
+    if (when && run.snap.t !== null) text(when, "(after " + run.snap.t + " steps)");
+    run.snap = null;
+    run.lastSnap = performance.now();
+    return true;
   }
 
-  function drawSlow(card, q, name, P, max) {
-    if (name === "acc") {
-      var ex = q.accEvals.map(function (e) { return e.t; });
-      P.extendTraces(chart(card, "acc"), {
-        x: [ex, ex], y: [q.accEvals.map(function (e) { return e.train_acc; }), q.accEvals.map(function (e) { return e.test_acc; })],
-      }, [0, 1], max);
-      q.accEvals = [];
-    } else if (name === "snap") {
-      var snapPlot = chart(card, "snap");
-      if (snapPlot && snapPlot.data) {
-        P.restyle(snapPlot, { z: [q.snap.filters, q.snap.maps] }, [0, 1]);
-        var when = document.querySelector("[data-snap-when]");
-        if (when && q.snap.t !== null) when.textContent = "(after " + q.snap.t + " steps)";
-      }
-      q.snap = null;
-    } else {
-      var idx = run.layers.map(function (_, i) { return i; });
-      P.extendTraces(chart(card, name), {
-        x: run.layers.map(function (p) { return q[name][p].x; }), y: run.layers.map(function (p) { return q[name][p].y; }),
-      }, idx, max);
-      run.layers.forEach(function (p) { q[name][p] = { x: [], y: [] }; });
-    }
-  }
-
+  // One frame: the charts in view that have new points are drawn on their canvases (no plotly redraw). final:
+  // plotly is handed every point of every chart (pause, stop, the end of the run).
   function draw(final) {
     if (!run) return;
     run.frame = 0;
-    var card = run.card, q = run.queue;
-    if (!q.dirty || !window.Plotly) return;
-    var began = performance.now();
-    var P = window.Plotly, max = 20000;
-    var lossDrawn = q.loss.x.length > 0 || q.evals.length > 0;
-    if (lossDrawn) {
-      var ex = q.evals.map(function (e) { return e.t; });
-      P.extendTraces(chart(card, "loss"), {
-        x: [q.loss.x, ex, ex],
-        y: [q.loss.y, q.evals.map(function (e) { return e.train_loss; }), q.evals.map(function (e) { return e.test_loss; })],
-      }, [0, 1, 2], max);
-      q.loss = { x: [], y: [] };
-      q.evals = [];
-    }
-    // one other chart when its turn is due (at once when the loss had nothing new)
-    var due = began - (run.lastSlow || 0) >= SLOW_MS;
-    var turns = final === true ? SLOW.length : (due || !lossDrawn ? 1 : 0);
-    for (var k = 0; k < SLOW.length && turns > 0; k++) {
-      var name = SLOW[run.turn % SLOW.length];
-      run.turn += 1;
-      if (pending(q, name)) { drawSlow(card, q, name, P, max); turns -= 1; run.lastSlow = began; }
-    }
-    if (final === true) SLOW.forEach(function (n) { if (pending(q, n)) drawSlow(card, q, n, P, max); });
-    q.dirty = SLOW.some(function (n) { return pending(q, n); });
-    if (q.dirty && !run.frame && !run.later) { // the other charts' turns: when the next one is due
-      var mine = run;
-      mine.later = setTimeout(function () {
-        mine.later = 0;
-        if (run === mine && !mine.frame) mine.frame = requestAnimationFrame(draw);
-      }, Math.max(0, SLOW_MS - (performance.now() - (mine.lastSlow || 0))));
-    }
+    var card = run.card;
+    if (!window.Plotly || !window.LiveChart) return;
+    var began = performance.now(), drew = false;
+    CHARTS.forEach(function (name) {
+      var live = run.charts[name];
+      if (!live) return;
+      if (final === true) { live.handOver(); run.dirty[name] = false; drew = true; }
+      else if (run.dirty[name] && inView[name] !== false && live.draw()) { run.dirty[name] = false; drew = true; }
+    });
+    if (drawSnap(final === true)) drew = true;
     // the numbers line, and the step the pad's "latest" weights are
-    el(card, "[data-train-step]").textContent = String(run.t);
+    text(el(card, "[data-train-step]"), String(run.t));
     padTrained(run.t);
-    if (run.lastLoss !== undefined) el(card, "[data-train-loss]").textContent = num(run.lastLoss);
+    if (run.lastLoss !== undefined) text(el(card, "[data-train-loss]"), num(run.lastLoss));
     if (run.last) {
-      el(card, "[data-train-acc]").textContent = pct(run.last.train_acc);
-      el(card, "[data-train-test]").textContent = pct(run.last.test_acc);
+      text(el(card, "[data-train-acc]"), pct(run.last.train_acc));
+      text(el(card, "[data-train-test]"), pct(run.last.test_acc));
     }
     var seconds = (performance.now() - run.started) / 1000;
-    if (seconds > 0.2) el(card, "[data-train-rate]").textContent = String(Math.round((run.t - run.stepsAtStart) / seconds));
-    // display updates per second over the last second
+    if (seconds > 0.2) text(el(card, "[data-train-rate]"), String(Math.round((run.t - run.stepsAtStart) / seconds)));
+    card.setAttribute("data-step", String(run.t));
+    card.setAttribute("data-events", String(run.received));
+    if (run.source) status(card, "Training… step " + run.t + " of " + run.until + ".");
+    if (!drew) return;
+    // chart updates per second over the last second, and the main thread's time they took
     var now = performance.now();
     run.renders += 1;
+    run.drawMs += now - began;
     run.renderTimes.push(now);
     while (run.renderTimes.length && now - run.renderTimes[0] > 1000) run.renderTimes.shift();
-    el(card, "[data-train-fps]").textContent = String(run.renderTimes.length);
+    text(el(card, "[data-train-fps]"), String(run.renderTimes.length));
     card.setAttribute("data-renders", String(run.renders));
-    card.setAttribute("data-events", String(run.received));
     card.setAttribute("data-draw-ms", (now - began).toFixed(1));
-    card.setAttribute("data-step", String(run.t));
-    if (run.source) status(card, "Training… step " + run.t + " of " + run.until + ".");
+    card.setAttribute("data-draw-total-ms", run.drawMs.toFixed(1));
+    if (run.snap && run.source) schedule(); // a snapshot still waiting for its turn
   }
 
   function onDone(ev) {
@@ -398,7 +394,6 @@
     var d = JSON.parse(ev.data);
     var card = run.card;
     close();
-    run.queue.dirty = true;
     draw(true);
     setButtons(card, "done");
     card.setAttribute("data-done", d.reason);
@@ -436,7 +431,6 @@
       open(card, 0, true);
     } else if (action === "pause" && run) {
       close();
-      run.queue.dirty = true;
       draw(true);
       setButtons(card, "paused");
       status(card, "Paused at step " + run.t + ". Resume continues from there; the server does no work meanwhile.");
@@ -446,7 +440,6 @@
       open(card, run.t, false);
     } else if (action === "stop" && run) {
       close();
-      run.queue.dirty = true;
       draw(true);
       setButtons(card, "idle");
       status(card, "Stopped at step " + run.t + ". Start trains again from step 0.");

@@ -23,6 +23,9 @@
 
   var player = null; // the player of the #surface-view on the page
 
+  // a number's text written in place (LiveChart.setText: no whole-page style recalc per frame)
+  function text(node, value) { if (window.LiveChart) window.LiveChart.setText(node, value); else node.textContent = value; }
+
   function Player(view) {
     this.view = view;
     this.form = view.closest("form");
@@ -155,7 +158,7 @@
     var tInput = this.form && this.form.querySelector("#surface-t");
     if (tInput) tInput.value = String(this.have);
     var out = this.view.querySelector("[data-surface-t]");
-    if (out) out.textContent = String(this.have);
+    if (out) text(out, String(this.have));
     this.legend();
     return true;
   };
@@ -175,14 +178,14 @@
       var row = this.view.querySelector('tr[data-run="' + r.index + '"]');
       if (!row) return;
       if (r.last) {
-        row.querySelector('[data-cell="t"]').textContent = String(r.last[0]);
-        row.querySelector('[data-cell="x"]').textContent = window.Lens.formatNumber(r.last[1]);
-        row.querySelector('[data-cell="y"]').textContent = window.Lens.formatNumber(r.last[2]);
-        row.querySelector('[data-cell="f"]').textContent = window.Lens.formatNumber(r.last[3]);
+        text(row.querySelector('[data-cell="t"]'), String(r.last[0]));
+        text(row.querySelector('[data-cell="x"]'), window.Lens.formatNumber(r.last[1]));
+        text(row.querySelector('[data-cell="y"]'), window.Lens.formatNumber(r.last[2]));
+        text(row.querySelector('[data-cell="f"]'), window.Lens.formatNumber(r.last[3]));
       }
       var status = row.querySelector('[data-cell="status"]');
-      if (r.stopped) status.textContent = "stopped at step " + r.stopped.t + ": " + r.stopped.reason;
-      else status.textContent = this.have >= this.n ? "reached N" : this.mode === "playing" ? "running" : "—";
+      if (r.stopped) text(status, "stopped at step " + r.stopped.t + ": " + r.stopped.reason);
+      else text(status, this.have >= this.n ? "reached N" : this.mode === "playing" ? "running" : "—");
     }, this);
   };
 
@@ -326,12 +329,12 @@
   Player.prototype.showStats = function (message) {
     var el = this.view.querySelector("[data-surface-stats]");
     if (!el) return;
-    if (message) { el.textContent = message; return; }
+    if (message) { text(el, message); return; }
     var r = this.rates();
-    if (!r.received) { el.textContent = ""; return; }
-    el.textContent = "received " + r.stepsPerSecond.toFixed(0) + " steps/s · drew " + r.framesPerSecond.toFixed(0) +
+    if (!r.received) { text(el, ""); return; }
+    text(el, "received " + r.stepsPerSecond.toFixed(0) + " steps/s · drew " + r.framesPerSecond.toFixed(0) +
       " frames/s" + (r.duplicates ? " · " + r.duplicates + " duplicates dropped" : "") +
-      (r.gaps ? " · " + r.gaps + " gaps refilled" : "");
+      (r.gaps ? " · " + r.gaps + " gaps refilled" : ""));
   };
 
   // After a pause the step index moved: ask the server for the canonical link and put it in the address bar.
