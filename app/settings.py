@@ -114,6 +114,8 @@ class Settings:
     max_request_cpu_seconds: float = 0.3  # a replay computes this long per request, then answers its progress
     routed_per_loop_turn: int = 4  # requests let into the router per turn of the event loop (app/turnstile.py): a
     # burst of 300 new links ran ~1 ms each of routing in one turn, and /healthz waited 228-317 ms (0: no turnstile)
+    stream_yield_seconds: float = 0.25  # a stream's next chunk waits this long at most while pages wait for a render
+    # thread (app/work.py): in a burst of new links, pages go before the frames of training animations
     gil_switch_interval_ms: float = 0.5  # how long a thread may hold the interpreter lock while another waits
     # (sys.setswitchinterval; Python's default 5 ms): the event loop waits for it after every socket read while
     # render threads run. A 10 ms sleep's overshoot beside two busy threads: p50 9, p95 29 ms at 5; 4 and 9-11 at 0.5

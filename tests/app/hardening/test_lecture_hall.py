@@ -141,3 +141,34 @@ def test_a_turnstile_survives_its_event_loop():
 
     anyio.run(burst)
     anyio.run(burst)  # another loop (another test client): the first loop's scheduled turn never ran there
+
+
+def test_a_stream_chunk_waits_while_pages_wait_for_a_render_thread(monkeypatch):
+    import threading
+
+    from app import work
+
+    settings = Settings(render_threads=1, stream_yield_seconds=0.1)
+    sleeps: list[float] = []
+    sleep = anyio.sleep
+
+    async def counted_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await sleep(0)
+
+    monkeypatch.setattr(work.anyio, "sleep", counted_sleep)
+
+    async def main() -> tuple[int, int]:
+        alone = await work.run(settings, lambda: len(sleeps), admit=False)  # no page waiting: at once
+        release = threading.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(work.render, settings, release.wait)  # the one render thread, busy
+            tg.start_soon(work.render, settings, lambda: None)  # a page waiting for it
+            await sleep(0.05)  # the real one: the page is queued
+            behind = await work.run(settings, lambda: len(sleeps), admit=False)
+            release.set()
+        return alone, behind
+
+    alone, behind = anyio.run(main)
+    assert alone == 0
+    assert behind == round(settings.stream_yield_seconds / 0.02)  # waited its most, then went on
