@@ -110,8 +110,6 @@
   function padTrained(t) {
     var input = document.querySelector("[data-pad-trained]");
     if (input) input.value = String(t);
-    var label = document.querySelector("[data-pad-latest]");
-    if (label) text(label, "(step " + t + ")");
   }
 
   // Ask the pad again (a run paused or ended): only when a digit is drawn and it follows the latest weights.
@@ -347,6 +345,27 @@
     return true;
   }
 
+  // The numbers line and the status, at most every TEXT_MS while training (and at once on pause, stop and the end):
+  // each write of text re-paints the page's root layer (~5 ms at load 4), the charts' canvases do not.
+  var TEXT_MS = 250;
+
+  function writeNumbers(card, now) {
+    run.lastText = now;
+    text(el(card, "[data-train-step]"), String(run.t));
+    var label = document.querySelector("[data-pad-latest]");
+    if (label) text(label, "(step " + run.t + ")");
+    if (run.lastLoss !== undefined) text(el(card, "[data-train-loss]"), num(run.lastLoss));
+    if (run.last) {
+      text(el(card, "[data-train-acc]"), pct(run.last.train_acc));
+      text(el(card, "[data-train-test]"), pct(run.last.test_acc));
+    }
+    var seconds = (now - run.started) / 1000;
+    if (seconds > 0.2) text(el(card, "[data-train-rate]"), String(Math.round((run.t - run.stepsAtStart) / seconds)));
+    while (run.renderTimes.length && now - run.renderTimes[0] > 1000) run.renderTimes.shift();
+    text(el(card, "[data-train-fps]"), String(run.renderTimes.length));
+    if (run.source) status(card, "Training… step " + run.t + " of " + run.until + ".");
+  }
+
   // One frame: the charts in view that have new points are drawn on their canvases (no plotly redraw). final:
   // plotly is handed every point of every chart (pause, stop, the end of the run).
   function draw(final) {
@@ -362,27 +381,17 @@
       else if (run.dirty[name] && inView[name] !== false && live.draw()) { run.dirty[name] = false; drew = true; }
     });
     if (drawSnap(final === true)) drew = true;
-    // the numbers line, and the step the pad's "latest" weights are
-    text(el(card, "[data-train-step]"), String(run.t));
-    padTrained(run.t);
-    if (run.lastLoss !== undefined) text(el(card, "[data-train-loss]"), num(run.lastLoss));
-    if (run.last) {
-      text(el(card, "[data-train-acc]"), pct(run.last.train_acc));
-      text(el(card, "[data-train-test]"), pct(run.last.test_acc));
-    }
-    var seconds = (performance.now() - run.started) / 1000;
-    if (seconds > 0.2) text(el(card, "[data-train-rate]"), String(Math.round((run.t - run.stepsAtStart) / seconds)));
+    var now = performance.now();
+    padTrained(run.t); // the step the pad's "latest" weights are (its label: with the numbers)
     card.setAttribute("data-step", String(run.t));
     card.setAttribute("data-events", String(run.received));
-    if (run.source) status(card, "Training… step " + run.t + " of " + run.until + ".");
+    if (final === true || now - (run.lastText || 0) >= TEXT_MS) writeNumbers(card, now);
     if (!drew) return;
     // chart updates per second over the last second, and the main thread's time they took
-    var now = performance.now();
     run.renders += 1;
     run.drawMs += now - began;
     run.renderTimes.push(now);
     while (run.renderTimes.length && now - run.renderTimes[0] > 1000) run.renderTimes.shift();
-    text(el(card, "[data-train-fps]"), String(run.renderTimes.length));
     card.setAttribute("data-renders", String(run.renders));
     card.setAttribute("data-draw-ms", (now - began).toFixed(1));
     card.setAttribute("data-draw-total-ms", run.drawMs.toFixed(1));

@@ -72,6 +72,7 @@
     }
     if (step) step.disabled = this.ended() || mode === "stepping";
     this.view.setAttribute("data-mode", mode);
+    this.legend(); // each run's status follows the mode (it said "running" after a pause)
   };
 
   // --- the stream ---
@@ -139,9 +140,13 @@
     if (!this.raf) this.raf = requestAnimationFrame(function () { self.raf = 0; self.frame(); });
   };
 
-  Player.prototype.drain = function () {
-    var batch = this.queue;
-    if (!batch.length) return false;
+  // Numbers written as text at most every TEXT_MS while playing (each write repaints the page's root layer; the
+  // overlay's canvases do not), and at once on pause, step and done.
+  var TEXT_MS = 250;
+
+  Player.prototype.drain = function (throttled) {
+    var batch = this.queue, now = performance.now();
+    if (!batch.length && throttled) return false;
     this.queue = [];
     batch.forEach(function (d) {
       this.runs.forEach(function (r, i) {
@@ -157,15 +162,18 @@
     }, this);
     var tInput = this.form && this.form.querySelector("#surface-t");
     if (tInput) tInput.value = String(this.have);
-    var out = this.view.querySelector("[data-surface-t]");
-    if (out) text(out, String(this.have));
-    this.legend();
-    return true;
+    if (!throttled || now - (this.lastText || 0) >= TEXT_MS) {
+      this.lastText = now;
+      var out = this.view.querySelector("[data-surface-t]");
+      if (out) text(out, String(this.have));
+      this.legend();
+    }
+    return batch.length > 0;
   };
 
   Player.prototype.frame = function () {
     if (!this.view.isConnected) { this.stop(); return; }
-    if (this.drain()) {
+    if (this.drain(true)) {
       this.fitLossAxis(false);
       this.drawOverlay();
       this.stats.frames += 1;
