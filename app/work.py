@@ -92,13 +92,14 @@ async def _after_renders(settings: Settings) -> None:
     a student opening a link goes before the next frame of a training animation. In a burst of 300 new links
     with 50 streams running, the streams' steps took a third of the interpreter and the last page came after
     10.6-12.1 s (issue 13's target: none over 10 s); alone, a page never waits for a render thread, nor a stream
-    for it. The stream waits holding its token: the other streams wait for the token, none polls."""
+    for it. Nor while requests wait for a page another request renders (a burst on one link, app.web.kit.cache).
+    The stream waits holding its token: the other streams wait for the token, none polls."""
     try:
         renders = _renders.get()
     except LookupError:
         return
     waited = 0.0
-    while renders.statistics().tasks_waiting and waited < settings.stream_yield_seconds:
+    while (renders.statistics().tasks_waiting or waiting_for_pages[0]) and waited < settings.stream_yield_seconds:
         await anyio.sleep(0.02)
         waited += 0.02
 
@@ -135,6 +136,7 @@ def _unbounded() -> anyio.CapacityLimiter:
 
 
 _renders: RunVar[anyio.CapacityLimiter] = RunVar("backprop_lens_renders")
+waiting_for_pages = [0]  # requests waiting for a page another request is rendering (app.web.kit.cache.waiting)
 
 
 async def render(settings: Settings, job: Callable[..., T], *args: object) -> T:

@@ -21,6 +21,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 from starlette.datastructures import Headers
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import work
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
 
@@ -114,7 +116,7 @@ class PageCache:
             return await answer()
         pending = self.pending.get(url)
         if pending is not None:
-            await asyncio.shield(pending)
+            await waiting(pending)
             hit = self.hit_alias(headers, url, settings)
             if hit is not None:
                 return hit
@@ -135,7 +137,7 @@ class PageCache:
         though this process still keeps it: a POSTed fragment)."""
         entry = self.get(key)
         if entry is None and key in self.inflight:
-            entry = await asyncio.shield(self.inflight[key])
+            entry = await waiting(self.inflight[key])
         if entry is None:
             self.misses += 1
             future: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
@@ -159,6 +161,7 @@ class PageCache:
         return respond(request.headers, entry, cache_control(settings) if shared else "no-cache")
 
 
+T = TypeVar("T")
 THREAD_BYTES = 32 * 1024  # a body this large is gzipped and hashed in a worker thread: zlib and hashlib let go
 # of the interpreter lock, so the other core does it while the event loop goes on (a 150 KB page: ~4 ms at level 6)
 
@@ -209,6 +212,16 @@ def respond(request_headers: Headers, entry: Entry, cache_control_value: str) ->
     return Response(entry.body, status_code=entry.status, headers=headers)
 
 
+async def waiting(future: asyncio.Future[T]) -> T:
+    """The page another request is rendering, counted in ``app.work.waiting_for_pages`` while it is waited for
+    (training streams wait with it: app.work)."""
+    work.waiting_for_pages[0] += 1
+    try:
+        return await asyncio.shield(future)
+    finally:
+        work.waiting_for_pages[0] -= 1
+
+
 def page_cache(request: Request) -> PageCache | None:
     """The app's page cache (None for an app made without one)."""
     return getattr(request.app.state, "page_cache", None)
@@ -240,7 +253,7 @@ async def answer_cached(cache: PageCache, settings: Settings, paths: frozenset[s
     url = (page_variant(headers), scope["path"], query, settings)
     pending = cache.pending.get(url)
     if pending is not None:
-        await asyncio.shield(pending)
+        await waiting(pending)
     response = cache.hit_alias(headers, url, settings)
     if response is not None:
         await response(scope, receive, send)

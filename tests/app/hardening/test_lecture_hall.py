@@ -172,3 +172,33 @@ def test_a_stream_chunk_waits_while_pages_wait_for_a_render_thread(monkeypatch):
     alone, behind = anyio.run(main)
     assert alone == 0
     assert behind == round(settings.stream_yield_seconds / 0.02)  # waited its most, then went on
+
+
+def test_requests_waiting_for_a_page_are_counted_and_streams_wait_with_them(monkeypatch):
+    from app import work
+    from app.web.kit.cache import waiting
+
+    settings = Settings(stream_yield_seconds=0.06)
+    sleeps: list[float] = []
+    sleep = anyio.sleep
+
+    async def counted_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await sleep(0)
+
+    monkeypatch.setattr(work.anyio, "sleep", counted_sleep)
+
+    async def main() -> tuple[int, int, int]:
+        await work.render(settings, lambda: None)  # this loop's render limiter exists, idle
+        page = asyncio.get_running_loop().create_future()
+        waiters = [asyncio.create_task(waiting(page)) for _ in range(3)]
+        await sleep(0.01)
+        counted = work.waiting_for_pages[0]
+        behind = await work.run(settings, lambda: len(sleeps), admit=False)
+        page.set_result("the page")
+        assert await asyncio.gather(*waiters) == ["the page"] * 3
+        return counted, behind, work.waiting_for_pages[0]
+
+    counted, behind, after = anyio.run(main)
+    assert counted == 3 and after == 0
+    assert behind == round(settings.stream_yield_seconds / 0.02)
