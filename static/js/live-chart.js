@@ -5,7 +5,7 @@
  * Here plotly draws the axes, legend and everything handed to it; the points streamed since the last hand-over
  * are drawn on a canvas in the plot area, with plotly's own axis mapping (one clear and a few paths a frame).
  * The y axis is re-ranged (one plotly relayout) only when a point falls outside it, with headroom, at most every
- * RANGE_MS; the x axis is the run's, fixed. handOver() gives plotly every point (hover, zoom) and clears the
+ * RANGE_MS, and not after the visitor zoomed; the x axis is the run's, fixed. handOver() gives plotly every point (hover, zoom) and clears the
  * canvas: on pause, stop and the end of a run.
  *
  * Decimation keeps every spike: a Decimator folds a series into buckets of `width` consecutive x and keeps each
@@ -71,6 +71,7 @@
     this.lastRange = 0;
     this.extent = null; // [lo, hi] of the finite y drawn so far (log axes: of the positive ones)
     gd.__live = this;
+    gd.__liveZoomed = false; // a new run: the axes are ours again
   }
 
   Chart.prototype.ensure = function () {
@@ -78,7 +79,14 @@
     if (!fl || !fl.xaxis || !fl.yaxis || !gd.data) return null;
     if (gd.on && !gd.__liveChart) { // a zoom, a resize or a re-ranging: the canvas drawn on the new axes
       gd.__liveChart = true;
-      gd.on("plotly_afterplot", function () { if (gd.__live) gd.__live.draw(); });
+      gd.on("plotly_afterplot", function () { if (gd.__live) gd.__live.draw(true); }); // (not re-ranged here)
+      // the visitor zoomed (plotly's drag writes "yaxis.range[0]"; our re-ranging writes "yaxis.range"): the axes
+      // stay theirs; a double-click (autorange) gives them back
+      gd.on("plotly_relayout", function (ev) {
+        if (!ev) return;
+        if (ev["yaxis.autorange"] === true) gd.__liveZoomed = false;
+        else if ("yaxis.range[0]" in ev || "xaxis.range[0]" in ev) gd.__liveZoomed = true;
+      });
     }
     if (!this.canvas || !this.canvas.isConnected) {
       var canvas = document.createElement("canvas");
@@ -130,6 +138,7 @@
   Chart.prototype.fit = function (fl) {
     var ya = fl.yaxis, gd = this.gd;
     if (ya.autorange === false && !gd.__liveRanged) return false; // the figure's own fixed range (accuracy)
+    if (gd.__liveZoomed) return false;
     var log = ya.type === "log";
     var e = this.measure(log);
     if (!e) return false;
@@ -149,15 +158,17 @@
   };
 
   // Draw every point not yet handed to plotly (from the last one plotly has, so the line joins up).
-  Chart.prototype.draw = function () {
+  Chart.prototype.draw = function (keepAxes) {
     var fl = this.ensure();
     if (!fl) return false;
     this.series.forEach(function (s) { if (s && s.points) s.points(); });
-    if (!this.handed.some(Boolean) && !this.gd.data.some(function (t) { return t.x && t.x.length; })) {
+    var some = function (s) { return s && s.x && s.x.length; };
+    if (!this.series.some(some)) return false; // nothing streamed yet
+    if (!this.handed.some(Boolean) && !this.gd.data.some(some)) {
       this.handOver(); // the first points go to plotly: its autorange and legend from the start (one redraw)
       return true;
     }
-    if (window.Plotly && this.fit(fl)) fl = this.gd._fullLayout; // re-ranged: draw on the new axis
+    if (window.Plotly && !keepAxes && this.fit(fl)) fl = this.gd._fullLayout; // re-ranged: draw on the new axis
     var ctx = this.canvas.getContext("2d"), dpr = window.devicePixelRatio || 1;
     var xa = fl.xaxis, ya = fl.yaxis, data = this.gd.data; // the figure's traces (plotly hides empty ones)
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -233,7 +244,7 @@
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     }
-    window.Plotly.react(gd, data, layout); // the figure's config stays
+    window.Plotly.react(gd, data, layout); // the figure's config stays; uirevision keeps a visitor's zoom
   };
 
   // Forget the canvas (the figure was drawn anew from its empty template).
