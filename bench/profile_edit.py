@@ -131,11 +131,14 @@ def hot_functions(profile: dict, top: int) -> list[tuple[float, str]]:
     return sorted(((us / 1000, k) for k, us in self_us.items()), reverse=True)[:top]
 
 
-def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: bool = False) -> None:
+def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: bool = False,
+                 setup: str | None = None) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000},
                             reduced_motion="reduce" if reduced else "no-preference")
     page.goto(base + case.link)
     page.wait_for_load_state("networkidle")
+    if setup:  # a variant of the page's scripts (--variant)
+        page.evaluate(f"() => {{ {setup}; }}")
     cell = page.locator("[data-lab] .cells input.cell").first
     if case.kind == "cell":
         target = (cell.evaluate("(el) => el.closest('[hx-target]').getAttribute('hx-target')") or "#results")[1:]
@@ -165,7 +168,8 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
     spans = page.evaluate("() => window.__spans")
     page.close()
     total = [s["frame"] - s["key"] for s in spans]
-    print(f"\n{case.lab} {case.preset} ({case.kind}): keystroke -> frame p50 {statistics.median(total):.1f}"
+    name = f"{case.lab} {case.preset} ({case.kind})" + (f" with {setup}" if setup else "")
+    print(f"\n{name}: keystroke -> frame p50 {statistics.median(total):.1f}"
           f" p95 {percentile(total, 95):.1f} ms over {len(spans)}")
     parts = []
     for name, a, b in STAGES:
@@ -192,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--base", help="a server already running there (default: start one)")
     parser.add_argument("--reduced-motion", action="store_true", help="as a visitor who prefers reduced motion")
+    parser.add_argument("--variant", help="also each case with this script run on the page after it loads (e.g. "
+                        "'Lens.figuresFirst = false'), right after it")
     args = parser.parse_args(argv)
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     proc, base = (None, args.base.rstrip("/")) if args.base else start_server()
@@ -201,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             browser = launch_chromium(p)
             for case in found:
                 profile_case(browser, base, case, args.edits, args.top, args.reduced_motion)
+                if args.variant:
+                    profile_case(browser, base, case, args.edits, args.top, args.reduced_motion, args.variant)
             browser.close()
     finally:
         if proc is not None:

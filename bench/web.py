@@ -198,7 +198,8 @@ BEFORE = """() => {
 }"""
 
 
-def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bool = False) -> dict:
+def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bool = False,
+                 setup: str | None = None) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
@@ -206,6 +207,8 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     page.wait_for_load_state("networkidle")
     if before:
         page.evaluate(BEFORE)
+    if setup:  # a variant of the page's scripts (--variant)
+        page.evaluate(f"() => {{ {setup}; }}")
     cell = page.locator("[data-lab] .cells input.cell").first
     if case.kind == "cell":
         target = (cell.evaluate("(el) => el.closest('[hx-target]').getAttribute('hx-target')") or "#results")[1:]
@@ -235,7 +238,8 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     return {"lat": latencies, "sent": sent, "errors": errors}
 
 
-def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False, against: str | None = None) -> None:
+def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False, against: str | None = None,
+                  variant: str | None = None) -> None:
     print(f"\nbrowser: keystroke -> swapped content drawn (figures and formulas) -> next frame, {edits} per case",
           flush=True)
     print(f"{'case':34} {'keystroke -> drawn':>26} {'requests/keystroke':>20}")
@@ -243,12 +247,13 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
     other: dict[str, list[float]] = {}
     with sync_playwright() as p:
         browser = launch_chromium(p)
-        for case in found:
+        for k, case in enumerate(found):
             if case.kind == "skip":
                 continue
             if against:  # the other server first, then this one: each case's pair timed back to back
                 ref = browser_case(browser, against, case, edits)
                 other.setdefault(case.lab, []).extend(ref["lat"])
+            alt = browser_case(browser, base, case, edits, setup=variant) if variant and k % 2 else None
             m = browser_case(browser, base, case, edits)
             per_lab.setdefault(case.lab, []).extend(m["lat"])
             what = "step" if case.kind == "step" else "edit"
@@ -258,6 +263,12 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
             if against:
                 ratio = statistics.median(ref["lat"]) / statistics.median(m["lat"])
                 print(f"{'  ' + against:34} {summary(ref['lat']):>26}  p50 now {1 / ratio:.2f}x of it", flush=True)
+            if variant:  # the same case with the variant, back to back (before it on every other case)
+                alt = alt or browser_case(browser, base, case, edits, setup=variant)
+                other.setdefault(case.lab, []).extend(alt["lat"])
+                ratio = statistics.median(alt["lat"]) / statistics.median(m["lat"])
+                print(f"{'  with ' + variant[:32]:34} {summary(alt['lat']):>26}  p50 now {1 / ratio:.2f}x of it",
+                      flush=True)
             if compare:
                 old = browser_case(browser, base, case, edits, before=True)
                 ratio = statistics.median(old["lat"]) / statistics.median(m["lat"])
@@ -270,7 +281,8 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                   f"{'PASS' if p95 <= 50 else 'MISS'}", flush=True)
             if lab in other:
                 ref = other[lab]
-                print(f"{'  ' + against:34} {statistics.median(ref):6.1f}ms {percentile(ref, 95):6.1f}ms", flush=True)
+                print(f"{'  ' + (against or 'with ' + str(variant)[:29]):34} {statistics.median(ref):6.1f}ms"
+                      f" {percentile(ref, 95):6.1f}ms", flush=True)
         print(f"\n{'first load (fresh browser, transferred)':44} {'bytes':>10}  plotly.js loaded")
         for lab in {c.lab for c in found}:
             context = browser.new_context()
@@ -296,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", help="measure a server already running there (default: start one)")
     parser.add_argument("--against", help="in Chromium, also each case on the server running there (e.g. an older "
                         "tree: `git archive <rev> | tar -x -C DIR` and uvicorn from DIR), back to back in the same run")
+    parser.add_argument("--variant", help="in Chromium, also each case with this script run on the page after it "
+                        "loads (e.g. 'Lens.figuresFirst = false': figures drawn after the patch), back to back")
     parser.add_argument("--compare", action="store_true",
                         help="in Chromium, also each case as edits were drawn before issue 12 (same run)")
     args = parser.parse_args(argv)
@@ -305,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         found = cases(base, args.lab, args.preset)
         server_bench(base, found, args.edits)
         if not args.no_browser:
-            browser_bench(base, found, args.edits, args.compare, args.against and args.against.rstrip("/"))
+            browser_bench(base, found, args.edits, args.compare, args.against and args.against.rstrip("/"),
+                          args.variant)
     finally:
         if proc is not None:
             proc.terminate()

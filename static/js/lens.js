@@ -159,10 +159,10 @@
 
   // An edit patched in place (static/js/patch.js): only what it changed is drawn — the formulas and figures whose
   // source changed and the elements it put in (htmx loaded each: renderWithin, above) — then lens:drawn on the
-  // whole target.
+  // whole target, once those and the figures the patch drew first (patched.drawn, promises) are drawn.
   function drawParts(root, patched) {
     patched.formulas.forEach(renderMath);
-    var parts = patched.figures.map(function (el) { return renderFigure(el, false); });
+    var parts = patched.figures.map(function (el) { return renderFigure(el, false); }).concat(patched.drawn || []);
     patched.added.forEach(function (el) { if (el.lensDrawing) parts.push(el.lensDrawing); });
     return announce(root, parts);
   }

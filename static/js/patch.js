@@ -8,7 +8,10 @@
  *   - text and attributes (a cell's number, its colour, its tooltip) are set in place;
  *   - a formula ([data-latex]) whose source is unchanged is kept as typeset, otherwise its source is
  *     set and Lens typesets it again in place (its cache of typeset HTML by source);
- *   - a figure ([data-figure]) keeps its drawing; a changed spec is handed to Plotly.react;
+ *   - a figure ([data-figure]) keeps its drawing; a changed spec is handed to Plotly.react — before the rest is
+ *     patched, when the old and new fragments hold as many figures: Plotly measures its element on every draw
+ *     (gd.clientHeight), which lays out the whole page (tens of ms) once the patch has changed it, and only the
+ *     figure when the page is as the last frame laid it out (Lens.figuresFirst = false: after, as before);
  *   - an element whose children differ in number, tag or id, a form control whose attributes differ,
  *     and an htmx element whose attributes differ are replaced by the new one (htmx processes it);
  *   - what the page's scripts set and the server never sends stays: tabindex (lab.js), data-overflow
@@ -136,6 +139,21 @@
     }
   }
 
+  // The figures whose spec changed, drawn first (see the top): paired in document order, each old figure takes its
+  // new spec (so the patch below finds it the same) and is drawn now; its drawing is awaited before lens:drawn.
+  // Where the pairing is off (another structure), the patch replaces those elements and draws the new ones.
+  function figuresFirst(target, fresh) {
+    if (!window.Plotly || !window.Lens.renderFigure) return; // plotly.js not loaded yet: drawn after, as before
+    var old = target.querySelectorAll("[data-figure]"), now = fresh.querySelectorAll("[data-figure]");
+    if (!old.length || old.length !== now.length) return;
+    for (var i = 0; i < old.length; i++) {
+      var spec = now[i].getAttribute("data-figure");
+      if (old[i].getAttribute("data-figure") === spec) continue;
+      old[i].setAttribute("data-figure", spec);
+      run.drawn.push(window.Lens.renderFigure(old[i], false));
+    }
+  }
+
   // The target patched in place: htmx processes and loads only what was put in (its htmx:load has Lens draw
   // it), not the whole target again — its own pass over every element (hx-on attributes by XPath, every
   // element with an hx- attribute) costs more than the patch. Once htmx has settled (a microtask after this
@@ -153,9 +171,10 @@
       if (at >= 0) settleInfo.elts[at] = fresh;
       return [fresh];
     }
-    run = { added: [], figures: [], formulas: [], changed: [] };
+    run = { added: [], figures: [], formulas: [], changed: [], drawn: [] };
     var done = run;
     try {
+      if (window.Lens && window.Lens.figuresFirst !== false) figuresFirst(target, fresh);
       sync(target, fresh);
     } finally {
       run = null;
