@@ -27,8 +27,10 @@ import json
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, sync_playwright
@@ -39,6 +41,7 @@ from bench.web import ROOT, form_fields, launch_chromium, percentile, start_serv
 from engine.network import runs as nl
 from engine.network import trace as network
 
+ENV_SET_BY_APP = ("OPENBLAS_THREAD_TIMEOUT",)  # app/__init__.py sets it when this process imports app
 OPTIM_PRESETS = ("notes-001", "notes-001-steps", "random")
 OPTIM_STREAM = ("/optim?v=1&opt=sgd,lr:0.01&names=w&theta=1:1&gmode=typed&g=1x1:1&k=1&j=0&surface=rosenbrock"
                 "&start=-1.2,1&r1=sgd,lr:0.001&r2=momentum,lr:0.001,momentum:0.9,form:pytorch&r3=rmsprop,lr:0.01"
@@ -88,6 +91,56 @@ def network_steps(base: str, steps: int = 600) -> None:
     line("  with per-step reports", f"{reported:.0f} steps/s")
     best = max(rates)
     line("  streamed over SSE (evaluations, snapshots)", f"{best:.0f} steps/s", ">= 500 steps/s", best >= 500)
+
+
+def served_from(rev: str, into: str) -> tuple[subprocess.Popen, str]:
+    """A server of git revision ``rev`` (its tree unpacked into ``into``), started like :func:`start_server` but
+    without the environment this process's ``import app`` set (OPENBLAS_THREAD_TIMEOUT): the revision sets its own."""
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return start_server(Path(into), {k: v for k, v in os.environ.items() if k not in ENV_SET_BY_APP})
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pair(rev: str, rounds: int) -> None:
+    """The training stream read to its end (LeNet-like, 3,000 steps, as fast as it goes) from a server of revision
+    ``rev`` and from the tree's, interleaved (ABBA) in one run: steps/s and the server's CPU seconds per step
+    (every thread: spinning BLAS threads count)."""
+    with tempfile.TemporaryDirectory(prefix="streams-ref-") as into:
+        servers = {"reference " + rev: served_from(rev, into), "this tree": start_server()}
+        try:
+            rows: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
+            names = list(servers)
+            for i in range(rounds):
+                for name in names if i % 2 == 0 else names[::-1]:
+                    proc, base = servers[name]
+                    url = base + lenet_link(base).replace("/network?", "/network/train/stream?") + "&from=0&speed=0"
+                    c0 = cpu_seconds(proc.pid)
+                    started, done = time.perf_counter(), 0
+                    with httpx.stream("GET", url, timeout=120) as r:
+                        for text in r.iter_lines():
+                            if text.startswith('data: {"t0"'):
+                                t = json.loads(text[6:])["t"]
+                                done = t[-1] if t else done
+                    wall = time.perf_counter() - started
+                    rows[name].append((done / wall, 1000 * (cpu_seconds(proc.pid) - c0) / max(1, done)))
+            print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
+            for name in names:
+                rates = [r for r, _ in rows[name]]
+                best = statistics.median(rates)
+                line(f"network stream [{name}]: steps/s (median of {rounds})", f"{best:.0f} steps/s",
+                     ">= 500 steps/s", best >= 500)
+                line("  server CPU per step (every thread)", f"{statistics.median(c for _, c in rows[name]):.2f} ms")
+                print(f"  rounds: {', '.join(f'{r:.0f}' for r in rates)} steps/s", flush=True)
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait(timeout=10)
 
 
 def network_trace() -> None:
@@ -276,7 +329,13 @@ def main(argv: list[str] | None = None) -> int:
                         "REV (served in place of the tree's), interleaved with the tree's in the same run")
     parser.add_argument("--rounds", type=int, default=3, help="browser rounds per side (default 3)")
     parser.add_argument("--browser-only", action="store_true", help="only the browser cases")
+    parser.add_argument("--server-reference", metavar="REV", help="only the training stream without a browser: a "
+                        "server of git revision REV and the tree's, interleaved in one run (--rounds each)")
     args = parser.parse_args(argv)
+    if args.server_reference:
+        print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
+        server_pair(args.server_reference, args.rounds)
+        return 0
     proc, base = start_server()
     try:
         print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)

@@ -1,0 +1,96 @@
+"""The training stream's events are the same numbers, bit for bit, as before its speed-up (OpenBLAS's threads sleep
+at once after a product, app/__init__.py): every event of five runs (LeNet-like at two chunk sizes, the ResNet block
+with batch norm, group norm + SVM loss, the notes' typed example) compared with network_stream_golden.json.gz,
+recorded at 80d3662, before the change. Here, and in a process started as the server is (the app imported before
+NumPy, so OPENBLAS_THREAD_TIMEOUT is in force). What differs run to run is left out: each event's compute time
+("ms") and the end's rate ("steps_per_s").
+
+Not the same numbers: one BLAS thread (threadpoolctl's limit, or OPENBLAS_NUM_THREADS=1). The evaluation's
+products on 359 digits are split over two threads, and one thread sums a few entries in another order: the test
+loss moves by 1 ulp at some evaluations. So the threads stay; only their idle spinning goes.
+
+Rewrite the golden (only for a change that is meant to change the numbers):
+``python -m tests.app.labs.test_network_stream_golden --write``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from app.settings import Settings
+from app.web.labs.network import presets, run
+
+GOLDEN = Path(__file__).with_name("network_stream_golden.json.gz")
+# (preset, until, speed): a fixed speed fixes each event's steps (speed × CHUNK_SECONDS), so the events are comparable
+CASES = (("lenet", 200, 1000), ("lenet", 200, 2000), ("resnet", 60, 1000), ("course", 40, 400), ("notes", 30, 400))
+VARYING = ("ms", "steps_per_s")
+
+
+def record() -> dict[str, list[dict]]:
+    """Every event of each case's stream, as the browser reads it (JSON), without the timing fields."""
+    out = {}
+    settings = Settings()
+    for key, until, speed in CASES:
+        spec = getattr(presets, key)(0).spec()
+
+        async def events(spec=spec, until=until, speed=speed) -> list[dict]:
+            evs = []
+            async for e in run.train_events(spec, 0, until, speed, settings):
+                data = json.loads(e.raw_data) if e.raw_data is not None else e.data
+                evs.append({"event": e.event, "id": e.id, "data": {k: v for k, v in data.items() if k not in VARYING}})
+            return evs
+
+        out[f"{key}/{until}/{speed}"] = json.loads(json.dumps(anyio.run(events)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, list[dict]]:
+    with gzip.open(GOLDEN, "rt") as f:
+        return json.load(f)
+
+
+def compare(now: dict[str, list[dict]], golden: dict[str, list[dict]]) -> None:
+    assert set(now) == set(golden)
+    for case, evs in golden.items():
+        assert [e["event"] for e in now[case]] == [e["event"] for e in evs], case
+        assert any(e["data"].get("evals") for e in evs), case  # the evaluations are in what is compared
+        for got, want in zip(now[case], evs, strict=True):
+            assert got == want, f"{case}: event {want['id']} differs"
+
+
+def test_stream_events_are_the_recorded_ones(golden) -> None:
+    compare(record(), golden)
+
+
+def test_stream_events_in_a_server_process_are_the_recorded_ones(golden) -> None:
+    """``import app`` first, as uvicorn's ``app.main:create_app`` does: OpenBLAS loads with the short timeout."""
+    root = Path(__file__).resolve().parents[3]
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", "import app, os, sys; import numpy\n"
+                          "assert os.environ['OPENBLAS_THREAD_TIMEOUT'] == '4'\n"
+                          "from tests.app.labs.test_network_stream_golden import main; main([])"],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    compare(json.loads(out.stdout), golden)
+
+
+def main(argv: list[str]) -> None:
+    """``--write``: rewrite the golden; else print the events as JSON."""
+    if argv == ["--write"]:
+        with gzip.open(GOLDEN, "wt") as f:
+            json.dump(record(), f)
+    else:
+        print(json.dumps(record()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
