@@ -24,9 +24,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from fastapi.encoders import jsonable_encoder
 
 from app.settings import Settings
 from app.web.labs.network import presets, run
+from engine.network import runs as nl
 
 GOLDEN = Path(__file__).with_name("network_stream_golden.json.gz")
 # (preset, until, speed): a fixed speed fixes each event's steps (speed × CHUNK_SECONDS), so the events are comparable
@@ -81,6 +83,18 @@ def test_stream_events_in_a_server_process_are_the_recorded_ones(golden) -> None
                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     compare(json.loads(out.stdout), golden)
+
+
+@pytest.mark.parametrize("key", ["lenet", "resnet", "svm-groupnorm", "notes"])
+def test_event_data_is_written_byte_for_byte_as_fastapi_encoded_it(key) -> None:
+    """run._chunk_as_json writes the payload with json.dumps alone: the same bytes as through jsonable_encoder."""
+    spec = presets.PRESETS[key].make(0).spec()
+    at = nl.start(spec)
+    for n in (1, 7, 30):
+        at, chunk = run.run_chunk(spec, at, n, 8, 60)
+        payload = run.chunk_payload(chunk)
+        assert json.dumps(run._finite(payload)) == json.dumps(run._finite(jsonable_encoder(payload)))
+        assert chunk.evals, "an evaluation (and its snapshot) is in what is compared"
 
 
 def main(argv: list[str]) -> None:
