@@ -110,13 +110,15 @@ def cpu_seconds(pid: int) -> float:
 def server_pair(rev: str, rounds: int) -> None:
     """The training stream read to its end (LeNet-like, 3,000 steps, as fast as it goes) from a server of revision
     ``rev`` and from the tree's, interleaved (ABBA) in one run: steps/s and the server's CPU seconds per step
-    (every thread: spinning BLAS threads count)."""
+    (every thread: spinning BLAS threads count); the engine's fast path timed once a round beside them."""
     with tempfile.TemporaryDirectory(prefix="streams-ref-") as into:
         servers = {"reference " + rev: served_from(rev, into), "this tree": start_server()}
         try:
             rows: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
             names = list(servers)
+            spec, engine = network_presets.lenet(0).spec(), []
             for i in range(rounds):
+                engine.append(600 / best_of(lambda: nl.run_steps(spec, nl.start(spec), 600, report=False), 1))
                 for name in names if i % 2 == 0 else names[::-1]:
                     proc, base = servers[name]
                     url = base + lenet_link(base).replace("/network?", "/network/train/stream?") + "&from=0&speed=0"
@@ -137,6 +139,9 @@ def server_pair(rev: str, rounds: int) -> None:
                      ">= 500 steps/s", best >= 500)
                 line("  server CPU per step (every thread)", f"{statistics.median(c for _, c in rows[name]):.2f} ms")
                 print(f"  rounds: {', '.join(f'{r:.0f}' for r in rates)} steps/s", flush=True)
+            line("reference: the engine alone, this process (fast path, no reports)",
+                 f"{statistics.median(engine):.0f} steps/s")
+            print(f"  rounds: {', '.join(f'{r:.0f}' for r in engine)} steps/s", flush=True)
         finally:
             for proc, _ in servers.values():
                 proc.terminate()
