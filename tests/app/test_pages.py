@@ -181,14 +181,14 @@ def test_vendored_files_exist_and_match_package_json():
     import json
 
     deps = json.loads((ROOT / "package.json").read_text())["dependencies"]
-    assert deps == {"htmx.org": "2.0.11", "katex": "0.19.1", "swagger-ui-dist": "5.35.0"}
+    assert deps == {"htmx.org": "2.0.11", "katex": "0.19.1", "plotly.js-cartesian-dist-min": "4.1.1",
+                    "swagger-ui-dist": "5.35.0"}
     lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
     for name, version in deps.items():
         assert lock[f"node_modules/{name}"]["version"] == version
-    for key, url in templating.VENDOR.items():
-        if key != "plotly":
-            assert (STATIC / url.removeprefix("/static/")).is_file(), url
-    for folder in ("htmx-2.0.11", "katex-0.19.1", "swagger-ui-5.35.0"):
+    for url in templating.VENDOR.values():
+        assert (STATIC / url.removeprefix("/static/")).is_file(), url
+    for folder in ("htmx-2.0.11", "katex-0.19.1", "plotly-cartesian-4.1.1", "swagger-ui-5.35.0"):
         assert (STATIC / "vendor" / folder / "LICENSE").is_file(), folder
 
 

@@ -1,6 +1,6 @@
-"""plotly.js served straight from the installed plotly package (kept in step with plotly.py, never copied).
+"""plotly.js (its cartesian bundle, vendored: app/web/render/templating.py PLOTLY_URL) served gzipped.
 
-The 4.8 MB file is gzipped once per process (1.5 MB) and kept in memory, rather than
+The 1.5 MB file is gzipped once per process (about 0.5 MB) and kept in memory, rather than
 compressed again for every client by the gzip middleware; its URL carries the version, so
 browsers cache it for a year.
 """
