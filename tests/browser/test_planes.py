@@ -68,12 +68,12 @@ def test_a_pixel_is_read_and_edited_through_the_inspector(page, live_server, pag
     old_x = float(value_at(page, X, 14, 3))
     assert page.input_value("#inspect-value") == value_at(page, X, 14, 3)
     left, right = float(value_at(page, OUT, 14, 2)), float(value_at(page, OUT, 14, 4))
+    was = page.get_attribute(OUT, "data-f64")  # read before the edit: its answer may come before a later read
     page.click("#inspect-value")
     page.keyboard.press("Control+A")
     page.keyboard.type("5")
     changed = "([sel, was]) => { const p = document.querySelector(sel); return p && p.dataset.f64 !== was; }"
-    page.wait_for_function(changed,
-                           arg=[OUT, page.get_attribute(OUT, "data-f64")])
+    page.wait_for_function(changed, arg=[OUT, was])
     d = 5 - old_x
     assert float(value_at(page, OUT, 14, 2)) == pytest.approx(left - d, abs=1e-12)
     assert float(value_at(page, OUT, 14, 4)) == pytest.approx(right + d, abs=1e-12)
