@@ -123,13 +123,7 @@ def server_pair(rev: str, rounds: int) -> None:
                     proc, base = servers[name]
                     url = base + lenet_link(base).replace("/network?", "/network/train/stream?") + "&from=0&speed=0"
                     c0 = cpu_seconds(proc.pid)
-                    started, done = time.perf_counter(), 0
-                    with httpx.stream("GET", url, timeout=120) as r:
-                        for text in r.iter_lines():
-                            if text.startswith('data: {"t0"'):
-                                t = json.loads(text[6:])["t"]
-                                done = t[-1] if t else done
-                    wall = time.perf_counter() - started
+                    done, wall = read_steps(url, None, timeout=120)
                     rows[name].append((done / wall, 1000 * (cpu_seconds(proc.pid) - c0) / max(1, done)))
             print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
             for name in names:
@@ -196,17 +190,24 @@ def task_seconds(cdp) -> float:
     return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
 
-def sse_rate(url: str, seconds: float) -> float:
-    """Training steps a second the server streams to a plain HTTP reader (no browser), over ``seconds``."""
+def read_steps(url: str, seconds: float | None, timeout: float = 60) -> tuple[int, float]:
+    """A training stream read by a plain HTTP reader (no browser) to its end, or for ``seconds``: the last step
+    it sent, and the wall seconds it took."""
     started, done = time.perf_counter(), 0
-    with httpx.stream("GET", url, timeout=60) as r:
+    with httpx.stream("GET", url, timeout=timeout) as r:
         for text in r.iter_lines():
             if text.startswith('data: {"t0"'):
                 t = json.loads(text[6:])["t"]
                 done = t[-1] if t else done
-            if time.perf_counter() - started > seconds:
+            if seconds is not None and time.perf_counter() - started > seconds:
                 break
-    return done / (time.perf_counter() - started)
+    return done, time.perf_counter() - started
+
+
+def sse_rate(url: str, seconds: float) -> float:
+    """Training steps a second the server streams to a plain HTTP reader (no browser), over ``seconds``."""
+    done, wall = read_steps(url, seconds)
+    return done / wall
 
 
 def network_display(browser: Browser, base: str, scripts: dict[str, str] | None, seconds: float = 3.0) -> dict:

@@ -143,12 +143,10 @@ def test_a_turnstile_survives_its_event_loop():
     anyio.run(burst)  # another loop (another test client): the first loop's scheduled turn never ran there
 
 
-def test_a_stream_chunk_waits_while_pages_wait_for_a_render_thread(monkeypatch):
-    import threading
-
+def stream_sleeps(monkeypatch) -> tuple[list[float], object]:
+    """app.work's sleeps counted (and not slept: each only yields to the loop); the real sleep, for the test."""
     from app import work
 
-    settings = Settings(render_threads=1, stream_yield_seconds=0.1)
     sleeps: list[float] = []
     sleep = anyio.sleep
 
@@ -157,6 +155,16 @@ def test_a_stream_chunk_waits_while_pages_wait_for_a_render_thread(monkeypatch):
         await sleep(0)
 
     monkeypatch.setattr(work.anyio, "sleep", counted_sleep)
+    return sleeps, sleep
+
+
+def test_a_stream_chunk_waits_while_pages_wait_for_a_render_thread(monkeypatch):
+    import threading
+
+    from app import work
+
+    settings = Settings(render_threads=1, stream_yield_seconds=0.1)
+    sleeps, sleep = stream_sleeps(monkeypatch)
 
     async def main() -> tuple[int, int]:
         alone = await work.run(settings, lambda: len(sleeps), admit=False)  # no page waiting: at once
@@ -179,14 +187,7 @@ def test_requests_waiting_for_a_page_are_counted_and_streams_wait_with_them(monk
     from app.web.kit.cache import waiting
 
     settings = Settings(stream_yield_seconds=0.06)
-    sleeps: list[float] = []
-    sleep = anyio.sleep
-
-    async def counted_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        await sleep(0)
-
-    monkeypatch.setattr(work.anyio, "sleep", counted_sleep)
+    sleeps, sleep = stream_sleeps(monkeypatch)
 
     async def main() -> tuple[int, int, int]:
         await work.render(settings, lambda: None)  # this loop's render limiter exists, idle
