@@ -19,7 +19,8 @@ import contextvars
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -120,10 +121,16 @@ class PageCache:
             hit = self.hit_alias(headers, url, settings)
             if hit is not None:
                 return hit
+        with self.reading(url):
+            return await answer()
+
+    @contextmanager
+    def reading(self, url: Hashable) -> Iterator[None]:
+        """This request reads ``url``: the others for it wait (``self.pending``) until it is done."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending[url] = future
         try:
-            return await answer()
+            yield
         finally:
             if self.pending.get(url) is future:
                 del self.pending[url]
@@ -261,13 +268,9 @@ async def answer_cached(cache: PageCache, settings: Settings, paths: frozenset[s
     if url in cache.pending:  # another request read it and found no page to keep (a redirect, a broken link)
         await app(scope, receive, send)
         return
-    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    cache.pending[url] = future
-    token = _claimed.set(url)
-    try:
-        await app(scope, receive, send)
-    finally:
-        _claimed.reset(token)
-        if cache.pending.get(url) is future:
-            del cache.pending[url]
-        future.set_result(None)
+    with cache.reading(url):
+        token = _claimed.set(url)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _claimed.reset(token)

@@ -142,7 +142,7 @@
 
   function el(card, selector) { return card.querySelector(selector); }
   // a number's text written in place (LiveChart.setText: no whole-page style recalc per frame)
-  function text(node, value) { if (window.LiveChart) window.LiveChart.setText(node, value); else node.textContent = value; }
+  var text = window.LiveChart.setText; // live-chart.js comes first on the page
   // the charts live in two cards (Watch it train, Inside the training): found in the page
   function chart(card, name) { return document.querySelector('[data-chart="' + name + '"]'); }
 

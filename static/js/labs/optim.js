@@ -24,7 +24,7 @@
   var player = null; // the player of the #surface-view on the page
 
   // a number's text written in place (LiveChart.setText: no whole-page style recalc per frame)
-  function text(node, value) { if (window.LiveChart) window.LiveChart.setText(node, value); else node.textContent = value; }
+  var text = window.LiveChart.setText; // live-chart.js comes first on the page
 
   function Player(view) {
     this.view = view;
