@@ -12,18 +12,17 @@
  * bucket's minimum and maximum (both real points, in x order); width 1 keeps every point. A series of a run of
  * `until` steps has at most 2·(ceil(until / width) + 1) points.
  *
- *   var d = new LiveChart.Decimator(LiveChart.bucketWidth(until));  d.push(x, y);  d.points().x, .y (the closed
- *   buckets' points and the open one's); d.flush() closes the open bucket.
+ *   var d = new LiveChart.Decimator(width);  d.push(x, y);  d.points().x, .y (the closed
+ *   buckets' points and the open one's); d.flush() closes the open bucket. The width is the server's
+ *   (app/web/labs/network/train.py bucket_steps: at most 500 buckets, so ~1,000 points a trace).
  *   var c = new LiveChart.Chart(gd, [series per plotly trace]);  c.draw();  c.handOver(layoutPatch);
  */
 (function () {
   "use strict";
 
-  var MAX_BUCKETS = 500; // → at most 1,000 points a trace (a run of ≤ 500 steps keeps every step)
   var RANGE_MS = 1000; // the fewest milliseconds between two re-rangings of one chart's y axis
   var HEADROOM = 0.25; // a re-ranged axis leaves this fraction of its span free in the direction it grew
 
-  function bucketWidth(until) { return Math.max(1, Math.ceil(until / MAX_BUCKETS)); }
 
   // ------------------------------------------------------------------ min/max decimation
   function Decimator(width) {
@@ -265,6 +264,5 @@
     else if (el.textContent !== text) el.textContent = text;
   }
 
-  window.LiveChart = { Decimator: Decimator, Chart: Chart, bucketWidth: bucketWidth, MAX_BUCKETS: MAX_BUCKETS,
-                       setText: setText };
+  window.LiveChart = { Decimator: Decimator, Chart: Chart, setText: setText };
 })();

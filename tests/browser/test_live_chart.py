@@ -6,16 +6,17 @@ from __future__ import annotations
 import httpx
 
 from app.web.kit.link import from_query, to_query
+from app.web.labs.network.train import bucket_steps
 
-DECIMATE = """() => {
-  const D = window.LiveChart.Decimator, width = window.LiveChart.bucketWidth(3000);
+DECIMATE = """([width, width400]) => {
+  const D = window.LiveChart.Decimator;
   const d = new D(width), ys = [];
   for (let t = 1; t <= 3000; t++) {
     const y = t === 1234 ? 50 : t === 2222 ? -7 : t === 1700 ? NaN : Math.sin(t / 40);
     ys.push(y); d.push(t, y);
   }
   d.points();
-  const every = new D(window.LiveChart.bucketWidth(400));
+  const every = new D(width400);
   for (let t = 1; t <= 400; t++) every.push(t, t * t);
   every.points();
   return { width, x: d.x, y: d.y, every: every.x };
@@ -25,7 +26,7 @@ DECIMATE = """() => {
 def test_decimation_keeps_the_spikes_and_caps_the_points(page, live_server):
     page.goto(live_server + "/network")
     page.wait_for_function("() => window.LiveChart")
-    got = page.evaluate(DECIMATE)
+    got = page.evaluate(DECIMATE, [bucket_steps(3000), bucket_steps(400)])  # the server's buckets (data-bucket-steps)
     assert got["width"] == 6
     assert len(got["x"]) <= 2 * (3000 // 6 + 1)
     assert got["x"] == sorted(got["x"])  # in step order

@@ -206,8 +206,8 @@
 
   // Every streamed number goes into a decimated series (min and max per bucket of steps, see live-chart.js):
   // at most 1,000 points a trace, and no spike dropped.
-  function newSeries(layers, until) {
-    var D = window.LiveChart.Decimator, width = window.LiveChart.bucketWidth(until);
+  function newSeries(layers, width) {
+    var D = window.LiveChart.Decimator;
     var s = { loss: new D(width), trainLoss: new D(1), testLoss: new D(1), trainAcc: new D(1), testAcc: new D(1),
               gnorm: [], smooth: [], ratio: [], ema: { acc: {}, n: {} } };
     layers.forEach(function (p) {
@@ -260,7 +260,7 @@
     if (fresh || !run || run.card !== card) {
       if (run) close();
       if (fresh) resetCharts(card);
-      var series = newSeries(layers, until);
+      var series = newSeries(layers, Number(card.getAttribute("data-bucket-steps")) || 1); // the server's buckets
       run = {
         card: card, t: from, until: until, layers: layers, series: series, charts: liveCharts(card, series),
         dirty: {}, snap: null, lastSnap: 0, frame: 0, renders: 0, renderTimes: [], drawMs: 0, received: 0,

@@ -77,6 +77,14 @@ def _loss_axis(model) -> str:
     return " + ".join([name, *penalties])
 
 
+CHART_BUCKETS = 500  # the live charts keep each bucket's lowest and highest point (static/js/live-chart.js)
+
+
+def bucket_steps(until: int) -> int:
+    """Steps a bucket of the live charts spans: at most ``CHART_BUCKETS`` buckets, ~1,000 points a trace."""
+    return max(1, -(-until // CHART_BUCKETS))
+
+
 def train_view(state: NetworkState, spec: nl.RunSpec, at: nl.Checkpoint) -> dict[str, Any]:
     groups = nl.layer_groups(spec.model)
     types = {p: layer_at(spec.model, p).type for p in groups}
@@ -111,4 +119,5 @@ def train_view(state: NetworkState, spec: nl.RunSpec, at: nl.Checkpoint) -> dict
         source = f"batches of {spec.batch} of the 1,438 training digits (test: 359 held-out digits)"
     return {"figures": {"loss": loss, "acc": acc, "gnorm": gnorm, "ratio": ratio}, "snapshot": snap,
             "layers": list(groups), "every": every, "until": state.until, "source": source,
+            "bucket_steps": bucket_steps(state.until),
             "optimizer": optim.TITLES[spec.optimizer], "typed": spec.data == "typed"}
