@@ -8,6 +8,7 @@ arrays of CONVENTIONS.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,9 @@ class OpSpec:
     objective: the output whose upstream gradient is ``dout`` (or the scalar loss);
         the gradient check differentiates sum(objective * dout).
     extras: the arrays ``run`` computes only when asked (``extras=True``, the default).
+    shapes(shapes, params) -> the shape of every array ``run`` answers (extras included), from
+        the inputs' shapes alone (defaults filled in, ``check`` passed): what an answer will
+        hold, known before anything is computed (the JSON API refuses an oversized answer first).
     """
 
     name: str
@@ -103,6 +107,7 @@ class OpSpec:
     provenance: Callable[[Arrays, dict[str, Any], str, Index], dict[str, list[Index]]] | None = None
     example: Callable[[np.random.Generator], tuple[dict[str, Any], dict[str, Any]]] | None = None
     extras: tuple[str, ...] = ()
+    shapes: Callable[[dict[str, tuple[int, ...]], dict[str, Any]], dict[str, tuple[int, ...]]] | None = None
 
     def input(self, name: str) -> Input:
         for spec in self.inputs:
@@ -116,6 +121,11 @@ class OpSpec:
             raise OpInputError("op", f"{self.name} has no step records")
         arrays = self.run(inputs, params)
         return arrays, self.steps(arrays, params)
+
+
+def numbers_in(shapes: dict[str, tuple[int, ...]]) -> int:
+    """How many numbers arrays of these shapes hold (a 0-d array: one)."""
+    return sum(math.prod(shape) for shape in shapes.values())
 
 
 def copied(**arrays: Any) -> Arrays:

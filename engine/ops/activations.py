@@ -45,6 +45,11 @@ def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
         raise OpInputError("inputs.dout", f"must have the shape of x {list(shapes['x'])}, got {list(shapes['dout'])}")
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Every array of an elementwise op has the shape of x."""
+    return {name: shapes["x"] for name in ("x", "dout", "mask", "out", "dx")}
+
+
 def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype: Any) -> Arrays:
     return {} if "dout" in shapes else {"dout": np.ones(shapes["x"], dtype=dtype)}
 
@@ -99,6 +104,7 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        shapes=_shapes,
     ),
 )
 
@@ -206,6 +212,11 @@ def _activation_spec(name: str, title: str, forward, params: tuple[Param, ...]) 
     def example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"x": np.round(rng.normal(size=(2, 4)) * 2, 2).tolist()}, ({"slope": 0.1} if params else {})
 
+    arrays = ("x", "dout", *(("mask",) if name == "leaky_relu" else ()), "out", "local_grad", "dx")
+
+    def shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {array: shapes["x"] for array in arrays}
+
     return OpSpec(
         name=name, title=title,
         inputs=(
@@ -214,8 +225,8 @@ def _activation_spec(name: str, title: str, forward, params: tuple[Param, ...]) 
                   doc="upstream gradient, the shape of x; ones if missing"),
         ),
         params=params,
-        arrays=("x", "dout", *(("mask",) if name == "leaky_relu" else ()), "out", "local_grad", "dx"),
-        run=run, check=_check, defaults=_defaults, steps=steps, provenance=provenance, example=example,
+        arrays=arrays, run=run, check=_check, defaults=_defaults, steps=steps, provenance=provenance,
+        example=example, shapes=shapes,
     )
 
 

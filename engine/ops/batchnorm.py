@@ -301,6 +301,12 @@ def _bn_call(arrays: Arrays, params: dict[str, Any]) -> tuple[np.ndarray, BatchN
     return out, cache, grads, arrays
 
 
+def _bn_shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    x, per_channel = tuple(shapes["x"]), (shapes["x"][1],)
+    like_x = ("x", "dout", "x_mu", "x_hat", "out", "dx_hat", "dx", "dx_compact")
+    return {name: x if name in like_x else () if name == "momentum" else per_channel for name in BATCHNORM_ARRAYS}
+
+
 def _bn_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, c, g, arrays = _bn_call(arrays, params)
     return copied(
@@ -488,5 +494,6 @@ SPECS = (
         steps=_bn_steps,
         provenance=_bn_provenance,
         example=_bn_example,
+        shapes=_bn_shapes,
     ),
 )

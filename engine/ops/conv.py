@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.ops.conv_provenance import provenance
 from engine.ops.im2col import (
+    ConvGeometry,
     IntOrPair,
     col2im,
     conv_output_size,
@@ -322,6 +323,12 @@ def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
                            f"got {list(shapes['dout'])}")
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The shape of every array :func:`_run` answers (ConvGeometry.shapes)."""
+    return ConvGeometry.of(shapes["x"], shapes["w"], params["stride"], params["pad"],
+                           params.get("dilation", 1)).shapes()
+
+
 def _tex_pair(value: IntOrPair) -> str:
     """A stride, pad or dilation as a formula writes it: 2, or (2, 1) for a (height, width) pair."""
     return str(value) if isinstance(value, int) else f"({value[0]}, {value[1]})"
@@ -423,5 +430,6 @@ SPECS = (
         provenance=_provenance,
         example=_example,
         extras=EXTRAS,
+        shapes=_shapes,
     ),
 )

@@ -127,6 +127,17 @@ def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
                                           f"got {list(shapes['dout'])}")
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The shape of every array :func:`_run` answers."""
+    OH, OW = check_conv_transpose(shapes["x"], shapes["w"], *_geometry(params))
+    (N, F, H, W), (_, C, KH, KW) = shapes["x"], shapes["w"]
+    (ph, pw) = pair(params["pad"])
+    padded, col = (N, C, OH + 2 * ph, OW + 2 * pw), (C * KH * KW, N * H * W)
+    return {"x": shapes["x"], "w": shapes["w"], "b": (C,), "dout": (N, C, OH, OW), "x_row": (F, N * H * W),
+            "w_row": (F, C * KH * KW), "out_col": col, "out_padded": padded, "out": (N, C, OH, OW),
+            "dout_padded": padded, "dout_col": col, "dx": shapes["x"], "dw": shapes["w"], "db": (C,)}
+
+
 def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype: Any) -> Arrays:
     if "dout" in shapes:
         return {}
@@ -285,5 +296,6 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        shapes=_shapes,
     ),
 )

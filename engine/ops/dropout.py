@@ -144,6 +144,10 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {"dout": np.ones(shapes["x"], dtype)}
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {name: () if name in ("mask_given", "scale") else shapes["x"] for name in DROPOUT_ARRAYS}
+
+
 def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     x = arrays["x"]
     dout = arrays["dout"] if "dout" in arrays else np.ones(x.shape, x.dtype)
@@ -232,5 +236,6 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        shapes=_shapes,
     ),
 )

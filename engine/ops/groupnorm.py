@@ -123,6 +123,13 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {"gamma": np.ones(x_shape[1], dtype), "beta": np.zeros(x_shape[1], dtype), "dout": np.ones(x_shape, dtype)}
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    x, per_channel, per_group = tuple(shapes["x"]), (shapes["x"][1],), (shapes["x"][0], params["groups"])
+    like = {"gamma": per_channel, "beta": per_channel, "dgamma": per_channel, "dbeta": per_channel,
+            "mean": per_group, "var": per_group, "std": per_group, "dvar": per_group, "dmean": per_group}
+    return {name: like.get(name, x) for name in ARRAYS}
+
+
 def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, c = groupnorm_forward(arrays["x"], arrays["gamma"], arrays["beta"], params["groups"], params["eps"])
     g = groupnorm_backward(arrays["dout"], c)
@@ -244,5 +251,6 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        shapes=_shapes,
     ),
 )

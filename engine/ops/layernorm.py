@@ -201,6 +201,13 @@ def _ln_provenance(arrays: Arrays, params: dict[str, Any], array: str, index: In
     return {"dout": row, "x": row, "gamma": [tuple(i) for i in np.ndindex(shape[1:])]}  # dvar, dmean, dx, dx_compact
 
 
+def _ln_shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    x, sample, per_sample = tuple(shapes["x"]), tuple(shapes["gamma"]), (shapes["x"][0],)
+    like = {"gamma": sample, "beta": sample, "dgamma": sample, "dbeta": sample,
+            "mean": per_sample, "var": per_sample, "std": per_sample, "dvar": per_sample, "dmean": per_sample}
+    return {name: like.get(name, x) for name in LAYERNORM_ARRAYS}
+
+
 def _ln_example(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
     shape = (3, 4) if rng.integers(2) == 0 else (2, 2, 2, 2)
     return ({"x": rng.normal(size=shape).round(2).tolist(),
@@ -227,5 +234,6 @@ SPECS = (
         steps=_ln_steps,
         provenance=_ln_provenance,
         example=_ln_example,
+        shapes=_ln_shapes,
     ),
 )

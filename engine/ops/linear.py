@@ -115,6 +115,12 @@ def _lin_defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dt
     return {"dout": np.ones((n, d), dtype=dtype)}
 
 
+def _lin_shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    (n, *rest), (_, d) = shapes["x"], shapes["w"]
+    return {"x": shapes["x"], "w": shapes["w"], "b": (d,), "dout": (n, d), "x_flat": (n, math.prod(rest)),
+            "out": (n, d), "dx": shapes["x"], "dw": shapes["w"], "db": (d,)}
+
+
 def _lin_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, cache = linear_forward(arrays["x"], arrays["w"], arrays["b"])
     grads = linear_backward(arrays["dout"], cache)
@@ -202,6 +208,11 @@ def _flat_defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], d
     return {"dout": np.ones((x[0], math.prod(x[1:])), dtype=dtype)}
 
 
+def _flat_shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    (n, *rest) = shapes["x"]
+    return {"x": shapes["x"], "dout": (n, math.prod(rest)), "out": (n, math.prod(rest)), "dx": shapes["x"]}
+
+
 def _flat_run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     out, cache = flatten_forward(arrays["x"])
     grads = flatten_backward(arrays["dout"], cache)
@@ -255,6 +266,7 @@ SPECS = (
         steps=_lin_steps,
         provenance=_lin_provenance,
         example=_lin_example,
+        shapes=_lin_shapes,
     ),
     OpSpec(
         name="flatten",
@@ -271,5 +283,6 @@ SPECS = (
         steps=_flat_steps,
         provenance=_flat_provenance,
         example=_flat_example,
+        shapes=_flat_shapes,
     ),
 )

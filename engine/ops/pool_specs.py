@@ -46,6 +46,20 @@ def _check(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> None:
         check_dout(shapes["dout"], (*shapes["x"][:2], oh, ow))
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The shape of every array max pooling answers (average pooling's are these without the argmaxes)."""
+    oh, ow = check_pool(shapes["x"], params["size"], params["stride"], params.get("pad", 0))
+    (kh, kw), _, _ = _params(params)
+    out = (*shapes["x"][:2], oh, ow)
+    return {"x": shapes["x"], "dout": out, "windows": (*out, kh, kw), "out": out, "window_argmax": out,
+            "argmax": out, "dx": shapes["x"], "dropped_rows": (), "dropped_cols": ()}
+
+
+def _avg_shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    found = _shapes(shapes, params)
+    return {name: found[name] for name in (*_ARRAYS_COMMON, "dx", "dropped_rows", "dropped_cols")}
+
+
 def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype: Any) -> Arrays:
     if "dout" in shapes:
         return {}
@@ -237,6 +251,7 @@ SPECS = (
         provenance=_max_provenance,
         example=_max_example,
         extras=("windows",),
+        shapes=_shapes,
     ),
     OpSpec(
         name="avgpool2d",
@@ -250,5 +265,6 @@ SPECS = (
         steps=_avg_steps,
         provenance=_avg_provenance,
         example=_avg_example,
+        shapes=_avg_shapes,
     ),
 )

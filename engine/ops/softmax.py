@@ -181,6 +181,14 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
 EXTRAS = ("dprobs", "dprobs_defined", "jacobian", "dlogits_via_jacobian")  # the Jacobian route, display only
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n, k = shapes["logits"]
+    per_class = ("logits", "scaled", "shifted", "exp", "probs", "log_probs", "onehot", "p_minus_y", "dlogits",
+                 "dprobs", "dlogits_via_jacobian")
+    return {**dict.fromkeys(per_class, (n, k)), **dict.fromkeys(("labels", "sum_exp", "nll", "dprobs_defined"), (n,)),
+            "loss": (), "jacobian": (n, k, k)}
+
+
 def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     """Forward and the fused backward; ``extras``: also the Jacobian route."""
     _, c = softmax_cross_entropy_forward(arrays["logits"], arrays["labels"], params["temperature"])
@@ -314,5 +322,6 @@ SPECS = (
         provenance=_provenance,
         example=_example,
         extras=EXTRAS,
+        shapes=_shapes,
     ),
 )

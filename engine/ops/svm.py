@@ -76,6 +76,12 @@ def _defaults(shapes: dict[str, tuple[int, ...]], params: dict[str, Any], dtype:
     return {}
 
 
+def _shapes(shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n, k = shapes["logits"]
+    return {**dict.fromkeys(("logits", "margins", "positive", "dlogits"), (n, k)),
+            **dict.fromkeys(("labels", "correct", "num_positive"), (n,)), "loss": ()}
+
+
 def _run(arrays: Arrays, params: dict[str, Any], extras: bool = True) -> Arrays:
     _, c = svm_loss_forward(arrays["logits"], arrays["labels"], params["margin"])
     g = svm_loss_backward(c)
@@ -152,5 +158,6 @@ SPECS = (
         steps=_steps,
         provenance=_provenance,
         example=_example,
+        shapes=_shapes,
     ),
 )

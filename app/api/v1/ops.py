@@ -16,7 +16,7 @@ from app.api.v1.jsonarrays import ArraysResponse
 from app.api.v1.limits import check_op_limits
 from app.settings import Settings, get_settings
 from engine import registry
-from engine.records import Arrays, OpInputError
+from engine.records import Arrays, OpInputError, numbers_in
 
 log = logging.getLogger("backprop_lens")
 router = APIRouter(prefix="/ops", tags=["ops"])
@@ -94,10 +94,16 @@ def _answer(op: str, body: OpRequest, settings: Settings) -> ArraysResponse:
         op, body.inputs, body.params, dtype=body.dtype, max_elements=settings.api_max_elements
     )
     check_op_limits(arrays, settings)
+    if spec.shapes is not None:  # the answer's size from the inputs' shapes: an oversized answer is refused unrun
+        check_answer_size(op, numbers_in(spec.shapes({k: v.shape for k, v in arrays.items()}, params)), settings)
     result: Arrays = spec.run(arrays, params)
-    numbers = sum(int(np.size(a)) for a in result.values())
+    check_answer_size(op, sum(int(np.size(a)) for a in result.values()), settings)  # an op without shapes
+    return ArraysResponse({"op": op, "params": params, "arrays": result})  # encoded here, in the worker thread
+
+
+def check_answer_size(op: str, numbers: int, settings: Settings) -> None:
+    """A 422 naming ``inputs`` when an answer of ``numbers`` numbers is over Settings.api_max_answer_numbers."""
     if numbers > settings.api_max_answer_numbers:
         raise OpInputError("inputs", f"the answer would hold {numbers:,} numbers (every named array of {op}); the "
                                      f"limit is {settings.api_max_answer_numbers:,} (Settings.api_max_answer_numbers: "
                                      "writing a larger answer would cost seconds) — use smaller arrays")
-    return ArraysResponse({"op": op, "params": params, "arrays": result})  # encoded here, in the worker thread
