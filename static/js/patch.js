@@ -150,7 +150,8 @@
       var spec = now[i].getAttribute("data-figure");
       if (old[i].getAttribute("data-figure") === spec) continue;
       old[i].setAttribute("data-figure", spec);
-      run.drawn.push(window.Lens.renderFigure(old[i], false));
+      if (window.Lens.seen && !window.Lens.seen(old[i])) window.Lens.drawLater(old[i]); // off screen: Lens draws it later
+      else run.drawn.push(window.Lens.renderFigure(old[i], false));
     }
   }
 

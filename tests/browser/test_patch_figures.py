@@ -34,6 +34,7 @@ DRAWN = """() => {
 
 @pytest.mark.parametrize("first", [True, False], ids=["figures-first", "figures-after"])
 def test_a_changed_figure_is_drawn_in_place_with_its_new_spec(page, live_server, page_errors, first):
+    page.set_viewport_size({"width": 1280, "height": 2400})  # the bars in sight: an off-screen one is drawn later
     page.goto(f"{live_server}/softmax/preset/notes")
     page.wait_for_selector("#results .bars .plot .main-svg")
     page.wait_for_load_state("networkidle")

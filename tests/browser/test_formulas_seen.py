@@ -1,0 +1,57 @@
+"""An edit's formulas and figures are drawn at once near the screen, the others once the page is idle
+(static/js/lens.js: Lens.seen, Lens.drawLater).
+
+After a keystroke, every formula and figure within a screen of the viewport shows its new source when lens:drawn
+is said; soon after, every one does (none is left with old numbers), and a page scrolled to its end shows them new.
+No timing is asserted: only what the page shows, and in which order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+# every drawn part of the results (not in a closed fold: drawn when it opens) as {near: within a screen of the
+# viewport, fresh: drawn from its current source}
+PARTS = """() => [...document.querySelectorAll('#results [data-latex], #results [data-figure]')]
+  .filter(el => !el.closest('details:not([open])')).map(el => {
+    const box = el.getBoundingClientRect(), h = window.innerHeight, figure = el.hasAttribute('data-figure');
+    const source = el.getAttribute(figure ? 'data-figure' : 'data-latex');
+    const drawn = figure ? el.lensFigure : el.lensMath && el.lensMath.slice(1);
+    return {figure, near: box.bottom >= -h && box.top <= 2 * h, fresh: drawn === source};
+  })"""
+
+ALL_FRESH = "() => (%s)().every(part => part.fresh)" % PARTS
+
+# (lab preset, cell, keystrokes before, the keystroke measured): the measured one keeps the results' structure
+EDITS = [("/norm/preset/two-sample", "#x-0-0", "2.", "5"),
+         ("/softmax/preset/notes", "#logits-0-0", "1", "5")]  # (3, −2, −100) → (1, …) → (15, …)
+
+
+@pytest.mark.parametrize(("path", "cell", "before", "key"), EDITS, ids=["norm", "softmax"])
+def test_parts_near_the_screen_first_then_every_one(page, live_server, page_errors, path, cell, before, key):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(live_server + path)
+    page.wait_for_selector("#gradcheck .badge--ok")
+    page.wait_for_function(ALL_FRESH)
+    page.click(cell)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(before)
+    page.wait_for_function(ALL_FRESH)
+    # at the moment the edit is drawn: what the parts show
+    page.evaluate("""() => { window.__atDrawn = null; const parts = %s;
+        document.addEventListener('lens:drawn', (e) => {
+          if (e.detail.root.id === 'results' && !window.__atDrawn) window.__atDrawn = parts(); }); }""" % PARTS)
+    page.keyboard.type(key)
+    page.wait_for_function("() => window.__atDrawn")
+    at_drawn = page.evaluate("() => window.__atDrawn")
+    near = [p for p in at_drawn if p["near"]]
+    assert near and all(p["fresh"] for p in near), at_drawn
+    # far below, a changed part waited: the keystroke's frame did not pay for what nobody sees yet
+    assert any(not p["near"] and not p["fresh"] for p in at_drawn), at_drawn
+    page.wait_for_function(ALL_FRESH, timeout=5000)  # the rest once the page is idle: none is left stale
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function(ALL_FRESH)
+    assert page.locator(".katex-error").count() == 0
+    assert not page_errors, page_errors
