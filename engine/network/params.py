@@ -111,7 +111,7 @@ def check_params(model: Model, params: Any, field: str = "params", allow_missing
             arr = as_array(f"{field}.{name}", value)
         if arr.shape != shape:
             raise OpInputError(f"{field}.{name}", f"must have shape {list(shape)}, got {list(arr.shape)}")
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             raise OpInputError(f"{field}.{name}", "must be finite")
         out[name] = arr
     return out
@@ -138,7 +138,7 @@ def check_batch(model: Model, x: Any, labels: Any) -> tuple[np.ndarray, np.ndarr
     labels as int64 class indices in [0, K)."""
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         arr = x
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             raise OpInputError("x", "must be finite")
     else:
         arr = as_array("x", x)

@@ -260,7 +260,7 @@ def _forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels:
     records: dict[str, LayerForward] = {}
     buffers = {k: v for k, v in params.items() if k.endswith((".running_mean", ".running_var"))}
     logits = _forward_layers(model.layers, "", x, params, mode, seed, records, buffers, lean)
-    if lean and not np.all(np.isfinite(logits)):  # a training run diverged: the loss is not a number
+    if lean and not np.isfinite(logits).all():  # a training run diverged: the loss is not a number
         return ForwardTrace(model, params, x, labels, mode, seed, records, logits, math.nan, None, None, buffers,
                             lean)
     if model.loss == "svm_loss":

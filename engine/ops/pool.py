@@ -19,6 +19,7 @@ the ``*_naive`` versions loop over every output pixel and are test oracles.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,6 +187,21 @@ def _running_max(x: np.ndarray, size: IntOrPair, stride: IntOrPair, oh: int, ow:
     return out, window_argmax
 
 
+@functools.lru_cache(maxsize=64)
+def _argmax_maps(kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, w: int, oh: int, ow: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(offset_lut, origin), read-only and computed once per geometry: argmax = offset_lut[window_argmax] + origin.
+
+    offset_lut[kh·KW + kw] = kh·W + kw, the offset's flat step; origin[oh, ow] = (oh·sh − ph)·W + ow·sw − pw,
+    the window's origin in the unpadded input plane.
+    """
+    offset_lut = np.array([(o // kw) * w + o % kw for o in range(kh * kw)], dtype=np.int64)
+    origin = ((np.arange(oh, dtype=np.int64) * sh - ph) * w).reshape(oh, 1) + np.arange(ow, dtype=np.int64) * sw - pw
+    offset_lut.flags.writeable = False
+    origin.flags.writeable = False
+    return offset_lut, origin
+
+
 def maxpool2d_forward(x: np.ndarray, size: IntOrPair = 2, stride: IntOrPair | None = None, pad: IntOrPair = 0, *,
                       keep_windows: bool = True) -> tuple[np.ndarray, MaxPoolCache]:
     """Max over each window; remembers where the max was (first one in row-major order on ties).
@@ -200,9 +216,9 @@ def maxpool2d_forward(x: np.ndarray, size: IntOrPair = 2, stride: IntOrPair | No
     windows = _windows(xp, size, stride, oh, ow) if keep_windows else None
     out, window_argmax = _running_max(xp, size, stride, oh, ow)
     # argmax = (oh·sh − ph + i)·W + ow·sw − pw + j: the window origin in x plus the offset's flat step
-    offset_lut = np.array([(o // kw) * w + o % kw for o in range(kh * kw)], dtype=np.int64)
+    offset_lut, origin = _argmax_maps(kh, kw, sh, sw, ph, pw, w, oh, ow)
     argmax = offset_lut.take(window_argmax)
-    argmax += ((np.arange(oh, dtype=np.int64) * sh - ph) * w).reshape(oh, 1) + np.arange(ow, dtype=np.int64) * sw - pw
+    argmax += origin
     cache = MaxPoolCache(
         x_shape=tuple(x.shape), size=size, stride=stride, windows=windows,
         window_argmax=window_argmax.astype(np.int64), argmax=argmax, dropped_rows=rows, dropped_cols=cols, pad=pad,
