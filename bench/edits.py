@@ -66,7 +66,7 @@ def edit_of(lab: str, fields: list[tuple[str, str]]):
     return None
 
 
-def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool = False) -> dict:
+def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool = False, start: int = 0) -> dict:
     fields = parse(lab, client.get(link).text).fields
     make = edit_of(lab, fields)
     if make is None:
@@ -74,7 +74,7 @@ def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool =
     if ab:
         return {**paired(client, make, edits, warmup), "url": make(0)[0]}
     server, cpu, floor = [], [], []
-    for i in range(edits + warmup):
+    for i in range(start, start + edits + warmup):
         url, data = make(i)
         c0 = time.process_time()
         r = client.post(url, data=as_data(data), headers={"HX-Request": "true"})
@@ -85,7 +85,7 @@ def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool =
         if r.status_code != 200:
             text = " ".join(re.sub(r"<[^>]+>", " ", r.text).split())
             return {"error": f"{url} answered {r.status_code}: {text[:120]}"}
-        if i >= warmup:
+        if i >= start + warmup:
             server.append(server_ms(r))
             cpu.append((c1 - c0) * 1000)
             floor.append(server_ms(h) if "app;dur" in h.headers.get("server-timing", "") else floor_ms)

@@ -194,7 +194,8 @@ def _build(state: NetworkState) -> dict[str, Any]:
     view["spec"] = spec
     ops = timeline(state.model)
     index = ops.index(state.op) if state.op in ops else 0
-    state = replace(state, op=ops[index])
+    if state.op != ops[index]:  # (the same state object otherwise: its link is written once)
+        state = replace(state, op=ops[index])
     view["state"] = state
     view["step"] = {"ops": [{"op": o, "phase": PHASES[o.partition(":")[0]], "title": op_title(state.model, o)}
                             for o in ops],

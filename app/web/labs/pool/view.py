@@ -170,7 +170,8 @@ def build(state: PoolState, image_over: int | None = None) -> dict:
         view["size_latex"] = size_latex(state)
         return view
     out = result["out"]
-    state = replace(state, step=state.step % out.size)
+    if state.step % out.size != state.step:  # (the same state object otherwise: its link is written once)
+        state = replace(state, step=state.step % out.size)
     view["state"] = state
     step_plane = tuple(int(i) for i in np.unravel_index(state.step, out.shape)[:2])
     only = step_plane if state.x.size > DETAIL_CELLS else None  # large inputs: details for one plane
