@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     table.header()
     sections = args.only or SECTIONS
     if "ops" in sections:
-        ops.run(table, settings, torch, dtypes=(np.float64, np.float32))
+        ops.run(table, settings, torch, dtypes=(np.float64, np.float32), stages=True)
     if "lecture" in sections:
         lecture.run(table, settings)
     if "tiny_cnn" in sections:

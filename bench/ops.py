@@ -96,6 +96,46 @@ def conv_case(shape: tuple[int, int, int, int, int, int], dtype: Any, torch: Any
     return Case(name, candidate, refs, limits)
 
 
+def conv_stages(table: Table, shape: tuple[int, int, int, int, int, int], dtype: Any, settings: Settings
+                ) -> list[Row]:
+    """Where conv2d's time over its floor goes: each stage of the lean path timed alone, interleaved with
+    the floor, as a share of it (information rows: the profile behind a MISS against the floor)."""
+    from engine.ops.im2col import col2im, im2col, pad_input
+
+    n, c, hw, f, k, pad = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, hw, hw)).astype(dtype)
+    w = rng.standard_normal((f, c, k, k)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype)
+    oh = hw + 2 * pad - k + 1
+    dout = rng.standard_normal((n, f, oh, oh)).astype(dtype)
+    x_padded = pad_input(x, pad)
+    x_col = im2col(x_padded, k, k, 1)
+    w_row = w.reshape(f, -1)
+    dout_row = dout.transpose(1, 0, 2, 3).reshape(f, -1)
+    dx_col = w_row.T @ dout_row
+    out_row, dw_row = np.empty((f, x_col.shape[1]), dtype), np.empty((f, x_col.shape[0]), dtype)
+    dx_out = np.empty_like(dx_col)
+
+    def floor() -> object:
+        np.matmul(w_row, x_col, out=out_row)
+        np.matmul(dout_row, x_col.T, out=dw_row)
+        return np.matmul(w_row.T, dout_row, out=dx_out)
+
+    def small() -> object:  # the bias, dout as rows (a copy: dout is NCHW), db
+        out_row.__iadd__(b[:, None])
+        return dout.transpose(1, 0, 2, 3).reshape(f, -1).sum(axis=1)
+
+    stages = {"floor": floor, "pad": lambda: pad_input(x, pad), "im2col": lambda: im2col(x_padded, k, k, 1),
+              "col2im": lambda: col2im(dx_col, x_padded.shape, k, k, 1), "bias+dout_row+db": small}
+    timings = interleaved(stages, settings)
+    ref = timings["floor"].median
+    name = f"conv2d N{n} C{c} {hw}x{hw} F{f} k{k} p{pad} {np.dtype(dtype).name}"
+    return [table.add(ratio_row(f"{name} stage {label}", "floor (3 matmuls)", t.median, ref, None,
+                                note="this stage alone, as a share of the floor"))
+            for label, t in timings.items() if label != "floor"]
+
+
 # --- maxpool --------------------------------------------------------------------------------
 
 
@@ -255,7 +295,8 @@ def run_case(table: Table, case: Case, dtype: Any, settings: Settings, torch_mis
 
 def run(table: Table, settings: Settings, torch: Any = None, dtypes: tuple[Any, ...] = (np.float64, np.float32),
         conv_shapes: tuple = CONV_SHAPES, pool_shape: tuple = POOL_SHAPE, bn_shape: tuple = BN_SHAPE,
-        softmax_shape: tuple = SOFTMAX_SHAPE) -> list[Row]:
+        softmax_shape: tuple = SOFTMAX_SHAPE, stages: bool = False) -> list[Row]:
+    """Every case's rows; ``stages``: conv2d's stage profile too (:func:`conv_stages`)."""
     rows = []
     for dtype in dtypes:
         cases = [conv_case(s, dtype, torch) for s in conv_shapes]
@@ -263,4 +304,7 @@ def run(table: Table, settings: Settings, torch: Any = None, dtypes: tuple[Any, 
                   softmax_case(softmax_shape, dtype, torch)]
         for case in cases:
             rows += run_case(table, case, dtype, settings, torch is None)
+        if stages:
+            for shape in conv_shapes:
+                rows += conv_stages(table, shape, dtype, settings)
     return rows
