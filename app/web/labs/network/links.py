@@ -92,12 +92,13 @@ def pool_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
         ds = np.array(dout[:xs.shape[0], :xs.shape[1], :oh, :ow])
         state = pool_state.PoolState(xs, "max" if layer.type == "maxpool2d" else "avg", k, s, dout_mode="typed",
                                      dout_typed=ds, relu_dout_typed=np.ones(xs.shape))
-        pool_state.from_link(state.to_query(), get_settings())  # the lab must open it
+        query = state.to_query()
+        pool_state.from_link(query, get_settings())  # the lab must open it
     except LINK_ERRORS as exc:
         return _failed("pooling", exc)
     cut = _parts(x.shape, lim, ("examples", "channels", "rows", "columns"))
     note = _cut(cut) or "Carries this layer's exact x and dout."
-    return {"lab": "pooling", "href": f"/pool?{state.to_query()}", "note": note}
+    return {"lab": "pooling", "href": f"/pool?{query}", "note": note}
 
 
 def relu_link(fwd: dict, bwd: dict) -> dict[str, Any] | None:
@@ -112,12 +113,13 @@ def relu_link(fwd: dict, bwd: dict) -> dict[str, Any] | None:
         out = (xs.shape[0], xs.shape[1], (xs.shape[2] - k) // k + 1, (xs.shape[3] - k) // k + 1)
         state = pool_state.PoolState(xs, "max", k, k, dout_mode="typed", dout_typed=np.ones(out),
                                      relu_dout_typed=_first(dout, lim))
-        pool_state.from_link(state.to_query(), get_settings())
+        query = state.to_query()
+        pool_state.from_link(query, get_settings())
     except LINK_ERRORS as exc:
         return _failed("pooling & ReLU", exc)
     note = _cut(_parts(x.shape, lim, ("examples", "channels", "rows", "columns"))) or \
         "Carries this layer's exact x and dout (to the lab's ReLU)."
-    return {"lab": "pooling & ReLU", "href": f"/pool?{state.to_query()}", "note": note}
+    return {"lab": "pooling & ReLU", "href": f"/pool?{query}", "note": note}
 
 
 def norm_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
@@ -132,7 +134,8 @@ def norm_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
                                      tab="bn", mode="train", eps=layer.eps, momentum=layer.momentum,
                                      convention=layer.convention, dout_mode="typed",
                                      dout_typed=_first(bwd["dout"], lim))
-        norm_state.from_link(state.to_query(), get_settings())
+        query = state.to_query()
+        norm_state.from_link(query, get_settings())
     except LINK_ERRORS as exc:
         return _failed("normalization", exc)
     names = ("examples", "features") if x.ndim == 2 else ("examples", "channels", "rows", "columns")
@@ -140,7 +143,7 @@ def norm_link(layer, fwd: dict, bwd: dict) -> dict[str, Any]:
     note = _cut(cut)
     if cut and (xs.shape[0] < x.shape[0] or (x.ndim == 4 and xs.shape[2:] != x.shape[2:])):
         note += " The batch statistics there are those of what it carries, so its numbers differ from these."
-    return {"lab": "normalization", "href": f"/norm?{state.to_query()}",
+    return {"lab": "normalization", "href": f"/norm?{query}",
             "note": note or "Carries this layer's exact x, γ, β, running statistics and dout."}
 
 
@@ -151,13 +154,14 @@ def softmax_link(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
         if logits.shape[1] > k_max:
             raise FieldError("logits", f"it takes at most {k_max} classes; this network has {logits.shape[1]}")
         state = softmax_state.SoftmaxState(np.array(logits[:n_max]), np.asarray(labels[:n_max], np.int64), 1.0)
-        softmax_state.from_link(state.to_query(), get_settings())
+        query = state.to_query()
+        softmax_state.from_link(query, get_settings())
     except LINK_ERRORS as exc:
         return _failed("softmax", exc)
     n = logits.shape[0]
     note = (f"Carries the first {n_max} of {n} examples — the lab's size limit; its loss is their mean, "
             "so it differs from this batch's." if n > n_max else "Carries these exact logits and labels.")
-    return {"lab": "softmax", "href": f"/softmax?{state.to_query()}", "note": note}
+    return {"lab": "softmax", "href": f"/softmax?{query}", "note": note}
 
 
 def optim_link(spec, name: str, st) -> dict[str, Any]:
@@ -177,13 +181,14 @@ def optim_link(spec, name: str, st) -> dict[str, Any]:
         opt = optim_state.OptSpec.make(spec.optimizer, dict(spec.hyperparams))
         state = optim_state.OptimState(opt=opt, names=names, theta=theta, gmode="typed", grads=grads, steps=1,
                                        k=1, j=0, runs=(opt,), starting=start)
-        optim_state.from_link(state.to_query(), get_settings())
+        query = state.to_query()
+        optim_state.from_link(query, get_settings())
     except LINK_ERRORS as exc:
         return _failed("optimizer", exc)
     what = f"the first {k} of {size} entries of {name}" if k < size else f"every entry of {name}"
     since = (f"the optimizer's state after the run's {st.state.t} step{'s' if st.state.t != 1 else ''} "
              f"(t0 = {st.state.t}{''.join(f', {s}0' for s in slots)})" if start else "zero state (the first step)")
-    return {"lab": "optimizer", "href": f"/optim?{state.to_query()}",
+    return {"lab": "optimizer", "href": f"/optim?{query}",
             "note": f"Carries {what}: θ before this step, its gradient and {since}, so the lab takes exactly "
                     "this update."}
 

@@ -7,6 +7,7 @@ a screen (and says so), and labels it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -62,9 +63,14 @@ def dims(shape) -> str:
 
 
 
+@cache
+def _resnet_text() -> str:
+    return model_text(nl.parse_structure(RESNET_MODEL))
+
+
 def keras_names(model: Model) -> dict[str, str]:
     """For the ResNet-block preset's network: the name each layer has in ResNet-50 (Keras)."""
-    return RESNET_NAMES if model_text(model) == model_text(nl.parse_structure(RESNET_MODEL)) else {}
+    return RESNET_NAMES if model_text(model) == _resnet_text() else {}
 
 
 # --- arrays cut to a screen -------------------------------------------------------------------
