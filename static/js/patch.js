@@ -17,6 +17,12 @@
  *   - what the page's scripts set and the server never sends stays: tabindex (lab.js), data-overflow
  *     (lens.js), an open <details>; whitespace between elements is left as it is.
  * Where the new fragment is not the same element (another tag or id), it replaces the old one whole.
+ *
+ * Only what changed comes (app/web/kit/changed.py): every table and result image the server draws carries data-h, a
+ * hash of its HTML; an edit sends the hashes of those its target holds (header Lens-Have, at most MAX_HAVE), and
+ * the answer writes each of them as an empty stub (<table data-h="…" data-keep></table>). A stub keeps the old
+ * element in place, or — where the structure moved — a copy of the page's element of that hash. A stub whose
+ * element is gone (the page changed while the request was out) asks again without Lens-Have: everything comes.
  * Used by the labs' cell edits: hx-swap="patch" hx-ext="lens-patch" (templates/<lab>/lab.html).
  */
 (function () {
@@ -30,6 +36,9 @@
   // and formulas whose source changed in place (Lens draws them again), the values whose text changed (motion.js
   // flashes them).
   var run = null;
+  var MAX_HAVE = 1024; // more tables than this in the target: Lens-Have is not sent (the server's cap too)
+  var internal = null; // htmx's internal API (the extension's init)
+  var whole = false; // the next request asks for everything (a stub found no element)
 
   function isHtmx(el) {
     var names = el.getAttributeNames();
@@ -74,12 +83,44 @@
   var LATEX_OWN = { "class": true }; // is-rendered, Lens's own on a typeset formula
 
   function replace(x, y) {
+    y = filled(y);
     x.replaceWith(y);
     if (y.nodeType === 1 && run) run.added.push(y);
   }
 
+  // --- stubs: the elements the page holds, by hash
+  function held(target) {
+    var map = new Map(), all = target.querySelectorAll("[data-h]");
+    for (var i = 0; i < all.length; i++) map.set(all[i].getAttribute("data-h"), all[i]);
+    return map;
+  }
+
+  // a stub's element: a copy of the page's element of its hash (the stub itself, noted missing, when there is none)
+  function copy(stub) {
+    var h = stub.getAttribute("data-h"), el = run ? run.held.get(h) : null;
+    if (!el || el.getAttribute("data-h") !== h) { // gone, or patched since into another
+      if (run) run.missing = true;
+      return stub;
+    }
+    return el.cloneNode(true);
+  }
+
+  // node (from the fresh fragment) with its stubs filled, before it is put into the page
+  function filled(node) {
+    if (node.nodeType !== 1 || !run || !run.held.size) return node;
+    if (node.hasAttribute("data-keep")) return copy(node);
+    var stubs = node.querySelectorAll("[data-keep]");
+    for (var i = 0; i < stubs.length; i++) stubs[i].replaceWith(copy(stubs[i]));
+    return node;
+  }
+
   // a (in the page) made to show what b (just parsed) shows; b's nodes may be moved into the page
   function sync(a, b) {
+    if (b.hasAttribute("data-keep")) { // a stub: the page holds it; in place when a is it, else copied here
+      if (a.getAttribute("data-h") === b.getAttribute("data-h")) return;
+      b = copy(b);
+      if (b.hasAttribute("data-keep")) { replace(a, b); return; }
+    }
     if (a.hasAttribute("data-latex")) { // kept as typeset while its source is the same, else typeset again in place
       if (a.getAttribute("data-latex") !== b.getAttribute("data-latex") ||
           a.hasAttribute("data-display") !== b.hasAttribute("data-display")) {
@@ -122,7 +163,7 @@
     var old = significant(a);
     var fresh = significant(b);
     if (old.length !== fresh.length) {
-      a.replaceChildren.apply(a, Array.prototype.slice.call(b.childNodes));
+      a.replaceChildren.apply(a, Array.prototype.slice.call(b.childNodes).map(filled));
       if (run) run.added.push.apply(run.added, Array.prototype.slice.call(a.children));
       return;
     }
@@ -166,13 +207,19 @@
       if (n.nodeType === 1) { fresh = n; break; }
     }
     if (!fresh) return [];
+    var stubs = fresh.querySelectorAll("[data-keep]"), have = stubs.length ? held(target) : new Map();
+    for (var k = 0; k < stubs.length; k++) {
+      if (!have.has(stubs[k].getAttribute("data-h"))) return again(target); // not in the page: ask for all
+    }
     if (fresh.tagName !== target.tagName || fresh.id !== target.id) { // not the same element: replaced whole
+      run = { held: have, added: [] };
+      try { fresh = filled(fresh); } finally { run = null; }
       target.replaceWith(fresh);
       var at = settleInfo.elts.indexOf(target);
       if (at >= 0) settleInfo.elts[at] = fresh;
       return [fresh];
     }
-    run = { added: [], figures: [], formulas: [], changed: [], drawn: [] };
+    run = { added: [], figures: [], formulas: [], changed: [], drawn: [], held: have, missing: false };
     var done = run;
     try {
       if (window.Lens && window.Lens.figuresFirst !== false) figuresFirst(target, fresh);
@@ -186,11 +233,42 @@
     Promise.resolve().then(function () {
       if (window.Lens && window.Lens.drawParts) window.Lens.drawParts(target, done);
     });
+    if (done.missing) again(target); // a stub's element was patched into another before it was copied
     return done.added; // htmx: an array (even empty) is a swap handled; each element in it is processed and loaded
+  }
+
+  // The last patch request of each target (its element and path), to ask again for everything.
+  var asked = new WeakMap();
+
+  function again(target) {
+    var last = asked.get(target);
+    if (last && window.htmx) {
+      whole = true;
+      window.htmx.ajax("POST", last.path, { source: last.elt, target: target, swap: "patch" });
+    }
+    return [];
+  }
+
+  // Lens-Have: the hashes of the tables the target holds, on a request whose answer is patched into it
+  function configRequest(detail) {
+    var target = detail.target, elt = detail.elt;
+    if (!target || !internal || internal.getSwapSpecification(elt).swapStyle !== "patch") return;
+    asked.set(target, { elt: elt, path: detail.path });
+    if (whole) { whole = false; return; }
+    var all = target.querySelectorAll("[data-h]");
+    if (!all.length || all.length > MAX_HAVE) return;
+    var hashes = new Array(all.length);
+    for (var i = 0; i < all.length; i++) hashes[i] = all[i].getAttribute("data-h");
+    detail.headers["Lens-Have"] = hashes.join(" ");
   }
 
   function define() {
     window.htmx.defineExtension("lens-patch", {
+      init: function (api) { internal = api; },
+      onEvent: function (name, event) {
+        if (name === "htmx:configRequest") configRequest(event.detail);
+        return true;
+      },
       handleSwap: function (style, target, fragment, settleInfo) {
         return style === "patch" ? patch(target, fragment, settleInfo) : false;
       },

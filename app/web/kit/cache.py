@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import work
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
+from app.web.kit.changed import VARY
 
 _claimed: contextvars.ContextVar[Hashable | None] = contextvars.ContextVar("lens_claimed_url", default=None)
 KEPT_HEADERS = ("content-type", "hx-replace-url", "hx-reswap",  # what a cached answer repeats of the original
@@ -137,11 +138,12 @@ class PageCache:
             future.set_result(None)
 
     async def answer(self, request: Request, key: Hashable, render: Callable[[], Awaitable[Response]],
-                     settings: Settings, shared: bool) -> Response:
+                     settings: Settings, shared: bool, cut: Callable[[bytes], bytes] | None = None) -> Response:
         """The cached answer for ``key`` (304 when the client has it), rendering it once when missing.
 
         ``shared``: a GET page a shared cache may keep (else the answer is ``no-cache`` for HTTP caches,
-        though this process still keeps it: a POSTed fragment)."""
+        though this process still keeps it: a POSTed fragment). ``cut``: the answer's body as this request gets it
+        (app.web.kit.changed: without the tables the client holds) — the whole body is what is kept."""
         entry = self.get(key)
         if entry is None and key in self.inflight:
             entry = await waiting(self.inflight[key])
@@ -165,7 +167,13 @@ class PageCache:
                 return response
         else:
             self.hits += 1
-        return respond(request.headers, entry, cache_control(settings) if shared else "no-cache")
+        if cut is not None:
+            body = cut(entry.body)
+            if body is not entry.body:  # this request's own answer: never kept, never an ETag
+                headers = {**SECURITY_HEADERS, **dict(entry.headers), "Cache-Control": "no-store", "Vary": VARY}
+                return Response(body, status_code=entry.status, headers=headers)
+        return respond(request.headers, entry, cache_control(settings) if shared else "no-cache",
+                       vary="HX-Request, Accept-Encoding" if shared else VARY)
 
 
 T = TypeVar("T")
@@ -203,10 +211,10 @@ def _client_has(headers: Headers, etag: str) -> bool:
     return etag in tags or "*" in tags
 
 
-def respond(request_headers: Headers, entry: Entry, cache_control_value: str) -> Response:
+def respond(request_headers: Headers, entry: Entry, cache_control_value: str,
+            vary: str = "HX-Request, Accept-Encoding") -> Response:
     """The cached answer (or a 304), with every header it needs: it may be sent before any middleware runs."""
-    headers = {**SECURITY_HEADERS, "ETag": entry.etag, "Cache-Control": cache_control_value,
-               "Vary": "HX-Request, Accept-Encoding"}
+    headers = {**SECURITY_HEADERS, "ETag": entry.etag, "Cache-Control": cache_control_value, "Vary": vary}
     own_csp = dict(entry.headers).get("content-security-policy")
     if own_csp is not None:  # a route's own (an embed=1 page's) replaces the default, in a 304 too (a 304's
         headers["Content-Security-Policy"] = own_csp  # headers update the browser's stored ones)

@@ -15,6 +15,9 @@ with a visually hidden caption naming the array, its accessible name.
     colours(values, vmax, rule)        the scale's (background, text) colours, for cells a template
                                        or a drawing lays out itself (the optimizer's comparison, pool's routing)
 
+Every table (and every result image) carries ``data-h``, a short hash of its HTML (:func:`signed`): an edit's
+fragment need not send again a table the page already holds (app.web.kit.changed, static/js/patch.js).
+
 The dict: ``html`` (the table), ``array``, ``title`` (the figure's caption, "" for none), ``vmax`` and
 ``vmax_text`` (the colour scale's half-range, for a legend), ``shape``, ``n_rows``, ``n_cols``.
 
@@ -41,6 +44,7 @@ Options of a table (all keywords but ``values`` and ``array``):
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -378,15 +382,29 @@ class Heatmaps:
                 at_image += n
                 for i, j in table.hidden or ():  # a quiz's hidden pixel: masked (app.web.render.plane)
                     rgb[i * table.values.shape[1] + j] = plane.MASKED
-                table.out["html"] = plane.image_html(table, rgb.reshape(*table.values.shape, 3))
+                html = plane.image_html(table, rgb.reshape(*table.values.shape, 3))
+                table.out["html"] = html if table.editable else signed(html, quiz)  # an input: never kept
                 continue
             if table.colour == "none":
-                table.out["html"] = table.html(None, None)
+                table.out["html"] = signed(table.html(None, None), quiz)
                 continue
             n = table.values.size
-            table.out["html"] = table.html(bg_all[at:at + n], fg_all[at:at + n])
+            table.out["html"] = signed(table.html(bg_all[at:at + n], fg_all[at:at + n]), quiz)
             at += n
         self._tables = []
+
+
+HASH_BYTES = 6  # data-h: 12 hex digits; a fragment's tables are told apart from the few hundred a page holds
+
+
+def signed(html: str, quiz: hidden.Hidden | None = None) -> Markup:
+    """``html`` (one element: a table, an image's figure body) with ``data-h``, a hash of it, last in its opening tag.
+    Drawn for a quiz, the hash is another (a quiz's page is rewritten after it is drawn, app.web.kit.quiz_mask):
+    what a quiz showed is never taken for what a page without it shows."""
+    key = html.encode()
+    digest = hashlib.blake2b(key, digest_size=HASH_BYTES, person=b"quiz" if quiz is not None else b"")
+    end = html.index(">")
+    return Markup(f'{html[:end]} data-h="{digest.hexdigest()}"{html[end:]}')
 
 
 # The batch of the view being built (:func:`batched`): every table written meanwhile is coloured in its one pass.

@@ -35,7 +35,7 @@ def token(key: str) -> str:
 
 def tables(html: str, name: str) -> list[str]:
     """Every table ``data-arr=name`` of ``html`` as its cells' texts."""
-    found = re.findall(rf'<table class="heatmap[^"]*" data-arr="{re.escape(name)}">(.*?)</table>', html, re.S)
+    found = re.findall(rf'<table class="heatmap[^"]*" data-arr="{re.escape(name)}"[^>]*>(.*?)</table>', html, re.S)
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", t)).strip() for t in found]
 
 

@@ -30,7 +30,7 @@ def opened(client, link: str):
 
 def table(html: str, array: str) -> np.ndarray:
     """The exact values of the step view's table ``array`` (its cells' tooltips, else their text)."""
-    body = re.search(rf'<table class="heatmap[^"]*" data-arr="{array}">(.*?)</table>', html, re.S).group(1)
+    body = re.search(rf'<table class="heatmap[^"]*" data-arr="{array}"[^>]*>(.*?)</table>', html, re.S).group(1)
     cells = re.findall(r'<td data-idx="[^"]*"[^>]*?(?: title="([^"]*)")?>([^<]*)</td>', body)
     return np.array([float(title or text) for title, text in cells])
 

@@ -119,7 +119,8 @@ LABS = ("conv", "pool", "norm", "softmax", "optim", "network")
 def _result_cells(html: str, count: int) -> list[tuple[str, str, str]]:
     """(array, index, the cell's text) of the first result cells of different tables the page shows."""
     found, seen = [], set()
-    for kind, array, body in re.findall(r'<table class="heatmap([^"]*)" data-arr="([^"]+)">(.*?)</table>', html, re.S):
+    tables = re.findall(r'<table class="heatmap([^"]*)" data-arr="([^"]+)"[^>]*>(.*?)</table>', html, re.S)
+    for kind, array, body in tables:
         if array in seen or "editable" in kind:  # an input's cells are what the student typed
             continue
         cell = re.search(r'<td data-idx="([^"]*)"[^>]*>(.*?)</td>', body, re.S)

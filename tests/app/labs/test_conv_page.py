@@ -28,7 +28,7 @@ def client():
 def cells(html: str, array: str, plane: str = "0,0") -> list[str]:
     """The texts of the cells of ``array`` for one plane, in order, from the results."""
     results = html[html.index('id="results"'):]
-    table = re.search(rf'<table class="heatmap" data-arr="{array}">(.*?)</table>', results, re.S).group(1)
+    table = re.search(rf'<table class="heatmap" data-arr="{array}"[^>]*>(.*?)</table>', results, re.S).group(1)
     return re.findall(rf'<td data-idx="{plane},\d+,\d+"[^>]*>([^<]*)</td>', table)
 
 

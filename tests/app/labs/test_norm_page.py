@@ -29,7 +29,7 @@ TINY = ("/norm?v=1&tab=bn&x=3x1:0,2,4&gamma=1:1&beta=1:0&running_mean=1:1&runnin
 
 def cells(page: str, array: str) -> list[str]:
     """The texts of the cells of the first table ``data-arr=array`` in ``page``, in order."""
-    tables = re.findall(rf'<table class="heatmap" data-arr="{re.escape(array)}">(.*?)</table>', page, re.S)
+    tables = re.findall(rf'<table class="heatmap" data-arr="{re.escape(array)}"[^>]*>(.*?)</table>', page, re.S)
     if not tables:
         return []
     return [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td data-idx=[^>]*>(.*?)</td>", tables[0], re.S)]

@@ -33,7 +33,7 @@ def client():
 def cells(html: str, array: str, plane: str = "0,0") -> list[str]:
     """The texts of the cells of the first table of ``array`` for one plane, in order, from the results."""
     results = html[html.index('id="results"'):]
-    tables = re.findall(rf'<table class="heatmap[^"]*" data-arr="{array}">(.*?)</table>', results, re.S)
+    tables = re.findall(rf'<table class="heatmap[^"]*" data-arr="{array}"[^>]*>(.*?)</table>', results, re.S)
     table = next(t for t in tables if f'data-idx="{plane},' in t)
     return re.findall(rf'<td data-idx="{plane},\d+,\d+"[^>]*>([^<]*)(?:<sub[^>]*>[^<]*</sub>)?</td>', table)
 

@@ -32,7 +32,7 @@ def client():
 def cells(html: str, array: str) -> dict[str, str]:
     """{data-idx: text} of the first table of ``array`` in the results."""
     results = html[html.index('id="results"'):]
-    table = re.search(rf'<table class="heatmap" data-arr="{array}">(.*?)</table>', results, re.S).group(1)
+    table = re.search(rf'<table class="heatmap" data-arr="{array}"[^>]*>(.*?)</table>', results, re.S).group(1)
     return dict(re.findall(r'<td data-idx="([\d,]*)"[^>]*>([^<]*)</td>', table))
 
 

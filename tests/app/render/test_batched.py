@@ -63,7 +63,7 @@ def test_a_quiz_page_is_written_the_same(client, monkeypatch, preset):
     link = client.get(preset, follow_redirects=False).headers["location"]
     page = client.get(link).text
     largest = {}  # each table's cell of the largest |value|: its magnitude is the legend's, which is then hidden
-    for array, body in re.findall(r'<table class="heatmap[^"]*" data-arr="([a-z_]+)">(.*?)</table>', page):
+    for array, body in re.findall(r'<table class="heatmap[^"]*" data-arr="([a-z_]+)"[^>]*>(.*?)</table>', page):
         for index, text in re.findall(r'<td data-idx="([0-9,]+)"[^>]*>([-0-9.e]+)<', body):
             if abs(float(text)) > largest.get(array, ("", -1.0))[1]:
                 largest[array] = (index, abs(float(text)))

@@ -93,7 +93,7 @@ def test_labels_bands_and_cut_matrices():
     assert "… 4 more rows and 5 more columns (6 × 8 in all)" in g["html"]
     band = heatmap(np.ones((2, 3)), "m", band=("m", "first moment"), row_labels=["w", "b"], row_class="row-label",
                    kind="band", classes=[["", "sel", ""]] * 2)["html"]
-    assert band.startswith('<table class="heatmap band" data-arr="m">')
+    assert band.startswith('<table class="heatmap band" data-arr="m" data-h="')
     assert '<th class="band-label" rowspan="2" scope="rowgroup" title="first moment">m</th>' in band
     assert band.count('<th scope="row" class="row-label">') == 2 and band.count('class="sel"') == 2
     index = heatmap(np.array([[0.0, 3.0]]), "argmax", colour="none", kind="heatmap--index")["html"]

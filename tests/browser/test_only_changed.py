@@ -1,0 +1,87 @@
+"""An edit's answer carries only what changed (issue 12, target 2; app/web/kit/changed.py, static/js/patch.js):
+the page sends the hashes of the tables it holds (Lens-Have), the answer writes those as empty stubs, and the
+patch keeps them — after typing, every table shows exactly what a fresh load of the new link shows."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+# every signed element of the results as a person and a script see it: its hash, the cells' text and colours (not
+# the classes the page's scripts add a moment: motion.js's is-changed flash)
+READ = """() => [...document.querySelectorAll('#results [data-h]')].map(el => [el.getAttribute('data-h'),
+    el.hasAttribute('data-keep'), el.tagName, el.getAttribute('data-arr'),
+    [...el.querySelectorAll('td, th')].map(c => c.textContent + '|' + c.style.background + '|' +
+        [...c.classList].filter(k => !k.startsWith('is-')).join(' ')),
+    el.getAttribute('data-f64')])"""
+
+
+def shown(page) -> list:
+    return page.evaluate(READ)
+
+
+@pytest.mark.parametrize(("lab", "preset", "cell", "keys"),
+                         [("pool", "notes-4x4", "[data-lab] .cells input.cell", "72"),
+                          ("conv", "notes-7-3-13-6", "#x-0-0-0-0", "25")])
+def test_typing_keeps_what_did_not_change_and_shows_what_a_fresh_load_shows(page, live_server, page_errors, lab,
+                                                                              preset, cell, keys):
+    page.goto(f"{live_server}/{lab}/preset/{preset}?seed=3")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => { window.__drawn = 0; document.addEventListener('lens:drawn', (e) => {"
+                  " if (e.detail.root.id === 'results') window.__drawn += 1; }); }")
+    held = page.evaluate("() => document.querySelectorAll('#results [data-h]').length")
+    assert held > 3
+    sent: list[int] = []
+    page.on("request", lambda req: sent.append(len(req.headers.get("lens-have", "").split()))
+            if req.url.endswith(f"/{lab}/results") else None)
+    stubs: list[int] = []
+    page.locator(cell).first.click()
+    page.keyboard.press("Control+A")
+    for k, key in enumerate(keys):
+        with page.expect_response(lambda r: r.url.endswith(f"/{lab}/results")) as answer:
+            page.keyboard.press(key)
+        stubs.append(answer.value.text().count("data-keep"))
+        page.wait_for_function(f"() => window.__drawn >= {k + 1}")
+    assert sent and all(n > 0 for n in sent), sent  # every edit said what the page holds…
+    assert sum(stubs) > 0, stubs  # …and was answered without some of it
+    page.wait_for_load_state("networkidle")
+    after = shown(page)
+    assert not any(keep for _, keep, *_ in after), "a stub was left in the page"
+    link = page.url
+    fresh = page.context.new_page()
+    fresh.goto(link)
+    fresh.wait_for_load_state("networkidle")
+    assert after == shown(fresh), f"{lab}: a table differs from a fresh load of {link}"
+    fresh.close()
+    assert not page_errors, page_errors
+
+
+PATCH = """([old, fresh]) => {
+    const root = document.createElement('div');
+    root.id = 'probe';
+    root.innerHTML = old;
+    document.body.append(root);
+    const kept = root.querySelector('[data-h="aaaaaaaaaaaa"]');
+    window.Lens.patch(root, fresh);
+    const now = document.getElementById('probe');
+    const out = [now.querySelector('[data-h="aaaaaaaaaaaa"]') === kept,
+                 now.querySelector('[data-h="aaaaaaaaaaaa"]').textContent,
+                 now.querySelectorAll('[data-keep]').length, now.textContent];
+    now.remove();
+    return out;
+}"""
+
+
+def test_a_stub_keeps_its_element_in_place_or_copies_it_where_the_structure_moved(page, live_server, page_errors):
+    page.goto(f"{live_server}/conv/preset/notes-7-3-13-6")
+    page.wait_for_load_state("networkidle")
+    old = ('<p>a</p><table class="heatmap" data-h="aaaaaaaaaaaa"><tbody><tr><td>1</td></tr></tbody></table>'
+           '<table class="heatmap" data-h="bbbbbbbbbbbb"><tbody><tr><td>2</td></tr></tbody></table>')
+    same = ('<div id="probe"><p>b</p><table data-h="aaaaaaaaaaaa" data-keep></table>'
+            '<table class="heatmap" data-h="cccccccccccc"><tbody><tr><td>3</td></tr></tbody></table></div>')
+    assert page.evaluate(PATCH, [old, same]) == [True, "1", 0, "b13"]  # in place: the same element
+    moved = ('<div id="probe"><section><table data-h="aaaaaaaaaaaa" data-keep></table></section>'
+             '<table data-h="bbbbbbbbbbbb" data-keep></table><p>c</p></div>')
+    assert page.evaluate(PATCH, [old, moved]) == [False, "1", 0, "12c"]  # another structure: a copy
+    assert not page_errors, page_errors
