@@ -51,8 +51,16 @@ def link_texts(values: Any) -> list[str]:
     """:func:`link_text` of every value of an array, row-major, in one go (a 28×28 plane's 784 numbers in a link or
     an image's hidden field): Python's repr of each float, its ``.0`` dropped where :func:`link_text` drops it (a
     whole number below 1e15, at most 15 digits, which repr writes as ``123.0``; ``-0.0``, which reads back as 0)."""
-    texts = [t[:-2] if t[-2:] == ".0" and len(t.lstrip("-")) <= 17 else t
-             for t in map(repr, np.asarray(values, dtype=np.float64).ravel().tolist())]
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    if flat.size >= 64:  # an image's values repeat (a digit's 0s, one-decimal presets): each distinct one written once
+        distinct, inverse = np.unique(flat, return_inverse=True)  # (0.0 and -0.0 are one: both write "0")
+        if 2 * distinct.size <= flat.size:
+            return list(map(_link_texts(distinct.tolist()).__getitem__, inverse.ravel().tolist()))
+    return _link_texts(flat.tolist())
+
+
+def _link_texts(values: list[float]) -> list[str]:
+    texts = [t[:-2] if t[-2:] == ".0" and len(t.lstrip("-")) <= 17 else t for t in map(repr, values)]
     return [t if t != "-0" else "0" for t in texts]
 
 
