@@ -6,7 +6,9 @@ Every lab at every preset's size (issue 12, targets 1 and 2), against a real uvi
   presets, whose data is not typed, POST /network/step one operation on), p50/p95 of the server's own
   time (its ``Server-Timing: app;dur=`` header, app/timing.py) and of the round trip, the fragment's
   bytes (as sent, gzip, and decoded) and how many ``<input>``s it holds (the inputs are never re-sent),
-  next to ``GET /healthz`` timed in the same run (the HTTP floor on this machine);
+  next to ``GET /healthz`` timed in the same run (the HTTP floor on this machine). Each edit says what the
+  page holds (``Lens-Have``: the tables of the last answer, app.web.kit.changed) as the browser does; every
+  other edit does not, and its server time and bytes are beside them (paired, in turn in one run);
 - browser: in real Chromium, a keystroke in a cell (→ on the network's step view) to the first
   animation frame after the swapped content's formulas and figures are drawn: keydown → Lens's
   ``lens:drawn`` for the swapped element (static/js/lens.js) → requestAnimationFrame → a task after
@@ -120,26 +122,38 @@ def server_case(client: httpx.Client, case: Case, edits: int) -> dict:
     fields = page.fields
     name = next((n for n in CELL_NAMES if any(k == n for k, _ in fields)), None)
     app_ms, wall_ms, floor_ms = [], [], []
+    whole_ms: list[float] = []  # the same edits without Lens-Have, interleaved (every other request)
+    held: list[str] = []  # what the page holds: every table of the last answer (sent whole or as a stub)
     r = None
-    for i in range(edits + 10):
+    wire = size = whole_wire = whole_size = 0
+    for i in range(2 * edits + 10):
         if case.kind == "cell":
             fields = replaced(fields, name, f"{0.0137 * i - 0.8:.4f}")  # a new value each time: no cached answer
             url, data = f"/{case.lab}/results", fields
         else:
             url, data = "/network/step", [*fields, ("op_delta", "1")]
         body = [(k, v) for k, v in data]
+        cut = i % 2 == 0  # as the page asks (Lens-Have: app.web.kit.changed), or everything, in turn
+        headers = {"HX-Request": "true", **({"Lens-Have": " ".join(held)} if cut and held else {})}
         t0 = time.perf_counter()
-        r = client.post(url, data=dict_of(body), headers={"HX-Request": "true"})
+        r = client.post(url, data=dict_of(body), headers=headers)
         t1 = time.perf_counter()
         client.get("/healthz")
         t2 = time.perf_counter()
         if r.status_code != 200:
             return {"error": f"{r.status_code} {re.sub(r'<[^>]+>', ' ', r.text)[:160].split()}"}
-        if i >= 10:  # warm-up
+        held = re.findall(r'data-h="([0-9a-f]{12})"', r.text)
+        if i >= 10 and cut:  # warm-up
             wall_ms.append((t1 - t0) * 1000)
             floor_ms.append((t2 - t1) * 1000)
             app_ms.append(server_timing(r.headers) or float("nan"))
-    return {"app": app_ms, "wall": wall_ms, "floor": floor_ms, "wire": r.num_bytes_downloaded, "bytes": len(r.content),
+            wire, size = wire + r.num_bytes_downloaded, size + len(r.content)
+        elif i >= 10:
+            whole_ms.append(server_timing(r.headers) or float("nan"))
+            whole_wire, whole_size = whole_wire + r.num_bytes_downloaded, whole_size + len(r.content)
+    n = max(1, len(app_ms))
+    return {"app": app_ms, "whole_app": whole_ms, "wall": wall_ms, "floor": floor_ms, "wire": wire / n,
+            "bytes": size / n, "whole_wire": whole_wire / n, "whole_bytes": whole_size / n,
             "inputs": len(re.findall(r"<input\b(?![^>]*type=\"hidden\")", r.text))}
 
 
@@ -152,7 +166,8 @@ def dict_of(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 def server_bench(base: str, found: list[Case], edits: int) -> dict[str, list[float]]:
     print(f"\nserver: one edit per request, {edits} per case (Server-Timing app;dur, then the round trip)", flush=True)
-    print(f"{'case':34} {'server time':>26} {'round trip':>26} {'fragment':>18} {'inputs':>6}")
+    print(f"{'case':34} {'server time':>26} {'round trip':>26} {'fragment':>18} {'inputs':>6}"
+          f"  {'without Lens-Have: server time':>30} {'fragment':>18}")
     per_lab: dict[str, list[float]] = {}
     floor: list[float] = []
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -166,7 +181,9 @@ def server_bench(base: str, found: list[Case], edits: int) -> dict[str, list[flo
             floor += m["floor"]
             name = f"{case.lab} {case.preset} ({'step' if case.kind == 'step' else 'edit'})"
             print(f"{name:34} {summary(m['app']):>26} {summary(m['wall']):>26}"
-                  f" {m['wire'] / 1024:6.1f}/{m['bytes'] / 1024:5.1f} KiB {m['inputs']:6}", flush=True)
+                  f" {m['wire'] / 1024:6.1f}/{m['bytes'] / 1024:5.1f} KiB {m['inputs']:6}"
+                  f"  {summary(m['whole_app']):>30} {m['whole_wire'] / 1024:6.1f}/{m['whole_bytes'] / 1024:5.1f} KiB",
+                  flush=True)
     print(f"{'  reference: GET /healthz, same run':34} {summary(floor):>26}")
     print(f"\n{'lab: server time per edit':34} {'p50':>8} {'p95':>8}  target        status")
     for lab, values in per_lab.items():

@@ -23,6 +23,7 @@
  * the answer writes each of them as an empty stub (<table data-h="…" data-keep></table>). A stub keeps the old
  * element in place, or — where the structure moved — a copy of the page's element of that hash. A stub whose
  * element is gone (the page changed while the request was out) asks again without Lens-Have: everything comes.
+ * Lens.onlyChanged = false: no Lens-Have, every table comes (a paired A/B: bench.web --variant).
  * Used by the labs' cell edits: hx-swap="patch" hx-ext="lens-patch" (templates/<lab>/lab.html).
  */
 (function () {
@@ -255,6 +256,7 @@
     if (!target || !internal || internal.getSwapSpecification(elt).swapStyle !== "patch") return;
     asked.set(target, { elt: elt, path: detail.path });
     if (whole) { whole = false; return; }
+    if (window.Lens && window.Lens.onlyChanged === false) return; // everything (bench.web --variant)
     var all = target.querySelectorAll("[data-h]");
     if (!all.length || all.length > MAX_HAVE) return;
     var hashes = new Array(all.length);
