@@ -122,7 +122,7 @@
         });
       });
     });
-    showTerms(terms);
+    showTerms(lab, terms);
   }
 
   // the terms panel: made once per page, a live region a screen reader reads
@@ -148,26 +148,36 @@
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  function factorText(f) {
-    const v = Lens.formatNumber(f.value);
-    return f.label === v ? v : f.label + " = " + v;
+  // a factor that is a cell a quiz hides (quiz.js): its value, and the product it is in, show as "?"
+  function quizHides(lab, f) {
+    if (!f.array || f.index === null) return false;
+    return Array.prototype.some.call(cellsOf(lab, f.array, f.index), function (cell) {
+      return cell.hasAttribute("data-quiz-masked") || cell.classList.contains("quiz-hidden");
+    });
   }
-  function showTerms(terms) {
+  function factorText(f, hidden) {
+    const v = hidden ? "?" : Lens.formatNumber(f.value);
+    return f.label === v || (hidden && f.label === Lens.formatNumber(f.value)) ? v : f.label + " = " + v;
+  }
+  function showTerms(lab, terms) {
     const panel = termsPanel();
     panel.querySelector(".terms-panel__title").textContent = terms.label + " = " + Lens.formatNumber(terms.value);
     const body = panel.querySelector(".terms-panel__body");
     body.textContent = "";
     if (terms.note) body.appendChild(el("p", "terms-panel__note", terms.note));
     const list = el("ol", "terms-panel__list");
+    let hiding = false;
     terms.terms.forEach(function (term, k) {
+      const hideC = quizHides(lab, term.coefficient), hideU = quizHides(lab, term.upstream);
+      hiding = hiding || hideC || hideU;
       const item = el("li", "terms-panel__term");
       item.style.setProperty("--pair", pairColour(k));
       item.appendChild(el("span", "terms-panel__n", String(k + 1)));
-      item.appendChild(el("span", "terms-panel__f", factorText(term.coefficient)));
+      item.appendChild(el("span", "terms-panel__f", factorText(term.coefficient, hideC)));
       item.appendChild(el("span", "terms-panel__op", "×"));
-      item.appendChild(el("span", "terms-panel__f", factorText(term.upstream)));
+      item.appendChild(el("span", "terms-panel__f", factorText(term.upstream, hideU)));
       item.appendChild(el("span", "terms-panel__op", "="));
-      item.appendChild(el("span", "terms-panel__p", Lens.formatNumber(term.product)));
+      item.appendChild(el("span", "terms-panel__p", hideC || hideU ? "?" : Lens.formatNumber(term.product)));
       if (term.path && terms.paths && terms.paths[term.path]) item.title = terms.paths[term.path];
       list.appendChild(item);
     });
@@ -178,7 +188,10 @@
       (more > 0 ? " (" + more + " more not listed)" : "") + " = " + Lens.formatNumber(terms.total) :
       "No term reaches it: 0");
     body.appendChild(sum);
-    panel.querySelector(".terms-panel__live").textContent = terms.text;
+    if (hiding) body.appendChild(el("p", "terms-panel__note", "? is a cell the quiz hides: its value stays hidden here too."));
+    panel.querySelector(".terms-panel__live").textContent = hiding ?
+      terms.label + " = " + Lens.formatNumber(terms.value) + ", a sum of " + terms.count +
+      " terms; one or more of them hold a cell the quiz hides." : terms.text;
     panel.hidden = false;
     // never over the cell it explains: where the corner would cover it, the panel sits at the top
     panel.classList.remove("terms-panel--top");

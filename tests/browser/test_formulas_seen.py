@@ -22,7 +22,7 @@ PARTS = """() => [...document.querySelectorAll('#results [data-latex], #results 
     return {figure, near: box.bottom >= -h && box.top <= 2 * h, fresh: drawn === source};
   })"""
 
-ALL_FRESH = "() => (%s)().every(part => part.fresh)" % PARTS
+ALL_FRESH = "() => (" + PARTS + ")().every(part => part.fresh)"
 
 # (lab preset, cell, keystrokes before, the keystroke measured): the measured one keeps the results' structure
 EDITS = [("/norm/preset/two-sample", "#x-0-0", "2.", "5"),
@@ -40,9 +40,9 @@ def test_parts_near_the_screen_first_then_every_one(page, live_server, page_erro
     page.keyboard.type(before)
     page.wait_for_function(ALL_FRESH)
     # at the moment the edit is drawn: what the parts show
-    page.evaluate("""() => { window.__atDrawn = null; const parts = %s;
+    page.evaluate("() => { window.__atDrawn = null; const parts = " + PARTS + """;
         document.addEventListener('lens:drawn', (e) => {
-          if (e.detail.root.id === 'results' && !window.__atDrawn) window.__atDrawn = parts(); }); }""" % PARTS)
+          if (e.detail.root.id === 'results' && !window.__atDrawn) window.__atDrawn = parts(); }); }""")
     page.keyboard.type(key)
     page.wait_for_function("() => window.__atDrawn")
     at_drawn = page.evaluate("() => window.__atDrawn")

@@ -118,3 +118,21 @@ def test_a_quiz_on_the_network_step_view_hides_n_random_cells_of_a_layers_dx(pag
     assert page.locator('#lab table[data-arr="dx"] td.quiz-revealed').count() == 3
     page.screenshot(path="/tmp/e_shots/network_quiz.png", full_page=False)
     assert not [e for e in page_errors if "ERR_ABORTED" not in e and " 503" not in e]
+
+
+def test_hovering_a_cell_whose_terms_hold_a_hidden_cell_shows_it_as_a_question_mark(page, live_server, page_errors):
+    # dγ[0] = Σ_n x̂[n, 0]·dout[n, 0]: with x̂[0, 0] hidden, its value and its product show as ?, the rest as usual
+    lab = create_app().state.labs["norm"]
+    state = lab.presets["random"].make(1)  # distinctive values: finding one's text would be the answer leaking
+    values = quiz.values_of(lab.show(state, get_settings(), "page").context)
+    hidden, dout = values[("x_hat", "0,0")], values[("dout", "0,0")]
+    page.goto(live_server + lab.canonical(state) + "&quiz=x_hat:0,0")
+    page.wait_for_selector('table[data-arr="x_hat"] td[data-idx="0,0"] .quiz-answer')
+    page.hover('table[data-arr="dgamma"] td[data-idx="0"]')
+    page.wait_for_selector("#terms-panel:not([hidden]) .terms-panel__term")
+    terms = page.inner_text("#terms-panel .terms-panel__list")
+    assert "= ?" in terms and "? is a cell the quiz hides" in page.inner_text("#terms-panel")
+    assert not written(terms, cell_text(hidden)) and not written(terms, cell_text(hidden * dout)), terms
+    assert written(terms, cell_text(values[("x_hat", "1,0")]))  # a visible cell's term is as usual
+    assert not written(page.inner_text("#terms-panel .terms-panel__live"), cell_text(hidden))
+    assert not page_errors, page_errors
