@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.ops.select import keep_or_zero
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, check_element
 from engine.tex import tex_number
 
@@ -38,17 +39,8 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, ReluCache]:
 def relu_backward(dout: np.ndarray, cache: ReluCache) -> ReluGrads:
     if dout.shape != cache.mask.shape:
         raise OpInputError("inputs.dout", f"must have the shape of x {list(cache.mask.shape)}, got {list(dout.shape)}")
-    if dout.dtype.kind != "f" or dout.itemsize not in _BITS:
-        return ReluGrads(dx=np.where(cache.mask > 0, dout, dout.dtype.type(0)))
-    # Bit for bit np.where(mask > 0, dout, 0) without its branches (5-6× faster on large arrays): dout's
-    # bits AND all-ones where mask is 1 (dout itself: −0, inf and NaN too), AND zeros where it is 0 (+0).
-    bits = _BITS[dout.itemsize]
-    keep = cache.mask.astype(bits)  # 1 or 0
-    np.negative(keep, out=keep)  # −1 (all bits set) or 0
-    return ReluGrads(dx=np.bitwise_and(dout.view(bits), keep).view(dout.dtype))
-
-
-_BITS = {2: np.int16, 4: np.int32, 8: np.int64}  # a float's bits, as the int of its size
+    # np.where(mask > 0, dout, 0) bit for bit (mask is 1 or 0), without its branches: 5-6× faster on large arrays
+    return ReluGrads(dx=keep_or_zero(cache.mask, dout))
 
 
 # ---------------------------------------------------------------- registry glue

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine import conventions
+from engine.ops.select import keep_or_zero
 from engine.records import Arrays, Index, Input, OpInputError, OpSpec, Param, Step, copied, pick, shape_text
 from engine.tex import tex_number
 
@@ -94,8 +95,9 @@ def dropout_forward(x: np.ndarray, p: float, mode: str = "train", seed: int = 0,
     else:
         mask = np.ones(x.shape, dtype)
         scale = np.asarray(1.0, dtype)
-    # np.where, not x·mask·scale: a dropped value is +0, never −0
-    out = np.where(mask != 0, x * scale, 0).astype(dtype, copy=False)
+    # np.where(mask != 0, x·scale, 0), not x·mask·scale: a dropped value is +0, never −0 (keep_or_zero: the
+    # same bits without the select's branches; mask holds 0 and 1 only)
+    out = keep_or_zero(mask, x * scale).astype(dtype, copy=False)
     return out, DropoutCache(mask=mask, scale=scale, p=float(p), p_means=p_means, mode=mode, seed=int(seed))
 
 
@@ -105,7 +107,7 @@ def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> DropoutGrads:
     if dout.shape != cache.mask.shape:
         raise OpInputError("inputs.dout", f"must have the shape of out {shape_text(cache.mask.shape)}, "
                            f"got {shape_text(dout.shape)}")
-    dx = np.where(cache.mask != 0, dout * cache.scale, 0).astype(np.result_type(dout, cache.mask), copy=False)
+    dx = keep_or_zero(cache.mask, dout * cache.scale).astype(np.result_type(dout, cache.mask), copy=False)
     return DropoutGrads(dx=dx)
 
 

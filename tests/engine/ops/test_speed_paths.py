@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.ops import activations, linear, pool
+from engine.ops import activations, dropout, linear, pool
 from engine.ops.im2col import conv_output_size, im2col, pad_input, pair
+from engine.ops.select import keep_or_zero
 
 SPECIAL = (0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1.0, -1.0, 3.5)
 
@@ -134,3 +135,31 @@ def test_maxpool_argmax_maps_are_shared_read_only() -> None:
     first.argmax[...] = -1  # the cache's argmax is its own array, not the shared map
     _, third = pool.maxpool2d_forward(x, 3, 2, 1)
     np.testing.assert_array_equal(third.argmax, again.argmax)
+
+
+# --- dropout, keep_or_zero -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64])
+def test_dropout_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    for x in _layouts(rng, np.float64):
+        x = np.nan_to_num(x, nan=7.0, posinf=9.0, neginf=-9.0).astype(dtype) if dtype == np.int64 else x.astype(dtype)
+        for p, p_means in ((0.5, "drop"), (0.3, "keep")):
+            out, cache = dropout.dropout_forward(x, p, "train", seed=3, p_means=p_means)
+            mask, scale = cache.mask, cache.scale
+            want_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+            _same(out, np.where(mask != 0, x * scale, 0).astype(want_dtype, copy=False))
+            for dout in (x, np.ascontiguousarray(x), x.astype(np.float32)):
+                got = dropout.dropout_backward(dout, cache).dx
+                _same(got, np.where(mask != 0, dout * scale, 0).astype(np.result_type(dout, mask), copy=False))
+
+
+def test_keep_or_zero_matches_where() -> None:
+    rng = np.random.default_rng(6)
+    for dtype in (np.float64, np.float32, np.float16, np.int32, np.complex128):
+        for values in _layouts(rng, np.float64):
+            values = values.astype(dtype) if np.dtype(dtype).kind != "i" else np.arange(values.size).reshape(
+                values.shape).astype(dtype)
+            for keep in (rng.random(values.shape) < 0.5, (rng.random(values.shape) < 0.5).astype(np.float64)):
+                _same(keep_or_zero(keep, values), np.where(keep, values, values.dtype.type(0)))
