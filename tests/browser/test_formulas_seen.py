@@ -40,16 +40,19 @@ def test_parts_near_the_screen_first_then_every_one(page, live_server, page_erro
     page.keyboard.type(before)
     page.wait_for_function(ALL_FRESH)
     # at the moment the edit is drawn: what the parts show
-    page.evaluate("() => { window.__atDrawn = null; const parts = " + PARTS + """;
+    # what the parts show in the first frame after the patch, and when the edit is said drawn
+    page.evaluate("() => { window.__atDrawn = null; window.__atFrame = null; const parts = " + PARTS + """;
+        document.addEventListener('htmx:afterSwap', (e) => {
+          if (e.detail.target.id === 'results') requestAnimationFrame(() => { window.__atFrame = parts(); }); });
         document.addEventListener('lens:drawn', (e) => {
           if (e.detail.root.id === 'results' && !window.__atDrawn) window.__atDrawn = parts(); }); }""")
     page.keyboard.type(key)
-    page.wait_for_function("() => window.__atDrawn")
-    at_drawn = page.evaluate("() => window.__atDrawn")
+    page.wait_for_function("() => window.__atDrawn && window.__atFrame")
+    at_drawn, at_frame = page.evaluate("() => [window.__atDrawn, window.__atFrame]")
     near = [p for p in at_drawn if p["near"]]
     assert near and all(p["fresh"] for p in near), at_drawn
-    # far below, a changed part waited: the keystroke's frame did not pay for what nobody sees yet
-    assert any(not p["near"] and not p["fresh"] for p in at_drawn), at_drawn
+    # far below, a changed part waited past that frame: the keystroke did not pay for what nobody sees yet
+    assert any(not p["near"] and not p["fresh"] for p in at_frame), at_frame
     page.wait_for_function(ALL_FRESH, timeout=5000)  # the rest once the page is idle: none is left stale
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
     page.wait_for_function(ALL_FRESH)
