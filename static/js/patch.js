@@ -89,21 +89,25 @@
     if (y.nodeType === 1 && run) run.added.push(y);
   }
 
-  // --- stubs: the elements the page holds, by hash
+  // --- stubs: the elements the page holds, by hash (an identical table may be drawn twice)
   function held(target) {
-    var map = new Map(), all = target.querySelectorAll("[data-h]");
-    for (var i = 0; i < all.length; i++) map.set(all[i].getAttribute("data-h"), all[i]);
+    var map = new Map(), all = target.querySelectorAll("[data-h]"), h;
+    for (var i = 0; i < all.length; i++) {
+      h = all[i].getAttribute("data-h");
+      if (map.has(h)) map.get(h).push(all[i]);
+      else map.set(h, [all[i]]);
+    }
     return map;
   }
 
   // a stub's element: a copy of the page's element of its hash (the stub itself, noted missing, when there is none)
   function copy(stub) {
-    var h = stub.getAttribute("data-h"), el = run ? run.held.get(h) : null;
-    if (!el || el.getAttribute("data-h") !== h) { // gone, or patched since into another
-      if (run) run.missing = true;
-      return stub;
+    var h = stub.getAttribute("data-h"), els = (run && run.held.get(h)) || [];
+    for (var i = 0; i < els.length; i++) {
+      if (els[i].getAttribute("data-h") === h) return els[i].cloneNode(true); // not patched since into another
     }
-    return el.cloneNode(true);
+    if (run) run.missing = true;
+    return stub;
   }
 
   // node (from the fresh fragment) with its stubs filled, before it is put into the page
