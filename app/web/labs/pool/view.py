@@ -52,8 +52,10 @@ def _tip(array: str, prefix: tuple[int, ...], notes: dict | None = None):
 
     def tip(i: int, j: int, v: float, text: str) -> str:
         note = notes.get((i, j), "") if notes else ""
-        exact = v.is_integer() or text == exact_text(v)  # the cell already shows every digit
-        return f"{array}[{pre}{i},{j}] = {exact_text(v)}{note}" if note or not exact else ""
+        if not note and v.is_integer():  # the cell already shows every digit
+            return ""
+        full = exact_text(v)
+        return f"{array}[{pre}{i},{j}] = {full}{note}" if note or text != full else ""
     return tip
 
 
@@ -112,10 +114,12 @@ def _x_planes(grids: Heatmaps, result: dict, state: PoolState, vmax: float, ties
 def _out_planes(grids: Heatmaps, result: dict, vmax: float) -> list[dict]:
     attrs: dict = {}
     if "argmax" in result:
-        W = result["x"].shape[3]
-        for n, c, r, q in np.ndindex(result["out"].shape):
-            h, w = divmod(int(result["argmax"][n, c, r, q]), W)
-            attrs.setdefault((n, c), {})[(r, q)] = {"data-winner": f"{n},{c},{h},{w}"}
+        rows, cols = np.divmod(result["argmax"], result["x"].shape[3])
+        for n, c in np.ndindex(rows.shape[:2]):
+            mine = attrs.setdefault((n, c), {})
+            for r, (hs, ws) in enumerate(zip(rows[n, c].tolist(), cols[n, c].tolist(), strict=True)):
+                for q, (h, w) in enumerate(zip(hs, ws, strict=True)):
+                    mine[(r, q)] = {"data-winner": f"{n},{c},{h},{w}"}
     return _planes(grids, result["out"], "out", vmax, "out", attrs=attrs)
 
 
