@@ -18,9 +18,10 @@
  *     (lens.js), an open <details>; whitespace between elements is left as it is.
  * Where the new fragment is not the same element (another tag or id), it replaces the old one whole.
  *
- * Only what changed comes (app/web/kit/changed.py): every table and result image the server draws carries data-h, a
- * hash of its HTML; an edit sends the hashes of those its target holds (header Lens-Have, at most MAX_HAVE), and
- * the answer writes each of them as an empty stub (<table data-h="…" data-keep></table>). A stub keeps the old
+ * Only what changed comes (app/web/kit/changed.py): every table, row of cells and result image the server draws
+ * carries data-h, a hash of its HTML; an edit sends the hashes of those its target holds (header Lens-Have, at most
+ * MAX_HAVE: the tables alone when the rows are too many), and the answer writes each of them as an empty stub
+ * (<table data-h="…" data-keep></table>, <tr data-h="…" data-keep></tr>). A stub keeps the old
  * element in place, or — where the structure moved — a copy of the page's element of that hash. A stub whose
  * element is gone (the page changed while the request was out) asks again without Lens-Have: everything comes.
  * Lens.onlyChanged = false: no Lens-Have, every table comes (a paired A/B: bench.web --variant).
@@ -262,6 +263,7 @@
     if (whole) { whole = false; return; }
     if (window.Lens && window.Lens.onlyChanged === false) return; // everything (bench.web --variant)
     var all = target.querySelectorAll("[data-h]");
+    if (all.length > MAX_HAVE) all = target.querySelectorAll("[data-h]:not(tr)"); // too many rows: the tables
     if (!all.length || all.length > MAX_HAVE) return;
     var hashes = new Array(all.length);
     for (var i = 0; i < all.length; i++) hashes[i] = all[i].getAttribute("data-h");

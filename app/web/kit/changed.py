@@ -1,10 +1,11 @@
-"""An edit's fragment without the tables the page already holds: ``Lens-Have``.
+"""An edit's fragment without the tables (and rows) the page already holds: ``Lens-Have``.
 
-Every table and result image THE heatmap writer draws carries ``data-h``, a hash of its HTML
+Every table, row of cells and result image THE heatmap writer draws carries ``data-h``, a hash of its HTML
 (app.web.render.heatmap.signed). On an edit patched in place (hx-swap="patch"), static/js/patch.js sends the
 hashes of the ones it holds in the target in one request header, ``Lens-Have: h1 h2 …``; the answer then
 writes each table whose hash is among them as an empty stub, ``<table data-h="h1" data-keep></table>``, and
-patch.js keeps its old element for it. A wrong or unknown hash is just not among the answer's: that table comes
+patch.js keeps its old element for it; in a table that changed, each row the page holds is such a stub
+(``<tr data-h="h2" data-keep></tr>``). A wrong or unknown hash is just not among the answer's: that table comes
 whole.
 
 The server keeps nothing: the fragment is rendered (and kept in the page cache) whole, the same for every
@@ -26,9 +27,9 @@ HEADER = "lens-have"
 MAX_HASHES = 1024  # more than this (a header of ~13 KB): everything is sent
 VARY = "HX-Request, Accept-Encoding, Lens-Have"  # a fragment's answer: it may leave out what the client holds
 _HASH = re.compile(r"[0-9a-f]{12}")
-# the opening tag of a signed element (a heatmap's <table>, an image's <div class="plane">): data-h is its last
-# attribute; neither holds an element of its own tag, so its first closing tag of that name closes it
-_SIGNED = re.compile(r'<(table|div) [^>]*? data-h="([0-9a-f]{12})">')
+# the opening tag of a signed element (a heatmap's <table>, a row of its cells, an image's <div class="plane">):
+# data-h is its last attribute; none holds an element of its own tag, so its first closing tag of that name closes it
+_SIGNED = re.compile(r'<(table|tr|div)\b[^>]*? data-h="([0-9a-f]{12})">')
 
 
 def have(headers: Headers) -> frozenset[str]:

@@ -15,8 +15,9 @@ with a visually hidden caption naming the array, its accessible name.
     colours(values, vmax, rule)        the scale's (background, text) colours, for cells a template
                                        or a drawing lays out itself (the optimizer's comparison, pool's routing)
 
-Every table (and every result image) carries ``data-h``, a short hash of its HTML (:func:`signed`): an edit's
-fragment need not send again a table the page already holds (app.web.kit.changed, static/js/patch.js).
+Every table (and every result image), and every row of cells in a table, carries ``data-h``, a short hash of its
+HTML (:func:`signed`): an edit's fragment need not send again a table or row the page already holds
+(app.web.kit.changed, static/js/patch.js).
 
 The dict: ``html`` (the table), ``array``, ``title`` (the figure's caption, "" for none), ``vmax`` and
 ``vmax_text`` (the colour scale's half-range, for a legend), ``shape``, ``n_rows``, ``n_cols``.
@@ -194,7 +195,8 @@ class _Table:
         if image and array and not editable:
             self.out["image_prefix"] = pre  # a result image's cells are prefix + (i, j): a quiz may ask them too
 
-    def html(self, bg: list[str] | None, fg: list[str] | None) -> Markup:
+    def html(self, bg: list[str] | None, fg: list[str] | None, person: bytes = b"") -> Markup:
+        """The table; each row of cells signed too (``data-h``: an edit need not send again a row the page holds)."""
         parts = [f'<table class="heatmap{" " + self.kind if self.kind else ""}"',
                  f' data-arr="{escape(self.array)}">' if self.array else ">",
                  f'<caption class="visually-hidden">{escape(self.label)}</caption>']
@@ -243,7 +245,8 @@ class _Table:
                     cells.append(f"{td}{style}{cls}{title}>{text}</td>")
             if self.hidden_cols:
                 cells.append('<td class="more">…</td>')
-            parts.append(f"<tr>{''.join(cells)}</tr>")
+            row = "".join(cells)
+            parts.append(f'<tr data-h="{_digest(row, person)}">{row}</tr>')
         if self.hidden_rows or self.hidden_cols:
             what = f"{self.hidden_rows} more rows" if self.hidden_rows else ""
             what += (" and " if what and self.hidden_cols else "") + \
@@ -375,6 +378,7 @@ class Heatmaps:
                                         np.repeat([t.colour == "scale" for t in images], sizes)))
             rgb_all = rgb_all.astype(np.uint8)
         at = at_image = 0
+        person = person_of(quiz)
         for table in self._tables:
             if table.image:
                 n = table.values.size
@@ -383,13 +387,13 @@ class Heatmaps:
                 for i, j in table.hidden or ():  # a quiz's hidden pixel: masked (app.web.render.plane)
                     rgb[i * table.values.shape[1] + j] = plane.MASKED
                 html = plane.image_html(table, rgb.reshape(*table.values.shape, 3))
-                table.out["html"] = html if table.editable else signed(html, quiz)  # an input: never kept
+                table.out["html"] = html if table.editable else signed(html, person)  # an input: never kept
                 continue
             if table.colour == "none":
-                table.out["html"] = signed(table.html(None, None), quiz)
+                table.out["html"] = signed(table.html(None, None, person), person)
                 continue
             n = table.values.size
-            table.out["html"] = signed(table.html(bg_all[at:at + n], fg_all[at:at + n]), quiz)
+            table.out["html"] = signed(table.html(bg_all[at:at + n], fg_all[at:at + n], person), person)
             at += n
         self._tables = []
 
@@ -397,14 +401,21 @@ class Heatmaps:
 HASH_BYTES = 6  # data-h: 12 hex digits; a fragment's tables are told apart from the few hundred a page holds
 
 
-def signed(html: str, quiz: hidden.Hidden | None = None) -> Markup:
-    """``html`` (one element: a table, an image's figure body) with ``data-h``, a hash of it, last in its opening tag.
-    Drawn for a quiz, the hash is another (a quiz's page is rewritten after it is drawn, app.web.kit.quiz_mask):
-    what a quiz showed is never taken for what a page without it shows."""
-    key = html.encode()
-    digest = hashlib.blake2b(key, digest_size=HASH_BYTES, person=b"quiz" if quiz is not None else b"")
+def _digest(html: str, person: bytes) -> str:
+    return hashlib.blake2b(html.encode(), digest_size=HASH_BYTES, person=person).hexdigest()
+
+
+def person_of(quiz: hidden.Hidden | None) -> bytes:
+    """What keys the hashes: drawn for a quiz, they are others (a quiz's page is rewritten after it is drawn,
+    app.web.kit.quiz_mask): what a quiz showed is never taken for what a page without it shows."""
+    return b"quiz" if quiz is not None else b""
+
+
+def signed(html: str, person: bytes = b"") -> Markup:
+    """``html`` (one element: a table, an image's figure body) with ``data-h``, a hash of it, last in its opening
+    tag."""
     end = html.index(">")
-    return Markup(f'{html[:end]} data-h="{digest.hexdigest()}"{html[end:]}')
+    return Markup(f'{html[:end]} data-h="{_digest(html, person)}"{html[end:]}')
 
 
 # The batch of the view being built (:func:`batched`): every table written meanwhile is coloured in its one pass.

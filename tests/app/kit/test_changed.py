@@ -16,7 +16,8 @@ from bench.pageforms import as_data, parse
 LABS = {"conv": "random", "pool": "notes-4x4", "norm": "two-sample", "softmax": "notes", "optim": "notes-001",
         "network": "notes"}
 SIGNED = re.compile(r'<(table|div) [^>]*? data-h="([0-9a-f]{12})">.*?</\1>', re.S)
-STUB = re.compile(r'<(table|div) data-h="([0-9a-f]{12})" data-keep></\1>')
+STUB = re.compile(r'<(table|tr|div) data-h="([0-9a-f]{12})" data-keep></\1>')
+ROW = re.compile(r'<tr data-h="([0-9a-f]{12})">.*?</tr>', re.S)
 HX = {"HX-Request": "true"}
 
 
@@ -58,6 +59,23 @@ def test_a_request_gets_stubs_exactly_for_the_tables_it_holds(client, lab):
     assert cut.headers["hx-replace-url"] == full.headers["hx-replace-url"]
     assert "Lens-Have" in cut.headers["vary"] and "Lens-Have" in full.headers["vary"]
     assert cut.headers["cache-control"] == "no-store" and "etag" not in cut.headers
+
+
+@pytest.mark.parametrize("lab", sorted(LABS))
+def test_an_edit_sends_again_only_the_rows_and_tables_that_changed(client, lab):
+    page, fields = opened(client, lab)
+    before = results(client, lab, fields).text
+    name = next(n for n in ("x", "logits", "g", "gc") if any(k == n for k, _ in fields))
+    at = next(i for i, (k, _) in enumerate(fields) if k == name)
+    fields = [(k, "0.4321" if i == at else v) for i, (k, v) in enumerate(fields)]  # one cell edited
+    after = results(client, lab, fields)
+    held = re.findall(r'data-h="([0-9a-f]{12})"', before)  # every table and row the page holds
+    cut = results(client, lab, fields, held)
+    assert len(cut.content) < len(after.content)
+    elements = {**signed(before), **{m.group(1): m.group(0) for m in ROW.finditer(before)}}
+    assert STUB.sub(lambda m: elements[m.group(2)], cut.text) == after.text  # the page's rows fill the stubs
+    rows = [m.group(2) for m in STUB.finditer(cut.text) if m.group(1) == "tr"]
+    assert all(h in held for h in rows)
 
 
 def test_a_wrong_or_unknown_hash_or_too_many_get_everything(client):

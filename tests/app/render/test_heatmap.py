@@ -57,7 +57,7 @@ def test_cells_carry_their_array_and_full_index():
     row = heatmap(np.array([1.0, 2.0]), "mean", row_labels=["μ"], col_labels=["c0", "c1"])["html"]
     assert [i for i, _ in cells(row)] == ["0", "1"] and '<th scope="row">μ</th>' in row
     column = heatmap(np.array([1.0, 2.0]), "dprobs", prefix=(3,), layout="column")["html"]
-    assert [i for i, _ in cells(column)] == ["3,0", "3,1"] and column.count("<tr>") == 2
+    assert [i for i, _ in cells(column)] == ["3,0", "3,1"] and column.count("<tr ") == 2
     assert cells(heatmap(np.float64(0.5), "loss")["html"]) == [("", "0.5")]
     assert "data-idx" not in heatmap(np.ones((1, 2)), "", label="θ before")["html"]
     explicit = heatmap(np.ones((1, 2)), "update", index=[["0,4", "1,4"]])["html"]
