@@ -219,7 +219,7 @@ BEFORE = """() => {
 
 
 def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bool = False,
-                 setup: str | None = None) -> dict:
+                 setup: str | None = None, alternate: str | None = None) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
@@ -244,6 +244,8 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     page.evaluate("() => { window.__lat = []; performance.clearResourceTimings(); }")
     page.evaluate("() => performance.setResourceTimingBufferSize(10000)")
     for i in range(edits):
+        if alternate:  # every other keystroke with the script's `on` true (--alternate): paired in one page
+            page.evaluate(f"(on) => {{ {alternate}; }}", i % 2 == 1)
         if case.kind == "cell":
             if i % 8 == 0:  # a new prefix, set without a request: every keystroke below types a value not seen yet
                 cell.evaluate("(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }",
@@ -259,7 +261,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
 
 
 def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False, against: str | None = None,
-                  variant: str | None = None) -> None:
+                  variant: str | None = None, alternate: str | None = None) -> None:
     print(f"\nbrowser: keystroke -> swapped content drawn (figures and formulas) -> next frame, {edits} per case",
           flush=True)
     print(f"{'case':34} {'keystroke -> drawn':>26} {'requests/keystroke':>20}")
@@ -274,12 +276,19 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                 ref = browser_case(browser, against, case, edits)
                 other.setdefault(case.lab, []).extend(ref["lat"])
             alt = browser_case(browser, base, case, edits, setup=variant) if variant and k % 2 else None
-            m = browser_case(browser, base, case, edits)
+            m = browser_case(browser, base, case, edits, alternate=alternate)
+            if alternate:  # the keystrokes in turn: `on` false, then true
+                m["lat"], off = m["lat"][1::2], m["lat"][0::2]
+                other.setdefault(case.lab, []).extend(off)
             per_lab.setdefault(case.lab, []).extend(m["lat"])
             what = "step" if case.kind == "step" else "edit"
             print(f"{case.lab + ' ' + case.preset + ' (' + what + ')':34} {summary(m['lat']):>26}"
                   f" {m['sent'] / edits:20.2f}" + (f"  page errors: {m['errors'][:2]}" if m["errors"] else ""),
                   flush=True)
+            if alternate:
+                ratio = statistics.median(off) / statistics.median(m["lat"])
+                print(f"{'  every other key, on = false':34} {summary(off):>26}  p50 now {1 / ratio:.2f}x of it",
+                      flush=True)
             if against:
                 ratio = statistics.median(ref["lat"]) / statistics.median(m["lat"])
                 print(f"{'  ' + against:34} {summary(ref['lat']):>26}  p50 now {1 / ratio:.2f}x of it", flush=True)
@@ -301,7 +310,8 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                   f"{'PASS' if p95 <= 50 else 'MISS'}", flush=True)
             if lab in other:
                 ref = other[lab]
-                print(f"{'  ' + (against or 'with ' + str(variant)[:29]):34} {statistics.median(ref):6.1f}ms"
+                name = against or (f"with {variant}"[:29] if variant else "keys with on = false")
+                print(f"{'  ' + name:34} {statistics.median(ref):6.1f}ms"
                       f" {percentile(ref, 95):6.1f}ms", flush=True)
         print(f"\n{'first load (fresh browser, transferred)':44} {'bytes':>10}  plotly.js loaded")
         for lab in {c.lab for c in found}:
@@ -330,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                         "tree: `git archive <rev> | tar -x -C DIR` and uvicorn from DIR), back to back in the same run")
     parser.add_argument("--variant", help="in Chromium, also each case with this script run on the page after it "
                         "loads (e.g. 'Lens.figuresFirst = false': figures drawn after the patch), back to back")
+    parser.add_argument("--alternate", help="in Chromium, run this script before every keystroke with `on` false, "
+                        "then true, in turn (e.g. 'Lens.onlyChanged = on'): the two halves of one page's keys, paired")
     parser.add_argument("--compare", action="store_true",
                         help="in Chromium, also each case as edits were drawn before issue 12 (same run)")
     args = parser.parse_args(argv)
@@ -340,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         server_bench(base, found, args.edits)
         if not args.no_browser:
             browser_bench(base, found, args.edits, args.compare, args.against and args.against.rstrip("/"),
-                          args.variant)
+                          args.variant, args.alternate)
     finally:
         if proc is not None:
             proc.terminate()
