@@ -20,7 +20,7 @@ from engine.tex import plain_number, tex_number
 
 def index_text(index: Index) -> str:
     """An index as a cell's data-idx writes it: ``0,1,2``."""
-    return ",".join(str(int(i)) for i in index)
+    return ",".join(map(str, map(int, index)))
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class Factor:
 
 def cell(array: str, index: Index, value: Any, label: str | None = None) -> Factor:
     """A factor that is the cell ``array[index]``."""
-    index = tuple(int(i) for i in index)
-    return Factor(array, index, float(value), label or f"{array}[{index_text(index)}]")
+    index = tuple(map(int, index))  # (map: a batch norm's terms make thousands of these an edit)
+    return Factor(array, index, float(value), label or f"{array}[{','.join(map(str, index))}]")
 
 
 def constant(value: float, label: str) -> Factor:
