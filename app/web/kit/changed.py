@@ -27,9 +27,10 @@ HEADER = "lens-have"
 MAX_HASHES = 1024  # more than this (a header of ~13 KB): everything is sent
 VARY = "HX-Request, Accept-Encoding, Lens-Have"  # a fragment's answer: it may leave out what the client holds
 _HASH = re.compile(r"[0-9a-f]{12}")
-# the opening tag of a signed element (a heatmap's <table>, a row of its cells, an image's <div class="plane">):
-# data-h is its last attribute; none holds an element of its own tag, so its first closing tag of that name closes it
-_SIGNED = re.compile(r'<(table|tr|div)\b[^>]*? data-h="([0-9a-f]{12})">')
+# a signed element's opening tag (a heatmap's <table>, a row of its cells, an image's <div class="plane">) ends in
+# data-h, its last attribute; none holds an element of its own tag, so its first closing tag of that name closes it
+_MARK = re.compile(rb' data-h="([0-9a-f]{12})">')
+_TAGS = frozenset((b"table", b"tr", b"div"))
 
 
 def have(headers: Headers) -> frozenset[str]:
@@ -47,22 +48,23 @@ def kept(body: bytes, held: frozenset[str]) -> bytes:
     """``body`` with every signed element whose hash is in ``held`` written as an empty stub."""
     if not held:
         return body
-    text = body.decode()
+    mine = {h.encode() for h in held}
     out, at = [], 0
-    for match in _SIGNED.finditer(text):
-        tag, digest = match.group(1), match.group(2)
-        if digest not in held or match.start() < at:
+    for match in _MARK.finditer(body):
+        digest = match.group(1)
+        if digest not in mine or match.start() < at:
             continue
-        end = text.find(f"</{tag}>", match.end())
+        start = body.rfind(b"<", at, match.start())
+        tag = body[start + 1:match.start()].split(b" ", 1)[0]
+        end = body.find(b"</" + tag + b">", match.end()) if start >= 0 and tag in _TAGS else -1
         if end < 0:
             continue
-        out.append(text[at:match.start()])
-        out.append(f'<{tag} data-h="{digest}" data-keep></{tag}>')
+        out += (body[at:start], b"<" + tag + b' data-h="' + digest + b'" data-keep></' + tag + b">")
         at = end + len(tag) + 3
     if not out:
         return body
-    out.append(text[at:])
-    return "".join(out).encode()
+    out.append(body[at:])
+    return b"".join(out)
 
 
 def cutter(headers: Headers, quiz: object = None) -> Callable[[bytes], bytes] | None:
