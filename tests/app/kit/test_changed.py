@@ -145,3 +145,16 @@ def test_the_header_is_read_strictly():
     body = b'<table class="heatmap" data-arr="x" data-h="0123456789ab"><tr><td>1</td></tr></table><p>2</p>'
     assert kept(body, frozenset({"0123456789ab"})) == b'<table data-h="0123456789ab" data-keep></table><p>2</p>'
     assert kept(body, frozenset({"abcdefabcdef"})) is body
+
+
+def test_a_fragment_first_asked_cut_is_kept_without_its_gzip_and_still_goes_out_gzipped_whole(client, app):
+    page, fields = opened(client, "conv", "cifar")  # its results not asked yet
+    cache = app.state.page_cache
+    before = set(cache.entries)
+    first = results(client, "conv", fields, sorted(signed(page)))
+    assert "data-keep" in first.text
+    (key,) = set(cache.entries) - before
+    assert cache.entries[key].gzipped is None  # the cut request never sends the whole body: not gzipped for it
+    whole = results(client, "conv", fields, extra={"Accept-Encoding": "gzip"})
+    assert whole.headers["content-encoding"] == "gzip" and "data-keep" not in whole.text  # gzipped on its way out
+    assert filled(first.text, signed(whole.text)) == whole.text
