@@ -204,7 +204,9 @@ def test_the_server_stops_computing_when_the_client_goes_away(live, monkeypatch)
     settled = len(computed)
     time.sleep(0.8)
     assert len(computed) == settled, f"still computing after the client left: {settled} -> {len(computed)}"
-    assert 3 <= settled <= 6, computed
+    # noticed within about a second of steps (20 a second), not at the run's end (1,000): on a quiet machine within
+    # a step or two; CI on a loaded one took 6 more (sse-starlette polls for the disconnect between sends)
+    assert 3 <= settled <= 3 + 20, computed
     # it left the paths where they stopped, so a resume from there recomputes nothing
     state = from_link(query, Settings())
     assert optim_stream.take_parked(state, computed[-1]) is not None
