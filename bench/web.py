@@ -243,6 +243,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     page.wait_for_timeout(1200)  # the first load's gradient check is done
     page.evaluate("() => { window.__lat = []; performance.clearResourceTimings(); }")
     page.evaluate("() => performance.setResourceTimingBufferSize(10000)")
+    direction = 1  # the step view's: → until the last operation, then ←
     for i in range(edits):
         if alternate:  # every other keystroke with the script's `on` true (--alternate): paired in one page
             page.evaluate(f"(on) => {{ {alternate}; }}", i % 2 == 1)
@@ -251,8 +252,13 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
                 cell.evaluate("(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }",
                               f"0.{i // 8:03d}")
             page.keyboard.press(str(1 + (i * 7) % 9))  # a digit appended: 0.0001 → 0.00013 → 0.000135 → …
-        else:
-            page.keyboard.press("ArrowRight")
+        else:  # → to the last operation, then ← back (Next is disabled at the last: a press there sends nothing)
+            at = page.evaluate("() => Lens.stepperInView()") or {"position": 0, "count": 2}
+            step = "ArrowRight" if at["position"] < at["count"] - 1 else "ArrowLeft"
+            if step == "ArrowLeft" or direction < 0:
+                direction = -1 if at["position"] > 0 else 1
+                step = "ArrowLeft" if direction < 0 else "ArrowRight"
+            page.keyboard.press(step)
         page.wait_for_function(f"() => window.__lat.length >= {i + 1}", timeout=10000)
     latencies = page.evaluate("() => window.__lat")
     sent = page.evaluate(SENT, case.lab)

@@ -145,6 +145,36 @@
     markSoon();
     pump();
   }
+  // A step keeps its stepper where it was on screen. Its region is swapped whole: the browser's scroll anchoring
+  // loses its anchor, and a shorter panel near the page's end clamps the scroll, so the stepper could leave the
+  // view (the network's step view at 1400×1000 did after five → presses: 3,118 px → 861) and the next key find
+  // none; then its controls are brought to the top of the screen.
+  let kept = null; // {key, top} of the stepper whose step is on its way
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    const elt = ev.detail && ev.detail.elt;
+    const g = elt && elt.matches && elt.matches("[data-step]") && elt.closest("[data-stepper]");
+    if (g) kept = { key: g.getAttribute("data-stepper"), top: g.getBoundingClientRect().top };
+  });
+  function restore(was) { // in the frame that shows the step: its layout is done once, for the paint as well
+    let g = null;
+    try { g = document.querySelector('[data-stepper="' + CSS.escape(was.key) + '"]'); } catch (e) { g = null; }
+    if (!g || !g.getClientRects().length) return;
+    const moved = g.getBoundingClientRect().top - was.top;
+    if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+    // a much shorter region (a reader deep in a tall panel) can still be out of view: its controls come to the top
+    const e = extent(g), top = headerBottom();
+    if (Math.min(window.innerHeight, e.bottom) - Math.max(top, e.top) < Math.min(MIN_VISIBLE, e.bottom - e.top)) {
+      window.scrollBy(0, e.controls.top - top - 8);
+    }
+    // a queued step sent since measured the controls before this scroll: it measures from here instead
+    if (kept && kept.key === was.key) kept.top = g.getBoundingClientRect().top;
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    const was = kept;
+    kept = null;
+    if (was) requestAnimationFrame(function () { restore(was); });
+  });
+
   document.addEventListener("htmx:beforeRequest", function (ev) {
     const elt = ev.detail && ev.detail.elt;
     if (elt && elt.matches && elt.matches("[data-step]")) hold();
