@@ -181,7 +181,7 @@ def _check_names(field: str, params: Any) -> None:
             raise OpInputError(field, f"parameter names must be non-empty strings, got {key!r}")
 
 
-def _check_grads(params: Arrays, grads: Any, field: str) -> None:
+def check_grads(params: Arrays, grads: Any, field: str) -> None:
     """``grads`` has exactly the names of ``params``, each with its parameter's shape."""
     names = ", ".join(params)
     if not isinstance(grads, dict):
@@ -236,14 +236,22 @@ def optimizer_step(name: str, params: dict[str, Any], grads: dict[str, Any], sta
     hp = clean_hyperparams(name, hyperparams)
     _check_names("params", params)
     arrays = {k: _as_float(f"params.{k}", v) for k, v in params.items()}
-    _check_grads(arrays, grads, "grads")
+    check_grads(arrays, grads, "grads")
     _check_state(name, arrays, state)
+    return recorded_step(name, arrays, grads, state, hp)
+
+
+def recorded_step(name: str, arrays: Arrays, grads: dict[str, Any], state: OptimizerState, hp: dict[str, Any]
+                  ) -> tuple[Arrays, OptimizerState, StepRecord]:
+    """:func:`optimizer_step` after its checks: ``arrays`` float, ``grads`` of their names and shapes, ``state``
+    theirs, ``hp`` clean. A run checks its first step whole and then only each new gradient (every later
+    parameter and state is this function's own output)."""
     g = {k: np.array(_as_float(f"grads.{k}", grads[k]), dtype=p.dtype, copy=True) for k, p in arrays.items()}
     rec: dict[str, Arrays] = {k: {} for k in ("g_wd", "p_decayed", "m_hat", "v_hat", "denom", "update",
                                                "effective_step")}
     new_params, new_state = _update(name, arrays, g, state, hp, rec)
     rec = {q: {k: np.asarray(a) for k, a in d.items()} for q, d in rec.items()}
-    record = StepRecord(optimizer=name, t=new_state.t, hyperparams=hp, g=g,
+    record = StepRecord(optimizer=name, t=new_state.t, hyperparams=dict(hp), g=g,
                         slots={s: {k: a.copy() for k, a in d.items()} for s, d in new_state.slots.items()}, **rec)
     return new_params, new_state, record
 
@@ -377,7 +385,7 @@ def _validate_run(name: str, params: Any, grads_seq: Any, dtype: str, max_steps:
     seq = []
     for i, grads in enumerate(grads_seq):
         field = f"grads[{i}]"
-        _check_grads(arrays, grads, field)  # names and shapes first: the clearest message for a mismatch
+        check_grads(arrays, grads, field)  # names and shapes first: the clearest message for a mismatch
         seq.append({k: registry.as_array(f"{field}.{k}", grads[k], np_dtype) for k in arrays})
     return arrays, seq
 

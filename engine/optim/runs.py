@@ -20,10 +20,12 @@ from engine.optim.rules import (
     SLOTS,
     OptimizerState,
     StepRecord,
+    check_grads,
     clean_hyperparams,
     init_state,
     optimizer_step,
     optimizer_steps,
+    recorded_step,
 )
 from engine.optim.surfaces import get_surface
 from engine.records import Arrays, OpInputError, Step
@@ -110,7 +112,11 @@ def run_steps(name: str, params: dict[str, Any], hyperparams: dict[str, Any] | N
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for i in range(count):
             grads = grads_seq[i] if grads_seq is not None else grad_fn(current)
-            new, new_state, record = optimizer_step(name, current, grads, state, hp)
+            if i == 0:  # the given parameters and state, checked whole
+                new, new_state, record = optimizer_step(name, current, grads, state, hp)
+            else:  # the last step's own parameters and state: only the new gradient is checked
+                check_grads(current, grads, "grads")
+                new, new_state, record = recorded_step(name, current, grads, state, hp)
             out.append(LabStep(record.t, current, state, record.g, record, new))
             current, state = new, new_state
     return out
