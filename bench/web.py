@@ -92,7 +92,8 @@ class Case:
     lab: str
     preset: str
     link: str = ""  # the preset's canonical link (seed 3)
-    kind: str = "cell"  # "cell": type into a cell; "step": → on the step view; "skip": the edit failed
+    kind: str = "cell"  # "cell": type into a cell; "plane": into the inspector of a plane drawn as an image (a
+    #                     large input: the form posts one field per plane); "step": → on the step view; "skip": failed
 
 
 def cases(base: str, labs: list[str], only: list[str] | None) -> list[Case]:
@@ -105,7 +106,9 @@ def cases(base: str, labs: list[str], only: list[str] | None) -> list[Case]:
                 r = client.get(f"/{lab}/preset/{key}?seed=3")
                 link = r.headers["location"]
                 page = parse(lab, client.get(link).text)
-                kind = "cell" if any(name in CELL_NAMES for name, _ in page.fields) else "step"
+                names = [name for name, _ in page.fields]
+                kind = ("cell" if any(n in CELL_NAMES for n in names) else
+                        "plane" if any(n.endswith("_plane") for n in names) else "step")
                 found.append(Case(lab, key, link, kind))
     return found
 
@@ -121,6 +124,7 @@ def server_case(client: httpx.Client, case: Case, edits: int) -> dict:
     page = parse(case.lab, client.get(case.link).text)
     fields = page.fields
     name = next((n for n in CELL_NAMES if any(k == n for k, _ in fields)), None)
+    plane = next((k for k, _ in fields if k.endswith("_plane")), None)
     app_ms, wall_ms, floor_ms = [], [], []
     whole_ms: list[float] = []  # the same edits without Lens-Have, interleaved (every other request)
     held: list[str] = []  # what the page holds: every table of the last answer (sent whole or as a stub)
@@ -130,6 +134,9 @@ def server_case(client: httpx.Client, case: Case, edits: int) -> dict:
         if case.kind == "cell":
             fields = replaced(fields, name, f"{0.0137 * i - 0.8:.4f}")  # a new value each time: no cached answer
             url, data = f"/{case.lab}/results", fields
+        elif case.kind == "plane":  # the inspector's edit of one pixel (static/js/plane.js): the form to /<lab>/lab
+            fields = replaced(fields, plane, pixel_set(dict(fields)[plane], f"{0.0137 * i - 0.8:.4f}"))
+            url, data = f"/{case.lab}/lab", fields
         else:
             url, data = "/network/step", [*fields, ("op_delta", "1")]
         body = [(k, v) for k, v in data]
@@ -157,6 +164,13 @@ def server_case(client: httpx.Client, case: Case, edits: int) -> dict:
             "inputs": len(re.findall(r"<input\b(?![^>]*type=\"hidden\")", r.text))}
 
 
+def pixel_set(plane: str, text: str) -> str:
+    """A plane field (one number per pixel, spaces between) with its middle pixel set to ``text``."""
+    values = plane.split(" ")
+    values[len(values) // 2] = text
+    return " ".join(values)
+
+
 def dict_of(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for k, v in pairs:
@@ -179,7 +193,7 @@ def server_bench(base: str, found: list[Case], edits: int) -> dict[str, list[flo
                 continue
             per_lab.setdefault(case.lab, []).extend(m["app"])
             floor += m["floor"]
-            name = f"{case.lab} {case.preset} ({'step' if case.kind == 'step' else 'edit'})"
+            name = f"{case.lab} {case.preset} ({ {'step': 'step', 'plane': 'pixel'}.get(case.kind, 'edit')})"
             print(f"{name:34} {summary(m['app']):>26} {summary(m['wall']):>26}"
                   f" {m['wire'] / 1024:6.1f}/{m['bytes'] / 1024:5.1f} KiB {m['inputs']:6}"
                   f"  {summary(m['whole_app']):>30} {m['whole_wire'] / 1024:6.1f}/{m['whole_bytes'] / 1024:5.1f} KiB",
@@ -234,6 +248,12 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
         target = (cell.evaluate("(el) => el.closest('[hx-target]').getAttribute('hx-target')") or "#results")[1:]
         page.evaluate(KEY_TIMER, target)
         cell.click()
+    elif case.kind == "plane":  # a pixel of the input image selected, then typed in the inspector (swaps #lab)
+        cell = page.locator("#inspect-value")
+        target = "lab"
+        page.evaluate(KEY_TIMER, target)
+        page.locator(".plane[data-edit]").first.click()
+        cell.click()
     else:
         target = "net-step"
         page.evaluate(KEY_TIMER, target)
@@ -247,7 +267,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     for i in range(edits):
         if alternate:  # every other keystroke with the script's `on` true (--alternate): paired in one page
             page.evaluate(f"(on) => {{ {alternate}; }}", i % 2 == 1)
-        if case.kind == "cell":
+        if case.kind in ("cell", "plane"):
             if i % 8 == 0:  # a new prefix, set without a request: every keystroke below types a value not seen yet
                 cell.evaluate("(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }",
                               f"0.{i // 8:03d}")
@@ -287,7 +307,7 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                 m["lat"], off = m["lat"][1::2], m["lat"][0::2]
                 other.setdefault(case.lab, []).extend(off)
             per_lab.setdefault(case.lab, []).extend(m["lat"])
-            what = "step" if case.kind == "step" else "edit"
+            what = {"step": "step", "plane": "pixel"}.get(case.kind, "edit")
             print(f"{case.lab + ' ' + case.preset + ' (' + what + ')':34} {summary(m['lat']):>26}"
                   f" {m['sent'] / edits:20.2f}" + (f"  page errors: {m['errors'][:2]}" if m["errors"] else ""),
                   flush=True)

@@ -239,8 +239,17 @@
     apply();
   }
 
+  // the panel's state, also on <html> (quiz-on, quiz-picking: quiz.css) for the rules about the rest of the page
+  // (a body:has(.quiz-panel…) rule would make Chromium restyle the whole page on every DOM change)
+  function setPicking(on) {
+    quiz.picking = on;
+    panel().classList.toggle("is-picking", on);
+    document.documentElement.classList.toggle("quiz-picking", on);
+  }
+
   function activate(on) {
     panel().classList.toggle("is-active", on);
+    document.documentElement.classList.toggle("quiz-on", on);
     $(".quiz-panel__body").hidden = !on;
     document.querySelector("[data-quiz-open]").hidden = on;
   }
@@ -345,9 +354,8 @@
     quiz.cells = [];
     quiz.revealed = {};
     quiz.hints = {};
-    quiz.picking = false;
     $("[data-quiz-picking]").checked = false;
-    panel().classList.remove("is-picking");
+    setPicking(false);
     changed();
     activate(false);
   }
@@ -357,9 +365,8 @@
     var t = event.target;
     if (t.closest("[data-quiz-open]")) {
       activate(true);
-      quiz.picking = true;
       $("[data-quiz-picking]").checked = true;
-      panel().classList.add("is-picking");
+      setPicking(true);
       list();
       return;
     }
@@ -400,8 +407,7 @@
 
   document.addEventListener("change", function (event) {
     if (event.target.matches && event.target.matches("[data-quiz-picking]")) {
-      quiz.picking = event.target.checked;
-      panel().classList.toggle("is-picking", quiz.picking);
+      setPicking(event.target.checked);
     }
   });
 
