@@ -127,6 +127,11 @@
       b = copy(b);
       if (b.hasAttribute("data-keep")) { replace(a, b); return; }
     }
+    if (a.hasAttribute("data-latex") !== b.hasAttribute("data-latex") ||
+        a.hasAttribute("data-figure") !== b.hasAttribute("data-figure")) { // a formula or figure became another
+      replace(a, b); //                                         element, or the other way round: drawn anew
+      return;
+    }
     if (a.hasAttribute("data-latex")) { // kept as typeset while its source is the same, else typeset again in place
       if (a.getAttribute("data-latex") !== b.getAttribute("data-latex") ||
           a.hasAttribute("data-display") !== b.hasAttribute("data-display")) {
@@ -136,7 +141,7 @@
       }
       return;
     }
-    if (a.hasAttribute("data-figure") && b.hasAttribute("data-figure")) {
+    if (a.hasAttribute("data-figure")) {
       var spec = a.getAttribute("data-figure");
       syncAttributes(a, b, FIGURE_OWN);
       if (run && a.getAttribute("data-figure") !== spec) run.figures.push(a);

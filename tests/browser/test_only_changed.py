@@ -123,3 +123,35 @@ def test_a_stub_the_page_cannot_fill_asks_again_for_everything(page, live_server
     assert shown(page) == shown(fresh)
     fresh.close()
     assert not page_errors, page_errors
+
+
+SWAP_KIND = """([old, fresh]) => {
+    const root = document.createElement('div');
+    root.id = 'probe';
+    root.innerHTML = old;
+    document.body.append(root);
+    window.Lens.renderWithin(root);
+    // what htmx does with the elements a patch put in: processes and loads them (htmx.onLoad: Lens draws them)
+    window.Lens.patch(root, fresh).forEach((el) => window.Lens.renderWithin(el));
+    return new Promise((done) => setTimeout(() => {
+        const now = document.getElementById('probe');
+        const out = [...now.children].map((el) => [el.tagName, el.hasAttribute('data-latex'),
+                                                   Boolean(el.querySelector('.katex')), el.textContent.trim()]);
+        now.remove();
+        done(out);
+    }, 50));
+}"""
+
+
+def test_a_formula_that_becomes_text_and_text_that_becomes_a_formula_are_replaced(page, live_server, page_errors):
+    """The network's step view swaps a typeset formula for plain text in the same <span> (and back) between two
+    operations: patched in place, the text kept KaTeX's markup and the formula was typeset from no source (KaTeX:
+    "can only parse string typed expression")."""
+    page.goto(f"{live_server}/conv/preset/notes-7-3-13-6")
+    page.wait_for_load_state("networkidle")
+    old = '<span data-latex="x^2"></span><span>plain</span>'
+    fresh = '<div id="probe"><span>now text</span><span data-latex="y_1"></span></div>'
+    out = page.evaluate(SWAP_KIND, [old, fresh])
+    assert out[0] == ["SPAN", False, False, "now text"]
+    assert out[1][:3] == ["SPAN", True, True]  # typeset: htmx loaded the new element and Lens drew it
+    assert not page_errors, page_errors

@@ -249,10 +249,15 @@ def test_fullscreen_button_fills_the_screen_and_gives_it_back(projector, live_se
     opened(projector, live_server + "/norm?present=1")
     button = projector.locator("[data-fullscreen]")
     assert button.is_visible() and button.get_attribute("aria-pressed") == "false"
+    # the button follows fullscreenchange, which comes a frame after document.fullscreenElement has changed (on a
+    # loaded machine the label was read in between): wait for the event's work, then read what it wrote
+    pressed = "(p) => document.querySelector('[data-fullscreen]').getAttribute('aria-pressed') === p"
     button.click()
     projector.wait_for_function("() => document.fullscreenElement === document.documentElement")
-    assert button.get_attribute("aria-pressed") == "true" and button.inner_text() == "Exit fullscreen"
+    projector.wait_for_function(pressed, arg="true")
+    assert button.inner_text() == "Exit fullscreen"
     button.click()
     projector.wait_for_function("() => !document.fullscreenElement")
+    projector.wait_for_function(pressed, arg="false")
     assert button.inner_text() == "Fullscreen"
     assert not projector.errors, projector.errors
