@@ -168,6 +168,7 @@ def test_add_to_deck_then_edit_reorder_and_present(viewport, live_server, page_e
     page.click("[data-deck-add]")
     assert "Added as slide 2" in page.inner_text("[data-copy-status]")
     page.click("[data-copy-status] a")
+    page.wait_for_url("**/deck/edit")  # the editor itself: asked on the lab page the predicate has no link to read
     page.wait_for_function("() => document.querySelector('[data-editor-link]').value.includes('/deck?v=1')")
     titles = page.locator("[data-slide-title]")
     assert titles.count() == 2

@@ -53,9 +53,10 @@ def test_a_planted_bug_says_has_bug_panel(client):
     assert html_classes(client.get(f"{link}&bug={token}").text) == {"has-bug-panel"}
 
 
-def test_the_deck_pages_say_deck_page(client):
-    for path in ("/deck", "/deck/edit", "/deck/speaker"):
+def test_the_projected_and_speaker_decks_say_deck_page(client):
+    for path in ("/deck", "/deck/speaker"):
         assert "deck-page" in html_classes(client.get(path).text), path
+    assert "deck-page" not in html_classes(client.get("/deck/edit").text)  # the editor keeps the site's header
 
 
 def test_present_and_a_quiz_together(client):
