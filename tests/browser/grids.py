@@ -29,3 +29,10 @@ def type_into(page, selector: str, text: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(text)
     page.keyboard.press("Tab")
+
+
+def seen(locator) -> None:
+    """Scroll ``locator`` into view and wait two frames, as a reader looks at it: a results card far off screen is
+    not rendered (content-visibility: auto, cards.css), so its text has no innerText until it has been shown."""
+    locator.scroll_into_view_if_needed()
+    locator.page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")

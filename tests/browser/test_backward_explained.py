@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.grids import seen
+
 pytestmark = pytest.mark.browser
 
 EDGE = ("/conv?v=1&x=1x1x5x5:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25"
@@ -110,6 +112,7 @@ def test_walking_the_batch_norm_graph_stage_by_stage(page, live_server, page_err
     page.goto(live_server + NOTES_003)
     page.wait_for_load_state("networkidle")
     page.wait_for_selector("#stage .window__pos")
+    seen(page.locator("#stage"))
     assert "the whole graph" in page.inner_text("#stage .window__pos")
     expected = [("①", "dbeta", "-0.9"), ("②", "dgamma", "-1.5"), ("③", "dx_hat", "0.6"), ("④", "dvar", "1.5"),
                 ("⑤", "dmean", "1.8"), ("⑥", "dx", "1.5e-05")]
@@ -138,6 +141,7 @@ def test_following_the_chain_to_the_deep_gamma_of_the_resnet_block(page, live_se
     page.goto(live_server + link)
     page.wait_for_load_state("networkidle")
     page.wait_for_selector("#net-chain .net-chain__hop")
+    seen(page.locator("#net-chain"))
     assert "how the loss reached 4.7.gamma[" in page.inner_text("#net-chain h3")
     hops = page.locator("#net-chain .net-chain__where").all_inner_texts()
     assert hops[0].startswith("the loss") and hops[-1].startswith("layer 4.7")

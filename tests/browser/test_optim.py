@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.grids import seen
+
 pytestmark = pytest.mark.browser
 
 NOTES = "/optim/preset/notes-001-form"  # the notes' form; the lab opens in PyTorch's
@@ -50,7 +52,7 @@ def open_lab(page, base: str, path: str = NOTES) -> None:
 def open_surface(page, base: str, path: str = PLAY) -> None:
     """The lab scrolled to the surface explorer, its plot drawn (plots are drawn as they come into view)."""
     open_lab(page, base, path)
-    page.locator("#surface-view").scroll_into_view_if_needed()
+    seen(page.locator("#surface-view"))
     page.wait_for_function("() => { const gd = document.querySelector('#surface-fig .plot');"
                            " return gd && gd.data && gd._fullLayout; }", timeout=15000)
 
@@ -70,11 +72,12 @@ def test_the_notes_example_opens_with_its_numbers(page, live_server, page_errors
     # the notes' two slips are marked, with the right numbers beside them
     slips = page.locator("tr.printed td.slip")
     assert slips.count() == 2
+    seen(slips.nth(0))
     assert "-0.004" in slips.nth(0).inner_text() and "0.001" in slips.nth(0).inner_text()
     assert "8e-6" in slips.nth(1).inner_text() and "5e-7" in slips.nth(1).inner_text()
     page.wait_for_selector("#formulas .formula--plugged.is-rendered")
     assert page.locator(".katex-error").count() == 0
-    page.locator("#surface-view").scroll_into_view_if_needed()  # the plots draw as they come into view
+    seen(page.locator("#surface-view"))  # the plots draw as they come into view
     page.wait_for_selector("#surface-fig .js-plotly-plot")
     assert not page_errors, page_errors
 

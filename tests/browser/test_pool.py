@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.browser.grids import grid_text, type_into, wait_for_grid
+from tests.browser.grids import grid_text, seen, type_into, wait_for_grid
 
 pytestmark = pytest.mark.browser
 
@@ -81,6 +81,7 @@ def test_overlapping_windows_add_up_and_hovering_dx_outlines_its_dout_cells(page
     open_lab(page, live_server, OVERLAP)
     # the 9 at (1, 1) wins four windows; typed dout = 1…9: dx[1, 1] = 1 + 2 + 4 + 5 = 12
     assert grid_text(page, "dx")[1] == ["0", "12", "9", "0"]
+    seen(page.locator("ul.routes"))
     assert "dout[0,0,1,1] = 1 + 2 + 4 + 5 = 12" in page.inner_text("ul.routes")
     page.hover('#results table[data-arr="dx"] td[data-idx="0,0,1,1"]')
     page.wait_for_function("() => [...document.querySelectorAll('td.prov')].some(td => "
