@@ -95,6 +95,11 @@ class Case:
     kind: str = "cell"  # "cell": type into a cell; "plane": into the inspector of a plane drawn as an image (a
     #                     large input: the form posts one field per plane); "step": → on the step view; "skip": failed
 
+    @property
+    def what(self) -> str:
+        """The case's edit as its rows name it: a pixel typed, a step taken or a cell edited."""
+        return {"step": "step", "plane": "pixel"}.get(self.kind, "edit")
+
 
 def cases(base: str, labs: list[str], only: list[str] | None) -> list[Case]:
     found = []
@@ -193,7 +198,7 @@ def server_bench(base: str, found: list[Case], edits: int) -> dict[str, list[flo
                 continue
             per_lab.setdefault(case.lab, []).extend(m["app"])
             floor += m["floor"]
-            name = f"{case.lab} {case.preset} ({ {'step': 'step', 'plane': 'pixel'}.get(case.kind, 'edit')})"
+            name = f"{case.lab} {case.preset} ({case.what})"
             print(f"{name:34} {summary(m['app']):>26} {summary(m['wall']):>26}"
                   f" {m['wire'] / 1024:6.1f}/{m['bytes'] / 1024:5.1f} KiB {m['inputs']:6}"
                   f"  {summary(m['whole_app']):>30} {m['whole_wire'] / 1024:6.1f}/{m['whole_bytes'] / 1024:5.1f} KiB",
@@ -311,8 +316,7 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                 m["lat"], off = m["lat"][1::2], m["lat"][0::2]
                 other.setdefault(case.lab, []).extend(off)
             per_lab.setdefault(case.lab, []).extend(m["lat"])
-            what = {"step": "step", "plane": "pixel"}.get(case.kind, "edit")
-            print(f"{case.lab + ' ' + case.preset + ' (' + what + ')':34} {summary(m['lat']):>26}"
+            print(f"{case.lab + ' ' + case.preset + ' (' + case.what + ')':34} {summary(m['lat']):>26}"
                   f" {m['sent'] / edits:20.2f}" + (f"  page errors: {m['errors'][:2]}" if m["errors"] else ""),
                   flush=True)
             if alternate:
