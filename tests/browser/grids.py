@@ -36,3 +36,12 @@ def seen(locator) -> None:
     not rendered (content-visibility: auto, cards.css), so its text has no innerText until it has been shown."""
     locator.scroll_into_view_if_needed()
     locator.page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def wait_for_message(page, *parts: str, timeout: int = 5000) -> str:
+    """Wait until the form message shows every one of ``parts`` and return its text. Each keystroke posts, so the
+    message of a prefix (``'a'`` of ``'abc'``) may show first: waiting for it to be visible alone would race."""
+    page.wait_for_function("(parts) => { const m = document.querySelector('#form-message');"
+                           " return !!m && m.offsetParent !== null && parts.every((p) => m.innerText.includes(p)); }",
+                           arg=list(parts), timeout=timeout)
+    return page.inner_text("#form-message")

@@ -15,6 +15,7 @@ import pytest
 
 from app.web.kit.link import from_query
 from tests.app.labs.test_network_page import LENET_STEP_40
+from tests.browser.grids import type_into
 
 pytestmark = pytest.mark.browser
 
@@ -25,14 +26,6 @@ def open_lab(page, base: str, path: str = NOTES) -> None:
     page.goto(base + path)
     page.wait_for_load_state("networkidle")
     page.wait_for_selector("#gradcheck .badge--ok")
-
-
-def type_into(page, selector: str, text: str) -> None:
-    """Click the field, select all, type, Tab — as a person does."""
-    page.click(selector)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.keyboard.press("Tab")
 
 
 def link_fields(page) -> dict[str, str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.grids import type_into, wait_for_message
+
 pytestmark = pytest.mark.browser
 
 # x = (0, 2, 4), γ = 1, β = 0, dout = (1, 0, 0), running μ = 1, σ² = 4 coming in.
@@ -32,14 +34,6 @@ def wait_for_grid(page, array: str, expected: list[str]) -> None:
             const got = [...t.querySelectorAll('td[data-idx]')].map(td => td.textContent.trim());
             return JSON.stringify(got) === JSON.stringify(expected);
         }""", arg=[array, expected], timeout=5000)
-
-
-def type_into(page, selector: str, text: str) -> None:
-    """Click the cell, select all, type, Tab — as a person does (fill() may skip htmx's trigger)."""
-    page.click(selector)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.keyboard.press("Tab")
 
 
 def open_lab(page, base: str, path: str = TINY) -> None:
@@ -99,9 +93,7 @@ def test_eval_mode_uses_the_running_statistics(page, live_server, page_errors):
 def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
     open_lab(page, live_server)
     type_into(page, "#x-1-0", "2x")
-    message = page.locator("#form-message")
-    message.wait_for(state="visible")
-    assert "x[1, 0]" in message.inner_text() and "'2x' is not a number" in message.inner_text()
+    wait_for_message(page, "x[1, 0]", "'2x' is not a number")
     assert page.input_value("#x-1-0") == "2x"
     assert page.get_attribute("#x-1-0", "aria-invalid") == "true"
     assert grid_text(page, "out") == ["-1.225", "0", "1.225"], "the last valid results stay"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.grids import seen
+from tests.browser.grids import seen, type_into
 
 pytestmark = pytest.mark.browser
 
@@ -33,14 +33,6 @@ def wait_for_row(page, array: str, expected: list[str]) -> None:
             `#step-rows table[data-arr="${array}"] td`)].map(td => td.textContent.trim()))
             === JSON.stringify(expected)""",
         arg=[array, expected], timeout=5000)
-
-
-def type_into(page, selector: str, text: str) -> None:
-    """Click the field, select all, type, Tab — as a person does (fill() may skip htmx's trigger)."""
-    page.click(selector)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.keyboard.press("Tab")
 
 
 def open_lab(page, base: str, path: str = NOTES) -> None:

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.browser.grids import grid_text, seen, type_into, wait_for_grid
+from tests.browser.grids import grid_text, seen, type_into, wait_for_grid, wait_for_message
 
 pytestmark = pytest.mark.browser
 
@@ -122,9 +122,7 @@ def test_a_copied_link_reopens_identical_numbers(page, live_server, context):
 def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
     open_lab(page, live_server)
     type_into(page, "#x-0-0-1-2", ",5")  # no prefix is a number, so no keystroke recomputes
-    message = page.locator("#form-message")
-    message.wait_for(state="visible")
-    assert "x[0, 0, 1, 2]" in message.inner_text() and "',5' is not a number" in message.inner_text()
+    wait_for_message(page, "x[0, 0, 1, 2]", "',5' is not a number")
     assert page.input_value("#x-0-0-1-2") == ",5"
     assert page.get_attribute("#x-0-0-1-2", "aria-invalid") == "true"
     assert grid_text(page, "out") == [["10", "0"], ["100", "20"]], "the last valid results stay"

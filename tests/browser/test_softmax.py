@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.grids import type_into, wait_for_message
+
 pytestmark = pytest.mark.browser
 
 START = "/softmax?v=1&logits=1x2:3,0&labels=1:0&temperature=1"
@@ -36,14 +38,6 @@ def wait_for_row(page, array: str, expected: list[str], n: int = 0) -> None:
         arg=[array, n, expected],
         timeout=15000,
     )
-
-
-def type_into(page, selector: str, text: str) -> None:
-    """Click the cell, select all, type, Tab — as a person does (fill() may skip htmx's trigger)."""
-    page.click(selector)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.keyboard.press("Tab")
 
 
 def open_lab(page, base: str, path: str = START) -> None:
@@ -124,10 +118,7 @@ def test_a_copied_link_reopens_identical_numbers(page, live_server, context):
 def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
     open_lab(page, live_server)
     type_into(page, "#logits-0-1", "abc")
-    message = page.locator("#form-message")
-    message.wait_for(state="visible")
-    assert "logits[0, 1]" in message.inner_text()
-    assert "'abc' is not a number" in message.inner_text()
+    wait_for_message(page, "logits[0, 1]", "'abc' is not a number")
     assert page.input_value("#logits-0-1") == "abc"
     assert page.get_attribute("#logits-0-1", "aria-invalid") == "true"
     assert row(page, "probs") == ["0.9526", "0.04743"], "the last valid results stay"  # e³/(e³ + 1)
