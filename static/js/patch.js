@@ -25,7 +25,9 @@
  * element in place, or — where the structure moved — a copy of the page's element of that hash. A stub whose
  * element is gone (the page changed while the request was out) asks again without Lens-Have: everything comes.
  * Lens.onlyChanged = false: no Lens-Have, every table comes (a paired A/B: bench.web --variant).
- * Used by the labs' cell edits: hx-swap="patch" hx-ext="lens-patch" (templates/<lab>/lab.html).
+ * The extension is on every page (<body hx-ext="lens-patch">, templates/base.html); an element asks for it with
+ * hx-swap="patch": the labs' cell edits, the steppers, the inspector, the network step view. Any other swap
+ * style is left to htmx.
  */
 (function () {
   "use strict";
