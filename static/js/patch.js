@@ -26,8 +26,9 @@
  * element is gone (the page changed while the request was out) asks again without Lens-Have: everything comes.
  * Lens.onlyChanged = false: no Lens-Have, every table comes (a paired A/B: bench.web --variant).
  * The extension is on every page (<body hx-ext="lens-patch">, templates/base.html); an element asks for it with
- * hx-swap="patch": the labs' cell edits, the steppers, the inspector, the network step view. Any other swap
- * style is left to htmx.
+ * hx-swap="patch": the labs' cell edits, the steppers, the inspector, the network step view; an out-of-band
+ * element with hx-swap-oob="patch" (the network's training cards after a data edit). Any other swap style is left
+ * to htmx.
  */
 (function () {
   "use strict";
@@ -280,6 +281,8 @@
   function define() {
     window.htmx.defineExtension("lens-patch", {
       init: function (api) { internal = api; },
+      // an out-of-band element with hx-swap-oob="patch" comes whole (the section, not its children), as outerHTML
+      isInlineSwap: function (style) { return style === "patch"; },
       onEvent: function (name, event) {
         if (name === "htmx:configRequest") configRequest(event.detail);
         return true;

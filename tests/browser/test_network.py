@@ -130,6 +130,36 @@ def test_train_live_pause_and_resume(page, live_server, page_errors):
     assert not errors, errors
 
 
+def test_a_data_edit_patches_the_training_cards_and_ends_the_run_that_drew_them(page, live_server, page_errors):
+    """The typed data is the training set: an edit is another run. Its cards are patched in place (their charts not
+    drawn again from nothing), and a run that was drawing into them stops, its curves cleared."""
+    open_lab(page, live_server)
+    page.select_option("[data-train-speed]", "10")  # 100 steps at 10/s: still running when the edit comes
+    page.evaluate("() => { document.querySelector('#net-train').__before = true;"
+                  " document.querySelector('[data-chart=loss]').__before = true; }")
+    page.click("[data-train-action=start]")
+    page.wait_for_function("() => Number(document.querySelector('#net-train').dataset.step || 0) >= 3", timeout=20000)
+    type_into(page, "#x-0-0-0-0", "4")
+    page.wait_for_function("() => window.NetworkLab.run === null", timeout=5000)
+    wait_for_link(page, lambda f: f.get("x", "").startswith("1x1x4x4:4,"))
+    page.wait_for_function("() => (document.querySelector('[data-chart=loss]').data || [])"
+                           ".every((trace) => !(trace.y || []).length)", timeout=5000)
+    assert page.evaluate("() => document.querySelector('#net-train').__before === true"
+                         " && document.querySelector('[data-chart=loss]').__before === true"), "patched, not replaced"
+    assert "Press ▶ Start" in page.inner_text("[data-train-status]")
+    assert page.is_enabled("[data-train-action=start]") and page.is_disabled("[data-train-action=pause]")
+    assert page.get_attribute("#net-train", "data-step") is None
+    assert page.input_value("[data-train-speed]") == "10", "the chosen speed stays"
+    steps = page.evaluate("() => window.NetworkLab.run")
+    assert steps is None, "no stream reopened by itself"
+    page.click("[data-train-action=start]")  # the new run trains on the edited data, from step 0
+    page.wait_for_function("() => Number(document.querySelector('#net-train').dataset.step || 0) >= 2", timeout=20000)
+    xs = page.evaluate("() => document.querySelector('[data-chart=loss]').data[0].x")
+    assert xs[0] == 1, xs
+    errors = [e for e in page_errors if not ("/network/train/stream" in e and "ERR_ABORTED" in e)]
+    assert not errors, errors
+
+
 def test_a_shared_link_to_a_step_in_the_middle_of_training(page, live_server, page_errors):
     page.goto(live_server + LENET_STEP_40)
     page.wait_for_load_state("networkidle")

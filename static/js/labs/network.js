@@ -472,6 +472,18 @@
     if (target && target.contains(run.card)) { close(); run = null; }
   });
 
+  // An edit of the typed data is another training run: its cards are patched in place (hx-swap-oob="patch"), their
+  // text, buttons and settings as the server wrote them, their charts (whose specs did not change) kept as drawn.
+  // A run that drew into them is over: before the patch, its stream is closed and its curves and canvases cleared
+  // (the charts drawn again from their empty specs), so that the patch finds the cards as the server writes them.
+  document.addEventListener("htmx:oobBeforeSwap", function (ev) {
+    if (!run || !ev.target.matches || !ev.target.matches("#net-train, #net-inside")) return;
+    var card = run.card;
+    close();
+    run = null;
+    resetCharts(card);
+  });
+
   window.addEventListener("pagehide", function () { close(); });
 
   document.addEventListener("htmx:afterSwap", function () {

@@ -374,12 +374,14 @@ def test_the_pad_predicts_with_the_latest_trained_weights_or_any_step(client, le
     assert r.status_code == 422 and "pad_step" in r.text
 
 
-def test_a_typed_edit_swaps_the_training_cards_too(client):
+def test_a_typed_edit_patches_the_training_cards_too(client):
+    """Typed data is the training set: its cards come out of band, patched in place (static/js/patch.js) so that
+    their charts are not drawn again from nothing on every keystroke."""
     page = client.get(NOTES_LINK).text
     r = post(client, "/network/results", form_fields(page))
     assert r.status_code == 200
-    assert '<section class="card net-train" id="net-train" aria-labelledby="train-h" hx-swap-oob="true"' in r.text
-    assert 'id="net-inside"' in r.text
+    assert '<section class="card net-train" id="net-train" aria-labelledby="train-h" hx-swap-oob="patch"' in r.text
+    assert '<section class="card net-inside" id="net-inside" aria-labelledby="inside-h" hx-swap-oob="patch"' in r.text
 
 
 def test_jump_opens_the_same_network_at_another_step(client):
