@@ -97,13 +97,19 @@
   }, true);
 
   // --- presenter mode: the button, the P key; the figures redrawn at projector size ---
+  // An attribute or a text written only where it differs: every write is a change the browser styles again, and these
+  // run after each swap (a network step loads 10-30 elements).
+  function setAttr(el, name, value) { if (el.getAttribute(name) !== value) el.setAttribute(name, value); }
+  function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+
   function syncButtons() {
     var on = flags();
     document.querySelectorAll("[data-present-toggle]").forEach(function (b) {
-      b.setAttribute("aria-pressed", on.present ? "true" : "false");
-      b.textContent = on.present ? "Leave presenter mode" : "Present";
+      setAttr(b, "aria-pressed", on.present ? "true" : "false");
+      setText(b, on.present ? "Leave presenter mode" : "Present");
     });
-    document.querySelectorAll("[data-open-lab]").forEach(function (a) { a.setAttribute("href", labLink()); });
+    var link = labLink();
+    document.querySelectorAll("[data-open-lab]").forEach(function (a) { setAttr(a, "href", link); });
   }
 
   function setPresent(on) {
@@ -220,8 +226,8 @@
     });
     var open = root.classList.contains("inputs-open");
     document.querySelectorAll("[data-inputs-toggle]").forEach(function (b) {
-      b.setAttribute("aria-expanded", open ? "true" : "false");
-      b.textContent = open ? "Hide the inputs" : "Show the inputs";
+      setAttr(b, "aria-expanded", open ? "true" : "false");
+      setText(b, open ? "Hide the inputs" : "Show the inputs");
     });
   }
 
@@ -381,7 +387,20 @@
     window.addEventListener("load", postHeight);
     window.addEventListener("resize", function () { measureHeader(); postHeightSoon(); });
     if (window.htmx) {
-      window.htmx.onLoad(function (el) { addInputToggles(el); syncButtons(); postHeightSoon(); });
+      // once for all the elements one swap loaded (a microtask after the last), not once for each
+      var loaded = [];
+      window.htmx.onLoad(function (el) {
+        if (!loaded.length) {
+          Promise.resolve().then(function () {
+            var els = loaded;
+            loaded = [];
+            els.forEach(function (e) { if (e.isConnected) addInputToggles(e); });
+            syncButtons();
+            postHeightSoon();
+          });
+        }
+        loaded.push(el);
+      });
     }
     document.addEventListener("htmx:afterSettle", postHeightSoon);
   }
