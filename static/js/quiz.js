@@ -450,12 +450,22 @@
     event.detail.parameters.quiz = text();
   });
 
-  // a swap may have changed the numbers, so the verdicts go; the gradient check's answer changes none of them
-  // (it can arrive after the grade, on a busy machine)
+  // a step: a request to a route a stepper of the page posts to (another window, cell, stage or operation of the
+  // same numbers: templates/kit/stepper.html, the optimizer's t, the network's operations)
+  function isStep(path) {
+    if (!path) { return false; }
+    return Array.prototype.some.call(document.querySelectorAll("[data-stepper] [hx-post]"), function (b) {
+      return b.getAttribute("hx-post") === path;
+    });
+  }
+
+  // a swap may have changed the numbers, so the verdicts go; the gradient check's answer and a step change none of
+  // them (the check can arrive after the grade, on a busy machine)
   function afterSwap(event) {
     if (!panel()) { return; }
-    var elt = event && event.detail && event.detail.elt;
-    if (!(elt && elt.closest && elt.closest(".gradcheck"))) { quiz.verdicts = {}; }
+    var detail = (event && event.detail) || {}, elt = detail.elt;
+    var path = detail.pathInfo && detail.pathInfo.requestPath;
+    if (!(elt && elt.closest && elt.closest(".gradcheck")) && !isStep(path)) { quiz.verdicts = {}; }
     syncUrl();
     apply();
   }

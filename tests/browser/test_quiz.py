@@ -51,6 +51,24 @@ def test_a_quiz_on_conv_answered_right_and_wrong(page, live_server, page_errors)
     assert not page_errors
 
 
+def test_a_step_of_a_stepper_keeps_the_verdicts(page, live_server, page_errors):
+    """A step shows another part of the same numbers: the grades still hold (an edit is what clears them)."""
+    page.goto(f"{live_server}{CONV}&{QUIZ}")
+    page.wait_for_selector(FIRST)
+    page.fill(FIRST, "1")
+    page.fill(CENTRE, "0.5")
+    page.click("[data-quiz-check]")
+    page.wait_for_selector(".quiz-item--ok")
+    position = page.inner_text("#walk .window__pos")
+    page.click('#walk [data-step="next"]')
+    page.wait_for_function("(p) => document.querySelector('#walk .window__pos').innerText !== p", arg=position)
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)))")
+    assert page.locator(".quiz-item--ok").count() == 1 and page.locator(".quiz-item--wrong").count() == 1
+    assert "quiz-wrong" in page.get_attribute('table[data-arr="dx"] td[data-idx="0,0,2,2"]', "class")
+    assert page.inner_text("[data-quiz-score]") == "1 of 2 right"
+    assert not page_errors
+
+
 def test_clicking_a_cell_hides_it_and_puts_it_in_the_link(page, live_server, page_errors):
     page.goto(f"{live_server}{CONV}")
     page.click("[data-quiz-open]")
