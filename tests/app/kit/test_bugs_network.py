@@ -2,11 +2,13 @@
 add dout): it opens from /bugs (12 of 12 bugs open in their lab), the step view shows the wrong dx, the whole-network
 gradient check catches it, marking dx finds it, "show me" puts the page's tables beside the true engine's — and the
 replay's checkpoints are keyed by the planted bug (app.web.labs.network.run.run_key), so a bugged run and the true one
-never share them, whichever is opened first.
+never share them, whichever is opened first. The lab's own routes keep the bug too: every operation of the step view,
+"Watch it train" (its stream trains with the bug), the jump to a trained step and the drawing pad's prediction.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -84,3 +86,54 @@ def test_a_residual_block_card_answers_hover_provenance(client):
     assert answers["dx_skip"].json()["cells"] == {"dout": ["1,3"]}
     bad = client.post("/network/provenance", data={**form, "array": "dx", "index": "99,0"})
     assert bad.status_code == 422
+
+
+def test_the_step_view_keeps_the_bug_through_its_operations(client, bug_link):
+    form = form_of(opened(client, bug_link).text, "network")
+    away = client.post("/network/step", data={**form, "op_delta": "-1"})  # the operation before, then back
+    assert away.status_code == 200 and "bug=" in away.headers["HX-Replace-Url"]
+    back = client.post("/network/step", data={**form, "op_goto": form["op"]})
+    assert back.status_code == 200 and "bug=" in back.headers["HX-Replace-Url"]
+    skip, branch, dx = (table(back.text, a) for a in ("dx_skip", "dx_branch", "dx"))
+    assert np.array_equal(dx, branch) and not np.allclose(dx, skip + branch)  # still the bugged engine
+
+
+def test_the_jump_from_the_training_card_keeps_the_bug(client, bug_link):
+    r = client.get("/network/jump?" + bug_link.split("?", 1)[1] + "&to=3", follow_redirects=False)
+    assert r.status_code == 303 and "bug=" in r.headers["location"], r.text[:300]
+
+
+def stream_losses(client, query: str) -> list[float]:
+    """The training losses of a stream's first events (as fast as it goes)."""
+    losses: list[float] = []
+    with client.stream("GET", f"/network/train/stream?{query}&from=0&speed=0") as r:
+        event = None
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+                assert event != "done" or losses, "the stream ended before any step"
+            elif line.startswith("data:") and event == "steps":
+                losses += json.loads(line.split(":", 1)[1])["loss"]
+                if len(losses) >= 6:
+                    return losses
+    return losses
+
+
+def test_watch_it_train_on_the_bug_page_trains_with_the_bug(client, bug_link):
+    """The bug page's stream trains (it failed: its link carries bug=) and with the bug: the overwritten skip
+    gradient changes every step after the first, so the losses part from the true run's."""
+    bugged = stream_losses(client, bug_link.split("?", 1)[1])
+    true = stream_losses(client, TRUE.split("?", 1)[1])
+    assert len(bugged) >= 6 and len(true) >= 6
+    assert bugged[0] == pytest.approx(true[0])  # the same first step's loss: the same start
+    assert bugged[1:6] != pytest.approx(true[1:6])
+
+
+def test_the_drawing_pad_predicts_with_the_weights_the_bug_trained(client, bug_link):
+    form = form_of(opened(client, bug_link).text, "network")
+    pad = {"pad": [str((i * 7) % 17) for i in range(64)], "pad_weights": "latest", "pad_trained": "2"}
+    bugged = client.post("/network/predict", data={**form, **pad})
+    true = client.post("/network/predict", data={**{k: v for k, v in form.items() if k != "bug"}, **pad})
+    assert bugged.status_code == true.status_code == 200
+    assert 'data-t="2"' in bugged.text and 'data-t="2"' in true.text  # the weights of training step 2
+    assert bugged.text != true.text  # two bugged steps: other weights, other probabilities

@@ -21,10 +21,11 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from app import work
 from app.api.v1.networks import router as api_router
 from app.settings import Settings
+from app.web.kit import bugs
 from app.web.kit.bug_sites import SITES
 from app.web.kit.display import split_display
 from app.web.kit.fields import FieldError, parse_int
-from app.web.kit.form import Form, first
+from app.web.kit.form import Form, collect, first
 from app.web.kit.link import split_query
 from app.web.kit.responses import field_errors, form_errors, fragment
 from app.web.kit.routes import LabSpec, SettingsDep, Shown, lab_router, posted, prepare, shown_view
@@ -81,18 +82,21 @@ def network_jump(request: Request, settings: SettingsDep) -> Response:
     try:
         rest, mine = split_query(request.url.query, JUMP_KEYS)
         rest, display = split_display(rest)  # presenter mode (or a frame) stays on at the other step
+        rest, plant = bugs.from_query(LAB.slug, LAB.bug_sites, rest, settings.bug_secret)  # and a planted bug
         state = from_link(rest, settings)
         to = parse_int("to", mine.get("to", "0"), 0, settings.network_max_step)
     except FieldError as exc:
         return field_errors([exc], where="query")
-    return RedirectResponse(display.link(LAB.canonical(replace(state, step=to))), status_code=303)
+    return RedirectResponse(display.link(bugs.link(plant, LAB.canonical(replace(state, step=to)))), status_code=303)
 
 
 @pages.post("/network/step")
 async def network_step(request: Request, settings: SettingsDep) -> Response:
     """Another operation of the step: ``op_goto`` (a name), ``op_delta`` (±1; it stops at the first and the last
-    operation rather than wrapping round unnoticed) or ``op_index``."""
+    operation rather than wrapping round unnoticed) or ``op_index``. A planted bug (the form's ``bug``) is in every
+    operation, and in the link."""
     fields, state, errors = await posted(request, from_form, settings)
+    plant = collect(errors, bugs.from_form, LAB.slug, LAB.bug_sites, fields, settings.bug_secret)
     if errors:
         return form_errors(request, errors)
     if not network_view.builder(state.model)["ok"]:
@@ -114,18 +118,19 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
         return form_errors(request, [exc])
     state = replace(state, op=ops[index])
     await prepare(LAB, state, settings)
-    view = await anyio.to_thread.run_sync(network_view.build, state)
+    view = await anyio.to_thread.run_sync(bugs.planted(plant, network_view.build), state)
     template = "network/step.html" if "step" in view else "network/results.html"
     shown = Shown({"view": view}, view["state"])
-    return fragment(request, template, LAB.context(shown, settings), LAB.canonical(shown.state))
+    return fragment(request, template, LAB.context(shown, settings), bugs.link(plant, LAB.canonical(shown.state)))
 
 
 @pages.post("/network/predict")
 async def network_predict(request: Request, settings: SettingsDep) -> Response:
     """What the network sees in the digit drawn on the pad: with the weights of the latest training step the page
     streamed (``pad_weights=latest``, ``pad_trained``: that step; none yet: the traced step's), or after
-    ``pad_step`` steps (``pad_weights=step``)."""
+    ``pad_step`` steps (``pad_weights=step``); with a planted bug, the weights its training made."""
     fields, state, errors = await posted(request, from_form, settings)
+    plant = collect(errors, bugs.from_form, LAB.slug, LAB.bug_sites, fields, settings.bug_secret)
     if errors:
         return form_errors(request, errors)
     texts = fields.get("pad", [])
@@ -140,7 +145,7 @@ async def network_predict(request: Request, settings: SettingsDep) -> Response:
         else:
             state = replace(state, step=step)
             await prepare(LAB, state, settings)
-            ctx["result"] = await anyio.to_thread.run_sync(network_view.predict, state,
+            ctx["result"] = await anyio.to_thread.run_sync(bugs.planted(plant, network_view.predict), state,
                                                            pixels.reshape(digits.SIDE, digits.SIDE))
             ctx["weights"] = weights
     except FieldError as exc:
@@ -163,19 +168,21 @@ def pad_weights(fields: Form, state: NetworkState, settings: Settings) -> tuple[
 
 
 def _stream_run(query: str, last_event_id: str | None, settings: Settings
-                ) -> tuple[NetworkState, RunSpec, int, int]:
-    """(state, its run, the step to start from, speed) of a stream's query: reading the link, checking the model and
-    making its run cost ~50 ms of CPU, so a render thread does it (fifty streams opened at once would otherwise hold
-    the event loop, and /healthz with it, for seconds)."""
+                ) -> tuple[NetworkState, RunSpec, int, int, bugs.Plant | None]:
+    """(state, its run, the step to start from, speed, the planted bug or None) of a stream's query: reading the link,
+    checking the model and making its run cost ~50 ms of CPU, so a render thread does it (fifty streams opened at once
+    would otherwise hold the event loop, and /healthz with it, for seconds)."""
     rest, mine = split_query(query, STREAM_KEYS)
-    state = from_link(split_display(rest)[0], settings)  # the address bar's link: present/embed change nothing
+    rest = split_display(rest)[0]  # the address bar's link: present/embed change nothing, a planted bug trains
+    rest, plant = bugs.from_query(LAB.slug, LAB.bug_sites, rest, settings.bug_secret)
+    state = from_link(rest, settings)
     start = parse_int("from", mine.get("from", "0"), 0, settings.network_max_step)
     if last_event_id:
         start = parse_int("Last-Event-ID", last_event_id, 0, settings.network_max_step)
     speed = parse_int("speed", mine.get("speed", "100"), 0, settings.network_max_speed)
     if not network_view.builder(state.model)["ok"]:
         raise FieldError("model", "the network cannot run: fix the layer the builder marks")
-    return state, state.spec(), start, speed
+    return state, state.spec(), start, speed, plant
 
 
 @pages.get("/network/train/stream", response_class=EventSourceResponse)
@@ -185,13 +192,14 @@ async def network_stream(request: Request, settings: SettingsDep,
     """Training steps as Server-Sent Events (see app.web.labs.network.run): ``run``, then ``steps`` events whose
     id is the last step they hold, then ``done``. ``Last-Event-ID`` (a reconnect) wins over ``from``."""
     try:
-        state, spec, start, speed = await work.render(settings, _stream_run, request.url.query, last_event_id,
-                                                      settings)
+        state, spec, start, speed, plant = await work.render(settings, _stream_run, request.url.query,
+                                                             last_event_id, settings)
     except (FieldError, OpInputError) as exc:
         yield ServerSentEvent(event="done", data={"t": 0, "reason": "failed", "field": exc.field,
                                                   "message": f"{exc.field}: {exc.message}"})
         return
-    async for event in network_run.train_events(spec, min(start, state.until), state.until, speed, settings):
+    async for event in network_run.train_events(spec, min(start, state.until), state.until, speed, settings,
+                                                planted=lambda job: bugs.planted(plant, job)):
         yield event
 
 
