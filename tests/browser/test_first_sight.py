@@ -73,11 +73,10 @@ WATCH_WIDTH = """(() => {
         const text = scope && scope !== document.body ? scope.textContent.trim().slice(0, 80) : '';
         return `${base} px of ${cw()}: ${out.slice(-4).join(' > ')} "${text}"`;
     }
-    // a results card or a step's block far off screen is not laid out (content-visibility: auto, cards.css) and
-    // contains its paint, so what is too wide in it would be cut off at its edge, never seen here: every element is
-    // laid out, as it was before
+    // a results card far off screen is not laid out (content-visibility: auto, cards.css) and contains its paint, so
+    // what is too wide in it would be cut off at its edge, never seen here: every card is laid out, as it was before
     const whole = new CSSStyleSheet();
-    whole.replaceSync('* { content-visibility: visible !important; }');
+    whole.replaceSync('.lab__results > .card { content-visibility: visible !important; }');
     document.adoptedStyleSheets = [...document.adoptedStyleSheets, whole];
     window.__tooWide = null;
     // from the first paint: before it there is no body, or the render-blocking stylesheets are still on their way
