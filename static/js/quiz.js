@@ -465,7 +465,10 @@
     if (!panel()) { return; }
     var detail = (event && event.detail) || {}, elt = detail.elt;
     var path = detail.pathInfo && detail.pathInfo.requestPath;
-    if (!(elt && elt.closest && elt.closest(".gradcheck")) && !isStep(path)) { quiz.verdicts = {}; }
+    if (!(elt && elt.closest && elt.closest(".gradcheck")) && !isStep(path)) { // the score goes with the verdicts
+      quiz.verdicts = {};
+      $("[data-quiz-score]").textContent = "";
+    }
     syncUrl();
     apply();
   }

@@ -39,6 +39,9 @@ def test_a_quiz_on_conv_answered_right_and_wrong(page, live_server, page_errors)
     page.wait_for_function("() => location.search.includes('quiz=dx:0,0,0,0;dx:0,0,2,2')")
     page.wait_for_selector(FIRST)
     assert page.input_value(FIRST) == "1" and page.input_value(CENTRE) == "0.5"
+    # the numbers changed, so the grades went, the score with them (the answers stay, to check again)
+    assert page.locator(".quiz-item--ok, .quiz-item--wrong").count() == 0
+    assert page.inner_text("[data-quiz-score]") == ""
 
     page.click('[data-quiz-hint="dx:0,0,2,2"]')
     page.wait_for_selector(".quiz-item__hinttext")
