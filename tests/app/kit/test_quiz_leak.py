@@ -24,6 +24,7 @@ from app.settings import get_settings
 from app.web.kit import quiz
 from app.web.render.numbers import cell_text
 from tests.app.kit.test_bugs_in_labs import form_of
+from tests.app.kit.test_bugs_network import TRUE
 
 CASES = [("conv", "random", {"tab": t}) for t in ("window", "im2col", "backward")] + \
     [("pool", "random", {}), ("softmax", "random", {}), ("optim", "random", {}), ("optim", "cs231n-adam-t5", {})] + \
@@ -127,3 +128,17 @@ def test_the_gradient_check_of_a_quiz_page_plots_no_hidden_gradient(app, client)
     r = client.post("/conv/gradcheck", data={**form, "quiz": quiz.text_of(tuple(c for c, _ in shown))})
     assert r.status_code == 200 and "data-figure" in r.text
     assert not [c for c, v in shown if written(r.text, repr(v))]
+
+
+def test_a_quiz_stays_hidden_through_the_step_views_operations(client):
+    """quiz.js sends ``quiz`` with every request of a quiz page: a step away and back draws the hidden cells blank
+    again, their values nowhere in the answer (they were in it, under the answer boxes)."""
+    page = opened(client, TRUE + "&quiz=dx:1,3;dx:0,0")
+    assert page.text.count("data-quiz-masked") == 2
+    form = {**form_of(page.text, "network"), "quiz": "dx:1,3;dx:0,0"}
+    client.post("/network/step", data={**form, "op_delta": "-1"})
+    back = client.post("/network/step", data={**form, "op_goto": form["op"]})
+    assert back.status_code == 200 and back.text.count("data-quiz-masked") == 2
+    true = client.post("/network/step", data={k: v for k, v in form.items() if k != "quiz"} | {"op_goto": form["op"]})
+    hidden = re.search(r'<td data-idx="1,3"[^>]*title="([^"]*)"', true.text.split('data-arr="dx"', 1)[1]).group(1)
+    assert hidden not in back.text  # the exact value, in no tooltip, formula or other table

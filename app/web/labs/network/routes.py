@@ -21,7 +21,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from app import work
 from app.api.v1.networks import router as api_router
 from app.settings import Settings
-from app.web.kit import bugs
+from app.web.kit import bugs, quiz
 from app.web.kit.bug_sites import SITES
 from app.web.kit.display import split_display
 from app.web.kit.fields import FieldError, parse_int
@@ -94,9 +94,11 @@ def network_jump(request: Request, settings: SettingsDep) -> Response:
 async def network_step(request: Request, settings: SettingsDep) -> Response:
     """Another operation of the step: ``op_goto`` (a name), ``op_delta`` (±1; it stops at the first and the last
     operation rather than wrapping round unnoticed) or ``op_index``. A planted bug (the form's ``bug``) is in every
-    operation, and in the link."""
+    operation, and in the link; a quiz's cells (the form's ``quiz``) are hidden in whichever operation is shown, their
+    values nowhere in the answer, as on the page."""
     fields, state, errors = await posted(request, from_form, settings)
     plant = collect(errors, bugs.from_form, LAB.slug, LAB.bug_sites, fields, settings.bug_secret)
+    cells = collect(errors, quiz.from_form, fields, settings.quiz_max_cells)
     if errors:
         return form_errors(request, errors)
     if not network_view.builder(state.model)["ok"]:
@@ -118,10 +120,11 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
         return form_errors(request, [exc])
     state = replace(state, op=ops[index])
     await prepare(LAB, state, settings)
-    view = await anyio.to_thread.run_sync(bugs.planted(plant, network_view.build), state)
+    view = await anyio.to_thread.run_sync(quiz.hiding(cells, bugs.planted(plant, network_view.build)), state)
     template = "network/step.html" if "step" in view else "network/results.html"
     shown = Shown({"view": view}, view["state"])
-    return fragment(request, template, LAB.context(shown, settings), bugs.link(plant, LAB.canonical(shown.state)))
+    answer = fragment(request, template, LAB.context(shown, settings), bugs.link(plant, LAB.canonical(shown.state)))
+    return quiz.masked(answer, cells, quiz.values_of(shown.context))
 
 
 @pages.post("/network/predict")
