@@ -150,8 +150,7 @@ def test_a_data_edit_patches_the_training_cards_and_ends_the_run_that_drew_them(
     assert page.is_enabled("[data-train-action=start]") and page.is_disabled("[data-train-action=pause]")
     assert page.get_attribute("#net-train", "data-step") is None
     assert page.input_value("[data-train-speed]") == "10", "the chosen speed stays"
-    steps = page.evaluate("() => window.NetworkLab.run")
-    assert steps is None, "no stream reopened by itself"
+    assert page.evaluate("() => window.NetworkLab.run") is None, "no stream reopened by itself"
     page.click("[data-train-action=start]")  # the new run trains on the edited data, from step 0
     page.wait_for_function("() => Number(document.querySelector('#net-train').dataset.step || 0) >= 2", timeout=20000)
     xs = page.evaluate("() => document.querySelector('[data-chart=loss]').data[0].x")
