@@ -19,12 +19,16 @@
 
   function wanted(d) {
     var name = d.getAttribute("data-fold");
+    // the reader toggled it and its toggle event has not come yet (it is a task of its own: an htmx settle or a
+    // resize can run first, and would undo what the reader just did)
+    if (d.lensOpen !== undefined && d.open !== d.lensOpen) chosen[name] = d.open;
     if (name in chosen) return chosen[name];
     if (document.documentElement.classList.contains("is-present")) return true;
     return WIDE.matches;
   }
 
   function set(d, open) {
+    d.lensOpen = open; // as this script last left it
     if (d.open === open) return;
     auto.add(d);
     d.open = open;
@@ -59,6 +63,7 @@
     if (!d.matches || !d.matches("details[data-fold]")) return;
     if (auto.has(d)) { auto.delete(d); return; }
     chosen[d.getAttribute("data-fold")] = d.open;
+    d.lensOpen = d.open;
   }, true);
 
   document.addEventListener("click", function (event) {

@@ -72,6 +72,24 @@ def test_the_readers_choice_holds_through_an_edit_and_a_new_shape(phone, live_se
     assert not phone.errors, phone.errors
 
 
+def test_a_fold_the_reader_just_opened_stays_open_when_the_page_reapplies_before_its_toggle_event(phone, live_server):
+    """A toggle event is a task of its own: an htmx settle or a resize that runs first re-applies the folds, and
+    must not take back what the reader has just done (CI saw the fold closed again under load)."""
+    opened(phone, live_server + "/pool")
+    assert not is_open(phone, "relu")
+    still_open = phone.evaluate("""() => {
+        const d = document.querySelector("details[data-fold='relu']");
+        d.querySelector(':scope > summary').click();  // the reader's click: open now, its toggle event queued
+        window.dispatchEvent(new Event('resize'));     // the page re-applies the folds before that event comes
+        return d.open;
+    }""")
+    assert still_open
+    phone.wait_for_timeout(100)  # the toggle event has come: the choice holds from then on too
+    phone.evaluate("() => window.dispatchEvent(new Event('resize'))")
+    assert is_open(phone, "relu")
+    assert not phone.errors, phone.errors
+
+
 def test_a_closed_fold_stays_closed_through_an_edit_on_a_wide_screen(desktop, live_server):
     opened(desktop, live_server + "/softmax")
     desktop.locator("details[data-fold='svm'] > summary").click()
