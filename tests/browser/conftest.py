@@ -1,7 +1,8 @@
 """Real-browser tests: the app as a real uvicorn process, driven by Chromium through Playwright.
 
-The Chromium is $BACKPROP_LENS_CHROMIUM, else Debian's /usr/bin/chromium, else Playwright's own
-(``playwright install chromium``). Mark tests with ``pytest.mark.browser``.
+The Chromium is $BACKPROP_LENS_CHROMIUM, else Debian's /usr/bin/chromium-headless-shell (the same Blink as the
+browser, without the browser around it: the suite runs in about two thirds of the time), else /usr/bin/chromium,
+else Playwright's own (``playwright install chromium``). Mark tests with ``pytest.mark.browser``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def chromium_executable() -> str | None:
     named = os.environ.get("BACKPROP_LENS_CHROMIUM")
     if named:
         return named
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    return next((p for p in ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium") if Path(p).exists()), None)
 
 
 @pytest.fixture(scope="session")
