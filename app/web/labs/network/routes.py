@@ -202,7 +202,7 @@ async def network_stream(request: Request, settings: SettingsDep,
                                                   "message": f"{exc.field}: {exc.message}"})
         return
     async for event in network_run.train_events(spec, min(start, state.until), state.until, speed, settings,
-                                                planted=lambda job: bugs.planted(plant, job)):
+                                                plant=plant):
         yield event
 
 

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from fastapi.sse import ServerSentEvent
 
 from app import work
 from app.settings import Settings
+from app.web.kit import bugs
 from app.web.labs.network.state import NetworkState
 from app.web.render import figures
 from app.work import InProgress
@@ -330,17 +331,13 @@ def _event(name: str, data: Any, t: int | None = None) -> ServerSentEvent:
     return ServerSentEvent(event=name, data=data, id=None if t is None else str(t))
 
 
-def _same(job: Callable[..., Any]) -> Callable[..., Any]:
-    return job
-
-
 async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, settings: Settings,
-                       planted: Callable[[Callable[..., Any]], Callable[..., Any]] = _same
-                       ) -> AsyncIterator[ServerSentEvent]:
+                       plant: bugs.Plant | None = None) -> AsyncIterator[ServerSentEvent]:
     """The SSE events of a run from step ``start`` (steps done) to ``until``; its work runs under the one limiter
-    (:mod:`app.work`), a replay to ``start`` in slices of the per-request CPU budget. ``planted(job)``: the job as
-    it computes on the page (with a planted bug, app.web.kit.bugs.planted; its checkpoints are its own, run_key)."""
+    (:mod:`app.work`), a replay to ``start`` in slices of the per-request CPU budget. ``plant``: a planted bug, which
+    every job computes with as the page does (app.web.kit.bugs.planted; its checkpoints are its own, run_key)."""
     every = eval_every(until)
+    replay, chunk_of = bugs.planted(plant, checkpoint), bugs.planted(plant, _chunk_as_json)
     yield ServerSentEvent(event="run", data={"from": start, "until": until, "eval_every": every, "speed": speed},
                           retry=1000)
     if start >= until:
@@ -349,8 +346,7 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
     try:
         while True:
             try:
-                at = await work.run(settings, planted(checkpoint), spec, start, settings.max_request_cpu_seconds,
-                                    admit=False)
+                at = await work.run(settings, replay, spec, start, settings.max_request_cpu_seconds, admit=False)
                 break
             except InProgress:
                 continue  # its progress is cached: the next slice goes on from there
@@ -362,7 +358,7 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
     _streams[0] += 1
     try:
         while at.t < until:
-            at, chunk, data = await work.run(settings, planted(_chunk_as_json), spec, at, n, every, until, admit=False)
+            at, chunk, data = await work.run(settings, chunk_of, spec, at, n, every, until, admit=False)
             last = chunk.report.steps[-1] if chunk.report.steps else at.t
             yield ServerSentEvent(event="steps", raw_data=data, id=str(last))
             if chunk.report.divergence is not None:
