@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.app import replay
+
 
 def _arrays(client, query: str):
-    for _ in range(100):  # a replay answers 503 with its progress until it is done
-        r = client.get("/network/export/arrays.json?" + query)
-        if r.status_code != 503:
-            return r
-    raise AssertionError("the replay never finished")
+    r = replay.get(client, "/network/export/arrays.json?" + query)
+    assert r.status_code != 503, "the replay never finished"
+    return r
 
 
 def test_the_network_exports_its_traced_step(client):

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import numpy as np
 import pytest
 
 from app.web.kit.bug_sites import SITES
+from tests.app import replay
 from tests.app.kit.test_bugs_in_labs import form_of
 
 TRUE = "/network?" + SITES["network"]["residual-overwrite"].link
 
 
 def opened(client, link: str):
-    for _ in range(200):  # a replay answers its progress (503) until its checkpoints are in
-        r = client.get(link)
-        if r.status_code != 503:
-            return r
-        time.sleep(0.2)
-    return r
+    return replay.get(client, link)
 
 
 def table(html: str, array: str) -> np.ndarray:

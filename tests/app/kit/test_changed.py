@@ -12,6 +12,7 @@ import pytest
 
 from app.web.kit.changed import MAX_HASHES, have, kept
 from bench.pageforms import as_data, parse
+from tests.app import replay
 
 LABS = {"conv": "random", "pool": "notes-4x4", "norm": "two-sample", "softmax": "notes", "optim": "notes-001",
         "network": "notes"}
@@ -22,7 +23,7 @@ HX = {"HX-Request": "true"}
 
 
 def opened(client, lab: str, preset: str = "") -> tuple[str, list[tuple[str, str]]]:
-    r = client.get(f"/{lab}/preset/{preset or LABS[lab]}?seed=3", follow_redirects=True)
+    r = replay.get(client, f"/{lab}/preset/{preset or LABS[lab]}?seed=3", follow_redirects=True)
     assert r.status_code == 200, r.text[:300]
     return r.text, parse(lab, r.text).fields
 

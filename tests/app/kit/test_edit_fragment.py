@@ -10,6 +10,7 @@ import re
 import pytest
 
 from bench.pageforms import as_data, parse
+from tests.app import replay
 
 CELL_LABS = {"conv": "random", "pool": "notes-4x4", "norm": "two-sample", "softmax": "notes", "optim": "notes-001",
              "network": "notes"}
@@ -17,7 +18,7 @@ CELL = re.compile(r"<input\b[^>]*\bclass=\"cell\"")
 
 
 def opened(client, lab: str, preset: str) -> tuple[str, list[tuple[str, str]]]:
-    r = client.get(f"/{lab}/preset/{preset}?seed=3", follow_redirects=True)
+    r = replay.get(client, f"/{lab}/preset/{preset}?seed=3", follow_redirects=True)
     assert r.status_code == 200, r.text[:300]
     return r.text, parse(lab, r.text).fields
 

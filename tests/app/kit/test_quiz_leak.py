@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-import time
 from collections import Counter
 
 import numpy as np
@@ -23,6 +22,7 @@ import pytest
 from app.settings import get_settings
 from app.web.kit import quiz
 from app.web.render.numbers import cell_text
+from tests.app import replay
 from tests.app.kit.test_bugs_in_labs import form_of
 from tests.app.kit.test_bugs_network import TRUE
 
@@ -38,12 +38,7 @@ def written(text: str, number: str) -> bool:
 
 
 def opened(client, link: str):
-    for _ in range(120):  # a network replay answers its progress (503) until its checkpoints are in
-        r = client.get(link)
-        if r.status_code != 503:
-            return r
-        time.sleep(0.25)
-    return r
+    return replay.get(client, link)
 
 
 def distinctive(values: dict, page: str, slug: str) -> list[tuple[quiz.Cell, float]]:

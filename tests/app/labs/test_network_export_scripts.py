@@ -12,7 +12,6 @@ arithmetic, so the engine and the scripts all print rounding noise (~1e-17), and
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -23,6 +22,7 @@ from app.web.labs.network import export_scripts
 from app.web.labs.network.presets import PRESETS
 from engine.network.runs import parse_structure
 from engine.optim import rules as optim
+from tests.app import replay
 from tests.app.export.test_export import imports, run_script
 from tests.app.kit.test_export_torch import run_torch, script_names, torch_python
 
@@ -50,12 +50,9 @@ VARIANTS = list(_variants())
 
 
 def _get(client, route: str, query: str):
-    for _ in range(600):  # a replay answers 503 with its progress until it is done
-        r = client.get(f"/network/export/{route}?{query}")
-        if r.status_code != 503:
-            return r
-        time.sleep(0.1)
-    raise AssertionError("the replay never finished")
+    r = replay.get(client, f"/network/export/{route}?{query}", tries=600)
+    assert r.status_code != 503, "the replay never finished"
+    return r
 
 
 def assert_same_step(engine: dict, script: dict) -> None:

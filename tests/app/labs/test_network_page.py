@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from app.web.kit.link import from_query
+from tests.app import replay
 
 
 # --- what a browser would post from the lab's form: every named input, select and checked box ---
@@ -140,11 +141,7 @@ def test_an_htmx_request_gets_the_lab_fragment_only(client):
 def test_each_preset_redirects_to_a_link_that_opens(client, key):
     r = client.get(f"/network/preset/{key}", follow_redirects=False)
     assert r.status_code == 303
-    page = client.get(r.headers["location"])
-    for _ in range(20):  # a replay over its CPU budget (a loaded machine) answers its progress: 503, ask again
-        if page.status_code != 503:
-            break
-        page = client.get(r.headers["location"])
+    page = replay.get(client, r.headers["location"])
     assert page.status_code == 200 and 'id="net-step"' in page.text and 'id="net-train"' in page.text
 
 
