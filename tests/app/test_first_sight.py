@@ -69,9 +69,10 @@ def test_read_filled_fills_only_when_a_needed_field_is_missing():
         read_filled(to_query({"w": "9"}), read, to_query({"w": "1"}))  # the default has no x either
 
 
-def test_the_favicon_is_inline_so_a_swap_never_fetches_it_again(client):
+def test_the_favicon_is_an_inline_png_so_an_edit_never_fetches_or_builds_it_again(client):
     html = client.get("/pool", follow_redirects=True).text
-    assert '<link rel="icon" href="data:image/svg+xml;base64,' in html
+    assert '<link rel="icon" href="data:image/png;base64,' in html
+    assert 'rel="icon" href="data:image/svg' not in html
 
 
 @pytest.mark.parametrize("lab", ("pool", "softmax"))

@@ -73,7 +73,8 @@ def _data_url(path: str, mtime_ns: int, size: int, media: str) -> str:
 
 def data_url(path: str, media: str = "image/svg+xml") -> str:
     """A small static file inline as a ``data:`` URL. The favicon is written so: Chromium fetches a linked
-    icon again on every ``history.replaceState`` (each htmx swap that updates the link), an inline one never."""
+    icon again on every ``history.replaceState`` (each edit's link), an inline one never (and it is a PNG:
+    Chromium builds an SVG icon into a new document each time, see templates/base.html)."""
     file = STATIC / path.lstrip("/")
     stat = file.stat()
     return _data_url(str(file), stat.st_mtime_ns, stat.st_size, media)
