@@ -14,6 +14,8 @@ Every lab at every preset's size (issue 12, targets 1 and 2), against a real uvi
   ``lens:drawn`` for the swapped element (static/js/lens.js) → requestAnimationFrame → a task after
   that frame (so the frame that shows it has been produced). p50/p95 over N keystrokes, and the
   requests the keystrokes sent (one each: the gradient check waits until typing pauses);
+- the floor, in the same browser before and after the labs (``bench.floor``): a keystroke in an empty htmx page
+  that swaps in ``GET /healthz``, timed the same way; each lab's p50 and p95 are also given over it;
 - first load: bytes transferred to open each lab's default page in a fresh browser (gzip on).
 
 The load average (``os.getloadavg``) is printed before and after: the machine has 2 cores shared with
@@ -38,6 +40,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
+from bench.floor import floor_latencies
 from bench.forms import form_fields
 from bench.pageforms import LABS, parse, replaced
 
@@ -300,6 +303,7 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
     other: dict[str, list[float]] = {}
     with sync_playwright() as p:
         browser = launch_chromium(p)
+        floor = floor_latencies(browser, base, edits)  # before the labs and after them: the load drifts
         for k, case in enumerate(found):
             if case.kind == "skip":
                 continue
@@ -337,11 +341,15 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                 ratio = statistics.median(old["lat"]) / statistics.median(m["lat"])
                 print(f"{'  before (settle 20 ms, snapshots, outerHTML)':34} {summary(old['lat']):>26}"
                       f"  p50 now {1 / ratio:.2f}x of before", flush=True)
-        print(f"\n{'lab: keystroke -> drawn':34} {'p50':>8} {'p95':>8}  target        status")
+        floor += floor_latencies(browser, base, edits)
+        print(f"{'  reference: the floor (bench.floor)':34} {summary(floor):>26}  a keystroke → GET /healthz swapped "
+              "into an empty htmx page → next frame, before and after the labs", flush=True)
+        print(f"\n{'lab: keystroke -> drawn':34} {'p50':>8} {'p95':>8}  target        status  over the floor p50/p95")
         for lab, values in per_lab.items():
             p95 = percentile(values, 95)
             print(f"{lab:34} {statistics.median(values):6.1f}ms {p95:6.1f}ms  p95 <= 50 ms  "
-                  f"{'PASS' if p95 <= 50 else 'MISS'}", flush=True)
+                  f"{'PASS' if p95 <= 50 else 'MISS'}    {statistics.median(values) / statistics.median(floor):5.2f}x"
+                  f" {p95 / percentile(floor, 95):5.2f}x", flush=True)
             if lab in other:
                 ref = other[lab]
                 name = against or (f"with {variant}"[:29] if variant else "keys with on = false")
