@@ -137,3 +137,16 @@ def test_a_quiz_stays_hidden_through_the_step_views_operations(client):
     true = client.post("/network/step", data={k: v for k, v in form.items() if k != "quiz"} | {"op_goto": form["op"]})
     hidden = re.search(r'<td data-idx="1,3"[^>]*title="([^"]*)"', true.text.split('data-arr="dx"', 1)[1]).group(1)
     assert hidden not in back.text  # the exact value, in no tooltip, formula or other table
+
+
+def test_a_step_without_a_quiz_never_walks_the_page_for_its_values(client, monkeypatch):
+    """values_of walks the whole context (half of a resnet step's server time): a step view's answer walks it for
+    a quiz's cells only."""
+    form = form_of(opened(client, TRUE).text, "network")
+    walked = []
+    real = quiz.values_of
+    monkeypatch.setattr(quiz, "values_of", lambda context: walked.append(1) or real(context))
+    plain = client.post("/network/step", data={**form, "op_delta": "-1"})
+    assert plain.status_code == 200 and "data-quiz-masked" not in plain.text and not walked
+    hidden = client.post("/network/step", data={**form, "op_goto": form["op"], "quiz": "dx:1,3;dx:0,0"})
+    assert hidden.status_code == 200 and hidden.text.count("data-quiz-masked") == 2 and walked
