@@ -45,9 +45,10 @@ def test_a_changed_figure_is_drawn_in_place_with_its_new_spec(page, live_server,
     page.keyboard.press("Control+A")
     page.keyboard.type("1")  # logits (3, -2, -100) -> (1, -2, -100): the notes' card goes (another structure)
     page.wait_for_function("() => window.__drawn !== null")
-    # Lens learns that the figure is in sight from an IntersectionObserver, whose word comes after a frame: until then
-    # a figure it last saw away from the screen is drawn later (CI typed within that frame once)
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    # Lens learns that the figure is in sight from an IntersectionObserver, whose word is a task after a frame: until
+    # then a figure it last saw away from the screen is rightly drawn after the patch. Two frames were not always
+    # enough on a loaded machine (CI typed before the word came, twice), so the test waits for the word itself.
+    page.wait_for_function("() => Lens.seen(document.querySelector('#results .bars .plot'))")
     before = page.get_attribute("#results .bars .plot", "data-figure")
     page.evaluate(DRAWN)
     page.keyboard.type("5")  # -> (15, -2, -100): the same structure, other probabilities
