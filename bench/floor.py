@@ -16,6 +16,7 @@ from __future__ import annotations
 from playwright.sync_api import Browser
 
 from app.web.render.templating import VENDOR
+from bench.keys import press_digit
 
 PATH = "/bench-floor"
 PAGE = """<!doctype html>
@@ -48,10 +49,7 @@ def floor_latencies(browser: Browser, base: str, edits: int) -> list[float]:
     for counted, keys in ((False, 3), (True, edits)):  # three to warm up, then the ones timed
         page.evaluate("() => { window.__lat = []; }")
         for i in range(keys):
-            if i % 8 == 0:  # a new prefix, as bench.web types a cell
-                cell.evaluate("(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }",
-                              f"0.{i // 8:03d}{int(counted)}")
-            page.keyboard.press(str(1 + (i * 7) % 9))
+            press_digit(page, cell, i, tag=str(int(counted)))  # as bench.web types a cell
             page.wait_for_function(f"() => window.__lat.length >= {i + 1}", timeout=10000)
     latencies = page.evaluate("() => window.__lat")
     page.close()

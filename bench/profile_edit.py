@@ -23,6 +23,7 @@ import statistics
 
 from playwright.sync_api import sync_playwright
 
+from bench.keys import press_digit
 from bench.web import Case, cases, launch_chromium, percentile, start_server
 
 SPANS = """(target) => {
@@ -66,10 +67,7 @@ def type_keys(page, case: Case, edits: int) -> None:
     cell = page.locator("[data-lab] .cells input.cell").first
     for i in range(edits):
         if case.kind == "cell":
-            if i % 8 == 0:
-                cell.evaluate("(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }",
-                              f"0.{i // 8:03d}")
-            page.keyboard.press(str(1 + (i * 7) % 9))
+            press_digit(page, cell, i)
         else:
             page.keyboard.press("ArrowRight")
         page.wait_for_function(f"() => window.__spans.length >= {i + 1}", timeout=15000)

@@ -42,6 +42,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from bench.floor import floor_latencies
 from bench.forms import form_fields
+from bench.keys import press_digit
 from bench.pageforms import LABS, parse, replaced
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,10 +277,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
         if alternate:  # every other keystroke with the script's `on` true (--alternate): paired in one page
             page.evaluate(f"(on) => {{ {alternate}; }}", i % 2 == 1)
         if case.kind in ("cell", "plane"):
-            if i % 8 == 0:  # a new prefix, set without a request: every keystroke below types a value not seen yet
-                cell.evaluate("(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }",
-                              f"0.{i // 8:03d}")
-            page.keyboard.press(str(1 + (i * 7) % 9))  # a digit appended: 0.0001 → 0.00013 → 0.000135 → …
+            press_digit(page, cell, i)
         else:  # → to the last operation, then ← back (Next is disabled at the last: a press there sends nothing)
             at = page.evaluate("() => Lens.stepperInView()") or {"position": 0, "count": 2}
             step = "ArrowRight" if at["position"] < at["count"] - 1 else "ArrowLeft"
