@@ -27,6 +27,7 @@ from playwright.sync_api import sync_playwright
 
 from app.main import LABS
 from app.web.pages.deck_link import Deck, Slide, sample_deck
+from bench.web import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {lab.LAB.slug: lab.LAB for lab in LABS}
@@ -103,8 +104,7 @@ def browser(base: str, rounds: int, pause_ms: int) -> None:
     steps: list[float] = []
     changes: list[float] = []
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=os.environ.get("BACKPROP_LENS_CHROMIUM", "/usr/bin/chromium"),
-                                     args=["--disable-gpu", "--disable-dev-shm-usage"])
+        chromium = launch_chromium(p)
         page = chromium.new_page(viewport={"width": 1280, "height": 720})
         for _ in range(rounds):
             page.goto(base + sample_deck(SPECS).link())

@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import chromium_executable  # noqa: E402
+from bench.web import launch_chromium  # noqa: E402
 
 SIZE = 64
 PAGE = ("<style>html, body {{ margin: 0; background: transparent; }} svg {{ display: block; width: {size}px; "
@@ -27,9 +27,8 @@ PAGE = ("<style>html, body {{ margin: 0; background: transparent; }} svg {{ disp
 
 def main() -> int:
     svg = (ROOT / "static" / "favicon.svg").read_text()
-    executable = chromium_executable()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(**({"executable_path": executable} if executable else {}))
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": SIZE, "height": SIZE})
         page.set_content(PAGE.format(size=SIZE, svg=svg))
         page.screenshot(path=str(ROOT / "static" / "favicon.png"), omit_background=True)
