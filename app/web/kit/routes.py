@@ -236,8 +236,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
                 ctx.update(quiz_ctx)
                 answer = render(request, lab.template("page"), ctx, partial=f"{lab.slug}/lab.html",
                                 status_code=422 if quiz_error else shown.status)
-                values = quiz.values_of(shown.context) if cells else {}  # a walk of the whole context: quizzes only
-                return displayed(quiz.masked(answer, cells, values), display, settings)
+                return displayed(quiz.masked_from(answer, cells, shown.context), display, settings)
 
             if cache is None:
                 return await make()
@@ -314,7 +313,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
             if not cells:
                 return answer
             shown = await work.render(settings, bugs.planted(plant, lab.show), state, settings, "page")
-            return quiz.masked(answer, cells, quiz.values_of(shown.context))  # its scatter plots the gradients
+            return quiz.masked_from(answer, cells, shown.context)  # its scatter plots the gradients
 
     if lab.provenance is not None:
         sources_of = lab.provenance
