@@ -1,7 +1,7 @@
 """The floor of a keystroke on this machine: what any server-rendered htmx page pays, timed like a lab's edit.
 
-``floor_latencies(browser, base, edits)`` opens a page with nothing on it but the app's htmx (its own copy, the
-same config as every lab page: no settle delay, no history) and one text box. Each keystroke in the box sends
+``floor_latencies(browser, base, edits)`` opens a page with nothing on it but the app's htmx (its own copy, with
+the labs' settle delay, 0, and history, off) and one text box. Each keystroke in the box sends
 ``GET /healthz`` to the same server (~2 ms of work) and swaps its answer, a line of text, into a ``<div>``. It is
 timed as ``bench.web`` times a lab's edit: keydown → the swap → requestAnimationFrame → a task after that frame.
 The same digits are typed, N keystrokes, in the same Chromium, in the same run.
