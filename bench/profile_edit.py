@@ -63,11 +63,12 @@ TIMELINE = {"FunctionCall": "script", "EvaluateScript": "script", "TimerFire": "
             "HitTest": "hit test", "Commit": "paint"}
 
 
-def type_keys(page, case: Case, edits: int) -> None:
+def type_keys(page, case: Case, edits: int, tag: str = "") -> None:
+    """``tag``: the variant's run types values of its own (bench.keys), none answered from the page cache."""
     cell = page.locator("[data-lab] .cells input.cell").first
     for i in range(edits):
         if case.kind == "cell":
-            press_digit(page, cell, i)
+            press_digit(page, cell, i, tag)
         else:
             page.keyboard.press("ArrowRight")
         page.wait_for_function(f"() => window.__spans.length >= {i + 1}", timeout=15000)
@@ -147,7 +148,8 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.evaluate(SPANS, target)
     page.wait_for_timeout(1200)
-    type_keys(page, case, 3)  # warm: plotly.js loaded, KaTeX's fonts in
+    tag = "7" if setup else ""
+    type_keys(page, case, 3, tag)  # warm: plotly.js loaded, KaTeX's fonts in
     page.evaluate("() => { window.__spans = []; }")
     cdp = page.context.new_cdp_session(page)
     cdp.send("Profiler.enable")
@@ -156,7 +158,7 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
     cdp.on("Tracing.dataCollected", lambda ev: events.extend(ev["value"]))
     cdp.send("Tracing.start", {"categories": "devtools.timeline,v8", "transferMode": "ReportEvents"})
     cdp.send("Profiler.start")
-    type_keys(page, case, edits)
+    type_keys(page, case, edits, tag)
     prof = cdp.send("Profiler.stop")["profile"]
     done = []
     cdp.on("Tracing.tracingComplete", lambda ev: done.append(1))

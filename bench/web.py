@@ -242,7 +242,10 @@ BEFORE = """() => {
 
 
 def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bool = False,
-                 setup: str | None = None, alternate: str | None = None) -> dict:
+                 setup: str | None = None, alternate: str | None = None, tag: str = "") -> dict:
+    """One case's keystrokes in a fresh page. ``tag`` ends the typed values' prefix (bench.keys): a second run on
+    the same server (--variant, --compare) types values of its own, so none of its answers come from the page
+    cache the first run filled."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
@@ -277,7 +280,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
         if alternate:  # every other keystroke with the script's `on` true (--alternate): paired in one page
             page.evaluate(f"(on) => {{ {alternate}; }}", i % 2 == 1)
         if case.kind in ("cell", "plane"):
-            press_digit(page, cell, i)
+            press_digit(page, cell, i, tag)
         else:  # → to the last operation, then ← back (Next is disabled at the last: a press there sends nothing)
             at = page.evaluate("() => Lens.stepperInView()") or {"position": 0, "count": 2}
             step = "ArrowRight" if at["position"] < at["count"] - 1 else "ArrowLeft"
@@ -309,7 +312,7 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
             # of a pair ran faster (conv random read 1.27x slower with the reference always first, 0.75x in whole
             # runs alternated by hand; with the order alternated, the first of each pair was again the faster)
             ref = browser_case(browser, against, case, edits) if against and k % 2 == 0 else None
-            alt = browser_case(browser, base, case, edits, setup=variant) if variant and k % 2 else None
+            alt = browser_case(browser, base, case, edits, setup=variant, tag="7") if variant and k % 2 else None
             m = browser_case(browser, base, case, edits, alternate=alternate)
             if against:
                 ref = ref or browser_case(browser, against, case, edits)
@@ -329,13 +332,13 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                 ratio = statistics.median(ref["lat"]) / statistics.median(m["lat"])
                 print(f"{'  ' + against:34} {summary(ref['lat']):>26}  p50 now {1 / ratio:.2f}x of it", flush=True)
             if variant:  # the same case with the variant, back to back (before it on every other case)
-                alt = alt or browser_case(browser, base, case, edits, setup=variant)
+                alt = alt or browser_case(browser, base, case, edits, setup=variant, tag="7")
                 other.setdefault(case.lab, []).extend(alt["lat"])
                 ratio = statistics.median(alt["lat"]) / statistics.median(m["lat"])
                 print(f"{'  with ' + variant[:32]:34} {summary(alt['lat']):>26}  p50 now {1 / ratio:.2f}x of it",
                       flush=True)
             if compare:
-                old = browser_case(browser, base, case, edits, before=True)
+                old = browser_case(browser, base, case, edits, before=True, tag="8")
                 ratio = statistics.median(old["lat"]) / statistics.median(m["lat"])
                 print(f"{'  before (settle 20 ms, snapshots, outerHTML)':34} {summary(old['lat']):>26}"
                       f"  p50 now {1 / ratio:.2f}x of before", flush=True)
