@@ -5,17 +5,13 @@
  * navigation the renderer reports to the browser process — 1–2 ms on a quiet machine, tens of ms on a
  * busy one), three sessionStorage writes and a case-insensitive attribute query over the whole page,
  * all between the keystroke and the drawn figure. Here the link is taken from the answer before htmx
- * reads it (htmx:beforeOnLoad; htmx then sees no history update at all) and written once the edits pause:
- * QUIET ms after the last answer, when the page is idle (requestIdleCallback, within 250 ms), through
- * present.js's replaceState (which keeps present/embed); then htmx:replacedInHistory is said, as htmx
- * would, so that scripts adding to the link (quiz.js) see the new one. Not after every keystroke: each
- * write is a same-document navigation the browser process commits (~12 ms of its main thread in a trace
- * of norm edits), CPU the next keystroke's answer and frame wait for on two cores (bench.web, history
- * writes switched off: conv identity p50 42.3 → 34.2 ms, softmax notes 66.1 → 54.6). A click, a copy,
- * the window losing focus (the address bar taking it), leaving the page or Lens.address() writes a
- * pending link at once: Copy link, the exports and the tests read the current state. htmx's own history
- * is off as well (base.html: historyEnabled false; the links are replaced, never pushed, and no snapshot
- * is kept).
+ * reads it (htmx:beforeOnLoad; htmx then sees no history update at all) and written once, when the page
+ * is idle after the next frame (requestIdleCallback, within 250 ms), through present.js's replaceState
+ * (which keeps present/embed); then
+ * htmx:replacedInHistory is said, as htmx would, so that scripts adding to the link (quiz.js) see the
+ * new one. A click, a copy, leaving the page or Lens.address() writes a pending link at once: Copy
+ * link, the exports and the tests read the current state. htmx's own history is off as well (base.html:
+ * historyEnabled false; the links are replaced, never pushed, and no snapshot is kept).
  */
 (function () {
   "use strict";
@@ -24,9 +20,8 @@
   var idle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
     : function (fn) { setTimeout(fn, 0); };
 
-  var QUIET = 400; // ms after the last answer: typing at 2-8 keys a second writes the link once, at the pause
   var pending = null;
-  var timer = null;
+  var scheduled = false;
 
   function flush() {
     if (pending === null) return;
@@ -38,11 +33,14 @@
   }
 
   function later() {
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(function () {
-      timer = null;
-      idle(flush);
-    }, QUIET);
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(function () {
+      idle(function () {
+        scheduled = false;
+        flush();
+      });
+    });
   }
 
   var HEADER = /^hx-replace-url$/i;
@@ -71,7 +69,6 @@
     document.addEventListener(name, flush, true);
   });
   window.addEventListener("pagehide", flush);
-  window.addEventListener("blur", flush);
   document.addEventListener("visibilitychange", flush);
 
   window.Lens = window.Lens || {};

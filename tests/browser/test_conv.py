@@ -124,7 +124,7 @@ def test_the_sliding_window_steps_with_buttons_and_keys(page, live_server):
     page.wait_for_selector(".window__sum.is-rendered")
     formula = page.inner_text(".window__sum")
     assert "13" in formula
-    page.wait_for_url(re.compile(r"step=2"))  # the address is written once the edits pause (address.js)
+    page.wait_for_url(re.compile(r"step=2"))  # the address is written once the page is idle after the frame
 
 
 def test_an_impossible_kernel_says_why_and_keeps_the_inputs(page, live_server):

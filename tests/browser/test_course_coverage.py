@@ -71,7 +71,7 @@ def test_optim_start_from_a_state_and_continue_from_here(page, live_server, page
     page.click("#continue-from")
     page.wait_for_function("() => document.querySelector('#t0') && document.querySelector('#t0').value === '6'")
     page.wait_for_function("() => document.querySelector('#formulas h2').textContent.includes('Step t = 7')")
-    # the address follows the edit once the edits pause (address.js)
+    # the address follows the edit once the page is idle after the frame that shows it (address.js)
     page.wait_for_function("() => location.search.includes('t0=6')")
     # typing a starting state by hand: v0 may not be negative, the cell is named
     type_into(page, "#v0-1", "-1")

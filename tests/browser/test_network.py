@@ -85,7 +85,7 @@ def test_step_through_one_training_step_with_the_keyboard(page, live_server, pag
         page.keyboard.press("ArrowRight")
         wait_for_position(page, title)
     assert page.text_content("[data-value='loss']").strip() == "4.018"  # log(1 + e⁴)
-    wait_for_link(page, lambda fields: fields.get("op") == "loss")  # the address is written once the edits pause
+    wait_for_link(page, lambda fields: fields.get("op") == "loss")  # the address is written once the page is idle
     page.keyboard.press("ArrowLeft")
     wait_for_position(page, "Forward · 3 flatten")
     # scrub to the end: the update of the kernel

@@ -22,7 +22,7 @@ def shown(page) -> list:
 
 
 def settled_link(page, answer) -> str:
-    """The page's link once the address bar holds the last answer's (address.js writes it once the edits pause)."""
+    """The page's link once the address bar holds the last answer's (address.js writes it when the page is idle)."""
     link = answer.headers["hx-replace-url"]
     page.wait_for_function("(link) => location.pathname + location.search === link", arg=link)
     return page.url

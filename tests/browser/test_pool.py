@@ -141,7 +141,7 @@ def test_the_window_steps_with_buttons_and_keys(page, live_server):
     page.wait_for_function("() => document.querySelector('.window__pos').textContent.includes('out[0, 0, 1, 0]')")
     page.wait_for_selector(".window__sum.is-rendered")
     assert "100" in page.inner_text("#window .window__sum")  # max(23, 100, −23, 0) = 100
-    page.wait_for_url(re.compile(r"step=2"))  # the address is written once the edits pause (address.js)
+    page.wait_for_url(re.compile(r"step=2"))  # the address is written once the page is idle after the frame
 
 
 def test_a_broken_link_explains_and_offers_the_default(page, live_server):
