@@ -174,3 +174,17 @@ def test_renamed_terms_keep_their_numbers():
     assert r.array == "relu_dx" and r.label == "relu_dx[0,0]"
     assert [(x.coefficient.label, x.upstream.label) for x in r.terms] == [("relu_mask[0,0]", "relu_dout[0,0]")]
     assert r.total == t.total == 3.0 and r.cells() == {"relu_mask": [(0, 0)], "relu_dout": [(0, 0)]}
+
+
+def test_a_factor_is_labelled_by_its_cell_unless_written_otherwise():
+    t = op_terms("conv2d", {"x": np.arange(4.0).reshape(1, 1, 2, 2), "w": np.ones((1, 1, 2, 2)), "b": [0.0],
+                            "dout": np.ones((1, 1, 3, 3))}, {"stride": 1, "pad": 1}, "dw", (0, 0, 0, 0))
+    labels = [term.coefficient.label for term in t.terms]
+    # the window at (0, 0) reads padding; the one at (1, 1) reads x[0,0,0,0]
+    assert labels[0] == "x_padded[0,0,0,0] (padding)" and labels[4] == "x[0,0,0,0]"
+    assert t.terms[4].upstream.label == "dout[0,0,1,1]" and t.terms[4].upstream.as_json()["label"] == "dout[0,0,1,1]"
+    moved = t.moved(lambda array, index: (array + "_t", tuple(reversed(index))))
+    assert moved.terms[4].coefficient.label == "x_t[0,0,0,0]" and moved.terms[5].coefficient.label == "x_t[1,0,0,0]"
+    assert moved.terms[0].coefficient.label == "x_padded[0,0,0,0] (padding)"  # a written label is kept as written
+    with pytest.raises(AttributeError):  # records are immutable
+        t.terms[0].coefficient.value = 1.0  # type: ignore[misc]
