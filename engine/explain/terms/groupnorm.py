@@ -11,11 +11,12 @@ sample's group of channels; batch norm's terms with the group in place of the ch
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 
-from engine.explain.terms.norm import PATHS
+from engine.explain.terms.norm import PATHS, along, column
 from engine.explain.terms.record import Term, Terms, cell, constant, index_text
 from engine.records import Arrays, Index, OpInputError
 
@@ -39,12 +40,12 @@ FORMULAS = {
 def members(shape: tuple[int, ...], groups: int, n: int, g: int) -> list[Index]:
     """Every index of sample n's group g (channels g·C/G … (g+1)·C/G − 1, every position), row-major."""
     per = shape[1] // groups
-    return [(n, g * per + j[0], *j[1:]) for j in np.ndindex((per, *shape[2:]))]
+    return [(n, g * per + j[0], *j[1:]) for j in itertools.product(*map(range, (per, *shape[2:])))]
 
 
-def channel(shape: tuple[int, ...], c: int) -> list[Index]:
-    """Every index of channel c over the samples and positions: what dβ[c] and dγ[c] sum."""
-    return [(i[0], c, *i[1:]) for i in np.ndindex(shape[:1] + shape[2:])]
+def in_group(values: np.ndarray, n: int, g: int, per: int) -> list[float]:
+    """Sample n's group g of an (N, C, …) array in :func:`members`' order, as Python floats (one read)."""
+    return values[n, g * per:(g + 1) * per].reshape(-1).tolist()
 
 
 def groupnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
@@ -64,23 +65,28 @@ def groupnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
     else:
         n = g = 0
     note = ""
-    if array == "dbeta":
-        terms = [Term(constant(1.0, "1"), cell("dout", j, dout[j])) for j in channel(shape, index[0])]
+    if array == "dbeta":  # what dβ[c] and dγ[c] sum: channel c over the samples and positions, as batch norm's
+        one = constant(1.0, "1")
+        terms = [Term(one, cell("dout", j, v)) for j, v in zip(column(shape, index[0]), along(dout, index[0]),
+                                                               strict=True)]
     elif array == "dgamma":
-        terms = [Term(cell("x_hat", j, x_hat[j]), cell("dout", j, dout[j])) for j in channel(shape, index[0])]
+        c = index[0]
+        terms = [Term(cell("x_hat", j, xh), cell("dout", j, v))
+                 for j, xh, v in zip(column(shape, c), along(x_hat, c), along(dout, c), strict=True)]
     elif array == "dx_hat":
         c = index[1]
         terms = [Term(cell("gamma", (c,), result["gamma"][c]), cell("dout", index, dout[index]))]
     elif array == "dvar":
         k = -0.5 * (float(result["var"][n, g]) + eps) ** -1.5
-        terms = [Term(cell("x_mu", j, x_mu[j] * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"),
-                      cell("dx_hat", j, dx_hat[j])) for j in members(shape, groups, n, g)]
+        terms = [Term(cell("x_mu", j, xm * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"), cell("dx_hat", j, v))
+                 for j, xm, v in zip(members(shape, groups, n, g), in_group(x_mu, n, g, per),
+                                     in_group(dx_hat, n, g, per), strict=True)]
     elif array == "dmean":
         std = float(result["std"][n, g])
         group = members(shape, groups, n, g)
-        terms = [Term(cell("std", (n, g), -1.0 / std, f"−1/σ[{n},{g}]"), cell("dx_hat", j, dx_hat[j]))
-                 for j in group]
-        through_var = -2.0 * float(sum(x_mu[j] for j in group)) / d
+        coef = cell("std", (n, g), -1.0 / std, f"−1/σ[{n},{g}]")
+        terms = [Term(coef, cell("dx_hat", j, v)) for j, v in zip(group, in_group(dx_hat, n, g, per), strict=True)]
+        through_var = -2.0 * float(sum(in_group(x_mu, n, g, per))) / d
         terms.append(Term(constant(through_var, "−2·Σ(x−μ)/d"), cell("dvar", (n, g), result["dvar"][n, g])))
         note = "Σ(x − μ) over the group is 0 up to rounding, so the path through σ² adds (almost) nothing."
     else:  # dx

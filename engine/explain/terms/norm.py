@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,13 @@ EVAL_DX = (r"\frac{\partial L}{\partial x_i} = \frac{1}{\sqrt{\sigma^{2,\text{ru
 
 def column(shape: tuple[int, ...], c: int) -> list[Index]:
     """Every index of channel c of an (N, C) or (N, C, H, W) array, row-major: the n values its statistics use."""
-    return [(i[0], c, *i[1:]) for i in np.ndindex(shape[:1] + shape[2:])]
+    return [(i[0], c, *i[1:]) for i in itertools.product(*map(range, shape[:1] + shape[2:]))]
+
+
+def along(values: np.ndarray, c: int) -> list[float]:
+    """Channel c of an (N, C, …) array in :func:`column`'s order, as Python floats (a column is thousands of
+    cells: one read of the array, not one NumPy scalar read a cell)."""
+    return values[:, c].reshape(-1).tolist()
 
 
 def batchnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
@@ -55,26 +62,29 @@ def batchnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
     c = index[1] if per_value else index[0]
     shape = result["x"].shape
     n = result["x"].size // shape[1]
-    col = column(shape, c)
+    col = column(shape, c) if array in ("dbeta", "dgamma", "dvar", "dmean") else []
     dout, x_hat, x_mu, dx_hat = result["dout"], result["x_hat"], result["x_mu"], result["dx_hat"]
     gamma, std, var = float(result["gamma"][c]), float(result["std"][c]), float(result["var"][c])
     eps = float(params.get("eps", 1e-5))
     i = index
     formula, note = FORMULAS[array], ""
     if array == "dbeta":
-        terms = [Term(constant(1.0, "1"), cell("dout", j, dout[j])) for j in col]
+        one = constant(1.0, "1")  # (a factor is immutable: one for every term)
+        terms = [Term(one, cell("dout", j, d)) for j, d in zip(col, along(dout, c), strict=True)]
     elif array == "dgamma":
-        terms = [Term(cell("x_hat", j, x_hat[j]), cell("dout", j, dout[j])) for j in col]
+        terms = [Term(cell("x_hat", j, xh), cell("dout", j, d))
+                 for j, xh, d in zip(col, along(x_hat, c), along(dout, c), strict=True)]
     elif array == "dx_hat":
         terms = [Term(cell("gamma", (c,), gamma), cell("dout", i, dout[i]))]
     elif array == "dvar":
         k = -0.5 * (var + eps) ** -1.5
-        terms = [Term(cell("x_mu", j, x_mu[j] * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"),
-                      cell("dx_hat", j, dx_hat[j])) for j in col] if train else []
+        terms = [Term(cell("x_mu", j, xm * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"), cell("dx_hat", j, g))
+                 for j, xm, g in zip(col, along(x_mu, c), along(dx_hat, c), strict=True)] if train else []
         note = "" if train else "Eval: the running variance is a constant, nothing flows into it."
     elif array == "dmean":
         if train:
-            terms = [Term(cell("std", (c,), -1.0 / std, f"−1/σ[{c}]"), cell("dx_hat", j, dx_hat[j])) for j in col]
+            coef = cell("std", (c,), -1.0 / std, f"−1/σ[{c}]")
+            terms = [Term(coef, cell("dx_hat", j, g)) for j, g in zip(col, along(dx_hat, c), strict=True)]
             through_var = -2.0 * float(np.sum(x_mu[:, c])) / n
             terms.append(Term(constant(through_var, "−2·Σ(x−μ)/n"), cell("dvar", (c,), result["dvar"][c])))
             note = "Σ(x − μ) is 0 up to rounding, so the path through σ² adds (almost) nothing."
