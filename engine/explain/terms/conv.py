@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.explain.terms.record import Term, Terms, cell, constant
+from engine.explain.terms.record import Term, Terms, cell, cells_of, constant
 from engine.ops.im2col import ConvGeometry, row_to_offset
 from engine.records import Arrays, Index, OpInputError
 
@@ -78,9 +78,9 @@ def conv_terms(result: Arrays, params: dict[str, Any], array: str, index: Index)
                 "its gradient adds each such input times that window's upstream gradient.")
     elif array == "db":
         (f,) = index
-        planes = result["dout"][:, f].tolist()
-        terms = [Term(constant(1.0, "1"), cell("dout", (n, f, oh, ow), planes[n][oh][ow]))
-                 for n in range(g.N) for oh in range(g.OH) for ow in range(g.OW)]
+        one = constant(1.0, "1")
+        cells = [(n, f, oh, ow) for n in range(g.N) for oh in range(g.OH) for ow in range(g.OW)]
+        terms = [Term(one, u) for u in cells_of("dout", cells, result["dout"][:, f].reshape(-1).tolist())]
         note = f"b[{f}] is added to every output of filter {f}: its gradient sums their upstream gradients."
     elif array == "dx_col":
         r, j = index

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.terms.norm import PATHS, along, column
-from engine.explain.terms.record import Term, Terms, cell, constant, index_text
+from engine.explain.terms.norm import PATHS, along, column, dvar_coefficient
+from engine.explain.terms.record import Term, Terms, cell, cells_of, constant, index_text
 from engine.records import Arrays, Index, OpInputError
 
 ARRAYS = ("dbeta", "dgamma", "dx_hat", "dvar", "dmean", "dx")
@@ -67,25 +67,23 @@ def groupnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
     note = ""
     if array == "dbeta":  # what dβ[c] and dγ[c] sum: channel c over the samples and positions, as batch norm's
         one = constant(1.0, "1")
-        terms = [Term(one, cell("dout", j, v)) for j, v in zip(column(shape, index[0]), along(dout, index[0]),
-                                                               strict=True)]
+        terms = [Term(one, u) for u in cells_of("dout", column(shape, index[0]), along(dout, index[0]))]
     elif array == "dgamma":
-        c = index[0]
-        terms = [Term(cell("x_hat", j, xh), cell("dout", j, v))
-                 for j, xh, v in zip(column(shape, c), along(x_hat, c), along(dout, c), strict=True)]
+        c, col = index[0], column(shape, index[0])
+        terms = list(map(Term, cells_of("x_hat", col, along(x_hat, c)), cells_of("dout", col, along(dout, c))))
     elif array == "dx_hat":
         c = index[1]
         terms = [Term(cell("gamma", (c,), result["gamma"][c]), cell("dout", index, dout[index]))]
     elif array == "dvar":
         k = -0.5 * (float(result["var"][n, g]) + eps) ** -1.5
-        terms = [Term(cell("x_mu", j, xm * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"), cell("dx_hat", j, v))
-                 for j, xm, v in zip(members(shape, groups, n, g), in_group(x_mu, n, g, per),
-                                     in_group(dx_hat, n, g, per), strict=True)]
+        group = members(shape, groups, n, g)
+        coefficients = cells_of("x_mu", group, [xm * k for xm in in_group(x_mu, n, g, per)], dvar_coefficient)
+        terms = list(map(Term, coefficients, cells_of("dx_hat", group, in_group(dx_hat, n, g, per))))
     elif array == "dmean":
         std = float(result["std"][n, g])
         group = members(shape, groups, n, g)
         coef = cell("std", (n, g), -1.0 / std, f"−1/σ[{n},{g}]")
-        terms = [Term(coef, cell("dx_hat", j, v)) for j, v in zip(group, in_group(dx_hat, n, g, per), strict=True)]
+        terms = [Term(coef, u) for u in cells_of("dx_hat", group, in_group(dx_hat, n, g, per))]
         through_var = -2.0 * float(sum(in_group(x_mu, n, g, per))) / d
         terms.append(Term(constant(through_var, "−2·Σ(x−μ)/d"), cell("dvar", (n, g), result["dvar"][n, g])))
         note = "Σ(x − μ) over the group is 0 up to rounding, so the path through σ² adds (almost) nothing."

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.explain.terms.record import Term, Terms, cell, constant, index_text
+from engine.explain.terms.record import Term, Terms, cell, cells_of, constant, index_text
 from engine.records import Arrays, Index, OpInputError
 
 ARRAYS = ("dbeta", "dgamma", "dx_hat", "dvar", "dmean", "dx", "dx_compact")
@@ -40,6 +40,11 @@ FORMULAS = {
 }
 EVAL_DX = (r"\frac{\partial L}{\partial x_i} = \frac{1}{\sqrt{\sigma^{2,\text{run}} + \epsilon}}\,"
            r"\frac{\partial L}{\partial \hat{x}_i}")
+
+
+def dvar_coefficient(index: Index) -> str:
+    """How a formula writes dvar's coefficient of cell ``index``: (x − μ) times the local derivative of σ²."""
+    return f"(x−μ)[{index_text(index)}]·(−½)(σ²+ε)^(−3/2)"
 
 
 def column(shape: tuple[int, ...], c: int) -> list[Index]:
@@ -70,21 +75,20 @@ def batchnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
     formula, note = FORMULAS[array], ""
     if array == "dbeta":
         one = constant(1.0, "1")  # (a factor is immutable: one for every term)
-        terms = [Term(one, cell("dout", j, d)) for j, d in zip(col, along(dout, c), strict=True)]
+        terms = [Term(one, u) for u in cells_of("dout", col, along(dout, c))]
     elif array == "dgamma":
-        terms = [Term(cell("x_hat", j, xh), cell("dout", j, d))
-                 for j, xh, d in zip(col, along(x_hat, c), along(dout, c), strict=True)]
+        terms = list(map(Term, cells_of("x_hat", col, along(x_hat, c)), cells_of("dout", col, along(dout, c))))
     elif array == "dx_hat":
         terms = [Term(cell("gamma", (c,), gamma), cell("dout", i, dout[i]))]
     elif array == "dvar":
         k = -0.5 * (var + eps) ** -1.5
-        terms = [Term(cell("x_mu", j, xm * k, f"(x−μ)[{index_text(j)}]·(−½)(σ²+ε)^(−3/2)"), cell("dx_hat", j, g))
-                 for j, xm, g in zip(col, along(x_mu, c), along(dx_hat, c), strict=True)] if train else []
+        terms = list(map(Term, cells_of("x_mu", col, [xm * k for xm in along(x_mu, c)], dvar_coefficient),
+                         cells_of("dx_hat", col, along(dx_hat, c)))) if train else []
         note = "" if train else "Eval: the running variance is a constant, nothing flows into it."
     elif array == "dmean":
         if train:
             coef = cell("std", (c,), -1.0 / std, f"−1/σ[{c}]")
-            terms = [Term(coef, cell("dx_hat", j, g)) for j, g in zip(col, along(dx_hat, c), strict=True)]
+            terms = [Term(coef, u) for u in cells_of("dx_hat", col, along(dx_hat, c))]
             through_var = -2.0 * float(np.sum(x_mu[:, c])) / n
             terms.append(Term(constant(through_var, "−2·Σ(x−μ)/n"), cell("dvar", (c,), result["dvar"][c])))
             note = "Σ(x − μ) is 0 up to rounding, so the path through σ² adds (almost) nothing."

@@ -10,7 +10,7 @@ dx[n, c, i, j] = Σ w[f, c, kh, kw]·dout[n, f, oh, ow] over the windows that co
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -51,6 +51,17 @@ class Factor(NamedTuple):
 def cell(array: str, index: Index, value: Any, label: str | None = None) -> Factor:
     """A factor that is the cell ``array[index]`` (``label``: how a formula writes it, when not so)."""
     return Factor(array, tuple(map(int, index)), float(value), label)  # (map: numpy ints in, Python ints out)
+
+
+def cells_of(array: str, indices: Sequence[Index], values: Iterable[float],
+             written: Callable[[Index], str] | None = None) -> list[Factor]:
+    """Many cells of one array at once, as :func:`cell` makes them one at a time but without its conversions:
+    ``indices`` must be tuples of Python ints (a column's, a loop's) and ``values`` Python floats (an array read
+    with ``tolist()``); ``written(index)``: each one's label, when not its cell's name. A batch norm's column is
+    thousands of cells, and a network step explains several."""
+    if written is None:
+        return [Factor(array, j, v) for j, v in zip(indices, values, strict=True)]
+    return [Factor(array, j, v, written(j)) for j, v in zip(indices, values, strict=True)]
 
 
 def constant(value: float, label: str) -> Factor:
