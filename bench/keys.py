@@ -1,4 +1,5 @@
-"""How a benchmark types into a cell, the same in ``bench.web``, ``bench.profile_edit`` and ``bench.floor``.
+"""How a benchmark types into a cell, the same in ``bench.web``, ``bench.profile_edit`` and ``bench.floor``, and
+how it steps a stepper (``bench.web`` and ``bench.profile_edit``).
 
 The i-th keystroke appends a digit (0.0001 → 0.00013 → 0.000135 → …), and every 8th first sets a new prefix
 without a request, so every keystroke types a value not seen before: no answer comes from a cache.
@@ -16,3 +17,15 @@ def press_digit(page: Any, cell: Any, i: int, tag: str = "") -> None:
     if i % 8 == 0:
         cell.evaluate(NEW_PREFIX, f"0.{i // 8:03d}{tag}")
     page.keyboard.press(str(1 + (i * 7) % 9))
+
+
+def press_step(page: Any, direction: int) -> int:
+    """One step of the stepper in view (static/js/steps.js): → until its last position, then ← back to its first,
+    and so on (Next is disabled at the last: a press there would send nothing). Returns the direction to go on in."""
+    at = page.evaluate("() => Lens.stepperInView()") or {"position": 0, "count": 2}
+    if direction > 0 and at["position"] >= at["count"] - 1:
+        direction = -1
+    elif direction < 0 and at["position"] <= 0:
+        direction = 1
+    page.keyboard.press("ArrowRight" if direction > 0 else "ArrowLeft")
+    return direction

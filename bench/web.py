@@ -42,7 +42,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from bench.floor import floor_latencies
 from bench.forms import form_fields
-from bench.keys import press_digit
+from bench.keys import press_digit, press_step
 from bench.pageforms import LABS, parse, replaced
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,19 +275,14 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     page.wait_for_timeout(1200)  # the first load's gradient check is done
     page.evaluate("() => { window.__lat = []; performance.clearResourceTimings(); }")
     page.evaluate("() => performance.setResourceTimingBufferSize(10000)")
-    direction = 1  # the step view's: → until the last operation, then ←
+    direction = 1  # the step view's (bench.keys.press_step)
     for i in range(edits):
         if alternate:  # every other keystroke with the script's `on` true (--alternate): paired in one page
             page.evaluate(f"(on) => {{ {alternate}; }}", i % 2 == 1)
         if case.kind in ("cell", "plane"):
             press_digit(page, cell, i, tag)
-        else:  # → to the last operation, then ← back (Next is disabled at the last: a press there sends nothing)
-            at = page.evaluate("() => Lens.stepperInView()") or {"position": 0, "count": 2}
-            step = "ArrowRight" if at["position"] < at["count"] - 1 else "ArrowLeft"
-            if step == "ArrowLeft" or direction < 0:
-                direction = -1 if at["position"] > 0 else 1
-                step = "ArrowLeft" if direction < 0 else "ArrowRight"
-            page.keyboard.press(step)
+        else:  # → to the last operation, then ← back
+            direction = press_step(page, direction)
         page.wait_for_function(f"() => window.__lat.length >= {i + 1}", timeout=10000)
     latencies = page.evaluate("() => window.__lat")
     sent = page.evaluate(SENT, case.lab)
