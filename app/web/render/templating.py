@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mimetypes
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -94,11 +95,14 @@ def _data_url(path: str, mtime_ns: int, size: int, media: str) -> str:
     return f"data:{media};base64,{base64.b64encode(Path(path).read_bytes()).decode()}"
 
 
-def data_url(path: str, media: str = "image/svg+xml") -> str:
-    """A small static file inline as a ``data:`` URL. The favicon is written so: Chromium fetches a linked
-    icon again on every ``history.replaceState`` (each edit's link), an inline one never (and it is a PNG:
-    Chromium builds an SVG icon into a new document each time, see templates/base.html)."""
+def data_url(path: str) -> str:
+    """A small static file inline as a ``data:`` URL, its media type read from its name. The favicon is written
+    so: Chromium fetches a linked icon again on every ``history.replaceState`` (each edit's link), an inline one
+    never (and it is a PNG: Chromium builds an SVG icon into a new document each time, see templates/base.html)."""
     file = STATIC / path.lstrip("/")
+    media = mimetypes.guess_type(file.name)[0]
+    if media is None:
+        raise ValueError(f"data_url: no media type for static/{path}")
     stat = file.stat()
     return _data_url(str(file), stat.st_mtime_ns, stat.st_size, media)
 
