@@ -140,7 +140,7 @@ def gradient_chain(model: Model, trace: dict[str, Any], labels: Any, param: str,
         else:
             result = {**entry["forward"], **entry["backward"]}
             terms = terms_of(layer.type, result, op_params(layer), array, at)
-        followed = max(terms.terms, key=lambda t: abs(t.product), default=None)
+        followed = terms.largest()
         hops.append(Hop(path, layer.type, terms, followed))
         if followed is None or followed.upstream.array is None:
             return done("nothing reaches this cell: its gradient is 0")

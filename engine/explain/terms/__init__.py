@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from engine.explain.terms import conv, dense, elementwise, groupnorm, norm, softmax
-from engine.explain.terms.record import Factor, Term, Terms, TermsFn, cell, cells_of, constant, index_text
+from engine.explain.terms.record import Cells, Column, Factor, Term, Terms, TermsFn, cell, constant, index_text
 from engine.records import Arrays, Index, OpInputError, check_element
 from engine.registry import get_spec, prepare
 
-__all__ = ["TERMS", "Factor", "Term", "Terms", "cell", "cells_of", "constant", "index_text", "op_terms", "term_arrays",
-           "terms_of"]
+__all__ = ["TERMS", "Cells", "Column", "Factor", "Term", "Terms", "cell", "constant", "index_text", "op_terms",
+           "term_arrays", "terms_of"]
 
 TERMS: dict[str, tuple[TermsFn, tuple[str, ...]]] = {
     **conv.FAMILY, **elementwise.FAMILY, **dense.FAMILY, **norm.FAMILY, **groupnorm.FAMILY, **softmax.FAMILY,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.explain.terms.record import Term, Terms, cell, cells_of, constant
+from engine.explain.terms.record import Cells, Column, Factor, Grid, Made, Term, Terms, cell, constant
 from engine.ops.im2col import ConvGeometry, row_to_offset
 from engine.records import Arrays, Index, OpInputError
 
@@ -48,6 +48,12 @@ def _dx_terms(result: Arrays, g: ConvGeometry, n: int, c: int, hp: int, wp: int)
             for f in range(g.F) for oh, ow, kh, kw in cover]
 
 
+def _dout_of(result: Arrays, g: ConvGeometry, f: int) -> Cells:
+    """Every cell dout[n, f, oh, ow] of filter f, by (n, oh, ow): the upstream side of dw[f, …] and db[f]."""
+    cells = Grid((g.N, g.OH, g.OW), lambda i: (i[0], f, i[1], i[2]))
+    return Cells("dout", cells, result["dout"][:, f].reshape(-1).tolist())
+
+
 def conv_terms(result: Arrays, params: dict[str, Any], array: str, index: Index) -> Terms:
     """The terms of ``array[index]`` (one of :data:`ARRAYS`) from conv2d's run() arrays."""
     g = _geometry(result, params)
@@ -64,23 +70,23 @@ def conv_terms(result: Arrays, params: dict[str, Any], array: str, index: Index)
                 f"No window covers x_padded[{n},{c},{hp},{wp}] (the stride skips it): its gradient is 0.")
     elif array == "dw":
         f, c, kh, kw = index
-        terms = []
-        for n in range(g.N):  # each plane read as lists once: a NumPy scalar read costs ~0.25 µs a cell
-            x, xp, dout = (result[a][n, k].tolist() for a, k in (("x", c), ("x_padded", c), ("dout", f)))
-            for oh in range(g.OH):
-                for ow in range(g.OW):
-                    hp, wp = g.cell(oh, ow, kh, kw)
-                    h, w = hp - g.ph, wp - g.pw
-                    coef = (cell("x", (n, c, h, w), x[h][w]) if g.inside(h, w) else  # (the label only here)
-                            cell("x_padded", (n, c, hp, wp), xp[hp][wp], f"x_padded[{n},{c},{hp},{wp}] (padding)"))
-                    terms.append(Term(coef, cell("dout", (n, f, oh, ow), dout[oh][ow])))
+        rows = [g.cell(oh, 0, kh, kw)[0] for oh in range(g.OH)]  # the x_padded row and column each window reads
+        cols = [g.cell(0, ow, kh, kw)[1] for ow in range(g.OW)]
+        inputs = result["x_padded"][:, c][:, rows][:, :, cols].reshape(-1).tolist()  # by (n, oh, ow)
+
+        def coefficient(k: int) -> Factor:  # the x cell, or (the label only here) an x_padded zero of padding
+            n, at = divmod(k, g.OH * g.OW)
+            hp, wp = rows[at // g.OW], cols[at % g.OW]
+            if g.inside(hp - g.ph, wp - g.pw):
+                return Factor("x", (n, c, hp - g.ph, wp - g.pw), inputs[k])
+            return Factor("x_padded", (n, c, hp, wp), inputs[k], f"x_padded[{n},{c},{hp},{wp}] (padding)")
+
+        terms = Column(Made(inputs, coefficient), _dout_of(result, g, f))
         note = (f"Weight w[{f},{c},{kh},{kw}] multiplied one input cell in each of the {len(terms)} windows; "
                 "its gradient adds each such input times that window's upstream gradient.")
     elif array == "db":
         (f,) = index
-        one = constant(1.0, "1")
-        cells = [(n, f, oh, ow) for n in range(g.N) for oh in range(g.OH) for ow in range(g.OW)]
-        terms = [Term(one, u) for u in cells_of("dout", cells, result["dout"][:, f].reshape(-1).tolist())]
+        terms = Column(constant(1.0, "1"), _dout_of(result, g, f))
         note = f"b[{f}] is added to every output of filter {f}: its gradient sums their upstream gradients."
     elif array == "dx_col":
         r, j = index
@@ -101,7 +107,7 @@ def conv_terms(result: Arrays, params: dict[str, Any], array: str, index: Index)
                 "zeros of the dilation and the padding give zero products.")
     else:
         raise OpInputError("array", f"conv2d has no terms for {array!r}; arrays with terms: {', '.join(ARRAYS)}")
-    return Terms("conv2d", array, tuple(index), value, tuple(terms), FORMULAS[array], note)
+    return Terms("conv2d", array, tuple(index), value, terms, FORMULAS[array], note)
 
 
 FAMILY = {"conv2d": (conv_terms, ARRAYS)}

@@ -11,13 +11,12 @@ sample's group of channels; batch norm's terms with the group in place of the ch
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
 from engine.explain.terms.norm import PATHS, along, column, dvar_coefficient
-from engine.explain.terms.record import Term, Terms, cell, cells_of, constant, index_text
+from engine.explain.terms.record import Cells, Column, Grid, Term, Terms, cell, constant, index_text
 from engine.records import Arrays, Index, OpInputError
 
 ARRAYS = ("dbeta", "dgamma", "dx_hat", "dvar", "dmean", "dx")
@@ -37,10 +36,10 @@ FORMULAS = {
 }
 
 
-def members(shape: tuple[int, ...], groups: int, n: int, g: int) -> list[Index]:
+def members(shape: tuple[int, ...], groups: int, n: int, g: int) -> Grid:
     """Every index of sample n's group g (channels g·C/G … (g+1)·C/G − 1, every position), row-major."""
     per = shape[1] // groups
-    return [(n, g * per + j[0], *j[1:]) for j in itertools.product(*map(range, (per, *shape[2:])))]
+    return Grid((per, *shape[2:]), lambda j: (n, g * per + j[0], *j[1:]))
 
 
 def in_group(values: np.ndarray, n: int, g: int, per: int) -> list[float]:
@@ -66,26 +65,24 @@ def groupnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
         n = g = 0
     note = ""
     if array == "dbeta":  # what dβ[c] and dγ[c] sum: channel c over the samples and positions, as batch norm's
-        one = constant(1.0, "1")
-        terms = [Term(one, u) for u in cells_of("dout", column(shape, index[0]), along(dout, index[0]))]
+        terms = Column(constant(1.0, "1"), Cells("dout", column(shape, index[0]), along(dout, index[0])))
     elif array == "dgamma":
         c, col = index[0], column(shape, index[0])
-        terms = list(map(Term, cells_of("x_hat", col, along(x_hat, c)), cells_of("dout", col, along(dout, c))))
+        terms = Column(Cells("x_hat", col, along(x_hat, c)), Cells("dout", col, along(dout, c)))
     elif array == "dx_hat":
         c = index[1]
         terms = [Term(cell("gamma", (c,), result["gamma"][c]), cell("dout", index, dout[index]))]
     elif array == "dvar":
         k = -0.5 * (float(result["var"][n, g]) + eps) ** -1.5
         group = members(shape, groups, n, g)
-        coefficients = cells_of("x_mu", group, [xm * k for xm in in_group(x_mu, n, g, per)], dvar_coefficient)
-        terms = list(map(Term, coefficients, cells_of("dx_hat", group, in_group(dx_hat, n, g, per))))
+        terms = Column(Cells("x_mu", group, [xm * k for xm in in_group(x_mu, n, g, per)], dvar_coefficient),
+                       Cells("dx_hat", group, in_group(dx_hat, n, g, per)))
     elif array == "dmean":
         std = float(result["std"][n, g])
-        group = members(shape, groups, n, g)
-        coef = cell("std", (n, g), -1.0 / std, f"−1/σ[{n},{g}]")
-        terms = [Term(coef, u) for u in cells_of("dx_hat", group, in_group(dx_hat, n, g, per))]
         through_var = -2.0 * float(sum(in_group(x_mu, n, g, per))) / d
-        terms.append(Term(constant(through_var, "−2·Σ(x−μ)/d"), cell("dvar", (n, g), result["dvar"][n, g])))
+        terms = Column(cell("std", (n, g), -1.0 / std, f"−1/σ[{n},{g}]"),
+                       Cells("dx_hat", members(shape, groups, n, g), in_group(dx_hat, n, g, per)),
+                       [Term(constant(through_var, "−2·Σ(x−μ)/d"), cell("dvar", (n, g), result["dvar"][n, g]))])
         note = "Σ(x − μ) over the group is 0 up to rounding, so the path through σ² adds (almost) nothing."
     else:  # dx
         std = float(result["std"][n, g])
@@ -94,7 +91,7 @@ def groupnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
                       cell("dvar", (n, g), result["dvar"][n, g]), "var"),
                  Term(constant(1.0 / d, f"1/d = 1/{d}"), cell("dmean", (n, g), result["dmean"][n, g]), "mean")]
         note = f"Three paths reach x through its group's statistics (sample {n}, group {g} of {groups})."
-    return Terms("groupnorm", array, index, float(result[array][index]), tuple(terms), FORMULAS[array], note,
+    return Terms("groupnorm", array, index, float(result[array][index]), terms, FORMULAS[array], note,
                  PATHS if array == "dx" else {})
 
 

@@ -12,12 +12,11 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
-from engine.explain.terms.record import Term, Terms, cell, cells_of, constant, index_text
+from engine.explain.terms.record import Cells, Column, Grid, Term, Terms, cell, constant, index_text
 from engine.records import Arrays, Index, OpInputError
 
 ARRAYS = ("dbeta", "dgamma", "dx_hat", "dvar", "dmean", "dx", "dx_compact")
@@ -47,9 +46,9 @@ def dvar_coefficient(index: Index) -> str:
     return f"(x−μ)[{index_text(index)}]·(−½)(σ²+ε)^(−3/2)"
 
 
-def column(shape: tuple[int, ...], c: int) -> list[Index]:
+def column(shape: tuple[int, ...], c: int) -> Grid:
     """Every index of channel c of an (N, C) or (N, C, H, W) array, row-major: the n values its statistics use."""
-    return [(i[0], c, *i[1:]) for i in itertools.product(*map(range, shape[:1] + shape[2:]))]
+    return Grid(shape[:1] + shape[2:], lambda i: (i[0], c, *i[1:]))
 
 
 def along(values: np.ndarray, c: int) -> list[float]:
@@ -74,23 +73,21 @@ def batchnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
     i = index
     formula, note = FORMULAS[array], ""
     if array == "dbeta":
-        one = constant(1.0, "1")  # (a factor is immutable: one for every term)
-        terms = [Term(one, u) for u in cells_of("dout", col, along(dout, c))]
+        terms = Column(constant(1.0, "1"), Cells("dout", col, along(dout, c)))
     elif array == "dgamma":
-        terms = list(map(Term, cells_of("x_hat", col, along(x_hat, c)), cells_of("dout", col, along(dout, c))))
+        terms = Column(Cells("x_hat", col, along(x_hat, c)), Cells("dout", col, along(dout, c)))
     elif array == "dx_hat":
         terms = [Term(cell("gamma", (c,), gamma), cell("dout", i, dout[i]))]
     elif array == "dvar":
         k = -0.5 * (var + eps) ** -1.5
-        terms = list(map(Term, cells_of("x_mu", col, [xm * k for xm in along(x_mu, c)], dvar_coefficient),
-                         cells_of("dx_hat", col, along(dx_hat, c)))) if train else []
+        terms = Column(Cells("x_mu", col, [xm * k for xm in along(x_mu, c)], dvar_coefficient),
+                       Cells("dx_hat", col, along(dx_hat, c))) if train else []
         note = "" if train else "Eval: the running variance is a constant, nothing flows into it."
     elif array == "dmean":
         if train:
-            coef = cell("std", (c,), -1.0 / std, f"−1/σ[{c}]")
-            terms = [Term(coef, u) for u in cells_of("dx_hat", col, along(dx_hat, c))]
             through_var = -2.0 * float(np.sum(x_mu[:, c])) / n
-            terms.append(Term(constant(through_var, "−2·Σ(x−μ)/n"), cell("dvar", (c,), result["dvar"][c])))
+            terms = Column(cell("std", (c,), -1.0 / std, f"−1/σ[{c}]"), Cells("dx_hat", col, along(dx_hat, c)),
+                           [Term(constant(through_var, "−2·Σ(x−μ)/n"), cell("dvar", (c,), result["dvar"][c]))])
             note = "Σ(x − μ) is 0 up to rounding, so the path through σ² adds (almost) nothing."
         else:
             terms, note = [], "Eval: the running mean is a constant, nothing flows into it."
@@ -113,8 +110,9 @@ def batchnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
                       Term(cell("x_hat", i, -g * x_hat[i] / n, f"−γ·x̂[{index_text(i)}]/(nσ)"),
                            cell("dgamma", (c,), result["dgamma"][c]))]
             note = "The same gradient with the sums over the column written as dβ and dγ."
-    return Terms("batchnorm", array, index, float(result[array][index]), tuple(terms), formula, note,
+    return Terms("batchnorm", array, index, float(result[array][index]), terms, formula, note,
                  PATHS if array == "dx" and train else {})
 
 
 FAMILY = {"batchnorm": (batchnorm_terms, ARRAYS)}
+

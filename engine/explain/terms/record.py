@@ -9,8 +9,10 @@ dx[n, c, i, j] = Σ w[f, c, kh, kw]·dout[n, f, oh, ow] over the windows that co
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -53,15 +55,136 @@ def cell(array: str, index: Index, value: Any, label: str | None = None) -> Fact
     return Factor(array, tuple(map(int, index)), float(value), label)  # (map: numpy ints in, Python ints out)
 
 
-def cells_of(array: str, indices: Sequence[Index], values: Iterable[float],
-             written: Callable[[Index], str] | None = None) -> list[Factor]:
-    """Many cells of one array at once, as :func:`cell` makes them one at a time but without its conversions:
-    ``indices`` must be tuples of Python ints (a column's, a loop's) and ``values`` Python floats (an array read
-    with ``tolist()``); ``written(index)``: each one's label, when not its cell's name. A batch norm's column is
-    thousands of cells, and a network step explains several."""
-    if written is None:
-        return [Factor(array, j, v) for j, v in zip(indices, values, strict=True)]
-    return [Factor(array, j, v, written(j)) for j, v in zip(indices, values, strict=True)]
+class Grid(Sequence):
+    """Every index of a block of an array, row-major, made when read: position ``k`` unravelled over ``dims`` (the
+    block's free axes) and placed in the array's index by ``place`` (a channel of a batch norm: (n, h, w) ->
+    (n, c, h, w)). A column is thousands of cells, of which a formula names eight."""
+
+    __slots__ = ("_dims", "_place", "_n")
+
+    def __init__(self, dims: Sequence[int], place: Callable[[tuple[int, ...]], Index]) -> None:
+        self._dims, self._place, self._n = tuple(dims), place, math.prod(dims)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._n))]
+        if not -self._n <= k < self._n:
+            raise IndexError(f"position {k} of {self._n}")
+        k %= self._n
+        at = []
+        for size in reversed(self._dims):
+            k, i = divmod(k, size)
+            at.append(i)
+        return self._place(tuple(reversed(at)))
+
+    def __iter__(self) -> Iterator[Index]:
+        return map(self._place, itertools.product(*map(range, self._dims)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Grid({self._dims})"
+
+
+class Cells(NamedTuple):
+    """Many cells of one array, made into factors only when read: cell ``k`` is ``array[indices[k]]`` with value
+    ``values[k]`` (``indices``: tuples of Python ints, ``values``: Python floats, an array read with ``tolist()``;
+    ``written(index)``: each one's label, when not its cell's name)."""
+
+    array: str
+    indices: Sequence[Index]
+    values: Sequence[float]
+    written: Callable[[Index], str] | None = None
+
+    def factor(self, k: int) -> Factor:
+        index = self.indices[k]
+        return Factor(self.array, index, self.values[k], None if self.written is None else self.written(index))
+
+
+class Made(NamedTuple):
+    """Many factors made by a rule only when read: factor ``k`` is ``make(k)``, whose value is ``values[k]`` (for
+    cells of more than one array, such as a weight's gradient reading x inside and x_padded's zeros outside)."""
+
+    values: Sequence[float]
+    make: Callable[[int], Factor]
+
+    def factor(self, k: int) -> Factor:
+        return self.make(k)
+
+
+class Column(Sequence):
+    """The terms ``coefficient_k · upstream_k`` of a long sum, then ``tail``: a sequence of :class:`Term` made only
+    when read. A batch norm's column is thousands of terms and a network step explains several, each shown as its
+    eight largest; :attr:`products` reads every term's product without making a term. Each side is
+    :class:`Cells` or :class:`Made` (a factor a term), or one :class:`Factor` (the same in every term: 1, −1/σ)."""
+
+    __slots__ = ("_coefficients", "_upstreams", "_n", "_tail", "_path", "_products")
+
+    def __init__(self, coefficients: Cells | Made | Factor, upstreams: Cells | Made | Factor,
+                 tail: Sequence[Term] = (), path: str = "") -> None:
+        sizes = {len(side.values) for side in (coefficients, upstreams) if not isinstance(side, Factor)}
+        if len(sizes) != 1:
+            raise ValueError(f"a column's sides hold one number of cells, got {sorted(sizes)}")
+        self._coefficients, self._upstreams, self._n = coefficients, upstreams, sizes.pop()
+        self._tail, self._path, self._products = tuple(tail), path, None
+
+    def __len__(self) -> int:
+        return self._n + len(self._tail)
+
+    def _term(self, k: int) -> Term:
+        if k >= self._n:
+            return self._tail[k - self._n]
+        c, u = self._coefficients, self._upstreams
+        return Term(c if isinstance(c, Factor) else c.factor(k), u if isinstance(u, Factor) else u.factor(k),
+                    self._path)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return tuple(map(self._term, range(*k.indices(len(self)))))
+        size = len(self)
+        if not -size <= k < size:
+            raise IndexError(f"term {k} of {size}")
+        return self._term(k % size)
+
+    def __iter__(self) -> Iterator[Term]:
+        return map(self._term, range(len(self)))
+
+    @property
+    def products(self) -> list[float]:
+        """Every term's coefficient · upstream, in order (the same floats as each term's ``product``)."""
+        if self._products is None:
+            c, u = self._coefficients, self._upstreams
+            if not isinstance(c, Factor) and not isinstance(u, Factor):
+                column = [a * b for a, b in zip(c.values, u.values, strict=True)]
+            elif isinstance(u, Factor):
+                column = [a * u.value for a in c.values]
+            else:
+                column = [c.value * b for b in u.values]
+            self._products = column + [t.product for t in self._tail]
+        return self._products
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Column({len(self)} terms)"
+
+
+def products(terms: Sequence[Term]) -> list[float]:
+    """Every term's product, in order (a :class:`Column`'s without making its terms)."""
+    return terms.products if isinstance(terms, Column) else [t.product for t in terms]
 
 
 def constant(value: float, label: str) -> Factor:
@@ -94,16 +217,38 @@ class Terms:
     array: str
     index: Index
     value: float
-    terms: tuple[Term, ...]
+    terms: Sequence[Term]  # a tuple, or a long sum's :class:`Column` (its terms made only when read)
     formula: str  # the symbolic formula (TeX) the terms instantiate
     note: str = ""  # one sentence a reader needs (which windows, which paths)
     paths: dict[str, str] = field(default_factory=dict)  # path -> what it is, for formulas with several
     title: str = ""  # how the page names the element, when not ``array[index]`` (the optimizer's m_3[1])
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.terms, (tuple, Column)):  # a family's list: held as a tuple
+            object.__setattr__(self, "terms", tuple(self.terms))
+
     @property
     def total(self) -> float:
         """Σ products (math.fsum: the exact sum of the products, rounded once)."""
-        return math.fsum(t.product for t in self.terms)
+        return math.fsum(products(self.terms))
+
+    def largest(self) -> Term | None:
+        """The term of largest |product| (the first of equals); None when there is none."""
+        sizes = [abs(p) for p in products(self.terms)]
+        return self.terms[max(range(len(sizes)), key=sizes.__getitem__)] if sizes else None
+
+    def by_size(self, count: int | None = None) -> list[int]:
+        """The positions of the ``count`` terms of largest |product| (every term's when None), largest first,
+        equals in their order (as a stable sort puts them)."""
+        keys = [-abs(p) for p in products(self.terms)]
+        if count is None or count >= len(keys):
+            return sorted(range(len(keys)), key=keys.__getitem__)
+        return heapq.nsmallest(count, range(len(keys)), key=keys.__getitem__)
+
+    def smallest(self) -> int | None:
+        """The position of the term of smallest |product|, the last of equals: the last of :meth:`by_size`."""
+        sizes = [abs(p) for p in products(self.terms)]
+        return len(sizes) - 1 - sizes[::-1].index(min(sizes)) if sizes else None
 
     @property
     def label(self) -> str:
@@ -143,15 +288,17 @@ class Terms:
         """``label = c₁·u₁ + c₂·u₂ + … = value`` with the numbers (the middle elided past ``max_terms``);
         ``largest_first``: the terms by |product|, largest first (a long sum's elision then hides the small)."""
         num = _tex_factor(digits)
-        terms = sorted(self.terms, key=lambda t: -abs(t.product)) if largest_first else list(self.terms)
+        count = len(self.terms)
 
-        def part(t: Term) -> str:
+        def part(k: int) -> str:
+            t = self.terms[k]
             return rf"{num(t.coefficient.value)}\cdot{num(t.upstream.value)}"
 
-        if len(terms) > max_terms:  # only the terms shown are written (a column of a norm has thousands)
-            parts = [*map(part, terms[:max_terms - 2]), r"\cdots", part(terms[-1])]
+        if count > max_terms:  # only the terms shown are made and written (a column of a norm has thousands)
+            first = self.by_size(max_terms - 2) if largest_first else range(max_terms - 2)
+            parts = [*map(part, first), r"\cdots", part(self.smallest() if largest_first else count - 1)]
         else:
-            parts = [part(t) for t in terms]
+            parts = [part(k) for k in (self.by_size() if largest_first else range(count))]
         body = " + ".join(parts) if parts else "0"
         lhs = rf"\text{{{_tex_escape(self.array)}}}[{index_text(self.index)}]"
         return rf"{lhs} = {body} = {tex_number(self.value, 6)}"

@@ -1,10 +1,14 @@
 """Provenance as terms: every element of every gradient array is the sum of its terms, over random
 shapes, strides, paddings and dilations; and every cell a term names is one the op's provenance lists."""
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from engine.explain.terms import TERMS, op_terms, term_arrays, terms_of
+from engine.explain.terms import TERMS, Column, op_terms, term_arrays, terms_of
+from engine.explain.terms.record import products
 from engine.records import OpInputError
 from engine.registry import get_spec, op_provenance, prepare
 
@@ -188,3 +192,45 @@ def test_a_factor_is_labelled_by_its_cell_unless_written_otherwise():
     assert moved.terms[0].coefficient.label == "x_padded[0,0,0,0] (padding)"  # a written label is kept as written
     with pytest.raises(AttributeError):  # records are immutable
         t.terms[0].coefficient.value = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("op,array,index", [("batchnorm", "dgamma", (1,)), ("batchnorm", "dmean", (0,)),
+                                            ("batchnorm", "dvar", (2,)), ("conv2d", "dw", (1, 0, 0, 2)),
+                                            ("conv2d", "db", (0,)), ("groupnorm", "dmean", (1, 0))])
+def test_a_long_sum_is_made_when_read_and_reads_as_its_terms(op, array, index):
+    """A column's terms (record.Column) are made one by one when read; read every way, they are the terms a list
+    would hold, and the record's sum, largest term, order by size and formula are the list's."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 4, 5, 5))
+    inputs, params = {
+        "batchnorm": ({"x": x, "gamma": rng.uniform(0.5, 2, 4), "beta": rng.normal(size=4)}, {}),
+        "groupnorm": ({"x": x, "gamma": rng.uniform(0.5, 2, 4), "beta": rng.normal(size=4)}, {"groups": 2}),
+        "conv2d": ({"x": x, "w": rng.normal(size=(3, 4, 3, 3)), "b": rng.normal(size=3)}, {"stride": 2, "pad": 1}),
+    }[op]
+    spec, arrays, clean = prepare(op, inputs, params)
+    result = spec.run(arrays, clean)
+    result = spec.run({**arrays, "dout": rng.normal(size=result["out"].shape)}, clean)
+    t = terms_of(op, result, clean, array, index)
+    assert isinstance(t.terms, Column) and len(t.terms) > 8
+    held = tuple(t.terms)
+    eager = replace(t, terms=held)
+    assert isinstance(eager.terms, tuple) and t == eager and t.terms == held and t.terms[2:6] == held[2:6]
+    assert t.terms[-1] == held[-1] and t.terms[-len(held)] == held[0]
+    with pytest.raises(IndexError):
+        t.terms[len(held)]
+    assert products(t.terms) == [x.product for x in held]
+    assert t.total == math.fsum(x.product for x in held)
+    assert t.largest() == max(held, key=lambda x: abs(x.product))
+    assert [t.terms[k] for k in t.by_size()] == sorted(held, key=lambda x: -abs(x.product))
+    assert t.by_size(5) == t.by_size()[:5] and t.smallest() == t.by_size()[-1]
+    assert t.latex(max_terms=8, largest_first=True) == eager.latex(max_terms=8, largest_first=True)
+    assert t.as_json(max_terms=5) == eager.as_json(max_terms=5) and t.text() == eager.text()
+
+
+def test_equal_products_keep_their_order():
+    """dβ sums 1·dout: with every dout equal, every product is: the largest is the first, the order the terms'."""
+    x = np.random.default_rng(0).normal(size=(4, 2))
+    t = op_terms("batchnorm", {"x": x, "gamma": [1.0, 2.0], "beta": [0.0, 0.0], "dout": np.ones((4, 2))}, {},
+                 "dbeta", (1,))
+    assert t.largest() == t.terms[0] and t.by_size() == [0, 1, 2, 3] and t.by_size(2) == [0, 1]
+    assert t.smallest() == 3 and t.total == 4.0
