@@ -242,10 +242,10 @@ BEFORE = """() => {
 
 
 def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bool = False,
-                 setup: str | None = None, alternate: str | None = None, tag: str = "") -> dict:
+                 setup: str | None = None, alternate: str | None = None, tag: str = "", pace: int = 0) -> dict:
     """One case's keystrokes in a fresh page. ``tag`` ends the typed values' prefix (bench.keys): a second run on
     the same server (--variant, --compare) types values of its own, so none of its answers come from the page
-    cache the first run filled."""
+    cache the first run filled. ``pace``: ms waited after each keystroke is drawn before the next (0: at once)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
@@ -284,6 +284,8 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
         else:  # → to the last operation, then ← back
             direction = press_step(page, direction)
         page.wait_for_function(f"() => window.__lat.length >= {i + 1}", timeout=10000)
+        if pace:
+            page.wait_for_timeout(pace)
     latencies = page.evaluate("() => window.__lat")
     sent = page.evaluate(SENT, case.lab)
     page.close()
@@ -291,9 +293,10 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
 
 
 def browser_bench(base: str, found: list[Case], edits: int, compare: bool = False, against: str | None = None,
-                  variant: str | None = None, alternate: str | None = None) -> None:
-    print(f"\nbrowser: keystroke -> swapped content drawn (figures and formulas) -> next frame, {edits} per case",
-          flush=True)
+                  variant: str | None = None, alternate: str | None = None, pace: int = 0) -> None:
+    print(f"\nbrowser: keystroke -> swapped content drawn (figures and formulas) -> next frame, {edits} per case"
+          + (f", {pace} ms between one drawn and the next keystroke" if pace else ", each key as soon as the last "
+             "is drawn"), flush=True)
     print(f"{'case':34} {'keystroke -> drawn':>26} {'requests/keystroke':>20}")
     per_lab: dict[str, list[float]] = {}
     other: dict[str, list[float]] = {}
@@ -306,11 +309,12 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
             # --against: each case's pair timed back to back, the other server first on every other case: the first
             # of a pair ran faster (conv random read 1.27x slower with the reference always first, 0.75x in whole
             # runs alternated by hand; with the order alternated, the first of each pair was again the faster)
-            ref = browser_case(browser, against, case, edits) if against and k % 2 == 0 else None
-            alt = browser_case(browser, base, case, edits, setup=variant, tag="7") if variant and k % 2 else None
-            m = browser_case(browser, base, case, edits, alternate=alternate)
+            ref = browser_case(browser, against, case, edits, pace=pace) if against and k % 2 == 0 else None
+            alt = (browser_case(browser, base, case, edits, setup=variant, tag="7", pace=pace)
+                   if variant and k % 2 else None)
+            m = browser_case(browser, base, case, edits, alternate=alternate, pace=pace)
             if against:
-                ref = ref or browser_case(browser, against, case, edits)
+                ref = ref or browser_case(browser, against, case, edits, pace=pace)
                 other.setdefault(case.lab, []).extend(ref["lat"])
             if alternate:  # the keystrokes in turn: `on` false, then true
                 m["lat"], off = m["lat"][1::2], m["lat"][0::2]
@@ -327,13 +331,13 @@ def browser_bench(base: str, found: list[Case], edits: int, compare: bool = Fals
                 ratio = statistics.median(ref["lat"]) / statistics.median(m["lat"])
                 print(f"{'  ' + against:34} {summary(ref['lat']):>26}  p50 now {1 / ratio:.2f}x of it", flush=True)
             if variant:  # the same case with the variant, back to back (before it on every other case)
-                alt = alt or browser_case(browser, base, case, edits, setup=variant, tag="7")
+                alt = alt or browser_case(browser, base, case, edits, setup=variant, tag="7", pace=pace)
                 other.setdefault(case.lab, []).extend(alt["lat"])
                 ratio = statistics.median(alt["lat"]) / statistics.median(m["lat"])
                 print(f"{'  with ' + variant[:32]:34} {summary(alt['lat']):>26}  p50 now {1 / ratio:.2f}x of it",
                       flush=True)
             if compare:
-                old = browser_case(browser, base, case, edits, before=True, tag="8")
+                old = browser_case(browser, base, case, edits, before=True, tag="8", pace=pace)
                 ratio = statistics.median(old["lat"]) / statistics.median(m["lat"])
                 print(f"{'  before (settle 20 ms, snapshots, outerHTML)':34} {summary(old['lat']):>26}"
                       f"  p50 now {1 / ratio:.2f}x of before", flush=True)
@@ -373,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab", nargs="+", choices=LABS, default=list(LABS), help="only these labs")
     parser.add_argument("--preset", nargs="+", help="only these presets")
     parser.add_argument("--no-browser", action="store_true", help="server only")
+    parser.add_argument("--pace", type=int, default=0, metavar="MS",
+                        help="in Chromium, wait MS after each keystroke is drawn before the next, as a person types or "
+                        "steps (default 0: at once, so a key meets the work the last one left for the idle page)")
     parser.add_argument("--base", help="measure a server already running there (default: start one)")
     parser.add_argument("--against", help="in Chromium, also each case on the server running there (e.g. an older "
                         "tree: `git archive <rev> | tar -x -C DIR` and uvicorn from DIR), back to back in the same "
@@ -391,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         server_bench(base, found, args.edits)
         if not args.no_browser:
             browser_bench(base, found, args.edits, args.compare, args.against and args.against.rstrip("/"),
-                          args.variant, args.alternate)
+                          args.variant, args.alternate, args.pace)
     finally:
         if proc is not None:
             proc.terminate()
