@@ -14,6 +14,7 @@ Every number is read from conv2d's run() arrays (with its extras) and the terms 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -33,6 +34,14 @@ def _sum_tex(parts: list[str], max_terms: int = _MAX_TERMS) -> str:
     if len(parts) > max_terms:
         parts = [*parts[:max_terms - 2], r"\cdots", parts[-1]]
     return " + ".join(parts) if parts else "0"
+
+
+def shown_parts(count: int, part: Callable[[int], str], max_terms: int) -> list[str]:
+    """The parts :func:`lines_tex` writes of a sum of ``count``, each made by ``part(k)`` only when written: past
+    ``max_terms`` the first ``max_terms − 2``, ⋯ and the last (a weight's gradient sums every window: thousands)."""
+    if count > max_terms:
+        return [*map(part, range(max_terms - 2)), r"\cdots", part(count - 1)]
+    return [part(k) for k in range(count)]
 
 
 def lines_tex(lhs: str, parts: list[str], result: str, per_line: int = 5, max_terms: int = 15) -> str:
@@ -157,12 +166,17 @@ def dw_window(result: Arrays, params: dict[str, Any], f: int, c: int, kh: int, k
     upstream = np.array(result["dout"][:, f], copy=True)
     products = taps * upstream
     t = terms_of("conv2d", result, params, "dw", (f, c, kh, kw))
-    pairs = [rf"{_num(x.coefficient.value)}\cdot{_num(x.upstream.value)}" for x in t.terms]
+
+    def pair(k: int) -> str:
+        x = t.terms[k]
+        return rf"{_num(x.coefficient.value)}\cdot{_num(x.upstream.value)}"
+
     lhs = rf"\text{{dw}}[{f},{c},{kh},{kw}]"
-    latex = lines_tex(lhs, pairs, tex_number(t.total, 6), per_line=min(max(g.OW, 3), 6), max_terms=24)
+    latex = lines_tex(lhs, shown_parts(len(t.terms), pair, 24), tex_number(t.total, 6),
+                      per_line=min(max(g.OW, 3), 6), max_terms=24)
     r = g.row(c, kh, kw)
     dout_row, x_col = result["dout_row"], result["x_col"]
-    mm = [rf"{_num(dout_row[f, j])}\cdot{_num(x_col[r, j])}" for j in range(dout_row.shape[1])]
+    mm = shown_parts(dout_row.shape[1], lambda j: rf"{_num(dout_row[f, j])}\cdot{_num(x_col[r, j])}", 24)
     matmul_latex = lines_tex(rf"{lhs} = \delta_{{\text{{row}}}}[{f},:]\cdot X_{{\text{{col}}}}[{r},:]^{{\top}}", mm,
                              tex_number(float(result["dw"][f, c, kh, kw]), 6), per_line=min(max(g.OW, 3), 6),
                              max_terms=24)
