@@ -416,3 +416,20 @@ def test_open_in_the_normalization_lab(client):
     href = unescape(re.search(r'href="(/norm\?[^"]+)" data-open-lab="normalization"', page).group(1))
     assert client.get(href).status_code == 200
     assert "batch statistics there are those of what it carries" in page
+
+
+@pytest.mark.parametrize("op", ["f:0", "b:4.7", "u:4.7"])
+def test_a_step_draws_what_the_lab_draws_of_it_without_building_the_training_section(op):
+    """POST /network/step builds the view without the training section (view.step_build), which network/step.html
+    never reads: the step it draws is the whole view's, byte for byte."""
+    from dataclasses import replace
+
+    from app.web.labs.network import presets
+    from app.web.labs.network import view as network_view
+    from app.web.render.templating import templates
+
+    state = replace(presets.resnet(3), op=op)
+    whole, step = network_view.build(state), network_view.step_build(state)
+    assert "train" in whole and "train" not in step and step["step"]["index"] == whole["step"]["index"]
+    template = templates.env.get_template("network/step.html")
+    assert template.render(view=step) == template.render(view=whole)

@@ -120,7 +120,7 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
         return form_errors(request, [exc])
     state = replace(state, op=ops[index])
     await prepare(LAB, state, settings)
-    view = await anyio.to_thread.run_sync(quiz.hiding(cells, bugs.planted(plant, network_view.build)), state)
+    view = await anyio.to_thread.run_sync(quiz.hiding(cells, bugs.planted(plant, network_view.step_build)), state)
     template = "network/step.html" if "step" in view else "network/results.html"
     shown = Shown({"view": view}, view["state"])
     answer = fragment(request, template, LAB.context(shown, settings), bugs.link(plant, LAB.canonical(shown.state)))
