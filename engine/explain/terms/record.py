@@ -276,13 +276,13 @@ class Terms:
 
     def cells(self) -> dict[str, list[Index]]:
         """Every cell a factor names, by array, in term order (no repeats): what a page outlines."""
-        found: dict[str, list[Index]] = {}
+        found: dict[str, dict[Index, None]] = {}  # (a dict keeps the order and answers "in" at once)
         for term in self.terms:
             for factor in (term.coefficient, term.upstream):
                 where = factor.cell()
-                if where is not None and where[1] not in found.setdefault(where[0], []):
-                    found[where[0]].append(where[1])
-        return found
+                if where is not None:
+                    found.setdefault(where[0], {})[where[1]] = None
+        return {array: list(cells) for array, cells in found.items()}
 
     def latex(self, max_terms: int = 9, digits: int = 4, largest_first: bool = False) -> str:
         """``label = c₁·u₁ + c₂·u₂ + … = value`` with the numbers (the middle elided past ``max_terms``);
