@@ -65,10 +65,10 @@ TIMELINE = {"FunctionCall": "script", "EvaluateScript": "script", "TimerFire": "
 
 def type_keys(page, case: Case, edits: int, tag: str = "") -> None:
     """``tag``: the variant's run types values of its own (bench.keys), none answered from the page cache."""
-    cell = page.locator("[data-lab] .cells input.cell").first
+    cell = page.locator("#inspect-value" if case.kind == "plane" else "[data-lab] .cells input.cell").first
     direction = 1
     for i in range(edits):
-        if case.kind == "cell":
+        if case.kind in ("cell", "plane"):
             press_digit(page, cell, i, tag)
         else:  # → to the last operation, then ← back (only → timed out there: a press at the last sends nothing)
             direction = press_step(page, direction)
@@ -143,6 +143,10 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
     if case.kind == "cell":
         target = (cell.evaluate("(el) => el.closest('[hx-target]').getAttribute('hx-target')") or "#results")[1:]
         cell.click()
+    elif case.kind == "plane":  # a pixel of the input image selected, then typed in the inspector (as bench.web)
+        target = "lab"
+        page.locator(".plane[data-edit]").first.click()
+        page.locator("#inspect-value").click()
     else:
         target = "net-step"
         page.locator("#net-step").scroll_into_view_if_needed()  # → steps the stepper in view (steps.js)
@@ -203,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     proc, base = (None, args.base.rstrip("/")) if args.base else start_server()
     try:
-        found = [c for c in cases(base, args.lab, args.preset) if c.preset not in ("mnist", "cifar", "resnet")]
+        found = [c for c in cases(base, args.lab, args.preset) if c.kind != "skip"
+                 and (args.preset or c.preset not in ("mnist", "cifar", "resnet"))]  # the image presets when asked
         with sync_playwright() as p:
             browser = launch_chromium(p)
             for case in found:
