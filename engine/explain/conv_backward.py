@@ -44,15 +44,19 @@ def shown_parts(count: int, part: Callable[[int], str], max_terms: int) -> list[
     return [part(k) for k in range(count)]
 
 
-def lines_tex(lhs: str, parts: list[str], result: str, per_line: int = 5, max_terms: int = 15) -> str:
-    """``lhs = p₁ + … = result`` in an aligned block, ``per_line`` terms a line (a narrow page scrolls less)."""
+def lines_tex(lhs: str, parts: list[str], result: str, per_line: int = 5, max_terms: int = 15,
+              via: str | None = None) -> str:
+    """``lhs = p₁ + … = result`` in an aligned block, ``per_line`` terms a line (a narrow page scrolls less);
+    ``via``: a form of the sum written first, on a line of its own (``lhs = via = p₁ + … = result``), so that
+    a long form does not push the terms' lines off a narrow screen."""
     if len(parts) > max_terms:
         parts = [*parts[:max_terms - 2], r"\cdots", parts[-1]]
     rows = [" + ".join(parts[i:i + per_line]) for i in range(0, len(parts), per_line)] or ["0"]
     if len(rows) == 1:
-        return rf"{lhs} = {rows[0]} = {result}"
+        return rf"{lhs} = {via + ' = ' if via else ''}{rows[0]} = {result}"
     body = r" \\ &\quad + ".join(rows)
-    return rf"\begin{{aligned}} {lhs} &= {body} \\ &= {result} \end{{aligned}}"
+    first = rf"{via} \\ &= " if via else ""
+    return rf"\begin{{aligned}} {lhs} &= {first}{body} \\ &= {result} \end{{aligned}}"
 
 
 def geometry(result: Arrays, params: dict[str, Any]) -> ConvGeometry:
@@ -177,9 +181,9 @@ def dw_window(result: Arrays, params: dict[str, Any], f: int, c: int, kh: int, k
     r = g.row(c, kh, kw)
     dout_row, x_col = result["dout_row"], result["x_col"]
     mm = shown_parts(dout_row.shape[1], lambda j: rf"{_num(dout_row[f, j])}\cdot{_num(x_col[r, j])}", 24)
-    matmul_latex = lines_tex(rf"{lhs} = \delta_{{\text{{row}}}}[{f},:]\cdot X_{{\text{{col}}}}[{r},:]^{{\top}}", mm,
-                             tex_number(float(result["dw"][f, c, kh, kw]), 6), per_line=min(max(g.OW, 3), 6),
-                             max_terms=24)
+    row_col = rf"\delta_{{\text{{row}}}}[{f},:]\cdot X_{{\text{{col}}}}[{r},:]^{{\top}}"
+    matmul_latex = lines_tex(lhs, mm, tex_number(float(result["dw"][f, c, kh, kw]), 6), per_line=min(max(g.OW, 3), 6),
+                             max_terms=24, via=row_col)
     return DwWindow(f, c, kh, kw, r, taps, upstream, products, t.total, float(result["dw"][f, c, kh, kw]), latex,
                     matmul_latex, rows, cols)
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.explain.conv_backward import db_sums, dw_window, dx_window
+from engine.explain.conv_backward import db_sums, dw_window, dx_window, lines_tex
 from engine.records import OpInputError
 from engine.registry import get_spec, prepare
 from engine.tex import tex_number
@@ -86,3 +86,13 @@ def test_db_sums_write_the_douts_of_each_filter_and_end_in_db():
         assert line.rstrip().endswith(tex_number(float(result["db"][f]), 6) + r" \end{aligned}") or \
             line.endswith(" = " + tex_number(float(result["db"][f]), 6))
         assert math.isclose(float(np.sum(result["dout"][:, f])), float(result["db"][f]), rel_tol=1e-12)
+
+
+def test_a_long_form_of_the_sum_gets_a_line_of_its_own():
+    """lines_tex's ``via``: the row-times-column form is written on the first line, the terms' lines under it, so
+    that a long form does not push them off a narrow screen; a sum of one line stays one line."""
+    long = lines_tex("L", [f"a_{k}" for k in range(7)], "R", per_line=3, via=r"u\cdot v")
+    assert long == r"\begin{aligned} L &= u\cdot v \\ &= a_0 + a_1 + a_2 \\ &\quad + a_3 + a_4 + a_5 \\ &\quad + a_6" \
+                   r" \\ &= R \end{aligned}"
+    assert lines_tex("L", ["a", "b"], "R", via="u") == "L = u = a + b = R"
+    assert lines_tex("L", ["a", "b"], "R") == "L = a + b = R"

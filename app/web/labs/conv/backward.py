@@ -67,9 +67,9 @@ def transposed(result: dict, state, cell: tuple[int, int, int, int] | None) -> d
         dx_here[r, 0] = True
         pairs = [rf"{tex_number(ct[r, k], 4, parens=True)}\cdot{tex_number(v, 4, parens=True)}"
                  for k, v in enumerate(dout[n].ravel()) if ct[r, k] != 0]
-        view["row_latex"] = lines_tex(rf"\text{{dx}}[{n},{cell[1]},{cell[2]},{cell[3]}] = C^{{\top}}[{r},:]\cdot"
-                                      rf"\operatorname{{vec}}(\text{{dout}}[{n}])", pairs,
-                                      tex_number(float(result["dx"][cell]), 6), per_line=5)
+        view["row_latex"] = lines_tex(rf"\text{{dx}}[{n},{cell[1]},{cell[2]},{cell[3]}]", pairs,
+                                      tex_number(float(result["dx"][cell]), 6), per_line=5,
+                                      via=rf"C^{{\top}}[{r},:]\cdot\operatorname{{vec}}(\text{{dout}}[{n}])")
         view["row"] = r
     vmax = scale_max(m.C)
     view["ct"] = grids.add(ct, "", vmax=vmax, row_labels=m.col_labels, col_labels=m.row_labels, window=here,
