@@ -49,8 +49,7 @@ def lines_tex(lhs: str, parts: list[str], result: str, per_line: int = 5, max_te
     """``lhs = p₁ + … = result`` in an aligned block, ``per_line`` terms a line (a narrow page scrolls less);
     ``via``: a form of the sum written first, on a line of its own (``lhs = via = p₁ + … = result``), so that
     a long form does not push the terms' lines off a narrow screen."""
-    if len(parts) > max_terms:
-        parts = [*parts[:max_terms - 2], r"\cdots", parts[-1]]
+    parts = shown_parts(len(parts), parts.__getitem__, max_terms)
     rows = [" + ".join(parts[i:i + per_line]) for i in range(0, len(parts), per_line)] or ["0"]
     if len(rows) == 1:
         return rf"{lhs} = {via + ' = ' if via else ''}{rows[0]} = {result}"
@@ -164,8 +163,7 @@ def dw_window(result: Arrays, params: dict[str, Any], f: int, c: int, kh: int, k
     g = geometry(result, params)
     if not (0 <= f < g.F and 0 <= c < g.C and 0 <= kh < g.KH and 0 <= kw < g.KW):
         raise OpInputError("walk_step", f"dw has no cell [{f}, {c}, {kh}, {kw}]")
-    rows = tuple(oh * g.sh + kh * g.dh for oh in range(g.OH))
-    cols = tuple(ow * g.sw + kw * g.dw for ow in range(g.OW))
+    rows, cols = g.taps(kh, kw)
     taps = np.array(result["x_padded"][:, c][:, rows][:, :, cols], copy=True)
     upstream = np.array(result["dout"][:, f], copy=True)
     products = taps * upstream
@@ -195,10 +193,7 @@ def db_sums(result: Arrays, params: dict[str, Any]) -> list[str]:
     lines = []
     for f in range(result["db"].shape[0]):
         values = dout[:, f].ravel()  # (n, oh, ow) order, as the terms of db
-        shown = values if values.size <= 24 else np.concatenate([values[:22], values[-1:]])
-        parts = [_num(v) for v in shown]
-        if values.size > 24:
-            parts.insert(22, r"\cdots")
+        parts = shown_parts(values.size, lambda k, values=values: _num(values[k]), 24)
         lines.append(lines_tex(rf"\text{{db}}[{f}]", parts, tex_number(float(result["db"][f]), 6), per_line=12,
-                               max_terms=25))
+                               max_terms=24))
     return lines

@@ -204,6 +204,12 @@ class ConvGeometry:
         """The x_padded position (hp, wp) kernel offset (kh, kw) of window (oh, ow) reads."""
         return oh * self.sh + kh * self.dh, ow * self.sw + kw * self.dw
 
+    def taps(self, kh: int, kw: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(the x_padded rows, the x_padded columns) kernel offset (kh, kw) reads, one per output row and column:
+        weight w[·, ·, kh, kw] meets x_padded[n, c, rows[oh], cols[ow]] in window (oh, ow)."""
+        return (tuple(self.cell(oh, 0, kh, kw)[0] for oh in range(self.OH)),
+                tuple(self.cell(0, ow, kh, kw)[1] for ow in range(self.OW)))
+
     def covering(self, hp: int, wp: int) -> Iterator[tuple[int, int, int, int]]:
         """(oh, ow, kh, kw) of every window that reads x_padded position (hp, wp)."""
         for kh in range(self.KH):

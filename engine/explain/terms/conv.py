@@ -70,8 +70,7 @@ def conv_terms(result: Arrays, params: dict[str, Any], array: str, index: Index)
                 f"No window covers x_padded[{n},{c},{hp},{wp}] (the stride skips it): its gradient is 0.")
     elif array == "dw":
         f, c, kh, kw = index
-        rows = [g.cell(oh, 0, kh, kw)[0] for oh in range(g.OH)]  # the x_padded row and column each window reads
-        cols = [g.cell(0, ow, kh, kw)[1] for ow in range(g.OW)]
+        rows, cols = g.taps(kh, kw)  # the x_padded row and column each window reads
         inputs = result["x_padded"][:, c][:, rows][:, :, cols].reshape(-1).tolist()  # by (n, oh, ow)
 
         def coefficient(k: int) -> Factor:  # the x cell, or (the label only here) an x_padded zero of padding
