@@ -1,5 +1,6 @@
-"""How a benchmark types into a cell, the same in ``bench.web``, ``bench.profile_edit`` and ``bench.floor``, and
-how it steps a stepper (``bench.web`` and ``bench.profile_edit``).
+"""How a benchmark types into a cell, the same in ``bench.web``, ``bench.profile_edit`` and ``bench.floor``, how it
+selects a pixel of an input image to type in the inspector, and how it steps a stepper (``bench.web`` and
+``bench.profile_edit``).
 
 The i-th keystroke appends a digit (0.0001 → 0.00013 → 0.000135 → …), and every 8th first sets a new prefix
 without a request, so every keystroke types a value not seen before: no answer comes from a cache.
@@ -17,6 +18,15 @@ def press_digit(page: Any, cell: Any, i: int, tag: str = "") -> None:
     if i % 8 == 0:
         cell.evaluate(NEW_PREFIX, f"0.{i // 8:03d}{tag}")
     page.keyboard.press(str(1 + (i * 7) % 9))
+
+
+def select_pixel(page: Any) -> Any:
+    """The inspector's value box (static/js/plane.js), focused on the first input image's first pixel: what a
+    keystroke types on an image preset. Its edit swaps the whole lab (``#lab``)."""
+    page.locator(".plane[data-edit]").first.click()
+    box = page.locator("#inspect-value")
+    box.click()
+    return box
 
 
 def press_step(page: Any, direction: int) -> int:

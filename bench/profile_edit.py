@@ -23,7 +23,7 @@ import statistics
 
 from playwright.sync_api import sync_playwright
 
-from bench.keys import press_digit, press_step
+from bench.keys import press_digit, press_step, select_pixel
 from bench.web import Case, cases, launch_chromium, percentile, start_server
 
 SPANS = """(target) => {
@@ -63,9 +63,9 @@ TIMELINE = {"FunctionCall": "script", "EvaluateScript": "script", "TimerFire": "
             "HitTest": "hit test", "Commit": "paint"}
 
 
-def type_keys(page, case: Case, edits: int, tag: str = "") -> None:
-    """``tag``: the variant's run types values of its own (bench.keys), none answered from the page cache."""
-    cell = page.locator("#inspect-value" if case.kind == "plane" else "[data-lab] .cells input.cell").first
+def type_keys(page, case: Case, edits: int, cell, tag: str = "") -> None:
+    """``cell``: where the keys type (a cell, or the inspector's box); ``tag``: the variant's run types values of
+    its own (bench.keys), none answered from the page cache."""
     direction = 1
     for i in range(edits):
         if case.kind in ("cell", "plane"):
@@ -145,8 +145,7 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
         cell.click()
     elif case.kind == "plane":  # a pixel of the input image selected, then typed in the inspector (as bench.web)
         target = "lab"
-        page.locator(".plane[data-edit]").first.click()
-        page.locator("#inspect-value").click()
+        cell = select_pixel(page)
     else:
         target = "net-step"
         page.locator("#net-step").scroll_into_view_if_needed()  # → steps the stepper in view (steps.js)
@@ -154,7 +153,7 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
     page.evaluate(SPANS, target)
     page.wait_for_timeout(1200)
     tag = "7" if setup else ""
-    type_keys(page, case, 3, tag)  # warm: plotly.js loaded, KaTeX's fonts in
+    type_keys(page, case, 3, cell, tag)  # warm: plotly.js loaded, KaTeX's fonts in
     page.evaluate("() => { window.__spans = []; }")
     cdp = page.context.new_cdp_session(page)
     cdp.send("Profiler.enable")
@@ -163,7 +162,7 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
     cdp.on("Tracing.dataCollected", lambda ev: events.extend(ev["value"]))
     cdp.send("Tracing.start", {"categories": "devtools.timeline,v8", "transferMode": "ReportEvents"})
     cdp.send("Profiler.start")
-    type_keys(page, case, edits, tag)
+    type_keys(page, case, edits, cell, tag)
     prof = cdp.send("Profiler.stop")["profile"]
     done = []
     cdp.on("Tracing.tracingComplete", lambda ev: done.append(1))

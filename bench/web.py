@@ -42,7 +42,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from bench.floor import floor_latencies
 from bench.forms import form_fields
-from bench.keys import press_digit, press_step
+from bench.keys import press_digit, press_step, select_pixel
 from bench.pageforms import LABS, parse, replaced
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,11 +261,9 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
         page.evaluate(KEY_TIMER, target)
         cell.click()
     elif case.kind == "plane":  # a pixel of the input image selected, then typed in the inspector (swaps #lab)
-        cell = page.locator("#inspect-value")
         target = "lab"
         page.evaluate(KEY_TIMER, target)
-        page.locator(".plane[data-edit]").first.click()
-        cell.click()
+        cell = select_pixel(page)
     else:
         target = "net-step"
         page.evaluate(KEY_TIMER, target)
