@@ -3,7 +3,8 @@
 - :func:`pool_window`: one pooling window term by term (its values, the winner, ties, the
   formula with the numbers plugged in);
 - :func:`routes`: for every dx cell of a plane, the dout cells that were added into it (the
-  same cells as the op's provenance; tested), with the sum written out;
+  same cells as the op's provenance; tested), with the sum written out; :func:`route_counts`: how many
+  cells receive gradient and how many add up more than one, over every plane;
 - :func:`routing_step`: the plane's upstream values routed one at a time (row-major): where one
   goes, and dx before and after it (after the last, the op's dx; tested);
 - :func:`tie_counts`: how many cells of each window equal its maximum;
@@ -148,6 +149,22 @@ def route_sources(op: str, result: Arrays, size: int, stride: int, plane: tuple[
             if src:
                 found[(n, c, h, w)] = src
     return found
+
+
+def route_counts(op: str, result: Arrays, size: int, stride: int) -> tuple[int, int]:
+    """(dx cells that receive gradient, of them those where more than one dout cell adds up), over every plane:
+    what :func:`route_sources` says of each plane, counted without listing the sources (a CIFAR input's three
+    32×32 planes listed 1.4 ms of dictionaries to be counted)."""
+    n, c, height, width = result["x"].shape
+    out_h, out_w = result["out"].shape[2:]
+    if op == "maxpool2d":
+        planes = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (height * width)
+        counts = np.bincount((planes + result["argmax"]).ravel(), minlength=n * c * height * width)
+    else:  # a cell's sources: the windows covering its row times those covering its column, the same on every plane
+        rows = np.array([len(_covering(h, size, stride, out_h)) for h in range(height)])
+        cols = np.array([len(_covering(w, size, stride, out_w)) for w in range(width)])
+        counts = np.broadcast_to(np.outer(rows, cols), (n * c, height, width))
+    return int(np.count_nonzero(counts)), int(np.count_nonzero(counts > 1))
 
 
 def routes(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, int],

@@ -25,6 +25,8 @@ from app.web.render.numbers import link_texts
 VERSION = "1"
 DOUT_MODES = ("ones", "random", "typed")  # how a lab's upstream gradient dout is given: all ones, seeded, typed
 READABLE_LIMIT = 1800  # characters of query string kept readable; longer ones are deflated
+DEFLATE_LEVEL = 6  # a z= link's zlib level: a CIFAR input's link (14 KB of decimals) deflates in 0.7 ms at 6,
+# 2.2 ms at 9 for 2 % fewer characters, and an edit writes its link every keystroke
 MAX_LINK_BYTES = 200_000  # inflated size we accept from a compact link
 
 
@@ -94,7 +96,7 @@ def to_query(fields: Mapping[str, str], readable_limit: int = READABLE_LIMIT) ->
     readable = urlencode({"v": VERSION, **fields}, safe=":,x-.", quote_via=quote)
     if len(readable) <= readable_limit:
         return readable
-    packed = base64.urlsafe_b64encode(zlib.compress(readable.encode(), 9)).decode().rstrip("=")
+    packed = base64.urlsafe_b64encode(zlib.compress(readable.encode(), DEFLATE_LEVEL)).decode().rstrip("=")
     return urlencode({"v": VERSION, "z": packed})
 
 

@@ -125,7 +125,7 @@ class LabSpec:
 
     def canonical(self, state: Any) -> str:
         """The link that holds the whole ``state``. An edit asks it of one state three times (the page cache's
-        key, the page's link, HX-Replace-Url): written once (a CIFAR-sized link costs ~13 ms, its zlib at level 9)."""
+        key, the page's link, HX-Replace-Url): written once (a CIFAR-sized link costs ~2 ms, most of it zlib)."""
         for seen, link in tuple(_RECENT_LINKS):
             if seen is state:
                 return link

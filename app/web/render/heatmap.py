@@ -68,6 +68,9 @@ FLAGGED = "rgb(20,24,31)"  # a flagged non-finite cell (``why``)
 DIVERGING_PLOTLY = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(191,91,23)"]]
 _NAN_T = 2.0  # where a NaN sits on the scale of t ∈ [−1, 1]: drawn NAN_COLOUR
 _ZERO, _NEGATIVE, _POSITIVE = (np.array(c, float) for c in (ZERO, NEGATIVE, POSITIVE))
+# a channel's end minus its zero, as a column per channel: negative (t ≤ 0), and what t > 0 adds to reach positive
+_TO_NEGATIVE = (_NEGATIVE - _ZERO)[:, None]
+_NEGATIVE_TO_POSITIVE = ((_POSITIVE - _ZERO) - (_NEGATIVE - _ZERO))[:, None]
 _LUMINANCE = np.array([0.2126, 0.7152, 0.0722])
 _PACK = np.array([1 << 16, 1 << 8, 1])  # an (r, g, b) as one int, the key of its text
 
@@ -117,10 +120,20 @@ def _position(values: np.ndarray, vmax: np.ndarray, ends: np.ndarray) -> np.ndar
 
 
 def _rgb(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the (n, 3) colours of positions t as ints 0–255, where t is a NaN's)."""
+    """(the (n, 3) colours of positions t as ints 0–255, where t is a NaN's).
+
+    Each channel is zero + (end − zero)·|t|, rounded, with end the scale's positive end for t > 0, else its
+    negative end. Worked a channel at a time (a (3, n) array, returned transposed): over (n, 3) with (n, 1) and
+    (3,) operands every loop is three long, 10× slower for a CIFAR page's 25,600 pixels (2.2 ms). end − zero is a
+    whole number either way, so the colours are bit for bit the same."""
     nan = t > 1.0
-    end = np.where((t > 0)[:, None], _POSITIVE, _NEGATIVE)
-    rgb = np.rint(_ZERO + (end - _ZERO) * np.abs(np.where(nan, 0.0, t))[:, None]).astype(np.int64)
+    size = np.abs(t)
+    size[nan] = 0.0
+    channels = _NEGATIVE_TO_POSITIVE * (t > 0)
+    channels += _TO_NEGATIVE  # end − zero, exactly
+    channels *= size
+    channels += _ZERO[:, None]
+    rgb = np.rint(channels, out=channels).astype(np.int64).T
     rgb[nan] = NAN_COLOUR
     return rgb, nan
 

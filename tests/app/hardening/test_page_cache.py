@@ -110,11 +110,11 @@ def test_fragments_are_kept_by_their_canonical_link_too(app, client):
 def test_the_cache_is_bounded_in_entries_and_bytes():
     cache = PageCache(max_entries=3, max_bytes=10_000)
     for i in range(5):
-        cache.put(i, Entry(200, b"x" * 1000, None, f'"{i}"', ()))
+        cache.put(i, Entry(200, b"x" * 1000, None, ()))
     assert list(cache.entries) == [2, 3, 4]
-    cache.put("big", Entry(200, b"x" * 4000, None, '"big"', ()))
+    cache.put("big", Entry(200, b"x" * 4000, None, ()))
     assert cache.bytes <= 10_000 and "big" in cache.entries
-    cache.put("huge", Entry(200, b"x" * 20_000, None, '"huge"', ()))
+    cache.put("huge", Entry(200, b"x" * 20_000, None, ()))
     assert "huge" not in cache.entries
 
 

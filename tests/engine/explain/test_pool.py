@@ -11,6 +11,8 @@ from engine.explain.pool import (
     consumers,
     kinks,
     pool_window,
+    route_counts,
+    route_sources,
     routes,
     routing_step,
     tie_counts,
@@ -122,6 +124,17 @@ def test_routes_are_the_ops_provenance_and_sum_to_dx(op, shape, size, stride):
                         assert r.dx == result["dx"][n, c, h, w]
                     else:
                         assert result["dx"][n, c, h, w] == 0
+
+
+@pytest.mark.parametrize("op,shape,size,stride", CASES, ids=[f"{c[0]}-{c[1]}-k{c[2]}-s{c[3]}" for c in CASES])
+def test_route_counts_count_what_route_sources_list(op, shape, size, stride):
+    rng = np.random.default_rng(sum(shape) + size)
+    x = np.round(rng.standard_normal(shape), 0)  # whole numbers: ties, so windows share their winner
+    result = run_op(op, {"x": x}, {"size": size, "stride": stride})
+    listed = [route_sources(op, result, size, stride, (n, c)) for n in range(shape[0]) for c in range(shape[1])]
+    expected = (sum(map(len, listed)), sum(len(s) > 1 for plane in listed for s in plane.values()))
+    assert route_counts(op, result, size, stride) == expected
+    assert expected[0] > 0 and (expected[1] > 0) == (stride < size)
 
 
 @pytest.mark.parametrize("op,shape,size,stride", CASES, ids=[f"{c[0]}-{c[1]}-k{c[2]}-s{c[3]}" for c in CASES])

@@ -230,17 +230,15 @@ def _ties(result: dict, ties: np.ndarray, state: PoolState) -> dict:
 
 def _routes(state: PoolState, result: dict) -> tuple[list[dict], int, int]:
     """The first MAX_ROUTES "dx[…] = dout[…] + …" lines, how many more there are, how many cells add up."""
-    lines, total, adding = [], 0, 0
+    lines: list[dict] = []
     N, C = result["x"].shape[:2]
-    for n in range(N):
-        for c in range(C):
-            sources = pool_lab.route_sources(state.op, result, state.size, state.stride, (n, c))
-            total += len(sources)
-            adding += sum(len(s) > 1 for s in sources.values())
-            if len(lines) < MAX_ROUTES:
-                for r in pool_lab.routes(state.op, result, state.size, state.stride, (n, c), MAX_ROUTES - len(lines)):
-                    lines.append({"text": r.text, "adds": len(r.sources) > 1, "idx": _idx(r.dx_index),
-                                  "sources": " ".join(_idx(s) for s in r.sources)})
+    for n, c in np.ndindex(N, C):
+        if len(lines) >= MAX_ROUTES:
+            break
+        for r in pool_lab.routes(state.op, result, state.size, state.stride, (n, c), MAX_ROUTES - len(lines)):
+            lines.append({"text": r.text, "adds": len(r.sources) > 1, "idx": _idx(r.dx_index),
+                          "sources": " ".join(_idx(s) for s in r.sources)})
+    total, adding = pool_lab.route_counts(state.op, result, state.size, state.stride)
     return lines, total - len(lines), adding
 
 
