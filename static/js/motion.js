@@ -122,6 +122,7 @@
     var ghost = document.createElement("div");
     ghost.className = "glide" + (g.key.indexOf("net#") === 0 ? " glide--step" : "");
     ghost.setAttribute("aria-hidden", "true");
+    ghost.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
     ghost.style.left = from.left + "px";
     ghost.style.top = from.top + "px";
     ghost.style.width = from.width + "px";
@@ -216,7 +217,10 @@
     patched.compared = ev.detail.compared;
   });
 
-  function isPatch(elt) {
+  // the swap style is the requesting element's (the event's own elt is the target: pool's image inspector asks for a
+  // patch of #lab, which says no swap style of its own)
+  function isPatch(detail) {
+    var elt = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
     var spec = elt && elt.closest && elt.closest("[hx-swap]");
     return !!spec && spec.getAttribute("hx-swap").indexOf("patch") === 0;
   }
@@ -230,7 +234,7 @@
     texts = null;
     if (!swapped) { before.clear(); return; }
     measure(target);
-    if (!isPatch(ev.detail.elt)) snapshot(target);
+    if (!isPatch(ev.detail)) snapshot(target);
   });
   document.addEventListener("htmx:afterSettle", function () {
     var root = swapped && document.getElementById(swapped);

@@ -15,7 +15,15 @@
  *   - an element whose children differ in number, tag or id, a form control whose attributes differ,
  *     and an htmx element whose attributes differ are replaced by the new one (htmx processes it);
  *   - what the page's scripts set and the server never sends stays: tabindex (lab.js), data-overflow
- *     (lens.js), an open <details>; whitespace between elements is left as it is.
+ *     (lens.js), an open <details>; whitespace between elements is left as it is;
+ *   - an element marked data-page-owned, the same in every answer, is left whole as the page's scripts keep it:
+ *     the image inspector (kit/plane.html, plane.js: its selection, label, enabled input and what is being typed),
+ *     which a patch would otherwise replace at every keystroke (its input is disabled as sent), losing the focus;
+ *   - an element a page script put into the server's content carries data-page-added and is left where it is, its
+ *     siblings paired without it: the presenter's inputs toggle (present.js), an image's selected pixel (plane.js),
+ *     a quiz's mark on a pixel (quiz.js), a marker's glide (motion.js). Unmarked, the parent's children no longer
+ *     match in number and all of them are replaced: pool's CIFAR inputs (three images and the inspector) were, at
+ *     every keystroke.
  * Where the new fragment is not the same element (another tag or id), it replaces the old one whole.
  *
  * Only what changed comes (app/web/kit/changed.py): every table, row of cells and result image the server draws
@@ -36,6 +44,8 @@
   var FORM = /^(INPUT|SELECT|TEXTAREA|OPTION|BUTTON)$/;
   var KEPT = { tabindex: true, "data-overflow": true };
   var VALUES = "table.heatmap td[data-idx], [data-value]"; // what motion.js flashes when its number changed
+  var OWNED = "data-page-owned"; // an element whose state the page's scripts own once it is drawn (see the top)
+  var ADDED = "data-page-added"; // an element a page script put into the server's content (see the top)
 
   // One patch's record: the elements it put into the page (htmx processes them, Lens draws them), the figures
   // and formulas whose source changed in place (Lens draws them again), the values whose text changed (motion.js
@@ -125,6 +135,7 @@
 
   // a (in the page) made to show what b (just parsed) shows; b's nodes may be moved into the page
   function sync(a, b) {
+    if (a.hasAttribute(OWNED) && b.hasAttribute(OWNED)) return; // the page's scripts own it: left as it is
     if (b.hasAttribute("data-keep")) { // a stub: the page holds it; in place when a is it, else copied here
       if (a.getAttribute("data-h") === b.getAttribute("data-h")) return;
       b = copy(b);
@@ -164,11 +175,12 @@
   }
 
   // the children that count: elements and text that is not only whitespace (a swap that answered with
-  // whitespace around its element — the gradient check's badge — leaves text nodes the template has not)
+  // whitespace around its element — the gradient check's badge — leaves text nodes the template has not), but not
+  // an element a page script added (data-page-added), which stays where it is
   function significant(node) {
     var out = [];
     for (var n = node.firstChild; n; n = n.nextSibling) {
-      if (n.nodeType === 1 || (n.nodeType === 3 && /\S/.test(n.nodeValue))) out.push(n);
+      if (n.nodeType === 1 ? !n.hasAttribute(ADDED) : n.nodeType === 3 && /\S/.test(n.nodeValue)) out.push(n);
     }
     return out;
   }

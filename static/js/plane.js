@@ -73,6 +73,7 @@
     const [rows, cols] = size(plane);
     const span = document.createElement("span");
     span.className = cls;
+    span.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
     span.style.top = (100 * i / rows) + "%";
     span.style.left = (100 * j / cols) + "%";
     span.style.height = (100 / rows) + "%";
@@ -235,8 +236,12 @@
     if (!kept) return;
     const input = inspectorOf(plane).querySelector(".inspector__value");
     if (plane.dataset.edit) setValue(plane, sel.i, sel.j, kept.text); // the form holds what is on screen
-    input.value = kept.text;
-    input.focus();
-    input.setSelectionRange(kept.start, kept.end);
+    if (input.value !== kept.text) input.value = kept.text;
+    // an input the patch kept in place is focused still: focusing it again lays the page out (4 ms a keystroke on
+    // pool's CIFAR example), as does setting a selection it has
+    if (document.activeElement !== input) input.focus();
+    if (input.selectionStart !== kept.start || input.selectionEnd !== kept.end) {
+      input.setSelectionRange(kept.start, kept.end);
+    }
   });
 })();

@@ -221,6 +221,7 @@
       b.type = "button";
       b.className = "button inputs-toggle";
       b.setAttribute("data-inputs-toggle", "");
+      b.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
       b.setAttribute("aria-controls", box.id);
       box.insertBefore(b, box.firstChild);
     });

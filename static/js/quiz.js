@@ -61,6 +61,7 @@
     if (on && !mark) {
       mark = document.createElement("span");
       mark.className = "plane__quiz";
+      mark.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
       mark.dataset.ij = px.i + "," + px.j;
       mark.style.top = (100 * px.i / parseInt(px.plane.dataset.rows, 10)) + "%";
       mark.style.left = (100 * px.j / parseInt(px.plane.dataset.cols, 10)) + "%";
