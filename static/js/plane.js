@@ -118,6 +118,26 @@
       quizThis.hidden = editable || !document.querySelector("[data-quiz]") ||
         (plane.dataset.hidden || "").split(";").indexOf(i + "," + j) >= 0;
     }
+    showError();
+  }
+
+  // Why the selected pixel was refused, said in the inspector too: the lab's #form-message names it (x[0, 0, 3, 4]:
+  // '1.2.3' is not a number) at the top of the results, a screen away from the inspector on a laptop or a phone.
+  function showError() {
+    const error = document.getElementById("inspect-error");
+    const input = document.getElementById("inspect-value");
+    if (!error || !input) return;
+    const message = document.getElementById("form-message");
+    const label = input.dataset.label;
+    let text = "";
+    if (message && !message.hidden && label) {
+      message.querySelectorAll("li").forEach(function (li) {
+        const field = li.querySelector("b");
+        if (field && field.textContent === label) text = li.textContent;
+      });
+    }
+    if (error.textContent !== text) error.textContent = text;
+    error.hidden = !text;
   }
 
   function selectedPlane(root) {
@@ -221,6 +241,8 @@
   document.addEventListener("change", function (ev) {
     if (ev.target.id === "inspect-paint") painting = ev.target.checked;
   });
+
+  document.addEventListener("htmx:oobAfterSwap", showError); // a refusal's #form-message comes out of band
 
   // --- after a swap: the selection and the paint mode again, and what was being typed stays as typed ---
   document.addEventListener("htmx:afterSwap", function () {

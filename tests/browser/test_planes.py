@@ -123,6 +123,12 @@ def test_a_bad_number_is_named_and_stays_as_typed(page, live_server, page_errors
     assert "x[0, 0, 2, 5]" in page.inner_text("#form-message")
     assert page.get_attribute("#inspect-value", "aria-invalid") == "true"
     assert page.input_value("#inspect-value") == "1.2.3"
+    # said in the inspector too (#form-message sits at the top of the results, a screen away on a phone)
+    assert page.inner_text("#inspect-error") == "x[0, 0, 2, 5]: '1.2.3' is not a number"
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    page.wait_for_function("() => document.getElementById('inspect-error').hidden")
+    assert page.get_attribute("#inspect-value", "aria-invalid") is None
     # the refusal itself is the point; a keystroke replaces (aborts) the request of the one before
     unexpected = [e for e in page_errors if "422" not in e and "ERR_ABORTED" not in e]
     assert not unexpected, unexpected
