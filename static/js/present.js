@@ -212,7 +212,9 @@
   var inputsCount = 0;
   function addInputToggles(scope) {
     var boxes = [];
-    if (scope.matches && scope.matches(".lab__inputs")) boxes.push(scope);
+    // the section itself, or the one around what a patch put in (its children replaced, the toggle with them)
+    var around = scope.closest && scope.closest(".lab__inputs");
+    if (around) boxes.push(around);
     scope.querySelectorAll && scope.querySelectorAll(".lab__inputs").forEach(function (b) { boxes.push(b); });
     boxes.forEach(function (box) {
       if (box.querySelector(":scope > [data-inputs-toggle]")) return;
