@@ -13,7 +13,7 @@
  *
  * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.drawParts(root, patched) (an edit
  * patched in place: static/js/patch.js, its formulas, figures and added elements), Lens.renderFigure(el),
- * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text),
+ * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text), Lens.pixelBox(plane, i, j, cls),
  * Lens.ensurePlotly() (a promise: plotly.js loaded on demand), and Lens.formatNumber(v[, style]):
  * the one number-to-text of the page scripts.
  */
@@ -317,6 +317,22 @@
     resizing = setTimeout(function () { markOverflow(document.body); }, 150);
   });
 
+  // A box over pixel (i, j) of a plane drawn as an image (app.web.render.plane; its data-rows, data-cols): the
+  // selected pixel and a paint dab (plane.js), a quiz's hidden pixel (quiz.js). A patch leaves it (data-page-added,
+  // static/js/patch.js).
+  function pixelBox(plane, i, j, cls) {
+    var rows = Number(plane.dataset.rows), cols = Number(plane.dataset.cols);
+    var span = document.createElement("span");
+    span.className = cls;
+    span.setAttribute("data-page-added", "");
+    span.style.top = (100 * i / rows) + "%";
+    span.style.left = (100 * j / cols) + "%";
+    span.style.height = (100 / rows) + "%";
+    span.style.width = (100 / cols) + "%";
+    plane.appendChild(span);
+    return span;
+  }
+
   function purge(el) {
     if (window.Plotly) window.Plotly.purge(el);
     plotted.delete(el);
@@ -437,5 +453,6 @@
     formatNumber: formatNumber,
     markOverflow: markOverflow,
     whenDrawn: function () { return drawn; },
+    pixelBox: pixelBox,
   };
 })();

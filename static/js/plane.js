@@ -8,7 +8,8 @@
  *   - with "paint" on, dragging over an input image sets every pixel it crosses to the inspector's value,
  *     posted once when the drag ends;
  *   - the selection, and what is being typed, survive the swap; a bad number is named by the server and
- *     lab.js marks the inspector (its data-label is the selected cell's).
+ *     lab.js marks the inspector (its data-label is the selected cell's), which says the server's words for it
+ *     (#inspect-error).
  * CSP-safe: no inline code.
  */
 (function () {
@@ -69,19 +70,6 @@
     return plane.dataset.arr + "[" + prefix.concat([i, j]).join(", ") + "]";
   }
 
-  function box(plane, i, j, cls) {
-    const [rows, cols] = size(plane);
-    const span = document.createElement("span");
-    span.className = cls;
-    span.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
-    span.style.top = (100 * i / rows) + "%";
-    span.style.left = (100 * j / cols) + "%";
-    span.style.height = (100 / rows) + "%";
-    span.style.width = (100 / cols) + "%";
-    plane.appendChild(span);
-    return span;
-  }
-
   function cellAt(plane, ev) {
     const rect = plane.getBoundingClientRect();
     const [rows, cols] = size(plane);
@@ -92,7 +80,7 @@
 
   function select(plane, i, j) {
     document.querySelectorAll(".plane__sel").forEach(function (el) { el.remove(); });
-    box(plane, i, j, "plane__sel");
+    window.Lens.pixelBox(plane, i, j, "plane__sel");
     sel = {arr: plane.dataset.arr, prefix: plane.dataset.prefix, edit: Boolean(plane.dataset.edit), i: i, j: j};
     const inspector = inspectorOf(plane);
     if (!inspector) return;
@@ -182,7 +170,7 @@
     if (paint.done.has(key)) return;
     paint.done.add(key);
     setValue(paint.plane, i, j, paint.text);
-    box(paint.plane, i, j, "plane__dab");
+    window.Lens.pixelBox(paint.plane, i, j, "plane__dab");
   }
 
   document.addEventListener("pointermove", function (ev) {

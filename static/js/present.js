@@ -209,7 +209,6 @@
   function isPresent() { return root.classList.contains(CLASSES.present); }
 
   // --- the inputs column folds to a toggle in presenter mode (its state kept on <html> across swaps) ---
-  var inputsCount = 0;
   function addInputToggles(scope) {
     var boxes = [];
     // the section itself, or the one around what a patch put in (its children replaced, the toggle with them)
@@ -218,13 +217,12 @@
     scope.querySelectorAll && scope.querySelectorAll(".lab__inputs").forEach(function (b) { boxes.push(b); });
     boxes.forEach(function (box) {
       if (box.querySelector(":scope > [data-inputs-toggle]")) return;
-      if (!box.id) box.id = "lab-inputs-" + (++inputsCount);
       var b = document.createElement("button");
       b.type = "button";
       b.className = "button inputs-toggle";
       b.setAttribute("data-inputs-toggle", "");
       b.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
-      b.setAttribute("aria-controls", box.id);
+      b.setAttribute("aria-controls", box.id); // "inputs", from the server: an id set here made a patch replace it
       box.insertBefore(b, box.firstChild);
     });
     var open = root.classList.contains("inputs-open");

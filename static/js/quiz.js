@@ -59,15 +59,8 @@
     px.plane.dataset.hidden = list.join(";");
     var mark = px.plane.querySelector('.plane__quiz[data-ij="' + px.i + "," + px.j + '"]');
     if (on && !mark) {
-      mark = document.createElement("span");
-      mark.className = "plane__quiz";
-      mark.setAttribute("data-page-added", ""); // a patch leaves it (static/js/patch.js)
+      mark = window.Lens.pixelBox(px.plane, px.i, px.j, "plane__quiz");
       mark.dataset.ij = px.i + "," + px.j;
-      mark.style.top = (100 * px.i / parseInt(px.plane.dataset.rows, 10)) + "%";
-      mark.style.left = (100 * px.j / parseInt(px.plane.dataset.cols, 10)) + "%";
-      mark.style.height = (100 / parseInt(px.plane.dataset.rows, 10)) + "%";
-      mark.style.width = (100 / parseInt(px.plane.dataset.cols, 10)) + "%";
-      px.plane.appendChild(mark);
     }
     if (!on && mark) { mark.remove(); }
   }

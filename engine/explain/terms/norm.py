@@ -115,4 +115,3 @@ def batchnorm_terms(result: Arrays, params: dict[str, Any], array: str, index: I
 
 
 FAMILY = {"batchnorm": (batchnorm_terms, ARRAYS)}
-
