@@ -47,7 +47,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -56,6 +56,7 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from app.web.render import hidden, plane
+from app.web.render.memo import WRITTEN
 from app.web.render.numbers import cell_text, exact_text
 
 # A colour-blind-safe diverging scale (blue for negative, orange for positive, after
@@ -86,6 +87,33 @@ def fraction_tip(i: int, j: int, value: float, text: str) -> str:
 def rounded_tip(i: int, j: int, value: float, text: str) -> str:
     """The exact value, where the cell's 4 digits hide some."""
     return exact_text(value) if float(text) != value else ""
+
+
+UNTOLD = object()  # a tooltip that does not say what it writes: its table is written anew each time
+
+
+def tip_key(tip: Tip | None) -> Hashable:
+    """What a cell's tooltip writes, as part of its table's key (app.web.render.memo): the writer's own tips are
+    themselves; another tip says it in its ``key`` attribute (pool's, a closure over the array, the plane and its
+    notes); one that does not say is UNTOLD."""
+    if tip is None or tip is fraction_tip or tip is rounded_tip:
+        return tip
+    return getattr(tip, "key", UNTOLD)
+
+
+def _grid_key(grid: Sequence[Sequence[str]] | None) -> tuple | None:
+    return grid if grid is None or isinstance(grid, tuple) else tuple(map(tuple, grid))
+
+
+@lru_cache(maxsize=512)
+def _plane_index(prefix: str, shape: tuple[int, int]) -> tuple[tuple[str, ...], ...]:
+    """Every cell's ``data-idx`` of a plane at ``prefix`` (e.g. "0,1"): "0,1,i,j"; shared, never changed."""
+    head = prefix + "," if prefix else ""
+    return tuple(tuple(f"{head}{i},{j}" for j in range(shape[1])) for i in range(shape[0]))
+
+
+def _mask_key(mask: Any, shape: tuple[int, int]) -> bytes | None:
+    return None if mask is None else np.broadcast_to(np.asarray(mask, bool), shape).tobytes()
 
 
 def scale_max(*arrays: np.ndarray) -> float:
@@ -182,8 +210,7 @@ class _Table:
         elif not array or image:  # an image's cells are addressed by its prefix and (i, j) (app.web.render.plane)
             self.index = None
         elif positions is None:
-            head = pre + "," if pre else ""
-            self.index = [[f"{head}{i},{j}" for j in range(values.shape[1])] for i in range(values.shape[0])]
+            self.index = _plane_index(pre, values.shape)
         else:
             self.index = [[",".join(p for p in (pre, q) if p) for q in row] for row in positions]
         self.values, self.array = values, array
@@ -207,6 +234,25 @@ class _Table:
                     "cells": (self.index, values)}  # (data-idx texts, the exact values): what a quiz grades
         if image and array and not editable:
             self.out["image_prefix"] = pre  # a result image's cells are prefix + (i, j): a quiz may ask them too
+
+    def key(self, person: bytes) -> tuple | None:
+        """Everything this table's (or image's) HTML is written from, for the memo (app.web.render.memo); None when
+        its tooltip does not say what it writes."""
+        tip = tip_key(self.tip)
+        if tip is UNTOLD:
+            return None
+        v = self.values
+        common = (person, self.array, self.label, self.colour, self.vmax, v.shape, v.tobytes(),
+                  None if self.hidden is None else frozenset(self.hidden))
+        if self.image:
+            return ("image", *common, self.prefix, self.editable, _mask_key(self.mark, v.shape),
+                    _mask_key(self.window, v.shape))
+        return ("table", *common, self.kind, tip, _grid_key(self.index), _grid_key(self.classes),
+                # in their order: the same options in another order are a key of their own (written again)
+                tuple((at, tuple(a.items())) for at, a in self.attrs.items()), tuple(self.subs.items()),
+                None if self.why is None else tuple(self.why.items()),
+                self.band, _grid_key([self.row_labels or (), self.col_labels or ()]), self.row_head,
+                self.hidden_rows, self.hidden_cols, self.shape_text)
 
     def html(self, bg: list[str] | None, fg: list[str] | None, person: bytes = b"") -> Markup:
         """The table; each row of cells signed too (``data-h``: an edit need not send again a row the page holds)."""
@@ -376,14 +422,26 @@ class Heatmaps:
             magnitudes = quiz.magnitudes if table.seen is None and quiz is not None else table.seen
             if magnitudes and table.out["vmax_text"] in magnitudes:
                 table.out["vmax_text"] = "?"
-        coloured = [t for t in self._tables if t.colour != "none" and not t.image]
+        person = person_of(quiz)
+        todo = []  # (table, its key): the tables the memo does not hold, coloured and written below
+        for table in self._tables:
+            try:
+                key = table.key(person)
+                kept = WRITTEN.get(key)
+            except TypeError:  # an option that cannot be a key (an unhashable label or attribute value)
+                key = kept = None
+            if kept is not None:
+                table.out["html"] = kept
+            else:
+                todo.append((table, key))
+        coloured = [t for t, _ in todo if t.colour != "none" and not t.image]
         if coloured:
             sizes = [t.values.size for t in coloured]
             t = _position(np.concatenate([t.values.reshape(-1) for t in coloured]),
                           np.repeat([t.vmax for t in coloured], sizes),
                           np.repeat([t.colour == "scale" for t in coloured], sizes))
             bg_all, fg_all = _shades(t)
-        images = [t for t in self._tables if t.image]
+        images = [t for t, _ in todo if t.image]
         if images:  # large planes: images, coloured on the same scale (app.web.render.plane), all in one pass too
             sizes = [t.values.size for t in images]
             rgb_all, _ = _rgb(_position(np.concatenate([t.values.reshape(-1) for t in images]),
@@ -391,8 +449,7 @@ class Heatmaps:
                                         np.repeat([t.colour == "scale" for t in images], sizes)))
             rgb_all = rgb_all.astype(np.uint8)
         at = at_image = 0
-        person = person_of(quiz)
-        for table in self._tables:
+        for table, key in todo:
             if table.image:
                 n = table.values.size
                 rgb = rgb_all[at_image:at_image + n]
@@ -400,14 +457,15 @@ class Heatmaps:
                 for i, j in table.hidden or ():  # a quiz's hidden pixel: masked (app.web.render.plane)
                     rgb[i * table.values.shape[1] + j] = plane.MASKED
                 html = plane.image_html(table, rgb.reshape(*table.values.shape, 3))
-                table.out["html"] = html if table.editable else signed(html, person)  # an input: never kept
-                continue
-            if table.colour == "none":
-                table.out["html"] = signed(table.html(None, None, person), person)
-                continue
-            n = table.values.size
-            table.out["html"] = signed(table.html(bg_all[at:at + n], fg_all[at:at + n], person), person)
-            at += n
+                html = html if table.editable else signed(html, person)  # an input: never kept by the page
+            elif table.colour == "none":
+                html = signed(table.html(None, None, person), person)
+            else:
+                n = table.values.size
+                html = signed(table.html(bg_all[at:at + n], fg_all[at:at + n], person), person)
+                at += n
+            table.out["html"] = html
+            WRITTEN.put(key, html, 2 * len(html) + table.values.nbytes)
         self._tables = []
 
 

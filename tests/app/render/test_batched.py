@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from app.web.render import heatmap
+from app.web.render.memo import WRITTEN
 
 LABS = ("conv", "pool", "norm", "softmax", "optim", "network")
 TABS = {"conv": ("window", "im2col", "backward"), "norm": ("bn", "running", "ln", "dropout")}
@@ -27,8 +28,10 @@ def client():
 
 def _both(client: TestClient, link: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     monkeypatch.setattr(heatmap, "DEFER", True)
+    WRITTEN.clear()  # each written anew, not taken from what the writer kept (app.web.render.memo)
     batched = client.get(link)
     monkeypatch.setattr(heatmap, "DEFER", False)
+    WRITTEN.clear()
     each = client.get(link)
     monkeypatch.setattr(heatmap, "DEFER", True)
     assert batched.status_code == each.status_code, link

@@ -9,6 +9,7 @@ the routing drawing's coordinates.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,6 +57,7 @@ def _tip(array: str, prefix: tuple[int, ...], notes: dict | None = None):
             return ""
         full = exact_text(v)
         return f"{array}[{pre}{i},{j}] = {full}{note}" if note or text != full else ""
+    tip.key = ("pool", array, pre, tuple(sorted(notes.items())) if notes else ())  # what it writes (render.memo)
     return tip
 
 
@@ -114,13 +116,20 @@ def _x_planes(grids: Heatmaps, result: dict, state: PoolState, vmax: float, ties
 def _out_planes(grids: Heatmaps, result: dict, vmax: float) -> list[dict]:
     attrs: dict = {}
     if "argmax" in result:
-        rows, cols = np.divmod(result["argmax"], result["x"].shape[3])
-        for n, c in np.ndindex(rows.shape[:2]):
-            mine = attrs.setdefault((n, c), {})
-            for r, (hs, ws) in enumerate(zip(rows[n, c].tolist(), cols[n, c].tolist(), strict=True)):
-                for q, (h, w) in enumerate(zip(hs, ws, strict=True)):
-                    mine[(r, q)] = {"data-winner": f"{n},{c},{h},{w}"}
+        argmax, W = result["argmax"], result["x"].shape[3]
+        for n, c in np.ndindex(argmax.shape[:2]):
+            plane = np.ascontiguousarray(argmax[n, c])
+            attrs[(n, c)] = _winners(n, c, W, plane.shape, plane.dtype.str, plane.tobytes())
     return _planes(grids, result["out"], "out", vmax, "out", attrs=attrs)
+
+
+@lru_cache(maxsize=64)
+def _winners(n: int, c: int, W: int, shape: tuple[int, int], dtype: str, argmax: bytes) -> dict:
+    """Each out cell's data-winner: the x cell that won its window (shared by the edits that leave plane (n, c) of
+    argmax as it was: most do; never changed)."""
+    flat = np.frombuffer(argmax, dtype=dtype).tolist()
+    return {(r, q): {"data-winner": f"{n},{c},{a // W},{a % W}"}
+            for (r, q), a in zip(np.ndindex(shape), flat, strict=True)}
 
 
 def size_latex(state: PoolState) -> list[str]:

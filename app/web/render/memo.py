@@ -1,0 +1,64 @@
+"""What THE heatmap writer wrote, kept by everything it was written from: an edit writes again only what changed.
+
+An edit changes a few numbers, and most tables and images of its answer are the ones the last answer drew: a
+pool CIFAR pixel leaves 23 of its 38 tables and images as they were. The writer (app.web.render.heatmap) asks
+here before it colours and writes one, by a key of everything its HTML is written from: the values' bytes, the
+colour scale, every option, the quiz it is drawn for (a key of None: it cannot be told, and it is written as
+before). The same key writes the same bytes whoever asks, so what is kept serves every visitor: nothing here is
+a visitor's state. Bounded by size (``LIMIT_BYTES``), the least recently used out first; safe across threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from markupsafe import Markup
+
+LIMIT_BYTES = 24 << 20  # 24 MiB of HTML and values: ~1,000 CIFAR planes, ~3,000 tables of 16 × 16
+
+
+class Memo:
+    """A bounded map of key -> written HTML (the least recently used out first when over ``limit`` bytes)."""
+
+    def __init__(self, limit: int = LIMIT_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self.hits = self.misses = 0
+        self._kept: OrderedDict[Hashable, tuple[Markup, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable | None) -> Markup | None:
+        if key is None:
+            return None
+        with self._lock:
+            found = self._kept.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._kept.move_to_end(key)
+            self.hits += 1
+            return found[0]
+
+    def put(self, key: Hashable | None, html: Markup, size: int) -> None:
+        """Keep ``html`` under ``key``; ``size``: its bytes and its key's, roughly (what it holds in memory)."""
+        if key is None or size > self.limit:
+            return
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+            self._kept[key] = (html, size)
+            self.size += size
+            while self.size > self.limit:
+                _, (_, dropped) = self._kept.popitem(last=False)
+                self.size -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self.size = self.hits = self.misses = 0
+
+
+WRITTEN = Memo()  # the writer's one memo
