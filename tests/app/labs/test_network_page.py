@@ -433,3 +433,16 @@ def test_a_step_draws_what_the_lab_draws_of_it_without_building_the_training_sec
     assert "train" in whole and "train" not in step and step["step"]["index"] == whole["step"]["index"]
     template = templates.env.get_template("network/step.html")
     assert template.render(view=step) == template.render(view=whole)
+
+
+def test_an_operation_stepped_to_again_comes_from_the_page_cache_the_same(client):
+    cache = client.app.state.page_cache
+    fields = form_fields(client.get("/network/preset/lenet").text)
+    first = post(client, "/network/step", fields, op_delta="1")
+    away = post(client, "/network/step", fields, op_delta="2")
+    hits = cache.hits
+    again = post(client, "/network/step", fields, op_delta="1")
+    assert again.status_code == first.status_code == 200 and again.text == first.text != away.text
+    assert again.headers["HX-Replace-Url"] == first.headers["HX-Replace-Url"] and cache.hits == hits + 1
+    hidden = post(client, "/network/step", fields + [("quiz", "dx:0,0")], op_delta="1")  # a quiz's: its own answer
+    assert hidden.text != first.text and cache.hits == hits + 1

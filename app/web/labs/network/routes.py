@@ -23,6 +23,7 @@ from app.api.v1.networks import router as api_router
 from app.settings import Settings
 from app.web.kit import bugs, quiz
 from app.web.kit.bug_sites import SITES
+from app.web.kit.cache import page_cache
 from app.web.kit.display import split_display
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first
@@ -119,12 +120,22 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
     except FieldError as exc:
         return form_errors(request, [exc])
     state = replace(state, op=ops[index])
-    await prepare(LAB, state, settings)
-    view = await anyio.to_thread.run_sync(quiz.hiding(cells, bugs.planted(plant, network_view.step_build)), state)
-    template = "network/step.html" if "step" in view else "network/results.html"
-    shown = Shown({"view": view}, view["state"])
-    answer = fragment(request, template, LAB.context(shown, settings), bugs.link(plant, LAB.canonical(shown.state)))
-    return quiz.masked_from(answer, cells, shown.context)
+
+    async def make() -> Response:
+        await prepare(LAB, state, settings)
+        view = await anyio.to_thread.run_sync(quiz.hiding(cells, bugs.planted(plant, network_view.step_build)), state)
+        template = "network/step.html" if "step" in view else "network/results.html"
+        shown = Shown({"view": view}, view["state"])
+        answer = fragment(request, template, LAB.context(shown, settings), bugs.link(plant, LAB.canonical(shown.state)))
+        return quiz.masked_from(answer, cells, shown.context)
+
+    # an operation seen before in this example (a lecturer stepping back, a class on one link) comes from the page
+    # cache, kept by its canonical link as an edit's answer is (app.web.kit.routes)
+    cache = page_cache(request)
+    if cache is None:
+        return await make()
+    return await cache.answer(request, ("step", LAB.canonical(state), bugs.key(plant), cells, settings), make,
+                              settings, shared=False)
 
 
 @pages.post("/network/predict")
