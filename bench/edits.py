@@ -31,6 +31,7 @@ import re
 import statistics
 import time
 
+from bench.keys import FRESH
 from bench.pageforms import LABS, as_data, parse, replaced
 
 TARGET_MS = 15.0
@@ -77,7 +78,7 @@ def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool =
     for i in range(start, start + edits + warmup):
         url, data = make(i)
         c0 = time.process_time()
-        r = client.post(url, data=as_data(data), headers={"HX-Request": "true"})
+        r = client.post(url, data=as_data(data), headers={"HX-Request": "true", **(FRESH if "/step" in url else {})})
         c1 = time.process_time()
         t0 = time.perf_counter()
         h = client.get("/healthz")
@@ -104,7 +105,8 @@ def paired(client, make, edits: int, warmup: int) -> dict:
                 heatmap.DEFER = defer
                 url, data = make(2 * i + defer)  # a value not posted before: no answer from the page cache
                 c0 = time.process_time()
-                r = client.post(url, data=as_data(data), headers={"HX-Request": "true"})
+                r = client.post(url, data=as_data(data), headers={"HX-Request": "true",
+                                                                   **(FRESH if "/step" in url else {})})
                 c1 = time.process_time()
                 if r.status_code != 200:
                     return {"error": f"{url} answered {r.status_code}"}

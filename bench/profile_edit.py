@@ -23,7 +23,7 @@ import statistics
 
 from playwright.sync_api import sync_playwright
 
-from bench.keys import press_digit, press_step, select_pixel
+from bench.keys import FRESH_PAGE, press_digit, press_step, select_pixel
 from bench.web import Case, cases, launch_chromium, percentile, start_server
 
 SPANS = """(target) => {
@@ -148,6 +148,7 @@ def profile_case(browser, base: str, case: Case, edits: int, top: int, reduced: 
         cell = select_pixel(page)
     else:
         target = "net-step"
+        page.evaluate(FRESH_PAGE)
         page.locator("#net-step").scroll_into_view_if_needed()  # → steps the stepper in view (steps.js)
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.evaluate(SPANS, target)

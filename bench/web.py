@@ -42,7 +42,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from bench.floor import floor_latencies
 from bench.forms import form_fields
-from bench.keys import press_digit, press_step, select_pixel
+from bench.keys import FRESH, FRESH_PAGE, press_digit, press_step, select_pixel
 from bench.pageforms import LABS, parse, replaced
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +150,8 @@ def server_case(client: httpx.Client, case: Case, edits: int) -> dict:
             url, data = "/network/step", [*fields, ("op_delta", "1")]
         body = [(k, v) for k, v in data]
         cut = i % 2 == 0  # as the page asks (Lens-Have: app.web.kit.changed), or everything, in turn
-        headers = {"HX-Request": "true", **({"Lens-Have": " ".join(held)} if cut and held else {})}
+        headers = {"HX-Request": "true", **({"Lens-Have": " ".join(held)} if cut and held else {}),
+                   **(FRESH if case.kind == "step" else {})}
         t0 = time.perf_counter()
         r = client.post(url, data=dict_of(body), headers=headers)
         t1 = time.perf_counter()
@@ -267,6 +268,7 @@ def browser_case(browser: Browser, base: str, case: Case, edits: int, before: bo
     else:
         target = "net-step"
         page.evaluate(KEY_TIMER, target)
+        page.evaluate(FRESH_PAGE)
         # → steps the stepper in view (static/js/steps.js): the step view's, in view, with no input focused
         page.locator("#net-step").scroll_into_view_if_needed()
         page.evaluate("() => document.activeElement && document.activeElement.blur()")

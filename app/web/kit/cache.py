@@ -149,14 +149,17 @@ class PageCache:
 
         ``shared``: a GET page a shared cache may keep (else the answer is ``no-cache`` for HTTP caches,
         though this process still keeps it: a POSTed fragment). ``cut``: the answer's body as this request gets it
-        (app.web.kit.changed: without the tables the client holds) — the whole body is what is kept."""
-        entry = self.get(key)
-        if entry is None and key in self.inflight:
+        (app.web.kit.changed: without the tables the client holds) — the whole body is what is kept. A request that
+        says ``Cache-Control: no-cache`` (a benchmark timing the work: bench.web) is rendered anew, and kept."""
+        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+        entry = None if fresh else self.get(key)
+        if entry is None and not fresh and key in self.inflight:
             entry = await waiting(self.inflight[key])
         if entry is None:
             self.misses += 1
             future: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
-            self.inflight[key] = future
+            if not fresh:  # a fresh render is nobody else's to wait for
+                self.inflight[key] = future
             try:
                 response = await render()
                 # an edit that is cut (Lens-Have) never sends the whole body: it is not gzipped for it (conv CIFAR's
@@ -168,7 +171,8 @@ class PageCache:
                 future.set_result(None)
                 raise
             finally:
-                self.inflight.pop(key, None)
+                if self.inflight.get(key) is future:
+                    del self.inflight[key]
                 if not future.done():
                     future.set_result(entry)
             if entry is None:  # not cacheable (a streamed or odd answer): answer it as it came

@@ -446,3 +446,7 @@ def test_an_operation_stepped_to_again_comes_from_the_page_cache_the_same(client
     assert again.headers["HX-Replace-Url"] == first.headers["HX-Replace-Url"] and cache.hits == hits + 1
     hidden = post(client, "/network/step", fields + [("quiz", "dx:0,0")], op_delta="1")  # a quiz's: its own answer
     assert hidden.text != first.text and cache.hits == hits + 1
+    misses = cache.misses  # Cache-Control: no-cache (a benchmark timing the work): built anew, the same bytes
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"}
+    fresh = client.post("/network/step", content=urlencode(fields + [("op_delta", "1")]), headers={**HX, **form})
+    assert fresh.text == first.text and (cache.hits, cache.misses) == (hits + 1, misses + 1)
