@@ -40,9 +40,10 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
+from bench.edits import FRESH
 from bench.floor import floor_latencies
 from bench.forms import form_fields
-from bench.keys import FRESH, FRESH_PAGE, press_digit, press_step, select_pixel
+from bench.keys import FRESH_PAGE, press_digit, press_step, select_pixel
 from bench.pageforms import LABS, parse, replaced
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from engine.records import Arrays, Index
 from engine.tex import plain_number, tex_number
 
@@ -187,6 +189,14 @@ def products(terms: Sequence[Term]) -> list[float]:
     return terms.products if isinstance(terms, Column) else [t.product for t in terms]
 
 
+def _sizes(terms: Sequence[Term]) -> np.ndarray | None:
+    """Every |product| as an array, for a long sum's ordering (a network step's batch norm: 26 sums of ~870 terms,
+    ~5 ms in Python); None when a product is NaN: Python's comparisons order a NaN as they meet it, and its order
+    is kept (the lists' own way, below each caller)."""
+    sizes = np.abs(np.asarray(products(terms), dtype=np.float64))
+    return None if np.isnan(sizes).any() else sizes
+
+
 def constant(value: float, label: str) -> Factor:
     """A factor that is no cell: a constant of the formula (1, 1/n), or a value computed from cells (its
     label says how)."""
@@ -234,12 +244,18 @@ class Terms:
 
     def largest(self) -> Term | None:
         """The term of largest |product| (the first of equals); None when there is none."""
+        sizes = _sizes(self.terms)
+        if sizes is not None:
+            return self.terms[int(np.argmax(sizes))] if sizes.size else None
         sizes = [abs(p) for p in products(self.terms)]
         return self.terms[max(range(len(sizes)), key=sizes.__getitem__)] if sizes else None
 
     def by_size(self, count: int | None = None) -> list[int]:
         """The positions of the ``count`` terms of largest |product| (every term's when None), largest first,
         equals in their order (as a stable sort puts them)."""
+        sizes = _sizes(self.terms)
+        if sizes is not None:
+            return np.argsort(-sizes, kind="stable")[:count].tolist()
         keys = [-abs(p) for p in products(self.terms)]
         if count is None or count >= len(keys):
             return sorted(range(len(keys)), key=keys.__getitem__)
@@ -247,6 +263,9 @@ class Terms:
 
     def smallest(self) -> int | None:
         """The position of the term of smallest |product|, the last of equals: the last of :meth:`by_size`."""
+        sizes = _sizes(self.terms)
+        if sizes is not None:
+            return int(sizes.size - 1 - np.argmin(sizes[::-1])) if sizes.size else None
         sizes = [abs(p) for p in products(self.terms)]
         return len(sizes) - 1 - sizes[::-1].index(min(sizes)) if sizes else None
 

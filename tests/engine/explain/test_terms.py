@@ -1,6 +1,7 @@
 """Provenance as terms: every element of every gradient array is the sum of its terms, over random
 shapes, strides, paddings and dilations; and every cell a term names is one the op's provenance lists."""
 
+import heapq
 import math
 from dataclasses import replace
 
@@ -234,3 +235,27 @@ def test_equal_products_keep_their_order():
                  "dbeta", (1,))
     assert t.largest() == t.terms[0] and t.by_size() == [0, 1, 2, 3] and t.by_size(2) == [0, 1]
     assert t.smallest() == 3 and t.total == 4.0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_terms_by_size_largest_and_smallest_order_as_a_stable_sort_of_the_products(seed):
+    """by_size, largest and smallest (NumPy over the products; Python's own order once a product is NaN) agree with
+    a stable sort of every |product|: ties in their order, zeros, ±inf, a NaN."""
+    from engine.explain.terms.record import Cells, Terms, constant
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    values = rng.choice([-2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, np.inf, -np.inf], size=n).tolist() if seed % 2 else \
+        rng.normal(size=n).tolist()
+    if seed % 5 == 0:
+        values[int(rng.integers(n))] = math.nan
+    column = Column(Cells("x", [(k,) for k in range(n)], values), constant(1.0, "1"))
+    terms = Terms("op", "dx", (0,), 0.0, column, "f")
+    keys = [-abs(p) for p in products(column)]
+    for count in (None, 1, 3, 7, n, n + 2):  # the order the pages always showed: Python's sort, or heapq's first few
+        shown = sorted(range(n), key=keys.__getitem__) if count is None or count >= n else \
+            heapq.nsmallest(count, range(n), key=keys.__getitem__)  # (the same but where a NaN is)
+        assert terms.by_size(count) == shown, (count, values)
+    sizes = [abs(p) for p in values]
+    assert terms.largest() == column[max(range(n), key=sizes.__getitem__)]
+    assert terms.smallest() == n - 1 - sizes[::-1].index(min(sizes))
