@@ -450,3 +450,19 @@ def test_an_operation_stepped_to_again_comes_from_the_page_cache_the_same(client
     form = {"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"}
     fresh = client.post("/network/step", content=urlencode(fields + [("op_delta", "1")]), headers={**HX, **form})
     assert fresh.text == first.text and (cache.hits, cache.misses) == (hits + 1, misses + 1)
+
+
+def test_a_layers_open_in_its_lab_link_is_made_once_for_its_forward_and_backward_panels(client):
+    from app.web.labs.network import step
+
+    step.LINKS.clear()
+    forward = client.get(NOTES_LINK.replace("op=loss", "op=f:0")).text
+    made = len(step.LINKS)
+    backward = client.get(NOTES_LINK.replace("op=loss", "op=b:0")).text
+    assert made >= 1 and len(step.LINKS) == made  # the backward panel's is the forward's, kept
+
+    def href(html: str) -> str:
+        return unescape(re.search(r'href="(/conv\?[^"]+)" data-open-lab="convolution"', html).group(1))
+    assert href(forward) == href(backward) and "dout=1x2x2x2:0.9820137900379085," in href(forward)
+    later = client.get(NOTES_LINK.replace("op=loss", "op=b:0") + "&step=1").text
+    assert href(later) != href(backward) and len(step.LINKS) == made + 1  # another step's tensors: its own link

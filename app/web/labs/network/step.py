@@ -7,6 +7,8 @@ a screen (and says so), and labels it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -247,18 +249,45 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
                 link["param"] = name
                 out["links"].append(link)
     if kind in ("f", "b"):
-        link = None
-        if layer.type == "conv2d":
-            link = links.conv_link(fwd, bwd, layer)
-        elif layer.type in ("maxpool2d", "avgpool2d"):
-            link = links.pool_link(layer, fwd, bwd)
-        elif layer.type == "relu":
-            link = links.relu_link(fwd, bwd)
-        elif layer.type == "batchnorm":
-            link = links.norm_link(layer, fwd, bwd)
+        link = _layer_link(layer, fwd, bwd)
         if link:
-            out["links"].append(link)
+            out["links"].append(dict(link))
     return out
+
+
+LINKS: OrderedDict[tuple, dict | None] = OrderedDict()  # a layer's "Open in its lab", by what it is made from
+LINKS_KEPT = 64
+LINKS_LOCK = threading.Lock()  # views are built in worker threads
+# what each link reads of the layer's forward and backward arrays: it is handed these alone, so its key is exactly
+# what it is made from (a link that read another array would fail its tests, not be kept under a wrong key)
+LINK_READS = {"conv2d": (lambda layer, f, b: links.conv_link(f, b, layer), ("x", "w", "b"), ("dout",)),
+              "maxpool2d": (links.pool_link, ("x",), ("dout",)), "avgpool2d": (links.pool_link, ("x",), ("dout",)),
+              "relu": (lambda layer, f, b: links.relu_link(f, b), ("x",), ("dout",)),
+              "batchnorm": (links.norm_link, ("x", "gamma", "beta", "running_mean_before", "running_var_before"),
+                            ("dout",))}
+
+
+def _layer_link(layer, fwd: dict, bwd: dict) -> dict | None:
+    """The layer's "Open in its lab" link (app.web.labs.network.links), made once for its forward and backward
+    panels (f:k, b:k) and their revisits: a link writes the lab's whole state (a deflated query, and for pool and
+    norm a check that the lab opens it), 2-3 ms on resnet's first layers. Kept by the layer and the bytes of the
+    arrays the link reads: another step's tensors are another key."""
+    if layer.type not in LINK_READS:
+        return None
+    make, fwd_names, bwd_names = LINK_READS[layer.type]
+    fwd, bwd = {k: fwd[k] for k in fwd_names}, {k: bwd[k] for k in bwd_names}
+    key = (layer, *((k, a.shape, a.dtype.str, np.ascontiguousarray(a).tobytes())
+                    for side in (fwd, bwd) for k, a in side.items()))
+    with LINKS_LOCK:
+        if key in LINKS:
+            LINKS.move_to_end(key)
+            return LINKS[key]
+    link = make(layer, fwd, bwd)
+    with LINKS_LOCK:
+        LINKS[key] = link
+        while len(LINKS) > LINKS_KEPT:
+            LINKS.popitem(last=False)
+    return link
 
 
 UPDATE_HERE = {"kind": "update_here"}  # where a backward panel shows its layer's update
