@@ -13,8 +13,10 @@ from typing import Any
 NEW_PREFIX = "(el, v) => { el.value = v; el.focus(); el.setSelectionRange(v.length, v.length); }"
 # A step of the network's stepper revisits operations (→ to the last, ← back), which the page cache keeps by their
 # link (app.web.labs.network.routes): a benchmark asks for each anew, so it times the work, not the cache: the
-# page's htmx requests say bench.edits.FRESH.
-FRESH_PAGE = "() => document.body.setAttribute('hx-headers', JSON.stringify({'Cache-Control': 'no-cache'}))"
+# page's step requests say bench.edits.FRESH (and only they: the training cards' requests are as a user's).
+FRESH_PAGE = """() => document.addEventListener('htmx:configRequest', (e) => {
+  if (e.detail.path.endsWith('/network/step')) e.detail.headers['Cache-Control'] = 'no-cache';
+})"""
 
 
 def press_digit(page: Any, cell: Any, i: int, tag: str = "") -> None:
