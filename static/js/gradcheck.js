@@ -72,6 +72,26 @@
     if (ev.detail && ev.detail.elt === document.body && document.querySelector(SLOT)) later(0);
   });
 
+  // An edit's answer brings the check's slot (a one-line badge) where the last check's answer stood (a table, 100 px
+  // on /conv): the slot keeps that height until its own answer replaces it, so what lies below does not jump up at
+  // the first keystroke and back down once typing pauses. The heights are read before the swap, when the page is
+  // as the frame after the keystroke laid it out (no layout of their own).
+  var held = [];
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var target = ev.detail && ev.detail.target;
+    if (!target || !target.querySelectorAll || isCheck(ev.detail.elt)) return;
+    held = Array.prototype.map.call(target.querySelectorAll(".gradcheck[id]"), function (el) {
+      return [el.id, el.getBoundingClientRect().height];
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    held.forEach(function (kept) {
+      var slot = document.getElementById(kept[0]);
+      if (slot && slot.hasAttribute("data-gradcheck") && kept[1] > 0) slot.style.minHeight = kept[1] + "px";
+    });
+    held = [];
+  });
+
   window.Lens = window.Lens || {};
   window.Lens.gradcheckNow = ask;
 })();

@@ -61,6 +61,22 @@ def test_every_keystroke_recomputes_and_focus_stays(page, live_server):
     assert page.evaluate("() => document.activeElement.selectionStart") == 2
 
 
+def test_the_gradient_check_keeps_its_place_while_typing(page, live_server):
+    """An edit brings the check's one-line slot where its answer stood: it keeps the answer's height until the new
+    answer comes, so nothing below it jumps up at the first key and back down when typing pauses."""
+    open_lab(page, live_server)
+    box = "() => document.getElementById('gradcheck').getBoundingClientRect().height"
+    height = page.evaluate(box)  # the answer's: a table (a one-line badge is ~29 px)
+    page.evaluate("() => document.documentElement.setAttribute('data-gradcheck-pause', '5000')")  # typing goes on
+    type_into(page, "#w-0-0-0-0", "3")
+    wait_for_grid(page, "out", [["9", "7"], ["19", "10"]])
+    assert page.locator("#gradcheck[data-gradcheck]").count() == 1  # the slot, its check not asked yet
+    assert height > 60 and abs(page.evaluate(box) - height) < 0.5
+    page.evaluate("() => Lens.gradcheckNow()")
+    page.wait_for_selector("#gradcheck .badge--ok")
+    assert page.locator("#gradcheck[style]").count() == 0  # the answer stands at its own height
+
+
 def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
     open_lab(page, live_server)
     type_into(page, "#x-0-0-1-2", "abc")
