@@ -101,6 +101,13 @@ def tip_key(tip: Tip | None) -> Hashable:
     return getattr(tip, "key", UNTOLD)
 
 
+def keyed(tip: Tip, *key: Hashable) -> Tip:
+    """``tip`` saying what it writes (``key``: everything it reads besides the cell), so its table can be kept by the
+    memo (app.web.render.memo): a closure over a label, an array's name, a plane's notes."""
+    tip.key = key  # type: ignore[attr-defined]
+    return tip
+
+
 def _grid_key(grid: Sequence[Sequence[str]] | None) -> tuple | None:
     return grid if grid is None or isinstance(grid, tuple) else tuple(map(tuple, grid))
 

@@ -8,7 +8,7 @@ import pytest
 
 from app.web.labs.pool.view import _tip
 from app.web.render import heatmap as writer
-from app.web.render.heatmap import _Table, heatmap, rounded_tip
+from app.web.render.heatmap import _Table, heatmap, keyed, rounded_tip
 from app.web.render.hidden import hiding
 from app.web.render.memo import WRITTEN, Memo
 
@@ -92,6 +92,16 @@ def test_a_quiz_drawing_is_kept_apart():
 def test_a_tooltip_that_does_not_say_what_it_writes_is_written_each_time():
     assert _Table(BASE, "x", tip=lambda i, j, v, text: "t").key(b"") is None
     assert write(tip=lambda i, j, v, text: f"{i}") != write(tip=lambda i, j, v, text: f"{j}")
+
+
+def test_a_tooltip_keyed_by_what_it_reads_is_kept_and_told_apart():
+    def row(doc):
+        return keyed(lambda i, j, v, text, doc=doc: f"{doc}: {v!r}", "row", doc)
+
+    first = write(tip=row("m"))
+    hits = WRITTEN.hits
+    assert write(tip=row("m")) == first and WRITTEN.hits == hits + 1
+    assert write(tip=row("v")) == fresh(tip=row("v")) != first
 
 
 def test_the_key_names_every_input_of_a_table():

@@ -16,7 +16,7 @@ from app.web.labs.optim import stages, starting
 from app.web.labs.optim.presets import NOTES_GRADS, NOTES_NAMES, NOTES_PRINTED
 from app.web.labs.optim.run import VECTOR, path, run
 from app.web.labs.optim.state import OptimState, OptSpec
-from app.web.render.heatmap import Heatmaps, batched, colours, scale_max
+from app.web.render.heatmap import Heatmaps, batched, colours, keyed, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.optim import rules as optim
 from engine.optim import runs as lab
@@ -142,7 +142,8 @@ def step_rows(grids: Heatmaps, tab: dict[str, np.ndarray], step: lab.LabStep, sp
     for key, symbol, doc, values in rows:
         out.append(grids.add(values, key, index=[[f"{i},{c}" for i in range(values.size)]] if key else None,
                              row_labels=[symbol], row_title=doc, classes={(0, j): "pick"}, kind="steprow", label=doc,
-                             tip=lambda i, col, v, text, doc=doc: f"{doc}: {exact_text(v)}", **TABLE))
+                             tip=keyed(lambda i, col, v, text, doc=doc: f"{doc}: {exact_text(v)}", "row", doc),
+                             **TABLE))
     return out
 
 
@@ -162,7 +163,8 @@ def _bands(grids: Heatmaps, tab: dict[str, np.ndarray], names: tuple[str, ...], 
         selected = [["sel" if c == k - 1 else "" for c in range(values.shape[1])]] * values.shape[0]
         band = grids.add(values, key, band=(symbol, doc), row_labels=names, row_class="row-label",
                          classes=selected, kind="band", label=doc, **TABLE,
-                         tip=lambda i, c, v, text, doc=doc: f"{doc}, {names[i]}, t={t0 + c + 1}: {exact_text(v)}")
+                         tip=keyed(lambda i, c, v, text, doc=doc: f"{doc}, {names[i]}, t={t0 + c + 1}: {exact_text(v)}",
+                                   "band", doc, tuple(names), t0))
         band.update({"key": key, "symbol": symbol, "doc": doc})
         out.append(band)
     return out

@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.web.kit.routes import Shown
 from app.web.labs.pool.activations import activations
 from app.web.labs.pool.state import PoolState, fit_typed
-from app.web.render.heatmap import Heatmaps, batched, colours, planes, scale_max
+from app.web.render.heatmap import Heatmaps, batched, colours, keyed, planes, scale_max
 from app.web.render.numbers import cell_text, exact_text
 from engine.explain import pool as pool_lab
 from engine.records import OpInputError
@@ -57,8 +57,7 @@ def _tip(array: str, prefix: tuple[int, ...], notes: dict | None = None):
             return ""
         full = exact_text(v)
         return f"{array}[{pre}{i},{j}] = {full}{note}" if note or text != full else ""
-    tip.key = ("pool", array, pre, tuple(sorted(notes.items())) if notes else ())  # what it writes (render.memo)
-    return tip
+    return keyed(tip, "pool", array, pre, tuple(sorted(notes.items())) if notes else ())
 
 
 def _planes(grids: Heatmaps, values: np.ndarray, array: str, vmax: float, label: str, classes=None, attrs=None,
