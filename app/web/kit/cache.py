@@ -164,7 +164,7 @@ class PageCache:
                 response = await render()
                 # an edit that is cut (Lens-Have) never sends the whole body: it is not gzipped for it (conv CIFAR's
                 # 150 KB fragment: 7.6 ms); a later whole answer of it is gzipped on its way out (app.compression)
-                entry = await entry_of(response, settings, compress=cut is None)
+                entry = await entry_of(response, settings, compress=cut is None, shared=shared)
                 if entry is not None:
                     self.put(key, entry)
             except BaseException:
@@ -193,22 +193,27 @@ THREAD_BYTES = 32 * 1024  # a body this large is gzipped and hashed in a worker 
 # of the interpreter lock, so the other core does it while the event loop goes on (a 150 KB page: ~4 ms at level 6)
 
 
-async def entry_of(response: Response, settings: Settings, compress: bool = True) -> Entry | None:
+async def entry_of(response: Response, settings: Settings, compress: bool = True,
+                   shared: bool = True) -> Entry | None:
     """:func:`make_entry`, off the event loop for a large body."""
     body = getattr(response, "body", None)
     if isinstance(body, bytes) and len(body) >= THREAD_BYTES:
-        return await anyio.to_thread.run_sync(make_entry, response, settings, compress)
-    return make_entry(response, settings, compress)
+        return await anyio.to_thread.run_sync(make_entry, response, settings, compress, shared)
+    return make_entry(response, settings, compress, shared)
 
 
-def make_entry(response: Response, settings: Settings, compress: bool = True) -> Entry | None:
-    """The entry kept for ``response``: its body, gzipped too (``compress``, when it pays)."""
+def make_entry(response: Response, settings: Settings, compress: bool = True, shared: bool = True) -> Entry | None:
+    """The entry kept for ``response``: its body, gzipped too (``compress``, when it pays). A page (``shared``) is
+    gzipped at ``Settings.gzip_level``: once, and sent many times; a large fragment, sent while its user waits
+    (a network step: 88-210 KiB), at ``gzip_large_level``, as app.compression gzips the answers it does not keep."""
     body = getattr(response, "body", None)
     if not isinstance(body, bytes) or response.status_code not in (200, 422):
         return None
     gzipped = None
     if compress and len(body) >= settings.gzip_minimum_size:
-        gzipped = gzip.compress(body, compresslevel=settings.gzip_level, mtime=0)
+        large = not shared and len(body) >= settings.gzip_large_bytes
+        level = settings.gzip_large_level if large else settings.gzip_level
+        gzipped = gzip.compress(body, compresslevel=level, mtime=0)
         if len(gzipped) >= len(body):
             gzipped = None
     headers = tuple((name, value) for name, value in response.headers.items() if name in KEPT_HEADERS)

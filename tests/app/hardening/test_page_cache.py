@@ -123,3 +123,21 @@ def test_settings_bound_the_cache_and_zero_turns_it_off():
         link = default_link(c, "conv")
         assert c.get(link).status_code == 200 and c.get(link).status_code == 200
         assert len(c.app.state.page_cache.entries) == 0
+
+
+def test_a_kept_page_is_gzipped_at_the_page_level_and_a_large_fragment_at_the_large_level():
+    import gzip
+
+    from starlette.responses import Response as Plain
+
+    from app.web.kit.cache import make_entry
+
+    settings = Settings()
+    big = ("".join(f"<td>{k * 0.37:.4g}</td>" for k in range(20000))).encode()  # > gzip_large_bytes
+    assert len(big) >= settings.gzip_large_bytes
+    page = make_entry(Plain(big), settings, shared=True)
+    step = make_entry(Plain(big), settings, shared=False)
+    assert page.gzipped == gzip.compress(big, compresslevel=settings.gzip_level, mtime=0)
+    assert step.gzipped == gzip.compress(big, compresslevel=settings.gzip_large_level, mtime=0)
+    small = make_entry(Plain(big[:4000]), settings, shared=False)  # a small fragment: the page level, as before
+    assert small.gzipped == gzip.compress(big[:4000], compresslevel=settings.gzip_level, mtime=0)
