@@ -31,7 +31,9 @@ EDITS = [("/norm/preset/two-sample", "#x-0-0", "2.", "5"),
 
 @pytest.mark.parametrize(("path", "cell", "before", "key"), EDITS, ids=["norm", "softmax"])
 def test_parts_near_the_screen_first_then_every_one(page, live_server, page_errors, path, cell, before, key):
-    page.set_viewport_size({"width": 1280, "height": 720})
+    # tall enough that the first formulas are within a screen of the cell typed in (norm's lie 1,600 px below it,
+    # with the gradient check keeping its place while typing: static/js/gradcheck.js), and others far below
+    page.set_viewport_size({"width": 1280, "height": 1000})
     page.goto(live_server + path)
     page.wait_for_selector("#gradcheck .badge--ok")
     page.wait_for_function(ALL_FRESH)
