@@ -16,10 +16,18 @@
   var SLOT = "[data-gradcheck]:not([data-asked])";
   var timer = null;
 
+  // a slot's badge: what it says while the check waits for typing to pause, and once it is asked
+  var WAITING = "The gradient check runs once you pause typing…";
+  function say(slot, waiting) {
+    var badge = slot.querySelector(".badge--pending[data-asking]");
+    if (badge) badge.textContent = waiting ? WAITING : badge.getAttribute("data-asking");
+  }
+
   function ask() {
     timer = null;
     if (!window.htmx) return;
     document.querySelectorAll(SLOT).forEach(function (slot) {
+      say(slot, false);
       slot.setAttribute("data-asked", "");
       window.htmx.trigger(slot, "lens:gradcheck");
     });
@@ -75,7 +83,8 @@
   // An edit's answer brings the check's slot (a one-line badge) where the last check's answer stood (a table, 100 px
   // on /conv): the slot keeps that height until its own answer replaces it, so what lies below does not jump up at
   // the first keystroke and back down once typing pauses. The heights are read before the swap, when the page is
-  // as the frame after the keystroke laid it out (no layout of their own).
+  // as the frame after the keystroke laid it out (no layout of their own). Its badge says that the check waits for
+  // the typing to pause, until it is asked ("Checking … numerically", the server's text, again).
   var held = [];
   document.addEventListener("htmx:beforeSwap", function (ev) {
     var target = ev.detail && ev.detail.target;
@@ -87,7 +96,9 @@
   document.addEventListener("htmx:afterSwap", function () {
     held.forEach(function (kept) {
       var slot = document.getElementById(kept[0]);
-      if (slot && slot.hasAttribute("data-gradcheck") && kept[1] > 0) slot.style.minHeight = kept[1] + "px";
+      if (!slot || !slot.hasAttribute("data-gradcheck") || slot.hasAttribute("data-asked")) return;
+      if (kept[1] > 0) slot.style.minHeight = kept[1] + "px";
+      say(slot, true);
     });
     held = [];
   });

@@ -71,6 +71,7 @@ def test_the_gradient_check_keeps_its_place_while_typing(page, live_server):
     type_into(page, "#w-0-0-0-0", "3")
     wait_for_grid(page, "out", [["9", "7"], ["19", "10"]])
     assert page.locator("#gradcheck[data-gradcheck]").count() == 1  # the slot, its check not asked yet
+    assert page.text_content("#gradcheck .badge") == "The gradient check runs once you pause typing…"
     assert height > 60 and abs(page.evaluate(box) - height) < 0.5
     page.evaluate("() => Lens.gradcheckNow()")
     page.wait_for_selector("#gradcheck .badge--ok")
