@@ -38,6 +38,11 @@ TARGET_MS = 15.0
 # operations a stepper revisits (app.web.kit.cache). Here, not in bench.keys: bench.edits_reference runs this file
 # against an older tree's bench package.
 FRESH = {"Cache-Control": "no-cache"}
+
+
+def asked(url: str) -> dict[str, str]:
+    """The headers of an edit's request to ``url`` as a benchmark sends it: htmx's, and FRESH for a network step."""
+    return {"HX-Request": "true", **(FRESH if url.endswith("/step") else {})}
 CELLS = ("x", "logits", "g", "gc")
 
 
@@ -81,7 +86,7 @@ def measure(client, lab: str, link: str, edits: int, warmup: int = 5, ab: bool =
     for i in range(start, start + edits + warmup):
         url, data = make(i)
         c0 = time.process_time()
-        r = client.post(url, data=as_data(data), headers={"HX-Request": "true", **(FRESH if "/step" in url else {})})
+        r = client.post(url, data=as_data(data), headers=asked(url))
         c1 = time.process_time()
         t0 = time.perf_counter()
         h = client.get("/healthz")
@@ -108,8 +113,7 @@ def paired(client, make, edits: int, warmup: int) -> dict:
                 heatmap.DEFER = defer
                 url, data = make(2 * i + defer)  # a value not posted before: no answer from the page cache
                 c0 = time.process_time()
-                r = client.post(url, data=as_data(data), headers={"HX-Request": "true",
-                                                                   **(FRESH if "/step" in url else {})})
+                r = client.post(url, data=as_data(data), headers=asked(url))
                 c1 = time.process_time()
                 if r.status_code != 200:
                     return {"error": f"{url} answered {r.status_code}"}

@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from bench.edits import FRESH
+from bench.edits import asked
 from bench.floor import floor_latencies
 from bench.forms import form_fields
 from bench.keys import FRESH_PAGE, press_digit, press_step, select_pixel
@@ -151,8 +151,7 @@ def server_case(client: httpx.Client, case: Case, edits: int) -> dict:
             url, data = "/network/step", [*fields, ("op_delta", "1")]
         body = [(k, v) for k, v in data]
         cut = i % 2 == 0  # as the page asks (Lens-Have: app.web.kit.changed), or everything, in turn
-        headers = {"HX-Request": "true", **({"Lens-Have": " ".join(held)} if cut and held else {}),
-                   **(FRESH if case.kind == "step" else {})}
+        headers = {**asked(url), **({"Lens-Have": " ".join(held)} if cut and held else {})}
         t0 = time.perf_counter()
         r = client.post(url, data=dict_of(body), headers=headers)
         t1 = time.perf_counter()

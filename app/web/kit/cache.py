@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import work
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
+from app.web.kit import changed
 from app.web.kit.changed import VARY
 
 _claimed: contextvars.ContextVar[Hashable | None] = contextvars.ContextVar("lens_claimed_url", default=None)
@@ -257,6 +258,16 @@ async def waiting(future: asyncio.Future[T]) -> T:
 def page_cache(request: Request) -> PageCache | None:
     """The app's page cache (None for an app made without one)."""
     return getattr(request.app.state, "page_cache", None)
+
+
+async def fragment_answer(request: Request, key: Hashable, render: Callable[[], Awaitable[Response]],
+                          settings: Settings, cut: Callable[[bytes], bytes] | None = None) -> Response:
+    """A POSTed fragment (an edit's, a step's) from the page cache by ``key`` (:meth:`PageCache.answer`), or
+    rendered (and ``cut``) by an app made without one."""
+    cache = page_cache(request)
+    if cache is None:
+        return changed.cut(await render(), cut)
+    return await cache.answer(request, key, render, settings, shared=False, cut=cut)
 
 
 def page_variant(headers: Headers) -> str:

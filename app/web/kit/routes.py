@@ -37,7 +37,7 @@ from app.errors import error_response
 from app.security import embed_csp
 from app.settings import Settings, get_settings
 from app.web.kit import bugs, changed, errata, quiz
-from app.web.kit.cache import page_cache, page_variant
+from app.web.kit.cache import fragment_answer, page_cache, page_variant
 from app.web.kit.display import DISPLAY_FIELDS, OFF, Display, parse_display, split_display
 from app.web.kit.export import Export, as_json, engine_arrays, numpy_script
 from app.web.kit.export_torch import torch_script
@@ -192,11 +192,8 @@ def lab_router(lab: LabSpec) -> APIRouter:
                 values = quiz.values_of(whole.context)
             return quiz.masked(answer, cells, values)
 
-        cache, by = page_cache(request), changed.cutter(request.headers, cells)  # Lens-Have: what the page holds
-        if cache is None:
-            return changed.cut(await make(), by)
         key = (part, lab.canonical(state), bugs.key(plant), cells, settings)
-        return await cache.answer(request, key, make, settings, shared=False, cut=by)
+        return await fragment_answer(request, key, make, settings, cut=changed.cutter(request.headers, cells))
 
     @router.get(base, name=f"{lab.slug}_page")
     async def page(request: Request, settings: SettingsDep) -> Response:

@@ -13,23 +13,26 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-
-from markupsafe import Markup
+from typing import Any
 
 LIMIT_BYTES = 24 << 20  # 24 MiB of HTML and values: ~1,000 CIFAR planes, ~3,000 tables of 16 × 16
 
 
 class Memo:
-    """A bounded map of key -> written HTML (the least recently used out first when over ``limit`` bytes)."""
+    """A bounded map of key -> what was made from it (the least recently used out first when over ``limit`` bytes):
+    the writer's HTML here, a network layer's "Open in its lab" link (app.web.labs.network.step)."""
 
     def __init__(self, limit: int = LIMIT_BYTES) -> None:
         self.limit = limit
         self.size = 0
         self.hits = self.misses = 0
-        self._kept: OrderedDict[Hashable, tuple[Markup, int]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable | None) -> Markup | None:
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: Hashable | None) -> Any:
         if key is None:
             return None
         with self._lock:
@@ -41,9 +44,10 @@ class Memo:
             self.hits += 1
             return found[0]
 
-    def put(self, key: Hashable | None, html: Markup, size: int) -> None:
-        """Keep ``html`` under ``key``; ``size``: its bytes and its key's, roughly (what it holds in memory)."""
-        if key is None or size > self.limit:
+    def put(self, key: Hashable | None, html: Any, size: int) -> None:
+        """Keep ``html`` under ``key`` (None is not kept); ``size``: its bytes and its key's, roughly (what it holds
+        in memory)."""
+        if key is None or html is None or size > self.limit:
             return
         with self._lock:
             old = self._kept.pop(key, None)

@@ -23,7 +23,7 @@ from app.api.v1.networks import router as api_router
 from app.settings import Settings
 from app.web.kit import bugs, quiz
 from app.web.kit.bug_sites import SITES
-from app.web.kit.cache import page_cache
+from app.web.kit.cache import fragment_answer
 from app.web.kit.display import split_display
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first
@@ -131,11 +131,8 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
 
     # an operation seen before in this example (a lecturer stepping back, a class on one link) comes from the page
     # cache, kept by its canonical link as an edit's answer is (app.web.kit.routes)
-    cache = page_cache(request)
-    if cache is None:
-        return await make()
-    return await cache.answer(request, ("step", LAB.canonical(state), bugs.key(plant), cells, settings), make,
-                              settings, shared=False)
+    return await fragment_answer(request, ("step", LAB.canonical(state), bugs.key(plant), cells, settings), make,
+                                 settings)
 
 
 @pages.post("/network/predict")

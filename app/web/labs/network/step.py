@@ -7,8 +7,6 @@ a screen (and says so), and labels it.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -19,6 +17,7 @@ from app.web.labs.network import explain, links, step_layers, step_loss
 from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
 from app.web.labs.network.state import NetworkState, model_text
 from app.web.render.heatmap import Heatmaps, heatmap, scale_max
+from app.web.render.memo import Memo
 from app.web.render.numbers import cell_text, exact_text
 from engine import registry
 from engine.explain.chain import layer_at
@@ -262,9 +261,7 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
     return out
 
 
-LINKS: OrderedDict[tuple, dict | None] = OrderedDict()  # a layer's "Open in its lab", by what it is made from
-LINKS_KEPT = 64
-LINKS_LOCK = threading.Lock()  # views are built in worker threads
+LINKS = Memo(limit=4 << 20)  # a layer's "Open in its lab", by what it is made from (a link: ~1-30 KB)
 # what each link reads of the layer's forward and backward arrays: it is handed these alone, so its key is exactly
 # what it is made from (a link that read another array would fail its tests, not be kept under a wrong key)
 LINK_READS = {"conv2d": (lambda layer, f, b: links.conv_link(f, b, layer), ("x", "w", "b"), ("dout",)),
@@ -285,15 +282,10 @@ def _layer_link(layer, fwd: dict, bwd: dict) -> dict | None:
     fwd, bwd = {k: fwd[k] for k in fwd_names}, {k: bwd[k] for k in bwd_names}
     key = (layer, *((k, a.shape, a.dtype.str, np.ascontiguousarray(a).tobytes())
                     for side in (fwd, bwd) for k, a in side.items()))
-    with LINKS_LOCK:
-        if key in LINKS:
-            LINKS.move_to_end(key)
-            return LINKS[key]
-    link = make(layer, fwd, bwd)
-    with LINKS_LOCK:
-        LINKS[key] = link
-        while len(LINKS) > LINKS_KEPT:
-            LINKS.popitem(last=False)
+    link = LINKS.get(key)
+    if link is None:
+        link = make(layer, fwd, bwd)
+        LINKS.put(key, link, sum(len(part[3]) for part in key[1:]) + len(str(link)))
     return link
 
 
