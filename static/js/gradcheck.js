@@ -16,18 +16,21 @@
   var SLOT = "[data-gradcheck]:not([data-asked])";
   var timer = null;
 
-  // a slot's badge: what it says while the check waits for typing to pause, and once it is asked
+  // a slot's badge: what it says while the check waits for typing to pause, once it is asked (its own text, kept in
+  // data-asking), and when the inputs it was asked with were refused (the form's message names what is wrong: the
+  // slot waits for the next edit, which brings a slot of its own, instead of asking again and again)
   var WAITING = "The gradient check runs once you pause typing…";
-  function say(slot, waiting) {
+  var REFUSED = "The gradient check runs once the inputs are valid again.";
+  function say(slot, text) {
     var badge = slot.querySelector(".badge--pending[data-asking]");
-    if (badge) badge.textContent = waiting ? WAITING : badge.getAttribute("data-asking");
+    if (badge) badge.textContent = text || badge.getAttribute("data-asking");
   }
 
   function ask() {
     timer = null;
     if (!window.htmx) return;
     document.querySelectorAll(SLOT).forEach(function (slot) {
-      say(slot, false);
+      say(slot);
       slot.setAttribute("data-asked", "");
       window.htmx.trigger(slot, "lens:gradcheck");
     });
@@ -57,9 +60,11 @@
   // is asked once nothing else has been sent for IDLE_MS
   document.addEventListener("htmx:afterRequest", function (ev) {
     if (isCheck(ev.detail && ev.detail.elt)) {
-      // a check that did not answer (aborted by an edit, a 503): its slot may be asked again
+      // a check that did not answer (aborted by an edit, a 503): its slot may be asked again; one refused (422:
+      // the form's message says why) says so, and stays asked
       var slot = ev.detail.elt.closest("[data-gradcheck]");
       if (slot && slot.isConnected && !ev.detail.successful) slot.removeAttribute("data-asked");
+      else if (slot && slot.isConnected && ev.detail.xhr && ev.detail.xhr.status === 422) say(slot, REFUSED);
     }
     if (document.querySelector(SLOT)) later(pause());
   });
@@ -98,7 +103,7 @@
       var slot = document.getElementById(kept[0]);
       if (!slot || !slot.hasAttribute("data-gradcheck") || slot.hasAttribute("data-asked")) return;
       if (kept[1] > 0) slot.style.minHeight = kept[1] + "px";
-      say(slot, true);
+      say(slot, WAITING);
     });
     held = [];
   });

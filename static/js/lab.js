@@ -31,6 +31,31 @@
     });
     const results = lab.querySelector("#results");
     if (results) results.classList.toggle("stale", fields.length > 0);
+    sayUnderGrid(lab, message, fields);
+  }
+
+  // On a phone the results, and the message at their top, lie a screen below the inputs: the refused cell being
+  // typed in (else the first refused) has its line of the message written under its grid too (shown only up to
+  // 1000 px wide, results.css; wider, the message stays in sight beside the inputs). Gone once no cell is refused.
+  function sayUnderGrid(lab, message, fields) {
+    lab.querySelectorAll(".cell-error").forEach(function (el) { el.remove(); });
+    if (!fields.length || !message) return;
+    const focused = document.activeElement;
+    const cell = focused && focused.matches && focused.matches("input.cell[aria-invalid]") && lab.contains(focused)
+      ? focused : lab.querySelector("input.cell[aria-invalid]");
+    const figure = cell && cell.closest("figure");
+    if (!figure) return;
+    const field = cell.getAttribute("data-label");
+    const line = Array.prototype.find.call(message.querySelectorAll("li"), function (li) {
+      const name = li.querySelector("b");
+      return name && name.textContent === field;
+    });
+    if (!line) return;
+    const note = document.createElement("p");
+    note.className = "cell-error";
+    note.setAttribute("data-page-added", "");
+    note.textContent = line.textContent;
+    figure.after(note);
   }
 
   // --- keyboard: ↑ ↓ and Enter move between cells of one grid ---

@@ -78,6 +78,32 @@ def test_the_gradient_check_keeps_its_place_while_typing(page, live_server):
     assert page.locator("#gradcheck[style]").count() == 0  # the answer stands at its own height
 
 
+def test_a_refused_value_holds_the_gradient_check(page, live_server):
+    """Typing on into a bad value before the pause: the check is asked once with the bad form, refused (the form's
+    message names the cell), and its slot says it waits for valid inputs — not "Checking…" for ever, nor asking
+    again and again."""
+    open_lab(page, live_server)
+    page.evaluate("() => document.documentElement.setAttribute('data-gradcheck-pause', '5000')")
+    type_into(page, "#w-0-0-0-0", "3")
+    wait_for_grid(page, "out", [["9", "7"], ["19", "10"]])
+    checks = []
+    page.on("request", lambda r: checks.append(r.url) if r.url.endswith("/gradcheck") else None)
+    page.click("#w-0-0-0-0")
+    page.keyboard.press("End")
+    page.keyboard.type("x")
+    wait_for_message(page, "w[0, 0, 0, 0]", "'3x' is not a number")
+    with page.expect_response(lambda r: r.url.endswith("/gradcheck")) as answer:
+        page.evaluate("() => Lens.gradcheckNow()")
+    assert answer.value.status == 422
+    page.wait_for_function("() => document.querySelector('#gradcheck .badge').textContent.includes('valid again')")
+    assert page.text_content("#gradcheck .badge") == "The gradient check runs once the inputs are valid again."
+    page.evaluate("() => document.documentElement.setAttribute('data-gradcheck-pause', '50')")
+    page.wait_for_timeout(400)
+    assert len(checks) == 1, checks
+    type_into(page, "#w-0-0-0-0", "3")  # valid again: a new slot, checked once typing pauses
+    page.wait_for_selector("#gradcheck .badge--ok")
+
+
 def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
     open_lab(page, live_server)
     type_into(page, "#x-0-0-1-2", "abc")
@@ -88,6 +114,27 @@ def test_a_bad_value_names_the_cell_and_stays_as_typed(page, live_server):
     type_into(page, "#x-0-0-1-2", "2")  # x12 = 1 → 2: window (0, 1) gains w11 = +1, window (1, 1) gains w01 = −1
     wait_for_grid(page, "out", [["7", "4"], ["13", "5"]])
     assert page.get_attribute("#x-0-0-1-2", "aria-invalid") is None
+
+
+def test_a_refused_value_is_said_where_the_reader_looks(page, live_server):
+    """Wide, the message stays in sight under the site header while the cell typed in is a screen below the top of
+    the results; on a phone (results below the inputs) the refused cell's line is written under its grid too."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_lab(page, live_server, "/conv")
+    type_into(page, "#x-0-0-4-4", "7y")
+    wait_for_message(page, "x[0, 0, 4, 4]", "'7y' is not a number")
+    assert page.evaluate("() => scrollY") > 300  # the cell is low in the inputs: the page scrolled to it
+    top = page.evaluate("() => document.getElementById('form-message').getBoundingClientRect().top")
+    assert 0 < top < 200, top
+    assert not page.locator(".cell-error").is_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    type_into(page, "#x-0-0-4-4", "8z")
+    wait_for_message(page, "x[0, 0, 4, 4]", "'8z' is not a number")
+    note = page.locator(".cell-error")
+    assert note.is_visible() and note.text_content() == "x[0, 0, 4, 4]: '8z' is not a number"
+    type_into(page, "#x-0-0-4-4", "8")
+    page.wait_for_selector("#form-message", state="hidden")
+    assert page.locator(".cell-error").count() == 0
 
 
 def test_hovering_dx_and_dw_outlines_their_sources(page, live_server):
