@@ -20,6 +20,7 @@ Everything is computed from the arrays ``maxpool2d`` / ``avgpool2d`` / ``relu`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -130,25 +131,34 @@ def _covering(pos: int, size: int, stride: int, n_out: int) -> range:
     return range(first, min(n_out - 1, pos // stride) + 1)
 
 
-def route_sources(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, int]) -> dict[Index, list[Index]]:
-    """{dx cell: [dout cells added into it]} for one (n, c) plane; cells that get nothing are left out."""
+def _sources(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, int]
+             ) -> Iterator[tuple[Index, list[Index]]]:
+    """(dx cell, [dout cells added into it]) of one (n, c) plane in row-major order of the dx cells, each cell's
+    sources row-major too; lazily, so that a caller listing the first few pays for those (cells that get nothing
+    are left out)."""
     n, c = plane
     out_h, out_w = result["out"].shape[2:]
     height, width = result["x"].shape[2:]
-    found: dict[Index, list[Index]] = {}
-    if op == "maxpool2d":
-        targets = result["argmax"][n, c]
-        for oh in range(out_h):
-            for ow in range(out_w):
-                h, w = divmod(int(targets[oh, ow]), width)
-                found.setdefault((n, c, h, w), []).append((n, c, oh, ow))
-        return dict(sorted(found.items()))
+    if op == "maxpool2d":  # each dout cell goes to its window's winner: the winners sorted, ties kept row-major
+        targets = np.asarray(result["argmax"][n, c]).reshape(-1)
+        order = np.argsort(targets, kind="stable")
+        ranked = targets[order]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        ends = np.r_[starts[1:], ranked.size]
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            h, w = divmod(int(ranked[start]), width)
+            yield (n, c, h, w), [(n, c, *divmod(int(j), out_w)) for j in order[start:end]]
+        return
     for h in range(height):
         for w in range(width):
             src = [(n, c, r, q) for r in _covering(h, size, stride, out_h) for q in _covering(w, size, stride, out_w)]
             if src:
-                found[(n, c, h, w)] = src
-    return found
+                yield (n, c, h, w), src
+
+
+def route_sources(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, int]) -> dict[Index, list[Index]]:
+    """{dx cell: [dout cells added into it]} for one (n, c) plane, row-major; cells that get nothing are left out."""
+    return dict(_sources(op, result, size, stride, plane))
 
 
 def route_counts(op: str, result: Arrays, size: int, stride: int) -> tuple[int, int]:
@@ -175,7 +185,7 @@ def routes(op: str, result: Arrays, size: int, stride: int, plane: tuple[int, in
     dout, dx = result["dout"], result["dx"]
     share = 1 if op == "maxpool2d" else size * size
     found = []
-    for target, sources in route_sources(op, result, size, stride, plane).items():
+    for target, sources in _sources(op, result, size, stride, plane):
         if limit is not None and len(found) >= limit:
             break
         values = tuple(float(dout[s]) for s in sources)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
+from app.web.render.memo import Memo
 from app.web.render.numbers import link_texts
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -44,6 +45,21 @@ def png(rgb: np.ndarray) -> bytes:
 
     return (_PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+# An image's data: URI by its pixels: a plane is often drawn more than once in an answer (pool draws x up to four
+# times, as tables that differ in their labels and outlines), and a pixel edit leaves most planes as they were.
+_SOURCES = Memo(limit=4 << 20)
+
+
+def image_src(rgb: np.ndarray) -> str:
+    """The ``data:`` URI of :func:`png` of ``rgb``, written once per distinct image (kept by its pixels)."""
+    key = (rgb.shape, rgb.tobytes())
+    src = _SOURCES.get(key)
+    if src is None:
+        src = "data:image/png;base64," + base64.b64encode(png(rgb)).decode("ascii")
+        _SOURCES.put(key, src, len(src) + len(key[1]))
+    return src
 
 
 def values_text(values: np.ndarray) -> str:
@@ -73,7 +89,7 @@ def image_html(table: Any, rgb: np.ndarray) -> Markup:
     rows, cols = values.shape
     prefix = table.prefix
     label = f"{table.label}: {rows} × {cols} image, one pixel per cell (blue negative, white 0, orange positive)"
-    src = "data:image/png;base64," + base64.b64encode(png(rgb)).decode("ascii")
+    src = image_src(rgb)
     parts = [f'<div class="plane" tabindex="0" role="group" aria-label="{escape(label)}"'
              f' data-arr="{escape(table.array)}" data-prefix="{prefix}" data-rows="{rows}" data-cols="{cols}"'
              f' style="--rows:{rows};--cols:{cols}"']

@@ -235,3 +235,23 @@ def test_routing_one_upstream_value_at_a_time_ends_in_dx(op, size, stride):
             previous = step.after
         assert step.complete
         np.testing.assert_allclose(previous, result["dx"][0, c], atol=1e-12)
+
+
+@pytest.mark.parametrize("op,shape,size,stride", CASES, ids=[f"{c[0]}-{c[1]}-k{c[2]}-s{c[3]}" for c in CASES])
+def test_routes_are_listed_row_major_and_a_limit_lists_their_first(op, shape, size, stride):
+    """The dx cells in row-major order, each cell's sources row-major too (ties: windows sharing a winner), and
+    ``limit`` lists the first of the same list: the lab shows the first 48 of a CIFAR plane's."""
+    rng = np.random.default_rng(sum(shape) + stride)
+    x = np.round(rng.standard_normal(shape), 0)  # whole numbers: ties
+    result = run_op(op, {"x": x}, {"size": size, "stride": stride})
+    for n in range(shape[0]):
+        for c in range(shape[1]):
+            listed = routes(op, result, size, stride, (n, c))
+            cells = [r.dx_index for r in listed]
+            assert cells == sorted(cells) and len(set(cells)) == len(cells)
+            assert all(list(r.sources) == sorted(r.sources) for r in listed)
+            for limit in (1, 3, len(listed)):
+                assert [r.text for r in routes(op, result, size, stride, (n, c), limit)] == \
+                    [r.text for r in listed[:limit]]
+            assert list(route_sources(op, result, size, stride, (n, c)).items()) == \
+                [(r.dx_index, list(r.sources)) for r in listed]
