@@ -87,15 +87,30 @@
 
   // An edit's answer brings the check's slot (a one-line badge) where the last check's answer stood (a table, 100 px
   // on /conv): the slot keeps that height until its own answer replaces it, so what lies below does not jump up at
-  // the first keystroke and back down once typing pauses. The heights are read before the swap, when the page is
-  // as the frame after the keystroke laid it out (no layout of their own). Its badge says that the check waits for
-  // the typing to pause, until it is asked ("Checking … numerically", the server's text, again).
+  // the first keystroke and back down once typing pauses. The heights are the ones the browser last laid out, as a
+  // ResizeObserver reports them after each layout: read at the swap, they cost no layout of their own (measured
+  // there, the edit's answer paid a forced layout when anything had changed since the last frame). Its badge says
+  // that the check waits for the typing to pause, until it is asked ("Checking … numerically", the server's text).
+  var laidOut = new WeakMap(); // a .gradcheck[id] -> its border-box height at the last layout
+  var sizes = window.ResizeObserver ? new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      var box = entry.borderBoxSize && entry.borderBoxSize[0];
+      laidOut.set(entry.target, box ? box.blockSize : entry.target.getBoundingClientRect().height);
+    });
+  }) : null;
+  function observe() {
+    if (sizes) document.querySelectorAll(".gradcheck[id]").forEach(function (el) { sizes.observe(el); });
+  }
+  document.addEventListener("htmx:load", observe);
+  if (document.readyState !== "loading") observe();
+  else document.addEventListener("DOMContentLoaded", observe);
+
   var held = [];
   document.addEventListener("htmx:beforeSwap", function (ev) {
     var target = ev.detail && ev.detail.target;
     if (!target || !target.querySelectorAll || isCheck(ev.detail.elt)) return;
     held = Array.prototype.map.call(target.querySelectorAll(".gradcheck[id]"), function (el) {
-      return [el.id, el.getBoundingClientRect().height];
+      return [el.id, laidOut.has(el) ? laidOut.get(el) : el.getBoundingClientRect().height];
     });
   });
   document.addEventListener("htmx:afterSwap", function () {
@@ -106,6 +121,7 @@
       say(slot, WAITING);
     });
     held = [];
+    observe();
   });
 
   window.Lens = window.Lens || {};
