@@ -14,13 +14,34 @@ answer whose first chunk is ``Settings.gzip_large_bytes`` (64 KiB) or more is co
 
 Compression of a large answer runs in a worker thread (zlib lets go of the interpreter lock), never on the event
 loop.
+
+Every gzip the app writes for the wire is zlib-ng's (:func:`compressor`, :func:`gzip_bytes`: this middleware and the
+page cache's kept bytes), a drop-in deflate that any gzip reader takes. Measured against CPython's zlib on this
+machine (one run, load ~1): at level 2 it is both faster and smaller than zlib at level 1 — a pool CIFAR edit's
+182 KiB 1.14 ms and 55.6 KiB against 1.74 ms and 58.0 KiB, a network page's 163 KiB 0.66 ms and 34.9 KiB against
+1.15 ms and 36.7 KiB, a 3.7 MB network trace 35 ms and 1.53 MB against 41 ms and 1.59 MB — and at level 6 half
+the time for the same bytes (a page: 1.5 ms against 3.0). Links (app.web.kit.link's z=) keep CPython's zlib: a
+link's text is its identity, and the same state must keep the same link.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Receive, Scope, Send
+from zlib_ng import gzip_ng, zlib_ng
+
+
+def compressor(level: int) -> Any:
+    """A streaming gzip compressor (zlib-ng) at ``level``: an answer's chunks in, a gzip member out."""
+    return zlib_ng.compressobj(level, zlib_ng.DEFLATED, 16 + zlib_ng.MAX_WBITS)
+
+
+def gzip_bytes(body: bytes, level: int) -> bytes:
+    """``body`` as one gzip member (zlib-ng) at ``level``, its header's time 0: the same bytes whenever written."""
+    return gzip_ng.compress(body, compresslevel=level, mtime=0)
 
 
 class SizedGZipResponder(GZipResponder):
@@ -28,6 +49,12 @@ class SizedGZipResponder(GZipResponder):
                  **kwargs: object) -> None:
         super().__init__(app, minimum_size, compresslevel, **kwargs)  # type: ignore[arg-type]
         self.large_bytes, self.large_level = large_bytes, large_level
+
+    @property
+    def compressor(self) -> Any:
+        if self._compressor is None:
+            self._compressor = compressor(self.compresslevel)
+        return self._compressor
 
     async def apply_compression(self, body: bytes, *, more_body: bool) -> bytes:
         if self._compressor is None and len(body) >= self.large_bytes:  # the level is chosen once, by the first chunk

@@ -101,10 +101,10 @@ class Settings:
     gzip_minimum_size: int = 500  # bytes; smaller responses go out uncompressed
     gzip_level: int = 6  # 9 costs ~3x the CPU on plotly.js for 1% smaller output
     gzip_large_bytes: int = 64 * 1024  # answers this large or larger are gzipped at gzip_large_level instead
-    gzip_large_level: int = 1  # (app/compression.py): the API's largest answers, 7-13 MB of JSON, cost 0.7-0.8 CPU-s
-    # to gzip at level 6 (over the 0.5 CPU-s a request may cost) and 0.14-0.19 at level 1, ~12% larger; and an edit's
-    # largest fragments, sent while the user waits: pool CIFAR's 178 KiB in 1.6 ms, not 3.5 (56 KiB, not 48), a
-    # network step's 210 KiB in 1.5 ms, not 4.8 (36 KiB, not 31)
+    gzip_large_level: int = 2  # (app/compression.py, zlib-ng): the API's largest answers, 7-13 MB of JSON, cost
+    # 0.7-0.8 CPU-s to gzip at CPython zlib's level 6 (over the 0.5 CPU-s a request may cost), ~0.15 at its level 1 and
+    # less at zlib-ng's level 2, for fewer bytes than zlib's level 1; an edit's largest fragments, sent while the user
+    # waits: pool CIFAR's 182 KiB in 1.1 ms (zlib's level 1: 1.7, its level 6: 3.9), a network step's 210 KiB in ~1
     static_max_age: int = 31_536_000  # one year, for versioned (?v=) and vendored static files
     max_form_fields: int = 8 * 4096 + 1024  # fields of a posted lab form: one per cell of its arrays, and settings
     max_url_bytes: int = 32 * 1024  # path + query string; longer answers 414 (a lab's longest link is ~14 KB)

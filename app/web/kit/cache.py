@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import gzip
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator
@@ -32,6 +31,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import work
+from app.compression import gzip_bytes
 from app.security import SECURITY_HEADERS
 from app.settings import Settings
 from app.web.kit import changed
@@ -214,7 +214,7 @@ def make_entry(response: Response, settings: Settings, compress: bool = True, sh
     if compress and len(body) >= settings.gzip_minimum_size:
         large = not shared and len(body) >= settings.gzip_large_bytes
         level = settings.gzip_large_level if large else settings.gzip_level
-        gzipped = gzip.compress(body, compresslevel=level, mtime=0)
+        gzipped = gzip_bytes(body, level)
         if len(gzipped) >= len(body):
             gzipped = None
     headers = tuple((name, value) for name, value in response.headers.items() if name in KEPT_HEADERS)
