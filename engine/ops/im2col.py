@@ -88,7 +88,7 @@ def pad_input(x: np.ndarray, pad: IntOrPair) -> np.ndarray:
         return x
     N, C, H, W = x.shape
     x_padded = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
-    x_padded[:, :, ph:ph + H, pw:pw + W] = x
+    copy_rows(x_padded[:, :, ph:ph + H, pw:pw + W], x)
     return x_padded
 
 
@@ -98,6 +98,8 @@ def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: IntOrPair, dilation: 
     One copy of a read-only (C, KH, KW, N, OH, OW) strided view of x_padded — element
     [c, i, j, n, oh, ow] is x_padded[n, c, oh·sh + i·dh, ow·sw + j·dw] — into that layout,
     no loop over pixels or kernel offsets (one NumPy call: tiny inputs pay its overhead once).
+    At stride 1 along the width each window row is contiguous in x_padded too, and is copied
+    whole (:func:`copy_rows`).
     """
     N, C, Hp, Wp = x_padded.shape
     (sh, sw), (dh, dw) = pair(stride), pair(dilation)
@@ -109,7 +111,7 @@ def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: IntOrPair, dilation: 
     else:
         windows = np.lib.stride_tricks.as_strided(x_padded, shape, strides, writeable=False)
     col = np.empty(shape, dtype=x_padded.dtype)
-    np.copyto(col, windows)
+    copy_rows(col, windows)
     return col.reshape(C * kh * kw, N * OH * OW)
 
 
@@ -117,13 +119,28 @@ def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, 
            dilation: IntOrPair = 1) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column back onto its window (overlaps add).
 
-    Returns dx_padded of ``padded_shape``; positions no window reaches stay 0.
+    Returns dx_padded of ``padded_shape``; positions no window reaches stay 0. Offset by offset —
+    (0, 0), (0, 1), … — every cell's sum starts at +0 and takes its terms in that order, whichever
+    of the two ways below computes it (they give the same bits).
     """
     N, C, Hp, Wp = padded_shape
     (sh, sw), (dh, dw) = pair(stride), pair(dilation)
     OH, OW = conv_output_size(Hp, kh, sh, 0, dh), conv_output_size(Wp, kw, sw, 0, dw)
     col = dx_col.reshape(C, kh, kw, N, OH, OW)
-    dx_padded = np.zeros((N, C, Hp, Wp), dtype=dx_col.dtype)
+    if sh == sw == 1 and 4 * OH * OW >= Hp * Wp:  # offset (0, 0) reaches a quarter of the cells or more
+        return _col2im_by_shifts(col, padded_shape, dh, dw)
+    return _col2im_by_windows(col, padded_shape, sh, sw, dh, dw)
+
+
+def _col2im_by_windows(col: np.ndarray, padded_shape: tuple[int, ...], sh: int, sw: int, dh: int, dw: int
+                       ) -> np.ndarray:
+    """col2im adding each offset's columns (C, KH, KW, N, OH, OW) straight onto its cells of dx_padded.
+
+    NumPy adds such a strided block in N·C·OH runs of OW numbers, copied through its buffers: slow
+    per number when OW is a few dozen, but it touches only the cells the offset reaches.
+    """
+    C, kh, kw, N, OH, OW = col.shape
+    dx_padded = np.zeros(padded_shape, dtype=col.dtype)
     dt = dx_padded.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view, written through
     for i in range(kh):
         top = i * dh
@@ -131,6 +148,60 @@ def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, 
             left = j * dw
             dt[:, :, top:top + sh * OH:sh, left:left + sw * OW:sw] += col[:, i, j]
     return dx_padded
+
+
+def _col2im_by_shifts(col: np.ndarray, padded_shape: tuple[int, ...], dh: int, dw: int) -> np.ndarray:
+    """col2im at stride 1, each offset's columns (C, KH, KW, N, OH, OW) added in one contiguous run.
+
+    At stride 1, offset (i, j)'s cells are offset (0, 0)'s moved by i·dh·Wp + j·dw in dx_padded
+    flattened. So its columns are laid out on offset (0, 0)'s cells of a zero array shaped like
+    dx_padded (``laid``; whole rows copied, :func:`byte_rows`), and ``laid`` is added, flattened,
+    onto dx_padded flattened from that shift on. Its zeros land on cells the offset does not
+    reach, where adding +0 changes no bit: a sum that starts at +0 is never −0 (rounding to
+    nearest). This adds every cell once per offset, so it pays when offset (0, 0)'s cells are a
+    fair part of all (:func:`col2im` asks for a quarter).
+    """
+    C, kh, kw, N, OH, OW = col.shape
+    Wp = padded_shape[3]
+    dx_padded = np.zeros(padded_shape, dtype=col.dtype)
+    laid = np.zeros_like(dx_padded)
+    reached = laid[:, :, :OH, :OW]  # the cells offset (0, 0) reaches
+    col_rows, reached_rows = byte_rows(col.transpose(1, 2, 3, 0, 4, 5), reached)  # col as (KH, KW, N, C, OH, OW)
+    dx_flat, laid_flat, size = dx_padded.reshape(-1), laid.reshape(-1), laid.size
+    for i in range(kh):
+        for j in range(kw):
+            reached_rows[...] = col_rows[i, j]
+            shift = i * dh * Wp + j * dw
+            dx_flat[shift:] += laid_flat[:size - shift]
+    return dx_padded
+
+
+BYTE_ROWS_MIN = 1024  # fewer rows (in the first array) than this: NumPy's own copy is as fast (the views cost ~4 µs)
+
+
+def byte_rows(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays with each row (last axis) seen as one opaque element of its bytes — views, the
+    last axis dropped — so that a copy between them moves whole rows, one memcpy each, where
+    NumPy would go row by row at a fixed cost per row that dominates for rows of a few dozen numbers.
+
+    The arrays themselves, unchanged, when that is not possible for all of them (different dtypes
+    or row lengths, rows not contiguous in memory, Python objects) or not worth it (few rows).
+    Either way a copy between the results moves the same bits.
+    """
+    first = arrays[0]
+    rows = first.size // first.shape[-1] if first.ndim and first.shape[-1] else 0
+    if rows < BYTE_ROWS_MIN or first.dtype.hasobject:
+        return arrays
+    if any(a.dtype != first.dtype or a.shape[-1] != first.shape[-1] or a.strides[-1] != a.itemsize for a in arrays):
+        return arrays
+    row = np.dtype((np.void, first.shape[-1] * first.itemsize))
+    return tuple(a.view(row)[..., 0] for a in arrays)
+
+
+def copy_rows(dst: np.ndarray, src: np.ndarray) -> None:
+    """dst[...] = src for arrays of one shape and dtype, whole rows at a time where that pays (:func:`byte_rows`)."""
+    dst_rows, src_rows = byte_rows(dst, src)
+    dst_rows[...] = src_rows
 
 
 # ---------------------------------------------------------------------------------------------
