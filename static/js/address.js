@@ -6,7 +6,7 @@
  * busy one), three sessionStorage writes and a case-insensitive attribute query over the whole page,
  * all between the keystroke and the drawn figure. Here the link is taken from the answer before htmx
  * reads it (htmx:beforeOnLoad; htmx then sees no history update at all) and written once, when the page
- * is idle after the next frame (requestIdleCallback, within 250 ms), through present.js's replaceState
+ * is idle after the next frame once typing pauses (Lens.whenIdle, lens.js), through present.js's replaceState
  * (which keeps present/embed); then
  * htmx:replacedInHistory is said, as htmx would, so that scripts adding to the link (quiz.js) see the
  * new one. A click, a copy, leaving the page or Lens.address() writes a pending link at once: Copy
@@ -16,9 +16,8 @@
 (function () {
   "use strict";
 
-  // after the frame, when the page is idle (within 250 ms): the next keystroke's work goes first
-  var idle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
-    : function (fn) { setTimeout(fn, 0); };
+  // after the frame, once typing pauses and the page is idle (lens.js, loaded first): the next keystroke goes first
+  function idle(fn) { window.Lens.whenIdle(fn); }
 
   var pending = null;
   var scheduled = false;

@@ -66,9 +66,9 @@
     return groups(document.body).filter(function (g) { return target.contains(g.table); });
   }
 
-  // the markers' boxes, read when the page is idle after a frame (within 250 ms): laid out for that frame already
-  var idle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
-    : function (fn) { setTimeout(fn, 0); };
+  // the markers' boxes, read when the page is idle after a frame once typing pauses (lens.js, loaded first): laid
+  // out for that frame already
+  function idle(fn) { window.Lens.whenIdle(fn); }
   var remembering = false;
   function rememberSoon() {
     if (remembering || reduced.matches) return;
