@@ -10,7 +10,9 @@
   "use strict";
 
   var STORE = "lens-quiz:";
-  var quiz = { cells: [], picking: false, verdicts: {}, revealed: {}, hints: {} };
+  // used: a cell was hidden on this page at some time (in its link or since): until then a swap has nothing to hide,
+  // mask or show, and is left alone (a query over every result cell after each edit: 1-2 ms on /softmax)
+  var quiz = { cells: [], picking: false, verdicts: {}, revealed: {}, hints: {}, used: false };
 
   function panel() { return document.querySelector("[data-quiz]"); }
   function slug() { return panel().getAttribute("data-slug"); }
@@ -227,6 +229,7 @@
   }
 
   function changed() {
+    quiz.used = true;
     quiz.verdicts = {};
     $("[data-quiz-score]").textContent = "";
     syncUrl();
@@ -433,7 +436,7 @@
     dock();
     var given = p.getAttribute("data-cells");
     quiz.cells = given ? given.split(";") : [];
-    if (quiz.cells.length) { activate(true); }
+    if (quiz.cells.length) { quiz.used = true; activate(true); }
     apply();
   }
 
@@ -456,7 +459,7 @@
   // a swap may have changed the numbers, so the verdicts go; the gradient check's answer and a step change none of
   // them (the check can arrive after the grade, on a busy machine)
   function afterSwap(event) {
-    if (!panel()) { return; }
+    if (!panel() || !quiz.used) { return; }
     var detail = (event && event.detail) || {}, elt = detail.elt;
     var path = detail.pathInfo && detail.pathInfo.requestPath;
     if (!(elt && elt.closest && elt.closest(".gradcheck")) && !isStep(path)) { // the score goes with the verdicts
