@@ -426,6 +426,12 @@ def buffer_shapes(model: Model) -> dict[str, Shape]:
     return dict(_named_shapes(model)[1])
 
 
+def named_shapes(model: Model) -> dict[str, Shape]:
+    """Learnable parameters, then buffers: full name -> shape, in pre-order (one cache look-up)."""
+    learnable, buffers = _named_shapes(model)
+    return dict(learnable + buffers)
+
+
 @lru_cache(maxsize=128)
 def _named_shapes(model: Model) -> tuple[tuple[tuple[str, Shape], ...], tuple[tuple[str, Shape], ...]]:
     table = _shape_table(model)

@@ -36,13 +36,13 @@ from engine.network.model import (
     Layer,
     Model,
     Residual,
-    infer_shapes,
     iter_layers,
     layer_field,
     param_shapes,
     parse_model,
 )
 from engine.network.params import (
+    all_finite,
     as_model,
     check_batch,
     check_mode,
@@ -260,7 +260,7 @@ def _forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, labels:
     records: dict[str, LayerForward] = {}
     buffers = {k: v for k, v in params.items() if k.endswith((".running_mean", ".running_var"))}
     logits = _forward_layers(model.layers, "", x, params, mode, seed, records, buffers, lean)
-    if lean and not np.isfinite(logits).all():  # a training run diverged: the loss is not a number
+    if lean and not all_finite(logits):  # a training run diverged: the loss is not a number
         return ForwardTrace(model, params, x, labels, mode, seed, records, logits, math.nan, None, None, buffers,
                             lean)
     if model.loss == "svm_loss":
@@ -300,9 +300,8 @@ def backward(trace: ForwardTrace) -> BackwardTrace:
     if trace.penalty is not None:
         for name, dpenalty in trace.penalty.grads.items():
             grads[name] = grads[name] + dpenalty  # a new array: the layer's own record keeps the data gradient
-    order = [name for info in infer_shapes(trace.model) for name in info.param_shapes]
     return BackwardTrace({p: records[p] for p in trace.layers}, loss_grads.dlogits, loss_grads,
-                         {name: grads[name] for name in order}, dx)
+                         {name: grads[name] for name in param_shapes(trace.model)}, dx)
 
 
 # --- training ------------------------------------------------------------------------------

@@ -13,13 +13,15 @@ maxpool2d ``argmax`` is the flat index h·W + w of the maximum inside its (unpad
 plane (PyTorch's ``return_indices``); ``window_argmax`` is the row-major index kh·KW + kw of
 the same cell inside its window. Ties go to the first maximum in row-major window order.
 
-The fast versions loop over the KH×KW kernel offsets with strided slices (as im2col does);
-the ``*_naive`` versions loop over every output pixel and are test oracles.
+The fast versions loop over the KH×KW kernel offsets with strided slices (as im2col does) — max
+pooling over each offset's cells gathered into one contiguous block first (one np.take by an index
+cached per geometry); the ``*_naive`` versions loop over every output pixel and are test oracles.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,44 +149,112 @@ def _windows(x: np.ndarray, size: IntOrPair, stride: IntOrPair, oh: int, ow: int
     return windows
 
 
+def _plain(value: Any) -> bool:
+    """An int or a pair of ints (or None), exactly: hashable, and never equal to a value check_pool refuses
+    (2.0 == 2 and True == 1 would share an lru_cache entry)."""
+    return (value is None or type(value) is int
+            or (type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int))
+
+
 def _geometry(x_shape: tuple[int, ...], size: IntOrPair, stride: IntOrPair | None, pad: IntOrPair
               ) -> tuple[int, int, IntOrPair, int, int]:
-    """(OH, OW, the stride in force, dropped rows, dropped columns)."""
+    """(OH, OW, the stride in force, dropped rows, dropped columns); checked once per plain geometry."""
+    if _plain(size) and _plain(stride) and _plain(pad):
+        return _cached_geometry(tuple(x_shape), size, stride, pad)
+    return _checked_geometry(x_shape, size, stride, pad)
+
+
+def _checked_geometry(x_shape: tuple[int, ...], size: IntOrPair, stride: IntOrPair | None, pad: IntOrPair
+                      ) -> tuple[int, int, IntOrPair, int, int]:
     oh, ow = check_pool(x_shape, size, stride, pad)
     stride = resolve_stride(size, stride)
     (kh, kw), (sh, sw), (ph, pw) = pair(size), pair(stride), pair(pad)
     return oh, ow, stride, _dropped(x_shape[2], oh, kh, sh, ph), _dropped(x_shape[3], ow, kw, sw, pw)
 
 
+_cached_geometry = functools.lru_cache(maxsize=256)(_checked_geometry)  # errors are raised again, never cached
+
+
 # ---------------------------------------------------------------- max pooling
 
 
-def _running_max(x: np.ndarray, size: IntOrPair, stride: IntOrPair, oh: int, ow: int
+GATHER_MAX = 1 << 17  # cells (all offsets') up to which max pooling gathers them by a cached index (≤ 1 MiB)
+
+
+@dataclass(frozen=True)
+class _OffsetPlan:
+    """How :func:`_running_max` reads x, computed once per geometry and memory layout."""
+
+    axes: tuple[int, ...]  # out's axes, largest stride first: out.transpose(axes) is C-contiguous
+    inverse: tuple[int, ...]  # the permutation that undoes transpose(axes)
+    # (KH, KW, ...): where each cell kernel offset (i, j) reads sits in x.transpose(axes) flattened, in the
+    # layout of out.transpose(axes); None above GATHER_MAX cells (then the offsets are read as strided views)
+    index: np.ndarray | None
+
+
+def _offset_view(x: np.ndarray, axes: tuple[int, ...], kh: int, kw: int, sh: int, sw: int, oh: int, ow: int
+                 ) -> np.ndarray:
+    """A read-only (KH, KW, ...) strided view of x: [i, j] is x[:, :, i::sh, j::sw] (OH × OW of them), the
+    cells kernel offset (i, j) reads, with its axes in the order ``axes``."""
+    shape = (kh, kw, *(x.shape[a] if a < 2 else (oh, ow)[a - 2] for a in axes))
+    strides = (x.strides[2], x.strides[3], *(x.strides[a] * (1, 1, sh, sw)[a] for a in axes))
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+
+@functools.lru_cache(maxsize=16)
+def _offset_plan(x_shape: tuple[int, ...], out_strides: tuple[int, ...], kh: int, kw: int, sh: int, sw: int,
+                 oh: int, ow: int) -> _OffsetPlan:
+    """The plan for an x of this shape whose out has these strides (:func:`_running_max`)."""
+    axes = tuple(sorted(range(4), key=lambda axis: -abs(out_strides[axis])))
+    inverse = tuple(sorted(range(4), key=axes.__getitem__))
+    if kh * kw * math.prod(x_shape[:2]) * oh * ow > GATHER_MAX:
+        return _OffsetPlan(axes, inverse, None)
+    where = np.arange(math.prod(x_shape)).reshape([x_shape[a] for a in axes]).transpose(inverse)
+    index = _offset_view(where, axes, kh, kw, sh, sw, oh, ow).copy()
+    index.flags.writeable = False
+    return _OffsetPlan(axes, inverse, index)
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(count: int, dtype: type) -> np.ndarray:
+    """(count, 1, 1, 1, 1) read-only: 0, 1, ..., count − 1, one per kernel offset."""
+    offsets = np.arange(count, dtype=dtype).reshape(count, 1, 1, 1, 1)
+    offsets.flags.writeable = False
+    return offsets
+
+
+def _running_max(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """(out, window_argmax as int8/int16): a branch-free running max over the KH·KW kernel offsets.
 
     Offsets are visited in row-major window order and a later offset wins only if it is
     strictly greater, so ties keep the first maximum (np.argmax's rule, and PyTorch's).
+
+    out is in x's own memory order (conv's output is channel-major), as a copy(order="K") of offset 0's
+    cells would be; the loop runs on its C-contiguous transpose. Each offset's cells are first gathered
+    (one np.take) into a contiguous block laid out the same way: a strided read of windows a few numbers
+    wide costs several times more per number than a contiguous one, and there are two per offset.
     """
-    (kh, kw), (sh, sw) = pair(size), pair(stride)
     h_span, w_span = sh * (oh - 1) + 1, sw * (ow - 1) + 1
-    # offset 0, copied in x's own memory order (conv's output is channel-major): every array
-    # below follows it, so the loop never mixes layouts
-    out = x[:, :, :h_span:sh, :w_span:sw].copy(order="K")
+    out = np.empty_like(x[:, :, :h_span:sh, :w_span:sw])
+    plan = _offset_plan(x.shape, out.strides, kh, kw, sh, sw, oh, ow)
+    if plan.index is not None:
+        blocks = x.transpose(plan.axes).reshape(-1).take(plan.index)
+    else:
+        blocks = _offset_view(x, plan.axes, kh, kw, sh, sw, oh, ow)
+    running = out.transpose(plan.axes)
+    running[...] = blocks[0, 0]
     index_dtype = np.int8 if kh * kw <= 127 else np.int16
-    window_argmax = np.zeros_like(out, dtype=index_dtype)
-    upd = np.empty_like(out, dtype=bool)
-    step = np.empty_like(out, dtype=index_dtype)
-    upd_int = upd.view(np.int8) if index_dtype == np.int8 else upd
+    won = np.empty((kh * kw, *running.shape), dtype=bool)  # won[o]: offset o was strictly greater than all before
+    won[0] = False
     for o in range(1, kh * kw):
-        i, j = divmod(o, kw)
-        v = x[:, :, i : i + h_span : sh, j : j + w_span : sw]
-        np.greater(v, out, out=upd)  # strictly greater: the first maximum keeps ties
-        np.maximum(out, v, out=out)
-        np.subtract(index_dtype(o), window_argmax, out=step)  # window_argmax += upd·(o − window_argmax)
-        np.multiply(step, upd_int, out=step)
-        window_argmax += step
-    return out, window_argmax
+        v = blocks[o // kw, o % kw]
+        np.greater(v, running, out=won[o])  # strictly greater: the first maximum keeps ties
+        np.maximum(running, v, out=running)
+    # the last offset that won (0 if none did): the largest of o·won[o], offsets only growing
+    steps = won.view(np.int8) * _offsets(kh * kw, index_dtype)
+    window_argmax = np.maximum.reduce(steps, axis=0)
+    return out, window_argmax.transpose(plan.inverse)
 
 
 @functools.lru_cache(maxsize=64)
@@ -214,24 +284,34 @@ def maxpool2d_forward(x: np.ndarray, size: IntOrPair = 2, stride: IntOrPair | No
     w = x.shape[3]
     xp = _padded(x, pad, -np.inf)
     windows = _windows(xp, size, stride, oh, ow) if keep_windows else None
-    out, window_argmax = _running_max(xp, size, stride, oh, ow)
+    out, window_argmax = _running_max(xp, kh, kw, sh, sw, oh, ow)
     # argmax = (oh·sh − ph + i)·W + ow·sw − pw + j: the window origin in x plus the offset's flat step
     offset_lut, origin = _argmax_maps(kh, kw, sh, sw, ph, pw, w, oh, ow)
+    window_argmax = window_argmax.astype(np.int64)
     argmax = offset_lut.take(window_argmax)
     argmax += origin
     cache = MaxPoolCache(
         x_shape=tuple(x.shape), size=size, stride=stride, windows=windows,
-        window_argmax=window_argmax.astype(np.int64), argmax=argmax, dropped_rows=rows, dropped_cols=cols, pad=pad,
+        window_argmax=window_argmax, argmax=argmax, dropped_rows=rows, dropped_cols=cols, pad=pad,
     )
     return out, cache
+
+
+@functools.lru_cache(maxsize=64)
+def _plane_starts(n: int, c: int, plane: int) -> np.ndarray:
+    """(N, C, 1, 1) read-only: where each (sample, channel) plane starts in a flat (N, C, H, W) array."""
+    starts = (np.arange(n * c, dtype=np.int64) * plane).reshape(n, c, 1, 1)
+    starts.flags.writeable = False
+    return starts
 
 
 def maxpool2d_backward(dout: np.ndarray, cache: MaxPoolCache) -> PoolGrads:
     """Route each dout to its window's argmax; overlapping windows add (one bincount, no add.at)."""
     n, c, h, w = cache.x_shape
     check_dout(dout.shape, cache.argmax.shape)
-    flat_index = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1) + cache.argmax
-    dx = np.bincount(flat_index.ravel(), weights=dout.ravel(), minlength=n * c * h * w)  # sums in float64
+    # each cell's flat index in dx: its plane's start plus argmax, written in C order (bincount's)
+    flat_index = np.add(_plane_starts(n, c, h * w), cache.argmax, out=np.empty(cache.argmax.shape, np.int64))
+    dx = np.bincount(flat_index.reshape(-1), weights=dout.ravel(), minlength=n * c * h * w)  # sums in float64
     return PoolGrads(dx=dx.reshape(cache.x_shape).astype(dout.dtype, copy=False))
 
 

@@ -19,6 +19,14 @@ def keep_or_zero(keep: np.ndarray, values: np.ndarray) -> np.ndarray:
     if values.dtype.kind != "f" or values.dtype.itemsize not in _BITS or keep.shape != values.shape:
         return np.where(keep, values, values.dtype.type(0))
     bits = _BITS[values.dtype.itemsize]
-    ones = keep.astype(bits)  # 1 or 0
-    np.negative(ones, out=ones)  # −1 (every bit set) or 0
+    if values.flags.c_contiguous:
+        # The answer is C-ordered then, whatever keep's order: where operands' orders conflict NumPy lays an
+        # answer out in C order. So the mask is made in C order too (compared: NumPy converts a float keep to
+        # int number by number, several times slower) and the answer written over it: one array, not two.
+        ones = np.empty(values.shape, bits)
+        np.not_equal(keep, 0, out=ones, casting="unsafe")  # 1 or 0
+        np.negative(ones, out=ones)  # −1 (every bit set) or 0
+        return np.bitwise_and(values.view(bits), ones, out=ones).view(values.dtype)
+    ones = keep.astype(bits)  # 1 or 0, in keep's order
+    np.negative(ones, out=ones)
     return np.bitwise_and(values.view(bits), ones).view(values.dtype)

@@ -77,7 +77,10 @@ class SoftmaxCEGrads:
 
 
 def clean_labels(labels: Any, n: int, k: int) -> np.ndarray:
-    """Labels as int64 class indices, or OpInputError naming ``inputs.labels``."""
+    """Labels as int64 class indices (a new array), or OpInputError naming ``inputs.labels``."""
+    if (isinstance(labels, np.ndarray) and labels.dtype == np.int64 and labels.shape == (n,) and n
+            and np.minimum.reduce(labels) >= 0 and np.maximum.reduce(labels) < k):
+        return labels.copy()  # already class indices (a training loop's own labels): two reductions check them
     try:
         labels = np.asarray(labels)
     except ValueError:  # ragged: [[1, 2], [3]]
@@ -102,6 +105,15 @@ def clean_labels(labels: Any, n: int, k: int) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def _mean(a: np.ndarray) -> np.ndarray:
+    """``a.mean()`` bit for bit — NumPy's sum of all of ``a``, divided by the count as an intp — without its
+    Python wrapper (float32 and float64; other dtypes through it)."""
+    if a.dtype not in (np.float64, np.float32):
+        return a.mean()
+    total = np.add.reduce(a, axis=None)
+    return total.dtype.type(total / np.intp(a.size))
+
+
 def softmax_cross_entropy_forward(logits: np.ndarray, labels: Any,
                                   temperature: float = 1.0) -> tuple[np.ndarray, SoftmaxCECache]:
     """Mean cross-entropy of softmax(logits / T) against integer labels; the loss is 0-d."""
@@ -112,21 +124,25 @@ def softmax_cross_entropy_forward(logits: np.ndarray, labels: Any,
     n, k = logits.shape
     labels = clean_labels(labels, n, k)
     at_label = np.arange(0, n * k, k) + labels  # flat index of each row's label: faster than [rows, labels]
-    with np.errstate(over="ignore"):
+    if temperature >= 1:  # |logits/T| ≤ |logits|: nothing can overflow
         scaled = logits / temperature
-    if not np.all(np.isfinite(scaled)):
+    else:
+        with np.errstate(over="ignore"):
+            scaled = logits / temperature
+    if not np.isfinite(scaled).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(scaled))[0])
         raise OpInputError("inputs.logits", f"logit {logits[bad]:g} at {list(bad)} divided by the temperature "
                            f"{temperature:g} overflows {logits.dtype}; use smaller logits or a higher temperature")
-    shifted = scaled - scaled.max(axis=1, keepdims=True)
+    # the reductions as ufunc methods: what ndarray.max / ndarray.sum call, without their Python wrappers
+    shifted = scaled - np.maximum.reduce(scaled, axis=1, keepdims=True)
     exp = np.exp(shifted)
-    sum_exp = exp.sum(axis=1)
+    sum_exp = np.add.reduce(exp, axis=1)
     probs = exp / sum_exp[:, None]
     log_probs = shifted - np.log(sum_exp)[:, None]
-    onehot = np.zeros(logits.shape, logits.dtype)  # C order, so ravel() is a view to write through
-    onehot.ravel()[at_label] = 1
-    nll = -log_probs.ravel()[at_label]
-    loss = np.asarray(nll.mean(), dtype=logits.dtype)
+    onehot = np.zeros(logits.shape, logits.dtype)
+    onehot.put(at_label, 1)  # put and take index the array flattened in C order
+    nll = -log_probs.take(at_label)
+    loss = np.asarray(_mean(nll), dtype=logits.dtype)
     cache = SoftmaxCECache(
         logits=logits.copy(), labels=labels, temperature=float(temperature), scaled=scaled, shifted=shifted,
         exp=exp, sum_exp=sum_exp, probs=probs, log_probs=log_probs, onehot=onehot, nll=nll, loss=loss,

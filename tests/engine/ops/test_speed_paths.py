@@ -7,12 +7,17 @@ since a later reduction's summation order follows the layout.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 import pytest
 
-from engine.ops import activations, dropout, linear, pool
+from engine.ops import activations, dropout, linear, pool, softmax
 from engine.ops.im2col import conv_output_size, im2col, pad_input, pair
 from engine.ops.select import keep_or_zero
+from engine.records import OpInputError
+from tests.engine.ops import previous
 
 SPECIAL = (0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1.0, -1.0, 3.5)
 
@@ -163,3 +168,97 @@ def test_keep_or_zero_matches_where() -> None:
                 values.shape).astype(dtype)
             for keep in (rng.random(values.shape) < 0.5, (rng.random(values.shape) < 0.5).astype(np.float64)):
                 _same(keep_or_zero(keep, values), np.where(keep, values, values.dtype.type(0)))
+
+
+# --- max pooling's running max and backward, softmax cross-entropy (tests/engine/ops/previous.py) ----------
+
+
+def _record_same(got: Any, want: Any) -> None:
+    for f in dataclasses.fields(want):
+        a, b = getattr(got, f.name), getattr(want, f.name)
+        if isinstance(b, np.ndarray):
+            _same(a, b)
+        else:
+            assert type(a) is type(b) and a == b, f.name
+
+
+def _pool_inputs(rng: np.random.Generator, dtype: type) -> list[np.ndarray]:
+    n, c = (int(v) for v in rng.integers(1, 4, 2))
+    h, w = (int(v) for v in rng.integers(2, 10, 2))
+    values = rng.integers(-2, 3, n * c * h * w).astype(dtype)  # small integers: many ties
+    values[rng.random(values.size) < 0.2] = -0.0
+    special = values.copy()
+    fit = min(len(SPECIAL), special.size)
+    special[:fit] = np.array(SPECIAL[:fit]).astype(dtype)
+    rng.shuffle(special)
+    return [values.reshape(n, c, h, w),
+            special.reshape(c, n, h, w).transpose(1, 0, 2, 3),  # channel-major, as a conv's output
+            np.concatenate([special, values]).reshape(n, c, h, 2 * w)[:, :, :, ::2]]  # strided
+
+
+@pytest.mark.parametrize("gather", [True, False])
+def test_maxpool_bit_for_bit(gather: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """out, window_argmax, argmax (ties to the first maximum, NaN and −0 as before) and dx, strides included;
+    ``gather=False``: the strided reads large inputs take instead of the gathered blocks."""
+    if not gather:
+        monkeypatch.setattr(pool, "GATHER_MAX", 0)
+        pool._offset_plan.cache_clear()
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(60):
+        size = tuple(int(v) for v in rng.integers(1, 4, 2)) if rng.integers(2) else int(rng.integers(1, 4))
+        stride = (None if rng.integers(3) == 0 else tuple(int(v) for v in rng.integers(1, 4, 2)) if rng.integers(2)
+                  else int(rng.integers(1, 4)))
+        pad = int(rng.integers(0, 2)) if min(pair(size)) >= 2 else 0
+        for dtype in (np.float64, np.float32):
+            for x in _pool_inputs(rng, dtype):
+                try:
+                    want_out, want = previous.maxpool2d_forward(x, size, stride, pad, keep_windows=False)
+                except OpInputError:
+                    with pytest.raises(OpInputError):
+                        pool.maxpool2d_forward(x, size, stride, pad)
+                    continue
+                for keep_windows in (True, False):
+                    out, cache = pool.maxpool2d_forward(x, size, stride, pad, keep_windows=keep_windows)
+                    _same(out, want_out)
+                    _same(cache.window_argmax, want.window_argmax)
+                    _same(cache.argmax, want.argmax)
+                    if not keep_windows:
+                        _record_same(cache, want)
+                dout = rng.standard_normal(out.shape).astype(dtype)
+                if np.all(want.argmax >= 0):  # a window of −∞ padding and NaN points its argmax at the padding
+                    for d in (dout, np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)):
+                        _same(pool.maxpool2d_backward(d, cache).dx, previous.maxpool2d_backward(d, want).dx)
+                checked += 1
+    pool._offset_plan.cache_clear()
+    assert checked > 250
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_cross_entropy_forward_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(8)
+    for n, k in ((1, 2), (5, 3), (32, 10), (7, 1)):
+        labels = rng.integers(0, k, n)
+        for scale in (1.0, 30.0, 1e-3):
+            logits = (rng.standard_normal((n, k)) * scale).astype(dtype)
+            for temperature in (1.0, 0.05, 0.5, 2.0, 20.0):
+                for given in (labels, labels.astype(np.int32), labels.astype(float), labels.tolist()):
+                    loss, cache = softmax.softmax_cross_entropy_forward(logits, given, temperature)
+                    want_loss, want = previous.softmax_cross_entropy_forward(logits, given, temperature)
+                    _same(loss, want_loss)
+                    _record_same(cache, want)
+                    _same(softmax.clean_labels(given, n, k), previous.clean_labels(given, n, k))
+    huge = np.array([[np.finfo(dtype).max / 2, 0.0]], dtype=dtype)  # overflows once divided by T < 1: one error
+    for args in ((huge, [0], 0.05), (np.array([[np.nan, 0.0]], dtype=dtype), [0], 1.0)):
+        _same_error(args, softmax.softmax_cross_entropy_forward, previous.softmax_cross_entropy_forward)
+    for bad in (np.array([0, 3]), np.array([-1, 0]), np.array([0.5, 1.0])):  # out of range, negative, not whole
+        _same_error((bad, 2, 3), softmax.clean_labels, previous.clean_labels)
+
+
+def _same_error(args: tuple, new: Any, old: Any) -> None:
+    messages = []
+    for f in (new, old):
+        with pytest.raises(OpInputError) as err:
+            f(*args)
+        messages.append((err.value.field, err.value.message))
+    assert messages[0] == messages[1]
