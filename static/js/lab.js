@@ -43,8 +43,10 @@
     const focused = document.activeElement;
     const cell = focused && focused.matches && focused.matches("input.cell[aria-invalid]") && lab.contains(focused)
       ? focused : lab.querySelector("input.cell[aria-invalid]");
-    const figure = cell && cell.closest("figure");
-    if (!figure) return;
+    // under its grid: the figure that holds it (kit/grid.html), else its table or the box that scrolls it
+    let grid = cell && (cell.closest("figure") || cell.closest("table"));
+    if (!grid) return;
+    if (grid.tagName === "TABLE" && grid.parentElement.matches(".scroll, .fit-x")) grid = grid.parentElement;
     const field = cell.getAttribute("data-label");
     const line = Array.prototype.find.call(message.querySelectorAll("li"), function (li) {
       const name = li.querySelector("b");
@@ -55,7 +57,7 @@
     note.className = "cell-error";
     note.setAttribute("data-page-added", "");
     note.textContent = line.textContent;
-    figure.after(note);
+    grid.after(note);
   }
 
   // --- keyboard: ↑ ↓ and Enter move between cells of one grid ---
