@@ -98,12 +98,24 @@
       laidOut.set(entry.target, box ? box.blockSize : entry.target.getBoundingClientRect().height);
     });
   }) : null;
-  function observe() {
-    if (sizes) document.querySelectorAll(".gradcheck[id]").forEach(function (el) { sizes.observe(el); });
+  var observed = new Set(); // the slots observed, each let go once it has left the page
+  function watch(el) {
+    observed.add(el);
+    sizes.observe(el);
   }
-  document.addEventListener("htmx:load", observe);
-  if (document.readyState !== "loading") observe();
-  else document.addEventListener("DOMContentLoaded", observe);
+  function observe(root) { // the slots in root (and root itself): new ones come with htmx:load of what holds them
+    if (!sizes || !root || !root.querySelectorAll) return;
+    observed.forEach(function (el) {
+      if (el.isConnected) return;
+      sizes.unobserve(el);
+      observed.delete(el);
+    });
+    if (root.matches && root.matches(".gradcheck[id]")) watch(root);
+    root.querySelectorAll(".gradcheck[id]").forEach(watch);
+  }
+  document.addEventListener("htmx:load", function (ev) { observe(ev.detail && ev.detail.elt); });
+  if (document.readyState !== "loading") observe(document);
+  else document.addEventListener("DOMContentLoaded", function () { observe(document); });
 
   var held = [];
   document.addEventListener("htmx:beforeSwap", function (ev) {
@@ -121,7 +133,6 @@
       say(slot, WAITING);
     });
     held = [];
-    observe();
   });
 
   window.Lens = window.Lens || {};
