@@ -43,6 +43,8 @@ FRESH = {"Cache-Control": "no-cache"}
 def asked(url: str) -> dict[str, str]:
     """The headers of an edit's request to ``url`` as a benchmark sends it: htmx's, and FRESH for a network step."""
     return {"HX-Request": "true", **(FRESH if url.endswith("/step") else {})}
+
+
 CELLS = ("x", "logits", "g", "gc")
 
 

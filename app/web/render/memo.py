@@ -44,16 +44,16 @@ class Memo:
             self.hits += 1
             return found[0]
 
-    def put(self, key: Hashable | None, html: Any, size: int) -> None:
-        """Keep ``html`` under ``key`` (None is not kept); ``size``: its bytes and its key's, roughly (what it holds
+    def put(self, key: Hashable | None, value: Any, size: int) -> None:
+        """Keep ``value`` under ``key`` (None is not kept); ``size``: its bytes and its key's, roughly (what it holds
         in memory)."""
-        if key is None or html is None or size > self.limit:
+        if key is None or value is None or size > self.limit:
             return
         with self._lock:
             old = self._kept.pop(key, None)
             if old is not None:
                 self.size -= old[1]
-            self._kept[key] = (html, size)
+            self._kept[key] = (value, size)
             self.size += size
             while self.size > self.limit:
                 _, (_, dropped) = self._kept.popitem(last=False)
