@@ -209,12 +209,17 @@
   function isPresent() { return root.classList.contains(CLASSES.present); }
 
   // --- the inputs column folds to a toggle in presenter mode (its state kept on <html> across swaps) ---
-  function addInputToggles(scope) {
+  function addInputToggles(scope) { addInputTogglesIn([scope]); }
+
+  // scopes: what one swap loaded (a network step loads hundreds of elements); the toggles are written once for all
+  function addInputTogglesIn(scopes) {
     var boxes = [];
-    // the section itself, or the one around what a patch put in (its children replaced, the toggle with them)
-    var around = scope.closest && scope.closest(".lab__inputs");
-    if (around) boxes.push(around);
-    scope.querySelectorAll && scope.querySelectorAll(".lab__inputs").forEach(function (b) { boxes.push(b); });
+    scopes.forEach(function (scope) {
+      // the section itself, or the one around what a patch put in (its children replaced, the toggle with them)
+      var around = scope.closest && scope.closest(".lab__inputs");
+      if (around) boxes.push(around);
+      if (scope.querySelectorAll) scope.querySelectorAll(".lab__inputs").forEach(function (b) { boxes.push(b); });
+    });
     boxes.forEach(function (box) {
       if (box.querySelector(":scope > [data-inputs-toggle]")) return;
       var b = document.createElement("button");
@@ -395,7 +400,7 @@
           Promise.resolve().then(function () {
             var els = loaded;
             loaded = [];
-            els.forEach(function (e) { if (e.isConnected) addInputToggles(e); });
+            addInputTogglesIn(els.filter(function (e) { return e.isConnected; }));
             syncButtons();
             postHeightSoon();
           });
