@@ -97,13 +97,46 @@
     if (!bar) makeBar();
     clearTimeout(hideTimer);
     current = table;
-    // beside the table's top-right corner where the page has room, else just above it (covering no cell)
-    var r = table.getBoundingClientRect(), room = document.documentElement.clientWidth - r.right;
-    var beside = room > bar.offsetWidth + 8;
-    bar.style.top = Math.max(0, r.top + window.scrollY - (beside ? 0 : bar.offsetHeight + 2)) + "px";
-    bar.style.left = Math.max(0, r.right + window.scrollX + (beside ? 4 : -bar.offsetWidth)) + "px";
+    place();
     bar.classList.add("is-shown");
   }
+
+  // beside the table's top-right corner where the page has room, else just above it, and above the tables of the
+  // same grid stacked over it (the optimizer's parameter names over their values): it covers no cell
+  function place() {
+    if (!current || !current.isConnected) return;
+    var r = current.getBoundingClientRect(), room = document.documentElement.clientWidth - r.right;
+    var w = bar.offsetWidth, h = bar.offsetHeight;
+    var top = r.top, left = r.right + 4;
+    if (room <= w + 8) {
+      left = r.right - w;
+      top = r.top - h - 2;
+      for (var over = covered(left, top, w, h), n = 0; over && n < 4; over = covered(left, top, w, h), n++) {
+        top = over.getBoundingClientRect().top - h - 2;
+      }
+    }
+    bar.style.top = Math.max(0, top + window.scrollY) + "px";
+    bar.style.left = Math.max(0, left + window.scrollX) + "px";
+  }
+
+  // the other heatmap table of the current one's section that a box (viewport px) would cover, if any
+  function covered(left, top, w, h) {
+    var scope = current.closest("section, figure, .card") || current.parentElement;
+    return Array.prototype.find.call(scope.querySelectorAll("table.heatmap"), function (t) {
+      if (t === current) return false;
+      var o = t.getBoundingClientRect();
+      return o.left < left + w && left < o.right && o.top < top + h && top < o.bottom;
+    });
+  }
+
+  // The page moves under a shown bar when what is above its table changes height (a formula typeset once typing
+  // pauses, a fold opened, an answer swapped in): placed again, so it never lands on the table's cells.
+  function placeAgain() {
+    if (bar && bar.classList.contains("is-shown")) place();
+  }
+  if (window.ResizeObserver) new ResizeObserver(placeAgain).observe(document.body);
+  window.addEventListener("resize", placeAgain);
+  document.addEventListener("lens:drawn", placeAgain);
 
   function hideSoon() {
     clearTimeout(hideTimer);

@@ -84,3 +84,24 @@ def test_a_heatmap_table_downloads_as_svg_and_png(page, live_server, page_errors
     assert png.value.suggested_filename == "probs.png"
     assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert not page_errors
+
+
+def test_the_table_bar_covers_no_cell_of_a_stacked_grid_on_a_phone(page, live_server, page_errors):
+    """On a phone the bar has no room beside a table and goes above it: above the optimizer's parameter names too
+    when a value is focused (the names are a table of their own over the values' table), never on the names."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/optim")
+    for cell in ("#theta0-1", "#pname-2"):
+        page.click(cell)
+        bar = page.locator(".table-download.is-shown")
+        bar.wait_for()
+        page.wait_for_timeout(200)  # the formulas typeset once typing pauses may move the page: the bar follows
+        overlaps = page.evaluate("""() => {
+          const b = document.querySelector('.table-download').getBoundingClientRect();
+          return Array.from(document.querySelectorAll('#inputs table.heatmap')).filter((t) => {
+            const o = t.getBoundingClientRect();
+            return o.left < b.right && b.left < o.right && o.top < b.bottom && b.top < o.bottom;
+          }).length;
+        }""")
+        assert overlaps == 0, cell
+    assert not page_errors
