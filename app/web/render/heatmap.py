@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextvars import ContextVar
@@ -108,6 +109,23 @@ def keyed(tip: Tip, *key: Hashable) -> Tip:
     return tip
 
 
+class KeyedCells(dict):
+    """Per-cell attributes (``attrs``: {(i, j): {name: value}}) saying what they are written from (``key``), so a
+    table's key for the memo (app.web.render.memo) need not spell out every cell: pool's winners, one per out cell
+    of a CIFAR plane, are its argmax plane's bytes."""
+
+    def __init__(self, cells: Mapping, *key: Hashable) -> None:
+        super().__init__(cells)
+        self.key = key
+
+
+def _cells_key(cells: Mapping) -> tuple:
+    if isinstance(cells, KeyedCells):
+        return KeyedCells, cells.key
+    # in their order: the same options in another order are a key of their own (written again)
+    return tuple((at, tuple(a.items())) for at, a in cells.items())
+
+
 def _grid_key(grid: Sequence[Sequence[str]] | None) -> tuple | None:
     return grid if grid is None or isinstance(grid, tuple) else tuple(map(tuple, grid))
 
@@ -125,8 +143,16 @@ def _mask_key(mask: Any, shape: tuple[int, int]) -> bytes | None:
 
 def scale_max(*arrays: np.ndarray) -> float:
     """One symmetric half-range for arrays that should share a colour scale: the largest finite |value|."""
-    finite = [np.abs(a)[np.isfinite(a)] for a in (np.asarray(x, np.float64) for x in arrays)]
-    m = max((float(f.max()) for f in finite if f.size), default=0.0)
+    m = 0.0
+    for a in arrays:
+        a = np.abs(np.asarray(a, np.float64))
+        if not a.size:
+            continue
+        top = float(a.max())  # NaN or inf when some value is not finite: then the largest of the finite ones
+        if not math.isfinite(top):
+            finite = a[np.isfinite(a)]
+            top = float(finite.max()) if finite.size else 0.0
+        m = max(m, top)
     return m if m > 0 else 1.0
 
 
@@ -255,8 +281,7 @@ class _Table:
             return ("image", *common, self.prefix, self.editable, _mask_key(self.mark, v.shape),
                     _mask_key(self.window, v.shape))
         return ("table", *common, self.kind, tip, _grid_key(self.index), _grid_key(self.classes),
-                # in their order: the same options in another order are a key of their own (written again)
-                tuple((at, tuple(a.items())) for at, a in self.attrs.items()), tuple(self.subs.items()),
+                _cells_key(self.attrs), tuple(self.subs.items()),
                 None if self.why is None else tuple(self.why.items()),
                 self.band, _grid_key([self.row_labels or (), self.col_labels or ()]), self.row_head,
                 self.hidden_rows, self.hidden_cols, self.shape_text)
@@ -274,6 +299,8 @@ class _Table:
         parts.append("<tbody>")
         values, index, classes, tip = self.values.tolist(), self.index, self.classes, self.tip
         attrs, subs, why, masked = self.attrs, self.subs, self.why, self.hidden
+        own = bool(attrs or subs)  # some cell has data attributes or a subscript of its own
+        styles = None if bg is None else [f' style="background:{b};color:{f}"' for b, f in zip(bg, fg, strict=True)]
         for i, row in enumerate(values):
             cells = []
             if self.band and i == 0:
@@ -283,28 +310,31 @@ class _Table:
             if self.row_labels:
                 cells.append(f'<th scope="row"{self.row_head}>{escape(self.row_labels[i])}</th>')
             at = i * cols
+            row_index = index[i] if index is not None else None
+            row_classes = classes[i] if classes else None
             for j, v in enumerate(row):
                 if masked and (i, j) in masked:  # a quiz's hidden cell: its index only (app.web.render.hidden)
-                    cls = f"{classes[i][j]} quiz-masked".strip() if classes else "quiz-masked"
-                    cells.append(f'<td data-idx="{index[i][j]}" class="{cls}" data-quiz-masked>?</td>')
+                    cls = f"{row_classes[j]} quiz-masked".strip() if row_classes is not None else "quiz-masked"
+                    cells.append(f'<td data-idx="{row_index[j]}" class="{cls}" data-quiz-masked>?</td>')
                     continue
-                text, cls = cell_text(v), classes[i][j] if classes else ""
+                text, cls = cell_text(v), row_classes[j] if row_classes is not None else ""
                 if why is not None and v - v != 0:  # a flagged inf or NaN
                     kind = "nan" if v != v else "inf"
                     text = "NaN" if kind == "nan" else ("inf" if v > 0 else "−inf")
                     style, cls = f' style="background:{FLAGGED};color:#fff"', f"{cls} bad".strip()
                     title = f' title="{_attr(why.get(kind, text))}"'
                 else:
-                    style = f' style="background:{bg[at + j]};color:{fg[at + j]}"' if bg is not None else ""
+                    style = styles[at + j] if styles is not None else ""
                     if tip is fraction_tip:  # the common case, inlined: a float's repr needs no escaping
                         title = "" if v.is_integer() else f' title="{v!r}"'
                     else:
                         note = tip(i, j, v, text) if tip else ""
                         title = f' title="{_attr(note)}"' if note else ""
-                td = f'<td data-idx="{index[i][j]}"' if index is not None else "<td"
+                td = f'<td data-idx="{row_index[j]}"' if row_index is not None else "<td"
                 cls = f' class="{cls}"' if cls else ""
-                if (i, j) in attrs or (i, j) in subs:
-                    extra = "".join(f' {name}="{escape(value)}"' for name, value in attrs.get((i, j), {}).items())
+                if own and ((i, j) in attrs or (i, j) in subs):
+                    extra = "".join([f' {name}="{_attr(value) if type(value) is str else escape(value)}"'
+                                     for name, value in attrs.get((i, j), {}).items()])
                     sub = f'<sub class="cell-sub">{escape(subs[i, j])}</sub>' if (i, j) in subs else ""
                     cells.append(f"{td}{style}{cls}{title}{extra}>{text}{sub}</td>")
                 else:

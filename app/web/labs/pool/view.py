@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.web.kit.routes import Shown
 from app.web.labs.pool.activations import activations
 from app.web.labs.pool.state import PoolState, fit_typed
-from app.web.render.heatmap import Heatmaps, batched, colours, keyed, planes, scale_max
+from app.web.render.heatmap import Heatmaps, KeyedCells, batched, colours, keyed, planes, scale_max
 from app.web.render.memo import Memo
 from app.web.render.numbers import cell_text, exact_text
 from engine.explain import pool as pool_lab
@@ -124,12 +124,13 @@ def _out_planes(grids: Heatmaps, result: dict, vmax: float) -> list[dict]:
 
 
 @lru_cache(maxsize=64)
-def _winners(n: int, c: int, W: int, shape: tuple[int, int], dtype: str, argmax: bytes) -> dict:
+def _winners(n: int, c: int, W: int, shape: tuple[int, int], dtype: str, argmax: bytes) -> KeyedCells:
     """Each out cell's data-winner: the x cell that won its window (shared by the edits that leave plane (n, c) of
-    argmax as it was: most do; never changed)."""
+    argmax as it was: most do; never changed), keyed by what it is made from (its table's key need not list it)."""
     flat = np.frombuffer(argmax, dtype=dtype).tolist()
-    return {(r, q): {"data-winner": f"{n},{c},{a // W},{a % W}"}
-            for (r, q), a in zip(np.ndindex(shape), flat, strict=True)}
+    cells = {(r, q): {"data-winner": f"{n},{c},{a // W},{a % W}"} for (r, q), a in zip(np.ndindex(shape), flat,
+                                                                                        strict=True)}
+    return KeyedCells(cells, "winners", n, c, W, shape, dtype, argmax)
 
 
 def size_latex(state: PoolState) -> list[str]:
