@@ -8,7 +8,7 @@ import pytest
 
 from app.web.labs.pool.view import _tip
 from app.web.render import heatmap as writer
-from app.web.render.heatmap import _Table, heatmap, keyed, rounded_tip
+from app.web.render.heatmap import KeyedCells, _Table, heatmap, keyed, rounded_tip
 from app.web.render.hidden import hiding
 from app.web.render.memo import WRITTEN, Memo
 
@@ -26,6 +26,9 @@ VARIANTS = {
     "a class": dict(classes={(0, 0): "winner"}),
     "an attribute": dict(attrs={(1, 1): {"data-wins": "0,0"}}),
     "an attribute's value": dict(attrs={(1, 1): {"data-wins": "0,1"}}),
+    # attributes that say what they are written from (pool's winners): kept by that, told apart by it
+    "keyed attributes": dict(attrs=KeyedCells({(1, 1): {"data-wins": "0,0"}}, "wins", b"\x00")),
+    "keyed attributes' source": dict(attrs=KeyedCells({(1, 1): {"data-wins": "0,1"}}, "wins", b"\x01")),
     "a subscript": dict(subs={(1, 0): "2"}),
     "the tooltip": dict(tip=rounded_tip),
     "no tooltip": dict(tip=None),
