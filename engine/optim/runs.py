@@ -175,12 +175,15 @@ def _p(x: float) -> str:
     return f"({text})" if text.startswith("-") or "10^" in text else text
 
 
-def plugged_step(step: LabStep, key: str, index: tuple[int, ...] | int | None = None) -> list[tuple[Step, str]]:
+def plugged_step(step: LabStep, key: str, index: tuple[int, ...] | int | None = None,
+                 subs: list[Step] | None = None) -> list[tuple[Step, str]]:
     """Each sub-step of ``step`` with its formula (symbols) and the same formula with the numbers of
-    parameter ``key`` (element ``index`` of it when the parameter is an array)."""
+    parameter ``key`` (element ``index`` of it when the parameter is an array). ``subs``: the step's sub-steps
+    when they are made already (:func:`step_formulas` of ``step``, as a traced network step keeps them)."""
     hp, t = step.record.hyperparams, step.t
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflowed run shows inf/nan
-        subs = step_formulas(step)
+    if subs is None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflowed run shows inf/nan
+            subs = step_formulas(step)
     lines = []
     for st in subs:
         a = {q.partition(".")[0]: float(np.asarray(v)[() if index is None else index])  # "m_prev.4.7.gamma"

@@ -117,15 +117,21 @@ def default_pick(st: nl.StepTrace, names: tuple[str, ...]) -> tuple[str, tuple[i
     return None
 
 
-def chain_view(state: NetworkState, st: nl.StepTrace, names: tuple[str, ...]) -> dict[str, Any] | None:
+def chain_view(state: NetworkState, st: nl.StepTrace, names: tuple[str, ...], traced: tuple) -> dict[str, Any] | None:
     """The chain card of a layer with parameters: the pick (the state's, when it is one of this layer's), the
-    hops from the loss down to it, and the element's update."""
+    hops from the loss down to it, and the element's update. Made once for the traced step (``traced``: its
+    network_run.trace_key) and the pick: the layer's backward and update panels show the same card."""
     pick = _parse_pick(state.chain) if state.chain else None
     if pick is None or pick[0] not in names:
         pick = default_pick(st, names)
     if pick is None:
         return None
-    name, index = pick
+    return network_run.kept_part((traced, "chain", names, pick), lambda: _chain_card(state, st, names, *pick),
+                                 _card_size)
+
+
+def _chain_card(state: NetworkState, st: nl.StepTrace, names: tuple[str, ...], name: str,
+                index: tuple[int, ...]) -> dict[str, Any]:
     view: dict[str, Any] = {"names": [n for n in names if n.rpartition(".")[2] in GRADIENTS], "name": name,
                             "index": ",".join(map(str, index)), "shape": list(np.shape(st.trace["grads"][name]))}
     try:
@@ -138,6 +144,12 @@ def chain_view(state: NetworkState, st: nl.StepTrace, names: tuple[str, ...]) ->
     return view
 
 
+def _card_size(view: dict[str, Any]) -> int:
+    """Roughly the bytes of a chain card: its formulas, and a few texts and numbers a hop."""
+    return 2000 + sum(1000 + len(h["latex"]) for h in view.get("hops", ())) + sum(
+        500 + len(u["latex"]) for u in view.get("element_update", ()))
+
+
 def _parse_pick(text: str) -> tuple[str, tuple[int, ...]] | None:
     name, _, idx = text.partition(":")
     try:
@@ -147,10 +159,12 @@ def _parse_pick(text: str) -> tuple[str, tuple[int, ...]] | None:
 
 
 def _hops(chain: Chain) -> dict[str, Any]:
+    """The chain's hops as the card draws them. Of each hop's terms the card keeps their label alone: it is kept
+    (network_run.kept_part), and the terms read the traced step's arrays (~150 KB a card)."""
     hops = []
     for hop in reversed(chain.hops):  # from the loss down to the parameter
         share = hop.share
-        hops.append({"path": hop.path, "op": hop.op, "terms": hop.terms, "followed": hop.followed,
+        hops.append({"path": hop.path, "op": hop.op, "terms": {"label": hop.terms.label}, "followed": hop.followed,
                      "latex": hop.terms.latex(max_terms=6, largest_first=True), "count": len(hop.terms.terms),
                      "share": None if share is None else f"{100 * share:.0f} %"})
     return {"hops": hops, "end": chain.end, "gradient": cell_text(chain.gradient), "penalty": chain.penalty,
@@ -163,7 +177,7 @@ def _update(st: nl.StepTrace, name: str, index: tuple[int, ...]) -> list[dict[st
         return []
     step = LabStep(st.update.t, st.params, st.state, st.update.g, st.update, st.new_params)
     try:
-        lines = plugged_step(step, name, index)
+        lines = plugged_step(step, name, index, st.update_steps)  # the step's sub-steps, made when it was traced
     except (KeyError, IndexError, OpInputError):
         return []
     return [{"title": s.title, "latex": latex} for s, latex in lines]

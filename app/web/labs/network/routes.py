@@ -102,7 +102,7 @@ async def network_step(request: Request, settings: SettingsDep) -> Response:
     cells = collect(errors, quiz.from_form, fields, settings.quiz_max_cells)
     if errors:
         return form_errors(request, errors)
-    if not network_view.builder(state.model)["ok"]:
+    if not network_view.runnable(state.model):
         return Response(status_code=204)
     ops = timeline(state.model)
     current = ops.index(state.op) if state.op in ops else 0
@@ -191,7 +191,7 @@ def _stream_run(query: str, last_event_id: str | None, settings: Settings
     if last_event_id:
         start = parse_int("Last-Event-ID", last_event_id, 0, settings.network_max_step)
     speed = parse_int("speed", mine.get("speed", "100"), 0, settings.network_max_speed)
-    if not network_view.builder(state.model)["ok"]:
+    if not network_view.runnable(state.model):
         raise FieldError("model", "the network cannot run: fix the layer the builder marks")
     return state, state.spec(), start, speed, plant
 

@@ -21,9 +21,9 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -34,6 +34,7 @@ from app.settings import Settings
 from app.web.kit import bugs
 from app.web.labs.network.state import NetworkState
 from app.web.render import figures
+from app.web.render.memo import Memo
 from app.work import InProgress
 from engine.data import digits
 from engine.network import runs as nl
@@ -49,6 +50,7 @@ _cache: OrderedDict[tuple, OrderedDict[int, nl.Checkpoint]] = OrderedDict()
 
 CHUNK_SECONDS = 0.025  # at most this much computing per event: ~40 events a second at full speed
 SPEEDS = (0, 10, 30, 100, 300, 1000)  # steps per second; 0 = as fast as the server can
+T = TypeVar("T")
 
 
 def run_key(spec: nl.RunSpec) -> tuple:
@@ -140,14 +142,19 @@ _traced: OrderedDict[tuple, tuple[nl.Checkpoint, nl.StepTrace]] = OrderedDict() 
 _MAX_TRACED = 8
 
 
+def trace_key(spec: nl.RunSpec, state: NetworkState) -> tuple:
+    """What the traced step of ``state`` (whose run is ``spec``) is kept by: its run, its step and its own example."""
+    own = (state.x.tobytes(), state.x.shape, str(state.x.dtype), state.labels.tobytes()) if state.own_example else None
+    return run_key(spec), state.step, own
+
+
 def traced_step(state: NetworkState) -> tuple[nl.RunSpec, nl.Checkpoint, nl.StepTrace]:
     """(run, checkpoint after state.step steps, the traced step) — OpInputError when it cannot run.
 
     The last few are kept by run, step and example: stepping through one step's operations (and hovering its
     cells) traces it once. Nothing downstream writes into a trace's arrays."""
     spec = state.spec()
-    own = (state.x.tobytes(), state.x.shape, str(state.x.dtype), state.labels.tobytes()) if state.own_example else None
-    key = (run_key(spec), state.step, own)
+    key = trace_key(spec, state)
     with _lock:
         found = _traced.get(key)
         if found is not None:
@@ -163,6 +170,26 @@ def traced_step(state: NetworkState) -> tuple[nl.RunSpec, nl.Checkpoint, nl.Step
         while len(_traced) > _MAX_TRACED:
             _traced.popitem(last=False)
     return spec, at, st
+
+
+PARTS = Memo(limit=8 << 20)  # what the panels make of a traced step, by its trace_key and the part (kept_part)
+
+
+def kept_part(key: tuple, make: Callable[[], T], size: Callable[[T], int]) -> T:
+    """``make()``, made once for ``key`` — a trace_key, then which part of the traced step it is (a layer's step
+    records, element formulas, a chain card) — and kept (roughly ``size`` bytes of it) while its step is visited:
+    a panel's other phase (f:k, b:k, u:k) and its revisits read it. What is kept is shared: nobody writes into it."""
+    found = PARTS.get(key)
+    if found is None:
+        found = make()
+        PARTS.put(key, found, size(found) + _bytes_in(key))
+    return found
+
+
+def _bytes_in(key: tuple) -> int:
+    """The bytes a key holds: a typed or drawn example's values (a run's fingerprint, a trace's own example)."""
+    return sum(len(part) if isinstance(part, bytes) else _bytes_in(part) if isinstance(part, tuple) else 0
+               for part in key)
 
 
 def gradcheck(state: NetworkState, budget: float | None = None):

@@ -7,13 +7,14 @@ a screen (and says so), and labels it.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 
 from app.settings import Settings
 from app.web.labs.network import explain, links, step_layers, step_loss
+from app.web.labs.network import run as network_run
 from app.web.labs.network.presets import RESNET_MODEL, RESNET_NAMES
 from app.web.labs.network.state import NetworkState, model_text
 from app.web.render.heatmap import Heatmaps, heatmap, scale_max
@@ -69,8 +70,10 @@ def _resnet_text() -> str:
     return model_text(nl.parse_structure(RESNET_MODEL))
 
 
+@lru_cache(maxsize=64)
 def keras_names(model: Model) -> dict[str, str]:
-    """For the ResNet-block preset's network: the name each layer has in ResNet-50 (Keras)."""
+    """For the ResNet-block preset's network: the name each layer has in ResNet-50 (Keras). By model, read twice a
+    step (its panel's title, the drawing): its text is written once (~0.1 ms)."""
     return RESNET_NAMES if model_text(model) == _resnet_text() else {}
 
 
@@ -178,6 +181,11 @@ def _op_call(layer, fwd: dict, bwd: dict, seed: int, path: str) -> tuple[str, di
     return step_layers.op_call(layer, fwd, bwd) or (t, {"x": x, "dout": dout}, {})
 
 
+def formulas_size(blocks: dict[str, dict[str, Any]]) -> int:
+    """Roughly the bytes of formula blocks by name (what a Memo is told they hold)."""
+    return sum(200 + len(b.get("title", "")) + len(b.get("latex", "")) for b in blocks.values())
+
+
 def op_steps(layer, fwd: dict, bwd: dict, seed: int, path: str) -> dict[str, dict[str, Any]]:
     """The op's own step records (titles and formulas with this layer's numbers), by step name."""
     if layer.type == "residual":
@@ -224,12 +232,15 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
     layer = layer_at(state.model, path)
     entry = layers[path]
     fwd, bwd = entry["forward"], entry["backward"]
+    traced = network_run.trace_key(spec, state)  # what the layer's formulas are kept by (its f: and b: panels)
+    steps = network_run.kept_part((traced, "op_steps", path), lambda: op_steps(layer, fwd, bwd, seed, path),
+                                  formulas_size) if kind in ("f", "b") else {}
     out: dict[str, Any] = {"phase": PHASES[kind], "path": path, "type": layer.type, "field": layer_field(path),
                            "blocks": [], "links": []}
     if kind == "f":
         out["title"] = f"Forward through layer {path}: {layer.type}"
         out["lede"] = f"{describe(layer)} · input {dims(fwd['x'].shape)} → output {dims(fwd['out'].shape)}"
-        out["blocks"] = _forward_blocks(layer, fwd, bwd, seed, path)
+        out["blocks"] = _forward_blocks(layer, fwd, steps)
     elif kind == "b":
         out["title"] = f"Backward through layer {path}: {layer.type}"
         out["lede"] = (f"dL/d(out) {dims(bwd['dout'].shape)} arrives from above; this layer passes dL/dx "
@@ -237,10 +248,12 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
                                                            if layer.type in ("conv2d", "linear", "batchnorm",
                                                                              "groupnorm") else ""))
         names = nl.layer_groups(state.model).get(path, ())
-        out["blocks"] = explain.with_elements(_backward_blocks(layer, fwd, bwd, seed, path),
-                                              explain.element_formulas(layer, fwd, bwd, (SHOW_N, SHOW_C)))
+        formulas = network_run.kept_part((traced, "elements", path, (SHOW_N, SHOW_C)),
+                                         lambda: explain.element_formulas(layer, fwd, bwd, (SHOW_N, SHOW_C)),
+                                         formulas_size)
+        out["blocks"] = explain.with_elements(_backward_blocks(layer, fwd, bwd, steps), formulas)
         out["blocks"] += step_loss.reg_grad_blocks(state.model, st.trace, names, show)
-        out["chain"] = explain.chain_view(state, st, names) if names else None
+        out["chain"] = explain.chain_view(state, st, names, traced) if names else None
         if names and st.update is not None:
             table = _update_table(st.update, st.state, names, st.params, st.new_params)
             if table:
@@ -248,7 +261,7 @@ def _panel(state: NetworkState, st: nl.StepTrace, spec: nl.RunSpec) -> dict[str,
                                  "op": f"u:{path}"}
     else:
         out.update(_update_panel(state, st, spec, path, layer))
-        out["chain"] = explain.chain_view(state, st, nl.layer_groups(state.model).get(path, ()))
+        out["chain"] = explain.chain_view(state, st, nl.layer_groups(state.model).get(path, ()), traced)
         for name in nl.layer_groups(state.model)[path]:
             link = links.optim_link(spec, name, st)
             if link and (link["href"] or all(other["note"] != link["note"] for other in out["links"])):
@@ -292,9 +305,9 @@ def _layer_link(layer, fwd: dict, bwd: dict) -> dict | None:
 UPDATE_HERE = {"kind": "update_here"}  # where a backward panel shows its layer's update
 
 
-def _forward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
+def _forward_blocks(layer, fwd, steps) -> list[dict[str, Any]]:
+    """The forward panel's blocks: the layer's arrays after its op's step records ``steps`` (:func:`op_steps`)."""
     t = layer.type
-    steps = op_steps(layer, fwd, bwd, seed, path)
     S = _picker(steps)  # noqa: N806 - the op's step records by name
 
     if t in step_layers.LAYERS:
@@ -338,9 +351,9 @@ def _forward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
             show(fwd["fx"], "fx", "f(x): the block's layers"), show(fwd["out"], "out", "Output x + f(x)")]
 
 
-def _backward_blocks(layer, fwd, bwd, seed, path) -> list[dict[str, Any]]:
+def _backward_blocks(layer, fwd, bwd, steps) -> list[dict[str, Any]]:
+    """The backward panel's blocks: the layer's gradients after its op's step records ``steps``."""
     t = layer.type
-    steps = op_steps(layer, fwd, bwd, seed, path)
     S = _picker(steps)  # noqa: N806
 
     if t in step_layers.LAYERS:

@@ -52,6 +52,12 @@ def _settings(layer, field: str) -> list[dict[str, Any]]:
     return out
 
 
+def runnable(model: Model) -> bool:
+    """The builder's "ok" (the stack fits and is within the lab's limits) without laying out its rows."""
+    report = nl.shape_report(model)
+    return (report.error or lab_limit_error(report)) is None
+
+
 def builder(model: Model) -> dict[str, Any]:
     report = nl.shape_report(model)
     error = report.error or lab_limit_error(report)
@@ -178,14 +184,17 @@ def step_build(state: NetworkState) -> dict[str, Any]:
 
 @batched
 def _build(state: NetworkState, train: bool = True) -> dict[str, Any]:
-    b = builder(state.model)
+    # a step's view (train=False) lays the builder out only for a step it cannot show: network/step.html never draws
+    # the builder, network/results.html (the step blocked) does
+    b = builder(state.model) if train or not runnable(state.model) else None
+    ok = b is None or b["ok"]
     view: dict[str, Any] = {"state": state, "builder": b, "examples": _example_grids(state),
-                            "init": _init_grids(state, b["ok"]), "optimizers": optim.OPTIMIZERS,
+                            "init": _init_grids(state, ok), "optimizers": optim.OPTIMIZERS,
                             "optimizer_titles": optim.TITLES, "hp": optim.clean_hyperparams(state.optimizer,
                                                                                            state.hyperparams),
                             "typed_fits": typed_input_fits(state.model), "hp_fields": hp_fields(state),
                             "pad": tuple(state.model.input_shape) == (1, digits.SIDE, digits.SIDE)}
-    if not b["ok"]:
+    if not ok:
         where = f"layer {b['error_path']}" if b["error_path"] else "the end of the stack"
         view["blocked"] = {"field": b["error"].field, "message": f"The network cannot run yet: fix {where} "
                                                                  f"(“{b['error'].message}”)."}
@@ -195,6 +204,8 @@ def _build(state: NetworkState, train: bool = True) -> dict[str, Any]:
     except OpInputError as err:
         path = nl.error_path(err)
         view["blocked"] = {"field": err.field, "message": err.message, "path": path}
+        if b is None:
+            b = view["builder"] = builder(state.model)
         if path is not None:
             _mark(b["rows"], path, err.message)
         return view
