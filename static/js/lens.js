@@ -4,7 +4,8 @@
  *   [data-figure]  a JSON plotly-schema dict {data, layout, config} -> Plotly.react(el, ...)
  *   [data-latex]   KaTeX source -> katex.render (display mode when data-display is present)
  * After an edit patched in place, a changed formula or figure off screen is drawn when it nears the screen or
- * when the page is idle after the frame that shows the edit (Lens.seen(el), Lens.drawLater(el)).
+ * when the page is idle after the frame that shows the edit (Lens.seen(el), Lens.drawLater(el)); so is a formula of
+ * content a swap put in (a network step's new panel) that lies over a screen away.
  * Plots that a swap took out of the page are purged right after it (Plotly.purge frees their
  * listeners and data). Sweeping what actually left the DOM, rather than purging the swap target
  * in htmx:beforeSwap, is right for every swap style (beforeend, oob, SSE swaps) and never purges
@@ -225,10 +226,46 @@
     return announce(root, figures);
   }
 
+  // Content a swap put in (htmx loads each piece: loaded, below): its formulas near the screen are typeset before
+  // the frame that shows it, the others when they near the screen or typing pauses (drawLater), as an edit's
+  // changed formulas are. A network step puts in 22-32 formulas of which 5 or 6 are within a screen: ~4,000 KaTeX
+  // elements, ~1,000 of them near. Where each lies is read once for all the pieces of a swap (one layout: the one
+  // the next frame needs anyway), in a microtask after the last is loaded, or first thing in drawParts.
+  var pendingMath = [];
+  function loaded(root) {
+    if (root === document.body || !watcher || window.Lens.seenFirst === false) return renderWithin(root);
+    unwatchGone();
+    var formulas = within(root, "[data-latex]");
+    if (formulas.length) {
+      if (!pendingMath.length) Promise.resolve().then(typesetPending);
+      pendingMath.push.apply(pendingMath, formulas);
+    }
+    var figures = within(root, "[data-figure]").map(function (el) { return renderFigure(el, false); });
+    return announce(root, figures);
+  }
+
+  function typesetPending() {
+    if (!pendingMath.length) return;
+    var formulas = pendingMath.filter(function (el) { return el.isConnected; });
+    pendingMath = [];
+    var h = window.innerHeight;
+    var far = formulas.map(function (el) { // every box read before any is typeset: one layout
+      var box = el.getBoundingClientRect();
+      return box.bottom < -h || box.top > 2 * h; // the observer's margin (a screen above and below)
+    });
+    formulas.forEach(function (el, i) {
+      if (!far[i]) return renderMath(el);
+      near.set(el, false); // observed: drawn once it nears the screen, or when typing pauses
+      watcher.observe(el);
+      drawLater(el);
+    });
+  }
+
   // An edit patched in place (static/js/patch.js): only what it changed is drawn — the formulas and figures whose
   // source changed and the elements it put in (htmx loaded each: renderWithin, above) — then lens:drawn on the
   // whole target, once those and the figures the patch drew first (patched.drawn, promises) are drawn.
   function drawParts(root, patched) {
+    typesetPending(); // the formulas of the elements the patch put in, first (their microtask comes after this one)
     if (watcher) unwatchGone();
     patched.formulas.forEach(drawIfSeen);
     var parts = patched.figures.map(drawIfSeen).filter(Boolean).concat(patched.drawn || []);
@@ -447,7 +484,7 @@
 
   if (window.htmx) {
     // htmx.onLoad runs for document.body once htmx is ready, then for each piece of swapped-in content.
-    window.htmx.onLoad(renderWithin);
+    window.htmx.onLoad(loaded);
   } else if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { renderWithin(document.body); });
   } else {

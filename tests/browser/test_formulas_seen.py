@@ -64,3 +64,31 @@ def test_parts_near_the_screen_first_then_every_one(page, live_server, page_erro
     page.wait_for_function(ALL_FRESH)
     assert page.locator(".katex-error").count() == 0
     assert not page_errors, page_errors
+
+
+# the network's step view: a step puts in a new panel (its formulas are new elements, not changed ones)
+STEP_PARTS = PARTS.replace("#results [data-latex], #results [data-figure]", "#net-step [data-latex]")
+
+
+def test_a_new_panel_typesets_its_formulas_near_the_screen_first_then_every_one(page, live_server, page_errors):
+    """A step of the ResNet block's backward pass puts in 20-30 formulas, a few within a screen: those are typeset
+    when the step is said drawn, the others once typing pauses (static/js/lens.js: loaded, typesetPending)."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_server + "/network/preset/resnet?seed=3")
+    page.wait_for_selector("#net-step .net-panel__title")
+    page.locator("#net-step").scroll_into_view_if_needed()
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.wait_for_function("() => (" + STEP_PARTS + ")().every(part => part.fresh)")
+    page.evaluate("() => { window.__atDrawn = null; const parts = " + STEP_PARTS + """;
+        document.addEventListener('lens:drawn', (e) => {
+          if (e.detail.root.id === 'net-step' && !window.__atDrawn) window.__atDrawn = parts(); }); }""")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.__atDrawn")
+    at_drawn = page.evaluate("() => window.__atDrawn")
+    near = [p for p in at_drawn if p["near"]]
+    assert near and all(p["fresh"] for p in near), at_drawn
+    # far below, formulas wait (some were near before those above them were typeset, or kept by the patch)
+    assert sum(not p["near"] and not p["fresh"] for p in at_drawn) >= 10, at_drawn
+    page.wait_for_function("() => (" + STEP_PARTS + ")().every(part => part.fresh)", timeout=5000)
+    assert page.locator("#net-step .katex-error").count() == 0
+    assert not page_errors, page_errors
