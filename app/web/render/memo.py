@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 LIMIT_BYTES = 24 << 20  # 24 MiB of HTML and values: ~1,000 CIFAR planes, ~3,000 tables of 16 × 16
 
 
@@ -58,6 +59,14 @@ class Memo:
             while self.size > self.limit:
                 _, (_, dropped) = self._kept.popitem(last=False)
                 self.size -= dropped
+
+    def made(self, key: Hashable, make: Callable[[], T], size: Callable[[T], int]) -> T:
+        """What is kept under ``key``, else ``make()``, kept with ``size`` of it (its bytes and its key's, roughly)."""
+        found = self.get(key)
+        if found is None:
+            found = make()
+            self.put(key, found, size(found))
+        return found
 
     def clear(self) -> None:
         with self._lock:

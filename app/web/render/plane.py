@@ -55,11 +55,8 @@ _SOURCES = Memo(limit=4 << 20)
 def image_src(rgb: np.ndarray) -> str:
     """The ``data:`` URI of :func:`png` of ``rgb``, written once per distinct image (kept by its pixels)."""
     key = (rgb.shape, rgb.tobytes())
-    src = _SOURCES.get(key)
-    if src is None:
-        src = "data:image/png;base64," + base64.b64encode(png(rgb)).decode("ascii")
-        _SOURCES.put(key, src, len(src) + len(key[1]))
-    return src
+    return _SOURCES.made(key, lambda: "data:image/png;base64," + base64.b64encode(png(rgb)).decode("ascii"),
+                         lambda src: len(src) + len(key[1]))
 
 
 def values_text(values: np.ndarray) -> str:

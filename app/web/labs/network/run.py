@@ -179,11 +179,7 @@ def kept_part(key: tuple, make: Callable[[], T], size: Callable[[T], int]) -> T:
     """``make()``, made once for ``key`` — a trace_key, then which part of the traced step it is (a layer's step
     records, element formulas, a chain card) — and kept (roughly ``size`` bytes of it) while its step is visited:
     a panel's other phase (f:k, b:k, u:k) and its revisits read it. What is kept is shared: nobody writes into it."""
-    found = PARTS.get(key)
-    if found is None:
-        found = make()
-        PARTS.put(key, found, size(found) + _bytes_in(key))
-    return found
+    return PARTS.made(key, make, lambda part: size(part) + _bytes_in(key))
 
 
 def _bytes_in(key: tuple) -> int:

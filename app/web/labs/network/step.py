@@ -295,11 +295,8 @@ def _layer_link(layer, fwd: dict, bwd: dict) -> dict | None:
     fwd, bwd = {k: fwd[k] for k in fwd_names}, {k: bwd[k] for k in bwd_names}
     key = (layer, *((k, a.shape, a.dtype.str, np.ascontiguousarray(a).tobytes())
                     for side in (fwd, bwd) for k, a in side.items()))
-    link = LINKS.get(key)
-    if link is None:
-        link = make(layer, fwd, bwd)
-        LINKS.put(key, link, sum(len(part[3]) for part in key[1:]) + len(str(link)))
-    return link
+    return LINKS.made(key, lambda: make(layer, fwd, bwd),
+                      lambda link: sum(len(part[3]) for part in key[1:]) + len(str(link)))
 
 
 UPDATE_HERE = {"kind": "update_here"}  # where a backward panel shows its layer's update
