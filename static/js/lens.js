@@ -156,8 +156,9 @@
   // of it. One whose source changed off screen (or in a closed fold) keeps its old drawing until it comes near the
   // screen (an IntersectionObserver, which never forces a layout) or typing pauses and the page is idle (idle(),
   // below), whichever is first: on /norm 10 of 25 formulas change a keystroke, most below the
-  // fold, each KaTeX milliseconds; each figure costs Plotly a layout of the page. A load or a swapped-in part draws
-  // all. Lens.seenFirst = false: every part at once (bench.web --variant measures the difference).
+  // fold, each KaTeX milliseconds; each figure costs Plotly a layout of the page. A load draws all; a swapped-in
+  // part, its figures and its formulas near the screen (renderWithin). Lens.seenFirst = false: every part at once
+  // (bench.web --variant measures the difference).
   // near: each drawn part -> whether the observer last said it is near the screen (not yet said: treated as near)
   var near = new Map(), offScreen = new Set(), flushing = false;
   var watcher = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
@@ -217,31 +218,30 @@
 
   // After the formulas and figures of new content are drawn, "lens:drawn" is dispatched on it (it bubbles;
   // detail.root), and Lens.whenDrawn() answers that promise: bench.web times a keystroke to the frame after it.
+  // Content a swap put in (htmx loads each piece: loaded, below) typesets its formulas near the screen before the
+  // frame that shows it, the others when they near the screen or typing pauses (drawLater), as an edit's changed
+  // formulas are. A network step puts in 22-32 formulas of which 5 or 6 are within a screen: ~4,000 KaTeX
+  // elements, ~1,000 of them near. Where each lies is read once for all the pieces of a swap (one layout: the one
+  // the next frame needs anyway), in a microtask after the last is loaded, or first thing in drawParts.
   var drawn = Promise.resolve();
-  function renderWithin(root) {
+  var pendingMath = [];
+  function renderWithin(root, nearFirst) {
     root = root || document.body;
     if (watcher) unwatchGone();
-    within(root, "[data-latex]").forEach(renderMath);
+    var formulas = within(root, "[data-latex]");
+    if (nearFirst && watcher && window.Lens.seenFirst !== false) {
+      if (formulas.length && !pendingMath.length) Promise.resolve().then(typesetPending);
+      pendingMath.push.apply(pendingMath, formulas);
+    } else {
+      formulas.forEach(renderMath);
+    }
     var figures = within(root, "[data-figure]").map(function (el) { return renderFigure(el, false); });
     return announce(root, figures);
   }
 
-  // Content a swap put in (htmx loads each piece: loaded, below): its formulas near the screen are typeset before
-  // the frame that shows it, the others when they near the screen or typing pauses (drawLater), as an edit's
-  // changed formulas are. A network step puts in 22-32 formulas of which 5 or 6 are within a screen: ~4,000 KaTeX
-  // elements, ~1,000 of them near. Where each lies is read once for all the pieces of a swap (one layout: the one
-  // the next frame needs anyway), in a microtask after the last is loaded, or first thing in drawParts.
-  var pendingMath = [];
+  // htmx.onLoad: the page at its first load (every formula at once), then each piece a swap puts in
   function loaded(root) {
-    if (root === document.body || !watcher || window.Lens.seenFirst === false) return renderWithin(root);
-    unwatchGone();
-    var formulas = within(root, "[data-latex]");
-    if (formulas.length) {
-      if (!pendingMath.length) Promise.resolve().then(typesetPending);
-      pendingMath.push.apply(pendingMath, formulas);
-    }
-    var figures = within(root, "[data-figure]").map(function (el) { return renderFigure(el, false); });
-    return announce(root, figures);
+    return renderWithin(root, root !== document.body);
   }
 
   function typesetPending() {
