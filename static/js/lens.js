@@ -295,7 +295,7 @@
   function announce(root, parts) {
     // the fades of scrolling boxes when the page is idle after the frame that shows the new content: measured
     // then, the page is already laid out (measured now, the browser would lay it out once more before that frame)
-    requestAnimationFrame(function () { idle(function () { markOverflow(root); }); });
+    markOverflowSoon(root);
     drawn = Promise.all(parts).then(function () {
       var target = root.isConnected ? root : document;
       target.dispatchEvent(new CustomEvent("lens:drawn", { bubbles: true, detail: { root: root } }));
@@ -331,13 +331,34 @@
   }
   document.addEventListener("contentvisibilityautostatechange", function (event) {
     var card = event.target;
-    if (!event.skipped) requestAnimationFrame(function () { idle(function () { markOverflow(card); }); });
+    if (!event.skipped) markOverflowSoon(card);
   }, true);
+
+  // The roots of the boxes to mark once typing pauses, each once: while someone types, every answer drawn asks
+  // again for its root, and one pause used to run every one of those asks (a keystroke's 2–3 ms each on /norm).
+  var overflowRoots = new Set(), overflowSoon = false;
+  function markOverflowSoon(root) {
+    overflowRoots.add(root);
+    if (overflowSoon) return;
+    overflowSoon = true;
+    requestAnimationFrame(function () {
+      idle(function () {
+        overflowSoon = false;
+        var roots = Array.from(overflowRoots).filter(function (r) { return r.isConnected; });
+        overflowRoots.clear();
+        markOverflow(roots.filter(function (r) {
+          return !roots.some(function (outer) { return outer !== r && outer.contains(r); });
+        }));
+      });
+    });
+  }
 
   // Every box is measured first, then marked: a mark written between two reads would make the browser lay
   // the page out again for the next read (once per box: tens of milliseconds after each edit).
-  function markOverflow(root) {
-    var boxes = within(root || document.body, SCROLLERS).filter(shown);
+  function markOverflow(roots) {
+    var boxes = [].concat.apply([], [].concat(roots || document.body).map(function (root) {
+      return within(root, SCROLLERS);
+    })).filter(shown);
     var sides = boxes.map(overflowSide);
     boxes.forEach(function (el, i) {
       if (el.getAttribute("data-overflow") === sides[i]) return;
@@ -505,6 +526,7 @@
     ensurePlotly: ensurePlotly,
     formatNumber: formatNumber,
     markOverflow: markOverflow,
+    markOverflowSoon: markOverflowSoon,
     whenDrawn: function () { return drawn; },
     pixelBox: pixelBox,
   };
