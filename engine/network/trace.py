@@ -140,7 +140,7 @@ def _layer_forward(layer: Layer, path: str, x: np.ndarray, params: dict[str, np.
     if kind == "conv2d":
         return conv.conv2d_forward(x, params[path + ".w"], params[path + ".b"], layer.stride, layer.pad)
     if kind == "relu":
-        return activations.relu_forward(x)
+        return activations.relu_forward(x, mask_as_numbers=not lean)
     if kind == "sigmoid":
         return activations.sigmoid_forward(x)
     if kind == "tanh":

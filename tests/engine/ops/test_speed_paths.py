@@ -262,3 +262,35 @@ def _same_error(args: tuple, new: Any, old: Any) -> None:
             f(*args)
         messages.append((err.value.field, err.value.message))
     assert messages[0] == messages[1]
+
+
+# --- relu's lean mask and its backward ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_relu_lean_mask_gives_the_same_out_and_dx(dtype: type) -> None:
+    """relu_forward(x, mask_as_numbers=False) keeps the bools x > 0 (in the layout the numbers have); backward
+    gives np.where's bits from either mask, for every layout of dout, inf and NaN included."""
+    rng = np.random.default_rng(9)
+    xs = _layouts(rng, dtype)
+    for x in xs:
+        out, full = activations.relu_forward(x)
+        lean_out, lean = activations.relu_forward(x, mask_as_numbers=False)
+        _same(lean_out, out)
+        _same(lean.mask, x > 0)
+        assert np.array_equal(lean.mask, full.mask != 0)
+        for dout in _layouts(np.random.default_rng(10), dtype) + [x.astype(np.float64)]:
+            if dout.shape != x.shape:
+                continue
+            want = _relu_backward_select(dout, full.mask)
+            _same(activations.relu_backward(dout, full).dx, want)
+            _same(activations.relu_backward(dout, lean).dx, want)
+
+
+def test_relu_backward_of_a_dout_without_float_bits_is_np_where() -> None:
+    x = np.array([[-1.0, 0.0, 2.0], [3.0, -0.0, np.nan]])
+    for mask_as_numbers in (True, False):
+        _, cache = activations.relu_forward(x, mask_as_numbers)
+        for dout in (np.arange(6).reshape(2, 3), np.full((2, 3), 1 + 2j)):
+            _same(activations.relu_backward(dout, cache).dx, np.where(x > 0, dout, dout.dtype.type(0)))
+
