@@ -160,7 +160,7 @@
   // part, its figures and its formulas near the screen (renderWithin). Lens.seenFirst = false: every part at once
   // (bench.web --variant measures the difference).
   // near: each drawn part -> whether the observer last said it is near the screen (not yet said: treated as near)
-  var near = new Map(), offScreen = new Set(), flushing = false;
+  var near = new Map(), offScreen = new Set();
   var watcher = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
     entries.forEach(function (entry) {
       var el = entry.target;
@@ -196,19 +196,27 @@
     return window.Lens.seenFirst === false || near.get(el) !== false;
   }
 
-  function drawLater(el) {
-    offScreen.add(el);
-    if (flushing) return;
-    flushing = true;
-    requestAnimationFrame(function () {
-      idle(function () {
-        flushing = false;
-        var parts = Array.from(offScreen);
-        offScreen.clear();
-        parts.forEach(function (part) { if (part.isConnected) drawPart(part); });
+  // What is asked for while someone types, done once typing pauses: ask(item) notes item in items (a Set: each once,
+  // however often asked; the observer may take one out meanwhile and draw it) and, the first ask since the last run,
+  // has run(the items still on the page) called when the page is idle after the next frame (idle(), below).
+  function whenPaused(items, run) {
+    var asked = false;
+    return function (item) {
+      items.add(item);
+      if (asked) return;
+      asked = true;
+      requestAnimationFrame(function () {
+        idle(function () {
+          asked = false;
+          var all = Array.from(items).filter(function (x) { return x.isConnected; });
+          items.clear();
+          run(all);
+        });
       });
-    });
+    };
   }
+
+  var drawLater = whenPaused(offScreen, function (parts) { parts.forEach(drawPart); });
 
   // a part of a patch: drawn now if seen (its promise, for a figure), else later (above)
   function drawIfSeen(el) {
@@ -336,22 +344,11 @@
 
   // The roots of the boxes to mark once typing pauses, each once: while someone types, every answer drawn asks
   // again for its root, and one pause used to run every one of those asks (a keystroke's 2–3 ms each on /norm).
-  var overflowRoots = new Set(), overflowSoon = false;
-  function markOverflowSoon(root) {
-    overflowRoots.add(root);
-    if (overflowSoon) return;
-    overflowSoon = true;
-    requestAnimationFrame(function () {
-      idle(function () {
-        overflowSoon = false;
-        var roots = Array.from(overflowRoots).filter(function (r) { return r.isConnected; });
-        overflowRoots.clear();
-        markOverflow(roots.filter(function (r) {
-          return !roots.some(function (outer) { return outer !== r && outer.contains(r); });
-        }));
-      });
-    });
-  }
+  var markOverflowSoon = whenPaused(new Set(), function (roots) {
+    markOverflow(roots.filter(function (r) {
+      return !roots.some(function (outer) { return outer !== r && outer.contains(r); });
+    }));
+  });
 
   // Every box is measured first, then marked: a mark written between two reads would make the browser lay
   // the page out again for the next read (once per box: tens of milliseconds after each edit).
