@@ -5,9 +5,10 @@
  *    layer ([aria-current="step"] in .net-drawing), forward then backward with the step. Before an htmx swap
  *    each marker's cells are noted by name (no layout read); a marker whose cells are the same after the swap (an
  *    edit of a value: nearly every keystroke) is never measured. Its box is read when the page is laid out anyway
- *    (in a frame after each swap, kept until the next one), so a swap forces no layout of its own; one that moved
- *    is measured in the next animation frame, where an outline starts from the old box and glides to the new (the
- *    new marker's own outline waits until it arrives).
+ *    (idle after the frame that drew a swap, once typing pauses; kept until the next one), so a swap forces no
+ *    layout of its own; one that moved is measured in the next animation frame, where an outline starts from the
+ *    old box and glides to the new (the new marker's own outline waits until it arrives). In a quick run of steps
+ *    or edits (a held arrow key) the markers jump.
  *  - Values an edit changed flash once (class is-changed, fit.css): heatmap cells and [data-value]s of the
  *    swapped content whose text differs from before, when not (nearly) everything changed — a new example
  *    is not "a few changed values".
@@ -86,9 +87,23 @@
   document.addEventListener("lens:drawn", rememberSoon);
   window.addEventListener("resize", rememberSoon);
 
+  // A marker glides after a step or an edit on its own; in a quick run of them (an input within RUN_MS of the one
+  // before: a held or tapped arrow key, fast clicks on Next, typing) it jumps. The next answer would cut its glide
+  // short, and its old box, not read yet in a run (the boxes are read once typing pauses, above), would be read
+  // before each swap: a layout of the page of its own (~5 ms a step on the network's step view).
+  var RUN_MS = 300;
+  var lastInput = -Infinity, inRun = false;
+  ["keydown", "pointerdown"].forEach(function (type) {
+    document.addEventListener(type, function () {
+      var now = performance.now();
+      inRun = now - lastInput < RUN_MS;
+      lastInput = now;
+    }, true);
+  });
+
   function measure(target) {
     before.clear();
-    if (reduced.matches || !target) return;
+    if (reduced.matches || !target || inRun) return;
     groupsIn(target).forEach(function (g) {
       var cells = cellsKey(g), seen = laidOut.get(g.key);
       // the box read after the last frame while it still covers the same cells; else (not read yet) read now

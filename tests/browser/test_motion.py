@@ -96,3 +96,22 @@ def test_a_value_an_edit_changed_flashes(watched, live_server):
     watched.wait_for_timeout(300)
     flashed = motion(watched)["changed"]
     assert (flashed == 0) if watched.reduced else (flashed >= 1), motion(watched)
+
+
+def test_in_a_quick_run_of_steps_the_window_jumps_and_a_step_alone_glides(watched, live_server):
+    # a step asked for within RUN_MS (300 ms) of the input before it — a held arrow key — jumps: a glide the next
+    # answer would cut short shows nothing, and reading the old box would lay the page out before each swap
+    if watched.reduced:
+        pytest.skip("nothing glides for a visitor who prefers reduced motion (the tests above)")
+    step_window(watched, f"{live_server}/conv")  # alone: it glides
+    alone = motion(watched)["glide"]
+    assert alone >= 1, motion(watched)
+    position = watched.get_attribute("#window [data-position]", "data-position")
+    watched.evaluate("""() => {  // two inputs at once, then the step: the step's answer comes in a run
+      for (let i = 0; i < 2; i++) document.dispatchEvent(new KeyboardEvent('keydown', {bubbles: true}));
+      document.querySelector('#window [data-step="next"]').click();
+    }""")
+    watched.wait_for_function("b => document.querySelector('#window [data-position]').dataset.position !== b",
+                              arg=position)
+    watched.wait_for_timeout(600)
+    assert motion(watched)["glide"] == alone, motion(watched)  # it jumped
