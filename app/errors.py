@@ -26,6 +26,12 @@ from engine.records import OpInputError
 log = logging.getLogger("backprop_lens")
 
 
+def wants_html(request: Request) -> bool:
+    """A person's browser asking for a page (not the JSON API, not a static file): its errors are pages."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(("/api/", "/static/"))
+
+
 def error_item(loc: Sequence[str | int], msg: str, type_: str = "value_error") -> dict[str, Any]:
     """One problem: where (``["body", "inputs", "x"]``), what, and its kind (``value_error`` for bad input)."""
     return {"loc": list(loc), "msg": msg, "type": type_}

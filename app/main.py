@@ -169,7 +169,7 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, (work.Busy, work.InProgress))
     headers = {"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"}
     busy = isinstance(exc, work.Busy)
-    if _wants_html(request) and request.method == "GET" and not is_htmx(request):
+    if errors.wants_html(request) and request.method == "GET" and not is_htmx(request):
         title = "The server is busy" if busy else "Computing this link"
         return error_page(503, title, exc.message + ".", exc.retry_after, headers)
     response = errors.error_response(503, [], exc.message, "busy" if busy else "in_progress")
@@ -223,14 +223,9 @@ def _openapi(app: FastAPI) -> dict:
     return app.openapi_schema
 
 
-def _wants_html(request: Request) -> bool:
-    path = request.url.path
-    return "text/html" in request.headers.get("accept", "") and not path.startswith(("/api/", "/static/"))
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A person who follows a dead link gets a page; an API client gets JSON in the one error shape."""
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404 and _wants_html(request):
+    if exc.status_code == 404 and errors.wants_html(request):
         return render(request, "404.html", {"path": request.url.path}, status_code=404)
     return await errors.http_error(request, exc)

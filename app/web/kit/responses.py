@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from app.errors import error_item, error_response, errors_response
+from app.errors import error_item, errors_response
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.link import from_query, to_query
 from app.web.render.templating import templates
@@ -41,28 +40,26 @@ def field_errors(errors: Iterable[FieldError], where: str = "body", status: int 
     return errors_response(status, [error_item([where, e.field], e.message) for e in errors])
 
 
-def preset_redirect(presets: Mapping, key: str, seed: str, canonical: Callable[[Any], str], max_seed: int,
-                    extra: Mapping[str, str] | None = None) -> Response:
-    """``GET /<lab>/preset/{key}?seed=``: 303 to the preset's canonical link (404 / 422 naming what is wrong);
-    ``extra`` link fields replace the preset's (``?tab=backward``: the example at that tab; the lab's page
-    checks them as strictly as any link)."""
+def preset_link(presets: Mapping, key: str, seed: str, canonical: Callable[[Any], str], max_seed: int,
+                extra: Mapping[str, str] | None = None) -> str:
+    """``GET /<lab>/preset/{key}?seed=``: the preset's canonical link (a FieldError names what is wrong: ``key``, a
+    preset the lab does not have, or ``seed``); ``extra`` link fields replace the preset's (``?tab=backward``: the
+    example at that tab; the lab's page checks them as strictly as any link)."""
     if key not in presets:
-        return error_response(404, ["path", "key"], f"no preset {key!r}; presets: {', '.join(presets)}")
-    try:
-        value = parse_int("seed", seed, 0, max_seed)
-    except FieldError as exc:
-        return field_errors([exc], where="query")
-    url = canonical(presets[key].make(value))
+        raise FieldError("key", f"no preset {key!r}; presets: {', '.join(presets)}")
+    url = canonical(presets[key].make(parse_int("seed", seed, 0, max_seed)))
     if extra:
         path, _, query = url.partition("?")
         url = f"{path}?{to_query({**from_query(query), **extra})}"
-    return RedirectResponse(url, status_code=303)
+    return url
 
 
 def broken_link(request: Request, slug: str, noun: str, error: FieldError, default_link: str, query: str,
-                display: Mapping[str, bool] | None = None) -> Response:
-    """A link that does not open: 422, what is wrong with which parameter, and the way back to a default
-    (``display``: the page's present/embed, app.web.kit.display)."""
+                display: Mapping[str, bool] | None = None, status: int = 422, presets: Iterable[Any] = ()
+                ) -> Response:
+    """A link that does not open: ``status`` (422; 404 for a preset the lab does not have), what is wrong with which
+    parameter, and the way back to a default (``display``: the page's present/embed, app.web.kit.display) or to
+    one of ``presets`` (the lab's examples, each with its key and title)."""
     ctx = {"active": slug, "noun": noun, "error": error, "default_link": default_link, "query": query,
-           "display": display or {}}
-    return templates.TemplateResponse(request, "kit/broken.html", ctx, status_code=422)
+           "display": display or {}, "presets": list(presets)}
+    return templates.TemplateResponse(request, "kit/broken.html", ctx, status_code=status)

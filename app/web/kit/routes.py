@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from app import work
-from app.errors import error_response
+from app.errors import error_response, wants_html
 from app.security import embed_csp
 from app.settings import Settings, get_settings
 from app.web.kit import bugs, changed, errata, quiz
@@ -44,7 +44,7 @@ from app.web.kit.export_torch import torch_script
 from app.web.kit.fields import FieldError, parse_int
 from app.web.kit.form import Form, collect, first, form_fields
 from app.web.kit.link import read_filled
-from app.web.kit.responses import broken_link, field_errors, form_errors, fragment, preset_redirect
+from app.web.kit.responses import broken_link, field_errors, form_errors, fragment, preset_link
 from app.web.render.templating import render, templates
 from engine.records import OpInputError
 
@@ -245,15 +245,20 @@ def lab_router(lab: LabSpec) -> APIRouter:
 
     @router.get(base + "/preset/{key}", name=f"{lab.slug}_preset")
     def preset(key: str, request: Request, settings: SettingsDep, seed: str = "0") -> Response:
+        """303 to the preset's canonical link; a preset the lab does not have (404) or a bad seed (422) named: in a
+        page for a browser (with the lab's examples to pick from), in the one error body for any other client."""
         extra = {k: v for k, v in request.query_params.items() if k != "seed"}  # e.g. the errata's tab=backward
         try:  # a preset chosen in presenter mode (or in a frame) stays in it: present/embed follow the link
             display = parse_display({k: extra.pop(k) for k in DISPLAY_FIELDS if k in extra})
+            url = preset_link(lab.presets, key, seed, lab.canonical, settings.max_seed, extra)
         except FieldError as exc:
-            return field_errors([exc], where="query")
-        response = preset_redirect(lab.presets, key, seed, lab.canonical, settings.max_seed, extra)
-        if display != OFF and "location" in response.headers:
-            response.headers["location"] = display.link(response.headers["location"])
-        return response
+            status, where = (404, "path") if exc.field == "key" else (422, "query")
+            if not wants_html(request):
+                return field_errors([exc], where=where, status=status)
+            broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), request.url.path + (
+                "?" + request.url.query if request.url.query else ""), status=status, presets=lab.presets.values())
+            return displayed(broken, OFF, settings)
+        return RedirectResponse(display.link(url) if display != OFF else url, status_code=303)
 
     def edit(part: str, read: FormReader, doc: str) -> None:
         async def route(request: Request, settings: SettingsDep) -> Response:

@@ -44,6 +44,8 @@ class Counter:
 class Preset:
     key: str
     make: object
+    title: str = ""
+    source: str = ""
 
 
 def from_link(query: str, settings: Settings) -> Counter:
@@ -82,7 +84,8 @@ def provenance(state: Counter, array: str, index_text: str) -> dict:
     return {"out": [index, (index[0] + 1,)]}
 
 
-PRESETS = {"two": Preset("two", lambda seed: Counter(2)), "seeded": Preset("seeded", lambda seed: Counter(seed % 5))}
+PRESETS = {"two": Preset("two", lambda seed: Counter(2), "Two"),
+           "seeded": Preset("seeded", lambda seed: Counter(seed % 5), "Seeded")}
 FAKE = LabSpec(slug="fake", noun="counter", presets=PRESETS, default="two", from_link=from_link, from_form=from_form,
                show=show, limits=lambda settings: {"n": settings.max_batch}, gradcheck=gradcheck,
                provenance=provenance, provenance_arrays={"out", "named"},
@@ -136,6 +139,24 @@ def test_presets_redirect_and_bad_ones_answer_the_error_body(fake):
                                     "type": "value_error"}]}
     r = fake.get("/fake/preset/two?seed=-1")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "seed"]
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_a_browser_following_a_bad_preset_link_gets_a_page_naming_it_and_the_labs_examples(fake):
+    # a lecturer's slide with a mistyped example: a page, not the JSON error body
+    r = fake.get("/fake/preset/nope", headers=BROWSER)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "This counter link does not open" in r.text
+    assert "<b>key</b>: no preset &#39;nope&#39;; presets: two, seeded" in r.text
+    assert 'href="/fake/preset/two"' in r.text and ">Two</a>" in r.text and 'href="/fake/preset/seeded"' in r.text
+    assert 'href="/fake?v=1&amp;n=2&amp;step=0"' in r.text  # the default example
+    assert "/fake/preset/nope" in r.text  # the link as received
+    r = fake.get("/fake/preset/two?seed=-1", headers=BROWSER)
+    assert r.status_code == 422 and "<b>seed</b>: must be between 0 and" in r.text
+    r = fake.get("/fake/preset/seeded?seed=7", headers=BROWSER, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/fake?v=1&n=2&step=0"  # a good one still redirects
 
 
 def test_an_edit_answers_the_fragment_and_the_canonical_link(fake):
