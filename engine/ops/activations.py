@@ -44,8 +44,7 @@ def relu_backward(dout: np.ndarray, cache: ReluCache) -> ReluGrads:
     if dout.shape != cache.mask.shape:
         raise OpInputError("inputs.dout", f"must have the shape of x {list(cache.mask.shape)}, got {list(dout.shape)}")
     # np.where(x > 0, dout, 0) bit for bit, without its branches: 5-6× faster on large arrays (engine.ops.select)
-    positive = cache.mask if cache.mask.dtype == np.bool_ else cache.mask != 0
-    return ReluGrads(dx=keep_or_zero(positive, dout))
+    return ReluGrads(dx=keep_or_zero(cache.mask, dout))
 
 
 # ---------------------------------------------------------------- registry glue

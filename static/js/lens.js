@@ -289,9 +289,18 @@
   // paired in one run: conv 44.2 / 73.2 ms p50 / p95 with it, 35.8 / 54.8 after a pause; norm 70.7 / 123.4, 63.4 /
   // 117.0). Lens.whenIdle(fn) is this rule for the page's scripts; Lens.pauseFirst = false: idle at once, as before
   // (bench.web --variant).
+  // Lens.inRun(): the last input (a key, a press of the pointer) came within PAUSE_MS of the one before it — a held
+  // arrow key, fast clicks on Next, typing: what motion.js does not animate.
   var PAUSE_MS = 300;
-  var lastKey = -Infinity;
-  document.addEventListener("keydown", function () { lastKey = performance.now(); }, true);
+  var lastKey = -Infinity, lastInput = -Infinity, inRun = false;
+  ["keydown", "pointerdown"].forEach(function (type) {
+    document.addEventListener(type, function () {
+      var now = performance.now();
+      inRun = now - lastInput < PAUSE_MS;
+      lastInput = now;
+      if (type === "keydown") lastKey = now;
+    }, true);
+  });
   var whenIdle = window.requestIdleCallback ? function (fn) { window.requestIdleCallback(fn, { timeout: 250 }); }
     : function (fn) { setTimeout(fn, 0); };
   function idle(fn) {
@@ -513,6 +522,7 @@
     renderWithin: renderWithin,
     drawParts: drawParts,
     whenIdle: idle,
+    inRun: function () { return inRun; },
     seen: seen,
     drawLater: drawLater,
     renderFigure: renderFigure,

@@ -87,23 +87,13 @@
   document.addEventListener("lens:drawn", rememberSoon);
   window.addEventListener("resize", rememberSoon);
 
-  // A marker glides after a step or an edit on its own; in a quick run of them (an input within RUN_MS of the one
-  // before: a held or tapped arrow key, fast clicks on Next, typing) it jumps. The next answer would cut its glide
-  // short, and its old box, not read yet in a run (the boxes are read once typing pauses, above), would be read
-  // before each swap: a layout of the page of its own (~5 ms a step on the network's step view).
-  var RUN_MS = 300;
-  var lastInput = -Infinity, inRun = false;
-  ["keydown", "pointerdown"].forEach(function (type) {
-    document.addEventListener(type, function () {
-      var now = performance.now();
-      inRun = now - lastInput < RUN_MS;
-      lastInput = now;
-    }, true);
-  });
-
+  // A marker glides after a step or an edit on its own; in a quick run of them (Lens.inRun, lens.js: a held or
+  // tapped arrow key, fast clicks on Next, typing) it jumps. The next answer would cut its glide short, and its old
+  // box, not read yet in a run (the boxes are read once typing pauses, above), would be read before each swap: a
+  // layout of the page of its own (~5 ms a step on the network's step view).
   function measure(target) {
     before.clear();
-    if (reduced.matches || !target || inRun) return;
+    if (reduced.matches || !target || window.Lens.inRun()) return;
     groupsIn(target).forEach(function (g) {
       var cells = cellsKey(g), seen = laidOut.get(g.key);
       // the box read after the last frame while it still covers the same cells; else (not read yet) read now

@@ -99,7 +99,7 @@ def test_a_value_an_edit_changed_flashes(watched, live_server):
 
 
 def test_in_a_quick_run_of_steps_the_window_jumps_and_a_step_alone_glides(watched, live_server):
-    # a step asked for within RUN_MS (300 ms) of the input before it — a held arrow key — jumps: a glide the next
+    # a step asked for within 300 ms of the input before it (Lens.inRun) — a held arrow key — jumps: a glide the next
     # answer would cut short shows nothing, and reading the old box would lay the page out before each swap
     if watched.reduced:
         pytest.skip("nothing glides for a visitor who prefers reduced motion (the tests above)")

@@ -258,7 +258,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
             broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), request.url.path + (
                 "?" + request.url.query if request.url.query else ""), status=status, presets=lab.presets.values())
             return displayed(broken, OFF, settings)
-        return RedirectResponse(display.link(url) if display != OFF else url, status_code=303)
+        return RedirectResponse(display.link(url), status_code=303)
 
     def edit(part: str, read: FormReader, doc: str) -> None:
         async def route(request: Request, settings: SettingsDep) -> Response:
