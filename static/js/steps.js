@@ -155,19 +155,31 @@
     const g = elt && elt.matches && elt.matches("[data-step]") && elt.closest("[data-stepper]");
     if (g) kept = { key: g.getAttribute("data-stepper"), top: g.getBoundingClientRect().top };
   });
-  function restore(was) { // in the frame that shows the step: its layout is done once, for the paint as well
-    let g = null;
-    try { g = document.querySelector('[data-stepper="' + CSS.escape(was.key) + '"]'); } catch (e) { g = null; }
-    if (!g || !g.getClientRects().length) return;
-    const moved = g.getBoundingClientRect().top - was.top;
-    if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
-    // a much shorter region (a reader deep in a tall panel) can still be out of view: its controls come to the top
+  function stepper(key) {
+    try { return document.querySelector('[data-stepper="' + CSS.escape(key) + '"]'); } catch (e) { return null; }
+  }
+  // a much shorter region (a reader deep in a tall panel) can be out of view: its controls come to the top
+  function bringBack(g, key) {
     const e = extent(g), top = headerBottom();
     if (Math.min(window.innerHeight, e.bottom) - Math.max(top, e.top) < Math.min(MIN_VISIBLE, e.bottom - e.top)) {
       window.scrollBy(0, e.controls.top - top - 8);
     }
     // a queued step sent since measured the controls before this scroll: it measures from here instead
-    if (kept && kept.key === was.key) kept.top = g.getBoundingClientRect().top;
+    if (kept && kept.key === key) kept.top = g.getBoundingClientRect().top;
+  }
+  function restore(was) { // in the frame that shows the step: its layout is done once, for the paint as well
+    const g = stepper(was.key);
+    if (!g || !g.getClientRects().length) return;
+    const moved = g.getBoundingClientRect().top - was.top;
+    if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+    bringBack(g, was.key);
+    // Once more after that frame: a lazy table (heatmap.css .grid-fig--lazy) that frame drew near the screen has its
+    // own size now, no longer the guess it had here, and the region may have shrunk out of view after all. Read
+    // first thing in the next frame, the layout is most often still the last frame's: a read costs little.
+    requestAnimationFrame(function () {
+      const again = stepper(was.key);
+      if (again && again.getClientRects().length) bringBack(again, was.key);
+    });
   }
   document.addEventListener("htmx:afterSettle", function () {
     const was = kept;

@@ -24,3 +24,26 @@ def test_arrow_keys_step_through_every_operation_without_losing_the_stepper(page
         page.wait_for_function(f"() => Number(document.querySelector('#op-index').value) === {start + k}")
         page.wait_for_function("() => Lens.stepperInView() && Lens.stepperInView().key === '#net-step'")
     assert not page_errors, page_errors
+
+
+def test_a_step_that_shrinks_the_panel_under_a_reader_deep_in_it_brings_the_stepper_back(page, live_server,
+                                                                                          page_errors):
+    """The step view's tables are lazy (heatmap.css .grid-fig--lazy): in the frame that shows a step, those near the
+    screen still have their guessed size, and the panel may shrink out of view only once they are drawn. The group
+    norm example at 1280×720, read near the end of its first, 7,900 px panel: two → and the step view is still on
+    screen, so the next key steps it."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(live_server + "/network/preset/svm-groupnorm")
+    page.wait_for_load_state("networkidle")
+    page.locator("#net-step").scroll_into_view_if_needed()
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    assert page.locator("#net-step .grid-fig--lazy").count() > 0
+    start = page.evaluate(AT)
+    for k in (1, 2):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => Number(document.querySelector('#op-index').value) === {start + k}")
+        page.wait_for_timeout(300)  # the frames after the swap: the tables near the screen drawn, the view restored
+        box = page.locator("#net-step").bounding_box()
+        assert box is not None and box["y"] + box["height"] > 40 and box["y"] < 720, (k, box)
+        assert page.evaluate("() => Lens.stepperInView() && Lens.stepperInView().key") == "#net-step", k
+    assert not page_errors, page_errors

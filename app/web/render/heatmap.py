@@ -263,7 +263,7 @@ class _Table:
         self.seen: frozenset[str] | None = None  # set by a deferred render: the hidden magnitudes drawn until then
         self.out = {"array": array, "html": Markup(""), "title": title, "vmax": self.vmax,
                     "vmax_text": cell_text(self.vmax), "shape": shape_text, "n_rows": values.shape[0],
-                    "n_cols": values.shape[1],
+                    "n_cols": values.shape[1], "image": bool(image),
                     "cells": (self.index, values)}  # (data-idx texts, the exact values): what a quiz grades
         if image and array and not editable:
             self.out["image_prefix"] = pre  # a result image's cells are prefix + (i, j): a quiz may ask them too
