@@ -9,7 +9,7 @@
  * is idle after the next frame once typing pauses (Lens.whenIdle, lens.js), through present.js's replaceState
  * (which keeps present/embed); then
  * htmx:replacedInHistory is said, as htmx would, so that scripts adding to the link (quiz.js) see the
- * new one. A click, a copy, leaving the page or Lens.address() writes a pending link at once: Copy
+ * new one. A click (a person's), a copy, leaving the page or Lens.address() writes a pending link at once: Copy
  * link, the exports and the tests read the current state. htmx's own history is off as well (base.html:
  * historyEnabled false; the links are replaced, never pushed, and no snapshot is kept).
  */
@@ -64,8 +64,10 @@
     later();
   });
 
+  // a script's own click (steps.js presses Next for → and for autoplay) is not a person's: it reads no link, and
+  // writing one there put a history update (~3 ms on /network) between each → and its request
   ["click", "copy", "submit"].forEach(function (name) {
-    document.addEventListener(name, flush, true);
+    document.addEventListener(name, function (ev) { if (ev.isTrusted || name !== "click") flush(); }, true);
   });
   window.addEventListener("pagehide", flush);
   document.addEventListener("visibilitychange", flush);
