@@ -101,6 +101,30 @@ def test_step_through_one_training_step_with_the_keyboard(page, live_server, pag
     assert not page_errors, page_errors
 
 
+def test_an_arrow_key_sends_its_step_before_writing_the_address(page, live_server, page_errors):
+    """static/js/address.js writes the address once typing pauses, or at once on a person's click; → presses Next
+    by script (steps.js), and that click must not write the last step's pending link between the key and its
+    request (a history update: ~3 ms on /network)."""
+    open_lab(page, live_server)
+    page.click("h1")
+    page.evaluate("() => document.querySelector('.net-timeline').scrollIntoView({block: 'center'})")
+    page.evaluate("""() => {
+      window.__writes = 0; window.__before = [];
+      const own = history.replaceState;
+      history.replaceState = function () { window.__writes++; return own.apply(history, arguments); };
+      document.addEventListener('keydown', () => { window.__writes = 0; }, true);
+      document.addEventListener('htmx:beforeRequest', (e) => {
+        if (e.detail.requestConfig.path.endsWith('/network/step')) window.__before.push(window.__writes);
+      });
+    }""")
+    for title in ("Forward · 1 relu", "Forward · 2 maxpool2d", "Forward · 3 flatten"):
+        page.keyboard.press("ArrowRight")  # at once: the last step's link is still pending
+        wait_for_position(page, title)
+    assert page.evaluate("() => window.__before") == [0, 0, 0]
+    wait_for_link(page, lambda fields: fields.get("op") == "f:3")  # written once the page is idle
+    assert not page_errors, page_errors
+
+
 def test_train_live_pause_and_resume(page, live_server, page_errors):
     link = httpx.get(live_server + "/network/preset/lenet", follow_redirects=False).headers["location"]
     page.goto(live_server + link.replace("until=600", "until=1000"))  # a run that does not end during the test
