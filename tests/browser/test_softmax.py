@@ -137,7 +137,11 @@ def test_big_logits_show_inf_and_nan_in_the_naive_route(page, live_server, page_
     assert row(page, "naive_probs", 0) == ["NaN", "NaN", "NaN"]
     # shifted [0, −1, −10]: S = 1 + 0.367879 + 0.0000454 = 1.367925 → p = [0.731, 0.2689, 3.319e−5]
     assert row(page, "probs", 0) == ["0.731", "0.2689", "3.319e-5"]
-    assert "breaks on samples 0, 1, 2" in page.inner_text("[data-naive]")
+    # read where a reader would: its card is drawn only near the screen (cards.css), and until then its innerText
+    # is empty (at 1280×720 it is below that margin since the inputs column is 30rem wide)
+    page.locator("[data-naive]").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('[data-naive]').innerText"
+                           ".includes('breaks on samples 0, 1, 2')")
     page.wait_for_selector(".formula.is-rendered")
     assert page.locator(".katex-error").count() == 0
     assert not page_errors, page_errors
