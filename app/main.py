@@ -25,6 +25,7 @@ from app.paths import STATIC
 from app.security import SECURITY_HEADERS, embed_csp
 from app.settings import Settings, get_settings
 from app.timing import ServerTimingMiddleware
+from app.tracking import SharedLinkMiddleware
 from app.turnstile import Turnstile
 from app.web.kit.cache import PageCache, answer_cached
 from app.web.labs.conv import routes as conv
@@ -150,12 +151,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(lab.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    # The last added runs first: set headers on whatever answers, limit the URL, then the body, then compress;
-    # innermost, the server's own time (Server-Timing).
+    # The last added runs first: set headers on whatever answers, limit the URL, take a sharer's parameters off a
+    # page's link, limit the body, then compress; innermost, the server's own time (Server-Timing).
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(SizedGZipMiddleware, minimum_size=settings.gzip_minimum_size, compresslevel=settings.gzip_level,
                        large_bytes=settings.gzip_large_bytes, large_level=settings.gzip_large_level)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SharedLinkMiddleware)
     app.add_middleware(UrlLimitMiddleware, max_bytes=settings.max_url_bytes)
     app.add_middleware(HeadersMiddleware, max_age=settings.static_max_age)
     return app
