@@ -205,7 +205,8 @@ def lab_router(lab: LabSpec) -> APIRouter:
             query, plant = bugs.from_query(lab.slug, lab.bug_sites, query, settings.bug_secret)
             query, cells = quiz.from_query(query, settings.quiz_max_cells)
         except FieldError as exc:
-            return displayed(broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), raw), OFF, settings)
+            return displayed(broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), raw,
+                                         presets=lab.presets.values()), OFF, settings)
         if not query:
             return RedirectResponse(display.link(lab.default_link()), status_code=303)
         cache, variant = page_cache(request), page_variant(request.headers)
@@ -217,7 +218,8 @@ def lab_router(lab: LabSpec) -> APIRouter:
                                                   lambda q: lab.from_link(q, settings),
                                                   lab.default_link().partition("?")[2])
             except FieldError as exc:
-                broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query, display.context())
+                broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query, display.context(),
+                                     presets=lab.presets.values())
                 return displayed(broken, display, settings)
             if filled:  # what the link left out is the default example's: show the whole link
                 filled_link = quiz.link(cells, bugs.link(plant, lab.canonical(state)))

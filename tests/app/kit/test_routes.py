@@ -128,6 +128,9 @@ def test_a_bad_link_is_the_broken_link_page_naming_the_field(fake):
     assert r.status_code == 422
     assert "This counter link does not open" in r.text and "<b>n</b>: must be between 0 and 4, got 9" in r.text
     assert 'href="/fake?v=1&amp;n=2&amp;step=0"' in r.text  # the way back: the default preset
+    assert 'href="/fake/preset/two"' in r.text and 'href="/fake/preset/seeded"' in r.text  # or any example
+    r = fake.get("/fake?v=1&present=2")  # a bad display parameter: the same page, the same ways back
+    assert r.status_code == 422 and "<b>present</b>" in r.text and 'href="/fake/preset/two"' in r.text
 
 
 def test_presets_redirect_and_bad_ones_answer_the_error_body(fake):
