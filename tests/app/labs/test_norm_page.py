@@ -366,3 +366,36 @@ def test_provenance_refuses_what_it_does_not_know(client, array, index):
     form = form_of(open_link(client, STORED))
     r = client.post("/norm/provenance", data={**form, "array": array, "index": index}, headers=HX)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body"
+
+
+def _graph_nodes(page: str) -> list[dict]:
+    """Each node of the batch-norm graph's SVG: its box and its rows' value and gradient texts with their x."""
+    svg = re.search(r'<svg class="norm-graph" viewBox="0 0 (\d+) \d+".*?</svg>', page, re.S)
+    number = r'<text x="([\d.]+)" y="[\d.]+" {}class="norm-node__{}"><title>[^<]*</title>([^<]*)</text>'
+    nodes = []
+    for group in re.findall(r'<g class="norm-node[^"]*">(.*?)</g>', svg.group(0), re.S):
+        x, w = (float(v) for v in re.search(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', group).groups())
+        values = re.findall(number.format("", "fwd"), group)
+        grads = re.findall(number.format('text-anchor="end" ', "bwd"), group)
+        rows = list(zip(values, grads, strict=True)) if values else []  # a scalar node: no value column
+        nodes.append({"x": x, "w": w, "rows": rows, "view_w": float(svg.group(1))})
+    return nodes
+
+
+def test_the_graphs_longest_numbers_never_run_into_their_gradients(client):
+    # 0.0008186 beside 0.5307 ran into each other in x's node (a fixed 196-unit node), and so would any value and
+    # gradient of 15 characters or more: a node is now as wide as its longest value and gradient need
+    link = ("/norm?v=1&tab=bn&x=3x1:0.0008186,2,-1.235e-05&gamma=1:1&beta=1:0&running_mean=1:0&running_var=1:1"
+            "&dout=3x1:1,-0.00001234,0&mode=train&eps=1e-05&convention=pytorch&c=0&sample=0")
+    page = open_link(client, link)
+    nodes = [node for node in _graph_nodes(page) if node["rows"]]
+    assert len(nodes) == 3  # x, x̂ and y
+    char = 9.7  # a character of a 16 px monospace number (norm.css), in the graph's units
+    for node in nodes:
+        for (vx, value), (gx, grad) in node["rows"]:
+            assert float(vx) + char * len(value) + 8 <= float(gx) - char * len(grad), (value, grad)
+        assert node["x"] + node["w"] <= node["view_w"]
+    middle = sorted(nodes, key=lambda node: node["x"])
+    # room between them for the arrows' labels
+    assert all(a["x"] + a["w"] + 100 <= b["x"] for a, b in zip(middle, middle[1:], strict=False))
+    assert any(len(value) + len(grad) >= 15 for node in nodes for (_, value), (_, grad) in node["rows"])

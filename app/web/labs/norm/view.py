@@ -20,6 +20,7 @@ from engine.records import OpInputError
 from engine.registry import prepare
 
 GRAPH_ROWS = 4  # values listed per vector node of the graph; the rest are summarised
+NUMBER_W = 9.7  # a character of a node's numbers (16 px monospace, norm.css) in the graph's units
 BN_COLOURS = ("rgb(0,114,178)", "rgb(213,94,0)")  # pytorch blue, cs231n vermillion (Okabe–Ito)
 PLOT_FONT = {"size": 14}
 VAR_KIND = {"pytorch": "unbiased", "cs231n": "biased"}
@@ -200,7 +201,11 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
     vec_w, sc_w = 196, 176
 
     def vector(key: str, title: str, order: int | None, vals, grads, head: str) -> dict:
-        return _node(key, 0, 0, vec_w, title, order, _vector_rows(vals, grads, "i="), ["", "value", head])
+        rows = _vector_rows(vals, grads, "i=")
+        # wide enough for its longest value and gradient side by side (-1.235e-05 and -0.0001671 on one row)
+        longest = [max((len(row[k]["text"]) for row in rows if len(row) == 3), default=0) for k in (1, 2)]
+        w = max(vec_w, round(52 + NUMBER_W * (longest[0] + longest[1]) + 14 + 12))
+        return _node(key, 0, 0, w, title, order, rows, ["", "value", head])
 
     def scalar(key: str, title: str, order: int | None, rows, w: float = sc_w) -> dict:
         return _node(key, 0, 0, w, title, order, _scalar_rows(rows))
@@ -224,12 +229,12 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
     mid = top + max(n["mu"]["h"], n["var"]["h"]) + 78
     _place(n["mu"], 262, top)
     _place(n["var"], 486, top)
-    _place(n["x"], 12, mid)
-    _place(n["x_hat"], 486, mid)
-    _place(n["y"], 792, mid)
+    _place(n["x"], 12, mid)  # a wider node moves the ones to its right (their arrows' labels keep their room)
+    _place(n["x_hat"], max(486, n["x"]["right"] + 178), mid)
+    _place(n["y"], max(792, n["x_hat"]["right"] + 110), mid)
     low = mid + max(n[k]["h"] for k in ("x", "x_hat", "y")) + 60
-    _place(n["gamma"], 486, low)
-    _place(n["beta"], 816, low)
+    _place(n["gamma"], n["x_hat"]["x"], low)
+    _place(n["beta"], n["y"]["x"] + 24, low)
     edges = []
 
     def edge(a: tuple[float, float], b: tuple[float, float], label: str, at: tuple[float, float],
@@ -247,7 +252,7 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
     arrow_y = mid + 78  # the middle row's horizontal arrows, below the column headers
     edge((x["x"] + 150, x["y"]), (mu["x"], mu["cy"]), "∂μ/∂xᵢ = 1/n", (x["x"] + 128, mu["cy"] + 34), "end",
          used=train)
-    edge((x["x"] + 44, x["y"]), (var["cx"], var["y"]), "∂σ²/∂xᵢ = 2(xᵢ − μ)/n", (mu["cx"], 18), curve=-24,
+    edge((x["x"] + 44, x["y"]), (var["cx"], var["y"]), "∂σ²/∂xᵢ = 2(xᵢ − μ)/n", (mu["cx"], 35), curve=-24,
          used=train)
     edge((mu["right"], mu["y"] + 30), (var["x"], mu["y"] + 30), "∂σ²/∂μ = Σ −2(xᵢ − μ)/n",
          ((mu["right"] + var["x"]) / 2, top - 10), used=train)
@@ -261,7 +266,8 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
     edge((b["x"] + 60, b["y"]), (b["x"] + 60, y["bottom"]), "∂yᵢ/∂β = 1",
          (b["x"] + 68, (b["y"] + y["bottom"]) / 2 + 5), "start")
     height = max(node["bottom"] for node in n.values()) + 36
-    return {"nodes": list(n.values()), "edges": edges, "width": 1000, "height": height, "c": c,
+    width = max(1000, round(max(node["right"] for node in n.values())) + 12)
+    return {"nodes": list(n.values()), "edges": edges, "width": width, "height": height, "c": c,
             "what": "feature" if layout == "nd" else "channel", "train": train}
 
 
