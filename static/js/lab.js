@@ -81,6 +81,49 @@
   });
   // (← →, PageUp/PageDown, space and autoplay step the stepper in view: static/js/steps.js, on every page)
 
+  // --- a lab's input grids are as wide as their longest number: every cell of them shares one width (--cell-ch on
+  // the inputs' section, #inputs, in characters of their monospace digits: heatmap.css), so -12345.67 reads whole
+  // instead of as "-1234", each grid stays a grid and grids stacked as columns (the optimizer's names, θ0 and g)
+  // stay aligned. On #inputs, so a change restyles the inputs alone (patch.js keeps that attribute of the page's).
+  // Set when grids arrive (the page, a swap) and as a cell is typed in; a keystroke reads only its own cell (a lab
+  // may hold 4,096 of them), all of them are read when grids arrive and when the cell that was the longest shrinks.
+  const GRID_CELLS = "table.heatmap.editable input.cell";
+  function fitScope(el) { return el.closest("#inputs") || document.documentElement; }
+  function fitCells(scope) {
+    let most = 0;
+    scope.querySelectorAll(GRID_CELLS).forEach(function (input) {
+      input.lensLength = input.value.length;
+      most = Math.max(most, input.lensLength);
+    });
+    setLongest(scope, most);
+  }
+  // in steps of three characters (five or fewer: the cells' least width): typing a number widens its grid at every
+  // third key, not at each (a restyle and layout of the inputs each time)
+  function setLongest(scope, n) {
+    scope.lensLongest = n;
+    const ch = n <= 5 ? 0 : Math.ceil(n / 3) * 3;
+    if (ch !== scope.lensCh) {
+      scope.lensCh = ch;
+      scope.style.setProperty("--cell-ch", ch);
+    }
+  }
+  function fitWithin(root) {
+    if (!root.querySelector) return;
+    const cells = root.matches(GRID_CELLS) ? [root] : Array.from(root.querySelectorAll(GRID_CELLS));
+    new Set(cells.map(fitScope)).forEach(fitCells);
+  }
+  document.addEventListener("input", function (ev) {
+    const input = ev.target;
+    if (!input.matches || !input.matches(GRID_CELLS)) return;
+    const scope = fitScope(input), was = input.lensLength, now = input.value.length;
+    input.lensLength = now;
+    if (now > (scope.lensLongest || 0)) setLongest(scope, now);
+    else if (now < was && was === scope.lensLongest) fitCells(scope);
+  });
+  document.addEventListener("DOMContentLoaded", function () { fitWithin(document.body); });
+  if (document.readyState !== "loading") fitWithin(document.body);
+  document.addEventListener("htmx:load", function (ev) { fitWithin(ev.detail.elt); });
+
   // --- a busy server: a 503 (its queue of heavy work is full) is said in #form-message, and the same
   // request is asked again after its Retry-After; a newer request replaces the retry. (A 503 with
   // HX-Redirect — a long replay — is htmx's own: it opens the page that shows the progress.) ---

@@ -15,7 +15,8 @@
  *   - an element whose children differ in number, tag or id, a form control whose attributes differ,
  *     and an htmx element whose attributes differ are replaced by the new one (htmx processes it);
  *   - what the page's scripts set and the server never sends stays: tabindex (lab.js), data-overflow
- *     (lens.js), an open <details>; whitespace between elements is left as it is;
+ *     (lens.js), an open <details>, the inputs section's style (#inputs: lab.js's --cell-ch, its grids' width);
+ *     whitespace between elements is left as it is;
  *   - an element marked data-page-owned, the same in every answer, is left whole as the page's scripts keep it:
  *     the image inspector (kit/plane.html, plane.js: its selection, label, enabled input and what is being typed),
  *     which a patch would otherwise replace at every keystroke (its input is disabled as sent), losing the focus;
@@ -64,7 +65,7 @@
   }
 
   function kept(el, name) {
-    return KEPT[name] || (name === "open" && el.tagName === "DETAILS");
+    return KEPT[name] || (name === "open" && el.tagName === "DETAILS") || (name === "style" && el.id === "inputs");
   }
 
   function sameAttributes(a, b) {

@@ -152,3 +152,23 @@ def test_a_broken_link_explains_and_offers_the_default(page, live_server):
     page.click("text=Open the default example")
     page.wait_for_load_state("networkidle")
     assert grid_text(page, "out") == [["10", "0"], ["100", "20"]]
+
+
+CELL_FIT = """(table) => [...table.querySelectorAll('input.cell')].map(
+    (input) => [input.value, input.scrollWidth <= input.clientWidth, input.getBoundingClientRect().width])"""
+
+
+def test_an_input_grid_shows_its_longest_number_whole(page, live_server):
+    # every cell of x was 3.7rem wide: -12345.67 read "-1234" and -1.235e-05 "-1.23" (the rest hidden in the box)
+    page.goto(live_server + "/pool?v=1&x=1x1x2x2:-1.235e-05,0.0008186,-12345.67,4&pool=max&size=2&stride=2&dout=ones")
+    page.wait_for_load_state("networkidle")
+    table = page.locator('#inputs table.heatmap.editable[data-arr="x"]')
+    cells = table.evaluate(CELL_FIT)
+    assert [value for value, _, _ in cells] == ["-1.235e-05", "0.0008186", "-12345.67", "4"]
+    assert all(whole for _, whole, _ in cells), cells
+    assert len({width for _, _, width in cells}) == 1  # one width: the grid stays a grid
+    short = cells[0][2]
+    type_into(page, "#x-0-0-1-1", "4.000000000001")  # typed longer: the grid widens with it, at once
+    cells = table.evaluate(CELL_FIT)
+    assert all(whole for _, whole, _ in cells) and cells[0][2] > short, cells
+    assert len({width for _, _, width in cells}) == 1
