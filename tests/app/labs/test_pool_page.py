@@ -362,3 +362,16 @@ def test_the_page_has_no_inline_script_or_handlers(client):
 
 def test_the_lab_is_linked_from_the_landing_page(client):
     assert 'href="/pool"' in client.get("/").text
+
+
+def test_a_long_dout_token_of_the_routing_drawing_holds_its_number(client):
+    # a 26 px disc held 2.5 or -3, but of -0.0001234 it showed "0001": its white digits off the disc were invisible
+    link = ("/pool?v=1&x=1x1x4x4:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16&pool=max&size=2&stride=2"
+            "&dout=1x1x2x2:-0.00012345,1,2.5,-3")
+    page = client.get(link).text
+    tokens = re.findall(r'<g class="routing__token[^"]*"><title>[^<]*</title>\s*<rect x="[\d.]+" y="[\d.]+" '
+                        r'width="(\d+)"[^>]*></rect>\s*<text[^>]*>([^<]*)</text>', page)
+    assert [text for _, text in tokens] == ["-0.0001234", "1", "2.5", "-3"]
+    widths = {text: int(width) for width, text in tokens}
+    assert widths["1"] == widths["2.5"] == widths["-3"] == 26  # a short number keeps its disc
+    assert widths["-0.0001234"] >= 7.2 * len("-0.0001234") + 4  # 11 px bold digits (7.2 px a character, "." less)

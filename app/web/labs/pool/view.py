@@ -267,6 +267,7 @@ def _routes(state: PoolState, result: dict) -> tuple[list[dict], int, int]:
 # ---------------------------------------------------------------- the window stepper and the routing drawing
 
 CELL, GAP, PAD = 60, 6, 16  # routing drawing: cell side, gap, outer padding (px)
+TOKEN_R, TOKEN_CHAR = 13, 7.2  # a dout token's radius, and a character of its 11 px bold number (pool.css), px
 
 
 def window(grids: Heatmaps, state: PoolState, result: dict, drawn: bool = True) -> dict:
@@ -359,9 +360,11 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
         for q in range(OW):
             x0, y0 = _centre(r * s + mid, q * s + mid)
             bg, fg = dout_bg[r][q], dout_fg[r][q]
-            tokens.append({"cx": round(x0, 1), "cy": round(y0, 1), "bg": bg, "fg": fg,
-                           "text": cell_text(float(dout[r, q])), "current": (r, q) == tuple(current[2:]),
-                           "title": f"dout[{n},{c},{r},{q}] = {cell_text(float(dout[r, q]))}"})
+            text = cell_text(float(dout[r, q]))
+            # a disc for a short number, a pill as wide as a long one (its white digits would be lost off a disc)
+            tokens.append({"cx": round(x0, 1), "cy": round(y0, 1), "bg": bg, "fg": fg, "text": text,
+                           "w": max(2 * TOKEN_R, round(TOKEN_CHAR * len(text) + 4)),
+                           "current": (r, q) == tuple(current[2:]), "title": f"dout[{n},{c},{r},{q}] = {text}"})
     top, left = current[2] * s, current[3] * s
     frame = {"x": PAD + left * (CELL + GAP) - 3, "y": PAD + top * (CELL + GAP) - 3,
              "w": k * (CELL + GAP) - GAP + 6, "h": k * (CELL + GAP) - GAP + 6}
