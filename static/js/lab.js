@@ -97,8 +97,8 @@
     });
     setLongest(scope, most);
   }
-  // in steps of three characters (five or fewer: the cells' least width): typing a number widens its grid at every
-  // third key, not at each (a restyle and layout of the inputs each time)
+  // in steps of three characters (five or fewer: the cells' least width): a grid widens at every third character of
+  // its longest number, not at each (a restyle and layout of the inputs each time)
   function setLongest(scope, n) {
     scope.lensLongest = n;
     const ch = n <= 5 ? 0 : Math.ceil(n / 3) * 3;
@@ -112,14 +112,26 @@
     const cells = root.matches(GRID_CELLS) ? [root] : Array.from(root.querySelectorAll(GRID_CELLS));
     new Set(cells.map(fitScope)).forEach(fitCells);
   }
+  // A number being typed widens its grid once typing pauses (Lens.whenIdle, lens.js): meanwhile its box scrolls to
+  // show what is typed, and a keystroke's frame does not lay the inputs out again.
+  let typed = new Set();
   document.addEventListener("input", function (ev) {
     const input = ev.target;
     if (!input.matches || !input.matches(GRID_CELLS)) return;
-    const scope = fitScope(input), was = input.lensLength, now = input.value.length;
-    input.lensLength = now;
-    if (now > (scope.lensLongest || 0)) setLongest(scope, now);
-    else if (now < was && was === scope.lensLongest) fitCells(scope);
+    if (!typed.size) (window.Lens && window.Lens.whenIdle || setTimeout)(fitTyped);
+    typed.add(input);
   });
+  function fitTyped() {
+    const inputs = Array.from(typed);
+    typed = new Set();
+    inputs.forEach(function (input) {
+      if (!input.isConnected) return;
+      const scope = fitScope(input), was = input.lensLength, now = input.value.length;
+      input.lensLength = now;
+      if (now > (scope.lensLongest || 0)) setLongest(scope, now);
+      else if (now < was && was === scope.lensLongest) fitCells(scope);
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () { fitWithin(document.body); });
   if (document.readyState !== "loading") fitWithin(document.body);
   document.addEventListener("htmx:load", function (ev) { fitWithin(ev.detail.elt); });

@@ -168,7 +168,9 @@ def test_an_input_grid_shows_its_longest_number_whole(page, live_server):
     assert all(whole for _, whole, _ in cells), cells
     assert len({width for _, _, width in cells}) == 1  # one width: the grid stays a grid
     short = cells[0][2]
-    type_into(page, "#x-0-0-1-1", "4.000000000001")  # typed longer: the grid widens with it, at once
+    type_into(page, "#x-0-0-1-1", "4.000000000001")  # typed longer: the grid widens with it once typing pauses
+    page.wait_for_function("(short) => document.querySelector('#x-0-0-1-1').getBoundingClientRect().width > short",
+                           arg=short)
     cells = table.evaluate(CELL_FIT)
     assert all(whole for _, whole, _ in cells) and cells[0][2] > short, cells
     assert len({width for _, _, width in cells}) == 1
