@@ -112,25 +112,20 @@
     const cells = root.matches(GRID_CELLS) ? [root] : Array.from(root.querySelectorAll(GRID_CELLS));
     new Set(cells.map(fitScope)).forEach(fitCells);
   }
-  // A number being typed widens its grid once typing pauses (Lens.whenIdle, lens.js): meanwhile its box scrolls to
+  // A number being typed widens its grid once typing pauses (Lens.whenPaused, lens.js): meanwhile its box scrolls to
   // show what is typed, and a keystroke's frame does not lay the inputs out again.
-  let typed = new Set();
+  let fitLater = null;
   document.addEventListener("input", function (ev) {
     const input = ev.target;
     if (!input.matches || !input.matches(GRID_CELLS)) return;
-    if (!typed.size) (window.Lens && window.Lens.whenIdle || setTimeout)(fitTyped);
-    typed.add(input);
+    fitLater = fitLater || window.Lens.whenPaused(new Set(), function (inputs) { inputs.forEach(fitTyped); });
+    fitLater(input);
   });
-  function fitTyped() {
-    const inputs = Array.from(typed);
-    typed = new Set();
-    inputs.forEach(function (input) {
-      if (!input.isConnected) return;
-      const scope = fitScope(input), was = input.lensLength, now = input.value.length;
-      input.lensLength = now;
-      if (now > (scope.lensLongest || 0)) setLongest(scope, now);
-      else if (now < was && was === scope.lensLongest) fitCells(scope);
-    });
+  function fitTyped(input) {
+    const scope = fitScope(input), was = input.lensLength, now = input.value.length;
+    input.lensLength = now;
+    if (now > (scope.lensLongest || 0)) setLongest(scope, now);
+    else if (now < was && was === scope.lensLongest) fitCells(scope);
   }
   document.addEventListener("DOMContentLoaded", function () { fitWithin(document.body); });
   if (document.readyState !== "loading") fitWithin(document.body);

@@ -15,7 +15,8 @@
  * Page scripts reuse it through window.Lens: Lens.renderWithin(el), Lens.drawParts(root, patched) (an edit
  * patched in place: static/js/patch.js, its formulas, figures and added elements), Lens.renderFigure(el),
  * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text), Lens.pixelBox(plane, i, j, cls),
- * Lens.ensurePlotly() (a promise: plotly.js loaded on demand), and Lens.formatNumber(v[, style]):
+ * Lens.ensurePlotly() (a promise: plotly.js loaded on demand), Lens.whenPaused(items, run) (work noted while
+ * someone types, done once typing pauses) and Lens.formatNumber(v[, style]):
  * the one number-to-text of the page scripts.
  */
 (function () {
@@ -522,6 +523,7 @@
     renderWithin: renderWithin,
     drawParts: drawParts,
     whenIdle: idle,
+    whenPaused: whenPaused,
     inRun: function () { return inRun; },
     seen: seen,
     drawLater: drawLater,

@@ -195,6 +195,12 @@ def lab_router(lab: LabSpec) -> APIRouter:
         key = (part, lab.canonical(state), bugs.key(plant), cells, settings)
         return await fragment_answer(request, key, make, settings, cut=changed.cutter(request.headers, cells))
 
+    def broken(request: Request, exc: FieldError, query: str, display: Mapping[str, bool] | None = None,
+               status: int = 422) -> Response:
+        """This lab's page for a link that does not open: what is wrong, the default example and the others."""
+        return broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query, display, status,
+                           lab.presets.values())
+
     @router.get(base, name=f"{lab.slug}_page")
     async def page(request: Request, settings: SettingsDep) -> Response:
         """The page of a link: from the page cache by its canonical link, or rendered (once) and kept. The display
@@ -205,8 +211,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
             query, plant = bugs.from_query(lab.slug, lab.bug_sites, query, settings.bug_secret)
             query, cells = quiz.from_query(query, settings.quiz_max_cells)
         except FieldError as exc:
-            return displayed(broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), raw,
-                                         presets=lab.presets.values()), OFF, settings)
+            return displayed(broken(request, exc, raw), OFF, settings)
         if not query:
             return RedirectResponse(display.link(lab.default_link()), status_code=303)
         cache, variant = page_cache(request), page_variant(request.headers)
@@ -218,9 +223,7 @@ def lab_router(lab: LabSpec) -> APIRouter:
                                                   lambda q: lab.from_link(q, settings),
                                                   lab.default_link().partition("?")[2])
             except FieldError as exc:
-                broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), query, display.context(),
-                                     presets=lab.presets.values())
-                return displayed(broken, display, settings)
+                return displayed(broken(request, exc, query, display.context()), display, settings)
             if filled:  # what the link left out is the default example's: show the whole link
                 filled_link = quiz.link(cells, bugs.link(plant, lab.canonical(state)))
                 return RedirectResponse(display.link(filled_link), status_code=303)
@@ -257,9 +260,8 @@ def lab_router(lab: LabSpec) -> APIRouter:
             status, where = (404, "path") if exc.field == "key" else (422, "query")
             if not wants_html(request):
                 return field_errors([exc], where=where, status=status)
-            broken = broken_link(request, lab.slug, lab.noun, exc, lab.default_link(), request.url.path + (
-                "?" + request.url.query if request.url.query else ""), status=status, presets=lab.presets.values())
-            return displayed(broken, OFF, settings)
+            asked = request.url.path + ("?" + request.url.query if request.url.query else "")
+            return displayed(broken(request, exc, asked, status=status), OFF, settings)
         return RedirectResponse(display.link(url), status_code=303)
 
     def edit(part: str, read: FormReader, doc: str) -> None:

@@ -55,9 +55,7 @@ def test_any_other_unknown_parameter_is_still_the_labs_422(client):
 def test_the_api_static_files_and_posts_are_left_alone(client):
     assert client.get("/api/v1/ops?utm_source=x", follow_redirects=False).status_code != 303
     assert client.get("/static/css/base.css?utm_source=x", follow_redirects=False).status_code == 200
-    link = lab_link(client, "conv")
     assert client.post("/conv/results?fbclid=x", data={}, follow_redirects=False).status_code != 303
-    assert link  # the lab itself was reachable
 
 
 def test_a_path_that_names_another_host_is_never_redirected():
