@@ -314,3 +314,24 @@ def test_an_overflowing_run_shows_inf_or_nan_and_says_why(client):
     # stops there), θ itself two updates later; the table keeps going and shows what the arithmetic gives
     assert "From step 8 on, θ is no longer a finite number" in r.text
     assert step_row(r.text, "theta") == ["nan", "nan"]
+
+
+@pytest.mark.parametrize("gmode", ["typed", "constant", "noisy", "surface"])
+def test_the_inputs_tables_columns_stand_under_one_another(client, gmode):
+    """Every row of the inputs' tables (names, θ0, the gradients) has one header cell before its parameters' cells,
+    so a parameter's name, start and gradients are one column: the gradients' t = 1 … headers pushed g's columns
+    one to the right of the names and θ0 above them."""
+    state = PRESETS["notes-001"].make(0)
+    extra = {"gsurface": "rosenbrock"} if gmode == "surface" else {}
+    r = client.post("/optim/lab", data=form_for(state, gmode=gmode, T="3", **extra), headers=HX)
+    assert r.status_code == 200
+    inputs = r.text[r.text.index('id="inputs"'):r.text.index("</section>", r.text.index('id="inputs"'))]
+    P = 2 if gmode == "surface" else 5
+    rows = re.findall(r"<tr>(.*?)</tr>", inputs, re.S)
+    assert len(rows) >= {"typed": 6, "constant": 3, "noisy": 3, "surface": 2}[gmode]
+    for row in rows:
+        cells = re.findall(r"<(th|td)\b", row)
+        assert cells == ["th"] + ["td" if "<td" in row else "th"] * P, row
+    headers = [unescape(re.sub(r"<[^>]+>", "", h)) for h in re.findall(r'<th scope="row">(.*?)</th>', inputs)]
+    starts = ["θ0"] if gmode == "surface" else ["name", "θ0"]
+    assert headers == starts + {"typed": ["t=1", "t=2", "t=3"], "constant": ["g"], "noisy": ["ḡ"], "surface": []}[gmode]
