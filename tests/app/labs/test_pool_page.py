@@ -375,3 +375,19 @@ def test_a_long_dout_token_of_the_routing_drawing_holds_its_number(client):
     widths = {text: int(width) for width, text in tokens}
     assert widths["1"] == widths["2.5"] == widths["-3"] == 26  # a short number keeps its disc
     assert widths["-0.0001234"] >= 7.2 * len("-0.0001234") + 4  # 11 px bold digits (7.2 px a character, "." less)
+
+
+
+def test_a_long_dx_number_of_the_routing_drawing_fits_inside_its_cell(client):
+    # dx's numbers sit at the foot of their 60 px cells in 12 px mono (7.3 px a character): -0.0001234 was 73 px wide,
+    # past its cell, and in the last column off the drawing's edge, its minus sign cut
+    link = ("/pool?v=1&x=1x1x4x4:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16&pool=max&size=2&stride=2"
+            "&dout=1x1x2x2:1,-12.5,2.5,-0.00012345")
+    page = client.get(link).text
+    values = re.findall(r'<text class="routing__value"[^>]*?(?: style="font-size: ([\d.]+)px")?>([^<]*)</text>', page)
+    assert [text for *_, text in values] == ["0", "0", "0", "0", "0", "1", "0", "-12.5", "0", "0", "0", "0", "0", "2.5",
+                                            "0", "-0.0001234"]
+    for size, text in values:
+        assert (not size) == (len(text) <= 7), text  # a short number keeps the stylesheet's 12 px
+        width = 7.3 * (float(size) if size else 12) / 12 * len(text)
+        assert width <= 60 - 6, text  # inside its 60 px cell, 3 px from each side

@@ -8,6 +8,7 @@ the routing drawing's coordinates.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from functools import lru_cache
 
@@ -268,6 +269,14 @@ def _routes(state: PoolState, result: dict) -> tuple[list[dict], int, int]:
 
 CELL, GAP, PAD = 60, 6, 16  # routing drawing: cell side, gap, outer padding (px)
 TOKEN_R, TOKEN_CHAR = 13, 7.2  # a dout token's radius, and a character of its 11 px bold number (pool.css), px
+VALUE_PX, VALUE_CHAR = 12, 7.3  # a dx cell's number: its font size and one character's width at that size (pool.css)
+
+
+def value_size(text: str) -> float | None:
+    """The font size (px) that fits a dx cell's number inside its cell, 3 px from each side; None: the
+    stylesheet's VALUE_PX fits it (up to 7 characters). −0.0001234 at 12 px ran past its cell and off the drawing."""
+    room = CELL - 6
+    return None if VALUE_CHAR * len(text) <= room else math.floor(10 * VALUE_PX * room / (VALUE_CHAR * len(text))) / 10
 
 
 def window(grids: Heatmaps, state: PoolState, result: dict, drawn: bool = True) -> dict:
@@ -336,9 +345,10 @@ def _drawing(state: PoolState, result: dict, current: tuple[int, int, int, int])
             bg, fg = dx_bg[h][w], dx_fg[h][w]
             x0, y0 = _centre(h, w)
             count = len(incoming.get((h, w), []))
+            text = cell_text(float(dx[h, w]))
             cells.append({"x": x0 - CELL / 2, "y": y0 - CELL / 2, "cx": x0, "cy": y0, "bg": bg, "fg": fg,
-                          "text": cell_text(float(dx[h, w])), "count": count,
-                          "title": f"dx[{n},{c},{h},{w}] = {cell_text(float(dx[h, w]))}"
+                          "text": text, "size": value_size(text), "count": count,
+                          "title": f"dx[{n},{c},{h},{w}] = {text}"
                                    + (f": {count} dout cells add up here" if count > 1 else "")})
     arrows, tokens = [], []
     mid = k // 2 - 0.5  # the token sits on the grid line nearest the window's centre, never on a number
