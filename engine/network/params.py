@@ -90,8 +90,10 @@ def all_finite(arr: np.ndarray) -> bool:
     """``np.isfinite(arr).all()``, sooner for a float array: Σ arr² (one BLAS dot) is finite when every number
     is, and inf or NaN as soon as one is not (squares never cancel); only a sum that overflows asks every number."""
     if arr.dtype.kind == "f" and arr.size:
-        flat = arr.reshape(-1)
-        if math.isfinite(np.dot(flat, flat)):
+        # ravel() and the dot method, not reshape(-1) and np.dot, whose argument handling costs more than a
+        # parameter's dot itself: 1.46 -> 0.9 µs a call, six calls a training step
+        flat = arr.ravel()
+        if math.isfinite(flat.dot(flat)):
             return True
     return bool(np.isfinite(arr).all())
 

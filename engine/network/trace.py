@@ -235,9 +235,10 @@ def variant() -> tuple[str, ...]:
 
 
 def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, records: dict[str, LayerForward],
-                     out: dict[str, LayerBackward], grads: dict[str, np.ndarray], need_dx: bool = True) -> np.ndarray:
+                     out: dict[str, LayerBackward] | None, grads: dict[str, np.ndarray], need_dx: bool = True
+                     ) -> np.ndarray:
     """Back through ``layers``; ``need_dx=False``: the first layer's input needs no gradient (a
-    first conv then skips its dx, the costliest part of its backward)."""
+    first conv then skips its dx, the costliest part of its backward). ``out=None``: no LayerBackward records."""
     for i in range(len(layers) - 1, -1, -1):
         layer, path = layers[i], prefix + str(i)
         if isinstance(layer, Residual):
@@ -250,7 +251,8 @@ def _backward_layers(layers: tuple[Layer, ...], prefix: str, dout: np.ndarray, r
                 g = _BACKWARD[layer.type](dout, records[path].cache)
             for name, field in PARAM_GRADS.get(layer.type, ()):
                 grads[f"{path}.{name}"] = getattr(g, field)
-        out[path] = LayerBackward(path, layer.type, dout, g)
+        if out is not None:
+            out[path] = LayerBackward(path, layer.type, dout, g)
         dout = g.dx
     return dout
 
@@ -287,21 +289,22 @@ def forward(model: Any, params: dict[str, Any], x: Any, labels: Any, mode: str =
     return _forward(model, params, x, labels, check_mode(mode), check_seed(seed), lean)
 
 
-def backward(trace: ForwardTrace) -> BackwardTrace:
+def backward(trace: ForwardTrace, keep_layers: bool = True) -> BackwardTrace:
     """Every layer's gradient record, from dL/dlogits down to dL/dx, and dL/dparam by name (with the
-    penalty's gradient added to each penalized w)."""
+    penalty's gradient added to each penalized w). ``keep_layers=False`` (a training step, which reads only
+    the gradients): ``layers`` is left empty, the same numbers without a LayerBackward per layer."""
     if trace.model.loss == "svm_loss":
         loss_grads = svm.svm_loss_backward(trace.loss_cache)
     else:
         loss_grads = softmax.softmax_cross_entropy_backward(trace.loss_cache, jacobian=not trace.lean)
-    records: dict[str, LayerBackward] = {}
+    records: dict[str, LayerBackward] | None = {} if keep_layers else None
     grads: dict[str, np.ndarray] = {}
     dx = _backward_layers(trace.model.layers, "", loss_grads.dlogits, trace.layers, records, grads, not trace.lean)
     if trace.penalty is not None:
         for name, dpenalty in trace.penalty.grads.items():
             grads[name] = grads[name] + dpenalty  # a new array: the layer's own record keeps the data gradient
-    return BackwardTrace({p: records[p] for p in trace.layers}, loss_grads.dlogits, loss_grads,
-                         {name: grads[name] for name in param_shapes(trace.model)}, dx)
+    return BackwardTrace({} if records is None else {p: records[p] for p in trace.layers}, loss_grads.dlogits,
+                         loss_grads, {name: grads[name] for name in param_shapes(trace.model)}, dx)
 
 
 # --- training ------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ def lean_train_step(model: Model, params: dict[str, np.ndarray], state: optim.Op
     if math.isnan(fwd.loss):  # the logits overflowed: report it (run_steps stops there) and change nothing
         return {**params, **fwd.buffers}, state, fwd.loss, {k: np.full_like(params[k], np.nan)
                                                             for k in param_shapes(model)}
-    grads = backward(fwd).grads
+    grads = backward(fwd, keep_layers=False).grads
     if not grads:  # a model without learnable parameters: nothing to update
         return {**params, **fwd.buffers}, state, fwd.loss, grads
     learnable = {k: params[k] for k in grads}

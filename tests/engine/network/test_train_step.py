@@ -80,3 +80,18 @@ def test_train_step_float32_keeps_float32():
     params = {k: v.astype(np.float32) for k, v in init_params(parse_model(spec), 0).items()}
     new, _, _, grads = train_step(spec, params, None, x.astype(np.float32), labels, "sgd")
     assert all(v.dtype == np.float32 for v in (*new.values(), *grads.values()))
+
+
+@pytest.mark.parametrize("name", list(LEAN_MODELS))
+def test_backward_without_its_layer_records_gives_the_same_gradients(name):
+    """backward(keep_layers=False), a training step's: no LayerBackward records, the same bits otherwise."""
+    spec = LEAN_MODELS[name]
+    m = parse_model(spec)
+    x, labels = batch(spec, 4, 2)
+    fwd = forward(m, init_params(m, 2), x, labels, "train", seed=9, lean=True)
+    full, lean = backward(fwd), backward(fwd, keep_layers=False)
+    assert full.layers and lean.layers == {}
+    assert list(lean.grads) == list(full.grads)
+    for k in full.grads:
+        assert lean.grads[k].tobytes() == full.grads[k].tobytes(), k
+    assert (lean.dx is None and full.dx is None) or lean.dx.tobytes() == full.dx.tobytes()
