@@ -17,21 +17,24 @@
     return name.trim().replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 60) || "table";
   }
 
-  // The table as SVG: one rect and one text per visible cell, at the place the page draws it.
+  // The table as SVG: one rect and one text per visible cell, at the place the page draws it. An input grid's cell
+  // is its <input>: its box and the number in it (its textContent is empty: those cells came out blank).
   function tableSvg(table) {
     var box = table.getBoundingClientRect(), w = Math.ceil(box.width), h = Math.ceil(box.height);
     var parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="' + w + '" height="' + h + '" viewBox="0 0 ' +
                  w + " " + h + '">', '<rect width="100%" height="100%" fill="#ffffff"/>'];
-    table.querySelectorAll("th, td").forEach(function (cell) {
+    table.querySelectorAll("th, td").forEach(function (td) {
+      var input = td.querySelector("input:not([type=hidden])"), cell = input || td;
       var r = cell.getBoundingClientRect();
       if (!r.width || !r.height) return;
       var s = window.getComputedStyle(cell), x = r.left - box.left, y = r.top - box.top;
-      var fill = s.backgroundColor;
-      if (fill && fill !== "rgba(0, 0, 0, 0)" && fill !== "transparent") {
+      var fill = s.backgroundColor, line = input ? s.borderTopColor : "";
+      if ((fill && fill !== "rgba(0, 0, 0, 0)" && fill !== "transparent") || line) {
         parts.push('<rect x="' + x.toFixed(1) + '" y="' + y.toFixed(1) + '" width="' + r.width.toFixed(1) +
-                   '" height="' + r.height.toFixed(1) + '" fill="' + fill + '"/>');
+                   '" height="' + r.height.toFixed(1) + '" fill="' + (fill || "none") + '"' +
+                   (line ? ' stroke="' + line + '" rx="' + parseFloat(s.borderTopLeftRadius || 0) + '"' : "") + "/>");
       }
-      var text = cell.textContent.trim();
+      var text = (input ? input.value : cell.textContent).trim();
       if (text) {
         parts.push('<text x="' + (x + r.width / 2).toFixed(1) + '" y="' + (y + r.height / 2).toFixed(1) +
                    '" text-anchor="middle" dominant-baseline="central" fill="' + s.color + '" font-family="' +

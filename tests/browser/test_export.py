@@ -7,6 +7,7 @@ Expected numbers by hand: logits [0, 0] → p = [0.5, 0.5].
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -83,6 +84,24 @@ def test_a_heatmap_table_downloads_as_svg_and_png(page, live_server, page_errors
         bar.locator("text=PNG").click()
     assert png.value.suggested_filename == "probs.png"
     assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not page_errors
+
+
+def test_an_input_grid_downloads_with_its_numbers(page, live_server, page_errors):
+    """An input grid's cells are <input>s, whose text is their value: the SVG holds each typed number in its box
+    (it held empty cells), what is typed since included."""
+    page.goto(live_server + START)
+    cell = page.locator('table.heatmap[data-arr="logits"] input.cell').nth(1)
+    cell.fill("-1.25")
+    cell.focus()
+    bar = page.locator(".table-download.is-shown")
+    bar.wait_for()
+    with page.expect_download() as svg:
+        bar.locator("text=SVG").click()
+    assert svg.value.suggested_filename == "logits.svg"
+    text = open(svg.value.path()).read()
+    assert re.findall(r"<text[^>]*>([^<]*)</text>", text)[-2:] == ["3", "-1.25"]
+    assert text.count("<rect") == 1 + 2 and text.count("stroke=") == 2  # the page, then the two inputs' boxes
     assert not page_errors
 
 
