@@ -112,7 +112,8 @@
     var w = bar.offsetWidth, h = bar.offsetHeight;
     var top = r.top, left = r.right + 4;
     if (room <= w + 8) {
-      left = r.right - w;
+      // above its right end, kept on screen: a table wider than a phone (it scrolls sideways) ends off screen
+      left = Math.max(4, Math.min(r.right, document.documentElement.clientWidth - 4) - w);
       top = r.top - h - 2;
       for (var over = covered(left, top, w, h), n = 0; over && n < 4; over = covered(left, top, w, h), n++) {
         top = over.getBoundingClientRect().top - h - 2;

@@ -123,4 +123,6 @@ def test_the_table_bar_covers_no_cell_of_a_stacked_grid_on_a_phone(page, live_se
           }).length;
         }""")
         assert overlaps == 0, cell
+        box = bar.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, cell  # on screen: the tables scroll sideways
     assert not page_errors
