@@ -65,25 +65,29 @@ def test_copy_as_pytorch_follows_the_link(page, live_server, page_errors):
     assert not page_errors
 
 
+def table_download(page, kind: str):
+    """The download of the shown table bar's PNG or SVG button (static/js/export-table.js)."""
+    bar = page.locator(".table-download.is-shown")
+    bar.wait_for()
+    with page.expect_download() as download:
+        bar.locator(f"text={kind}").click()
+    return download.value
+
+
 def test_a_heatmap_table_downloads_as_svg_and_png(page, live_server, page_errors):
     """static/js/export-table.js: hovering a heatmap table shows a PNG/SVG bar; the SVG holds the table's numbers."""
     page.goto(live_server + START)
     table = page.locator('table.heatmap[data-arr="probs"]').first
     table.hover()
-    bar = page.locator(".table-download.is-shown")
-    bar.wait_for()
-    with page.expect_download() as svg:
-        bar.locator("text=SVG").click()
-    assert svg.value.suggested_filename == "probs.svg"
-    text = open(svg.value.path()).read()
+    svg = table_download(page, "SVG")
+    assert svg.suggested_filename == "probs.svg"
+    text = open(svg.path()).read()
     first = table.locator("td").first.text_content().strip()
     assert text.startswith("<svg") and f">{first}<" in text
     table.hover()
-    bar.wait_for()
-    with page.expect_download() as png:
-        bar.locator("text=PNG").click()
-    assert png.value.suggested_filename == "probs.png"
-    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    png = table_download(page, "PNG")
+    assert png.suggested_filename == "probs.png"
+    assert open(png.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert not page_errors
 
 
@@ -94,12 +98,9 @@ def test_an_input_grid_downloads_with_its_numbers(page, live_server, page_errors
     cell = page.locator('table.heatmap[data-arr="logits"] input.cell').nth(1)
     cell.fill("-1.25")
     cell.focus()
-    bar = page.locator(".table-download.is-shown")
-    bar.wait_for()
-    with page.expect_download() as svg:
-        bar.locator("text=SVG").click()
-    assert svg.value.suggested_filename == "logits.svg"
-    text = open(svg.value.path()).read()
+    svg = table_download(page, "SVG")
+    assert svg.suggested_filename == "logits.svg"
+    text = open(svg.path()).read()
     assert re.findall(r"<text[^>]*>([^<]*)</text>", text)[-2:] == ["3", "-1.25"]
     assert text.count("<rect") == 1 + 2 and text.count("stroke=") == 2  # the page, then the two inputs' boxes
     assert not page_errors
