@@ -11,11 +11,12 @@ pytestmark = pytest.mark.browser
 SHOWN = "() => Array.from(document.querySelectorAll('#keys-help section')).filter((s) => !s.hidden)" \
         ".map((s) => s.getAttribute('aria-label'))"
 OPEN = "() => document.getElementById('keys-help').open"
+STEPS, INPUTS, RESULTS = "Stepping through a computation", "Typing in the inputs", "Reading the results"
 
 
 @pytest.mark.parametrize(("path", "groups"), [
-    ("/conv/preset/edge", ["The lab", "Steppers", "Input cells", "Results", "This list"]),
-    ("/conv/preset/mnist", ["The lab", "Steppers", "Input cells", "Results", "Images", "This list"]),
+    ("/conv/preset/edge", ["The lab", STEPS, INPUTS, RESULTS, "This list"]),
+    ("/conv/preset/mnist", ["The lab", STEPS, INPUTS, RESULTS, "Images", "This list"]),
     ("/", ["This list"]),
 ])
 def test_question_mark_lists_this_pages_keys(page, live_server, page_errors, path, groups):
