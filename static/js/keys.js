@@ -1,7 +1,8 @@
 // The page's keys, listed (templates/kit/keys.html): "?" opens the list as a modal dialog, and so does the footer's
 // Keyboard button; Esc, Close or a click beside it closes it. Each group of keys says in data-keys-if what the page
 // must hold for them to work (a stepper, an input grid, a results table, an image, the deck); a group whose selector
-// finds nothing on this page is hidden as the list opens. Loaded by base.html.
+// finds nothing drawn on this page (none, or all hidden: presenter mode's folded inputs) is hidden as the list opens.
+// Loaded by base.html.
 (function () {
   "use strict";
 
@@ -10,8 +11,9 @@
   function open() {
     const d = dialog();
     if (!d || d.open) return;
-    d.querySelectorAll("[data-keys-if]").forEach(function (group) {
-      group.hidden = !document.querySelector(group.getAttribute("data-keys-if"));
+    d.querySelectorAll("[data-keys-if]").forEach(function (group) { // shown where one such element is drawn
+      group.hidden = !Array.prototype.some.call(document.querySelectorAll(group.getAttribute("data-keys-if")),
+        function (el) { return el.getClientRects().length > 0; }); // not hidden (presenter mode's folded inputs)
     });
     d.showModal();
   }

@@ -18,6 +18,7 @@ STEPS, INPUTS, RESULTS = "Stepping through a computation", "Typing in the inputs
     ("/conv/preset/edge", ["The lab", STEPS, INPUTS, RESULTS, "This list"]),
     ("/conv/preset/mnist", ["The lab", STEPS, INPUTS, RESULTS, "Images", "This list"]),
     ("/", ["This list"]),
+    ("/pool/preset/notes-4x4?present=1", ["The lab", STEPS, RESULTS, "This list"]),  # its inputs folded away
 ])
 def test_question_mark_lists_this_pages_keys(page, live_server, page_errors, path, groups):
     page.goto(live_server + path)
