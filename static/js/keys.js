@@ -20,8 +20,7 @@
 
   document.addEventListener("keydown", function (ev) {
     if (ev.key !== "?" || ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    const t = ev.target;
-    if (t && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName))) return; // a "?" typed stays typed
+    if (window.Lens.takesKeys(ev.target)) return; // a "?" typed stays typed
     ev.preventDefault();
     open();
   });

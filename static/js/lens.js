@@ -16,7 +16,8 @@
  * patched in place: static/js/patch.js, its formulas, figures and added elements), Lens.renderFigure(el),
  * Lens.renderMath(el), Lens.purgeWithin(el), Lens.sweep(), Lens.copyText(text), Lens.pixelBox(plane, i, j, cls),
  * Lens.ensurePlotly() (a promise: plotly.js loaded on demand), Lens.whenPaused(items, run) (work noted while
- * someone types, done once typing pauses) and Lens.formatNumber(v[, style]):
+ * someone types, done once typing pauses), Lens.takesKeys(el) (a field keeps its keys from page-wide ones) and
+ * Lens.formatNumber(v[, style]):
  * the one number-to-text of the page scripts.
  */
 (function () {
@@ -519,6 +520,12 @@
     renderWithin(document.body);
   }
 
+  // Does el take the keys typed at it (a cell, a select, editable text)? Then a page-wide key (a stepper's ← →,
+  // P, ?) leaves them to it.
+  function takesKeys(el) {
+    return !!el && (el.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName));
+  }
+
   window.Lens = {
     renderWithin: renderWithin,
     drawParts: drawParts,
@@ -538,5 +545,6 @@
     markOverflowSoon: markOverflowSoon,
     whenDrawn: function () { return drawn; },
     pixelBox: pixelBox,
+    takesKeys: takesKeys,
   };
 })();

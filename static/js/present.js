@@ -136,8 +136,7 @@
   document.addEventListener("keydown", function (event) {
     if (event.key !== "p" && event.key !== "P") return;
     if (event.altKey || event.ctrlKey || event.metaKey || event.defaultPrevented || !isLabPage()) return;
-    var t = event.target;
-    if (t && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName))) return;
+    if (window.Lens.takesKeys(event.target)) return;
     event.preventDefault();
     setPresent(!flags().present);
   });

@@ -203,7 +203,7 @@
   document.addEventListener("keydown", function (ev) {
     const t = ev.target;
     if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    if (/^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName) || t.isContentEditable) return; // cells keep their keys
+    if (window.Lens.takesKeys(t)) return; // cells keep their keys
     const delta = STEP_KEYS[ev.key];
     if (t.tagName === "BUTTON" && !delta) return; // space and Enter press the button
     if (ev.key === " ") {
