@@ -1,6 +1,8 @@
-// Download a heatmap table (THE heatmap writer's <table class="heatmap">) as an SVG or PNG image, as Plotly's
-// own mode-bar button does for figures. One floating bar follows the table under the pointer (or the one a
-// tap or focus lands in); the image is drawn from what the table shows: each cell's box, colours and text.
+// Download a heatmap table (THE heatmap writer's <table class="heatmap">) or a drawing the server wrote as SVG
+// (<svg data-download="name">: the probability bars, kit/bars.html) as an SVG or PNG image, as Plotly's own
+// mode-bar button does for figures. One floating bar follows the table or drawing under the pointer (or the one a
+// tap or focus lands in); the image is drawn from what the page shows: each cell's box, colours and text, or the
+// drawing with its stylesheet's look written into it.
 (function () {
   "use strict";
 
@@ -13,7 +15,8 @@
   }
 
   function tableName(table) {
-    var name = table.getAttribute("data-arr") || (table.caption && table.caption.textContent) || "table";
+    var name = table.getAttribute("data-download") || table.getAttribute("data-arr") ||
+      (table.caption && table.caption.textContent) || "table";
     return name.trim().replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 60) || "table";
   }
 
@@ -46,6 +49,38 @@
     return { text: parts.join(""), width: w, height: h };
   }
 
+  // A drawing as a file of its own: its look (the stylesheet's) written into each element, and its margin (where
+  // the bars' p axis is labelled, left of x = 0) kept around it. Its x in percent resolve against its own width.
+  var LOOK = ["fill", "stroke", "stroke-width", "opacity", "font-family", "font-size", "font-weight", "font-style"];
+
+  function drawingSvg(svg) {
+    var box = svg.getBoundingClientRect(), s = window.getComputedStyle(svg);
+    var left = parseFloat(s.marginLeft) || 0, right = parseFloat(s.marginRight) || 0;
+    var w = Math.ceil(box.width), h = Math.ceil(box.height), outer = Math.ceil(left + w + right);
+    var copy = svg.cloneNode(true), from = svg.querySelectorAll("*"), to = copy.querySelectorAll("*");
+    for (var i = 0; i < from.length; i++) {
+      var look = window.getComputedStyle(from[i]);
+      to[i].setAttribute("style", LOOK.map(function (p) { return p + ":" + look.getPropertyValue(p); }).join(";"));
+    }
+    var figure = svg.closest("figure"), caption = figure && figure.querySelector("figcaption"), top = 0, title = "";
+    if (caption) { // the chart's title (the sample, its label and its loss) above it, a subscript as one
+      var c = window.getComputedStyle(caption);
+      top = Math.ceil(parseFloat(c.fontSize) * 1.8);
+      title = '<text x="2" y="' + (top / 2) + '" dominant-baseline="central" style="' +
+        escapeXml(LOOK.map(function (p) { return p + ":" + c.getPropertyValue(p); }).join(";")) + ";fill:" + c.color +
+        '">' + Array.prototype.map.call(caption.childNodes, function (node) {
+          return node.nodeName === "SUB" ? '<tspan baseline-shift="sub" font-size="75%">' +
+            escapeXml(node.textContent) + "</tspan>" : escapeXml(node.textContent);
+        }).join("") + "</text>";
+    }
+    var inner = '<svg x="' + left + '" y="' + top + '" width="' + w + '" height="' + h + '" overflow="visible" style="' +
+      escapeXml(LOOK.map(function (p) { return p + ":" + s.getPropertyValue(p); }).join(";")) + '">' +
+      copy.innerHTML + "</svg>";
+    var text = '<svg xmlns="http://www.w3.org/2000/svg" width="' + outer + '" height="' + (top + h) + '" viewBox="0 0 ' +
+      outer + " " + (top + h) + '"><rect width="100%" height="100%" fill="#ffffff"/>' + title + inner + "</svg>";
+    return { text: text, width: outer, height: top + h };
+  }
+
   function save(href, filename) {
     var a = document.createElement("a");
     a.href = href;
@@ -57,7 +92,8 @@
 
   function download(format) {
     if (!current) return;
-    var svg = tableSvg(current), name = tableName(current);
+    var svg = current.tagName.toLowerCase() === "svg" ? drawingSvg(current) : tableSvg(current);
+    var name = tableName(current);
     var url = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg.text);
     if (format === "svg") return save(url, name + ".svg");
     var image = new Image(), scale = 2;
@@ -77,13 +113,13 @@
     bar = document.createElement("div");
     bar.className = "table-download";
     bar.setAttribute("role", "group");
-    bar.setAttribute("aria-label", "Download this table as an image");
+    bar.setAttribute("aria-label", "Download this as an image");
     ["png", "svg"].forEach(function (format) {
       var b = document.createElement("button");
       b.type = "button";
       b.className = "table-download__button";
       b.textContent = format.toUpperCase();
-      b.title = "Download this table as " + format.toUpperCase();
+      b.title = "Download this as " + format.toUpperCase();
       b.addEventListener("click", function (event) {
         event.preventDefault();
         event.stopPropagation();
@@ -149,7 +185,7 @@
   }
 
   function tableOf(target) {
-    return target && target.closest ? target.closest("table.heatmap") : null;
+    return target && target.closest ? target.closest("table.heatmap, svg[data-download]") : null;
   }
 
   document.addEventListener("mouseover", function (event) {

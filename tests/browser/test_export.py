@@ -1,5 +1,6 @@
 """Export in real Chromium: the header's Download JSON and Copy as NumPy follow the page's current link
-(after an edit, not only the link it opened with), and a Plotly figure offers its own PNG download.
+(after an edit, not only the link it opened with), a Plotly figure offers its own PNG download, and a heatmap
+table, an input grid and the probability bars (drawn by the server) download as SVG or PNG.
 
 Expected numbers by hand: logits [0, 0] → p = [0.5, 0.5].
 """
@@ -14,6 +15,10 @@ import pytest
 pytestmark = pytest.mark.browser
 
 START = "/softmax?v=1&logits=1x2:3,0&labels=1:0&temperature=1"
+RUNNING = ("/norm?v=1&tab=running&x=4x3:1,2,-1,3,0,0,5,4,1,7,2,4&gamma=3:1,2,0.5&beta=3:0,1,-1&running_mean=3:0,0,0"
+           "&running_var=3:1,1,1&dout=4x3:1,-1,0.5,0,2,-0.5,-1,1,1,2,0,-1&mode=train&eps=1e-05&convention=cs231n&c=0"
+           "&sample=0&source=random&batches=50&seq_seed=0&true_mean=2&true_var=4&p=0.8&p_means=keep&drop_seed=0"
+           "&draws=200")
 
 
 def test_download_and_copy_follow_the_edited_link(page, live_server, page_errors):
@@ -42,14 +47,34 @@ def test_download_and_copy_follow_the_edited_link(page, live_server, page_errors
 
 
 def test_a_figure_offers_plotlys_png_download(page, live_server, page_errors):
-    page.goto(live_server + START)
-    plot = page.locator("#probabilities .plot").first
-    page.wait_for_selector("#probabilities .plot .main-svg")
+    page.goto(live_server + RUNNING)
+    plot = page.locator("#results .norm-plot").first
+    page.wait_for_selector("#results .norm-plot .main-svg")
     plot.hover()
-    download = '#probabilities .plot .modebar-btn[data-title="Download plot as a png" i]'
+    download = '#results .norm-plot .modebar-btn[data-title="Download plot as a png" i]'
     page.locator(download).first.wait_for(state="attached")
     # the download is the only button: the rest of the bar stays off, as the figure asked
-    assert page.locator("#probabilities .plot .modebar-btn").count() == page.locator("#probabilities .plot").count()
+    assert page.locator("#results .norm-plot .modebar-btn").count() == page.locator("#results .norm-plot").count()
+    assert not page_errors
+
+
+def test_the_probability_bars_download_as_svg_and_png(page, live_server, page_errors):
+    """The bars the server draws as SVG (kit/bars.html) download as a file of their own: the bars, their values,
+    and the p axis's labels beside them, with the stylesheet's look written in; p = [0.9526, 0.04743] for [3, 0]."""
+    page.goto(live_server + START)
+    chart = page.locator("#probabilities svg[data-download]").first
+    chart.hover()
+    svg = table_download(page, "SVG")
+    assert svg.suggested_filename == "probabilities_sample_0.svg"
+    text = open(svg.path()).read()
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", text)
+    assert ["0.9526", "0", "label", "0.04743", "1"] == texts[-5:]  # the values above the bars, the ticks under them
+    assert "0.75" in texts and "p" in texts  # the p axis, drawn left of the plot: inside the image
+    assert re.search(r"<svg x=\"40\" y=\"2\d\"", text) and "font-family:" in text and 'fill="url(#hatch-' in text
+    chart.hover()
+    png = table_download(page, "PNG")
+    assert png.suggested_filename == "probabilities_sample_0.png"
+    assert open(png.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert not page_errors
 
 

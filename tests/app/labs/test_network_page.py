@@ -340,6 +340,14 @@ def test_the_drawing_pad_feeds_your_own_digit(client, lenet):
         pixels[i] = "16"
     r = post(client, "/network/predict", fields + [("pad", p) for p in pixels])
     assert r.status_code == 200 and re.search(r'data-predicted="\d"', r.text)
+    best = re.search(r'data-predicted="(\d)"', r.text).group(1)
+    said = re.search(r'data-predicted="\d">\d</b> \(([^)]+)\)', r.text).group(1)
+    marked = re.findall(r'<rect class="barchart__bar( is-marked)?"', r.text)  # THE probability bars, the answer marked
+    assert len(marked) == 10 and [i for i, m in enumerate(marked) if m] == [int(best)]
+    values = re.findall(r"<title>class \d: p = ([^<]*)</title>", r.text)  # in the bars' tooltips: a narrow column
+    assert "barchart__value" not in r.text  # … not written above ten bars
+    assert float(values[int(best)]) == pytest.approx(float(said), rel=1e-3)  # every digit in the tooltip, 4 said
+    assert max(values, key=float) == values[int(best)] and sum(float(v) for v in values) == pytest.approx(1)
     r = post(client, "/network/predict", fields + [("pad", "0")] * 64)
     assert "the pad is empty" in r.text
     fields = replace_field(fields, "pad_label", "1")

@@ -5,10 +5,8 @@ Expected numbers are worked by hand in each test (exp, log), never read back fro
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from html import unescape
 
 import numpy as np
 import pytest
@@ -278,15 +276,20 @@ def test_provenance_refuses_what_it_does_not_know(client):
 
 def test_the_page_draws_bars_with_the_label_marked(client):
     html = client.get("/softmax/preset/batch").text
-    figures = [json.loads(unescape(f)) for f in re.findall(r"data-figure='([^']*)'", html)]
-    assert len(figures) == 3  # one bar chart per sample
-    bar = figures[1]["data"][0]  # sample 1, label 3
-    assert figures[1]["layout"]["xaxis"]["ticktext"] == ["0", "1", "2", "<b>3</b><br>label"]
-    assert bar["marker"]["pattern"]["shape"] == ["", "", "", "/"]
-    assert len(set(bar["marker"]["color"])) == 2 and bar["marker"]["color"][3] != bar["marker"]["color"][0]
+    charts = re.findall(r'<figure class="barchart" data-bars="([^"]+)">(.*?)</figure>', html, re.S)
+    assert [key for key, _ in charts] == [f"probabilities_sample_{n}" for n in range(3)]  # one chart per sample
+    chart = charts[1][1]  # sample 1, label 3
+    assert "sample 1: label 3, −log p<sub>3</sub> = 2.721" in chart
+    bars = re.findall(r'<rect class="barchart__bar( is-marked)?"[^>]* height="([^"]+)" fill="([^"]+)">', chart)
+    assert [bool(marked) for marked, _, _ in bars] == [False, False, False, True]
+    assert bars[3][2] == "url(#hatch-probabilities_sample_1)" and f'id="hatch-{charts[1][0]}"' in chart
+    assert re.findall(r'class="barchart__tick is-marked"[^>]*>([^<]*)<', chart) == ["3", "label"]
     # the values written on the bars: softmax of [0.5, 2.5, −1, 0] (shifted [−2, 0, −3.5, −2.5],
     # S = 1 + 0.135335 + 0.030197 + 0.082085 = 1.247618) → p = [0.10847, 0.80153, 0.024204, 0.065793]
-    assert bar["text"] == ["0.1085", "0.8015", "0.0242", "0.06579"]
+    assert re.findall(r'class="barchart__value"[^>]*>([^<]*)<', chart) == ["0.1085", "0.8015", "0.0242", "0.06579"]
+    heights = [float(h) for _, h, _ in bars]  # 140 px for p = 1
+    assert heights == pytest.approx([140 * p for p in (0.10847, 0.80153, 0.024204, 0.065793)], abs=0.01)
+    assert "data-figure" not in html.split('id="probabilities"')[1].split("</section>")[0]  # no Plotly figure
 
 
 def test_no_inline_script_on_the_page(client):

@@ -27,6 +27,7 @@ from app.web.labs.network.state import (
 )
 from app.web.labs.network.step import IMAGE_OVER, PHASES, describe, dims, keras_names, layer_at, panel
 from app.web.labs.network.train import train_view
+from app.web.render.bars import probability_bars
 from app.web.render.heatmap import batched, planes
 from app.web.render.numbers import cell_text
 from engine import conventions
@@ -251,17 +252,12 @@ def predict(state: NetworkState, pixels: np.ndarray) -> dict[str, Any]:
     probs, t, x = network_run.probabilities(state, pixels)
     best = int(np.argmax(probs))
     return {"probs": [cell_text(float(p)) for p in probs], "best": best,
-            "figure": _probs_figure(probs), "t": t, "x": x}
+            "bars": _probs_bars(probs), "t": t, "x": x}
 
 
-def _probs_figure(probs: np.ndarray) -> dict[str, Any]:
+def _probs_bars(probs: np.ndarray) -> dict[str, Any]:
     best = int(np.argmax(probs))
-    colours = ["rgb(191,91,23)" if i == best else "rgb(120,120,120)" for i in range(len(probs))]
-    return {"data": [{"type": "bar", "x": [str(i) for i in range(len(probs))], "y": [float(p) for p in probs],
-                      "marker": {"color": colours}, "hovertemplate": "class %{x}: %{y:.4f}<extra></extra>"}],
-            "layout": {"height": 180, "margin": {"l": 36, "r": 8, "t": 10, "b": 36}, "yaxis": {"range": [0, 1.05]},
-                       "xaxis": {"type": "category", "dtick": 1, "title": {"text": "class"}},
-                       "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"size": 12}},
-            "config": {"displayModeBar": False, "responsive": True, "staticPlot": True}}
+    return probability_bars(probs, best, "prediction", mark_word="answer", values=False,
+                            label=f"Probability of each class; the network's answer is {best}")
 
 

@@ -11,18 +11,17 @@ import math
 from functools import partial
 
 import numpy as np
+from markupsafe import Markup
 
 from app.web.labs.softmax import stages
 from app.web.labs.softmax.presets import NOTES_LOGITS, NOTES_PRINTED
 from app.web.labs.softmax.stages import tex, tex_vec
 from app.web.labs.softmax.state import OP, SoftmaxState, temperature_range
+from app.web.render.bars import probability_bars
 from app.web.render.heatmap import Heatmaps, batched, rounded_tip, scale_max
 from app.web.render.numbers import cell_text, exact_text, power_text, prose_text, tex_number
 from engine.explain import softmax as softmax_lab
 from engine.registry import prepare, trace_op
-
-BAR = "rgb(33,102,172)"
-BAR_LABEL = "rgb(191,91,23)"
 
 
 def compute(state: SoftmaxState) -> tuple[dict, dict]:
@@ -83,29 +82,10 @@ def _row_of(grids: Heatmaps, values, array: str, n: int, vmax: float | None = No
 
 
 def bars(probs: np.ndarray, label: int, n: int, nll: float) -> dict:
-    """One sample's probabilities as a Plotly bar chart (plain dict); the label's bar marked."""
-    k_count = probs.size
-    colours = [BAR_LABEL if k == label else BAR for k in range(k_count)]
-    patterns = ["/" if k == label else "" for k in range(k_count)]
-    ticks = [f"<b>{k}</b><br>label" if k == label else str(k) for k in range(k_count)]
-    data = [{
-        "type": "bar", "x": list(range(k_count)), "y": [float(p) for p in probs],
-        "text": [cell_text(float(p)) for p in probs], "textposition": "outside", "cliponaxis": False,
-        "textfont": {"size": 12}, "marker": {"color": colours, "pattern": {"shape": patterns, "fgcolor": "#fff"}},
-        "hovertemplate": "class %{x}<br>p = %{y:.6g}<extra></extra>",
-    }]
-    layout = {
-        "height": 230, "margin": {"l": 40, "r": 10, "t": 34, "b": 48}, "bargap": 0.25,
-        "title": {"text": f"sample {n}: label {label}, −log p<sub>{label}</sub> = {cell_text(nll)}",
-                  "font": {"size": 13}, "x": 0.02, "xanchor": "left"},
-        "xaxis": {"tickmode": "array", "tickvals": list(range(k_count)), "ticktext": ticks, "title": {"text": ""},
-                  "fixedrange": True},
-        "yaxis": {"range": [0, 1.18], "tickvals": [0, 0.25, 0.5, 0.75, 1], "title": {"text": "p"},
-                  "fixedrange": True, "gridcolor": "rgba(0,0,0,0.08)"},
-        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"size": 12},
-        "showlegend": False,
-    }
-    return {"data": data, "layout": layout, "config": {"displayModeBar": False, "responsive": True}}
+    """One sample's probabilities as THE probability bar chart (app.web.render.bars), its label's bar marked."""
+    caption = Markup("sample {}: label {}, −log p<sub>{}</sub> = {}").format(n, label, label, cell_text(nll))
+    return probability_bars(probs, label, f"probabilities_sample_{n}", mark_word="label", caption=caption,
+                            label=f"Bar chart of the probabilities of sample {n}; its label is class {label}")
 
 
 # ------------------------------------------------------------------ formulas with the numbers
