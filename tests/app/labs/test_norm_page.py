@@ -10,6 +10,7 @@ import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 
 HX = {"HX-Request": "true"}
@@ -399,3 +400,28 @@ def test_the_graphs_longest_numbers_never_run_into_their_gradients(client):
     # room between them for the arrows' labels
     assert all(a["x"] + a["w"] + 100 <= b["x"] for a, b in zip(middle, middle[1:], strict=False))
     assert any(len(value) + len(grad) >= 15 for node in nodes for (_, value), (_, grad) in node["rows"])
+
+
+def test_the_graphs_top_labels_stand_clear_of_the_arc_and_of_each_other():
+    """∂σ²/∂xᵢ's label over its arc (x → σ², over μ), ∂σ²/∂μ's under the arc and over μ and σ²: they sat 19 units
+    apart with the arc through the first; and σ²'s exponent is written as one (it read '^−3/2')."""
+    from app.web.labs.norm import view as norm_view
+    from app.web.labs.norm.presets import PRESETS
+
+    g = norm_view.bn_view(PRESETS["two-sample"].make(0))["graph"]
+    edges = {e["label"].split(" = ")[0]: e for e in g["edges"]}
+    arc = edges["∂σ²/∂xᵢ"]
+    (x0, y0), (c1, c2, (x1, y1)) = (
+        [float(v) for v in arc["path"].split()[0][1:].split(",")],
+        [[float(v) for v in p.lstrip("C").split(",")] for p in arc["path"].split()[1:]])
+    ts = np.linspace(0, 1, 201)
+    ys = (1 - ts) ** 3 * y0 + 3 * (1 - ts) ** 2 * ts * c1[1] + 3 * (1 - ts) * ts ** 2 * c2[1] + ts ** 3 * y1
+    xs = (1 - ts) ** 3 * x0 + 3 * (1 - ts) ** 2 * ts * c1[0] + 3 * (1 - ts) * ts ** 2 * c2[0] + ts ** 3 * x1
+    half = 100  # half the width of either label, in the graph's units (13 px type, ~22 characters)
+    under = ys[np.abs(xs - arc["lx"]) <= half]
+    assert arc["ly"] + 4 <= under.min()  # the label's baseline over the arc where the label is
+    mu = edges["∂σ²/∂μ"]
+    under = ys[np.abs(xs - mu["lx"]) <= half]
+    assert under.max() + 14 <= mu["ly"] or mu["ly"] + 14 <= under.min()  # clear of the arc, one line of type
+    assert mu["ly"] - 14 >= arc["ly"] + 4 and mu["ly"] + 4 <= min(n["y"] for n in g["nodes"])
+    assert "⁻³ᐟ²" in edges["∂x̂ᵢ/∂σ²"]["label"] and "^" not in edges["∂x̂ᵢ/∂σ²"]["label"]

@@ -225,7 +225,7 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
         "beta": scalar("beta", "β  shift", 1, [("value", float(r["beta"][c]), "fwd"),
                                                ("∂L/∂β", float(r["dbeta"][c]), "bwd")]),
     }
-    top = 64
+    top = 84  # room above μ and σ² for the arc x → σ² and its label over it, then ∂σ²/∂μ's label below it
     mid = top + max(n["mu"]["h"], n["var"]["h"]) + 78
     _place(n["mu"], 262, top)
     _place(n["var"], 486, top)
@@ -250,15 +250,15 @@ def graph(r: dict, c: int, mode: str, layout: str) -> dict:
 
     x, mu, var, xh, y, g, b = (n[k] for k in ("x", "mu", "var", "x_hat", "y", "gamma", "beta"))
     arrow_y = mid + 78  # the middle row's horizontal arrows, below the column headers
-    edge((x["x"] + 150, x["y"]), (mu["x"], mu["cy"]), "∂μ/∂xᵢ = 1/n", (x["x"] + 128, mu["cy"] + 34), "end",
+    edge((x["x"] + 150, x["y"]), (mu["x"], mu["cy"]), "∂μ/∂xᵢ = 1/n", (x["x"] + 146, mu["cy"] + 40), "end",
          used=train)
-    edge((x["x"] + 44, x["y"]), (var["cx"], var["y"]), "∂σ²/∂xᵢ = 2(xᵢ − μ)/n", (mu["cx"], 35), curve=-24,
+    edge((x["x"] + 44, x["y"]), (var["cx"], var["y"]), "∂σ²/∂xᵢ = 2(xᵢ − μ)/n", (mu["cx"], 14), curve=0,
          used=train)
     edge((mu["right"], mu["y"] + 30), (var["x"], mu["y"] + 30), "∂σ²/∂μ = Σ −2(xᵢ − μ)/n",
-         ((mu["right"] + var["x"]) / 2, top - 10), used=train)
+         ((mu["right"] + var["x"]) / 2, top - 12), used=train)
     edge((mu["cx"], mu["bottom"]), (xh["x"] + 22, xh["y"]), "∂x̂ᵢ/∂μ = −1/√(σ²+ε)",
          (mu["x"] - 4, mu["bottom"] + 26), "start", used=train)
-    edge((var["cx"] + 30, var["bottom"]), (var["cx"] + 30, xh["y"]), "∂x̂ᵢ/∂σ² = −½(xᵢ − μ)(σ²+ε)^−3/2",
+    edge((var["cx"] + 30, var["bottom"]), (var["cx"] + 30, xh["y"]), "∂x̂ᵢ/∂σ² = −½(xᵢ − μ)(σ²+ε)⁻³ᐟ²",
          (var["cx"] + 38, (var["bottom"] + xh["y"]) / 2 + 5), "start", used=train)
     edge((x["right"], arrow_y), (xh["x"], arrow_y), "∂x̂ᵢ/∂xᵢ = 1/√(σ²+ε)", ((x["right"] + xh["x"]) / 2, arrow_y - 8))
     edge((xh["right"], arrow_y), (y["x"], arrow_y), "∂yᵢ/∂x̂ᵢ = γ", ((xh["right"] + y["x"]) / 2, arrow_y + 22))
