@@ -54,7 +54,11 @@ def test_the_notes_example_opens_with_the_correct_numbers(page, live_server, pag
     # e^3, e^−2, e^−100 over 20.2209: 0.9933, 0.006693 (notes: 0.0066), 1.84e−45 (notes: 1.88e−45)
     assert row(page, "probs") == ["0.9933", "0.006693", "1.84e-45"]
     assert "1.88 × 10⁻⁴⁵" in page.inner_text(".notes-card")
-    page.wait_for_selector("#probabilities .plot .main-svg")  # the bar chart was drawn (plotly loads on demand)
+    bars = page.locator("#probabilities .barchart__value")  # the bar chart, drawn by the server (kit/bars.html)
+    assert bars.all_text_contents() == ["0.9933", "0.006693", "1.84e-45"]
+    tall = page.locator("#probabilities .barchart__bar").first.bounding_box()["height"]
+    assert 138 < tall < 140  # p = 0.9933 of a 140 px axis, drawn
+    assert page.evaluate("() => window.Plotly === undefined")  # no figure in view: plotly.js was never loaded
     page.wait_for_selector(".formula.is-rendered")
     assert page.locator(".katex-error").count() == 0
     assert not page_errors, page_errors
