@@ -22,9 +22,9 @@ from app.web.render.numbers import cell_text, exact_text
 TOP, PLOT_H, BOTTOM = 22, 140, 38  # px: room for the values above a bar of p = 1, the plot (p from 0 to 1), ticks
 MARGIN_L, MARGIN_R = 40, 10  # px beside the plot: the p axis's tick labels (drawn left of x = 0), the last value
 VALUE_CHAR = 7.3  # px: one character of a bar's 12 px mono value (bars.css, .barchart__value)
-TIGHT_OVER, TIGHT_CHAR = 7, 6.1  # values longer than this are set at 10 px (bars.css, .barchart--tight): ten
-# classes of 9-character values (0.0004008) fit a laptop's softmax card without scrolling (not in presenter mode,
-# where the chart is zoomed 4/3 and its type at least 16 px)
+TIGHT_OVER, TIGHT_CHAR = 560, 6.1  # px: bars whose values at 12 px need more room than this are given their values
+# at 10 px (bars.css, .barchart--tight): ten classes of 9-character values (0.0004008) fit a laptop's softmax card
+# without scrolling; not in presenter mode, where the chart is zoomed 4/3 and its type at least 16 px
 SLOT_MIN = 26  # px: the narrowest room a bar gets, short values or not
 SLOT_BARE = 18  # px: … with no value written above it (room for its tick, a bold class number)
 Y_TICKS = (0, 0.25, 0.5, 0.75, 1)
@@ -61,15 +61,15 @@ def probability_bars(probs: np.ndarray, marked: int, key: str, *, mark_word: str
             "fill": BAR_MARKED if k == marked else BAR,
         })
     widest = max(len(t) for t in texts)
-    tight = widest > TIGHT_OVER
+    slot, slot_tight = (max(SLOT_MIN, math.ceil(widest * char) + 4) for char in (VALUE_CHAR, TIGHT_CHAR))
+    tight = values and count * slot > TIGHT_OVER
     return {
         "key": key, "bars": bars, "tight": tight, "caption": caption, "label": label, "mark_word": mark_word,
         "height": TOP + PLOT_H + BOTTOM, "base": TOP + PLOT_H, "tick_y": TOP + PLOT_H + 14,
         "word_y": TOP + PLOT_H + 29, "margin_l": MARGIN_L, "margin_r": MARGIN_R,
         "show_values": values,  # the plot's least width, margins aside; in presenter mode its values at 12 px
-        "min_width": count * (max(SLOT_MIN, math.ceil(widest * (TIGHT_CHAR if tight else VALUE_CHAR)) + 4)
-                              if values else SLOT_BARE),
-        "min_width_present": count * (max(SLOT_MIN, math.ceil(widest * VALUE_CHAR) + 4) if values else SLOT_BARE),
+        "min_width": count * ((slot_tight if tight else slot) if values else SLOT_BARE),
+        "min_width_present": count * (slot if values else SLOT_BARE),
         "y_ticks": [{"y": _y(t), "text": f"{t:g}"} for t in Y_TICKS], "axis_y": 6,  # the p axis's name, above its 1
         "fill": BAR, "fill_marked": BAR_MARKED,
     }

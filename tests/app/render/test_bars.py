@@ -37,11 +37,13 @@ def test_the_values_are_the_one_number_formatters_and_set_the_minimum_width():
     short = B.probability_bars(np.array([0.5, 0.5]), 0, "c")
     assert [b["text"] for b in short["bars"]] == ["0.5", "0.5"]
     assert short["min_width"] == 2 * B.SLOT_MIN and not short["tight"]  # short values: the narrowest slots
-    long = B.probability_bars(np.array([0.0004008, 0.9995992]), 0, "c")
-    assert [b["text"] for b in long["bars"]] == ["0.0004008", "0.9996"]
-    assert long["tight"]  # 9 characters: set smaller, each slot as wide as the widest value at that size
-    assert long["min_width"] == 2 * (math.ceil(9 * B.TIGHT_CHAR) + 4)
-    assert long["min_width_present"] == 2 * (math.ceil(9 * B.VALUE_CHAR) + 4)  # at 12 px in presenter mode
+    few = B.probability_bars(np.array([0.0004008, 0.9995992]), 0, "c")
+    assert [b["text"] for b in few["bars"]] == ["0.0004008", "0.9996"]
+    assert not few["tight"] and few["min_width"] == 2 * (math.ceil(9 * B.VALUE_CHAR) + 4)  # two fit at 12 px
+    many = B.probability_bars(np.r_[0.0004008, np.full(9, 0.9995992 / 9)], 0, "c")
+    assert many["tight"]  # ten of 9 characters: set smaller, each slot as wide as the widest value at that size
+    assert many["min_width"] == 10 * (math.ceil(9 * B.TIGHT_CHAR) + 4) < many["min_width_present"]
+    assert many["min_width_present"] == 10 * (math.ceil(9 * B.VALUE_CHAR) + 4)  # at 12 px in presenter mode
 
 
 @pytest.mark.parametrize("p", [math.nan, math.inf, -0.5, 1.5])
