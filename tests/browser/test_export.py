@@ -62,19 +62,11 @@ def test_the_probability_bars_download_as_svg_and_png(page, live_server, page_er
     """The bars the server draws as SVG (kit/bars.html) download as a file of their own: the bars, their values,
     and the p axis's labels beside them, with the stylesheet's look written in; p = [0.9526, 0.04743] for [3, 0]."""
     page.goto(live_server + START)
-    chart = page.locator("#probabilities svg[data-download]").first
-    chart.hover()
-    svg = table_download(page, "SVG")
-    assert svg.suggested_filename == "probabilities_sample_0.svg"
-    text = open(svg.path()).read()
+    text = svg_and_png(page, page.locator("#probabilities svg[data-download]").first, "probabilities_sample_0")
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", text)
     assert ["0.9526", "0", "label", "0.04743", "1"] == texts[-5:]  # the values above the bars, the ticks under them
     assert "0.75" in texts and "p" in texts  # the p axis, drawn left of the plot: inside the image
     assert re.search(r"<svg x=\"40\" y=\"2\d\"", text) and "font-family:" in text and 'fill="url(#hatch-' in text
-    chart.hover()
-    png = table_download(page, "PNG")
-    assert png.suggested_filename == "probabilities_sample_0.png"
-    assert open(png.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert not page_errors
 
 
@@ -99,20 +91,25 @@ def table_download(page, kind: str):
     return download.value
 
 
+def svg_and_png(page, target, name: str) -> str:
+    """Hovers target and downloads it as SVG and as PNG, each named after it: the SVG's text (the PNG is one)."""
+    target.hover()
+    svg = table_download(page, "SVG")
+    assert svg.suggested_filename == f"{name}.svg"
+    target.hover()
+    png = table_download(page, "PNG")
+    assert png.suggested_filename == f"{name}.png"
+    assert open(png.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    return open(svg.path()).read()
+
+
 def test_a_heatmap_table_downloads_as_svg_and_png(page, live_server, page_errors):
     """static/js/export-table.js: hovering a heatmap table shows a PNG/SVG bar; the SVG holds the table's numbers."""
     page.goto(live_server + START)
     table = page.locator('table.heatmap[data-arr="probs"]').first
-    table.hover()
-    svg = table_download(page, "SVG")
-    assert svg.suggested_filename == "probs.svg"
-    text = open(svg.path()).read()
+    text = svg_and_png(page, table, "probs")
     first = table.locator("td").first.text_content().strip()
     assert text.startswith("<svg") and f">{first}<" in text
-    table.hover()
-    png = table_download(page, "PNG")
-    assert png.suggested_filename == "probs.png"
-    assert open(png.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert not page_errors
 
 
