@@ -52,6 +52,9 @@
   // A drawing as a file of its own: its look (the stylesheet's) written into each element, and its margin (where
   // the bars' p axis is labelled, left of x = 0) kept around it. Its x in percent resolve against its own width.
   var LOOK = ["fill", "stroke", "stroke-width", "opacity", "font-family", "font-size", "font-weight", "font-style"];
+  function lookOf(style) { // a computed style's LOOK as a style attribute's text
+    return LOOK.map(function (p) { return p + ":" + style.getPropertyValue(p); }).join(";");
+  }
 
   function drawingSvg(svg) {
     var box = svg.getBoundingClientRect(), s = window.getComputedStyle(svg);
@@ -59,22 +62,21 @@
     var w = Math.ceil(box.width), h = Math.ceil(box.height), outer = Math.ceil(left + w + right);
     var copy = svg.cloneNode(true), from = svg.querySelectorAll("*"), to = copy.querySelectorAll("*");
     for (var i = 0; i < from.length; i++) {
-      var look = window.getComputedStyle(from[i]);
-      to[i].setAttribute("style", LOOK.map(function (p) { return p + ":" + look.getPropertyValue(p); }).join(";"));
+      to[i].setAttribute("style", lookOf(window.getComputedStyle(from[i])));
     }
     var figure = svg.closest("figure"), caption = figure && figure.querySelector("figcaption"), top = 0, title = "";
     if (caption) { // the chart's title (the sample, its label and its loss) above it, a subscript as one
       var c = window.getComputedStyle(caption);
       top = Math.ceil(parseFloat(c.fontSize) * 1.8);
       title = '<text x="2" y="' + (top / 2) + '" dominant-baseline="central" style="' +
-        escapeXml(LOOK.map(function (p) { return p + ":" + c.getPropertyValue(p); }).join(";")) + ";fill:" + c.color +
+        escapeXml(lookOf(c)) + ";fill:" + c.color +
         '">' + Array.prototype.map.call(caption.childNodes, function (node) {
           return node.nodeName === "SUB" ? '<tspan baseline-shift="sub" font-size="75%">' +
             escapeXml(node.textContent) + "</tspan>" : escapeXml(node.textContent);
         }).join("") + "</text>";
     }
     var inner = '<svg x="' + left + '" y="' + top + '" width="' + w + '" height="' + h + '" overflow="visible" style="' +
-      escapeXml(LOOK.map(function (p) { return p + ":" + s.getPropertyValue(p); }).join(";")) + '">' +
+      escapeXml(lookOf(s)) + '">' +
       copy.innerHTML + "</svg>";
     var text = '<svg xmlns="http://www.w3.org/2000/svg" width="' + outer + '" height="' + (top + h) + '" viewBox="0 0 ' +
       outer + " " + (top + h) + '"><rect width="100%" height="100%" fill="#ffffff"/>' + title + inner + "</svg>";

@@ -49,27 +49,27 @@ def probability_bars(probs: np.ndarray, marked: int, key: str, *, mark_word: str
     ps = [float(p) for p in np.asarray(probs, dtype=np.float64).ravel()]
     count = len(ps)
     texts = [cell_text(p) for p in ps]
-    slot = 100 / count
+    share = 100 / count  # % of the plot's width: a bar's slot
     bars = []
     for k, (p, text) in enumerate(zip(ps, texts, strict=True)):
         shown = min(max(p, 0.0), 1.0) if math.isfinite(p) else 0.0  # a probability; what is not is drawn as 0
         top = _y(shown)
         bars.append({
             "k": k, "marked": k == marked, "text": text, "exact": exact_text(p),
-            "x": round(slot * (k + (1 - BAR_SHARE) / 2), 3), "w": round(slot * BAR_SHARE, 3),
-            "mid": round(slot * (k + 0.5), 3), "y": top, "h": round(TOP + PLOT_H - top, 2),
+            "x": round(share * (k + (1 - BAR_SHARE) / 2), 3), "w": round(share * BAR_SHARE, 3),
+            "mid": round(share * (k + 0.5), 3), "y": top, "h": round(TOP + PLOT_H - top, 2),
             "fill": BAR_MARKED if k == marked else BAR,
         })
     widest = max(len(t) for t in texts)
-    slot, slot_tight = (max(SLOT_MIN, math.ceil(widest * char) + 4) for char in (VALUE_CHAR, TIGHT_CHAR))
-    tight = values and count * slot > TIGHT_OVER
+    room, room_tight = (max(SLOT_MIN, math.ceil(widest * char) + 4) for char in (VALUE_CHAR, TIGHT_CHAR))  # px a slot
+    tight = values and count * room > TIGHT_OVER
     return {
         "key": key, "bars": bars, "tight": tight, "caption": caption, "label": label, "mark_word": mark_word,
         "height": TOP + PLOT_H + BOTTOM, "base": TOP + PLOT_H, "tick_y": TOP + PLOT_H + 14,
         "word_y": TOP + PLOT_H + 29, "margin_l": MARGIN_L, "margin_r": MARGIN_R,
-        "show_values": values,  # the plot's least width, margins aside; in presenter mode its values at 12 px
-        "min_width": count * ((slot_tight if tight else slot) if values else SLOT_BARE),
-        "min_width_present": count * (slot if values else SLOT_BARE),
+        "show_values": values,  # the plot's least width (margins aside), and in presenter mode (values at 12 px):
+        "min_width": count * ((room_tight if tight else room) if values else SLOT_BARE),
+        "min_width_present": count * (room if values else SLOT_BARE),
         "y_ticks": [{"y": _y(t), "text": f"{t:g}"} for t in Y_TICKS], "axis_y": 6,  # the p axis's name, above its 1
         "fill": BAR, "fill_marked": BAR_MARKED,
     }
