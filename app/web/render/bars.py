@@ -8,7 +8,8 @@ patch's attribute updates (static/js/patch.js). As a Plotly figure, its Plotly.r
 The chart is fluid: x in percent of its width, y in px, its type at a fixed size (the stylesheet's). Its
 minimum width gives every bar room for its value written above it (wider than a phone: it scrolls sideways).
 Every bar carries its value as a tooltip; the marked one (the sample's label, the network's answer) is orange,
-hatched, and its tick bold, with a word under it.
+hatched, and its tick bold, with a word under it. A probability a quiz hides (app.web.render.hidden: the bars of
+``array`` at ``prefix``) is drawn as a dashed empty slot with "?": its height would give its value away.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 
 import numpy as np
 
+from app.web.render import hidden
 from app.web.render.numbers import cell_text, exact_text
 
 TOP, PLOT_H, BOTTOM = 22, 140, 38  # px: room for the values above a bar of p = 1, the plot (p from 0 to 1), ticks
@@ -39,23 +41,29 @@ def _y(p: float) -> float:
 
 
 def probability_bars(probs: np.ndarray, marked: int, key: str, *, mark_word: str = "", caption: str = "",
-                     label: str = "", values: bool = True) -> dict:
+                     label: str = "", values: bool = True, array: str = "", prefix: tuple[int, ...] = ()) -> dict:
     """The chart of a probability vector with bar ``marked`` marked.
 
     ``key``: its name, unique on the page (its hatch pattern's id, its download's file name); ``mark_word``:
     written under the marked bar's tick ("label"); ``caption``: HTML above the chart; ``label``: its accessible
     name (a screen reader reads the values from the bars' tooltips); ``values``: each value written above its bar
-    (else in its tooltip only: ten classes in a narrow column)."""
+    (else in its tooltip only: ten classes in a narrow column); ``array``, ``prefix``: bar k is
+    ``array[*prefix, k]``, for a quiz's hidden cells."""
     ps = [float(p) for p in np.asarray(probs, dtype=np.float64).ravel()]
     count = len(ps)
     texts = [cell_text(p) for p in ps]
     share = 100 / count  # % of the plot's width: a bar's slot
+    quizzed = hidden.in_array(array)
+    head = "".join(f"{i}," for i in prefix)
     bars = []
     for k, (p, text) in enumerate(zip(ps, texts, strict=True)):
+        if f"{head}{k}" in quizzed:
+            p, text = math.nan, "?"
         shown = min(max(p, 0.0), 1.0) if math.isfinite(p) else 0.0  # a probability; what is not is drawn as 0
         top = _y(shown)
         bars.append({
-            "k": k, "marked": k == marked, "text": text, "exact": exact_text(p),
+            "k": k, "marked": k == marked, "text": text, "exact": "?" if text == "?" else exact_text(p),
+            "hidden": text == "?",
             "x": round(share * (k + (1 - BAR_SHARE) / 2), 3), "w": round(share * BAR_SHARE, 3),
             "mid": round(share * (k + 0.5), 3), "y": top, "h": round(TOP + PLOT_H - top, 2),
             "fill": BAR_MARKED if k == marked else BAR,
@@ -65,8 +73,8 @@ def probability_bars(probs: np.ndarray, marked: int, key: str, *, mark_word: str
     tight = values and count * room > TIGHT_OVER
     return {
         "key": key, "bars": bars, "tight": tight, "caption": caption, "label": label, "mark_word": mark_word,
-        "height": TOP + PLOT_H + BOTTOM, "base": TOP + PLOT_H, "tick_y": TOP + PLOT_H + 14,
-        "word_y": TOP + PLOT_H + 29, "margin_l": MARGIN_L, "margin_r": MARGIN_R,
+        "height": TOP + PLOT_H + BOTTOM, "top": TOP, "plot_h": PLOT_H, "base": TOP + PLOT_H,
+        "tick_y": TOP + PLOT_H + 14, "word_y": TOP + PLOT_H + 29, "margin_l": MARGIN_L, "margin_r": MARGIN_R,
         "show_values": values,  # the plot's least width (margins aside), and in presenter mode (values at 12 px):
         "min_width": count * ((room_tight if tight else room) if values else SLOT_BARE),
         "min_width_present": count * (room if values else SLOT_BARE),

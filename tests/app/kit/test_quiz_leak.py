@@ -150,3 +150,21 @@ def test_a_step_without_a_quiz_never_walks_the_page_for_its_values(client, monke
     assert plain.status_code == 200 and "data-quiz-masked" not in plain.text and not walked
     hidden = client.post("/network/step", data={**form, "op_goto": form["op"], "quiz": "dx:1,3;dx:0,0"})
     assert hidden.status_code == 200 and hidden.text.count("data-quiz-masked") == 2 and walked
+
+
+def test_a_quizzed_probability_has_no_bar_to_measure(client):
+    """The softmax bars are drawn by the server (app.web.render.bars): a hidden probability's bar is an empty dashed
+    slot with "?", not a bar whose height (140 px for p = 1) reads its value; the other bars are drawn."""
+    link = "/softmax?v=1&logits=2x3:2,1,0.1,0.5,2.5,-1&labels=2:0,1&temperature=1"
+    plain = client.get(link).text
+    page = client.get(link + "&quiz=probs:1,2").text
+    chart = re.search(r'data-bars="probabilities_sample_1">(.*?)</figure>', page, re.S).group(1)
+    heights = [float(h) for h in re.findall(r'<rect class="barchart__bar[^"]*"[^>]* height="([^"]+)"', chart)]
+    assert heights[2] == 0 and heights[0] > 0 and heights[1] > 0
+    assert 'class="barchart__hidden"' in chart and "p = ?" in chart
+    assert re.findall(r'class="barchart__value"[^>]*>([^<]*)<', chart)[2] == "?"
+    p = re.findall(r'class="barchart__value"[^>]*>([^<]*)<',
+                   re.search(r'data-bars="probabilities_sample_1">(.*?)</figure>', plain, re.S).group(1))[2]
+    assert not written(page, p) and written(plain, p)  # 0.0242-like: on the plain page, nowhere on the quiz's
+    assert 'class="barchart__hidden"' not in re.search(r'data-bars="probabilities_sample_0">(.*?)</figure>',
+                                                       page, re.S).group(1)

@@ -85,6 +85,7 @@ def bars(probs: np.ndarray, label: int, n: int, nll: float) -> dict:
     """One sample's probabilities as THE probability bar chart (app.web.render.bars), its label's bar marked."""
     caption = Markup("sample {}: label {}, −log p<sub>{}</sub> = {}").format(n, label, label, cell_text(nll))
     return probability_bars(probs, label, f"probabilities_sample_{n}", mark_word="label", caption=caption,
+                            array="probs", prefix=(n,),
                             label=f"Bar chart of the probabilities of sample {n}; its label is class {label}")
 
 
