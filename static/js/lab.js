@@ -132,9 +132,11 @@
   document.addEventListener("htmx:load", function (ev) { fitWithin(ev.detail.elt); });
 
   // --- a busy server: a 503 (its queue of heavy work is full) is said in #form-message, and the same
-  // request is asked again after its Retry-After; a newer request replaces the retry. (A 503 with
-  // HX-Redirect — a long replay — is htmx's own: it opens the page that shows the progress.) ---
-  let retry = null;
+  // request is asked again after its Retry-After; a newer request for the same part (or for a whole that holds it)
+  // replaces the retry, and one for another part (the gradient check, asked once typing pauses) does not: it did,
+  // and a check asked 600 ms after the 503 left the edit never asked again. (A 503 with HX-Redirect — a long
+  // replay — is htmx's own: it opens the page that shows the progress.) ---
+  let retry = null, retryTarget = null;
   document.addEventListener("htmx:responseError", function (ev) {
     const xhr = ev.detail && ev.detail.xhr;
     if (!xhr || xhr.status !== 503 || xhr.getResponseHeader("HX-Redirect")) return;
@@ -149,13 +151,21 @@
     }
     const elt = ev.detail.elt, config = ev.detail.requestConfig, target = ev.detail.target;
     clearTimeout(retry);
+    retryTarget = target;
     retry = setTimeout(function () {
       if (elt && document.body.contains(elt) && window.htmx) {
         window.htmx.ajax(config.verb.toUpperCase(), config.path, { source: elt, target: target });
       }
     }, wait * 1000);
   });
-  document.addEventListener("htmx:beforeRequest", function () { clearTimeout(retry); });
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    const t = ev.detail && ev.detail.target;
+    if (!retryTarget || !t) return;
+    if (t === retryTarget || (t.id && t.id === retryTarget.id) || t.contains(retryTarget)) {
+      clearTimeout(retry);
+      retryTarget = null;
+    }
+  });
 
   // --- provenance: ask the engine which cells a hovered or focused result cell came from ---
   // The answer's cells are outlined; where the lab answers terms too (coefficient · upstream = product),
