@@ -5,6 +5,7 @@ replaces that retry, a request for another part of the page (the gradient check)
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -19,13 +20,13 @@ BUSY = {"detail": [{"loc": [], "msg": "the server is busy computing (2 heavy req
 
 def busy_at_first(page, live_server, value: str) -> list[str]:
     """/conv's notes example with its first edit (``value`` typed into w[0, 0, 0, 0]) answered 503, Retry-After 1 s,
-    and shown as such; the later edits pass. Returns the edit requests' URLs so far, kept up to date."""
+    and shown as such; the later edits pass. Returns the edit requests' bodies so far, kept up to date."""
     page.goto(live_server + "/conv/preset/notes-7-3-13-6")
     page.wait_for_load_state("networkidle")
     asked: list[str] = []
 
     def busy_once(route):
-        asked.append(route.request.url)
+        asked.append(route.request.post_data or "")
         if len(asked) == 1:
             route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
                           body=json.dumps(BUSY))
@@ -67,5 +68,8 @@ def test_a_newer_edit_replaces_the_retry(page, live_server, page_errors):
     type_into(page, "#w-0-0-0-0", "3")  # the newer edit, answered
     wait_for_grid(page, "out", [["9", "7"], ["19", "10"]])
     page.wait_for_timeout(1500)  # past the first edit's Retry-After
-    assert len(asked) == 2, asked
+    # a loaded machine may send the retry before the newer edit exists (it is then answered as any edit): after it,
+    # nothing more is sent
+    newer = [i for i, body in enumerate(asked) if parse_qs(body)["w"][0] == "3"]
+    assert newer == [len(asked) - 1] and len(asked) in (2, 3), asked
     assert not [e for e in page_errors if "503" not in e], page_errors
