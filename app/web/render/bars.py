@@ -57,13 +57,12 @@ def probability_bars(probs: np.ndarray, marked: int, key: str, *, mark_word: str
     head = "".join(f"{i}," for i in prefix)
     bars = []
     for k, (p, text) in enumerate(zip(ps, texts, strict=True)):
-        if f"{head}{k}" in quizzed:
-            p, text = math.nan, "?"
-        shown = min(max(p, 0.0), 1.0) if math.isfinite(p) else 0.0  # a probability; what is not is drawn as 0
+        quiz = f"{head}{k}" in quizzed
+        shown = 0.0 if quiz or not math.isfinite(p) else min(max(p, 0.0), 1.0)  # a probability; else drawn as 0
         top = _y(shown)
         bars.append({
-            "k": k, "marked": k == marked, "text": text, "exact": "?" if text == "?" else exact_text(p),
-            "hidden": text == "?",
+            "k": k, "marked": k == marked, "text": "?" if quiz else text, "exact": "?" if quiz else exact_text(p),
+            "hidden": quiz,
             "x": round(share * (k + (1 - BAR_SHARE) / 2), 3), "w": round(share * BAR_SHARE, 3),
             "mid": round(share * (k + 0.5), 3), "y": top, "h": round(TOP + PLOT_H - top, 2),
             "fill": BAR_MARKED if k == marked else BAR,
@@ -79,5 +78,5 @@ def probability_bars(probs: np.ndarray, marked: int, key: str, *, mark_word: str
         "min_width": count * ((room_tight if tight else room) if values else SLOT_BARE),
         "min_width_present": count * (room if values else SLOT_BARE),
         "y_ticks": [{"y": _y(t), "text": f"{t:g}"} for t in Y_TICKS], "axis_y": 6,  # the p axis's name, above its 1
-        "fill": BAR, "fill_marked": BAR_MARKED,
+        "fill_marked": BAR_MARKED,
     }

@@ -252,12 +252,8 @@ def predict(state: NetworkState, pixels: np.ndarray) -> dict[str, Any]:
     probs, t, x = network_run.probabilities(state, pixels)
     best = int(np.argmax(probs))
     return {"probs": [cell_text(float(p)) for p in probs], "best": best,
-            "bars": _probs_bars(probs), "t": t, "x": x}
-
-
-def _probs_bars(probs: np.ndarray) -> dict[str, Any]:
-    best = int(np.argmax(probs))
-    return probability_bars(probs, best, "prediction", mark_word="answer", values=False,
-                            label=f"Probability of each class; the network's answer is {best}")
+            "bars": probability_bars(probs, best, "prediction", mark_word="answer", values=False,
+                                     label=f"Probability of each class; the network's answer is {best}"),
+            "t": t, "x": x}
 
 
