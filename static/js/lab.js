@@ -32,6 +32,16 @@
     const results = lab.querySelector("#results");
     if (results) results.classList.toggle("stale", fields.length > 0);
     sayUnderGrid(lab, message, fields);
+    sayBeside(lab, message, fields);
+  }
+
+  // the line of the message that names a field
+  function lineFor(message, field) {
+    const line = Array.prototype.find.call(message.querySelectorAll("li"), function (li) {
+      const name = li.querySelector("b");
+      return name && name.textContent === field;
+    });
+    return line ? line.textContent : "";
   }
 
   // On a phone the results, and the message at their top, lie a screen below the inputs: the refused cell being
@@ -47,18 +57,39 @@
     let grid = cell && (cell.closest("figure") || cell.closest("table"));
     if (!grid) return;
     if (grid.tagName === "TABLE" && grid.parentElement.matches(".scroll, .fit-x")) grid = grid.parentElement;
-    const field = cell.getAttribute("data-label");
-    const line = Array.prototype.find.call(message.querySelectorAll("li"), function (li) {
-      const name = li.querySelector("b");
-      return name && name.textContent === field;
-    });
-    if (!line) return;
-    const note = document.createElement("p");
-    note.className = "cell-error";
-    note.setAttribute("data-page-added", "");
-    note.textContent = line.textContent;
-    grid.after(note);
+    const line = lineFor(message, cell.getAttribute("data-label"));
+    if (line) grid.after(errorNote("cell-error", line));
   }
+
+  function errorNote(cls, text) {
+    const note = document.createElement("p");
+    note.className = cls;
+    note.setAttribute("data-page-added", "");
+    note.textContent = text;
+    return note;
+  }
+
+  // A refused box outside the inputs column (the drawing pad's "after N steps" on the network's first screen) lies
+  // far from the message, at the top of the results: its line of the message is written under the box's group at
+  // every width, and what that box's request would have redrawn (its hx-target: the pad's prediction) dims as stale
+  // results do, until a request for it is answered.
+  function sayBeside(lab, message, fields) {
+    lab.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+    if (!message) return;
+    fields.forEach(function (field) {
+      lab.querySelectorAll('input[data-label="' + CSS.escape(field) + '"]').forEach(function (box) {
+        if (box.matches("input.cell") || box.closest("#inputs")) return;
+        const line = lineFor(message, field);
+        if (line) (box.closest("fieldset, label") || box).after(errorNote("field-error", line));
+      });
+    });
+  }
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    const target = ev.detail && ev.detail.target, xhr = ev.detail && ev.detail.xhr;
+    if (!target || !xhr || target.id === "results" || target.id === "lab") return;
+    if (xhr.status === 422) target.classList.add("stale");
+    else if (ev.detail.successful) target.classList.remove("stale");
+  });
 
   // --- keyboard: ↑ ↓ and Enter move between cells of one grid ---
   function moveInGrid(input, dr) {

@@ -315,3 +315,30 @@ def test_a_slipped_example_shows_its_slip_on_the_page(sized, live_server, slip):
     item = sized.locator(f"#slip-{slip.key}")
     assert item.is_visible(), slip.key  # on the page, not in a tooltip
     assert errata.right_value(slip.key) in item.inner_text()
+
+
+def test_a_refused_pad_step_is_said_under_its_box_and_the_prediction_dims(sized, live_server):
+    """The pad's "after N steps" lies on the first screen, far from the message at the top of the results: its line
+    is written under the box, in sight, the typed value stays, the prediction it would redraw dims; a valid N clears
+    them all (the answer empties the message out of band)."""
+    opened(sized, live_server + "/network/preset/lenet")
+    draw_a_one(sized)
+    sized.wait_for_selector("#net-predict [data-predicted]")
+    sized.click("#pad-at-step")
+    sized.fill("#pad-step", "-1")
+    sized.press("#pad-step", "Enter")
+    note = sized.locator(".net-pad-weights .field-error")
+    note.wait_for()
+    assert "pad_step" in note.inner_text() and "got -1" in note.inner_text()
+    box = note.bounding_box()
+    assert box["y"] + box["height"] <= sized.viewport_size["height"] and box["y"] >= 0, box  # in sight as typed
+    assert sized.input_value("#pad-step") == "-1"
+    assert "stale" in sized.get_attribute("#net-predict", "class")
+    sized.fill("#pad-step", "2")
+    sized.press("#pad-step", "Enter")
+    sized.wait_for_selector('#net-predict [data-weights="step"][data-t="2"]')
+    assert sized.locator(".field-error").count() == 0
+    assert sized.locator("#form-message").is_hidden()
+    assert "stale" not in sized.get_attribute("#net-predict", "class")
+    unexpected = [e for e in sized.errors if "422" not in e]  # the -1, refused on purpose
+    assert not unexpected, unexpected

@@ -375,6 +375,8 @@ def test_the_pad_predicts_with_the_latest_trained_weights_or_any_step(client, le
     r = post(client, "/network/predict", fields + pixels + [("pad_weights", "step"), ("pad_trained", "60"),
                                                            ("pad_step", "7")])
     assert 'data-weights="step" data-t="7"' in r.text
+    # an answer empties the message out of band: a refused pad_step said before is gone once a valid one is answered
+    assert re.search(r'<div id="form-message" hx-swap-oob="true"[^>]*hidden></div>', r.text)
     r = post(client, "/network/predict", fields + pixels + [("pad_weights", "step"), ("pad_step", "-1")])
     assert r.status_code == 422 and "pad_step" in r.text
 
