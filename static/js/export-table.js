@@ -197,8 +197,80 @@
   document.addEventListener("mouseout", function (event) {
     if (tableOf(event.target) && !tableOf(event.relatedTarget)) hideSoon();
   });
+  var closing = false; // Esc closed the bar and gives the focus back to its table: not shown again for that
   document.addEventListener("focusin", function (event) {
     var table = tableOf(event.target);
-    if (table) show(table);
+    if (table && !closing) show(table);
+    else if (bar && bar.contains(event.target)) clearTimeout(hideTimer);
   });
+  document.addEventListener("focusout", function (event) {
+    var to = event.relatedTarget;
+    if (bar && (tableOf(event.target) || bar.contains(event.target)) && !(to && (tableOf(to) || bar.contains(to)))) {
+      hideSoon();
+    }
+  });
+
+  // The keyboard's way to the bar: it is the stop right after its table. Tab from a table's last stop (a result
+  // table has one, an input grid one per cell, a drawing its own) lands on PNG, Tab from SVG goes on to where it
+  // would have gone from the table; Shift+Tab goes back the same way; Esc closes the bar and gives the focus back to
+  // the table. (The bar itself is the page's last element, placed over the page: without this, Tab reached it only after
+  // every other stop of the page.)
+  var STOPS = 'a[href], button:not([disabled]), input:not([type="hidden"]):not([disabled]), select:not([disabled]), ' +
+    'textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+  function stopsIn(root) {
+    return Array.prototype.filter.call(root.querySelectorAll(STOPS), function (el) {
+      return el.tabIndex >= 0 && el.getClientRects().length > 0 && !(bar && bar.contains(el));
+    });
+  }
+  function lastStop(table) {
+    var own = stopsIn(table);
+    return own.length ? own[own.length - 1] : table;
+  }
+  function stopAfter(table) { // the page's first stop after the table, outside it
+    return stopsIn(document).find(function (el) {
+      return !table.contains(el) && (table.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+    });
+  }
+  function backTo(table) {
+    var stop = lastStop(table);
+    if (stop && stop.focus) stop.focus();
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    var onBar = bar && bar.contains(event.target);
+    if (onBar && event.key === "Escape" && current) {
+      event.preventDefault();
+      var was = current;
+      bar.classList.remove("is-shown");
+      closing = true;
+      backTo(was);
+      closing = false;
+      return;
+    }
+    if (event.key !== "Tab") return;
+    if (onBar) {
+      var buttons = bar.querySelectorAll("button");
+      if (!current || !current.isConnected) return;
+      if (event.shiftKey && event.target === buttons[0]) {
+        event.preventDefault();
+        backTo(current);
+      } else if (!event.shiftKey && event.target === buttons[buttons.length - 1]) {
+        var next = stopAfter(current);
+        if (next) { event.preventDefault(); next.focus(); }
+      }
+      return;
+    }
+    var table = event.shiftKey ? tableBefore(event.target) : tableOf(event.target);
+    if (!table || (!event.shiftKey && lastStop(table) !== event.target)) return;
+    show(table);
+    var buttons = bar.querySelectorAll("button"), to = buttons[event.shiftKey ? buttons.length - 1 : 0];
+    if (!to.getClientRects().length) return; // no bar in presenter mode or an embed: Tab goes on as ever
+    event.preventDefault();
+    to.focus();
+  });
+  // Shift+Tab from the stop right after a table comes back through its bar (SVG first), as Tab went
+  function tableBefore(el) {
+    var all = stopsIn(document), i = all.indexOf(el), table = i > 0 ? tableOf(all[i - 1]) : null;
+    return table && !table.contains(el) ? table : null;
+  }
 })();

@@ -149,3 +149,51 @@ def test_the_table_bar_covers_no_cell_of_a_stacked_grid_on_a_phone(page, live_se
         box = bar.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, cell  # on screen: the tables scroll sideways
     assert not page_errors
+
+
+def focused(page) -> str:
+    """What has the keyboard's focus: a bar button's text, else the table or drawing it is in and its tag."""
+    return page.evaluate("""() => { const a = document.activeElement;
+      if (a.closest('.table-download')) return 'bar ' + a.textContent;
+      const t = a.closest('table.heatmap, svg[data-download]');
+      const name = t ? (t.getAttribute('data-arr') || t.getAttribute('data-download')) : '-';
+      return name + ' ' + a.tagName.toLowerCase(); }""")
+
+
+def test_the_keyboard_reaches_the_bar_right_after_its_table(page, live_server, page_errors):
+    """Tab from a table's last stop lands on the bar's PNG (Enter downloads), Tab from SVG goes on where Tab from
+    the table would have gone, Shift+Tab comes back, Esc closes the bar; a drawing is a stop with its bar too. The
+    bar was the page's last element: Tab reached it after every other stop, and an unseen bar kept its two stops."""
+    page.goto(live_server + START)
+    grid = page.locator('table.heatmap[data-arr="logits"] input.cell')
+    grid.nth(0).focus()
+    page.keyboard.press("Tab")
+    assert focused(page) == "logits input"  # within an input grid Tab goes from cell to cell, as ever
+    page.keyboard.press("Tab")
+    assert focused(page) == "bar PNG"
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == "logits.png"
+    page.keyboard.press("Tab")
+    assert focused(page) == "bar SVG"
+    page.keyboard.press("Tab")
+    after = focused(page)
+    assert not after.startswith("bar") and not after.startswith("logits"), after
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "bar SVG"  # back the same way
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "bar PNG"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "logits input"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    assert focused(page) == "logits input"
+    page.locator(".table-download:not(.is-shown)").wait_for(state="hidden")
+    drawing = page.locator("svg[data-download]").first
+    drawing.focus()
+    page.keyboard.press("Tab")
+    assert focused(page) == "bar PNG"
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == f"{drawing.get_attribute('data-download')}.png"
+    assert not page_errors
