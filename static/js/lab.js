@@ -72,7 +72,8 @@
   // A refused box outside the inputs column (the drawing pad's "after N steps" on the network's first screen) lies
   // far from the message, at the top of the results: its line of the message is written under the box's group at
   // every width, and what that box's request would have redrawn (its hx-target: the pad's prediction) dims as stale
-  // results do, until a request for it is answered.
+  // results do, until a request for it is answered. (The network builder's boxes and the optimizer race's, answered
+  // 422 the same way, get their line too; the race's part holds its own boxes, and is not dimmed.)
   function sayBeside(lab, message, fields) {
     lab.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
     if (!message) return;
@@ -85,8 +86,9 @@
     });
   }
   document.addEventListener("htmx:afterRequest", function (ev) {
-    const target = ev.detail && ev.detail.target, xhr = ev.detail && ev.detail.xhr;
-    if (!target || !xhr || target.id === "results" || target.id === "lab") return;
+    const target = ev.detail && ev.detail.target, xhr = ev.detail && ev.detail.xhr, elt = ev.detail && ev.detail.elt;
+    // not a target that holds the boxes typed in (the optimizer's race: its settings and its plot are one part)
+    if (!target || !xhr || target.id === "results" || target.id === "lab" || (elt && target.contains(elt))) return;
     if (xhr.status === 422) target.classList.add("stale");
     else if (ev.detail.successful) target.classList.remove("stale");
   });

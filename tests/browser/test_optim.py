@@ -182,3 +182,20 @@ def test_step_play_pause_resume_without_duplicates_or_gaps(page, live_server, pa
     page.wait_for_function("() => location.search.includes('t=240')")
     # pausing closes the EventSource: the browser reports that request as aborted, nothing else may fail
     assert not [e for e in page_errors if "/optim/stream?" not in e], page_errors
+
+
+def test_a_refused_race_setting_is_said_beside_its_box(page, live_server, page_errors):
+    """The race's boxes lie a screen below the message at the top of the results: a refused one's line is written
+    beside it (static/js/lab.js sayBeside); the race's part holds its own boxes, so it is not dimmed with it."""
+    page.goto(live_server + "/optim")
+    box = page.locator('input[data-label="run1.lr"]')
+    box.fill("abc")
+    box.press("Tab")
+    note = page.locator('.field-error:has-text("run1.lr")')
+    note.wait_for()
+    assert "is not a number" in note.inner_text() and box.input_value() == "abc"
+    assert page.evaluate("() => [...document.querySelectorAll('.stale')].map((e) => e.id)") == ["results"]
+    box.fill("0.1")
+    box.press("Tab")
+    note.wait_for(state="detached")
+    assert not [e for e in page_errors if "422" not in e], page_errors
