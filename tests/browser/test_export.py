@@ -161,33 +161,37 @@ def focused(page) -> str:
 
 
 def test_the_keyboard_reaches_the_bar_right_after_its_table(page, live_server, page_errors):
-    """Tab from a table's last stop lands on the bar's PNG (Enter downloads), Tab from SVG goes on where Tab from
-    the table would have gone, Shift+Tab comes back, Esc closes the bar; a drawing is a stop with its bar too. The
-    bar was the page's last element: Tab reached it after every other stop, and an unseen bar kept its two stops."""
+    """Tab from a results table's stop lands on the bar's PNG (Enter downloads), Tab from SVG goes on where Tab from
+    the table would have gone, Shift+Tab comes back the same way, Esc closes the bar; a drawing is a stop with its bar
+    too. Tab in an input grid still goes from cell to cell and on. The bar was the page's last element: Tab reached it
+    after every other stop, and an unseen bar kept its two stops."""
     page.goto(live_server + START)
     grid = page.locator('table.heatmap[data-arr="logits"] input.cell')
     grid.nth(0).focus()
     page.keyboard.press("Tab")
-    assert focused(page) == "logits input"  # within an input grid Tab goes from cell to cell, as ever
+    assert focused(page) == "logits input"
+    page.keyboard.press("Tab")  # the grid's last cell: on to the next stop, as one types in numbers
+    assert not focused(page).startswith(("bar", "logits")), focused(page)
+    page.locator('table.heatmap[data-arr="probs"] td[tabindex="0"]').first.focus()
     page.keyboard.press("Tab")
     assert focused(page) == "bar PNG"
     with page.expect_download() as download:
         page.keyboard.press("Enter")
-    assert download.value.suggested_filename == "logits.png"
+    assert download.value.suggested_filename == "probs.png"
     page.keyboard.press("Tab")
     assert focused(page) == "bar SVG"
     page.keyboard.press("Tab")
     after = focused(page)
-    assert not after.startswith("bar") and not after.startswith("logits"), after
+    assert not after.startswith(("bar", "probs")), after
     page.keyboard.press("Shift+Tab")
     assert focused(page) == "bar SVG"  # back the same way
     page.keyboard.press("Shift+Tab")
     assert focused(page) == "bar PNG"
     page.keyboard.press("Shift+Tab")
-    assert focused(page) == "logits input"
+    assert focused(page) == "probs td"
     page.keyboard.press("Tab")
     page.keyboard.press("Escape")
-    assert focused(page) == "logits input"
+    assert focused(page) == "probs td"
     page.locator(".table-download:not(.is-shown)").wait_for(state="hidden")
     drawing = page.locator("svg[data-download]").first
     drawing.focus()
