@@ -214,8 +214,8 @@
   // drawing lands on PNG, Tab from SVG goes on to where it would have gone from the table; Shift+Tab goes back the
   // same way; Esc closes the bar and gives the focus back to the table. Not after an input grid: Tab there goes from
   // cell to cell and on to the next grid's first cell, as one types in numbers (a lab's inputs download whole with
-  // its Copy as NumPy / Download JSON). (The bar itself is the page's last element, placed over the page: without this, Tab reached it only after
-  // every other stop of the page.)
+  // its Copy as NumPy / Download JSON). The bar itself is the page's last element, placed over the page: without
+  // this, Tab reached it only after every other stop of the page.
   var STOPS = 'a[href], button:not([disabled]), input:not([type="hidden"]):not([disabled]), select:not([disabled]), ' +
     'textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
   function stopsIn(root) {
@@ -264,7 +264,7 @@
     var table = event.shiftKey ? tableBefore(event.target) : tableOf(event.target);
     if (!table || table.matches(".editable") || (!event.shiftKey && lastStop(table) !== event.target)) return;
     show(table);
-    var buttons = bar.querySelectorAll("button"), to = buttons[event.shiftKey ? buttons.length - 1 : 0];
+    var pair = bar.querySelectorAll("button"), to = pair[event.shiftKey ? pair.length - 1 : 0];
     if (!to.getClientRects().length) return; // no bar in presenter mode or an embed: Tab goes on as ever
     event.preventDefault();
     to.focus();
