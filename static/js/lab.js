@@ -92,8 +92,9 @@
   }
   document.addEventListener("htmx:afterRequest", function (ev) {
     const target = ev.detail && ev.detail.target, xhr = ev.detail && ev.detail.xhr, elt = ev.detail && ev.detail.elt;
-    // not a target that holds the boxes typed in (the optimizer's race: its settings and its plot are one part)
-    if (!target || !xhr || target.id === "results" || target.id === "lab" || (elt && target.contains(elt))) return;
+    // not a target that holds the boxes typed in (the optimizer's race: its settings and its plot are one part; the
+    // whole lab); the results, which do not, dim as markInvalid says as well
+    if (!target || !xhr || (elt && target.contains(elt))) return;
     if (xhr.status === 422) target.classList.add("stale");
     else if (ev.detail.successful) target.classList.remove("stale");
   });
