@@ -3,7 +3,8 @@ at once after a product, app/__init__.py): every event of five runs (LeNet-like 
 with batch norm, group norm + SVM loss, the notes' typed example) compared with network_stream_golden.json.gz,
 recorded at 80d3662, before the change. Here, and in a process started as the server is (the app imported before
 NumPy, so OPENBLAS_THREAD_TIMEOUT is in force). What differs run to run is left out: each event's compute time
-("ms") and the end's rate ("steps_per_s").
+("ms") and the end's rate ("steps_per_s"); an evaluation's two losses are compared to 1e-9 (EVAL_LOSSES, below: their
+sums' order is the CPU's).
 
 Not the same numbers: one BLAS thread (threadpoolctl's limit, or OPENBLAS_NUM_THREADS=1). The evaluation's
 products on 359 digits are split over two threads, and one thread sums a few entries in another order: the test
@@ -60,13 +61,33 @@ def golden() -> dict[str, list[dict]]:
         return json.load(f)
 
 
+# An evaluation's losses (a forward pass over the 1,438 training and 359 test digits) are sums whose order OpenBLAS
+# picks for the CPU it runs on, its kernel and its blocking: on an AVX-512 Xeon (Sapphire Rapids) they are 1e-16 to
+# 5e-11 apart (relative) from the recording machine's, every other number of every event the same bits. So those
+# two are compared to EVAL_LOSS_REL; the steps' losses, gradient norms, update ratios, accuracies and snapshots
+# bit for bit.
+EVAL_LOSSES, EVAL_LOSS_REL = ("train_loss", "test_loss"), 1e-9
+
+
+def _evals_as_recorded(got: dict, want: dict) -> dict:
+    """``got`` with each evaluation's losses replaced by the recorded ones, once they agree to EVAL_LOSS_REL."""
+    evals, recorded = got["data"].get("evals"), want["data"].get("evals")
+    if not evals or not recorded or len(evals) != len(recorded):
+        return got
+    for e, r in zip(evals, recorded, strict=True):
+        for key in EVAL_LOSSES:
+            assert e.get(key) == pytest.approx(r.get(key), rel=EVAL_LOSS_REL), f"event {want['id']}: {key}"
+    fixed = [{**e, **{k: r[k] for k in EVAL_LOSSES if k in r}} for e, r in zip(evals, recorded, strict=True)]
+    return {**got, "data": {**got["data"], "evals": fixed}}
+
+
 def compare(now: dict[str, list[dict]], golden: dict[str, list[dict]]) -> None:
     assert set(now) == set(golden)
     for case, evs in golden.items():
         assert [e["event"] for e in now[case]] == [e["event"] for e in evs], case
         assert any(e["data"].get("evals") for e in evs), case  # the evaluations are in what is compared
         for got, want in zip(now[case], evs, strict=True):
-            assert got == want, f"{case}: event {want['id']} differs"
+            assert _evals_as_recorded(got, want) == want, f"{case}: event {want['id']} differs"
 
 
 def test_stream_events_are_the_recorded_ones(golden) -> None:
