@@ -1,5 +1,6 @@
 """Many training streams send fewer, larger frames (Settings.stream_max_events a second all together), so the
-event loop stays free for /healthz and pages; one stream keeps its ~40 frames a second. Every step still arrives
+event loop stays free for /healthz and pages; one stream keeps its own (~40 a second at a set speed, ~15 ms of
+computing each as fast as it goes). Every step still arrives
 once, in order, whatever the frame size."""
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from tests.app.labs.test_network_stream import events, steps_of
 def test_frames_grow_with_the_streams_running(monkeypatch):
     settings = Settings(stream_max_events=400)
     monkeypatch.setattr(network_run, "_streams", [1])
-    assert network_run.frame_seconds(settings) == network_run.CHUNK_SECONDS
+    assert network_run.frame_seconds(settings, 1000) == network_run.CHUNK_SECONDS
+    assert network_run.frame_seconds(settings, 0) == network_run.FULL_SPEED_CHUNK_SECONDS
     monkeypatch.setattr(network_run, "_streams", [50])
-    assert network_run.frame_seconds(settings) == pytest.approx(50 / 400)  # 8 frames a second each, 400 in all
+    for speed in (1000, 0):  # 8 frames a second each, 400 in all
+        assert network_run.frame_seconds(settings, speed) == pytest.approx(50 / 400)
 
 
 def test_large_frames_still_carry_every_step_once(monkeypatch):

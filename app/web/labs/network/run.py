@@ -48,7 +48,11 @@ _MAX_RUNS, _MAX_PER_RUN = 24, 80
 _lock = threading.Lock()
 _cache: OrderedDict[tuple, OrderedDict[int, nl.Checkpoint]] = OrderedDict()
 
-CHUNK_SECONDS = 0.025  # at most this much computing per event: ~40 events a second at full speed
+CHUNK_SECONDS = 0.025  # the run's seconds one event carries at a set speed: ~40 events a second
+# As fast as it goes, an event carries ~15 ms of computing. With Chromium drawing the charts on the same two cores, an
+# event came every ~2x its computing: at 25 ms, 19-22 events (chart updates) a second; at 15 ms, 31 (bench.streams,
+# load ~1), the steps a second the same (947 against 952).
+FULL_SPEED_CHUNK_SECONDS = 0.015
 SPEEDS = (0, 10, 30, 100, 300, 1000)  # steps per second; 0 = as fast as the server can
 T = TypeVar("T")
 
@@ -343,11 +347,12 @@ def _chunk_as_json(spec: nl.RunSpec, at: nl.Checkpoint, n: int, every: int, unti
 _streams = [0]  # training streams this process is sending now
 
 
-def frame_seconds(settings: Settings) -> float:
-    """The steps one event carries, in seconds of the run: CHUNK_SECONDS (~40 events a second) while few streams
-    run; with many, longer, so that all of them together send at most ``Settings.stream_max_events`` a second —
-    fewer, larger frames, and the event loop's time for every other request (/healthz, pages) stays bounded."""
-    return max(CHUNK_SECONDS, _streams[0] / settings.stream_max_events)
+def frame_seconds(settings: Settings, speed: int) -> float:
+    """The steps one event carries, in seconds of the run (of computing, at ``speed`` 0: as fast as it goes):
+    CHUNK_SECONDS (FULL_SPEED_CHUNK_SECONDS) while few streams run; with many, longer, so that all of them together
+    send at most ``Settings.stream_max_events`` a second — fewer, larger frames, and the event loop's time for every
+    other request (/healthz, pages) stays bounded."""
+    return max(CHUNK_SECONDS if speed else FULL_SPEED_CHUNK_SECONDS, _streams[0] / settings.stream_max_events)
 
 
 def _event(name: str, data: Any, t: int | None = None) -> ServerSentEvent:
@@ -376,7 +381,7 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
     except OpInputError as err:
         yield _event("done", {"t": start, "reason": "diverged", "message": err.message}, start)
         return
-    n = max(1, round(speed * frame_seconds(settings))) if speed else 8
+    n = max(1, round(speed * frame_seconds(settings, speed))) if speed else 8
     began, done_at_start = time.perf_counter(), at.t
     _streams[0] += 1
     try:
@@ -391,13 +396,13 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
                                       "step": d.step + 1}, last)
                 return
             if speed:
-                n = max(1, round(speed * frame_seconds(settings)))
+                n = max(1, round(speed * frame_seconds(settings, speed)))
                 ahead = (at.t - done_at_start) / speed - (time.perf_counter() - began)
                 if ahead > 0:
                     await anyio.sleep(ahead)
             else:  # as fast as possible: size chunks to about a frame's time of work
                 per_step = chunk.seconds / max(1, len(chunk.report.steps))
-                n = max(1, min(2000, int(frame_seconds(settings) / max(per_step, 1e-5))))
+                n = max(1, min(2000, int(frame_seconds(settings, 0) / max(per_step, 1e-5))))
                 await anyio.sleep(0)
     finally:
         _streams[0] -= 1
