@@ -1,7 +1,6 @@
 """Many training streams send fewer, larger frames (Settings.stream_max_events a second all together), so the
 event loop stays free for /healthz and pages; one stream keeps its own (~40 a second at a set speed, ~15 ms of
-computing each as fast as it goes). Every step still arrives
-once, in order, whatever the frame size."""
+computing each as fast as it goes). Every step still arrives once, in order, whatever the frame size."""
 
 from __future__ import annotations
 

@@ -402,7 +402,7 @@ async def train_events(spec: nl.RunSpec, start: int, until: int, speed: int, set
                     await anyio.sleep(ahead)
             else:  # as fast as possible: size chunks to about a frame's time of work
                 per_step = chunk.seconds / max(1, len(chunk.report.steps))
-                n = max(1, min(2000, int(frame_seconds(settings, 0) / max(per_step, 1e-5))))
+                n = max(1, min(2000, int(frame_seconds(settings, speed) / max(per_step, 1e-5))))
                 await anyio.sleep(0)
     finally:
         _streams[0] -= 1
