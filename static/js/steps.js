@@ -84,8 +84,13 @@
     const g = inView();
     if (g === marked && (!g || g.classList.contains("is-driven"))) return;
     document.querySelectorAll("[data-stepper].is-driven").forEach(function (el) { el.classList.remove("is-driven"); });
+    const was = marked;
     marked = g;
-    if (g && groups().length) g.classList.add("is-driven");
+    if (g && groups().length) {
+      g.classList.add("is-driven");
+      // the keys drive another stepper now: prefetch.js asks for its next step
+      if (g !== was) g.dispatchEvent(new CustomEvent("lens:driven", { bubbles: true, detail: { key: g.getAttribute("data-stepper") } }));
+    }
   }
   let frame = 0;
   function markSoon() {
