@@ -92,6 +92,20 @@ def pad_input(x: np.ndarray, pad: IntOrPair) -> np.ndarray:
     return x_padded
 
 
+CHUNK_BYTES = 1 << 18  # col2im's layers for this many bytes of images stay in L2 (2 MB here) while they are summed
+
+
+def batch_chunks(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
+    """Images [n0, n1) in runs of about :data:`CHUNK_BYTES` (at least one image each) that cover 0..n in order.
+
+    A cell of dx_padded sums columns of one image only, so col2im can add back one chunk of images at
+    a time — with scratch the size of a chunk, that stays in the cache — and every number comes out the
+    same (the same bits) whatever the chunks.
+    """
+    per = max(1, CHUNK_BYTES // max(1, bytes_per_image))
+    return [(n0, min(n, n0 + per)) for n0 in range(0, n, per)]
+
+
 def im2col(x_padded: np.ndarray, kh: int, kw: int, stride: IntOrPair, dilation: IntOrPair = 1) -> np.ndarray:
     """Every kh×kw window of the (already padded) input as a column: (C·KH·KW, N·OH·OW).
 
@@ -128,7 +142,7 @@ def col2im(dx_col: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int, 
     OH, OW = conv_output_size(Hp, kh, sh, 0, dh), conv_output_size(Wp, kw, sw, 0, dw)
     col = dx_col.reshape(C, kh, kw, N, OH, OW)
     if sh == sw == 1 and 4 * OH * OW >= Hp * Wp:  # offset (0, 0) reaches a quarter of the cells or more
-        return _col2im_by_shifts(col, padded_shape, dh, dw)
+        return _col2im_by_layers(col, padded_shape, dh, dw)
     return _col2im_by_windows(col, padded_shape, sh, sw, dh, dw)
 
 
@@ -150,29 +164,39 @@ def _col2im_by_windows(col: np.ndarray, padded_shape: tuple[int, ...], sh: int, 
     return dx_padded
 
 
-def _col2im_by_shifts(col: np.ndarray, padded_shape: tuple[int, ...], dh: int, dw: int) -> np.ndarray:
-    """col2im at stride 1, each offset's columns (C, KH, KW, N, OH, OW) added in one contiguous run.
+def _col2im_by_layers(col: np.ndarray, padded_shape: tuple[int, ...], dh: int, dw: int) -> np.ndarray:
+    """col2im at stride 1: each offset's columns (C, KH, KW, N, OH, OW) laid onto its cells of its own zero
+    layer shaped like dx_padded, and the KH·KW layers summed cell by cell, in offset order.
 
-    At stride 1, offset (i, j)'s cells are offset (0, 0)'s moved by i·dh·Wp + j·dw in dx_padded
-    flattened. So its columns are laid out on offset (0, 0)'s cells of a zero array shaped like
-    dx_padded (``laid``; whole rows copied, :func:`byte_rows`), and ``laid`` is added, flattened,
-    onto dx_padded flattened from that shift on. Its zeros land on cells the offset does not
-    reach, where adding +0 changes no bit: a sum that starts at +0 is never −0 (rounding to
-    nearest). This adds every cell once per offset, so it pays when offset (0, 0)'s cells are a
-    fair part of all (:func:`col2im` asks for a quarter).
+    At stride 1 a window row is a contiguous run of cells, so laying out every offset is one copy of whole
+    rows (:func:`byte_rows`), and the sum one NumPy reduction over whole layers, where adding each offset's
+    block onto dx_padded would go run by run of OW numbers. NumPy reduces an axis that is not the innermost
+    by adding its slices one after the other (pairwise summation is only along the innermost axis), so
+    every cell takes its terms in offset order. A layer's zeros land on cells its offset does not reach,
+    where adding +0 changes no bit: a sum that starts at +0 (``initial``) is never −0 (rounding to
+    nearest). This adds every cell once per offset, so it pays when offset (0, 0)'s cells are a fair part
+    of all (:func:`col2im` asks for a quarter).
+
+    Image by image the sums are independent, so this goes a chunk of images at a time
+    (:func:`batch_chunks`): the layers, KH·KW times a chunk of dx_padded, stay in the cache between
+    being laid out and summed, and are reused chunk after chunk (only reached cells are ever written:
+    the rest stay 0). dx_col itself is read once, from memory: 32×8×30×30 float64 (dx_col 14 MB) takes
+    ~1.3 ms here, where adding offset by offset onto dx_padded-sized arrays took ~2.4.
     """
     C, kh, kw, N, OH, OW = col.shape
-    Wp = padded_shape[3]
-    dx_padded = np.zeros(padded_shape, dtype=col.dtype)
-    laid = np.zeros_like(dx_padded)
-    reached = laid[:, :, :OH, :OW]  # the cells offset (0, 0) reaches
-    col_rows, reached_rows = byte_rows(col.transpose(1, 2, 3, 0, 4, 5), reached)  # col as (KH, KW, N, C, OH, OW)
-    dx_flat, laid_flat, size = dx_padded.reshape(-1), laid.reshape(-1), laid.size
-    for i in range(kh):
-        for j in range(kw):
-            reached_rows[...] = col_rows[i, j]
-            shift = i * dh * Wp + j * dw
-            dx_flat[shift:] += laid_flat[:size - shift]
+    _, _, Hp, Wp = padded_shape
+    dx_padded = np.empty(padded_shape, dtype=col.dtype)  # every cell is a sum written below
+    chunks = batch_chunks(N, kh * kw * C * Hp * Wp * col.itemsize)
+    chunk = chunks[0][1]
+    layers = np.zeros((chunk, kh, kw, C, Hp, Wp), dtype=col.dtype)
+    sN, sI, sJ, sC, sH, sW = layers.strides
+    # [i, j, n, c, oh, ow] -> layers[n, i, j, c, oh + i·dh, ow + j·dw]: offset (i, j)'s cells in its layer
+    cells = np.ndarray((kh, kw, chunk, C, OH, OW), col.dtype, layers, 0, (sI + dh * sH, sJ + dw * sW, sN, sC, sH, sW))
+    col_rows, cell_rows = byte_rows(col.transpose(1, 2, 3, 0, 4, 5), cells)  # col as (KH, KW, N, C, OH, OW)
+    stacked, dx_flat, zero = layers.reshape(chunk, kh * kw, -1), dx_padded.reshape(N, -1), col.dtype.type(0)
+    for n0, n1 in chunks:
+        cell_rows[:, :, :n1 - n0] = col_rows[:, :, n0:n1]
+        np.add.reduce(stacked[:n1 - n0], axis=1, out=dx_flat[n0:n1], initial=zero)
     return dx_padded
 
 

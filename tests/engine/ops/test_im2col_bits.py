@@ -33,6 +33,14 @@ def copy_mode(request, monkeypatch) -> str:
     return request.param
 
 
+@pytest.fixture(params=["one image", "default"])
+def chunk_mode(request, monkeypatch) -> str:
+    """col2im adds back one image at a time (CHUNK_BYTES 1: every chunk holds its one image), or as it chooses."""
+    if request.param == "one image":
+        monkeypatch.setattr(im2col_module, "CHUNK_BYTES", 1)
+    return request.param
+
+
 # --- the previous implementations (the oracle) ------------------------------------------------
 
 
@@ -133,7 +141,7 @@ def _layouts(x: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_col2im_bit_for_bit(dtype, copy_mode) -> None:
+def test_col2im_bit_for_bit(dtype, copy_mode, chunk_mode) -> None:
     rng = np.random.default_rng(11)
     for N, C, H, W, KH, KW, stride, pad, dilation in _geometries(seed=12, count=120):
         (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(pad), pair(dilation)
@@ -149,7 +157,7 @@ def test_col2im_bit_for_bit(dtype, copy_mode) -> None:
             assert dx_col.tobytes() == before.tobytes()  # the input is not modified
 
 
-def test_col2im_keeps_a_lone_nan_and_the_sign_of_zero(copy_mode) -> None:
+def test_col2im_keeps_a_lone_nan_and_the_sign_of_zero(copy_mode, chunk_mode) -> None:
     """With one NaN (own payload) and no inf − inf, every bit matches, NaN included; −0 terms sum to +0."""
     rng = np.random.default_rng(13)
     payload = np.array(0x7FF8_0000_0000_1234, dtype=np.uint64).view(np.float64)
