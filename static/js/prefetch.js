@@ -19,6 +19,7 @@
  * server's work (and an edit changes the form that every step's request carries). At most KEEP answers are
  * kept, the oldest dropped (and its request cancelled) as a new one is asked for; one that no longer matches the
  * page (a cell typed since) is simply never used.
+ * Lens.parseAhead = false: an answer handed over is parsed by htmx as it is handed over (the A/B of the parse ahead).
  * Lens.prefetch = false: no answer asked for ahead is used (they are still asked for, so that an A/B alternating
  * it key by key in one page, bench.web --alternate, puts the same work on the server either way).
  */
@@ -29,6 +30,7 @@
   var api = null; // htmx's internal API (the extension's init)
   var answers = []; // {key, answer: Promise<{status, statusText, url, headers, text} | null>, abort}
   var travel = "next"; // the direction of the last step
+  var handing = null; // {html, doc}: the answer being handed over, parsed ahead as htmx will ask for it (below)
 
   // --- a request as htmx would send it (htmx.js issueAjaxRequest, up to htmx:configRequest) ---
   function keyOf(verb, path, formData, headers) {
@@ -84,7 +86,7 @@
   // --- asking ahead ---
   function ask(elt) {
     var req = requestOf(elt);
-    if (!req || answers.some(function (a) { return a.key === req.key; })) return;
+    if (!req || answers.some(function (a) { return a.key === req.key; })) return null;
     var body = new URLSearchParams();
     req.formData.forEach(function (value, name) { body.append(name, String(value)); });
     var headers = {};
@@ -97,9 +99,34 @@
         return { status: r.status, statusText: r.statusText, url: r.url, headers: r.headers, text: text };
       });
     }).catch(function () { return null; });
-    answers.push({ key: req.key, answer: answer, abort: abort });
+    var entry = { key: req.key, answer: answer, abort: abort, doc: null };
+    answers.push(entry);
     while (answers.length > KEEP) answers.shift().abort.abort();
+    return entry;
   }
+
+  // The answer the next key most likely asks for is parsed too, when the page is idle: htmx parses an answer into
+  // a document (a fragment wrapped in a template, htmx.js makeFragment) between the key and the frame that shows it,
+  // 5-11 ms of a network step's. Handed over, that document is what htmx's parse returns for the same text.
+  var WRAP = ['<body><template class="internal-htmx-wrapper">', "</template></body>"]; // htmx 2.0's, for a fragment
+  function parseAhead(entry) {
+    entry.answer.then(function (got) {
+      if (got) soon(function () { if (answers.indexOf(entry) >= 0) entry.doc = parse(WRAP[0] + got.text + WRAP[1]); });
+    });
+  }
+  var parse = null; // a document of an HTML text, as htmx.js parseHTML makes it
+  if (typeof Document.parseHTMLUnsafe === "function") {
+    var own = Document.parseHTMLUnsafe;
+    parse = function (html) { return own.call(Document, html); };
+    Document.parseHTMLUnsafe = function (html) { // htmx.js parseHTML: an answer being handed over is parsed already
+      var h = handing;
+      if (h && typeof html === "string" && html.length === h.html.length && html === h.html) {
+        handing = null;
+        return h.doc;
+      }
+      return own.apply(Document, arguments);
+    };
+  } // else an older browser: htmx parses with DOMParser, each answer as it is handed over
 
   function neighbours(key, first) {
     if (!api || !window.Lens.stepperInView) return;
@@ -108,10 +135,13 @@
     var g = document.querySelector('[data-stepper="' + CSS.escape(key) + '"]');
     if (!g) return;
     var order = first === "prev" ? ["prev", "next"] : ["next", "prev"];
+    var ahead = null;
     order.forEach(function (which) {
       var btn = g.querySelector('[data-step="' + which + '"][hx-post]');
-      if (btn && !btn.disabled) ask(btn);
+      var entry = btn && !btn.disabled ? ask(btn) : null;
+      if (entry && !ahead) ahead = entry;
     });
+    if (ahead && parse) parseAhead(ahead);
   }
 
   function soon(fn) {
@@ -122,12 +152,12 @@
   // --- the answer handed to htmx's request ---
   function take(key) {
     for (var i = 0; i < answers.length; i++) {
-      if (answers[i].key === key) return answers.splice(i, 1)[0].answer;
+      if (answers[i].key === key) return answers.splice(i, 1)[0];
     }
     return null;
   }
 
-  function answerWith(xhr, got) {
+  function answerWith(xhr, got, doc) {
     var props = { readyState: 4, status: got.status, statusText: got.statusText, response: got.text,
       responseText: got.text, responseURL: got.url };
     Object.keys(props).forEach(function (name) {
@@ -139,14 +169,19 @@
       got.headers.forEach(function (value, name) { all += name + ": " + value + "\r\n"; });
       return all;
     };
-    xhr.onload();
+    handing = doc && window.Lens.parseAhead !== false ? { html: WRAP[0] + got.text + WRAP[1], doc: doc } : null;
+    try {
+      xhr.onload();
+    } finally {
+      handing = null;
+    }
   }
 
   document.addEventListener("htmx:beforeSend", function (ev) {
     var d = ev.detail, xhr = d && d.xhr, config = d && d.requestConfig;
     if (window.Lens.prefetch === false || !xhr || !config || !answers.length || config.verb !== "post") return;
-    var answer = take(keyOf("post", config.path, config.formData, config.headers));
-    if (!answer) return;
+    var entry = take(keyOf("post", config.path, config.formData, config.headers));
+    if (!entry) return;
     var send = xhr.send, abort = xhr.abort, aborted = false;
     xhr.abort = function () { // hx-sync replaced it before its answer was handed over
       aborted = true;
@@ -155,10 +190,10 @@
       if (xhr.onabort) xhr.onabort(); // so htmx hears it here, as it would have
     };
     xhr.send = function (params) {
-      answer.then(function (got) {
+      entry.answer.then(function (got) {
         if (aborted) return;
         xhr.abort = abort;
-        if (got) answerWith(xhr, got);
+        if (got) answerWith(xhr, got, entry.doc);
         else send.call(xhr, params); // no answer to hand over: the server's, as always
       });
     };

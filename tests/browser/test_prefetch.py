@@ -112,3 +112,30 @@ def test_a_labs_window_stepper_is_asked_ahead_too(page, live_server, page_errors
                            arg=before)
     assert requests.count("xhr") == 0
     assert not page_errors, page_errors
+
+
+PARSES = """{
+  const own = Document.parseHTMLUnsafe;
+  window.__parses = [];
+  Document.parseHTMLUnsafe = function (html) {
+    window.__parses.push({at: performance.now(), size: String(html).length});
+    return own.apply(Document, arguments);
+  };
+  document.addEventListener('keydown', () => { window.__key = performance.now(); }, true);
+}"""
+
+
+def test_the_step_the_key_asks_for_was_parsed_before_the_key(page, live_server, page_errors):
+    """htmx parses an answer into a document between the key and the frame; the one asked for ahead in the direction of
+    travel was parsed while the page was idle, and htmx's parse of the same text hands that document over."""
+    page.add_init_script(PARSES)  # under prefetch.js, which keeps the browser's parse as the one it calls
+    open_lab(page, live_server)
+    step_view_in_view(page)
+    for title in ("Forward · 1 relu", "Forward · 2 maxpool2d"):
+        page.wait_for_timeout(400)  # idle: the next step asked for and parsed
+        page.keyboard.press("ArrowRight")
+        wait_for_position(page, title)
+        parsed_since_key = page.evaluate("() => window.__parses.filter((p) => p.at > window.__key && p.size > 5000)")
+        assert parsed_since_key == [], parsed_since_key  # no answer parsed between the key and its frame
+    assert page.evaluate("() => window.__parses.filter((p) => p.size > 5000).length") >= 2  # parsed ahead, in idle
+    assert not page_errors, page_errors
