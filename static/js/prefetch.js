@@ -1,8 +1,9 @@
 /* Backprop Lens: a stepper's next answer is asked for before its key is pressed (issue 12, target 1).
  *
  * A step (→ on the network's operations, Next on a lab's windows) posts the form to the server and patches the
- * answer in. On /network the answer took ~14 ms of a step's ~48 (bench.web): the server's work, while the page
- * waited. Once a step is drawn, the page is idle until the next key, so the steps either side are asked for then:
+ * answer in. In a traced network step the page waited ~14 ms of ~48 for the answer, then spent 5-11 ms parsing it
+ * before the frame. Once a step is drawn, the page is idle until the next key, so the steps either side are asked
+ * for then:
  * the request htmx would send for the stepper's Next and Prev buttons, made as htmx makes it (its own functions,
  * and htmx:configRequest said to the page's scripts, which add Lens-Have, a quiz's cells, a benchmark's headers),
  * and sent with fetch. When the key comes and htmx sends its request, an answer asked for with the SAME request —
@@ -18,7 +19,7 @@
  * cell focused, so a first → is fast too. Not after an edit of a cell: typing is not stepping, and would double the
  * server's work (and an edit changes the form that every step's request carries). At most KEEP answers are
  * kept, the oldest dropped (and its request cancelled) as a new one is asked for; one that no longer matches the
- * page (a cell typed since) is simply never used.
+ * page (a cell typed since) is simply never used. The one in the direction of travel is parsed ahead too (below).
  * Lens.parseAhead = false: an answer handed over is parsed by htmx as it is handed over (the A/B of the parse ahead).
  * Lens.prefetch = false: no answer asked for ahead is used (they are still asked for, so that an A/B alternating
  * it key by key in one page, bench.web --alternate, puts the same work on the server either way).
@@ -28,7 +29,7 @@
 
   var KEEP = 2; // answers kept: the stepper's two neighbours
   var api = null; // htmx's internal API (the extension's init)
-  var answers = []; // {key, answer: Promise<{status, statusText, url, headers, text} | null>, abort}
+  var answers = []; // {key, answer: Promise<{status, statusText, url, headers, text} | null>, abort, doc}
   var travel = "next"; // the direction of the last step
   var handing = null; // {html, doc}: the answer being handed over, parsed ahead as htmx will ask for it (below)
 
