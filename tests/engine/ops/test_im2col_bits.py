@@ -117,7 +117,7 @@ def _geometries(seed: int, count: int):
         H, W = (int(v) for v in rng.integers(1, 12, 2))
         KH, KW = (int(v) for v in rng.integers(1, 5, 2))
         stride, pad, dilation = (tuple(int(v) for v in rng.integers(lo, hi, 2)) for lo, hi in ((1, 4), (0, 3), (1, 3)))
-        if rng.integers(2):  # half of them at stride 1, where col2im adds by shifts (unless the kernel is wide)
+        if rng.integers(2):  # half of them at stride 1, where col2im sums layers (unless the kernel is wide)
             stride = (1, 1)
         if rng.integers(3) == 0:  # sometimes plain ints, as most callers pass them
             stride, pad, dilation = stride[0], pad[0], dilation[0]
