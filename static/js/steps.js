@@ -12,7 +12,8 @@
  *                 so a presentation clicker walks the stages, then the page;
  *   space         plays / pauses the stepper in view (autoplay clicks Next until pressed again).
  * Cells (inputs, result cells, ranges, selects) keep their own keys. The stepper the keys drive is
- * outlined (class is-driven), kept current on scroll, resize and every swap.
+ * outlined (class is-driven), kept current on scroll, resize and every swap; when the keys come to drive another
+ * stepper, it says "lens:driven" (detail.key: its data-stepper), on which prefetch.js asks for its next step.
  *
  * window.Lens.advance(dir) (dir +1 or −1) → Promise<boolean>: steps the stepper in view one position
  * without wrapping; false (and nothing done) at its last (+1) or first (−1) position or with no stepper
@@ -89,7 +90,9 @@
     if (g && groups().length) {
       g.classList.add("is-driven");
       // the keys drive another stepper now: prefetch.js asks for its next step
-      if (g !== was) g.dispatchEvent(new CustomEvent("lens:driven", { bubbles: true, detail: { key: g.getAttribute("data-stepper") } }));
+      if (g !== was) {
+        g.dispatchEvent(new CustomEvent("lens:driven", { bubbles: true, detail: { key: g.getAttribute("data-stepper") } }));
+      }
     }
   }
   let frame = 0;
