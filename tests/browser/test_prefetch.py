@@ -51,11 +51,12 @@ def test_a_step_asked_for_ahead_is_answered_without_a_request_with_the_servers_n
     requests = Requests(page, STEP)
     open_lab(page, live_server)
     step_view_in_view(page)
-    wait_asked(page, requests, 1)  # the stepper the keys drive now: its next step, asked for at once
+    wait_asked(page, requests, 1)  # the stepper the keys drive now: its next step, asked for once typing pauses
     for title in ("Forward · 1 relu", "Forward · 2 maxpool2d", "Forward · 3 flatten"):
-        page.wait_for_timeout(300)  # the page idle: the next step is asked for
+        asked = requests.count("fetch")
         page.keyboard.press("ArrowRight")
         wait_for_position(page, title)
+        wait_asked(page, requests, asked + 1)  # the page idle: the steps either side asked for
     assert requests.count("xhr") == 0  # every → answered by what was asked ahead
     shown = cells(page)
     wait_for_link(page, lambda f: f.get("op") == "f:3")
@@ -132,7 +133,9 @@ def test_the_step_the_key_asks_for_was_parsed_before_the_key(page, live_server, 
     open_lab(page, live_server)
     step_view_in_view(page)
     for title in ("Forward · 1 relu", "Forward · 2 maxpool2d"):
-        page.wait_for_timeout(400)  # idle: the next step asked for and parsed
+        # idle: the next step asked for and parsed (on a loaded machine that takes longer than a person's pause)
+        page.wait_for_function("() => window.__parses.some((p) => p.at > (window.__key || 0) && p.size > 5000)",
+                               timeout=10000)
         page.keyboard.press("ArrowRight")
         wait_for_position(page, title)
         parsed_since_key = page.evaluate("() => window.__parses.filter((p) => p.at > window.__key && p.size > 5000)")
