@@ -30,7 +30,6 @@
   var KEEP = 2; // answers kept: the stepper's two neighbours
   var api = null; // htmx's internal API (the extension's init)
   var answers = []; // {key, answer: Promise<{status, statusText, url, headers, text} | null>, abort, doc}
-  var travel = "next"; // the direction of the last step
   var handing = null; // {html, doc}: the answer being handed over, parsed ahead as htmx will ask for it (below)
 
   // --- a request as htmx would send it (htmx.js issueAjaxRequest, up to htmx:configRequest) ---
@@ -77,7 +76,7 @@
     });
     formData = api.filterValues(formData, elt);
     var detail = { formData: formData, parameters: parametersOf(formData), headers: headers, elt: elt,
-      target: target, verb: "post", path: path, errors: [], triggeringEvent: null, lensPrefetch: true };
+      target: target, verb: "post", path: path, errors: [], triggeringEvent: null };
     if (!api.triggerEvent(elt, "htmx:configRequest", detail)) return null;
     if (detail.errors && detail.errors.length) return null;
     return { path: detail.path, headers: detail.headers, formData: formData,
@@ -145,6 +144,8 @@
     if (ahead && parse) parseAhead(ahead);
   }
 
+  // when the page is idle after this frame, not Lens.whenIdle's 300 ms after the last key: a → is a key, and the
+  // next → may come sooner than that
   function soon(fn) {
     if (window.requestIdleCallback) window.requestIdleCallback(fn, { timeout: 100 });
     else setTimeout(fn, 0);
@@ -206,13 +207,10 @@
     return elt && elt.matches && elt.matches("[data-step]") ? elt : null;
   }
   document.addEventListener("htmx:afterSettle", function (ev) {
-    var step = stepOf(ev.detail);
-    if (!step) return;
-    travel = step.getAttribute("data-step") === "prev" ? "prev" : "next";
-    soon(function () { // which stepper is in view: read once the frame is drawn, when its layout is done
-      var inView = window.Lens.stepperInView && window.Lens.stepperInView();
-      if (inView) neighbours(inView.key, travel);
-    });
+    var step = stepOf(ev.detail), group = step && step.closest("[data-stepper]");
+    if (!group) return;
+    var key = group.getAttribute("data-stepper"), travel = step.getAttribute("data-step") === "prev" ? "prev" : "next";
+    soon(function () { neighbours(key, travel); }); // once the frame is drawn: whether it is in view is read then
   });
   // a stepper the keys drive now (scrolled to): once typing pauses, and only while the keys would step it — with a
   // cell focused they go to the cell, and an edit changes the form every step's request carries
