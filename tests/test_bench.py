@@ -115,3 +115,10 @@ def test_the_web_benchmarks_read_a_labs_form_as_the_browser_posts_it():
             '<input type="radio" name="r" value="y" checked><select name="s"><option value="p">'
             '<option value="q" selected></select><textarea name="t">hi</textarea></form><input name="out">')
     assert form_fields(page, "f") == {"a": ["1"], "r": ["y"], "s": ["q"], "t": ["hi"]}
+
+
+def test_the_trace_bench_grades_only_the_traces_the_api_answers():
+    from bench.trace import verdict
+
+    assert verdict(1.5, True) == "PASS" and verdict(2.5, True) == "MISS"
+    assert verdict(5.3, False).startswith("info")  # batch 8 at 28×28: x over the API limit, never encoded
