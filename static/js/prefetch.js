@@ -202,15 +202,21 @@
   });
 
   // --- when to ask ---
-  function stepOf(detail) { // the [data-step] button whose request this event is of, or null
-    var elt = detail && detail.requestConfig && detail.requestConfig.elt;
-    return elt && elt.matches && elt.matches("[data-step]") ? elt : null;
-  }
+  // A step's stepper and direction, read as its request starts: by the time it settles the patch may have replaced
+  // the button on its own (a lab's window stepper: its hx-vals name the next position), out of its group.
+  var steps = new WeakMap(); // xhr -> {key, travel}
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var elt = ev.detail && ev.detail.elt, xhr = ev.detail && ev.detail.xhr;
+    var group = xhr && elt && elt.matches && elt.matches("[data-step]") && elt.closest("[data-stepper]");
+    if (group) {
+      steps.set(xhr, { key: group.getAttribute("data-stepper"),
+        travel: elt.getAttribute("data-step") === "prev" ? "prev" : "next" });
+    }
+  });
   document.addEventListener("htmx:afterSettle", function (ev) {
-    var step = stepOf(ev.detail), group = step && step.closest("[data-stepper]");
-    if (!group) return;
-    var key = group.getAttribute("data-stepper"), travel = step.getAttribute("data-step") === "prev" ? "prev" : "next";
-    soon(function () { neighbours(key, travel); }); // once the frame is drawn: whether it is in view is read then
+    var step = ev.detail && ev.detail.xhr && steps.get(ev.detail.xhr);
+    if (!step) return;
+    soon(function () { neighbours(step.key, step.travel); }); // once the frame is drawn: whether it is in view is read then
   });
   // a stepper the keys drive now (scrolled to): once typing pauses, and only while the keys would step it — with a
   // cell focused they go to the cell, and an edit changes the form every step's request carries
